@@ -1,0 +1,15 @@
+//! pipeslot's byte formats, and nothing else.
+//!
+//! Every sequence of bytes that pipeslot writes for another process to read
+//! is defined here, sans I/O: no sockets, no files, no clocks. Each format
+//! has an encoder and a decoder that never panics on bad input (the decoders
+//! are fuzzed, see `fuzz/`).
+//!
+//! - [`lock_record`]: the metadata a name's owner writes into its lock file,
+//!   read back by `pipeslot ls` and by stale-name diagnostics.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod lock_record;
+
+pub use lock_record::{LockRecord, ObjectKind, RecordError};

@@ -1,0 +1,1 @@
+//! Anonymous pipes (S129-S138).

@@ -1,0 +1,27 @@
+//! # pipeslot
+//!
+//! The Win32 interprocess-communication model on Linux: anonymous pipes with
+//! I/O redirection, named pipes and mailslots, with the exact behaviour and
+//! error codes Windows programs rely on (`../shared/spec/win32-semantics.md`,
+//! cited as S1..S157).
+//!
+//! - [`name`]: pipe and mailslot names, parsed once ([`PipeName`],
+//!   [`MailslotName`]).
+//! - [`namespace`]: where names live on disk, and who owns them.
+//! - [`anon`]: anonymous pipes (`CreatePipe`) and handing their ends to child
+//!   processes.
+//! - [`Error`] / [`ErrorKind`]: one error type, with the Win32 code of every
+//!   failure.
+//!
+//! All system calls and all `unsafe` code live in the private `sys` module.
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod anon;
+pub mod error;
+pub mod name;
+pub mod namespace;
+mod sys;
+
+pub use error::{Error, ErrorKind, Result};
+pub use name::{MailslotName, PipeName};
