@@ -213,7 +213,9 @@ fn unescape(value: &str, line: usize) -> Result<String, RecordError> {
     let mut rest = value;
     while let Some(at) = rest.find('%') {
         out.push_str(&rest[..at]);
-        let escape = rest.get(at + 1..at + 3).ok_or(RecordError::BadEscape(line))?;
+        let escape = rest
+            .get(at + 1..at + 3)
+            .ok_or(RecordError::BadEscape(line))?;
         out.push(match escape {
             "25" => '%',
             "0A" => '\n',
@@ -265,7 +267,10 @@ mod tests {
     #[test]
     fn rejects_bad_input_without_panicking() {
         assert_eq!(LockRecord::decode(b""), Err(RecordError::BadMagic));
-        assert_eq!(LockRecord::decode(b"pipeslot-lock 1\nkind=pipe\n"), Err(RecordError::MissingKey("name")));
+        assert_eq!(
+            LockRecord::decode(b"pipeslot-lock 1\nkind=pipe\n"),
+            Err(RecordError::MissingKey("name"))
+        );
         assert_eq!(
             LockRecord::decode(b"pipeslot-lock 1\nkind=fifo\nname=x\npid=1\nuid=1\n"),
             Err(RecordError::BadValue("kind"))
@@ -278,7 +283,10 @@ mod tests {
             LockRecord::decode(b"pipeslot-lock 1\nkind=pipe\nname=x\npid=99999999999\nuid=1\n"),
             Err(RecordError::BadValue("pid"))
         );
-        assert_eq!(LockRecord::decode(&vec![b'x'; MAX_RECORD_LEN + 1]), Err(RecordError::TooLong));
+        assert_eq!(
+            LockRecord::decode(&vec![b'x'; MAX_RECORD_LEN + 1]),
+            Err(RecordError::TooLong)
+        );
     }
 
     #[test]

@@ -550,7 +550,11 @@ mod tests {
             let kind = ErrorKind::from_win32_code(code);
             assert_ne!(kind, ErrorKind::Io, "code {code} has no kind");
             assert_eq!(kind.win32_code(), code);
-            assert_ne!(win32_message(code), "Unknown error.", "code {code} has no message");
+            assert_ne!(
+                win32_message(code),
+                "Unknown error.",
+                "code {code} has no message"
+            );
         }
     }
 

@@ -274,7 +274,9 @@ impl ParsedName {
             ));
         }
         let expected = || format!(r"expected \\HOST\{kind}\NAME");
-        let rest = text.strip_prefix(r"\\").ok_or_else(|| invalid(&expected()))?;
+        let rest = text
+            .strip_prefix(r"\\")
+            .ok_or_else(|| invalid(&expected()))?;
         let (host_text, rest) = rest.split_once('\\').ok_or_else(|| invalid(&expected()))?;
         let (component, path) = rest.split_once('\\').ok_or_else(|| invalid(&expected()))?;
         if !component.eq_ignore_ascii_case(kind) {

@@ -50,7 +50,10 @@ pub(crate) fn make_dir(parent: Option<BorrowedFd<'_>>, name: &Path, mode: u32) -
 /// `openat(2)` with `O_DIRECTORY | O_NOFOLLOW`: opens a directory, failing
 /// (ELOOP or ENOTDIR) when the last component is a symlink.
 #[doc(alias = "openat")]
-pub(crate) fn open_dir_nofollow(parent: Option<BorrowedFd<'_>>, name: &Path) -> io::Result<OwnedFd> {
+pub(crate) fn open_dir_nofollow(
+    parent: Option<BorrowedFd<'_>>,
+    name: &Path,
+) -> io::Result<OwnedFd> {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
     let fd = match parent {
         Some(fd) => rustix::fs::openat(fd, name, flags, Mode::empty()),
@@ -85,7 +88,12 @@ pub(crate) fn set_mode(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
 /// never through a symlink.
 pub(crate) fn open_lock_file(dir: BorrowedFd<'_>, name: &Path, mode: u32) -> io::Result<OwnedFd> {
     let flags = OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-    Ok(rustix::fs::openat(dir, name, flags, Mode::from_raw_mode(mode))?)
+    Ok(rustix::fs::openat(
+        dir,
+        name,
+        flags,
+        Mode::from_raw_mode(mode),
+    )?)
 }
 
 /// `openat(2)` read-only, never through a symlink.
@@ -158,7 +166,12 @@ pub(crate) fn unlink(dir: BorrowedFd<'_>, name: &Path) -> io::Result<()> {
 /// The names in directory `dir`, without `.` and `..`.
 pub(crate) fn list_dir(dir: BorrowedFd<'_>) -> io::Result<Vec<std::ffi::OsString>> {
     use std::os::unix::ffi::OsStrExt;
-    let fd = rustix::fs::openat(dir, ".", OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
+    let fd = rustix::fs::openat(
+        dir,
+        ".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
     let mut names = Vec::new();
     for entry in rustix::fs::Dir::read_from(fd.as_fd())? {
         let entry = entry?;
