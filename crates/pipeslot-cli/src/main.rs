@@ -1,1 +1,56 @@
-fn main() {}
+//! `pipeslot`: the classic Win32 interprocess-communication programs on
+//! Linux. `main` only parses the command line, hands the subcommand to its
+//! module, and turns a `failure::Failure` into a message and an exit code.
+
+mod failure;
+mod pipe;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// The whole command line.
+#[derive(Parser)]
+#[command(
+    name = "pipeslot",
+    version,
+    about = "The Win32 IPC model on Linux: anonymous pipes, named pipes and mailslots",
+    long_about = "The Win32 interprocess-communication model on Linux: anonymous pipes with \
+                  I/O redirection, named pipes and mailslots, with the behaviour and error \
+                  codes Windows programs rely on. Each subcommand is one of the classic \
+                  programs.",
+    after_help = "Example:\n  pipeslot pipe ls -l = sort -k5 -n\n      \
+                  runs `ls -l` with its output piped into `sort -k5 -n`\n\n\
+                  Run `pipeslot help <COMMAND>` for the details of a subcommand.",
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands, one module each.
+#[derive(Subcommand)]
+enum Command {
+    #[command(
+        about = pipe::ABOUT,
+        long_about = pipe::LONG_ABOUT,
+        after_help = pipe::AFTER_HELP,
+        override_usage = pipe::USAGE,
+    )]
+    Pipe(pipe::PipeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Pipe(args) => pipe::run(args),
+    };
+    match outcome {
+        Ok(status) => ExitCode::from(status),
+        Err(failure) => {
+            failure.report();
+            ExitCode::from(failure.exit_code())
+        }
+    }
+}

@@ -171,6 +171,11 @@ pub enum ErrorKind {
     ProtocolError,
     /// A message exceeds a size limit (ERROR_INVALID_PARAMETER).
     MessageTooLarge,
+    /// A non-blocking call found nothing to do without waiting: a
+    /// non-blocking mailslot write facing a full queue. Maps onto
+    /// ERROR_NO_DATA, the code Win32 gives a PIPE_NOWAIT read of an empty
+    /// pipe (S76).
+    WouldBlock,
     /// An operating-system failure with no more specific kind; its Win32
     /// code is derived from the errno (ERROR_GEN_FAILURE when none fits).
     Io,
@@ -306,6 +311,7 @@ impl ErrorKind {
             ErrorKind::AddrInUse => ERROR_ALREADY_EXISTS,
             ErrorKind::ProtocolError => ERROR_BAD_PIPE,
             ErrorKind::MessageTooLarge => ERROR_INVALID_PARAMETER,
+            ErrorKind::WouldBlock => ERROR_NO_DATA,
             ErrorKind::Io => ERROR_GEN_FAILURE,
         }
     }
@@ -366,6 +372,7 @@ impl ErrorKind {
             libc::ECANCELED => ErrorKind::OperationAborted,
             libc::ENOTSUP => ErrorKind::NotSupported,
             libc::EMSGSIZE => ErrorKind::MessageTooLarge,
+            libc::EAGAIN => ErrorKind::WouldBlock,
             _ => ErrorKind::Io,
         }
     }
@@ -392,7 +399,9 @@ impl ErrorKind {
             ErrorKind::AddrInUse => io::ErrorKind::AddrInUse,
             ErrorKind::PipeBusy => io::ErrorKind::ResourceBusy,
             ErrorKind::OperationAborted => io::ErrorKind::Interrupted,
-            ErrorKind::IoPending | ErrorKind::IoIncomplete => io::ErrorKind::WouldBlock,
+            ErrorKind::IoPending | ErrorKind::IoIncomplete | ErrorKind::WouldBlock => {
+                io::ErrorKind::WouldBlock
+            }
             ErrorKind::NotSupported | ErrorKind::InvalidFunction => io::ErrorKind::Unsupported,
             ErrorKind::BadNetPath => io::ErrorKind::HostUnreachable,
             ErrorKind::BadPipe
@@ -527,7 +536,6 @@ fn win32_code_of_errno(errno: i32) -> u32 {
         libc::ENOSPC | libc::EDQUOT => ERROR_DISK_FULL,
         libc::EROFS => ERROR_WRITE_PROTECT,
         libc::ENOTDIR => ERROR_PATH_NOT_FOUND,
-        libc::EAGAIN => ERROR_NO_DATA,
         libc::ENOTCONN => ERROR_PIPE_NOT_CONNECTED,
         libc::ECONNREFUSED => ERROR_FILE_NOT_FOUND,
         libc::ELOOP => ERROR_ACCESS_DENIED,

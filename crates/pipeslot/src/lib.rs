@@ -8,6 +8,8 @@
 //! - [`name`]: pipe and mailslot names, parsed once ([`PipeName`],
 //!   [`MailslotName`]).
 //! - [`namespace`]: where names live on disk, and who owns them.
+//! - [`mailslot`]: mailslots, one reader and many writers of whole
+//!   messages ([`mailslot::Mailslot`], [`mailslot::MailslotWriter`]).
 //! - [`anon`]: anonymous pipes (`CreatePipe`) and handing their ends to child
 //!   processes.
 //! - [`Error`] / [`ErrorKind`]: one error type, with the Win32 code of every
@@ -19,6 +21,7 @@
 
 pub mod anon;
 pub mod error;
+pub mod mailslot;
 pub mod name;
 pub mod namespace;
 mod sys;

@@ -42,7 +42,7 @@
 //!
 //! # Owning a name
 //!
-//! [`Namespace::claim`] takes `flock(LOCK_EX | LOCK_NB)` on the name's lock
+//! [`Namespace::claim_pipe`] (or `claim_mailslot`) takes `flock(LOCK_EX | LOCK_NB)` on the name's lock
 //! file and holds it for the life of the returned [`NameClaim`]. The lock,
 //! not the socket file, decides ownership (T3):
 //!
@@ -331,6 +331,33 @@ impl Namespace {
         Ok(entries)
     }
 
+    /// The record of the live owner of `stem` in the `kind` directory, or
+    /// `None` when nobody holds that name.
+    pub(crate) fn live_owner(&self, kind: ObjectKind, stem: &str) -> Result<Option<LockRecord>> {
+        let dir = self.subdir(kind);
+        let fd = match sysfs::open_read_only(dir.fd.as_fd(), format!("{stem}.lock").as_ref()) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(Error::from_io(
+                    e,
+                    format!("looking up a name in {}", dir.path.display()),
+                ))
+            }
+        };
+        if !sysfs::is_locked(fd.as_fd()).map_err(|e| Error::from_io(e, "checking a name's lock"))? {
+            return Ok(None);
+        }
+        let bytes = sysfs::read_contents(fd.as_fd(), MAX_RECORD_LEN)
+            .map_err(|e| Error::from_io(e, "reading a lock record"))?;
+        LockRecord::decode(&bytes).map(Some).map_err(|e| {
+            Error::new(
+                ErrorKind::ProtocolError,
+                format!("lock record of {stem}: {e}"),
+            )
+        })
+    }
+
     fn subdir(&self, kind: ObjectKind) -> &CheckedDir {
         match kind {
             ObjectKind::Pipe => &self.pipe,
@@ -478,6 +505,23 @@ impl NameClaim {
     /// `sun_path`, otherwise the same file through `/proc/self/fd`.
     pub fn socket_address(&self) -> Result<PathBuf> {
         socket_address(&self.dir_path, self.dir.as_fd(), &self.stem)
+    }
+
+    /// Sets the mode of the bound socket file: 0600 keeps other users out
+    /// even if the directory were opened up; 0666 lets every user of a
+    /// machine-wide name connect (the server then checks peer credentials).
+    pub fn set_socket_mode(&self, mode: u32) -> Result<()> {
+        sysfs::set_mode_at(
+            self.dir.as_fd(),
+            format!("{}.sock", self.stem).as_ref(),
+            mode,
+        )
+        .map_err(|e| {
+            Error::from_io(
+                e,
+                format!("setting the mode of {}", self.socket_path().display()),
+            )
+        })
     }
 
     /// Replaces the parameters recorded in the lock file.

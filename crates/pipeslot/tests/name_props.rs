@@ -230,7 +230,7 @@ proptest! {
                     prop_assert!(!text.contains('\0'));
                     prop_assert!(text.chars().count() <= MAX_NAME_CHARS);
                     // Parsing is stable: the displayed name parses to the same name.
-                    prop_assert_eq!(PipeName::parse(&name.to_string()).unwrap(), name);
+                    prop_assert_eq!(PipeName::parse(name.as_str()).unwrap(), name);
                 }
                 Err(e) => prop_assert!(
                     matches!(e.kind(), ErrorKind::InvalidName | ErrorKind::NameTooLong),

@@ -84,6 +84,18 @@ pub(crate) fn set_mode(fd: BorrowedFd<'_>, mode: u32) -> io::Result<()> {
     Ok(rustix::fs::fchmod(fd, Mode::from_raw_mode(mode))?)
 }
 
+/// `fchmodat(2)`: sets the mode of `name` in `dir` (a socket file cannot
+/// be `fchmod`ed through its descriptor).
+#[doc(alias = "fchmodat")]
+pub(crate) fn set_mode_at(dir: BorrowedFd<'_>, name: &Path, mode: u32) -> io::Result<()> {
+    Ok(rustix::fs::chmodat(
+        dir,
+        name,
+        Mode::from_raw_mode(mode),
+        AtFlags::empty(),
+    )?)
+}
+
 /// `openat(2)` of a lock file: read-write, created with `mode` if missing,
 /// never through a symlink.
 pub(crate) fn open_lock_file(dir: BorrowedFd<'_>, name: &Path, mode: u32) -> io::Result<OwnedFd> {

@@ -5,4 +5,7 @@
 //! offer (signal masks) are made through `libc` in the one file that allows
 //! `unsafe` code, each block with a `SAFETY:` comment.
 
+pub(crate) mod dgram;
 pub(crate) mod fs;
+pub(crate) mod pipe;
+pub(crate) mod signal;

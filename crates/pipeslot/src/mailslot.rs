@@ -1,0 +1,669 @@
+//! Mailslots on one host (S139-S157; DESIGN §5; threats T3, T24).
+//!
+//! A Win32 mailslot is a one-reader message queue with a name: the process
+//! that creates it ([`Mailslot`], `CreateMailslot`) is the only reader, and
+//! any number of writers ([`MailslotWriter`], `CreateFile` on the name) send
+//! it messages, each delivered whole, in order.
+//!
+//! # How it maps onto Linux
+//!
+//! - The reader claims the name in the namespace (a second reader of a live
+//!   name fails with ERROR_ALREADY_EXISTS, S143; a name whose reader was
+//!   killed is reclaimed, T3) and binds a Unix **datagram** socket at
+//!   `ROOT/mailslot/<stem>.sock`. One write is one datagram, so message
+//!   boundaries (S148) and zero-length messages (S149) come for free.
+//! - A writer reads the reader's lock record (to learn its maximum message
+//!   size) and connects a datagram socket to it. No reader: ERROR_FILE_NOT_FOUND
+//!   (S155).
+//! - **Nothing is lost locally.** The kernel blocks a datagram sender while
+//!   the receiver's queue is full, so a writer facing a slow reader waits (or,
+//!   non-blocking, gets [`ErrorKind::WouldBlock`]) instead of dropping.
+//! - The reader keeps an in-process queue beside the socket's: [`Mailslot::info`]
+//!   moves every pending datagram into it, so the next message's size and the
+//!   message count it reports are exact (S151), and a read into a too-small
+//!   buffer leaves its message queued (S150).
+//! - Read timeouts (S144-S147, S152): `Some(Duration::ZERO)` returns at once,
+//!   `Some(t)` waits up to `t`, `None` waits forever (MAILSLOT_WAIT_FOREVER).
+//!   An empty mailslot gives ERROR_SEM_TIMEOUT when the timeout passes — also
+//!   with timeout 0, as Windows does (S145, spec C7).
+//! - The reader cannot write and writers cannot read (S153, S154): the types
+//!   have no such methods.
+//!
+//! # Choices where the spec is silent
+//!
+//! - **Oversized messages (S157).** A message longer than the reader's
+//!   maximum size (when non-zero) is refused **at the writer** with
+//!   [`ErrorKind::MessageTooLarge`] (ERROR_INVALID_PARAMETER) and never sent;
+//!   nothing is dropped silently. A datagram that still arrives oversized (a
+//!   writer that bypassed this library) is discarded by the reader.
+//! - **Message size.** Local messages may be up to [`MAX_LOCAL_MESSAGE_SIZE`]
+//!   bytes (64 KiB) whatever the maximum size asked for; larger ones are
+//!   refused at the writer with [`ErrorKind::MessageTooLarge`].
+//! - **A reader that went away (S156).** A writer whose reader closed gets
+//!   ERROR_FILE_NOT_FOUND: the mailslot no longer exists. The writer does
+//!   not follow the name to a newer reader, as a Windows client handle to a
+//!   deleted mailslot does not.
+//! - **Who may write.** In the private namespace only the owner's uid (and
+//!   root) can reach the socket at all. A machine-wide mailslot's socket is
+//!   open to every user, and the reader checks each datagram's
+//!   kernel-attested sender uid (`SCM_CREDENTIALS`, T24): messages from
+//!   other users are discarded unless [`MailslotOptions::allow_other_users`]
+//!   is set.
+//! - **Remote names.** `\\*\mailslot\x` reaches the local mailslot; other
+//!   hosts need the network gateway, which is not built yet, so
+//!   `\\host\mailslot\x` for another host gives ERROR_BAD_NETPATH. Through
+//!   `*` a message over 424 bytes fails with ERROR_BAD_NETPATH (S141).
+//!
+//! ```
+//! use std::time::Duration;
+//! use pipeslot::mailslot::{Mailslot, MailslotOptions, MailslotWriter};
+//! use pipeslot::MailslotName;
+//! # let root = tempfile::tempdir().unwrap();
+//! # std::env::set_var("PIPESLOT_ROOT", root.path());
+//!
+//! let name = MailslotName::parse(r"\\.\mailslot\example\inbox").unwrap();
+//! let mut slot = MailslotOptions::new()
+//!     .read_timeout(Some(Duration::from_millis(10)))
+//!     .create(&name)
+//!     .unwrap();
+//! let writer = MailslotWriter::open(&name).unwrap();
+//! writer.write(b"a").unwrap();
+//! writer.write(b"bc").unwrap();
+//!
+//! let info = slot.info().unwrap();
+//! assert_eq!((info.next_size, info.message_count), (Some(1), 2));
+//! assert_eq!(slot.read_message().unwrap(), b"a");
+//! assert_eq!(slot.read_message().unwrap(), b"bc");
+//! // Empty: ERROR_SEM_TIMEOUT once the timeout has passed (S146).
+//! assert_eq!(slot.read_message().unwrap_err().win32_code(), 121);
+//! ```
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixDatagram;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::name::{Host, MailslotName};
+use crate::namespace::{NameClaim, Namespace, ObjectKind, Scope};
+use crate::sys;
+
+/// The largest message a local mailslot carries, in bytes.
+pub const MAX_LOCAL_MESSAGE_SIZE: usize = 64 * 1024;
+
+/// How many datagrams one refill of the reader's queue takes at most.
+const REFILL_BATCH: usize = 64;
+
+/// The largest message that may be sent through a domain or `*` name (S141).
+pub const MAX_BROADCAST_MESSAGE_SIZE: usize = 424;
+
+/// How to create a [`Mailslot`]: `CreateMailslot`'s parameters, with secure
+/// defaults (any size, wait forever, private namespace, own uid only).
+///
+/// ```
+/// use std::time::Duration;
+/// use pipeslot::mailslot::MailslotOptions;
+/// # let root = tempfile::tempdir().unwrap();
+/// # std::env::set_var("PIPESLOT_ROOT", root.path());
+///
+/// let slot = MailslotOptions::new()
+///     .max_message_size(424)
+///     .read_timeout(Some(Duration::ZERO))
+///     .create(&r"\\.\mailslot\options".parse().unwrap())
+///     .unwrap();
+/// assert_eq!(slot.max_message_size(), 424);
+/// ```
+#[derive(Clone, Debug)]
+pub struct MailslotOptions {
+    max_message_size: u32,
+    read_timeout: Option<Duration>,
+    scope: Scope,
+    allow_other_users: bool,
+    root: Option<PathBuf>,
+}
+
+/// The reading end of a mailslot: the server handle of `CreateMailslot`.
+///
+/// It cannot write (S153) — there is no such method:
+///
+/// ```compile_fail
+/// # use pipeslot::mailslot::Mailslot;
+/// let slot = Mailslot::create(&r"\\.\mailslot\x".parse().unwrap()).unwrap();
+/// slot.write(b"to myself");
+/// ```
+pub struct Mailslot {
+    name: MailslotName,
+    socket: UnixDatagram,
+    // Declared after the socket: the name is released (its files removed)
+    // after the socket is closed.
+    _claim: NameClaim,
+    max_message_size: u32,
+    read_timeout: Option<Duration>,
+    check_sender: bool,
+    queue: VecDeque<Vec<u8>>,
+    buffer: Box<[u8]>,
+}
+
+/// What [`Mailslot::info`] reports (`GetMailslotInfo`, S151).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MailslotInfo {
+    /// The maximum message size given at creation (0 = any).
+    pub max_message_size: u32,
+    /// The size of the next message, or `None` when there is none
+    /// (MAILSLOT_NO_MESSAGE). A queued zero-length message gives `Some(0)`.
+    pub next_size: Option<u32>,
+    /// How many messages are queued.
+    pub message_count: u32,
+    /// The current read timeout (`None` = forever).
+    pub read_timeout: Option<Duration>,
+}
+
+/// A writing end of a mailslot: the client handle of `CreateFile`.
+///
+/// It cannot read (S154) — there is no such method:
+///
+/// ```compile_fail
+/// # use pipeslot::mailslot::MailslotWriter;
+/// let writer = MailslotWriter::open(&r"\\.\mailslot\x".parse().unwrap()).unwrap();
+/// writer.read(&mut [0u8; 16]);
+/// ```
+pub struct MailslotWriter {
+    name: MailslotName,
+    socket: UnixDatagram,
+    limit: usize,
+    broadcast: bool,
+}
+
+impl MailslotOptions {
+    /// The defaults: any message size, reads wait forever, private
+    /// namespace, writers of the owner's uid only.
+    pub fn new() -> Self {
+        MailslotOptions {
+            max_message_size: 0,
+            read_timeout: None,
+            scope: Scope::Private,
+            allow_other_users: false,
+            root: None,
+        }
+    }
+
+    /// Uses the namespaces under `root` (as `$PIPESLOT_ROOT` would) instead
+    /// of the default ones. Writers must be opened with
+    /// [`MailslotWriter::open_in`] and the same root.
+    pub fn root(&mut self, root: impl Into<PathBuf>) -> &mut Self {
+        self.root = Some(root.into());
+        self
+    }
+
+    /// The largest message accepted, in bytes; 0 (the default) means any
+    /// size up to [`MAX_LOCAL_MESSAGE_SIZE`] (S144).
+    pub fn max_message_size(&mut self, bytes: u32) -> &mut Self {
+        self.max_message_size = bytes;
+        self
+    }
+
+    /// How long a read waits for a message: `Some(Duration::ZERO)` not at
+    /// all, `None` forever (the default) (S144).
+    pub fn read_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Creates the mailslot in the machine-wide namespace instead of the
+    /// caller's private one (DESIGN §3).
+    pub fn machine_wide(&mut self, yes: bool) -> &mut Self {
+        self.scope = if yes {
+            Scope::MachineWide
+        } else {
+            Scope::Private
+        };
+        self
+    }
+
+    /// In the machine-wide namespace, accept messages from every user, not
+    /// just the owner's uid and root (T24).
+    pub fn allow_other_users(&mut self, yes: bool) -> &mut Self {
+        self.allow_other_users = yes;
+        self
+    }
+
+    /// Creates the mailslot `name`, which must be local (`\\.\mailslot\...`,
+    /// S139).
+    ///
+    /// Fails with ERROR_ALREADY_EXISTS while another reader holds the name
+    /// (S143), ERROR_INVALID_NAME for a name on another host.
+    pub fn create(&self, name: &MailslotName) -> Result<Mailslot> {
+        if !name.is_local() {
+            return Err(Error::new(
+                ErrorKind::InvalidName,
+                format!(
+                    "{name}: a mailslot can only be created on this machine (\\\\.\\mailslot\\...)"
+                ),
+            ));
+        }
+        let namespace = match &self.root {
+            Some(root) => Namespace::at_root(root, self.scope)?,
+            None => Namespace::open(self.scope)?,
+        };
+        let max = self.max_message_size.to_string();
+        let claim = namespace.claim_mailslot(name, &[("max_message_size", &max)])?;
+        let address = claim.socket_address()?;
+        let context = || format!("creating mailslot {name}");
+        let socket = UnixDatagram::bind(&address).map_err(|e| Error::from_io(e, context()))?;
+        let check_sender = self.scope == Scope::MachineWide && !self.allow_other_users;
+        match self.scope {
+            Scope::Private => claim.set_socket_mode(0o600)?,
+            Scope::MachineWide => {
+                claim.set_socket_mode(0o666)?;
+                if check_sender {
+                    sys::dgram::pass_credentials(socket.as_fd())
+                        .map_err(|e| Error::from_io(e, context()))?;
+                }
+            }
+        }
+        let buffer_len = match self.max_message_size {
+            0 => MAX_LOCAL_MESSAGE_SIZE,
+            n => (n as usize).min(MAX_LOCAL_MESSAGE_SIZE),
+        };
+        Ok(Mailslot {
+            name: name.clone(),
+            socket,
+            _claim: claim,
+            max_message_size: self.max_message_size,
+            read_timeout: self.read_timeout,
+            check_sender,
+            queue: VecDeque::new(),
+            // One byte more than the largest acceptable message, so that an
+            // oversized datagram is recognised.
+            buffer: vec![0; buffer_len + 1].into_boxed_slice(),
+        })
+    }
+}
+
+impl Default for MailslotOptions {
+    fn default() -> Self {
+        MailslotOptions::new()
+    }
+}
+
+impl Mailslot {
+    /// Creates `name` with the default options (any size, wait forever).
+    pub fn create(name: &MailslotName) -> Result<Mailslot> {
+        MailslotOptions::new().create(name)
+    }
+
+    /// The mailslot's name.
+    pub fn name(&self) -> &MailslotName {
+        &self.name
+    }
+
+    /// The maximum message size given at creation (0 = any).
+    pub fn max_message_size(&self) -> u32 {
+        self.max_message_size
+    }
+
+    /// The read timeout (`None` = forever).
+    pub fn read_timeout(&self) -> Option<Duration> {
+        self.read_timeout
+    }
+
+    /// Changes the read timeout of later reads (`SetMailslotInfo`, S152).
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.read_timeout = timeout;
+    }
+
+    /// Reads the next message into `buf` and returns its length (`ReadFile`).
+    ///
+    /// Waits up to the read timeout, then fails with
+    /// [`ErrorKind::SemTimeout`] (S145-S147). A message longer than `buf` is
+    /// left queued and the call fails with [`ErrorKind::InsufficientBuffer`]
+    /// (S150).
+    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if let Some(next) = self.queue.front() {
+            if next.len() > buf.len() {
+                return Err(insufficient(next.len(), buf.len()));
+            }
+            let message = self.queue.pop_front().unwrap_or_default();
+            buf[..message.len()].copy_from_slice(&message);
+            return Ok(message.len());
+        }
+        // Under load, take everything already queued in the kernel in one
+        // go: a blocked writer is woken once per batch rather than once per
+        // message, and later reads are served without a system call.
+        if self.refill()? > 0 {
+            return self.read(buf);
+        }
+        let len = self.receive_wait()?;
+        if len > buf.len() {
+            self.queue.push_back(self.buffer[..len].to_vec());
+            return Err(insufficient(len, buf.len()));
+        }
+        buf[..len].copy_from_slice(&self.buffer[..len]);
+        Ok(len)
+    }
+
+    /// Reads the next message whole, whatever its size.
+    pub fn read_message(&mut self) -> Result<Vec<u8>> {
+        if self.queue.is_empty() {
+            self.refill()?;
+        }
+        if let Some(message) = self.queue.pop_front() {
+            return Ok(message);
+        }
+        let len = self.receive_wait()?;
+        Ok(self.buffer[..len].to_vec())
+    }
+
+    /// The maximum size, next message size, message count and timeout
+    /// (`GetMailslotInfo`, S151). Never waits.
+    pub fn info(&mut self) -> Result<MailslotInfo> {
+        while self.refill()? > 0 {}
+        Ok(MailslotInfo {
+            max_message_size: self.max_message_size,
+            next_size: self.queue.front().map(|m| m.len() as u32),
+            message_count: self.queue.len() as u32,
+            read_timeout: self.read_timeout,
+        })
+    }
+
+    /// Moves up to [`REFILL_BATCH`] pending datagrams into the queue without
+    /// waiting; returns how many.
+    fn refill(&mut self) -> Result<usize> {
+        let mut moved = 0;
+        while moved < REFILL_BATCH {
+            match self.receive(true)? {
+                Some(len) => self.queue.push_back(self.buffer[..len].to_vec()),
+                None => break,
+            }
+            moved += 1;
+        }
+        Ok(moved)
+    }
+
+    /// Waits up to the read timeout for one datagram, into `self.buffer`.
+    fn receive_wait(&mut self) -> Result<usize> {
+        let deadline = self.read_timeout.map(|t| std::time::Instant::now() + t);
+        loop {
+            match self.read_timeout {
+                // Forever: a blocking receive.
+                None => {
+                    if let Some(len) = self.receive(false)? {
+                        return Ok(len);
+                    }
+                }
+                Some(_) => {
+                    if let Some(len) = self.receive(true)? {
+                        return Ok(len);
+                    }
+                    let remaining = deadline
+                        .map(|d| d.saturating_duration_since(std::time::Instant::now()))
+                        .unwrap_or_default();
+                    if remaining.is_zero()
+                        || !sys::dgram::wait_readable(self.socket.as_fd(), Some(remaining))
+                            .map_err(|e| {
+                                Error::from_io(e, format!("reading mailslot {}", self.name))
+                            })?
+                    {
+                        return Err(Error::new(
+                            ErrorKind::SemTimeout,
+                            format!("reading mailslot {}: no message arrived in time", self.name),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Receives one acceptable datagram into `self.buffer`. `None` when
+    /// `nonblocking` and nothing is pending, or when the datagram was
+    /// discarded (oversized, or from a user not allowed to write).
+    fn receive(&mut self, nonblocking: bool) -> Result<Option<usize>> {
+        loop {
+            let received = match sys::dgram::receive(
+                self.socket.as_fd(),
+                &mut self.buffer,
+                nonblocking,
+                self.check_sender,
+            ) {
+                Ok(received) => received,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) => return Err(Error::from_io(e, format!("reading mailslot {}", self.name))),
+            };
+            let acceptable_size = match self.max_message_size {
+                0 => MAX_LOCAL_MESSAGE_SIZE,
+                n => (n as usize).min(MAX_LOCAL_MESSAGE_SIZE),
+            };
+            if received.len > acceptable_size {
+                continue; // S157: writers refuse these; drop a forged one.
+            }
+            if self.check_sender {
+                let me = sys::fs::effective_uid();
+                match received.uid {
+                    Some(uid) if uid == me || uid == 0 => {}
+                    _ => continue, // T24: not a permitted writer.
+                }
+            }
+            return Ok(Some(received.len));
+        }
+    }
+}
+
+impl AsFd for Mailslot {
+    /// The socket, for polling readiness; reading from it directly bypasses
+    /// the mailslot's own queue.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
+impl fmt::Debug for Mailslot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mailslot")
+            .field("name", &self.name)
+            .field("max_message_size", &self.max_message_size)
+            .field("read_timeout", &self.read_timeout)
+            .field("queued", &self.queue.len())
+            .finish()
+    }
+}
+
+impl MailslotWriter {
+    /// Opens the mailslot `name` for writing (`CreateFile`, S154, S155).
+    ///
+    /// Looks in the private namespace, then the machine-wide one. Fails with
+    /// [`ErrorKind::FileNotFound`] when no reader holds the name, and
+    /// [`ErrorKind::BadNetPath`] for a name on another host (see the
+    /// [module docs](self)).
+    pub fn open(name: &MailslotName) -> Result<MailslotWriter> {
+        MailslotWriter::open_namespaces(name, None)
+    }
+
+    /// Opens `name` in the namespaces under `root` (see
+    /// [`MailslotOptions::root`]).
+    pub fn open_in(root: &Path, name: &MailslotName) -> Result<MailslotWriter> {
+        MailslotWriter::open_namespaces(name, Some(root))
+    }
+
+    fn open_namespaces(name: &MailslotName, root: Option<&Path>) -> Result<MailslotWriter> {
+        let broadcast = match name.host() {
+            Host::Local => false,
+            Host::AllHosts => true,
+            Host::Remote(host) if is_this_host(host) => false,
+            Host::Remote(host) => {
+                return Err(Error::new(
+                    ErrorKind::BadNetPath,
+                    format!("{name}: mailslots on other hosts ({host}) need the pipeslot gateway, which is not available"),
+                ))
+            }
+        };
+        let local = name.to_local();
+        for scope in [Scope::Private, Scope::MachineWide] {
+            let namespace = match root {
+                Some(root) => Namespace::at_root(root, scope),
+                None => Namespace::open(scope),
+            };
+            let Ok(namespace) = namespace else {
+                continue;
+            };
+            let record = match namespace.live_owner(ObjectKind::Mailslot, &local.file_stem()) {
+                Ok(Some(record)) => record,
+                // Nobody holds it here, or its creator has not finished.
+                Ok(None) | Err(_) => continue,
+            };
+            let address = namespace.mailslot_socket_address(&local)?;
+            let socket = UnixDatagram::unbound()
+                .map_err(|e| Error::from_io(e, format!("opening {name}")))?;
+            match socket.connect(&address) {
+                Ok(()) => {}
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ECONNREFUSED)) => {
+                    continue
+                }
+                Err(e) => return Err(Error::from_io(e, format!("opening mailslot {name}"))),
+            }
+            let max: u32 = record
+                .param("max_message_size")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut limit = match max {
+                0 => MAX_LOCAL_MESSAGE_SIZE,
+                n => (n as usize).min(MAX_LOCAL_MESSAGE_SIZE),
+            };
+            if broadcast {
+                limit = limit.min(MAX_BROADCAST_MESSAGE_SIZE);
+            }
+            // Room for one largest message plus the kernel's bookkeeping.
+            sys::dgram::set_send_buffer(socket.as_fd(), 2 * limit + 4096)
+                .map_err(|e| Error::from_io(e, format!("opening mailslot {name}")))?;
+            return Ok(MailslotWriter {
+                name: name.clone(),
+                socket,
+                limit,
+                broadcast,
+            });
+        }
+        Err(Error::new(
+            ErrorKind::FileNotFound,
+            format!(
+                "opening mailslot {name}: no mailslot of that name exists (is its reader running?)"
+            ),
+        ))
+    }
+
+    /// The mailslot's name, as opened.
+    pub fn name(&self) -> &MailslotName {
+        &self.name
+    }
+
+    /// The largest message this writer may send.
+    pub fn max_message_size(&self) -> usize {
+        self.limit
+    }
+
+    /// Sends `message` as one message (`WriteFile`) and returns its length.
+    ///
+    /// Waits while the reader's queue is full; in non-blocking mode fails
+    /// with [`ErrorKind::WouldBlock`] instead. A message over the reader's
+    /// maximum size fails with [`ErrorKind::MessageTooLarge`] (S157), one
+    /// over 424 bytes through `*` with [`ErrorKind::BadNetPath`] (S141).
+    pub fn write(&self, message: &[u8]) -> Result<usize> {
+        if message.len() > self.limit {
+            let kind = if self.broadcast && message.len() > MAX_BROADCAST_MESSAGE_SIZE {
+                ErrorKind::BadNetPath
+            } else {
+                ErrorKind::MessageTooLarge
+            };
+            return Err(Error::new(
+                kind,
+                format!(
+                    "writing to mailslot {}: the message is {} bytes, more than the {} allowed",
+                    self.name,
+                    message.len(),
+                    self.limit
+                ),
+            ));
+        }
+        loop {
+            match self.socket.send(message) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNREFUSED | libc::ENOTCONN)) => {
+                    return Err(Error::with_source(
+                        ErrorKind::FileNotFound,
+                        e,
+                        format!(
+                            "writing to mailslot {}: its reader has closed it",
+                            self.name
+                        ),
+                    ))
+                }
+                Err(e) => {
+                    return Err(Error::from_io(
+                        e,
+                        format!("writing to mailslot {}", self.name),
+                    ))
+                }
+            }
+        }
+    }
+
+    /// Makes [`MailslotWriter::write`] fail with [`ErrorKind::WouldBlock`]
+    /// instead of waiting when the reader's queue is full.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> Result<()> {
+        self.socket
+            .set_nonblocking(nonblocking)
+            .map_err(|e| Error::from_io(e, "setting a mailslot writer's mode"))
+    }
+}
+
+impl io::Write for &MailslotWriter {
+    /// Each call sends one whole message.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        MailslotWriter::write(self, buf).map_err(io::Error::from)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl io::Write for MailslotWriter {
+    /// Each call sends one whole message.
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        MailslotWriter::write(self, buf).map_err(io::Error::from)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl fmt::Debug for MailslotWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailslotWriter")
+            .field("name", &self.name)
+            .field("max_message_size", &self.limit)
+            .finish()
+    }
+}
+
+fn insufficient(needed: usize, given: usize) -> Error {
+    Error::new(
+        ErrorKind::InsufficientBuffer,
+        format!("the next message is {needed} bytes, the buffer only {given}; it stays queued"),
+    )
+}
+
+/// Whether `host` names this machine (its host name, `localhost`, or a
+/// loopback address).
+fn is_this_host(host: &str) -> bool {
+    let mine = sys::dgram::host_name();
+    host.eq_ignore_ascii_case(&mine)
+        || mine
+            .split('.')
+            .next()
+            .is_some_and(|short| host.eq_ignore_ascii_case(short))
+        || matches!(host, "localhost" | "127.0.0.1" | "::1")
+}
