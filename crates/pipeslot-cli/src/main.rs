@@ -3,6 +3,7 @@
 //! module, and turns a `failure::Failure` into a message and an exit code.
 
 mod failure;
+mod mailslot;
 mod pipe;
 
 use std::process::ExitCode;
@@ -39,12 +40,20 @@ enum Command {
         override_usage = pipe::USAGE,
     )]
     Pipe(pipe::PipeArgs),
+    #[command(
+        about = mailslot::ABOUT,
+        long_about = mailslot::LONG_ABOUT,
+        after_help = mailslot::AFTER_HELP,
+        arg_required_else_help = true,
+    )]
+    Mailslot(mailslot::MailslotArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Pipe(args) => pipe::run(args),
+        Command::Mailslot(args) => mailslot::run(args),
     };
     match outcome {
         Ok(status) => ExitCode::from(status),

@@ -286,6 +286,7 @@ fn star_names_reach_the_local_mailslot_with_the_broadcast_limit() {
 
 #[test]
 fn other_hosts_are_bad_netpath_until_the_gateway_exists() {
+    // S140: \\host\mailslot\x needs the gateway (not built yet): ERROR_BAD_NETPATH.
     let root = tempfile::tempdir().unwrap();
     let err = MailslotWriter::open_in(
         root.path(),
@@ -297,6 +298,7 @@ fn other_hosts_are_bad_netpath_until_the_gateway_exists() {
 
 #[test]
 fn a_full_queue_blocks_or_would_block_and_loses_nothing() {
+    // T12, T25 (locally nothing is dropped): a full queue holds the writer back.
     // Local delivery is reliable: a non-blocking writer gets WouldBlock when
     // the queue is full; every message accepted is delivered.
     let root = tempfile::tempdir().unwrap();
@@ -430,6 +432,7 @@ fn reclaims_the_name_of_a_reader_killed_with_sigkill() {
 
 #[test]
 fn machine_wide_mailslots_are_found_after_the_private_namespace() {
+    // T1, T2: writers look in their own namespace first.
     // DESIGN §3: writers look in the private namespace, then the machine-wide one.
     let root = tempfile::tempdir().unwrap();
     let mut slot = MailslotOptions::new()

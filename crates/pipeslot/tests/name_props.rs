@@ -186,6 +186,8 @@ fn mailslot_names() {
 
 #[test]
 fn pipe_and_mailslot_of_one_path_live_in_different_directories() {
+    // T5: the on-disk file is derived per kind; S139 mailslot names and
+    // S1 pipe names are separate namespaces.
     let root = tempfile::tempdir().unwrap();
     let ns = Namespace::at_root(root.path(), Scope::Private).unwrap();
     let p = ns.pipe_socket_path(&PipeName::local("same").unwrap());

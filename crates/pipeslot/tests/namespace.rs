@@ -59,6 +59,8 @@ fn private_namespace_is_created_0700() {
 
 #[test]
 fn machine_wide_namespace_is_shared_and_sticky() {
+    // T1, T7: the machine-wide directory is shared like /tmp (1777) so that
+    // nobody can remove entries that are not theirs.
     let root = tempfile::tempdir().unwrap();
     let ns = Namespace::at_root(root.path(), Scope::MachineWide).unwrap();
     assert_eq!(ns.dir(), root.path().join("machine"));
@@ -68,6 +70,7 @@ fn machine_wide_namespace_is_shared_and_sticky() {
 
 #[test]
 fn created_modes_do_not_depend_on_the_umask() {
+    // T7: no umask window — modes are set explicitly on what was created.
     // A fresh root created by pipeslot itself (not by tempfile) is 1777.
     let base = tempfile::tempdir().unwrap();
     let root = base.path().join("fresh");
@@ -113,6 +116,7 @@ fn refuses_looser_permissions_without_repairing_them() {
 
 #[test]
 fn refuses_a_loose_subdirectory() {
+    // T7: the pipe/ and mailslot/ subdirectories are held to the same rule.
     let root = tempfile::tempdir().unwrap();
     let ns = Namespace::at_root(root.path(), Scope::Private).unwrap();
     let pipe_dir = ns.kind_dir(ObjectKind::Pipe).to_path_buf();
@@ -124,6 +128,8 @@ fn refuses_a_loose_subdirectory() {
 
 #[test]
 fn refuses_a_world_writable_shared_dir_that_is_not_sticky() {
+    // T1, T7: in a shared directory without the sticky bit anyone could
+    // remove another user's socket and take the name.
     let root = tempfile::tempdir().unwrap();
     let machine = root.path().join("machine");
     std::fs::create_dir(&machine).unwrap();
@@ -154,6 +160,7 @@ fn refuses_a_private_dir_of_another_owner() {
 
 #[test]
 fn refuses_a_root_that_is_a_regular_file() {
+    // T7: only a real directory is used.
     let base = tempfile::tempdir().unwrap();
     let file = base.path().join("file");
     std::fs::write(&file, b"x").unwrap();
