@@ -7,9 +7,20 @@
 //!
 //! - [`lock_record`]: the metadata a name's owner writes into its lock file,
 //!   read back by `pipeslot ls` and by stale-name diagnostics.
+//! - [`handshake`]: the hellos that open a named-pipe connection: version,
+//!   access, open-or-wait, and the server's answer (Busy, TimedOut, ...).
+//! - [`frame`]: what a named-pipe connection carries after the handshake:
+//!   data with message boundaries, flow-control credits, disconnect.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod frame;
+pub mod handshake;
 pub mod lock_record;
 
+pub use frame::{Frame, FrameDecoder, FrameError, ProtocolViolation};
+pub use handshake::{
+    Access, ClientHello, HandshakeError, OpenMode, PipeType, RemotePrincipal, ServerHello,
+    WaitTimeout,
+};
 pub use lock_record::{LockRecord, ObjectKind, RecordError};
