@@ -163,6 +163,10 @@ pub enum ErrorKind {
     /// user, or with looser permissions than required — and was left as it is
     /// (threat T7). Maps onto ERROR_ACCESS_DENIED.
     InsecureNamespace,
+    /// The server of a pipe runs as a user the client does not trust: not
+    /// the client's own uid, not root, not the one it was told to expect
+    /// (threat T2). Maps onto ERROR_ACCESS_DENIED.
+    ServerIdentityMismatch,
     /// Something that is not ours sits where a socket must be created (a
     /// regular file, or a socket of another user); it was left untouched
     /// (threat T3). Maps onto ERROR_ALREADY_EXISTS.
@@ -308,6 +312,7 @@ impl ErrorKind {
             ErrorKind::CannotImpersonate => ERROR_CANNOT_IMPERSONATE,
             ErrorKind::NotSupported => ERROR_NOT_SUPPORTED,
             ErrorKind::InsecureNamespace => ERROR_ACCESS_DENIED,
+            ErrorKind::ServerIdentityMismatch => ERROR_ACCESS_DENIED,
             ErrorKind::AddrInUse => ERROR_ALREADY_EXISTS,
             ErrorKind::ProtocolError => ERROR_BAD_PIPE,
             ErrorKind::MessageTooLarge => ERROR_INVALID_PARAMETER,
@@ -384,6 +389,7 @@ impl ErrorKind {
             }
             ErrorKind::AccessDenied
             | ErrorKind::InsecureNamespace
+            | ErrorKind::ServerIdentityMismatch
             | ErrorKind::SharingViolation => io::ErrorKind::PermissionDenied,
             ErrorKind::InvalidParameter
             | ErrorKind::InvalidName

@@ -10,6 +10,8 @@
 //! - [`namespace`]: where names live on disk, and who owns them.
 //! - [`mailslot`]: mailslots, one reader and many writers of whole
 //!   messages ([`mailslot::Mailslot`], [`mailslot::MailslotWriter`]).
+//! - [`pipe`]: named pipes, with message boundaries, instances, quotas,
+//!   peek and transactions ([`pipe::ServerOptions`], [`pipe::ClientOptions`]).
 //! - [`anon`]: anonymous pipes (`CreatePipe`) and handing their ends to child
 //!   processes.
 //! - [`Error`] / [`ErrorKind`]: one error type, with the Win32 code of every
@@ -24,6 +26,7 @@ pub mod error;
 pub mod mailslot;
 pub mod name;
 pub mod namespace;
+pub mod pipe;
 mod sys;
 
 pub use error::{Error, ErrorKind, Result};

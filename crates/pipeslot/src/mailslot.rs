@@ -491,7 +491,7 @@ impl MailslotWriter {
         let broadcast = match name.host() {
             Host::Local => false,
             Host::AllHosts => true,
-            Host::Remote(host) if is_this_host(host) => false,
+            Host::Remote(_) if name.host().is_this_machine() => false,
             Host::Remote(host) => {
                 return Err(Error::new(
                     ErrorKind::BadNetPath,
@@ -654,16 +654,4 @@ fn insufficient(needed: usize, given: usize) -> Error {
         ErrorKind::InsufficientBuffer,
         format!("the next message is {needed} bytes, the buffer only {given}; it stays queued"),
     )
-}
-
-/// Whether `host` names this machine (its host name, `localhost`, or a
-/// loopback address).
-fn is_this_host(host: &str) -> bool {
-    let mine = sys::dgram::host_name();
-    host.eq_ignore_ascii_case(&mine)
-        || mine
-            .split('.')
-            .next()
-            .is_some_and(|short| host.eq_ignore_ascii_case(short))
-        || matches!(host, "localhost" | "127.0.0.1" | "::1")
 }

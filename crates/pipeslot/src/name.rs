@@ -63,6 +63,27 @@ pub enum Host {
     AllHosts,
 }
 
+impl Host {
+    /// Whether this host part names this machine: `.`, `localhost`, a
+    /// loopback address, or this machine's host name (in full or its first
+    /// label), without regard to case.
+    pub fn is_this_machine(&self) -> bool {
+        match self {
+            Host::Local => true,
+            Host::AllHosts => false,
+            Host::Remote(host) => {
+                let mine = crate::sys::dgram::host_name();
+                host.eq_ignore_ascii_case(&mine)
+                    || mine
+                        .split('.')
+                        .next()
+                        .is_some_and(|short| host.eq_ignore_ascii_case(short))
+                    || matches!(host.as_str(), "localhost" | "127.0.0.1" | "::1")
+            }
+        }
+    }
+}
+
 /// A parsed pipe name, `\\HOST\pipe\PATH`.
 ///
 /// ```

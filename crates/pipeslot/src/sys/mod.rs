@@ -9,3 +9,4 @@ pub(crate) mod dgram;
 pub(crate) mod fs;
 pub(crate) mod pipe;
 pub(crate) mod signal;
+pub(crate) mod stream;

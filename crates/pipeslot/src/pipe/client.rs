@@ -1,0 +1,583 @@
+//! The client side: [`ClientOptions`], [`PipeClient`], WaitNamedPipe and
+//! CallNamedPipe.
+//!
+//! Opening a name looks in the caller's private namespace, then the
+//! machine-wide one (DESIGN §3). Before sending a byte, the client checks
+//! the server's uid as the kernel recorded it (`SO_PEERCRED`): it must be the
+//! caller's own, root's, or the one named with
+//! [`ClientOptions::expect_server_uid`] — so that a squatter cannot pose as
+//! the server (T2).
+
+use std::io;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pipeslot_proto::handshake::{self, Access, ClientHello, OpenMode, PipeType, ServerHello};
+
+use super::conn::{Cancel, Conn, End};
+use super::server::{set_read_mode, transact, Canceller};
+use super::{
+    HandleState, MessageRead, PeekInfo, PeerIdentity, PipeEnd, PipeInfo, PipeMode, ReadMode,
+    WaitTimeout,
+};
+use crate::error::{Error, ErrorKind, Result};
+use crate::name::{Host, PipeName};
+use crate::namespace::{Namespace, Scope};
+use crate::sys;
+use crate::sys::stream::{self, PeerCredentials};
+
+/// How long a client waits for the server's answer to its hello before
+/// giving up (the server answers at once unless the client asked to wait).
+const ANSWER_DEADLINE: Duration = Duration::from_secs(30);
+
+/// How `CreateFile` opens a pipe name: access and whom to trust.
+///
+/// ```
+/// use pipeslot::pipe::{ClientOptions, ServerOptions};
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let name = r"\\.\pipe\options".parse().unwrap();
+/// // S28: no instance yet.
+/// let err = ClientOptions::new().root(root.path()).open(&name).unwrap_err();
+/// assert_eq!(err.win32_code(), 2); // ERROR_FILE_NOT_FOUND
+/// let _server = ServerOptions::new().root(root.path()).create(&name).unwrap();
+/// let client = ClientOptions::new().root(root.path()).open(&name).unwrap();
+/// assert_eq!(client.server_process_id().unwrap(), std::process::id());
+/// ```
+#[derive(Clone, Debug)]
+pub struct ClientOptions {
+    read: bool,
+    write: bool,
+    expected_server_uid: Option<u32>,
+    root: Option<PathBuf>,
+}
+
+/// The client end of a named pipe: the handle `CreateFile` returns.
+pub struct PipeClient {
+    name: PipeName,
+    conn: Arc<Conn>,
+    cancel: Arc<Cancel>,
+    modes: Mutex<(ReadMode, bool)>,
+    mode: PipeMode,
+    in_buffer_size: u32,
+    out_buffer_size: u32,
+    max_instances: u32,
+    can_read: bool,
+    can_write: bool,
+}
+
+/// CreateFile on a pipe name with the default options.
+impl ClientOptions {
+    /// Read and write access, trusting servers of the caller's uid or root.
+    pub fn new() -> Self {
+        ClientOptions {
+            read: true,
+            write: true,
+            expected_server_uid: None,
+            root: None,
+        }
+    }
+
+    /// GENERIC_READ (S32).
+    pub fn read(&mut self, read: bool) -> &mut Self {
+        self.read = read;
+        self
+    }
+
+    /// GENERIC_WRITE (S32).
+    pub fn write(&mut self, write: bool) -> &mut Self {
+        self.write = write;
+        self
+    }
+
+    /// Trust a server running as `uid` (besides the caller's uid and root).
+    pub fn expect_server_uid(&mut self, uid: u32) -> &mut Self {
+        self.expected_server_uid = Some(uid);
+        self
+    }
+
+    /// Use the namespaces under `root`, as `$PIPESLOT_ROOT` would.
+    pub fn root(&mut self, root: impl Into<PathBuf>) -> &mut Self {
+        self.root = Some(root.into());
+        self
+    }
+
+    /// Opens `name` (`CreateFile`): ERROR_FILE_NOT_FOUND without instances
+    /// (S28), ERROR_PIPE_BUSY when none listens (S30), ERROR_ACCESS_DENIED
+    /// for an access the pipe's direction does not allow (S32) or a server
+    /// of an untrusted uid (T2), ERROR_BAD_NETPATH for another host.
+    #[doc(alias = "CreateFile")]
+    pub fn open(&self, name: &PipeName) -> Result<PipeClient> {
+        let context = || format!("opening pipe {name}");
+        let (stream, server) = self.connect(name)?;
+        let (credits, peer_credits) =
+            stream::datagram_pair().map_err(|e| Error::from_io(e, context()))?;
+        let hello = self.hello(OpenMode::Open)?;
+        stream::send_with_fd(stream.as_fd(), &hello, peer_credits.as_fd())
+            .map_err(|e| Error::from_io(e, context()))?;
+        drop(peer_credits);
+        let (answer, leftover) =
+            read_answer(&stream, Some(ANSWER_DEADLINE)).map_err(|e| prefix(e, &context()))?;
+        match answer {
+            ServerHello::Connected {
+                pipe_type,
+                in_quota,
+                out_quota,
+                max_instances,
+                ..
+            } => {
+                let mode = match pipe_type {
+                    PipeType::Byte => PipeMode::Byte,
+                    PipeType::Message => PipeMode::Message,
+                };
+                let conn = Conn::new(
+                    stream.into(),
+                    credits,
+                    PipeEnd::Client,
+                    mode,
+                    in_quota,
+                    PeerIdentity {
+                        pid: server.pid,
+                        uid: server.uid,
+                        gid: server.gid,
+                        computer_name: sys::dgram::host_name(),
+                    },
+                );
+                conn.seed(&leftover);
+                let cancel = Arc::new(Cancel::new()?);
+                Ok(PipeClient {
+                    name: name.clone(),
+                    conn: Arc::new(conn),
+                    cancel,
+                    // S33: a client starts in byte-read, blocking mode.
+                    modes: Mutex::new((ReadMode::Byte, false)),
+                    mode,
+                    in_buffer_size: in_quota,
+                    out_buffer_size: out_quota,
+                    max_instances,
+                    can_read: self.read,
+                    can_write: self.write,
+                })
+            }
+            other => Err(answer_error(other, &context())),
+        }
+    }
+
+    /// WaitNamedPipe: waits until an instance of `name` listens (S35-S40).
+    /// ERROR_FILE_NOT_FOUND at once when the name has no instance (S35),
+    /// ERROR_SEM_TIMEOUT when none listens in time (S37).
+    #[doc(alias = "WaitNamedPipe")]
+    pub fn wait(&self, name: &PipeName, timeout: WaitTimeout) -> Result<()> {
+        let context = || format!("waiting for pipe {name}");
+        let (stream, _) = self.connect(name)?;
+        let wire_timeout = match timeout {
+            WaitTimeout::Default => handshake::WaitTimeout::Default,
+            WaitTimeout::Forever => handshake::WaitTimeout::Forever,
+            WaitTimeout::Duration(d) => {
+                handshake::WaitTimeout::Millis(d.as_millis().clamp(1, u32::MAX as u128 - 1) as u32)
+            }
+        };
+        let hello = self.hello(OpenMode::Wait {
+            timeout: wire_timeout,
+        })?;
+        stream::send_all(stream.as_fd(), &hello).map_err(|e| Error::from_io(e, context()))?;
+        // The server enforces the timeout; ours is a safety margin.
+        let limit = match timeout {
+            WaitTimeout::Forever => None,
+            WaitTimeout::Default => Some(ANSWER_DEADLINE),
+            WaitTimeout::Duration(d) => Some(d + ANSWER_DEADLINE),
+        };
+        match read_answer(&stream, limit)
+            .map_err(|e| prefix(e, &context()))?
+            .0
+        {
+            ServerHello::Available => Ok(()),
+            other => Err(answer_error(other, &context())),
+        }
+    }
+
+    /// CallNamedPipe: open (waiting up to `timeout` for an instance), switch
+    /// to message mode, transact, close (S120-S124).
+    #[doc(alias = "CallNamedPipe")]
+    pub fn call(
+        &self,
+        name: &PipeName,
+        request: &[u8],
+        reply: &mut [u8],
+        timeout: WaitTimeout,
+    ) -> Result<MessageRead> {
+        let client = match self.open(name) {
+            Ok(client) => client,
+            Err(e) if matches!(e.kind(), ErrorKind::PipeBusy | ErrorKind::FileNotFound) => {
+                self.wait(name, timeout)?;
+                self.open(name)?
+            }
+            Err(e) => return Err(e),
+        };
+        client.set_read_mode(ReadMode::Message)?;
+        client.transact(request, reply)
+    }
+
+    fn hello(&self, mode: OpenMode) -> Result<Vec<u8>> {
+        ClientHello {
+            access: Access {
+                read: self.read,
+                write: self.write,
+            },
+            mode,
+            client_pid: std::process::id(),
+            computer_name: String::new(),
+            remote: None,
+        }
+        .encode()
+        .map_err(|e| Error::new(ErrorKind::InvalidParameter, format!("client hello: {e}")))
+    }
+
+    /// Connects to the socket of `name` and checks who the server is.
+    fn connect(&self, name: &PipeName) -> Result<(UnixStream, PeerCredentials)> {
+        let context = || format!("opening pipe {name}");
+        match name.host() {
+            Host::Local => {}
+            Host::Remote(_) if name.host().is_this_machine() => {}
+            Host::Remote(host) => {
+                return Err(Error::new(
+                    ErrorKind::BadNetPath,
+                    format!(
+                        "{}: pipes on other hosts ({host}) need the pipeslot gateway, which is not available",
+                        context()
+                    ),
+                ))
+            }
+            Host::AllHosts => return Err(Error::new(ErrorKind::InvalidName, context())),
+        }
+        let local = name.to_local();
+        for scope in [Scope::Private, Scope::MachineWide] {
+            let namespace = match &self.root {
+                Some(root) => Namespace::at_root(root, scope),
+                None => Namespace::open(scope),
+            };
+            let Ok(namespace) = namespace else { continue };
+            let address = namespace.pipe_socket_address(&local)?;
+            let stream = match UnixStream::connect(&address) {
+                Ok(stream) => stream,
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ECONNREFUSED)) => {
+                    continue
+                }
+                Err(e) => return Err(Error::from_io(e, context())),
+            };
+            let server = stream::peer_credentials(stream.as_fd())
+                .map_err(|e| Error::from_io(e, context()))?;
+            let me = sys::fs::effective_uid();
+            if server.uid != me && server.uid != 0 && Some(server.uid) != self.expected_server_uid {
+                return Err(Error::new(
+                    ErrorKind::ServerIdentityMismatch,
+                    format!(
+                        "{}: the server runs as uid {}, which this client does not trust (see expect_server_uid)",
+                        context(),
+                        server.uid
+                    ),
+                ));
+            }
+            return Ok((stream, server));
+        }
+        Err(Error::new(
+            ErrorKind::FileNotFound,
+            format!("{}: no pipe of that name exists", context()),
+        ))
+    }
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions::new()
+    }
+}
+
+/// WaitNamedPipe in the default namespaces; see [`ClientOptions::wait`].
+#[doc(alias = "WaitNamedPipe")]
+pub fn wait_named_pipe(name: &PipeName, timeout: WaitTimeout) -> Result<()> {
+    ClientOptions::new().wait(name, timeout)
+}
+
+/// CallNamedPipe in the default namespaces; see [`ClientOptions::call`].
+#[doc(alias = "CallNamedPipe")]
+pub fn call_named_pipe(
+    name: &PipeName,
+    request: &[u8],
+    reply: &mut [u8],
+    timeout: WaitTimeout,
+) -> Result<MessageRead> {
+    ClientOptions::new().call(name, request, reply, timeout)
+}
+
+impl PipeClient {
+    /// The name this client opened.
+    pub fn name(&self) -> &PipeName {
+        &self.name
+    }
+
+    /// ReadFile (S58-S67, S76, S79-S83).
+    #[doc(alias = "ReadFile")]
+    pub fn read_message(&self, buf: &mut [u8]) -> Result<MessageRead> {
+        self.readable()?;
+        let (read_mode, nowait) = self.modes();
+        self.conn.read(buf, read_mode, nowait, &self.cancel)
+    }
+
+    /// Reads one whole message (on a byte pipe: what is available).
+    pub fn recv_message(&self) -> Result<Vec<u8>> {
+        self.readable()?;
+        self.conn.receive_message(self.modes().1, &self.cancel)
+    }
+
+    /// WriteFile (S61, S72, S77, S81).
+    #[doc(alias = "WriteFile")]
+    pub fn send(&self, data: &[u8]) -> Result<usize> {
+        if !self.can_write {
+            return Err(Error::new(
+                ErrorKind::AccessDenied,
+                "writing to a pipe opened without write access",
+            ));
+        }
+        self.conn.write(data, self.modes().1, &self.cancel)
+    }
+
+    /// PeekNamedPipe (S89-S97).
+    #[doc(alias = "PeekNamedPipe")]
+    pub fn peek(&self, buf: &mut [u8]) -> Result<PeekInfo> {
+        self.conn.peek(buf, &self.cancel)
+    }
+
+    /// TransactNamedPipe (S109-S119).
+    #[doc(alias = "TransactNamedPipe")]
+    pub fn transact(&self, request: &[u8], reply: &mut [u8]) -> Result<MessageRead> {
+        transact(
+            &self.conn,
+            self.mode,
+            self.modes(),
+            request,
+            reply,
+            &self.cancel,
+        )
+    }
+
+    /// FlushFileBuffers: waits until the server has read everything written
+    /// (S74); ERROR_PIPE_NOT_CONNECTED after a disconnect (S57).
+    #[doc(alias = "FlushFileBuffers")]
+    pub fn flush(&self) -> Result<()> {
+        self.conn.flush(&self.cancel)
+    }
+
+    /// GetNamedPipeHandleState (S104). The instance count is the one the
+    /// server reported when this client connected.
+    pub fn handle_state(&self) -> Result<HandleState> {
+        self.connected("querying a pipe")?;
+        let (read_mode, nowait) = self.modes();
+        Ok(HandleState {
+            read_mode,
+            nowait,
+            instances: 1,
+        })
+    }
+
+    /// SetNamedPipeHandleState's read mode (S98, S99).
+    pub fn set_read_mode(&self, mode: ReadMode) -> Result<()> {
+        self.connected("setting a pipe's mode")?;
+        set_read_mode(&self.modes, self.mode, mode)
+    }
+
+    /// SetNamedPipeHandleState's wait mode (S78).
+    pub fn set_nowait(&self, nowait: bool) -> Result<()> {
+        self.connected("setting a pipe's mode")?;
+        self.modes.lock().unwrap_or_else(|p| p.into_inner()).1 = nowait;
+        Ok(())
+    }
+
+    /// GetNamedPipeInfo: the server's quotas as given (S105-S108).
+    pub fn info(&self) -> Result<PipeInfo> {
+        self.connected("querying a pipe")?;
+        Ok(PipeInfo {
+            end: PipeEnd::Client,
+            mode: self.mode,
+            out_buffer_size: self.out_buffer_size,
+            in_buffer_size: self.in_buffer_size,
+            max_instances: self.max_instances,
+        })
+    }
+
+    /// GetNamedPipeClientProcessId: this process (S125).
+    pub fn client_process_id(&self) -> Result<u32> {
+        self.connected("querying a pipe")?;
+        Ok(std::process::id())
+    }
+
+    /// GetNamedPipeServerProcessId (S125, S127).
+    pub fn server_process_id(&self) -> Result<u32> {
+        self.connected("querying a pipe")?;
+        Ok(self.conn.peer.pid)
+    }
+
+    /// The server's kernel-attested identity.
+    pub fn server_identity(&self) -> Result<PeerIdentity> {
+        self.connected("querying a pipe")?;
+        Ok(self.conn.peer.clone())
+    }
+
+    /// A handle that cancels this client's blocking calls from another
+    /// thread.
+    pub fn canceller(&self) -> Canceller {
+        Canceller::for_client(self.cancel.clone(), &self.conn)
+    }
+
+    fn modes(&self) -> (ReadMode, bool) {
+        *self.modes.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn readable(&self) -> Result<()> {
+        if self.can_read {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::AccessDenied,
+                "reading from a pipe opened without read access",
+            ))
+        }
+    }
+
+    /// S88: after a disconnect the client's queries fail.
+    fn connected(&self, what: &str) -> Result<()> {
+        if self.conn.end_state() == End::Disconnected {
+            return Err(Error::new(
+                ErrorKind::PipeNotConnected,
+                format!("{what}: the server has disconnected this client"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PipeClient {
+    fn drop(&mut self) {
+        self.conn.close();
+    }
+}
+
+impl std::fmt::Debug for PipeClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PipeClient")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+impl io::Read for &PipeClient {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self.read_message(buf) {
+            Ok(read) => Ok(read.bytes),
+            Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(0),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+impl io::Read for PipeClient {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+}
+
+impl io::Write for &PipeClient {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.send(buf).map_err(io::Error::from)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        PipeClient::flush(self).map_err(io::Error::from)
+    }
+}
+
+impl io::Write for PipeClient {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        PipeClient::flush(self).map_err(io::Error::from)
+    }
+}
+
+/// Reads the server's answer; the bytes after it belong to the frames.
+fn read_answer(stream: &UnixStream, limit: Option<Duration>) -> Result<(ServerHello, Vec<u8>)> {
+    let deadline = limit.map(|l| Instant::now() + l);
+    let mut bytes = Vec::with_capacity(64);
+    let mut buf = [0u8; 4096];
+    loop {
+        match ServerHello::decode(&bytes) {
+            Ok(Some((answer, used))) => return Ok((answer, bytes.split_off(used))),
+            Ok(None) => {}
+            Err(e) => {
+                return Err(Error::new(
+                    ErrorKind::ProtocolError,
+                    format!("the server's answer: {e}"),
+                ))
+            }
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Err(Error::new(
+                ErrorKind::SemTimeout,
+                "the server did not answer",
+            ));
+        }
+        let ready = stream::wait(&[stream.as_fd()], rustix::event::PollFlags::IN, left)
+            .map_err(|e| Error::from_io(e, "waiting for the server"))?;
+        if ready[0].is_empty() {
+            continue;
+        }
+        match stream::receive_nonblocking(stream.as_fd(), &mut buf) {
+            // The server went away before answering: its last instance closed.
+            Ok(Some(0)) => return Err(Error::new(ErrorKind::FileNotFound, "the pipe went away")),
+            Ok(Some(n)) => bytes.extend_from_slice(&buf[..n]),
+            Ok(None) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => {
+                return Err(Error::new(ErrorKind::FileNotFound, "the pipe went away"))
+            }
+            Err(e) => return Err(Error::from_io(e, "reading the server's answer")),
+        }
+    }
+}
+
+fn answer_error(answer: ServerHello, context: &str) -> Error {
+    let (kind, why) = match answer {
+        ServerHello::Busy => (ErrorKind::PipeBusy, "all instances are busy"),
+        ServerHello::TimedOut => (ErrorKind::SemTimeout, "no instance became free in time"),
+        ServerHello::AccessDenied => (ErrorKind::AccessDenied, "the server refused this client"),
+        ServerHello::NoInstance => (ErrorKind::FileNotFound, "the pipe has no instance any more"),
+        ServerHello::LimitsExceeded => (ErrorKind::PipeBusy, "the server has too many connections"),
+        ServerHello::VersionMismatch { .. } => (
+            ErrorKind::ProtocolError,
+            "the server speaks another protocol version",
+        ),
+        ServerHello::Connected { .. } | ServerHello::Available => {
+            (ErrorKind::ProtocolError, "unexpected answer")
+        }
+    };
+    Error::new(kind, format!("{context}: {why}"))
+}
+
+fn prefix(err: Error, context: &str) -> Error {
+    Error::new(err.kind(), format!("{context}: {err}"))
+}
+
+// Both ends are shared between threads (full duplex, cancellation).
+const _: () = {
+    fn check<T: Send + Sync>() {}
+    #[allow(dead_code)]
+    fn all() {
+        check::<PipeClient>();
+        check::<super::PipeServer>();
+    }
+};

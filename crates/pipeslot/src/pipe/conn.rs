@@ -1,0 +1,768 @@
+//! One connection between a server instance and a client: the data path
+//! both ends share.
+//!
+//! # Threads and sockets
+//!
+//! A connection is a Unix stream socket carrying frames (data, and the
+//! server's `Disconnect`) plus a datagram socket pair carrying credits
+//! (`Consumed` frames, one per datagram). Nothing reads the sockets in the
+//! background: a thread that needs something from the peer — data to read,
+//! credits for a blocked write or a flush — becomes the *poller* (one at a
+//! time, marked by `ConnState::polling`), waits in `poll(2)` on both sockets
+//! and the handle's cancellation eventfd, and files what arrives into the
+//! shared state; other threads wait on the condition variable. This keeps a
+//! round trip at one wake-up per direction, as with a raw socket.
+//!
+//! # Credits
+//!
+//! Every read that consumes bytes sends the cumulative consumed count as a
+//! datagram, without waiting: credits are cumulative, so a full credit
+//! channel only means a later credit carries the news. A writer returns
+//! once `sent - consumed` fits in the direction's quota (S72), a flush once
+//! `consumed == sent` (S74).
+
+use std::collections::VecDeque;
+use std::num::NonZeroU32;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Duration;
+
+use pipeslot_proto::frame::{self, Frame, FrameDecoder, DEFAULT_MAX_FRAME};
+use rustix::event::PollFlags;
+
+use super::{MessageRead, PeekInfo, PeerIdentity, PipeEnd, PipeMode, ReadMode};
+use crate::error::{Error, ErrorKind, Result};
+use crate::sys::stream::{self, EventFd};
+
+/// How long a thread waiting on the condition variable sleeps before it
+/// looks at its cancellation flag again.
+const CANCEL_CHECK: Duration = Duration::from_millis(50);
+
+/// Bytes read from the socket at a time.
+const RECEIVE_CHUNK: usize = 64 * 1024;
+
+/// Cancellation of the blocking calls of one handle (S41).
+#[derive(Debug)]
+pub(crate) struct Cancel {
+    generation: AtomicU64,
+    wake: EventFd,
+}
+
+/// The state of a connection as one end sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum End {
+    /// Both ends open.
+    Open,
+    /// The peer closed its end (or died): reads drain what is left, then
+    /// ERROR_BROKEN_PIPE; writes fail with ERROR_NO_DATA.
+    PeerClosed,
+    /// The server disconnected this client (client side), or this server
+    /// end disconnected (server side): ERROR_PIPE_NOT_CONNECTED.
+    Disconnected,
+}
+
+pub(crate) struct Conn {
+    data: OwnedFd,
+    credits: OwnedFd,
+    end: PipeEnd,
+    mode: PipeMode,
+    /// The quota of what this end writes.
+    out_quota: u64,
+    max_frame: NonZeroU32,
+    pub(crate) peer: PeerIdentity,
+    state: Mutex<ConnState>,
+    changed: Condvar,
+    /// Bytes received but not yet decoded; used by the poller only.
+    receive: Mutex<ReceiveBuffer>,
+    /// Serialises sends on the data socket.
+    send: Mutex<Vec<u8>>,
+}
+
+struct ReceiveBuffer {
+    bytes: Vec<u8>,
+    decoder: FrameDecoder,
+}
+
+#[derive(Default)]
+struct ConnState {
+    inbound: VecDeque<Chunk>,
+    /// Unread payload bytes in `inbound`.
+    inbound_bytes: usize,
+    consumed: u64,
+    acknowledged: u64,
+    sent: u64,
+    peer_consumed: u64,
+    end: Option<End>,
+    polling: bool,
+}
+
+struct Chunk {
+    data: Vec<u8>,
+    position: usize,
+    end_of_message: bool,
+}
+
+impl Chunk {
+    fn remaining(&self) -> &[u8] {
+        &self.data[self.position..]
+    }
+}
+
+impl Cancel {
+    pub(crate) fn new() -> Result<Cancel> {
+        Ok(Cancel {
+            generation: AtomicU64::new(0),
+            wake: EventFd::new().map_err(|e| Error::from_io(e, "creating a pipe handle"))?,
+        })
+    }
+
+    /// Makes every blocking call of the handle that is under way fail with
+    /// ERROR_OPERATION_ABORTED.
+    pub(crate) fn cancel(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.wake.signal();
+    }
+
+    /// A token for one call: it is cancelled when `cancel` runs after this.
+    pub(crate) fn token(&self) -> Token<'_> {
+        Token {
+            cancel: self,
+            generation: self.generation.load(Ordering::SeqCst),
+        }
+    }
+}
+
+/// One call's view of its handle's cancellation.
+#[derive(Clone, Copy)]
+pub(crate) struct Token<'a> {
+    cancel: &'a Cancel,
+    generation: u64,
+}
+
+impl Token<'_> {
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancel.generation.load(Ordering::SeqCst) != self.generation
+    }
+
+    pub(crate) fn check(&self, what: &str) -> Result<()> {
+        if self.is_cancelled() {
+            Err(Error::new(
+                ErrorKind::OperationAborted,
+                format!("{what}: cancelled"),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// What a wait is for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// Something to read: a message (even empty) or bytes.
+    Data,
+    /// Credits: `sent - peer_consumed <= limit`.
+    Credit(u64),
+}
+
+impl Conn {
+    pub(crate) fn new(
+        data: OwnedFd,
+        credits: OwnedFd,
+        end: PipeEnd,
+        mode: PipeMode,
+        out_quota: u32,
+        peer: PeerIdentity,
+    ) -> Conn {
+        let out_quota = match out_quota {
+            0 => super::DEFAULT_QUOTA,
+            q => q,
+        };
+        Conn {
+            data,
+            credits,
+            end,
+            mode,
+            out_quota: out_quota as u64,
+            max_frame: DEFAULT_MAX_FRAME,
+            peer,
+            state: Mutex::new(ConnState {
+                end: Some(End::Open),
+                ..ConnState::default()
+            }),
+            changed: Condvar::new(),
+            receive: Mutex::new(ReceiveBuffer {
+                bytes: Vec::with_capacity(RECEIVE_CHUNK),
+                decoder: FrameDecoder::new(DEFAULT_MAX_FRAME),
+            }),
+            send: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Hands bytes that arrived with the handshake answer to the frame
+    /// decoder.
+    pub(crate) fn seed(&self, bytes: &[u8]) {
+        if !bytes.is_empty() {
+            let mut receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
+            receive.bytes.extend_from_slice(bytes);
+        }
+    }
+
+    /// The end state.
+    pub(crate) fn end_state(&self) -> End {
+        self.lock().end.unwrap_or(End::Open)
+    }
+
+    /// Whether unread data is waiting (without waiting for any).
+    pub(crate) fn has_unread(&self, cancel: &Cancel) -> Result<bool> {
+        self.poll_now(cancel)?;
+        Ok(!self.lock().inbound.is_empty())
+    }
+
+    /// ReadFile: waits for data (unless `nowait`), then copies as the read
+    /// mode says (S58-S67, S76, S79-S83).
+    pub(crate) fn read(
+        &self,
+        buf: &mut [u8],
+        read_mode: ReadMode,
+        nowait: bool,
+        cancel: &Cancel,
+    ) -> Result<MessageRead> {
+        let token = cancel.token();
+        let mut st = if nowait {
+            self.poll_now(cancel)?;
+            let st = self.lock();
+            if st.inbound.is_empty() && st.end == Some(End::Open) {
+                return Err(Error::new(
+                    ErrorKind::NoData,
+                    "reading a PIPE_NOWAIT pipe: nothing to read",
+                ));
+            }
+            st
+        } else {
+            self.wait_for(Need::Data, token, "reading from a pipe")?
+        };
+        match st.end {
+            Some(End::Disconnected) => return Err(not_connected("reading from a pipe")),
+            Some(End::PeerClosed) if st.inbound.is_empty() => {
+                return Err(Error::new(
+                    ErrorKind::BrokenPipe,
+                    "reading from a pipe: the other end has closed",
+                ))
+            }
+            _ => {}
+        }
+        let outcome = match read_mode {
+            ReadMode::Byte => {
+                // S67: a zero-byte read of a non-empty pipe consumes nothing.
+                if buf.is_empty() {
+                    return Ok(MessageRead {
+                        bytes: 0,
+                        complete: true,
+                    });
+                }
+                let mut copied = 0;
+                while copied < buf.len() {
+                    let Some(chunk) = st.inbound.front_mut() else {
+                        break;
+                    };
+                    let remaining = chunk.remaining();
+                    if remaining.is_empty() {
+                        // An empty message: a byte-mode read returns it as a
+                        // 0-byte read on its own (S65).
+                        if copied == 0 {
+                            st.inbound.pop_front();
+                            return Ok(MessageRead {
+                                bytes: 0,
+                                complete: true,
+                            });
+                        }
+                        break;
+                    }
+                    let n = remaining.len().min(buf.len() - copied);
+                    buf[copied..copied + n].copy_from_slice(&remaining[..n]);
+                    chunk.position += n;
+                    copied += n;
+                    if chunk.position == chunk.data.len() {
+                        st.inbound.pop_front();
+                    }
+                }
+                st.inbound_bytes -= copied;
+                st.consumed += copied as u64;
+                MessageRead {
+                    bytes: copied,
+                    complete: true,
+                }
+            }
+            ReadMode::Message => {
+                let mut copied = 0;
+                let mut complete = false;
+                while let Some(chunk) = st.inbound.front_mut() {
+                    let remaining = chunk.remaining();
+                    let n = remaining.len().min(buf.len() - copied);
+                    buf[copied..copied + n].copy_from_slice(&remaining[..n]);
+                    chunk.position += n;
+                    copied += n;
+                    if chunk.position < chunk.data.len() {
+                        break; // the buffer is full
+                    }
+                    let end_of_message = chunk.end_of_message;
+                    st.inbound.pop_front();
+                    if end_of_message {
+                        complete = true;
+                        break;
+                    }
+                }
+                st.inbound_bytes -= copied;
+                st.consumed += copied as u64;
+                MessageRead {
+                    bytes: copied,
+                    complete,
+                }
+            }
+        };
+        let consumed = st.consumed;
+        let acknowledged = st.acknowledged;
+        drop(st);
+        if consumed > acknowledged {
+            self.acknowledge(consumed);
+        }
+        Ok(outcome)
+    }
+
+    /// A whole message (or, on a byte pipe, everything available).
+    pub(crate) fn receive_message(&self, nowait: bool, cancel: &Cancel) -> Result<Vec<u8>> {
+        let mut message = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let read = self.read(&mut buf, ReadMode::Message, nowait, cancel)?;
+            message.extend_from_slice(&buf[..read.bytes]);
+            if read.complete || self.mode == PipeMode::Byte {
+                return Ok(message);
+            }
+        }
+    }
+
+    /// PeekNamedPipe (S89-S97): never waits.
+    pub(crate) fn peek(&self, buf: &mut [u8], cancel: &Cancel) -> Result<PeekInfo> {
+        self.poll_now(cancel)?;
+        let st = self.lock();
+        match st.end {
+            Some(End::Disconnected) => return Err(not_connected("peeking into a pipe")),
+            Some(End::PeerClosed) if st.inbound.is_empty() => {
+                return Err(Error::new(
+                    ErrorKind::BrokenPipe,
+                    "peeking into a pipe: the other end has closed",
+                ))
+            }
+            _ => {}
+        }
+        let total_available = st.inbound_bytes;
+        match self.mode {
+            PipeMode::Byte => {
+                let mut copied = 0;
+                for chunk in &st.inbound {
+                    if copied == buf.len() {
+                        break;
+                    }
+                    let remaining = chunk.remaining();
+                    let n = remaining.len().min(buf.len() - copied);
+                    buf[copied..copied + n].copy_from_slice(&remaining[..n]);
+                    copied += n;
+                }
+                Ok(PeekInfo {
+                    bytes_read: copied,
+                    total_available,
+                    // S91: Windows reports (DWORD)(0 - bytesRead).
+                    left_this_message: 0u32.wrapping_sub(copied as u32),
+                })
+            }
+            PipeMode::Message => {
+                // S92-S94: only the first message, from where reading stopped.
+                let mut message_left = 0usize;
+                let mut copied = 0;
+                for chunk in &st.inbound {
+                    let remaining = chunk.remaining();
+                    let n = remaining.len().min(buf.len() - copied);
+                    buf[copied..copied + n].copy_from_slice(&remaining[..n]);
+                    copied += n;
+                    message_left += remaining.len();
+                    if chunk.end_of_message {
+                        break;
+                    }
+                }
+                Ok(PeekInfo {
+                    bytes_read: copied,
+                    total_available,
+                    left_this_message: (message_left - copied) as u32,
+                })
+            }
+        }
+    }
+
+    /// WriteFile: sends `data` at once (so a blocked write is visible to the
+    /// reader, S73), then waits until it fits in the quota (S72). In
+    /// `nowait` mode a write that does not fit writes nothing (S77).
+    pub(crate) fn write(&self, data: &[u8], nowait: bool, cancel: &Cancel) -> Result<usize> {
+        let token = cancel.token();
+        self.writable("writing to a pipe")?;
+        if data.is_empty() && self.mode == PipeMode::Byte {
+            return Ok(0); // S66: nothing to send, never blocks
+        }
+        if nowait {
+            self.poll_now(cancel)?;
+            let st = self.lock();
+            if st.sent - st.peer_consumed + data.len() as u64 > self.out_quota {
+                return Ok(0);
+            }
+        }
+        self.send_data(data)?;
+        if data.is_empty() {
+            return Ok(0); // S66: an empty message never blocks
+        }
+        let st = self.wait_for(Need::Credit(self.out_quota), token, "writing to a pipe")?;
+        match st.end {
+            Some(End::Disconnected) => Err(not_connected("writing to a pipe")),
+            // S83: a pending write whose reader closed fails with ERROR_BROKEN_PIPE.
+            Some(End::PeerClosed) if st.sent - st.peer_consumed > self.out_quota => {
+                Err(Error::new(
+                    ErrorKind::BrokenPipe,
+                    "writing to a pipe: the other end closed before reading",
+                ))
+            }
+            _ => Ok(data.len()),
+        }
+    }
+
+    /// Sends `data` as one write without waiting for credits (the request
+    /// of a transaction, S114).
+    pub(crate) fn send_only(&self, data: &[u8]) -> Result<()> {
+        self.writable("writing to a pipe")?;
+        self.send_data(data)
+    }
+
+    /// FlushFileBuffers: waits until the peer has consumed everything
+    /// written (S74).
+    pub(crate) fn flush(&self, cancel: &Cancel) -> Result<()> {
+        let token = cancel.token();
+        let st = self.wait_for(Need::Credit(0), token, "flushing a pipe")?;
+        match st.end {
+            Some(End::Disconnected) if self.end == PipeEnd::Client => {
+                Err(not_connected("flushing a pipe"))
+            }
+            Some(End::PeerClosed) if st.sent > st.peer_consumed => Err(Error::new(
+                ErrorKind::BrokenPipe,
+                "flushing a pipe: the other end closed before reading everything",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sends a `Disconnect` frame (best effort) and shuts the connection
+    /// down; later calls on this end fail with ERROR_PIPE_NOT_CONNECTED.
+    pub(crate) fn disconnect(&self) {
+        {
+            let mut buf = Vec::new();
+            let _ = Frame::Disconnect.encode(&mut buf);
+            let _guard = self.send.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = stream::send_datagram_nonblocking(self.data.as_fd(), &buf);
+        }
+        let _ = rustix::net::shutdown(&self.data, rustix::net::Shutdown::Both);
+        let mut st = self.lock();
+        st.end = Some(End::Disconnected);
+        st.inbound.clear();
+        st.inbound_bytes = 0;
+        drop(st);
+        self.changed.notify_all();
+    }
+
+    /// Closes this end: the peer sees end of stream.
+    pub(crate) fn close(&self) {
+        let _ = rustix::net::shutdown(&self.data, rustix::net::Shutdown::Both);
+        let mut st = self.lock();
+        if st.end == Some(End::Open) {
+            st.end = Some(End::PeerClosed);
+        }
+        drop(st);
+        self.changed.notify_all();
+    }
+
+    /// Wakes waiters so they notice a cancellation.
+    pub(crate) fn wake_all(&self) {
+        self.changed.notify_all();
+    }
+
+    fn writable(&self, what: &str) -> Result<()> {
+        match self.end_state() {
+            End::Open => Ok(()),
+            End::Disconnected => Err(not_connected(what)),
+            // S81: writing to a pipe whose other end closed: ERROR_NO_DATA.
+            End::PeerClosed => Err(Error::new(
+                ErrorKind::NoData,
+                format!("{what}: the other end has closed"),
+            )),
+        }
+    }
+
+    fn send_data(&self, data: &[u8]) -> Result<()> {
+        let mut buf = self.send.lock().unwrap_or_else(|p| p.into_inner());
+        buf.clear();
+        match self.mode {
+            PipeMode::Message => frame::encode_message(data, self.max_frame, &mut buf),
+            PipeMode::Byte => frame::encode_bytes(data, self.max_frame, &mut buf),
+        }
+        // Count the bytes as sent before they can be consumed.
+        self.lock().sent += data.len() as u64;
+        match stream::send_all(self.data.as_fd(), &buf) {
+            Ok(()) => Ok(()),
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) => {
+                let mut st = self.lock();
+                st.sent -= data.len() as u64;
+                if st.end == Some(End::Open) {
+                    st.end = Some(End::PeerClosed);
+                }
+                let end = st.end;
+                drop(st);
+                self.changed.notify_all();
+                match end {
+                    Some(End::Disconnected) => Err(not_connected("writing to a pipe")),
+                    _ => Err(Error::new(
+                        ErrorKind::NoData,
+                        "writing to a pipe: the other end has closed",
+                    )),
+                }
+            }
+            Err(e) => Err(Error::from_io(e, "writing to a pipe")),
+        }
+    }
+
+    /// Tells the peer how much this end has consumed.
+    fn acknowledge(&self, consumed: u64) {
+        let mut buf = Vec::with_capacity(frame::HEADER_LEN + 8);
+        if (Frame::Consumed { total: consumed })
+            .encode(&mut buf)
+            .is_err()
+        {
+            return;
+        }
+        if let Ok(true) = stream::send_datagram_nonblocking(self.credits.as_fd(), &buf) {
+            let mut st = self.lock();
+            st.acknowledged = st.acknowledged.max(consumed);
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, ConnState> {
+        // A panic while holding the lock leaves consistent counters behind;
+        // keep going rather than poisoning every later call.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Files whatever the sockets hold right now, without waiting, unless
+    /// another thread is polling (it files it).
+    fn poll_now(&self, cancel: &Cancel) -> Result<()> {
+        let mut st = self.lock();
+        if st.polling || st.end != Some(End::Open) {
+            return Ok(());
+        }
+        st.polling = true;
+        drop(st);
+        let result = self.pump(Some(Duration::ZERO), cancel.token());
+        let mut st = self.lock();
+        st.polling = false;
+        drop(st);
+        self.changed.notify_all();
+        result.map(|_| ())
+    }
+
+    /// Waits until `need` is met or the connection ends, filing what
+    /// arrives. Returns the state, locked.
+    fn wait_for(
+        &self,
+        need: Need,
+        token: Token<'_>,
+        what: &str,
+    ) -> Result<MutexGuard<'_, ConnState>> {
+        let mut st = self.lock();
+        loop {
+            let met = match need {
+                Need::Data => !st.inbound.is_empty(),
+                Need::Credit(limit) => st.sent - st.peer_consumed <= limit,
+            };
+            if met || st.end != Some(End::Open) {
+                return Ok(st);
+            }
+            token.check(what)?;
+            if st.polling {
+                st = self
+                    .changed
+                    .wait_timeout(st, CANCEL_CHECK)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+                continue;
+            }
+            st.polling = true;
+            drop(st);
+            let result = self.pump(None, token);
+            st = self.lock();
+            st.polling = false;
+            self.changed.notify_all();
+            result.map_err(|e| match e.kind() {
+                ErrorKind::OperationAborted => {
+                    Error::new(ErrorKind::OperationAborted, format!("{what}: cancelled"))
+                }
+                _ => e,
+            })?;
+        }
+    }
+
+    /// Waits (up to `timeout`; `None` forever) for the sockets or the
+    /// cancellation eventfd, then files everything that arrived. Called by
+    /// the poller only.
+    fn pump(&self, timeout: Option<Duration>, token: Token<'_>) -> Result<()> {
+        let cancel_fd = token.cancel.wake.as_fd();
+        let fds: [BorrowedFd<'_>; 3] = [self.data.as_fd(), self.credits.as_fd(), cancel_fd];
+        let ready = stream::wait(&fds, PollFlags::IN, timeout)
+            .map_err(|e| Error::from_io(e, "waiting on a pipe"))?;
+        if !ready[2].is_empty() {
+            if token.is_cancelled() {
+                return Err(Error::new(ErrorKind::OperationAborted, "cancelled"));
+            }
+            // A cancellation meant for earlier calls: take it back.
+            token.cancel.wake.clear();
+        }
+        if !ready[1].is_empty() {
+            self.file_credits();
+        }
+        if !ready[0].is_empty() {
+            self.file_data()?;
+        }
+        Ok(())
+    }
+
+    fn file_credits(&self) {
+        let mut buf = [0u8; 64];
+        let mut best = None;
+        while let Ok(Some(n)) = stream::receive_nonblocking(self.credits.as_fd(), &mut buf) {
+            if n == 0 {
+                break;
+            }
+            let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME);
+            if let Ok(Some((Frame::Consumed { total }, used))) = decoder.decode(&buf[..n]) {
+                if used == n {
+                    best = Some(best.map_or(total, |b: u64| b.max(total)));
+                }
+            }
+        }
+        if let Some(total) = best {
+            let mut st = self.lock();
+            // A credit beyond what was sent is a lie; cap it.
+            st.peer_consumed = st.peer_consumed.max(total.min(st.sent));
+            drop(st);
+            self.changed.notify_all();
+        }
+    }
+
+    fn file_data(&self) -> Result<()> {
+        let mut receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
+        let ReceiveBuffer { bytes, decoder } = &mut *receive;
+        let start = bytes.len();
+        bytes.resize(start + RECEIVE_CHUNK, 0);
+        let got = stream::receive_nonblocking(self.data.as_fd(), &mut bytes[start..]);
+        let got = match got {
+            Ok(Some(n)) => n,
+            Ok(None) => {
+                bytes.truncate(start);
+                return Ok(());
+            }
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNRESET)) => 0,
+            Err(e) => {
+                bytes.truncate(start);
+                return Err(Error::from_io(e, "reading from a pipe"));
+            }
+        };
+        bytes.truncate(start + got);
+        let mut offset = 0;
+        let mut st = self.lock();
+        let mut broken = false;
+        loop {
+            match decoder.decode(&bytes[offset..]) {
+                Ok(Some((frame, used))) => {
+                    offset += used;
+                    match frame {
+                        Frame::Data {
+                            payload,
+                            end_of_message,
+                        } => {
+                            if st.end == Some(End::Open) {
+                                st.inbound_bytes += payload.len();
+                                let merge = self.mode == PipeMode::Byte
+                                    && st
+                                        .inbound
+                                        .back()
+                                        .is_some_and(|c| c.position == 0 && c.data.len() < 4096);
+                                if merge {
+                                    if let Some(last) = st.inbound.back_mut() {
+                                        last.data.extend_from_slice(payload);
+                                    }
+                                } else {
+                                    st.inbound.push_back(Chunk {
+                                        data: payload.to_vec(),
+                                        position: 0,
+                                        end_of_message: end_of_message
+                                            || self.mode == PipeMode::Byte,
+                                    });
+                                }
+                            }
+                        }
+                        Frame::Disconnect if self.end == PipeEnd::Client => {
+                            // S50: unread data goes with the connection.
+                            st.end = Some(End::Disconnected);
+                            st.inbound.clear();
+                            st.inbound_bytes = 0;
+                        }
+                        // Credits travel on the other channel; a server is
+                        // never told to disconnect; Discard is not used.
+                        _ => broken = true,
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => {
+                    broken = true;
+                    break;
+                }
+            }
+            if broken {
+                break;
+            }
+        }
+        bytes.drain(..offset);
+        if got == 0 || broken {
+            // End of stream: a partial frame is never surfaced (T14). A
+            // peer that broke the protocol is treated as gone (T10).
+            if st.end == Some(End::Open) {
+                st.end = Some(End::PeerClosed);
+            }
+            bytes.clear();
+            if broken {
+                let _ = rustix::net::shutdown(&self.data, rustix::net::Shutdown::Both);
+            }
+        }
+        drop(st);
+        self.changed.notify_all();
+        Ok(())
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        let _ = rustix::net::shutdown(&self.data, rustix::net::Shutdown::Both);
+    }
+}
+
+fn not_connected(what: &str) -> Error {
+    Error::new(
+        ErrorKind::PipeNotConnected,
+        format!("{what}: the server has disconnected this end"),
+    )
+}

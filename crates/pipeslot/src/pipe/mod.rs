@@ -1,0 +1,192 @@
+//! Named pipes on one host (S1-S128; DESIGN §4).
+//!
+//! A server creates instances of a pipe name with [`ServerOptions`]; each
+//! [`PipeServer`] is one instance, serving one client at a time. Clients
+//! open the name with [`ClientOptions`] and get a [`PipeClient`]. Both ends
+//! read and write ([`std::io::Read`]/[`std::io::Write`], or the Win32-shaped
+//! calls that report message boundaries), peek, transact and flush.
+//!
+//! # How it maps onto Linux
+//!
+//! - **One listening Unix stream socket per name**, owned by the process
+//!   that created the first instance, at `ROOT/pipe/<stem>.sock` of the
+//!   namespace ([`crate::namespace`]). Every instance of the name lives in
+//!   that process: a second process creating an instance of a live name gets
+//!   ERROR_ACCESS_DENIED, as with FILE_FLAG_FIRST_PIPE_INSTANCE — a
+//!   deliberate, documented difference from Windows, where instances of one
+//!   name may be spread over processes.
+//! - **A background thread accepts connections** and binds each to the
+//!   instance that has been listening longest (S31), so an instance listens
+//!   from the moment it is created, before anybody calls
+//!   [`PipeServer::connect`] (S29). A client that finds no listening instance
+//!   is answered ERROR_PIPE_BUSY (S30); a [`wait_named_pipe`] request is held
+//!   until an instance listens or its timeout passes (S35-S40).
+//! - **The handshake** (pipeslot-proto `handshake`) carries the protocol
+//!   version, the requested access and the client's identity, so that a
+//!   network relay can later open pipes for remote clients without changing
+//!   it. Access is checked against the pipe's direction (S32) and against the
+//!   client's kernel-attested uid and gid (`SO_PEERCRED`, T20); a client
+//!   checks the server's uid before sending a byte (T2).
+//! - **Data** travels in frames (pipeslot-proto `frame`): one write of a
+//!   message pipe is one message (S61), byte pipes are a stream (S58).
+//! - **Flow control by credits.** Each reader reports, over a second,
+//!   datagram channel passed with the handshake, how many bytes it has
+//!   consumed; a writer's call returns once the bytes it has written that
+//!   the reader has not consumed fit in the direction's quota (S71-S73), and
+//!   [`PipeServer::flush`] returns once everything was consumed (S74). The
+//!   bytes of a blocked write are already visible to the reader's peek and
+//!   read (S73), and a reader that never reads holds the writer back instead
+//!   of growing anybody's memory (T12). A quota of 0 ("allocated as needed",
+//!   S106) means [`DEFAULT_QUOTA`].
+//! - **End states.** A client is told of DisconnectNamedPipe by a
+//!   `Disconnect` frame: its later calls fail with ERROR_PIPE_NOT_CONNECTED
+//!   (S50), unlike a peer that closed its end, which leaves ERROR_BROKEN_PIPE
+//!   for reads and ERROR_NO_DATA for writes (S79-S88).
+//! - **Cancellation.** [`PipeServer::canceller`] and
+//!   [`PipeClient::canceller`] give a handle that another thread uses to make
+//!   a blocked connect, read, write, flush or transact fail with
+//!   ERROR_OPERATION_ABORTED (S41), for a clean shutdown.
+//!
+//! # Example
+//!
+//! ```
+//! use std::io::{Read, Write};
+//! use pipeslot::pipe::{ClientOptions, PipeMode, ReadMode, ServerOptions};
+//! use pipeslot::PipeName;
+//! # let root = tempfile::tempdir().unwrap();
+//! # std::env::set_var("PIPESLOT_ROOT", root.path());
+//!
+//! let name = PipeName::parse(r"\\.\pipe\example")?;
+//! let server = ServerOptions::new()
+//!     .pipe_mode(PipeMode::Message)
+//!     .read_mode(ReadMode::Message)
+//!     .create(&name)?;
+//! // The instance listens already: the client can open it before connect().
+//! let client = ClientOptions::new().open(&name)?;
+//! assert_eq!(server.connect().unwrap_err().win32_code(), 535); // ERROR_PIPE_CONNECTED, S42
+//!
+//! (&client).write_all(b"hello")?;
+//! let mut buf = [0u8; 3];
+//! let first = server.read_message(&mut buf)?;
+//! assert_eq!((first.bytes, first.complete), (3, false)); // ERROR_MORE_DATA, S62
+//! let rest = server.read_message(&mut buf)?;
+//! assert_eq!((rest.bytes, rest.complete), (2, true));
+//! # Ok::<(), pipeslot::Error>(())
+//! ```
+
+mod client;
+mod conn;
+mod server;
+
+use std::time::Duration;
+
+pub use crate::anon::{PipeEnd, PipeMode};
+pub use client::{call_named_pipe, wait_named_pipe, ClientOptions, PipeClient};
+pub use server::{Canceller, PipeServer, ServerOptions};
+
+/// The write quota used for a buffer size of 0 ("allocated as needed").
+pub const DEFAULT_QUOTA: u32 = 64 * 1024;
+
+/// `PIPE_UNLIMITED_INSTANCES`: no limit on instances.
+pub const UNLIMITED_INSTANCES: u32 = 255;
+
+/// How an end reads: a stream of bytes, or one message per read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReadMode {
+    /// `PIPE_READMODE_BYTE`: reads ignore message boundaries (S64).
+    Byte,
+    /// `PIPE_READMODE_MESSAGE`: each read returns at most one message (S61).
+    Message,
+}
+
+/// What a message-mode read returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MessageRead {
+    /// Bytes copied into the buffer.
+    pub bytes: usize,
+    /// Whether the message was read to its end. `false` is Win32's
+    /// ERROR_MORE_DATA: the rest stays queued for the next read (S62, S63).
+    pub complete: bool,
+}
+
+/// What a peek saw (`PeekNamedPipe`, S89-S97).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeekInfo {
+    /// Bytes copied into the buffer.
+    pub bytes_read: usize,
+    /// Every unread byte in the pipe, all messages included (S90).
+    pub total_available: usize,
+    /// Bytes of the first message left beyond those copied (message pipes,
+    /// S92); for byte pipes `0` when nothing was copied and
+    /// `(0 - bytes_read) as u32` otherwise, as Windows reports it (S91).
+    pub left_this_message: u32,
+}
+
+/// An end's read mode, wait mode and the name's instance count
+/// (`GetNamedPipeHandleState`, S104).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HandleState {
+    /// The read mode.
+    pub read_mode: ReadMode,
+    /// `PIPE_NOWAIT`: reads, writes and connects return at once.
+    pub nowait: bool,
+    /// How many instances of the name exist.
+    pub instances: u32,
+}
+
+/// What `GetNamedPipeInfo` reports (S105-S108).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PipeInfo {
+    /// Which end this is.
+    pub end: PipeEnd,
+    /// Byte or message pipe.
+    pub mode: PipeMode,
+    /// The server's out buffer size, exactly as given (S106, S107).
+    pub out_buffer_size: u32,
+    /// The server's in buffer size, exactly as given.
+    pub in_buffer_size: u32,
+    /// The instance limit; [`UNLIMITED_INSTANCES`] for none.
+    pub max_instances: u32,
+}
+
+impl PipeInfo {
+    /// The `lpFlags` of `GetNamedPipeInfo`: PIPE_SERVER_END (1) for a server,
+    /// plus PIPE_TYPE_MESSAGE (4) for a message pipe.
+    pub fn flags(&self) -> u32 {
+        let end = match self.end {
+            PipeEnd::Server => 1,
+            PipeEnd::Client => 0,
+        };
+        let mode = match self.mode {
+            PipeMode::Byte => 0,
+            PipeMode::Message => 4,
+        };
+        end | mode
+    }
+}
+
+/// How long [`wait_named_pipe`] and [`call_named_pipe`] wait for a free
+/// instance (S39, S121).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitTimeout {
+    /// `NMPWAIT_USE_DEFAULT_WAIT`: the server's default timeout (S16: 50 ms
+    /// when it gave 0).
+    Default,
+    /// `NMPWAIT_WAIT_FOREVER`.
+    Forever,
+    /// At most this long (`NMPWAIT_NOWAIT` is 1 ms).
+    Duration(Duration),
+}
+
+/// Who is at the other end of a connection, as the kernel recorded it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PeerIdentity {
+    /// The peer's process id (informational: never used to authorise, T20).
+    pub pid: u32,
+    /// The peer's user id.
+    pub uid: u32,
+    /// The peer's group id.
+    pub gid: u32,
+    /// The peer's computer name: this machine's for a local peer.
+    pub computer_name: String,
+}

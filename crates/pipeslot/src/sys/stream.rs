@@ -1,0 +1,213 @@
+//! Unix-socket calls for named pipes: sends that never raise `SIGPIPE`,
+//! passing a descriptor with the client's hello, peer credentials, waiting
+//! on several descriptors, and an eventfd for cancellation.
+//!
+//! Contract: every descriptor is created close-on-exec (T19); received
+//! descriptors too (`MSG_CMSG_CLOEXEC`), and any descriptor beyond the one
+//! expected is closed at once (T17); `MSG_CTRUNC` is an error.
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use rustix::net::{
+    AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags,
+    SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
+};
+
+/// The credentials the kernel recorded for a socket's peer (`SO_PEERCRED`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PeerCredentials {
+    pub pid: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// `getsockopt(SO_PEERCRED)`.
+#[doc(alias = "SO_PEERCRED")]
+pub(crate) fn peer_credentials(fd: BorrowedFd<'_>) -> io::Result<PeerCredentials> {
+    let cred = rustix::net::sockopt::socket_peercred(fd)?;
+    Ok(PeerCredentials {
+        pid: cred.pid.as_raw_nonzero().get() as u32,
+        uid: cred.uid.as_raw(),
+        gid: cred.gid.as_raw(),
+    })
+}
+
+/// `send(2)` of every byte of `parts`, with `MSG_NOSIGNAL` (T18), blocking
+/// while the socket buffer is full.
+#[doc(alias = "sendmsg")]
+pub(crate) fn send_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        match rustix::net::send(fd, bytes, SendFlags::NOSIGNAL) {
+            Ok(n) => bytes = &bytes[n..],
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) => {
+                wait(&[fd], PollFlags::OUT, None)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Non-blocking `send(2)` of one datagram, `MSG_NOSIGNAL | MSG_DONTWAIT`.
+/// Returns whether it was sent (`false` when the buffer is full).
+pub(crate) fn send_datagram_nonblocking(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<bool> {
+    loop {
+        match rustix::net::send(fd, bytes, SendFlags::NOSIGNAL | SendFlags::DONTWAIT) {
+            Ok(_) => return Ok(true),
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// `sendmsg(2)` of `bytes` with one descriptor attached (`SCM_RIGHTS`).
+pub(crate) fn send_with_fd(
+    fd: BorrowedFd<'_>,
+    bytes: &[u8],
+    attached: BorrowedFd<'_>,
+) -> io::Result<()> {
+    let fds = [attached];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = SendAncillaryBuffer::new(&mut space);
+    if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    loop {
+        match rustix::net::sendmsg(
+            fd,
+            &[IoSlice::new(bytes)],
+            &mut control,
+            SendFlags::NOSIGNAL,
+        ) {
+            Ok(n) if n == bytes.len() => return Ok(()),
+            // The descriptor went with the first byte; send the rest plainly.
+            Ok(n) => return send_all(fd, &bytes[n..]),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// `recvmsg(2)` of up to `buf.len()` bytes, taking at most one attached
+/// descriptor. Extra descriptors are closed; a truncated control message
+/// is an error (`EPROTO`). Returns the byte count (0 at end of stream) and
+/// the descriptor, if one came.
+pub(crate) fn receive_with_fd(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> io::Result<(usize, Option<OwnedFd>)> {
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
+    loop {
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let mut iov = [IoSliceMut::new(buf)];
+        match rustix::net::recvmsg(fd, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
+            Ok(msg) => {
+                let mut first = None;
+                for message in control.drain() {
+                    if let RecvAncillaryMessage::ScmRights(fds) = message {
+                        for received in fds {
+                            if first.is_none() {
+                                first = Some(received);
+                            }
+                            // Any further descriptor is dropped (closed) here.
+                        }
+                    }
+                }
+                if msg.flags.contains(ReturnFlags::CTRUNC) {
+                    return Err(io::Error::from_raw_os_error(libc::EPROTO));
+                }
+                return Ok((msg.bytes, first));
+            }
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// `recv(2)` of whatever is available, without waiting (`MSG_DONTWAIT`).
+/// `Ok(None)` when nothing is; `Ok(Some(0))` at end of stream.
+pub(crate) fn receive_nonblocking(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<usize>> {
+    loop {
+        match rustix::net::recv(fd, &mut *buf, RecvFlags::DONTWAIT) {
+            Ok((_, n)) => return Ok(Some(n)),
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// A connected pair of datagram sockets, close-on-exec, non-blocking.
+pub(crate) fn datagram_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    Ok(rustix::net::socketpair(
+        AddressFamily::UNIX,
+        SocketType::DGRAM,
+        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
+        None,
+    )?)
+}
+
+/// Waits until one of `fds` is ready for `events`, or `timeout` passes
+/// (`None`: forever). Returns the readiness of each descriptor (empty
+/// flags for those not ready); all empty means the timeout passed.
+#[doc(alias = "poll")]
+pub(crate) fn wait(
+    fds: &[BorrowedFd<'_>],
+    events: PollFlags,
+    timeout: Option<Duration>,
+) -> io::Result<Vec<PollFlags>> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let mut pollfds: Vec<PollFd<'_>> = fds.iter().map(|fd| PollFd::new(fd, events)).collect();
+        let spec = deadline.map(|d| {
+            let left = d.saturating_duration_since(Instant::now());
+            Timespec {
+                tv_sec: left.as_secs() as i64,
+                tv_nsec: left.subsec_nanos() as _,
+            }
+        });
+        match rustix::event::poll(&mut pollfds, spec.as_ref()) {
+            Ok(_) => return Ok(pollfds.iter().map(|p| p.revents()).collect()),
+            Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// An `eventfd(2)`, close-on-exec and non-blocking, used to wake a thread
+/// blocked in [`wait`] (cancellation).
+#[derive(Debug)]
+pub(crate) struct EventFd(OwnedFd);
+
+impl EventFd {
+    pub(crate) fn new() -> io::Result<EventFd> {
+        Ok(EventFd(rustix::event::eventfd(
+            0,
+            EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK,
+        )?))
+    }
+
+    /// Makes the eventfd readable.
+    pub(crate) fn signal(&self) {
+        // Fails only when the counter would overflow, and then it is
+        // readable anyway.
+        let _ = rustix::io::write(&self.0, &1u64.to_ne_bytes());
+    }
+
+    /// Makes it unreadable again.
+    pub(crate) fn clear(&self) {
+        let mut buf = [0u8; 8];
+        let _ = rustix::io::read(&self.0, &mut buf);
+    }
+
+    pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
