@@ -250,6 +250,40 @@ pub fn encode_message(payload: &[u8], max_frame: NonZeroU32, out: &mut Vec<u8>) 
     }
 }
 
+/// The header of a Data frame of `len` payload bytes, for a sender that
+/// writes header and payload with one vectored call instead of copying the
+/// payload behind the header. `None` when `len` exceeds `max_frame` (send
+/// such a write with [`encode_message`] or [`encode_bytes`]) or when the
+/// frame would be an empty fragment, which a byte pipe never sends.
+///
+/// ```
+/// use pipeslot_proto::frame::{data_header, encode_message, DEFAULT_MAX_FRAME};
+///
+/// let mut wire = Vec::new();
+/// encode_message(b"hi", DEFAULT_MAX_FRAME, &mut wire);
+/// let header = data_header(2, true, DEFAULT_MAX_FRAME).unwrap();
+/// assert_eq!(&wire[..8], &header);
+/// assert!(data_header(0, false, DEFAULT_MAX_FRAME).is_none());
+/// ```
+pub fn data_header(
+    len: usize,
+    end_of_message: bool,
+    max_frame: NonZeroU32,
+) -> Option<[u8; HEADER_LEN]> {
+    let len = u32::try_from(len).ok().filter(|&l| l <= max_frame.get())?;
+    if len == 0 && !end_of_message {
+        return None;
+    }
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    push_header(
+        TYPE_DATA,
+        if end_of_message { END_OF_MESSAGE } else { 0 },
+        len,
+        &mut header,
+    );
+    header.try_into().ok()
+}
+
 /// Appends one byte-pipe write to `out`: Data frames of at most `max_frame`
 /// payload bytes, none flagged. An empty `payload` appends nothing (S66).
 ///

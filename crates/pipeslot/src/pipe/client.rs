@@ -27,6 +27,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Host, PipeName};
 use crate::namespace::{Namespace, Scope};
 use crate::sys;
+use crate::sys::shm::CreditPage;
 use crate::sys::stream::{self, PeerCredentials};
 
 /// How long a client waits for the server's answer to its hello before
@@ -113,12 +114,11 @@ impl ClientOptions {
     pub fn open(&self, name: &PipeName) -> Result<PipeClient> {
         let context = || format!("opening pipe {name}");
         let (stream, server) = self.connect(name)?;
-        let (credits, peer_credits) =
-            stream::datagram_pair().map_err(|e| Error::from_io(e, context()))?;
+        let (credits, page_fd) = CreditPage::create().map_err(|e| Error::from_io(e, context()))?;
         let hello = self.hello(OpenMode::Open)?;
-        stream::send_with_fd(stream.as_fd(), &hello, peer_credits.as_fd())
+        stream::send_with_fd(stream.as_fd(), &hello, page_fd.as_fd())
             .map_err(|e| Error::from_io(e, context()))?;
-        drop(peer_credits);
+        drop(page_fd);
         let (answer, leftover) =
             read_answer(&stream, Some(ANSWER_DEADLINE)).map_err(|e| prefix(e, &context()))?;
         match answer {
@@ -145,7 +145,7 @@ impl ClientOptions {
                         gid: server.gid,
                         computer_name: sys::dgram::host_name(),
                     },
-                );
+                )?;
                 conn.seed(&leftover);
                 let cancel = Arc::new(Cancel::new()?);
                 Ok(PipeClient {

@@ -33,6 +33,7 @@ use rustix::event::PollFlags;
 
 use super::{MessageRead, PeekInfo, PeerIdentity, PipeEnd, PipeMode, ReadMode};
 use crate::error::{Error, ErrorKind, Result};
+use crate::sys::shm::CreditPage;
 use crate::sys::stream::{self, EventFd};
 
 /// How long a thread waiting on the condition variable sleeps before it
@@ -64,7 +65,9 @@ pub(crate) enum End {
 
 pub(crate) struct Conn {
     data: OwnedFd,
-    credits: OwnedFd,
+    credits: CreditPage,
+    /// This end's index in the credit page: 0 client, 1 server.
+    me: usize,
     end: PipeEnd,
     mode: PipeMode,
     /// The quota of what this end writes.
@@ -79,8 +82,13 @@ pub(crate) struct Conn {
     send: Mutex<Vec<u8>>,
 }
 
+/// Received bytes not yet decoded: `bytes[start..end]`. The buffer is
+/// allocated once (and grown only for a frame bigger than it), so that a
+/// receive never pays for clearing memory.
 struct ReceiveBuffer {
     bytes: Vec<u8>,
+    start: usize,
+    end: usize,
     decoder: FrameDecoder,
 }
 
@@ -90,11 +98,13 @@ struct ConnState {
     /// Unread payload bytes in `inbound`.
     inbound_bytes: usize,
     consumed: u64,
-    acknowledged: u64,
     sent: u64,
     peer_consumed: u64,
     end: Option<End>,
     polling: bool,
+    /// Threads asleep on the condition variable: notifying costs a system
+    /// call, so it is done only when somebody sleeps.
+    sleepers: usize,
 }
 
 struct Chunk {
@@ -157,31 +167,26 @@ impl Token<'_> {
     }
 }
 
-/// What a wait is for.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Need {
-    /// Something to read: a message (even empty) or bytes.
-    Data,
-    /// Credits: `sent - peer_consumed <= limit`.
-    Credit(u64),
-}
-
 impl Conn {
     pub(crate) fn new(
         data: OwnedFd,
-        credits: OwnedFd,
+        credits: CreditPage,
         end: PipeEnd,
         mode: PipeMode,
         out_quota: u32,
         peer: PeerIdentity,
-    ) -> Conn {
+    ) -> Result<Conn> {
         let out_quota = match out_quota {
             0 => super::DEFAULT_QUOTA,
             q => q,
         };
-        Conn {
+        Ok(Conn {
             data,
             credits,
+            me: match end {
+                PipeEnd::Client => 0,
+                PipeEnd::Server => 1,
+            },
             end,
             mode,
             out_quota: out_quota as u64,
@@ -193,11 +198,13 @@ impl Conn {
             }),
             changed: Condvar::new(),
             receive: Mutex::new(ReceiveBuffer {
-                bytes: Vec::with_capacity(RECEIVE_CHUNK),
+                bytes: vec![0; RECEIVE_CHUNK],
+                start: 0,
+                end: 0,
                 decoder: FrameDecoder::new(DEFAULT_MAX_FRAME),
             }),
             send: Mutex::new(Vec::new()),
-        }
+        })
     }
 
     /// Hands bytes that arrived with the handshake answer to the frame
@@ -205,8 +212,18 @@ impl Conn {
     pub(crate) fn seed(&self, bytes: &[u8]) {
         if !bytes.is_empty() {
             let mut receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
-            receive.bytes.extend_from_slice(bytes);
+            receive.make_room(bytes.len());
+            let end = receive.end;
+            receive.bytes[end..end + bytes.len()].copy_from_slice(bytes);
+            receive.end += bytes.len();
         }
+    }
+
+    /// Sends bytes that are not a frame (the handshake answer).
+    pub(crate) fn send_raw(&self, bytes: &[u8]) -> Result<()> {
+        let _guard = self.send.lock().unwrap_or_else(|p| p.into_inner());
+        stream::send_all(self.data.as_fd(), bytes)
+            .map_err(|e| Error::from_io(e, "answering a client"))
     }
 
     /// The end state.
@@ -241,7 +258,7 @@ impl Conn {
             }
             st
         } else {
-            self.wait_for(Need::Data, token, "reading from a pipe")?
+            self.wait_for_data(token, "reading from a pipe")?
         };
         match st.end {
             Some(End::Disconnected) => return Err(not_connected("reading from a pipe")),
@@ -323,11 +340,8 @@ impl Conn {
             }
         };
         let consumed = st.consumed;
-        let acknowledged = st.acknowledged;
         drop(st);
-        if consumed > acknowledged {
-            self.acknowledge(consumed);
-        }
+        self.acknowledge(consumed);
         Ok(outcome)
     }
 
@@ -421,7 +435,7 @@ impl Conn {
         if data.is_empty() {
             return Ok(0); // S66: an empty message never blocks
         }
-        let st = self.wait_for(Need::Credit(self.out_quota), token, "writing to a pipe")?;
+        let st = self.wait_credits(self.out_quota, cancel, token, "writing to a pipe")?;
         match st.end {
             Some(End::Disconnected) => Err(not_connected("writing to a pipe")),
             // S83: a pending write whose reader closed fails with ERROR_BROKEN_PIPE.
@@ -446,7 +460,7 @@ impl Conn {
     /// written (S74).
     pub(crate) fn flush(&self, cancel: &Cancel) -> Result<()> {
         let token = cancel.token();
-        let st = self.wait_for(Need::Credit(0), token, "flushing a pipe")?;
+        let st = self.wait_credits(0, cancel, token, "flushing a pipe")?;
         match st.end {
             Some(End::Disconnected) if self.end == PipeEnd::Client => {
                 Err(not_connected("flushing a pipe"))
@@ -473,8 +487,8 @@ impl Conn {
         st.end = Some(End::Disconnected);
         st.inbound.clear();
         st.inbound_bytes = 0;
+        self.notify(&st);
         drop(st);
-        self.changed.notify_all();
     }
 
     /// Closes this end: the peer sees end of stream.
@@ -484,13 +498,21 @@ impl Conn {
         if st.end == Some(End::Open) {
             st.end = Some(End::PeerClosed);
         }
+        self.notify(&st);
         drop(st);
-        self.changed.notify_all();
     }
 
     /// Wakes waiters so they notice a cancellation.
     pub(crate) fn wake_all(&self) {
         self.changed.notify_all();
+        self.credits.wake(self.me);
+    }
+
+    /// Wakes the threads asleep on the condition variable, if any.
+    fn notify(&self, st: &ConnState) {
+        if st.sleepers > 0 {
+            self.changed.notify_all();
+        }
     }
 
     fn writable(&self, what: &str) -> Result<()> {
@@ -507,14 +529,22 @@ impl Conn {
 
     fn send_data(&self, data: &[u8]) -> Result<()> {
         let mut buf = self.send.lock().unwrap_or_else(|p| p.into_inner());
-        buf.clear();
-        match self.mode {
-            PipeMode::Message => frame::encode_message(data, self.max_frame, &mut buf),
-            PipeMode::Byte => frame::encode_bytes(data, self.max_frame, &mut buf),
-        }
+        let end_of_message = self.mode == PipeMode::Message;
         // Count the bytes as sent before they can be consumed.
         self.lock().sent += data.len() as u64;
-        match stream::send_all(self.data.as_fd(), &buf) {
+        let sent = match frame::data_header(data.len(), end_of_message, self.max_frame) {
+            Some(header) => stream::send_all_vectored(self.data.as_fd(), &header, data),
+            None => {
+                // Larger than one frame: fragments, copied behind their headers.
+                buf.clear();
+                match self.mode {
+                    PipeMode::Message => frame::encode_message(data, self.max_frame, &mut buf),
+                    PipeMode::Byte => frame::encode_bytes(data, self.max_frame, &mut buf),
+                }
+                stream::send_all(self.data.as_fd(), &buf)
+            }
+        };
+        match sent {
             Ok(()) => Ok(()),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) => {
                 let mut st = self.lock();
@@ -539,17 +569,7 @@ impl Conn {
 
     /// Tells the peer how much this end has consumed.
     fn acknowledge(&self, consumed: u64) {
-        let mut buf = Vec::with_capacity(frame::HEADER_LEN + 8);
-        if (Frame::Consumed { total: consumed })
-            .encode(&mut buf)
-            .is_err()
-        {
-            return;
-        }
-        if let Ok(true) = stream::send_datagram_nonblocking(self.credits.as_fd(), &buf) {
-            let mut st = self.lock();
-            st.acknowledged = st.acknowledged.max(consumed);
-        }
+        self.credits.publish_consumed(self.me, consumed);
     }
 
     fn lock(&self) -> MutexGuard<'_, ConnState> {
@@ -558,8 +578,8 @@ impl Conn {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Files whatever the sockets hold right now, without waiting, unless
-    /// another thread is polling (it files it).
+    /// Files whatever the data socket holds right now, without waiting,
+    /// unless another thread is polling (it files it).
     fn poll_now(&self, cancel: &Cancel) -> Result<()> {
         let mut st = self.lock();
         if st.polling || st.end != Some(End::Open) {
@@ -570,69 +590,96 @@ impl Conn {
         let result = self.pump(Some(Duration::ZERO), cancel.token());
         let mut st = self.lock();
         st.polling = false;
+        self.notify(&st);
         drop(st);
-        self.changed.notify_all();
-        result.map(|_| ())
+        result
     }
 
-    /// Waits until `need` is met or the connection ends, filing what
-    /// arrives. Returns the state, locked.
-    fn wait_for(
-        &self,
-        need: Need,
-        token: Token<'_>,
-        what: &str,
-    ) -> Result<MutexGuard<'_, ConnState>> {
+    /// Waits until there is something to read or the connection ends,
+    /// filing what arrives. Returns the state, locked.
+    fn wait_for_data(&self, token: Token<'_>, what: &str) -> Result<MutexGuard<'_, ConnState>> {
         let mut st = self.lock();
         loop {
-            let met = match need {
-                Need::Data => !st.inbound.is_empty(),
-                Need::Credit(limit) => st.sent - st.peer_consumed <= limit,
-            };
-            if met || st.end != Some(End::Open) {
+            if !st.inbound.is_empty() || st.end != Some(End::Open) {
                 return Ok(st);
             }
             token.check(what)?;
             if st.polling {
+                st.sleepers += 1;
                 st = self
                     .changed
                     .wait_timeout(st, CANCEL_CHECK)
                     .unwrap_or_else(|p| p.into_inner())
                     .0;
+                st.sleepers -= 1;
                 continue;
             }
             st.polling = true;
             drop(st);
-            let result = self.pump(None, token);
+            let pumped = self.pump(None, token);
             st = self.lock();
             st.polling = false;
-            self.changed.notify_all();
-            result.map_err(|e| match e.kind() {
-                ErrorKind::OperationAborted => {
-                    Error::new(ErrorKind::OperationAborted, format!("{what}: cancelled"))
-                }
-                _ => e,
-            })?;
+            self.notify(&st);
+            if let Err(e) = pumped {
+                return Err(match e.kind() {
+                    ErrorKind::OperationAborted => {
+                        Error::new(ErrorKind::OperationAborted, format!("{what}: cancelled"))
+                    }
+                    _ => e,
+                });
+            }
         }
     }
 
-    /// Waits (up to `timeout`; `None` forever) for the sockets or the
+    /// Waits until at most `limit` written bytes are unconsumed by the peer
+    /// (S72, S74), or the connection ends. Returns the state, locked.
+    ///
+    /// The writer sleeps on its futex word of the credit page; it wakes
+    /// when the peer publishes a count, on cancellation, and every
+    /// [`CANCEL_CHECK`] to look for the peer closing.
+    fn wait_credits(
+        &self,
+        limit: u64,
+        cancel: &Cancel,
+        token: Token<'_>,
+        what: &str,
+    ) -> Result<MutexGuard<'_, ConnState>> {
+        loop {
+            let mut st = self.lock();
+            let published = self.credits.peer_consumed(self.me);
+            // A count beyond what was sent is a lie; cap it.
+            st.peer_consumed = st.peer_consumed.max(published.min(st.sent));
+            if st.sent - st.peer_consumed <= limit || st.end != Some(End::Open) {
+                return Ok(st);
+            }
+            let sent = st.sent;
+            drop(st);
+            token.check(what)?;
+            // The peer may have closed or disconnected us: file what came.
+            self.poll_now(cancel)?;
+            if self.end_state() != End::Open {
+                continue;
+            }
+            self.credits.sleep(self.me, CANCEL_CHECK, || {
+                token.is_cancelled()
+                    || sent.saturating_sub(self.credits.peer_consumed(self.me)) <= limit
+            });
+        }
+    }
+
+    /// Waits (up to `timeout`; `None` forever) for the data socket or the
     /// cancellation eventfd, then files everything that arrived. Called by
     /// the poller only.
     fn pump(&self, timeout: Option<Duration>, token: Token<'_>) -> Result<()> {
-        let cancel_fd = token.cancel.wake.as_fd();
-        let fds: [BorrowedFd<'_>; 3] = [self.data.as_fd(), self.credits.as_fd(), cancel_fd];
+        let fds: [BorrowedFd<'_>; 2] = [self.data.as_fd(), token.cancel.wake.as_fd()];
         let ready = stream::wait(&fds, PollFlags::IN, timeout)
             .map_err(|e| Error::from_io(e, "waiting on a pipe"))?;
-        if !ready[2].is_empty() {
+        if !ready[1].is_empty() {
             if token.is_cancelled() {
                 return Err(Error::new(ErrorKind::OperationAborted, "cancelled"));
             }
             // A cancellation meant for earlier calls: take it back.
             token.cancel.wake.clear();
-        }
-        if !ready[1].is_empty() {
-            self.file_credits();
         }
         if !ready[0].is_empty() {
             self.file_data()?;
@@ -640,79 +687,33 @@ impl Conn {
         Ok(())
     }
 
-    fn file_credits(&self) {
-        let mut buf = [0u8; 64];
-        let mut best = None;
-        while let Ok(Some(n)) = stream::receive_nonblocking(self.credits.as_fd(), &mut buf) {
-            if n == 0 {
-                break;
-            }
-            let mut decoder = FrameDecoder::new(DEFAULT_MAX_FRAME);
-            if let Ok(Some((Frame::Consumed { total }, used))) = decoder.decode(&buf[..n]) {
-                if used == n {
-                    best = Some(best.map_or(total, |b: u64| b.max(total)));
-                }
-            }
-        }
-        if let Some(total) = best {
-            let mut st = self.lock();
-            // A credit beyond what was sent is a lie; cap it.
-            st.peer_consumed = st.peer_consumed.max(total.min(st.sent));
-            drop(st);
-            self.changed.notify_all();
-        }
-    }
-
     fn file_data(&self) -> Result<()> {
         let mut receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
-        let ReceiveBuffer { bytes, decoder } = &mut *receive;
-        let start = bytes.len();
-        bytes.resize(start + RECEIVE_CHUNK, 0);
-        let got = stream::receive_nonblocking(self.data.as_fd(), &mut bytes[start..]);
-        let got = match got {
+        let receive = &mut *receive;
+        receive.make_room(RECEIVE_CHUNK / 4);
+        let end = receive.end;
+        let got = match stream::receive_nonblocking(self.data.as_fd(), &mut receive.bytes[end..]) {
             Ok(Some(n)) => n,
-            Ok(None) => {
-                bytes.truncate(start);
-                return Ok(());
-            }
+            Ok(None) => return Ok(()),
             Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNRESET)) => 0,
-            Err(e) => {
-                bytes.truncate(start);
-                return Err(Error::from_io(e, "reading from a pipe"));
-            }
+            Err(e) => return Err(Error::from_io(e, "reading from a pipe")),
         };
-        bytes.truncate(start + got);
-        let mut offset = 0;
+        receive.end += got;
         let mut st = self.lock();
         let mut broken = false;
         loop {
-            match decoder.decode(&bytes[offset..]) {
+            match receive
+                .decoder
+                .decode(&receive.bytes[receive.start..receive.end])
+            {
                 Ok(Some((frame, used))) => {
-                    offset += used;
                     match frame {
                         Frame::Data {
                             payload,
                             end_of_message,
                         } => {
                             if st.end == Some(End::Open) {
-                                st.inbound_bytes += payload.len();
-                                let merge = self.mode == PipeMode::Byte
-                                    && st
-                                        .inbound
-                                        .back()
-                                        .is_some_and(|c| c.position == 0 && c.data.len() < 4096);
-                                if merge {
-                                    if let Some(last) = st.inbound.back_mut() {
-                                        last.data.extend_from_slice(payload);
-                                    }
-                                } else {
-                                    st.inbound.push_back(Chunk {
-                                        data: payload.to_vec(),
-                                        position: 0,
-                                        end_of_message: end_of_message
-                                            || self.mode == PipeMode::Byte,
-                                    });
-                                }
+                                st.file(payload, end_of_message || self.mode == PipeMode::Byte);
                             }
                         }
                         Frame::Disconnect if self.end == PipeEnd::Client => {
@@ -725,32 +726,79 @@ impl Conn {
                         // never told to disconnect; Discard is not used.
                         _ => broken = true,
                     }
+                    receive.start += used;
                 }
                 Ok(None) => break,
-                Err(_) => {
-                    broken = true;
-                    break;
-                }
+                Err(_) => broken = true,
             }
             if broken {
                 break;
             }
         }
-        bytes.drain(..offset);
+        if receive.start == receive.end {
+            receive.start = 0;
+            receive.end = 0;
+        }
         if got == 0 || broken {
             // End of stream: a partial frame is never surfaced (T14). A
             // peer that broke the protocol is treated as gone (T10).
             if st.end == Some(End::Open) {
                 st.end = Some(End::PeerClosed);
             }
-            bytes.clear();
+            receive.start = 0;
+            receive.end = 0;
             if broken {
                 let _ = rustix::net::shutdown(&self.data, rustix::net::Shutdown::Both);
             }
         }
+        self.notify(&st);
         drop(st);
-        self.changed.notify_all();
         Ok(())
+    }
+}
+
+impl ConnState {
+    /// Queues received payload bytes.
+    fn file(&mut self, payload: &[u8], end_of_message: bool) {
+        self.inbound_bytes += payload.len();
+        self.inbound.push_back(Chunk {
+            data: payload.to_vec(),
+            position: 0,
+            end_of_message,
+        });
+    }
+}
+
+impl ReceiveBuffer {
+    /// Makes at least `wanted` bytes free after `end` (or room for the whole
+    /// frame being received, if that is more), moving the undecoded bytes
+    /// to the front when that helps.
+    fn make_room(&mut self, wanted: usize) {
+        let pending = self.end - self.start;
+        let frame_needs = if pending >= frame::HEADER_LEN {
+            let len = u32::from_le_bytes([
+                self.bytes[self.start + 4],
+                self.bytes[self.start + 5],
+                self.bytes[self.start + 6],
+                self.bytes[self.start + 7],
+            ]) as usize;
+            // The decoder refuses a length over max_frame; do not grow for it.
+            (frame::HEADER_LEN + len.min(DEFAULT_MAX_FRAME.get() as usize)).saturating_sub(pending)
+        } else {
+            0
+        };
+        let wanted = wanted.max(frame_needs);
+        if self.bytes.len() - self.end >= wanted {
+            return;
+        }
+        if self.start > 0 {
+            self.bytes.copy_within(self.start..self.end, 0);
+            self.end = pending;
+            self.start = 0;
+        }
+        if self.bytes.len() - self.end < wanted {
+            self.bytes.resize(self.end + wanted, 0);
+        }
     }
 }
 

@@ -33,6 +33,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::name::PipeName;
 use crate::namespace::{NameClaim, Namespace, Scope};
 use crate::sys;
+use crate::sys::shm::CreditPage;
 use crate::sys::stream;
 
 /// How long a new connection may take to say hello (T11).
@@ -999,7 +1000,10 @@ fn handshake(stream: UnixStream, core: &Core) {
     }
     match hello.mode {
         OpenMode::Open => {
-            let Some(credits) = credits else { return };
+            // The credit page the client sent, sealed (or the client goes).
+            let Some(credits) = credits.and_then(|fd| CreditPage::open(fd.as_fd()).ok()) else {
+                return;
+            };
             if !leftover.is_empty() {
                 return; // a client sends nothing before the answer
             }
@@ -1034,11 +1038,7 @@ fn handshake(stream: UnixStream, core: &Core) {
                 max_instances: slot.max_instances,
                 default_timeout_ms: core.default_timeout.as_millis().min(u32::MAX as u128) as u32,
             };
-            if reply(&stream, answer).is_err() {
-                registry.listening.push_front(id);
-                return;
-            }
-            let conn = Conn::new(
+            let conn = match Conn::new(
                 stream.into(),
                 credits,
                 PipeEnd::Server,
@@ -1050,7 +1050,17 @@ fn handshake(stream: UnixStream, core: &Core) {
                     gid: peer.gid,
                     computer_name,
                 },
-            );
+            ) {
+                Ok(conn) => conn,
+                Err(_) => {
+                    registry.listening.push_front(id);
+                    return;
+                }
+            };
+            if conn.send_raw(&answer.encode()).is_err() {
+                registry.listening.push_front(id);
+                return;
+            }
             slot.state = SlotState::Connected {
                 conn: Arc::new(conn),
                 announced: false,

@@ -8,5 +8,6 @@
 pub(crate) mod dgram;
 pub(crate) mod fs;
 pub(crate) mod pipe;
+pub(crate) mod shm;
 pub(crate) mod signal;
 pub(crate) mod stream;

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::{
-    AddressFamily, RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags,
-    SendAncillaryBuffer, SendAncillaryMessage, SendFlags, SocketFlags, SocketType,
+    RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
+    SendAncillaryMessage, SendFlags,
 };
 
 /// The credentials the kernel recorded for a socket's peer (`SO_PEERCRED`).
@@ -44,6 +44,37 @@ pub(crate) fn send_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
     while !bytes.is_empty() {
         match rustix::net::send(fd, bytes, SendFlags::NOSIGNAL) {
             Ok(n) => bytes = &bytes[n..],
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) => {
+                wait(&[fd], PollFlags::OUT, None)?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// `sendmsg(2)` of `header` then `payload`, every byte, with
+/// `MSG_NOSIGNAL` (T18): one system call in the usual case, no copy.
+pub(crate) fn send_all_vectored(
+    fd: BorrowedFd<'_>,
+    header: &[u8],
+    payload: &[u8],
+) -> io::Result<()> {
+    let total = header.len() + payload.len();
+    let mut done = 0;
+    while done < total {
+        let parts: [IoSlice<'_>; 2] = if done < header.len() {
+            [IoSlice::new(&header[done..]), IoSlice::new(payload)]
+        } else {
+            [
+                IoSlice::new(&payload[done - header.len()..]),
+                IoSlice::new(&[]),
+            ]
+        };
+        let mut control = SendAncillaryBuffer::default();
+        match rustix::net::sendmsg(fd, &parts, &mut control, SendFlags::NOSIGNAL) {
+            Ok(n) => done += n,
             Err(Errno::INTR) => {}
             Err(Errno::AGAIN) => {
                 wait(&[fd], PollFlags::OUT, None)?;
@@ -142,16 +173,6 @@ pub(crate) fn receive_nonblocking(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Res
             Err(e) => return Err(e.into()),
         }
     }
-}
-
-/// A connected pair of datagram sockets, close-on-exec, non-blocking.
-pub(crate) fn datagram_pair() -> io::Result<(OwnedFd, OwnedFd)> {
-    Ok(rustix::net::socketpair(
-        AddressFamily::UNIX,
-        SocketType::DGRAM,
-        SocketFlags::CLOEXEC | SocketFlags::NONBLOCK,
-        None,
-    )?)
 }
 
 /// Waits until one of `fds` is ready for `events`, or `timeout` passes

@@ -1,0 +1,158 @@
+//! The credit page: a page of memory shared by the two ends of a named-pipe
+//! connection, holding how many bytes each end has consumed and a futex
+//! word per end on which a blocked writer sleeps.
+//!
+//! Credits are a *latest value*, not a queue, so shared memory fits them:
+//! a reader publishes its consumed count with one atomic store and makes a
+//! system call (`futex` wake) only when the writer sleeps; a writer blocked
+//! on its quota or in a flush sleeps on its futex word. Nothing can clog.
+//!
+//! The client creates the page (`memfd_create`), seals it against
+//! shrinking and growing, and sends the descriptor with its hello; the
+//! server refuses a page without those seals — a page the peer could
+//! shrink would let it crash us with `SIGBUS`. Neither end trusts what the
+//! other writes there: consumed counts are capped by what was sent.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use rustix::fs::{MemfdFlags, SealFlags};
+use rustix::mm::{MapFlags, ProtFlags};
+use rustix::thread::futex;
+
+/// The page's layout. Index 0 belongs to the client end, 1 to the server.
+#[repr(C)]
+struct Page {
+    /// Bytes each end has consumed (read or discarded).
+    consumed: [AtomicU64; 2],
+    /// Non-zero while the writer of each end sleeps waiting for credits.
+    waiting: [AtomicU32; 2],
+}
+
+const PAGE_LEN: usize = 4096;
+
+/// A mapped credit page.
+pub(crate) struct CreditPage {
+    page: NonNull<Page>,
+}
+
+// SAFETY: the page holds only atomics, which may be used from any thread.
+unsafe impl Send for CreditPage {}
+// SAFETY: as above; every access goes through atomic operations.
+unsafe impl Sync for CreditPage {}
+
+impl CreditPage {
+    /// Creates a zeroed, sealed page; returns it and the descriptor to send.
+    pub(crate) fn create() -> io::Result<(CreditPage, OwnedFd)> {
+        let fd = rustix::fs::memfd_create(
+            "pipeslot-credits",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )?;
+        rustix::fs::ftruncate(&fd, PAGE_LEN as u64)?;
+        rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)?;
+        let page = CreditPage::map(fd.as_fd())?;
+        Ok((page, fd))
+    }
+
+    /// Maps a page received from the peer, after checking that it can
+    /// neither shrink nor grow and is big enough.
+    pub(crate) fn open(fd: BorrowedFd<'_>) -> io::Result<CreditPage> {
+        let seals = rustix::fs::fcntl_get_seals(fd)?;
+        if !seals.contains(SealFlags::SHRINK | SealFlags::GROW) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "credit page is not sealed",
+            ));
+        }
+        if rustix::fs::fstat(fd)?.st_size < PAGE_LEN as i64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "credit page too small",
+            ));
+        }
+        CreditPage::map(fd)
+    }
+
+    fn map(fd: BorrowedFd<'_>) -> io::Result<CreditPage> {
+        // SAFETY: a fresh shared mapping of PAGE_LEN bytes of a sealed memfd
+        // at least that long (checked by the callers), placed by the kernel;
+        // nothing else in this process aliases it.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                PAGE_LEN,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                fd,
+                0,
+            )?
+        };
+        let page = NonNull::new(ptr.cast::<Page>())
+            .ok_or_else(|| io::Error::from(io::ErrorKind::Other))?;
+        Ok(CreditPage { page })
+    }
+
+    fn page(&self) -> &Page {
+        // SAFETY: the mapping is page-aligned, PAGE_LEN bytes long (more than
+        // `Page`), lives until `drop`, and `Page` is made of atomics for
+        // which every bit pattern is valid — whatever the peer writes.
+        unsafe { self.page.as_ref() }
+    }
+
+    /// Publishes that end `me` has consumed `total` bytes, waking the
+    /// peer's writer if it sleeps.
+    pub(crate) fn publish_consumed(&self, me: usize, total: u64) {
+        let page = self.page();
+        page.consumed[me].store(total, Ordering::SeqCst);
+        let peer = 1 - me;
+        if page.waiting[peer].load(Ordering::SeqCst) != 0 {
+            let _ = futex::wake(&page.waiting[peer], futex::Flags::empty(), u32::MAX);
+        }
+    }
+
+    /// What the peer of end `me` says it has consumed.
+    pub(crate) fn peer_consumed(&self, me: usize) -> u64 {
+        self.page().consumed[1 - me].load(Ordering::SeqCst)
+    }
+
+    /// Sleeps (at most `timeout`) until the peer publishes a new count or
+    /// [`CreditPage::wake`] is called, unless `ready` — checked after
+    /// announcing the sleep, so no wake-up is lost — is already true.
+    pub(crate) fn sleep(&self, me: usize, timeout: Duration, ready: impl Fn() -> bool) {
+        let page = self.page();
+        page.waiting[me].store(1, Ordering::SeqCst);
+        if !ready() {
+            let spec = rustix::thread::futex::Timespec {
+                tv_sec: timeout.as_secs() as i64,
+                tv_nsec: timeout.subsec_nanos() as _,
+            };
+            let _ = futex::wait(&page.waiting[me], futex::Flags::empty(), 1, Some(&spec));
+        }
+        page.waiting[me].store(0, Ordering::SeqCst);
+    }
+
+    /// Wakes end `me`'s sleeping writer (cancellation, local state changes).
+    pub(crate) fn wake(&self, me: usize) {
+        let page = self.page();
+        page.waiting[me].store(0, Ordering::SeqCst);
+        let _ = futex::wake(&page.waiting[me], futex::Flags::empty(), u32::MAX);
+    }
+}
+
+impl Drop for CreditPage {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the mapping made in `map`; no reference into it
+        // outlives `self`.
+        let _ = unsafe { rustix::mm::munmap(self.page.as_ptr().cast(), PAGE_LEN) };
+    }
+}
+
+impl std::fmt::Debug for CreditPage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreditPage").finish_non_exhaustive()
+    }
+}
