@@ -372,14 +372,14 @@ impl PipeClient {
     }
 
     /// GetNamedPipeHandleState (S104). The instance count is the one the
-    /// server reported when this client connected.
+    /// server publishes on the connection's credit page.
     pub fn handle_state(&self) -> Result<HandleState> {
         self.connected("querying a pipe")?;
         let (read_mode, nowait) = self.modes();
         Ok(HandleState {
             read_mode,
             nowait,
-            instances: 1,
+            instances: self.conn.instances(),
         })
     }
 
@@ -449,6 +449,7 @@ impl PipeClient {
 
     /// S88: after a disconnect the client's queries fail.
     fn connected(&self, what: &str) -> Result<()> {
+        let _ = self.conn.refresh();
         if self.conn.end_state() == End::Disconnected {
             return Err(Error::new(
                 ErrorKind::PipeNotConnected,

@@ -98,6 +98,8 @@ struct ConnState {
     /// Unread payload bytes in `inbound`.
     inbound_bytes: usize,
     consumed: u64,
+    /// Payload bytes received so far.
+    received: u64,
     sent: u64,
     peer_consumed: u64,
     end: Option<End>,
@@ -111,6 +113,8 @@ struct Chunk {
     data: Vec<u8>,
     position: usize,
     end_of_message: bool,
+    /// The stream offset of `data[0]`: payload bytes received before it.
+    offset: u64,
 }
 
 impl Chunk {
@@ -226,6 +230,16 @@ impl Conn {
             .map_err(|e| Error::from_io(e, "answering a client"))
     }
 
+    /// Publishes the name's instance count to the client (server end).
+    pub(crate) fn publish_instances(&self, count: u32) {
+        self.credits.publish_instances(count);
+    }
+
+    /// The name's instance count as the server published it (client end).
+    pub(crate) fn instances(&self) -> u32 {
+        self.credits.instances()
+    }
+
     /// The end state.
     pub(crate) fn end_state(&self) -> End {
         self.lock().end.unwrap_or(End::Open)
@@ -247,6 +261,10 @@ impl Conn {
         cancel: &Cancel,
     ) -> Result<MessageRead> {
         let token = cancel.token();
+        if !self.lock().inbound.is_empty() {
+            // Queued data must not hide a Disconnect that came after it (S50).
+            self.refresh()?;
+        }
         let mut st = if nowait {
             self.poll_now(cancel)?;
             let st = self.lock();
@@ -258,7 +276,13 @@ impl Conn {
             }
             st
         } else {
-            self.wait_for_data(token, "reading from a pipe")?
+            // A message read waits for the whole message unless the buffer
+            // fills first (a message may arrive in several frames).
+            let ready = |st: &ConnState| match read_mode {
+                ReadMode::Byte => !st.inbound.is_empty(),
+                ReadMode::Message => st.message_ready(buf.len()),
+            };
+            self.wait_for_data(ready, token, "reading from a pipe")?
         };
         match st.end {
             Some(End::Disconnected) => return Err(not_connected("reading from a pipe")),
@@ -431,11 +455,20 @@ impl Conn {
                 return Ok(0);
             }
         }
-        self.send_data(data)?;
+        let start = self.send_data(data)?;
         if data.is_empty() {
             return Ok(0); // S66: an empty message never blocks
         }
-        let st = self.wait_credits(self.out_quota, cancel, token, "writing to a pipe")?;
+        let st = match self.wait_credits(self.out_quota, cancel, token, "writing to a pipe") {
+            Ok(st) => st,
+            Err(e) => {
+                if e.kind() == ErrorKind::OperationAborted {
+                    // S75: the cancelled write's unread bytes leave the pipe.
+                    self.withdraw(start, start + data.len() as u64);
+                }
+                return Err(e);
+            }
+        };
         match st.end {
             Some(End::Disconnected) => Err(not_connected("writing to a pipe")),
             // S83: a pending write whose reader closed fails with ERROR_BROKEN_PIPE.
@@ -453,7 +486,7 @@ impl Conn {
     /// of a transaction, S114).
     pub(crate) fn send_only(&self, data: &[u8]) -> Result<()> {
         self.writable("writing to a pipe")?;
-        self.send_data(data)
+        self.send_data(data).map(drop)
     }
 
     /// FlushFileBuffers: waits until the peer has consumed everything
@@ -527,11 +560,16 @@ impl Conn {
         }
     }
 
-    fn send_data(&self, data: &[u8]) -> Result<()> {
+    /// Sends one write; returns its stream offset.
+    fn send_data(&self, data: &[u8]) -> Result<u64> {
         let mut buf = self.send.lock().unwrap_or_else(|p| p.into_inner());
         let end_of_message = self.mode == PipeMode::Message;
         // Count the bytes as sent before they can be consumed.
-        self.lock().sent += data.len() as u64;
+        let start = {
+            let mut st = self.lock();
+            st.sent += data.len() as u64;
+            st.sent - data.len() as u64
+        };
         let sent = match frame::data_header(data.len(), end_of_message, self.max_frame) {
             Some(header) => stream::send_all_vectored(self.data.as_fd(), &header, data),
             None => {
@@ -545,8 +583,11 @@ impl Conn {
             }
         };
         match sent {
-            Ok(()) => Ok(()),
+            Ok(()) => Ok(start),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) => {
+                // Did the server disconnect us, or did the peer close? The
+                // frames still queued tell.
+                let _ = self.refresh();
                 let mut st = self.lock();
                 st.sent -= data.len() as u64;
                 if st.end == Some(End::Open) {
@@ -567,6 +608,15 @@ impl Conn {
         }
     }
 
+    /// Tells the reader to drop the unread bytes of a cancelled write.
+    fn withdraw(&self, start: u64, end: u64) {
+        let mut buf = Vec::with_capacity(frame::HEADER_LEN + 16);
+        if (Frame::Discard { start, end }).encode(&mut buf).is_ok() {
+            let _guard = self.send.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = stream::send_all(self.data.as_fd(), &buf);
+        }
+    }
+
     /// Tells the peer how much this end has consumed.
     fn acknowledge(&self, consumed: u64) {
         self.credits.publish_consumed(self.me, consumed);
@@ -580,14 +630,32 @@ impl Conn {
 
     /// Files whatever the data socket holds right now, without waiting,
     /// unless another thread is polling (it files it).
-    fn poll_now(&self, cancel: &Cancel) -> Result<()> {
+    fn poll_now(&self, _cancel: &Cancel) -> Result<()> {
+        self.refresh()
+    }
+
+    /// Files whatever the data socket holds right now — data, the server's
+    /// `Disconnect`, end of stream — without waiting, unless another thread
+    /// is polling (it files it). Calls that report the connection's state
+    /// refresh first, so that they see what the peer already did.
+    pub(crate) fn refresh(&self) -> Result<()> {
         let mut st = self.lock();
         if st.polling || st.end != Some(End::Open) {
             return Ok(());
         }
         st.polling = true;
         drop(st);
-        let result = self.pump(Some(Duration::ZERO), cancel.token());
+        let mut result = Ok(());
+        for _ in 0..64 {
+            match self.file_data() {
+                Ok(true) if self.end_state() == End::Open => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
         let mut st = self.lock();
         st.polling = false;
         self.notify(&st);
@@ -597,10 +665,15 @@ impl Conn {
 
     /// Waits until there is something to read or the connection ends,
     /// filing what arrives. Returns the state, locked.
-    fn wait_for_data(&self, token: Token<'_>, what: &str) -> Result<MutexGuard<'_, ConnState>> {
+    fn wait_for_data(
+        &self,
+        ready: impl Fn(&ConnState) -> bool,
+        token: Token<'_>,
+        what: &str,
+    ) -> Result<MutexGuard<'_, ConnState>> {
         let mut st = self.lock();
         loop {
-            if !st.inbound.is_empty() || st.end != Some(End::Open) {
+            if ready(&st) || st.end != Some(End::Open) {
                 return Ok(st);
             }
             token.check(what)?;
@@ -687,20 +760,23 @@ impl Conn {
         Ok(())
     }
 
-    fn file_data(&self) -> Result<()> {
+    /// Receives what the data socket holds and files it; whether anything
+    /// (or the end of the stream) came.
+    fn file_data(&self) -> Result<bool> {
         let mut receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
         let receive = &mut *receive;
         receive.make_room(RECEIVE_CHUNK / 4);
         let end = receive.end;
         let got = match stream::receive_nonblocking(self.data.as_fd(), &mut receive.bytes[end..]) {
             Ok(Some(n)) => n,
-            Ok(None) => return Ok(()),
+            Ok(None) => return Ok(false),
             Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNRESET)) => 0,
             Err(e) => return Err(Error::from_io(e, "reading from a pipe")),
         };
         receive.end += got;
         let mut st = self.lock();
         let mut broken = false;
+        let mut discarded = false;
         loop {
             match receive
                 .decoder
@@ -722,8 +798,16 @@ impl Conn {
                             st.inbound.clear();
                             st.inbound_bytes = 0;
                         }
-                        // Credits travel on the other channel; a server is
-                        // never told to disconnect; Discard is not used.
+                        Frame::Discard { start, end } => {
+                            if end > st.received {
+                                broken = true; // withdrawing bytes never sent
+                            } else {
+                                st.discard(start, end);
+                                discarded = true;
+                            }
+                        }
+                        // Credits travel on the credit page; a server is
+                        // never told to disconnect.
                         _ => broken = true,
                     }
                     receive.start += used;
@@ -739,6 +823,9 @@ impl Conn {
             receive.start = 0;
             receive.end = 0;
         }
+        if discarded {
+            self.credits.publish_consumed(self.me, st.consumed);
+        }
         if got == 0 || broken {
             // End of stream: a partial frame is never surfaced (T14). A
             // peer that broke the protocol is treated as gone (T10).
@@ -753,7 +840,7 @@ impl Conn {
         }
         self.notify(&st);
         drop(st);
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -765,7 +852,39 @@ impl ConnState {
             data: payload.to_vec(),
             position: 0,
             end_of_message,
+            offset: self.received,
         });
+        self.received += payload.len() as u64;
+    }
+
+    /// Drops the unread bytes at stream offsets `start..end`: the writer
+    /// cancelled that write (S75). They count as consumed.
+    fn discard(&mut self, start: u64, end: u64) {
+        let mut dropped = 0usize;
+        self.inbound.retain_mut(|chunk| {
+            let chunk_end = chunk.offset + chunk.data.len() as u64;
+            if chunk.offset >= start && chunk_end <= end {
+                dropped += chunk.data.len() - chunk.position;
+                false
+            } else {
+                true
+            }
+        });
+        self.inbound_bytes -= dropped;
+        self.consumed += dropped as u64;
+    }
+
+    /// Whether a message-mode read of `wanted` bytes can complete now: the
+    /// first message is all here, or more than `wanted` of it is.
+    fn message_ready(&self, wanted: usize) -> bool {
+        let mut have = 0usize;
+        for chunk in &self.inbound {
+            have += chunk.data.len() - chunk.position;
+            if chunk.end_of_message || have > wanted {
+                return true;
+            }
+        }
+        false
     }
 }
 

@@ -394,6 +394,7 @@ impl ServerOptions {
             );
             // S29: listening from the moment it exists; S38: wake waiters.
             registry.listening.push_back(id);
+            registry.publish_instances();
             id
         };
         core.changed.notify_all();
@@ -510,6 +511,8 @@ impl PipeServer {
             let slot = registry.slots.get_mut(&self.id).ok_or_else(closed)?;
             match &mut slot.state {
                 SlotState::Connected { conn, announced } => {
+                    // See whether the client has closed meanwhile (S43).
+                    let _ = conn.refresh();
                     let already = *announced || !waited;
                     *announced = true;
                     if conn.end_state() == End::PeerClosed {
@@ -759,14 +762,29 @@ impl Drop for PipeServer {
         registry.listening.retain(|&i| i != id);
         if let Some(slot) = registry.slots.remove(&id) {
             if let SlotState::Connected { conn, .. } = slot.state {
+                conn.publish_instances(registry.slots.len() as u32);
                 conn.close();
             }
         }
         if registry.slots.is_empty() {
             registry.closed = true;
         }
+        registry.publish_instances();
         drop(registry);
         self.core.changed.notify_all();
+    }
+}
+
+impl Registry {
+    /// Tells every connected client how many instances the name has now
+    /// (GetNamedPipeHandleState's lpCurInstances, S26, S104).
+    fn publish_instances(&self) {
+        let count = self.slots.len() as u32;
+        for slot in self.slots.values() {
+            if let SlotState::Connected { conn, .. } = &slot.state {
+                conn.publish_instances(count);
+            }
+        }
     }
 }
 
@@ -1061,6 +1079,8 @@ fn handshake(stream: UnixStream, core: &Core) {
                 registry.listening.push_front(id);
                 return;
             }
+            conn.publish_instances(registry.slots.len() as u32);
+            let slot = registry.slots.get_mut(&id).expect("the slot was found above under this lock");
             slot.state = SlotState::Connected {
                 conn: Arc::new(conn),
                 announced: false,

@@ -31,6 +31,8 @@ struct Page {
     consumed: [AtomicU64; 2],
     /// Non-zero while the writer of each end sleeps waiting for credits.
     waiting: [AtomicU32; 2],
+    /// How many instances the pipe name has, as the server last published.
+    instances: AtomicU32,
 }
 
 const PAGE_LEN: usize = 4096;
@@ -133,6 +135,16 @@ impl CreditPage {
             let _ = futex::wait(&page.waiting[me], futex::Flags::empty(), 1, Some(&spec));
         }
         page.waiting[me].store(0, Ordering::SeqCst);
+    }
+
+    /// Publishes the name's instance count (server end).
+    pub(crate) fn publish_instances(&self, count: u32) {
+        self.page().instances.store(count, Ordering::SeqCst);
+    }
+
+    /// The name's instance count, as the server last published it.
+    pub(crate) fn instances(&self) -> u32 {
+        self.page().instances.load(Ordering::SeqCst)
     }
 
     /// Wakes end `me`'s sleeping writer (cancellation, local state changes).
