@@ -524,6 +524,38 @@ impl NameClaim {
         })
     }
 
+    /// The (device, inode) of the file at the socket path, if any: a server
+    /// compares it over time to notice its socket being removed or
+    /// replaced (T4).
+    pub(crate) fn socket_identity(&self) -> Option<(u64, u64)> {
+        sysfs::stat_nofollow(
+            Some(self.dir.as_fd()),
+            format!("{}.sock", self.stem).as_ref(),
+        )
+        .ok()
+        .map(|stat| (stat.dev, stat.ino))
+    }
+
+    /// Removes a socket file at the socket path (ours is gone, someone
+    /// else's took its place: we hold the name's lock, so the path is ours).
+    /// Anything that is not a socket is left alone and is an error (T3).
+    pub(crate) fn remove_foreign_socket(&self) -> Result<()> {
+        let file = PathBuf::from(format!("{}.sock", self.stem));
+        match sysfs::stat_nofollow(Some(self.dir.as_fd()), &file) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::from_io(e, "inspecting a pipe's socket")),
+            Ok(stat) if stat.kind == FileKind::Socket => sysfs::unlink(self.dir.as_fd(), &file)
+                .map_err(|e| Error::from_io(e, "removing a replaced socket")),
+            Ok(_) => Err(Error::new(
+                ErrorKind::AddrInUse,
+                format!(
+                    "{}: not a socket; left untouched",
+                    self.socket_path().display()
+                ),
+            )),
+        }
+    }
+
     /// Replaces the parameters recorded in the lock file.
     pub fn set_params(&mut self, params: &[(&str, &str)]) -> Result<()> {
         let mut record = self.record.clone();

@@ -156,8 +156,9 @@ enum SlotState {
 /// The listening socket and name claim of a name, shared by its instances.
 struct NameOwner {
     key: PathBuf,
-    listener: OwnedFd,
-    _claim: NameClaim,
+    listener: Mutex<OwnedFd>,
+    claim: NameClaim,
+    socket_mode: u32,
 }
 
 /// A name this process serves: its socket path, owner and shared core.
@@ -461,23 +462,32 @@ impl ServerOptions {
             own_uid: sys::fs::effective_uid(),
             incomplete: AtomicUsize::new(0),
         });
+        // Taken now: the file may be removed before the acceptor starts.
+        let identity = claim.socket_identity();
         let listener_fd: OwnedFd = listener.into();
         let accept_fd = listener_fd
             .try_clone()
             .map_err(|e| Error::from_io(e, format!("creating pipe {name}")))?;
+        let owner = Arc::new(NameOwner {
+            key,
+            listener: Mutex::new(listener_fd),
+            claim,
+            socket_mode: if self.machine_wide { 0o666 } else { 0o600 },
+        });
         let accept_core = Arc::downgrade(&core);
+        let accept_owner = Arc::downgrade(&owner);
         std::thread::Builder::new()
             .name("pipeslot-accept".into())
-            .spawn(move || accept_loop(UnixListener::from(accept_fd), accept_core))
+            .spawn(move || {
+                accept_loop(
+                    UnixListener::from(accept_fd),
+                    identity,
+                    accept_core,
+                    accept_owner,
+                )
+            })
             .map_err(|e| Error::from_io(e, format!("creating pipe {name}")))?;
-        Ok((
-            Arc::new(NameOwner {
-                key,
-                listener: listener_fd,
-                _claim: claim,
-            }),
-            core,
-        ))
+        Ok((owner, core))
     }
 }
 
@@ -866,7 +876,9 @@ impl std::fmt::Debug for Canceller {
 impl Drop for NameOwner {
     fn drop(&mut self) {
         // Wakes the acceptor (accept fails once the socket is shut down).
-        let _ = rustix::net::shutdown(&self.listener, rustix::net::Shutdown::Both);
+        let listener = self.listener.lock().unwrap_or_else(|p| p.into_inner());
+        let _ = rustix::net::shutdown(&*listener, rustix::net::Shutdown::Both);
+        drop(listener);
         let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
         names.retain(|(path, owner, _)| *path != self.key || owner.strong_count() > 0);
     }
@@ -939,12 +951,51 @@ fn closed() -> Error {
     Error::new(ErrorKind::InvalidHandle, "the pipe instance is closed")
 }
 
-/// Accepts connections until the name goes away.
-fn accept_loop(listener: UnixListener, core: Weak<Core>) {
+/// How often the acceptor checks that its socket file is still in place
+/// (T4).
+const SOCKET_CHECK: Duration = Duration::from_millis(250);
+
+/// Accepts connections until the name goes away, re-binding the socket if
+/// somebody removes or replaces the file (T4): the name's lock is still
+/// ours, so the path is ours to restore.
+fn accept_loop(
+    mut listener: UnixListener,
+    mut identity: Option<(u64, u64)>,
+    core: Weak<Core>,
+    owner: Weak<NameOwner>,
+) {
+    if listener.set_nonblocking(true).is_err() {
+        return;
+    }
     loop {
+        match stream::wait(
+            &[listener.as_fd()],
+            rustix::event::PollFlags::IN,
+            Some(SOCKET_CHECK),
+        ) {
+            Ok(ready) if ready[0].is_empty() => {
+                let Some(owner) = owner.upgrade() else { return };
+                if owner.claim.socket_identity() != identity {
+                    if let Ok((fresh, id)) = owner.rebind() {
+                        listener = fresh;
+                        identity = Some(id);
+                    }
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(_) => return,
+        }
         let stream = match listener.accept() {
             Ok((stream, _)) => stream,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                ) =>
+            {
+                continue
+            }
             Err(e)
                 if matches!(
                     e.raw_os_error(),
@@ -957,6 +1008,9 @@ fn accept_loop(listener: UnixListener, core: Weak<Core>) {
             }
             Err(_) => return, // shut down
         };
+        if stream.set_nonblocking(false).is_err() {
+            continue;
+        }
         let Some(core) = core.upgrade() else { return };
         if core.lock().closed {
             return;
@@ -969,14 +1023,44 @@ fn accept_loop(listener: UnixListener, core: Weak<Core>) {
             .name("pipeslot-hello".into())
             .spawn({
                 let core = core.clone();
-                move || {
-                    handshake(stream, &core);
-                    // (decremented in handshake once the hello is in)
-                }
+                // The handshake takes the connection out of the incomplete count
+                // once the hello is in.
+                move || handshake(stream, &core)
             });
         if spawned.is_err() {
             core.incomplete.fetch_sub(1, Ordering::SeqCst);
         }
+    }
+}
+
+impl NameOwner {
+    /// Binds a new listening socket at the name's path, replacing the one
+    /// that went missing; returns a listener for the acceptor and the new
+    /// file's identity.
+    fn rebind(&self) -> Result<(UnixListener, (u64, u64))> {
+        self.claim.remove_foreign_socket()?;
+        let address = self.claim.socket_address()?;
+        let listener = UnixListener::bind(&address)
+            .map_err(|e| Error::from_io(e, "re-binding a pipe's socket"))?;
+        self.claim.set_socket_mode(self.socket_mode)?;
+        let identity = self
+            .claim
+            .socket_identity()
+            .ok_or_else(|| Error::new(ErrorKind::FileNotFound, "the re-bound socket vanished"))?;
+        let fd: OwnedFd = listener.into();
+        let accept = fd
+            .try_clone()
+            .map_err(|e| Error::from_io(e, "re-binding a pipe's socket"))?;
+        let old = std::mem::replace(
+            &mut *self.listener.lock().unwrap_or_else(|p| p.into_inner()),
+            fd,
+        );
+        let _ = rustix::net::shutdown(&old, rustix::net::Shutdown::Both);
+        let accept = UnixListener::from(accept);
+        accept
+            .set_nonblocking(true)
+            .map_err(|e| Error::from_io(e, "re-binding a pipe's socket"))?;
+        Ok((accept, identity))
     }
 }
 
@@ -1080,7 +1164,10 @@ fn handshake(stream: UnixStream, core: &Core) {
                 return;
             }
             conn.publish_instances(registry.slots.len() as u32);
-            let slot = registry.slots.get_mut(&id).expect("the slot was found above under this lock");
+            let slot = registry
+                .slots
+                .get_mut(&id)
+                .expect("the slot was found above under this lock");
             slot.state = SlotState::Connected {
                 conn: Arc::new(conn),
                 announced: false,
