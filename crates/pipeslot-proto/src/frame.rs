@@ -7,8 +7,8 @@
 //!
 //! ```text
 //! offset  size  field
-//! 0       1     type      1 Data, 2 Consumed, 3 Disconnect, 4 Discard;
-//!                         0 and 5..=255 are invalid
+//! 0       1     type      1 Data, 2 Consumed, 3 Disconnect, 4 Discard,
+//!                         5 Pending, 6 Committed; 0 and 7..=255 are invalid
 //! 1       1     flags     Data: 0x01 END_OF_MESSAGE; every other bit, and
 //!                         every bit of other types, must be 0
 //! 2       2     reserved  must be 0
@@ -22,6 +22,8 @@
 //! | Consumed | exactly 8 | `total: u64` |
 //! | Disconnect | exactly 0 | — |
 //! | Discard | exactly 16 | `start: u64`, `end: u64`, `start <= end` |
+//! | Pending | exactly 16 | `start: u64`, `end: u64`, `start <= end` |
+//! | Committed | exactly 16 | `start: u64`, `end: u64`, `start <= end` |
 //!
 //! Type 0 is invalid so that zeroed memory spliced into a stream is never a
 //! frame (threat T10). Anything not in the tables — an unknown type, a set
@@ -75,6 +77,16 @@
 //! Discard names a range rather than a single "up to" offset. On a message
 //! pipe the range covers exactly one message. Without Discard a cancelled
 //! write's bytes, already on the socket, would reach the reader.
+//!
+//! `Pending { start, end }` comes before the Data frames of a write that
+//! does not fit in the quota, so will be pending (S72): its bytes are
+//! visible to the reader at once (S73), but they belong to the pipe only
+//! once the writer sends `Committed { start, end }` after the write
+//! completed. If the writer's end goes away first — its process killed
+//! during the pending write — the reader drops the unread bytes of every
+//! range still pending, as Windows discards the rest of a pending write of a
+//! terminated process (S75, threat T14). A cancelled pending write is
+//! withdrawn with Discard instead.
 //!
 //! # Disconnect, and the end of the stream
 //!
@@ -167,6 +179,22 @@ pub enum Frame<'a> {
         /// One past the last withdrawn offset; never below `start`.
         end: u64,
     },
+    /// The bytes at offsets `start..end`, about to follow, belong to a write
+    /// that will be pending (type 5, S73, S75).
+    Pending {
+        /// The write's first offset.
+        start: u64,
+        /// One past its last offset; never below `start`.
+        end: u64,
+    },
+    /// The pending write at `start..end` completed: its bytes belong to the
+    /// pipe (type 6).
+    Committed {
+        /// The write's first offset.
+        start: u64,
+        /// One past its last offset; never below `start`.
+        end: u64,
+    },
 }
 
 impl Frame<'_> {
@@ -212,17 +240,9 @@ impl Frame<'_> {
                 out.extend_from_slice(&total.to_le_bytes());
             }
             Frame::Disconnect => push_header(TYPE_DISCONNECT, 0, 0, out),
-            Frame::Discard { start, end } => {
-                if start > end {
-                    return Err(FrameError::Protocol(ProtocolViolation::DiscardRange {
-                        start,
-                        end,
-                    }));
-                }
-                push_header(TYPE_DISCARD, 0, 16, out);
-                out.extend_from_slice(&start.to_le_bytes());
-                out.extend_from_slice(&end.to_le_bytes());
-            }
+            Frame::Discard { start, end } => push_range(TYPE_DISCARD, start, end, out)?,
+            Frame::Pending { start, end } => push_range(TYPE_PENDING, start, end, out)?,
+            Frame::Committed { start, end } => push_range(TYPE_COMMITTED, start, end, out)?,
         }
         Ok(())
     }
@@ -449,7 +469,8 @@ pub enum ProtocolViolation {
     },
     /// An empty Data frame without END_OF_MESSAGE.
     EmptyFragment,
-    /// A Discard whose `start` exceeds its `end`.
+    /// A range frame (Discard, Pending, Committed) whose `start` exceeds
+    /// its `end`.
     DiscardRange {
         /// The claimed start.
         start: u64,
@@ -503,7 +524,7 @@ fn decode_frame(buf: &[u8], max_frame: u32) -> Result<Option<(Frame<'_>, usize)>
     };
     let allowed_flags = match frame_type {
         TYPE_DATA => END_OF_MESSAGE,
-        TYPE_CONSUMED | TYPE_DISCONNECT | TYPE_DISCARD => 0,
+        TYPE_CONSUMED | TYPE_DISCONNECT | TYPE_DISCARD | TYPE_PENDING | TYPE_COMMITTED => 0,
         _ => return Err(protocol(ProtocolViolation::UnknownType(frame_type))),
     };
     if let Some(&flags) = buf.get(1) {
@@ -534,7 +555,7 @@ fn decode_frame(buf: &[u8], max_frame: u32) -> Result<Option<(Frame<'_>, usize)>
         }
         TYPE_DATA => len,
         TYPE_CONSUMED => 8,
-        TYPE_DISCARD => 16,
+        TYPE_DISCARD | TYPE_PENDING | TYPE_COMMITTED => 16,
         _ => 0,
     };
     if len != expected {
@@ -559,12 +580,16 @@ fn decode_frame(buf: &[u8], max_frame: u32) -> Result<Option<(Frame<'_>, usize)>
         TYPE_CONSUMED => Frame::Consumed {
             total: le_u64(payload, 0),
         },
-        TYPE_DISCARD => {
+        TYPE_DISCARD | TYPE_PENDING | TYPE_COMMITTED => {
             let (start, end) = (le_u64(payload, 0), le_u64(payload, 8));
             if start > end {
                 return Err(protocol(ProtocolViolation::DiscardRange { start, end }));
             }
-            Frame::Discard { start, end }
+            match frame_type {
+                TYPE_DISCARD => Frame::Discard { start, end },
+                TYPE_PENDING => Frame::Pending { start, end },
+                _ => Frame::Committed { start, end },
+            }
         }
         _ => Frame::Disconnect,
     };
@@ -599,6 +624,20 @@ fn push_data(payload: &[u8], len: u32, end_of_message: bool, out: &mut Vec<u8>) 
     out.extend_from_slice(payload);
 }
 
+/// A range frame (Discard, Pending, Committed); `start > end` is refused.
+fn push_range(frame_type: u8, start: u64, end: u64, out: &mut Vec<u8>) -> Result<(), FrameError> {
+    if start > end {
+        return Err(FrameError::Protocol(ProtocolViolation::DiscardRange {
+            start,
+            end,
+        }));
+    }
+    push_header(frame_type, 0, 16, out);
+    out.extend_from_slice(&start.to_le_bytes());
+    out.extend_from_slice(&end.to_le_bytes());
+    Ok(())
+}
+
 fn push_header(frame_type: u8, flags: u8, len: u32, out: &mut Vec<u8>) {
     out.extend_from_slice(&[frame_type, flags, 0, 0]);
     out.extend_from_slice(&len.to_le_bytes());
@@ -622,6 +661,8 @@ const TYPE_DATA: u8 = 1;
 const TYPE_CONSUMED: u8 = 2;
 const TYPE_DISCONNECT: u8 = 3;
 const TYPE_DISCARD: u8 = 4;
+const TYPE_PENDING: u8 = 5;
+const TYPE_COMMITTED: u8 = 6;
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,8 @@ enum Spec {
     Consumed(u64),
     Disconnect,
     Discard(u64, u64),
+    Pending(u64, u64),
+    Committed(u64, u64),
 }
 
 impl Spec {
@@ -32,6 +34,14 @@ impl Spec {
                 start: *start,
                 end: *end,
             },
+            Spec::Pending(start, end) => Frame::Pending {
+                start: *start,
+                end: *end,
+            },
+            Spec::Committed(start, end) => Frame::Committed {
+                start: *start,
+                end: *end,
+            },
         }
     }
 }
@@ -43,6 +53,8 @@ fn spec() -> impl Strategy<Value = Spec> {
         any::<u64>().prop_map(Spec::Consumed),
         Just(Spec::Disconnect),
         (any::<u64>(), any::<u64>()).prop_map(|(a, b)| Spec::Discard(a.min(b), a.max(b))),
+        (any::<u64>(), any::<u64>()).prop_map(|(a, b)| Spec::Pending(a.min(b), a.max(b))),
+        (any::<u64>(), any::<u64>()).prop_map(|(a, b)| Spec::Committed(a.min(b), a.max(b))),
     ]
 }
 
@@ -75,6 +87,8 @@ fn decode_all(decoder: &mut FrameDecoder, wire: &[u8]) -> Result<(Vec<Spec>, usi
             Frame::Consumed { total } => Spec::Consumed(total),
             Frame::Disconnect => Spec::Disconnect,
             Frame::Discard { start, end } => Spec::Discard(start, end),
+            Frame::Pending { start, end } => Spec::Pending(start, end),
+            Frame::Committed { start, end } => Spec::Committed(start, end),
         });
         at += used;
     }
@@ -305,7 +319,7 @@ fn zero_bytes_mid_stream_are_a_protocol_error() {
 #[test]
 fn malformed_headers_are_refused_at_the_first_bad_byte() {
     let unknown = |t| Err(FrameError::Protocol(ProtocolViolation::UnknownType(t)));
-    for t in (5..=255).chain([0]) {
+    for t in (7..=255).chain([0]) {
         assert_eq!(FrameDecoder::default().decode(&[t]), unknown(t));
     }
     let flags = |frame_type, flags| {
@@ -316,7 +330,7 @@ fn malformed_headers_are_refused_at_the_first_bad_byte() {
     };
     assert_eq!(FrameDecoder::default().decode(&[1, 0x02]), flags(1, 0x02));
     assert_eq!(FrameDecoder::default().decode(&[1, 0x81]), flags(1, 0x81));
-    for t in 2..=4 {
+    for t in 2..=6 {
         assert_eq!(FrameDecoder::default().decode(&[t, 0x01]), flags(t, 0x01));
     }
     let reserved = Err(FrameError::Protocol(ProtocolViolation::ReservedNotZero));

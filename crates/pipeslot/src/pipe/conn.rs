@@ -43,6 +43,13 @@ const CANCEL_CHECK: Duration = Duration::from_millis(50);
 /// Bytes read from the socket at a time.
 const RECEIVE_CHUNK: usize = 64 * 1024;
 
+/// The type byte of a Data frame (pipeslot-proto `frame`).
+const DATA_FRAME_TYPE: u8 = 1;
+
+/// Data frames of at least this many payload bytes are received straight
+/// into their own chunk.
+const LARGE_FRAME: usize = 16 * 1024;
+
 /// Cancellation of the blocking calls of one handle (S41).
 #[derive(Debug)]
 pub(crate) struct Cancel {
@@ -90,6 +97,17 @@ struct ReceiveBuffer {
     start: usize,
     end: usize,
     decoder: FrameDecoder,
+    /// A large Data frame being received straight into its own buffer.
+    large: Option<LargeFrame>,
+}
+
+/// A Data frame of at least [`LARGE_FRAME`] payload bytes, received into
+/// the chunk it will be queued as, saving a copy through the receive
+/// buffer.
+struct LargeFrame {
+    data: Vec<u8>,
+    len: usize,
+    end_of_message: bool,
 }
 
 #[derive(Default)]
@@ -100,6 +118,8 @@ struct ConnState {
     consumed: u64,
     /// Payload bytes received so far.
     received: u64,
+    /// Writes announced as pending and not yet committed (S75).
+    pending: Vec<(u64, u64)>,
     sent: u64,
     peer_consumed: u64,
     end: Option<End>,
@@ -206,6 +226,7 @@ impl Conn {
                 start: 0,
                 end: 0,
                 decoder: FrameDecoder::new(DEFAULT_MAX_FRAME),
+                large: None,
             }),
             send: Mutex::new(Vec::new()),
         })
@@ -455,20 +476,26 @@ impl Conn {
                 return Ok(0);
             }
         }
-        let start = self.send_data(data)?;
+        let (start, pending) = self.send_data(data)?;
         if data.is_empty() {
             return Ok(0); // S66: an empty message never blocks
         }
+        let end = start + data.len() as u64;
         let st = match self.wait_credits(self.out_quota, cancel, token, "writing to a pipe") {
             Ok(st) => st,
             Err(e) => {
                 if e.kind() == ErrorKind::OperationAborted {
                     // S75: the cancelled write's unread bytes leave the pipe.
-                    self.withdraw(start, start + data.len() as u64);
+                    self.withdraw(start, end);
                 }
                 return Err(e);
             }
         };
+        if pending && st.end == Some(End::Open) {
+            drop(st);
+            self.send_control(Frame::Committed { start, end });
+            return Ok(data.len());
+        }
         match st.end {
             Some(End::Disconnected) => Err(not_connected("writing to a pipe")),
             // S83: a pending write whose reader closed fails with ERROR_BROKEN_PIPE.
@@ -560,16 +587,30 @@ impl Conn {
         }
     }
 
-    /// Sends one write; returns its stream offset.
-    fn send_data(&self, data: &[u8]) -> Result<u64> {
+    /// Sends one write; returns its stream offset and whether it was
+    /// announced as pending.
+    fn send_data(&self, data: &[u8]) -> Result<(u64, bool)> {
         let mut buf = self.send.lock().unwrap_or_else(|p| p.into_inner());
         let end_of_message = self.mode == PipeMode::Message;
         // Count the bytes as sent before they can be consumed.
-        let start = {
+        let (start, pending) = {
             let mut st = self.lock();
+            let published = self.credits.peer_consumed(self.me);
+            st.peer_consumed = st.peer_consumed.max(published.min(st.sent));
+            let pending =
+                !data.is_empty() && st.sent - st.peer_consumed + data.len() as u64 > self.out_quota;
             st.sent += data.len() as u64;
-            st.sent - data.len() as u64
+            (st.sent - data.len() as u64, pending)
         };
+        if pending {
+            // The write will wait for credits: its bytes are the pipe's only
+            // once it completes (S75).
+            let mut range = Vec::with_capacity(frame::HEADER_LEN + 16);
+            let end = start + data.len() as u64;
+            if (Frame::Pending { start, end }).encode(&mut range).is_ok() {
+                let _ = stream::send_all(self.data.as_fd(), &range);
+            }
+        }
         let sent = match frame::data_header(data.len(), end_of_message, self.max_frame) {
             Some(header) => stream::send_all_vectored(self.data.as_fd(), &header, data),
             None => {
@@ -583,7 +624,7 @@ impl Conn {
             }
         };
         match sent {
-            Ok(()) => Ok(start),
+            Ok(()) => Ok((start, pending)),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) => {
                 // Did the server disconnect us, or did the peer close? The
                 // frames still queued tell.
@@ -610,8 +651,13 @@ impl Conn {
 
     /// Tells the reader to drop the unread bytes of a cancelled write.
     fn withdraw(&self, start: u64, end: u64) {
+        self.send_control(Frame::Discard { start, end });
+    }
+
+    /// Sends a control frame, best effort: a peer that is gone needs none.
+    fn send_control(&self, frame: Frame<'_>) {
         let mut buf = Vec::with_capacity(frame::HEADER_LEN + 16);
-        if (Frame::Discard { start, end }).encode(&mut buf).is_ok() {
+        if frame.encode(&mut buf).is_ok() {
             let _guard = self.send.lock().unwrap_or_else(|p| p.into_inner());
             let _ = stream::send_all(self.data.as_fd(), &buf);
         }
@@ -765,19 +811,41 @@ impl Conn {
     fn file_data(&self) -> Result<bool> {
         let mut receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
         let receive = &mut *receive;
-        receive.make_room(RECEIVE_CHUNK / 4);
-        let end = receive.end;
-        let got = match stream::receive_nonblocking(self.data.as_fd(), &mut receive.bytes[end..]) {
-            Ok(Some(n)) => n,
-            Ok(None) => return Ok(false),
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNRESET)) => 0,
-            Err(e) => return Err(Error::from_io(e, "reading from a pipe")),
-        };
-        receive.end += got;
-        let mut st = self.lock();
+        let mut st;
+        let got;
+        if let Some(large) = receive.large.as_mut() {
+            got = match stream::receive_appending(self.data.as_fd(), &mut large.data, large.len) {
+                Ok(Some(n)) => n,
+                Ok(None) => return Ok(false),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNRESET)) => 0,
+                Err(e) => return Err(Error::from_io(e, "reading from a pipe")),
+            };
+            st = self.lock();
+            if large.data.len() == large.len {
+                if let Some(done) = receive.large.take() {
+                    if st.end == Some(End::Open) {
+                        st.file_owned(
+                            done.data,
+                            done.end_of_message || self.mode == PipeMode::Byte,
+                        );
+                    }
+                }
+            }
+        } else {
+            receive.make_room(RECEIVE_CHUNK / 4);
+            let end = receive.end;
+            got = match stream::receive_nonblocking(self.data.as_fd(), &mut receive.bytes[end..]) {
+                Ok(Some(n)) => n,
+                Ok(None) => return Ok(false),
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNRESET)) => 0,
+                Err(e) => return Err(Error::from_io(e, "reading from a pipe")),
+            };
+            receive.end += got;
+            st = self.lock();
+        }
         let mut broken = false;
         let mut discarded = false;
-        loop {
+        while receive.large.is_none() {
             match receive
                 .decoder
                 .decode(&receive.bytes[receive.start..receive.end])
@@ -802,9 +870,14 @@ impl Conn {
                             if end > st.received {
                                 broken = true; // withdrawing bytes never sent
                             } else {
+                                st.pending.retain(|&range| range != (start, end));
                                 st.discard(start, end);
                                 discarded = true;
                             }
+                        }
+                        Frame::Pending { start, end } => st.pending.push((start, end)),
+                        Frame::Committed { start, end } => {
+                            st.pending.retain(|&range| range != (start, end))
                         }
                         // Credits travel on the credit page; a server is
                         // never told to disconnect.
@@ -812,7 +885,17 @@ impl Conn {
                     }
                     receive.start += used;
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    // A valid header of a large Data frame whose payload is
+                    // still to come: receive the rest straight into a chunk.
+                    let pending = &receive.bytes[receive.start..receive.end];
+                    if let Some(large) = LargeFrame::start(pending) {
+                        receive.large = Some(large);
+                        receive.start = 0;
+                        receive.end = 0;
+                    }
+                    break;
+                }
                 Err(_) => broken = true,
             }
             if broken {
@@ -823,20 +906,26 @@ impl Conn {
             receive.start = 0;
             receive.end = 0;
         }
-        if discarded {
-            self.credits.publish_consumed(self.me, st.consumed);
-        }
         if got == 0 || broken {
-            // End of stream: a partial frame is never surfaced (T14). A
-            // peer that broke the protocol is treated as gone (T10).
+            // End of stream: a partial frame is never surfaced (T14), nor
+            // the unread rest of a write still pending when the writer went
+            // (S75). A peer that broke the protocol is treated as gone (T10).
             if st.end == Some(End::Open) {
                 st.end = Some(End::PeerClosed);
             }
+            for (start, end) in std::mem::take(&mut st.pending) {
+                st.discard(start, end);
+                discarded = true;
+            }
             receive.start = 0;
             receive.end = 0;
+            receive.large = None;
             if broken {
                 let _ = rustix::net::shutdown(&self.data, rustix::net::Shutdown::Both);
             }
+        }
+        if discarded {
+            self.credits.publish_consumed(self.me, st.consumed);
         }
         self.notify(&st);
         drop(st);
@@ -844,7 +933,43 @@ impl Conn {
     }
 }
 
+impl LargeFrame {
+    /// `pending` starts with a header the decoder accepted but whose
+    /// payload is incomplete: a large Data frame becomes a `LargeFrame`
+    /// holding the payload bytes already received.
+    fn start(pending: &[u8]) -> Option<LargeFrame> {
+        let header = pending.get(..frame::HEADER_LEN)?;
+        if header[0] != DATA_FRAME_TYPE {
+            return None;
+        }
+        let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        if len < LARGE_FRAME {
+            return None;
+        }
+        let mut data = Vec::with_capacity(len);
+        data.extend_from_slice(&pending[frame::HEADER_LEN..]);
+        Some(LargeFrame {
+            data,
+            len,
+            end_of_message: header[1] & frame::END_OF_MESSAGE != 0,
+        })
+    }
+}
+
 impl ConnState {
+    /// Queues a received payload, taking its buffer.
+    fn file_owned(&mut self, payload: Vec<u8>, end_of_message: bool) {
+        self.inbound_bytes += payload.len();
+        let len = payload.len() as u64;
+        self.inbound.push_back(Chunk {
+            data: payload,
+            position: 0,
+            end_of_message,
+            offset: self.received,
+        });
+        self.received += len;
+    }
+
     /// Queues received payload bytes.
     fn file(&mut self, payload: &[u8], end_of_message: bool) {
         self.inbound_bytes += payload.len();

@@ -162,6 +162,41 @@ pub(crate) fn receive_with_fd(
     }
 }
 
+/// `recv(2)` without waiting, appending to `buf` until it holds `limit`
+/// bytes (never more: the bytes after belong to the next frame).
+/// `Ok(None)` when nothing is available; `Ok(Some(0))` at end of stream.
+pub(crate) fn receive_appending(
+    fd: BorrowedFd<'_>,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<Option<usize>> {
+    let want = limit.saturating_sub(buf.len());
+    if want == 0 {
+        return Ok(Some(0));
+    }
+    buf.reserve_exact(want);
+    let start = buf.len();
+    // Zeroing only what this call may fill, once per receive.
+    buf.resize(start + want, 0);
+    loop {
+        match rustix::net::recv(fd, &mut buf[start..], RecvFlags::DONTWAIT) {
+            Ok((_, n)) => {
+                buf.truncate(start + n);
+                return Ok(Some(n));
+            }
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) => {
+                buf.truncate(start);
+                return Ok(None);
+            }
+            Err(e) => {
+                buf.truncate(start);
+                return Err(e.into());
+            }
+        }
+    }
+}
+
 /// `recv(2)` of whatever is available, without waiting (`MSG_DONTWAIT`).
 /// `Ok(None)` when nothing is; `Ok(Some(0))` at end of stream.
 pub(crate) fn receive_nonblocking(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<usize>> {

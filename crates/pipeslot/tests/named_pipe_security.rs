@@ -1,0 +1,557 @@
+//! Named pipes: who may create, serve and connect (threats T1-T4, T20).
+//!
+//! Known difference: every instance of a name lives in the process that
+//! created the first one; a second process creating an instance gets
+//! ERROR_ACCESS_DENIED.
+//!
+//! The tests that need a second user (uid 65534) run only as root and
+//! print why they skip otherwise; CI runs them as root. Subprocess
+//! scenarios re-execute this binary through the ignored `subprocess_entry`
+//! test, with `PIPESLOT_ROOT` set to the test's root.
+
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use pipeslot::namespace::{Namespace, Scope};
+use pipeslot::pipe::{ClientOptions, PipeServer, ServerOptions};
+use pipeslot::ErrorKind;
+
+mod pipe_harness;
+mod util;
+use pipe_harness::*;
+use util::{ChildGuard, CHILD_DONE, CHILD_ENV};
+
+const READY: &str = "pipeslot-child-ready";
+const NOBODY: u32 = 65534;
+
+/// A child running `scenario` with `PIPESLOT_ROOT=root`, optionally as
+/// uid/gid 65534, its stdout piped.
+fn child_command(root: &Path, scenario: &str, as_nobody: bool) -> Command {
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args([
+            "--exact",
+            "subprocess_entry",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD_ENV, scenario)
+        .env("PIPESLOT_ROOT", root)
+        .stdout(Stdio::piped());
+    if as_nobody {
+        command.uid(NOBODY).gid(NOBODY);
+    }
+    command
+}
+
+/// Runs `scenario` to the end and returns its stdout; fails unless it
+/// exited 0.
+fn run_child(root: &Path, scenario: &str, as_nobody: bool) -> String {
+    let child = child_command(root, scenario, as_nobody).spawn().unwrap();
+    let output = util::within_10s(move || child.wait_with_output().unwrap());
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "child {scenario} failed: {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(CHILD_DONE),
+        "child {scenario} did not finish:\n{stdout}"
+    );
+    stdout
+}
+
+/// Starts `scenario` and waits for READY; the rest of its output is drained.
+fn spawn_ready(root: &Path, scenario: &str) -> ChildGuard {
+    let mut child = child_command(root, scenario, false).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let child = ChildGuard(child);
+    let mut lines = BufReader::new(stdout).lines();
+    let ready = lines.by_ref().any(|l| l.is_ok_and(|l| l.contains(READY)));
+    assert!(ready, "the child ({scenario}) never got ready");
+    thread::spawn(move || lines.for_each(drop));
+    child
+}
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Makes `root` and the machine-wide namespace under it usable by uid
+/// 65534: world-writable and sticky, which the shared policy accepts.
+fn open_to_nobody(root: &Path) {
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let ns = Namespace::at_root(root, Scope::MachineWide).unwrap();
+    for dir in [ns.dir().to_owned(), ns.dir().join("pipe")] {
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    }
+}
+
+#[test]
+fn a_second_first_instance_in_the_same_process_is_access_denied() {
+    // T1, S25: first_pipe_instance on a live name -> ERROR_ACCESS_DENIED;
+    // the first server still serves.
+    let root = tempfile::tempdir().unwrap();
+    let first = ServerOptions::new()
+        .root(root.path())
+        .first_pipe_instance(true)
+        .max_instances(2)
+        .create(&name("squat"))
+        .unwrap();
+    expect_open_err(
+        ServerOptions::new()
+            .root(root.path())
+            .first_pipe_instance(true)
+            .max_instances(2)
+            .create(&name("SQUAT")),
+        ErrorKind::AccessDenied,
+        5,
+    );
+    let client = client(root.path(), "squat");
+    client.send(b"to the real server").unwrap();
+    assert_eq!(first.recv_message().unwrap(), b"to the real server");
+}
+
+#[test]
+fn a_second_process_cannot_create_an_instance() {
+    // T1 (deliberate difference: instances live in one process): a child
+    // creating an instance of our live name, with or without
+    // first_pipe_instance, gets ERROR_ACCESS_DENIED; we still serve.
+    let root = tempfile::tempdir().unwrap();
+    let server = ServerOptions::new()
+        .root(root.path())
+        .max_instances(UNLIMITED)
+        .create(&name("owned"))
+        .unwrap();
+    run_child(root.path(), "create-owned", false);
+    let client = client(root.path(), "owned");
+    client.send(b"still ours").unwrap();
+    assert_eq!(server.recv_message().unwrap(), b"still ours");
+}
+
+const UNLIMITED: u32 = pipeslot::pipe::UNLIMITED_INSTANCES;
+
+#[test]
+fn we_cannot_create_an_instance_of_another_processs_name() {
+    // T1: the mirror case; the child holds the name.
+    let root = tempfile::tempdir().unwrap();
+    let child = spawn_ready(root.path(), "hold-server");
+    for first in [false, true] {
+        expect_open_err(
+            ServerOptions::new()
+                .root(root.path())
+                .first_pipe_instance(first)
+                .max_instances(UNLIMITED)
+                .create(&name("held")),
+            ErrorKind::AccessDenied,
+            5,
+        );
+    }
+    drop(child);
+}
+
+#[test]
+fn the_name_claim_survives_a_busy_accept_loop() {
+    // T1: while we run connect/disconnect cycles, a second process keeps
+    // trying to create the name; it never succeeds.
+    let root = tempfile::tempdir().unwrap();
+    let server = Arc::new(
+        ServerOptions::new()
+            .root(root.path())
+            .max_instances(1)
+            .create(&name("busy-claim"))
+            .unwrap(),
+    );
+    let child = child_command(root.path(), "claim-loop", false)
+        .spawn()
+        .unwrap();
+    for round in 0..100u32 {
+        let s = Arc::clone(&server);
+        let connect = thread::spawn(move || s.connect());
+        let dir = root.path().to_owned();
+        util::within_10s(move || {
+            ClientOptions::new()
+                .root(&dir)
+                .wait(&name("busy-claim"), pipeslot::pipe::WaitTimeout::Forever)
+        })
+        .unwrap();
+        let client = client(root.path(), "busy-claim");
+        match join_10s(connect) {
+            Ok(()) => {}
+            Err(e) => assert_eq!(e.kind(), ErrorKind::PipeConnected, "round {round}: {e}"),
+        }
+        client.send(&round.to_le_bytes()).unwrap();
+        assert_eq!(server.recv_message().unwrap(), round.to_le_bytes());
+        drop(client);
+        server.disconnect().unwrap();
+    }
+    let output = util::within_10s(move || child.wait_with_output().unwrap());
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the claimer succeeded or failed oddly:\n{stdout}"
+    );
+    assert!(stdout.contains(CHILD_DONE));
+}
+
+#[test]
+fn a_name_is_reclaimed_after_its_server_is_killed() {
+    // T3: the child server is killed with SIGKILL; its socket file stays;
+    // a new create succeeds and a client round-trips.
+    let root = tempfile::tempdir().unwrap();
+    let mut child = spawn_ready(root.path(), "hold-server");
+    expect_open_err(
+        ServerOptions::new().root(root.path()).create(&name("held")),
+        ErrorKind::AccessDenied,
+        5,
+    );
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    assert!(
+        socket_path(root.path(), "held").exists(),
+        "the stale socket file was expected to stay"
+    );
+    let server = byte_server(root.path(), "held");
+    let client = client(root.path(), "held");
+    client.send(b"new owner").unwrap();
+    assert_eq!(server.recv_message().unwrap(), b"new owner");
+}
+
+#[test]
+fn a_regular_file_at_the_socket_path_is_never_removed() {
+    // T3: something that is not our socket sits at the path: creation
+    // fails with AddrInUse (ERROR_ALREADY_EXISTS) and the file is untouched.
+    let root = tempfile::tempdir().unwrap();
+    let path = socket_path(root.path(), "occupied");
+    std::fs::write(&path, b"not a socket").unwrap();
+    expect_open_err(
+        ServerOptions::new()
+            .root(root.path())
+            .create(&name("occupied")),
+        ErrorKind::AddrInUse,
+        183,
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
+}
+
+#[test]
+fn the_server_recovers_after_its_socket_is_removed() {
+    // T4: `rm` of the socket while the server runs; the server re-binds
+    // (it still holds the lock) and clients reach it again.
+    let root = tempfile::tempdir().unwrap();
+    let server = ServerOptions::new()
+        .root(root.path())
+        .max_instances(2)
+        .create(&name("removed"))
+        .unwrap();
+    let spare = ServerOptions::new()
+        .root(root.path())
+        .max_instances(2)
+        .create(&name("removed"))
+        .unwrap();
+    std::fs::remove_file(socket_path(root.path(), "removed")).unwrap();
+    let mut client = None;
+    eventually("a client reaches the server again", || {
+        client = ClientOptions::new()
+            .root(root.path())
+            .open(&name("removed"))
+            .ok();
+        client.is_some()
+    });
+    let client = client.unwrap();
+    client.send(b"back").unwrap();
+    // Either instance may have taken the client.
+    eventually("one of the instances receives the bytes", || {
+        [&server, &spare]
+            .iter()
+            .any(|s| s.peek(&mut []).is_ok_and(|p| p.total_available == 4))
+    });
+}
+
+#[test]
+fn a_group_writable_namespace_is_refused() {
+    // T4, T7: chmod 0770 on the private namespace: creating a pipe fails
+    // with InsecureNamespace (ERROR_ACCESS_DENIED) and nothing is repaired.
+    let root = tempfile::tempdir().unwrap();
+    let ns = Namespace::at_root(root.path(), Scope::Private).unwrap();
+    let dir = ns.dir().to_owned();
+    drop(ns);
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o770)).unwrap();
+    expect_open_err(
+        ServerOptions::new()
+            .root(root.path())
+            .create(&name("loose")),
+        ErrorKind::InsecureNamespace,
+        5,
+    );
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o770, "the directory was repaired");
+}
+
+#[test]
+fn expect_server_uid_adds_to_the_trusted_uids() {
+    // T2: a client always trusts its own uid and root; expect_server_uid
+    // adds one more (it does not narrow the set, as documented on
+    // `ClientOptions::expect_server_uid`), so a server of our own uid is
+    // reached whatever uid is expected.
+    let root = tempfile::tempdir().unwrap();
+    let server = byte_server(root.path(), "own-uid");
+    let me = rustix::process::geteuid().as_raw();
+    for expected in [me, me.wrapping_add(4242)] {
+        let client = ClientOptions::new()
+            .root(root.path())
+            .expect_server_uid(expected)
+            .open(&name("own-uid"))
+            .unwrap();
+        client.send(b"trusted").unwrap();
+        assert_eq!(server.recv_message().unwrap(), b"trusted");
+        drop(client);
+        server.disconnect().unwrap();
+        server.set_nowait(true).unwrap();
+        expect_err(server.connect(), ErrorKind::PipeListening, 536);
+        server.set_nowait(false).unwrap();
+    }
+}
+
+#[test]
+fn a_client_refuses_a_server_run_by_another_user() {
+    // T2 (root CI, client_rejects_foreign_server_uid): a uid-65534 listener
+    // at the pipe's socket in the machine-wide namespace. Our open fails
+    // with ServerIdentityMismatch (ERROR_ACCESS_DENIED) and the listener
+    // received 0 bytes. With expect_server_uid(65534) the client does talk
+    // to it (the listener then gets the hello).
+    if !is_root() {
+        eprintln!("SKIPPED a_client_refuses_a_server_run_by_another_user: needs root to run a listener as uid 65534 (CI runs it as root)");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    open_to_nobody(root.path());
+    let socket = Namespace::at_root(root.path(), Scope::MachineWide)
+        .unwrap()
+        .pipe_socket_path(&name("foreign"));
+    let mut child = child_command(root.path(), "foreign-listener", true)
+        .env("PIPESLOT_CHILD_SOCKET", &socket)
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let child = ChildGuard(child);
+    let mut lines = BufReader::new(stdout).lines();
+    assert!(
+        lines.by_ref().any(|l| l.is_ok_and(|l| l.contains(READY))),
+        "the uid-65534 listener never got ready"
+    );
+    let dir = root.path().to_owned();
+    expect_open_err(
+        util::within_10s(move || {
+            ClientOptions::new()
+                .root(&dir)
+                .open(&name("foreign"))
+                .map(drop)
+        }),
+        ErrorKind::ServerIdentityMismatch,
+        5,
+    );
+    // The listener reports how many bytes each connection carried.
+    let mut report = || lines.find_map(|l| l.ok().filter(|l| l.starts_with("received ")));
+    assert_eq!(
+        report().as_deref(),
+        Some("received 0"),
+        "the client sent bytes to an impostor"
+    );
+    let dir = root.path().to_owned();
+    let trusting = util::within_10s(move || {
+        ClientOptions::new()
+            .root(&dir)
+            .expect_server_uid(NOBODY)
+            .open(&name("foreign"))
+            .map(drop)
+    });
+    // The listener does not answer like a pipe server; only the bytes count.
+    let _ = trusting;
+    let second = report().unwrap_or_default();
+    assert_ne!(second, "received 0", "an expected uid must be trusted");
+    drop(child);
+}
+
+#[test]
+fn identities_are_the_kernels() {
+    // T20 (socketpair_creds_match_self): uid, gid and pid of both ends come
+    // from SO_PEERCRED; the computer name is this machine's.
+    let root = tempfile::tempdir().unwrap();
+    let server = byte_server(root.path(), "identity");
+    let client = client(root.path(), "identity");
+    let uid = rustix::process::geteuid().as_raw();
+    let gid = rustix::process::getegid().as_raw();
+    for identity in [
+        server.client_identity().unwrap(),
+        client.server_identity().unwrap(),
+    ] {
+        assert_eq!(
+            (identity.pid, identity.uid, identity.gid),
+            (std::process::id(), uid, gid)
+        );
+        assert!(!identity.computer_name.is_empty());
+    }
+}
+
+#[test]
+fn a_pid_claimed_in_the_hello_is_ignored() {
+    // T20 (payload_identity_ignored): a raw client claims pid 1; the server
+    // reports the kernel's pid.
+    let root = tempfile::tempdir().unwrap();
+    let server = byte_server(root.path(), "claimed-pid");
+    let (_raw, hello) = RawPeer::open(root.path(), "claimed-pid", 1);
+    assert!(
+        matches!(
+            hello,
+            pipeslot_proto::handshake::ServerHello::Connected { .. }
+        ),
+        "{hello:?}"
+    );
+    expect_err(server.connect(), ErrorKind::PipeConnected, 535);
+    assert_eq!(server.client_process_id().unwrap(), std::process::id());
+    assert_eq!(server.client_identity().unwrap().pid, std::process::id());
+}
+
+/// A machine-wide server under `root` allowing what `allow` sets.
+fn shared_server(
+    root: &Path,
+    path: &str,
+    allow: impl FnOnce(&mut ServerOptions) -> &mut ServerOptions,
+) -> PipeServer {
+    let mut options = ServerOptions::new();
+    options.root(root).machine_wide(true);
+    allow(&mut options).create(&name(path)).unwrap()
+}
+
+#[test]
+fn other_users_are_refused_unless_allowed() {
+    // T20 (root CI): a uid-65534 client of a machine-wide pipe gets
+    // ERROR_ACCESS_DENIED from the credential check, with the socket
+    // reachable; allow_uid(65534) or allow_gid(65534) lets it in, and the
+    // server sees uid 65534.
+    if !is_root() {
+        eprintln!("SKIPPED other_users_are_refused_unless_allowed: needs root to run a client as uid 65534 (CI runs it as root)");
+        return;
+    }
+    let root = tempfile::tempdir().unwrap();
+    open_to_nobody(root.path());
+    {
+        let server = shared_server(root.path(), "guarded", |o| o);
+        // Make sure file permissions are not what stops the client.
+        let socket = Namespace::at_root(root.path(), Scope::MachineWide)
+            .unwrap()
+            .pipe_socket_path(&name("guarded"));
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let stdout = run_child(root.path(), "nobody-open-guarded", true);
+        assert!(stdout.contains("open: AccessDenied 5"), "{stdout}");
+        expect_err(server.peek(&mut []), ErrorKind::BadPipe, 230);
+    }
+    for (path, scenario) in [
+        ("allowed-uid", "nobody-open-uid"),
+        ("allowed-gid", "nobody-open-gid"),
+    ] {
+        let server = if path == "allowed-uid" {
+            shared_server(root.path(), path, |o| o.allow_uid(NOBODY))
+        } else {
+            shared_server(root.path(), path, |o| o.allow_gid(NOBODY))
+        };
+        let stdout = run_child(root.path(), scenario, true);
+        assert!(stdout.contains("open: ok"), "{stdout}");
+        assert!(stdout.contains(&format!("my uid {NOBODY}")), "{stdout}");
+        // The child has closed; what it wrote is still readable (S79).
+        assert_eq!(server.recv_message().unwrap(), b"from nobody");
+        assert_eq!(server.client_identity().unwrap().uid, NOBODY);
+    }
+}
+
+/// Subprocess scenarios, run by the tests above. Does nothing otherwise.
+#[test]
+#[ignore = "subprocess entry point, run by other tests"]
+fn subprocess_entry() {
+    let nobody_open = |path: &str| {
+        match ClientOptions::new().open(&name(path)) {
+            Ok(client) => {
+                println!("open: ok");
+                // Written bytes stay readable after the close (S79).
+                client.send(b"from nobody").unwrap();
+                let identity = client.server_identity().unwrap();
+                println!("server uid {}", identity.uid);
+                println!("my uid {}", rustix::process::geteuid().as_raw());
+            }
+            Err(e) => println!("open: {:?} {}", e.kind(), e.win32_code()),
+        }
+        println!("{CHILD_DONE}");
+    };
+    match std::env::var(CHILD_ENV).as_deref() {
+        Ok("create-owned") => {
+            for first in [false, true] {
+                let result = ServerOptions::new()
+                    .first_pipe_instance(first)
+                    .max_instances(UNLIMITED)
+                    .create(&name("owned"));
+                expect_open_err(result, ErrorKind::AccessDenied, 5);
+            }
+            println!("{CHILD_DONE}");
+        }
+        Ok("hold-server") => {
+            let _server = ServerOptions::new()
+                .max_instances(UNLIMITED)
+                .create(&name("held"))
+                .unwrap();
+            println!("{READY}");
+            thread::sleep(Duration::from_secs(60));
+        }
+        Ok("claim-loop") => {
+            for _ in 0..200 {
+                for first in [false, true] {
+                    let result = ServerOptions::new()
+                        .first_pipe_instance(first)
+                        .max_instances(1)
+                        .create(&name("busy-claim"));
+                    match result {
+                        Ok(_) => panic!("a second process created an instance of a live name"),
+                        Err(e) => assert!(
+                            matches!(e.kind(), ErrorKind::AccessDenied | ErrorKind::PipeBusy),
+                            "{e}"
+                        ),
+                    }
+                }
+                thread::sleep(Duration::from_millis(2));
+            }
+            println!("{CHILD_DONE}");
+        }
+        Ok("foreign-listener") => {
+            let socket = std::env::var_os("PIPESLOT_CHILD_SOCKET").unwrap();
+            let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+            println!("{READY}");
+            for _ in 0..2 {
+                let (mut stream, _) = listener.accept().unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(1)))
+                    .unwrap();
+                let mut received = Vec::new();
+                let mut buf = [0u8; 256];
+                loop {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => received.extend_from_slice(&buf[..n]),
+                    }
+                }
+                println!("received {}", received.len());
+            }
+        }
+        Ok("nobody-open-guarded") => nobody_open("guarded"),
+        Ok("nobody-open-uid") => nobody_open("allowed-uid"),
+        Ok("nobody-open-gid") => nobody_open("allowed-gid"),
+        _ => {}
+    }
+}
