@@ -276,6 +276,13 @@ pub struct PeekInfo {
 /// assert_eq!(reader.read(&mut buf)?, 0);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// The read end cannot be written (S132) — there is no such method:
+///
+/// ```compile_fail
+/// let (mut reader, _writer) = pipeslot::anon::pipe().unwrap();
+/// reader.write_all_data(b"x");
+/// ```
 #[derive(Debug)]
 pub struct PipeReader {
     fd: OwnedFd,
@@ -300,6 +307,13 @@ pub struct PipeReader {
 /// let io_err = writer.write(b"three").unwrap_err();
 /// assert_eq!(io_err.kind(), std::io::ErrorKind::BrokenPipe);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// The write end cannot be read (S132) — there is no such method:
+///
+/// ```compile_fail
+/// let (_reader, mut writer) = pipeslot::anon::pipe().unwrap();
+/// writer.read_some(&mut [0u8; 4]);
 /// ```
 #[derive(Debug)]
 pub struct PipeWriter {

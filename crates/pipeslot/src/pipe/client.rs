@@ -57,6 +57,14 @@ pub struct ClientOptions {
 }
 
 /// The client end of a named pipe: the handle `CreateFile` returns.
+///
+/// A client cannot ConnectNamedPipe (S34) — there is no such method:
+///
+/// ```compile_fail
+/// # use pipeslot::pipe::ClientOptions;
+/// let client = ClientOptions::new().open(&r"\\.\pipe\x".parse().unwrap()).unwrap();
+/// client.connect();
+/// ```
 pub struct PipeClient {
     name: PipeName,
     conn: Arc<Conn>,
@@ -147,7 +155,7 @@ impl ClientOptions {
                     },
                 )?;
                 conn.seed(&leftover);
-                let cancel = Arc::new(Cancel::new()?);
+                let cancel = Arc::new(Cancel::new());
                 Ok(PipeClient {
                     name: name.clone(),
                     conn: Arc::new(conn),

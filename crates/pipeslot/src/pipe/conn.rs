@@ -23,22 +23,25 @@
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use pipeslot_proto::frame::{self, Frame, FrameDecoder, DEFAULT_MAX_FRAME};
-use rustix::event::PollFlags;
 
 use super::{MessageRead, PeekInfo, PeerIdentity, PipeEnd, PipeMode, ReadMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sys::shm::CreditPage;
-use crate::sys::stream::{self, EventFd};
+use crate::sys::stream;
 
 /// How long a thread waiting on the condition variable sleeps before it
 /// looks at its cancellation flag again.
 const CANCEL_CHECK: Duration = Duration::from_millis(50);
+
+/// How long a blocking receive waits before it returns to look at
+/// cancellation (`SO_RCVTIMEO`).
+const RECEIVE_WAIT: Duration = Duration::from_millis(50);
 
 /// Bytes read from the socket at a time.
 const RECEIVE_CHUNK: usize = 64 * 1024;
@@ -51,10 +54,14 @@ const DATA_FRAME_TYPE: u8 = 1;
 const LARGE_FRAME: usize = 16 * 1024;
 
 /// Cancellation of the blocking calls of one handle (S41).
-#[derive(Debug)]
+///
+/// A call takes a [`Token`] when it starts; `cancel` bumps the generation,
+/// and every waiting call looks at it: condition-variable waits every
+/// [`CANCEL_CHECK`], blocking receives every [`RECEIVE_WAIT`], and writers
+/// asleep on the credit page are woken at once.
+#[derive(Debug, Default)]
 pub(crate) struct Cancel {
     generation: AtomicU64,
-    wake: EventFd,
 }
 
 /// The state of a connection as one end sees it.
@@ -144,18 +151,14 @@ impl Chunk {
 }
 
 impl Cancel {
-    pub(crate) fn new() -> Result<Cancel> {
-        Ok(Cancel {
-            generation: AtomicU64::new(0),
-            wake: EventFd::new().map_err(|e| Error::from_io(e, "creating a pipe handle"))?,
-        })
+    pub(crate) fn new() -> Cancel {
+        Cancel::default()
     }
 
     /// Makes every blocking call of the handle that is under way fail with
     /// ERROR_OPERATION_ABORTED.
     pub(crate) fn cancel(&self) {
         self.generation.fetch_add(1, Ordering::SeqCst);
-        self.wake.signal();
     }
 
     /// A token for one call: it is cancelled when `cancel` runs after this.
@@ -200,6 +203,12 @@ impl Conn {
         out_quota: u32,
         peer: PeerIdentity,
     ) -> Result<Conn> {
+        rustix::net::sockopt::set_socket_timeout(
+            &data,
+            rustix::net::sockopt::Timeout::Recv,
+            Some(RECEIVE_WAIT),
+        )
+        .map_err(|e| Error::from_io(e.into(), "creating a pipe connection"))?;
         let out_quota = match out_quota {
             0 => super::DEFAULT_QUOTA,
             q => q,
@@ -693,7 +702,7 @@ impl Conn {
         drop(st);
         let mut result = Ok(());
         for _ in 0..64 {
-            match self.file_data() {
+            match self.file_data(false) {
                 Ok(true) if self.end_state() == End::Open => continue,
                 Ok(_) => break,
                 Err(e) => {
@@ -735,7 +744,10 @@ impl Conn {
             }
             st.polling = true;
             drop(st);
-            let pumped = self.pump(None, token);
+            // A blocking receive (it returns every RECEIVE_WAIT to look at
+            // cancellation): one system call per message, as on a raw
+            // socket, where poll-then-receive would cost a second wake-up.
+            let pumped = self.file_data(true).map(drop);
             st = self.lock();
             st.polling = false;
             self.notify(&st);
@@ -786,35 +798,20 @@ impl Conn {
         }
     }
 
-    /// Waits (up to `timeout`; `None` forever) for the data socket or the
-    /// cancellation eventfd, then files everything that arrived. Called by
-    /// the poller only.
-    fn pump(&self, timeout: Option<Duration>, token: Token<'_>) -> Result<()> {
-        let fds: [BorrowedFd<'_>; 2] = [self.data.as_fd(), token.cancel.wake.as_fd()];
-        let ready = stream::wait(&fds, PollFlags::IN, timeout)
-            .map_err(|e| Error::from_io(e, "waiting on a pipe"))?;
-        if !ready[1].is_empty() {
-            if token.is_cancelled() {
-                return Err(Error::new(ErrorKind::OperationAborted, "cancelled"));
-            }
-            // A cancellation meant for earlier calls: take it back.
-            token.cancel.wake.clear();
-        }
-        if !ready[0].is_empty() {
-            self.file_data()?;
-        }
-        Ok(())
-    }
-
     /// Receives what the data socket holds and files it; whether anything
     /// (or the end of the stream) came.
-    fn file_data(&self) -> Result<bool> {
+    fn file_data(&self, blocking: bool) -> Result<bool> {
         let mut receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
         let receive = &mut *receive;
         let mut st;
         let got;
         if let Some(large) = receive.large.as_mut() {
-            got = match stream::receive_appending(self.data.as_fd(), &mut large.data, large.len) {
+            got = match stream::receive_appending(
+                self.data.as_fd(),
+                &mut large.data,
+                large.len,
+                blocking,
+            ) {
                 Ok(Some(n)) => n,
                 Ok(None) => return Ok(false),
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNRESET)) => 0,
@@ -834,7 +831,7 @@ impl Conn {
         } else {
             receive.make_room(RECEIVE_CHUNK / 4);
             let end = receive.end;
-            got = match stream::receive_nonblocking(self.data.as_fd(), &mut receive.bytes[end..]) {
+            got = match stream::receive(self.data.as_fd(), &mut receive.bytes[end..], blocking) {
                 Ok(Some(n)) => n,
                 Ok(None) => return Ok(false),
                 Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNRESET)) => 0,

@@ -404,7 +404,7 @@ impl ServerOptions {
             id,
             core,
             _owner: owner,
-            cancel: Arc::new(Cancel::new()?),
+            cancel: Arc::new(Cancel::new()),
             modes: Mutex::new((self.read_mode, self.nowait)),
             inbound: self.inbound,
             outbound: self.outbound,

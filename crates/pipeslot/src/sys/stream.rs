@@ -1,17 +1,22 @@
 //! Unix-socket calls for named pipes: sends that never raise `SIGPIPE`,
-//! passing a descriptor with the client's hello, peer credentials, waiting
-//! on several descriptors, and an eventfd for cancellation.
+//! passing a descriptor with the client's hello, peer credentials, and
+//! waiting on several descriptors.
+//!
+//! This file allows `unsafe` for one call: receiving into a vector's spare
+//! capacity without zeroing it first.
 //!
 //! Contract: every descriptor is created close-on-exec (T19); received
 //! descriptors too (`MSG_CMSG_CLOEXEC`), and any descriptor beyond the one
 //! expected is closed at once (T17); `MSG_CTRUNC` is an error.
 
+#![allow(unsafe_code)]
+
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
+use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::{
     RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags, ReturnFlags, SendAncillaryBuffer,
@@ -162,37 +167,64 @@ pub(crate) fn receive_with_fd(
     }
 }
 
-/// `recv(2)` without waiting, appending to `buf` until it holds `limit`
-/// bytes (never more: the bytes after belong to the next frame).
-/// `Ok(None)` when nothing is available; `Ok(Some(0))` at end of stream.
+/// `recv(2)` appending to `buf` until it holds `limit` bytes (never more:
+/// the bytes after belong to the next frame); `blocking` waits up to the
+/// socket's `SO_RCVTIMEO`. `Ok(None)` when nothing came; `Ok(Some(0))` at
+/// end of stream.
 pub(crate) fn receive_appending(
     fd: BorrowedFd<'_>,
     buf: &mut Vec<u8>,
     limit: usize,
+    blocking: bool,
 ) -> io::Result<Option<usize>> {
+    let flags = if blocking {
+        RecvFlags::empty()
+    } else {
+        RecvFlags::DONTWAIT
+    };
     let want = limit.saturating_sub(buf.len());
     if want == 0 {
         return Ok(Some(0));
     }
     buf.reserve_exact(want);
     let start = buf.len();
-    // Zeroing only what this call may fill, once per receive.
-    buf.resize(start + want, 0);
     loop {
-        match rustix::net::recv(fd, &mut buf[start..], RecvFlags::DONTWAIT) {
-            Ok((_, n)) => {
-                buf.truncate(start + n);
+        // Straight into the spare capacity: no zeroing, no copy.
+        let spare = &mut buf.spare_capacity_mut()[..want];
+        match rustix::net::recv(fd, spare, flags) {
+            Ok(((filled, _), _)) => {
+                let n = filled.len();
+                // SAFETY: recv(2) initialised the first `n` bytes of the
+                // spare capacity, which `reserve_exact` made at least `want`.
+                unsafe { buf.set_len(start + n) };
                 return Ok(Some(n));
             }
             Err(Errno::INTR) => {}
-            Err(Errno::AGAIN) => {
-                buf.truncate(start);
-                return Ok(None);
-            }
-            Err(e) => {
-                buf.truncate(start);
-                return Err(e.into());
-            }
+            Err(Errno::AGAIN) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// `recv(2)` of whatever is available; `blocking` waits for data up to the
+/// socket's `SO_RCVTIMEO`. `Ok(None)` when nothing came (in time);
+/// `Ok(Some(0))` at end of stream.
+pub(crate) fn receive(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    blocking: bool,
+) -> io::Result<Option<usize>> {
+    let flags = if blocking {
+        RecvFlags::empty()
+    } else {
+        RecvFlags::DONTWAIT
+    };
+    loop {
+        match rustix::net::recv(fd, &mut *buf, flags) {
+            Ok((_, n)) => return Ok(Some(n)),
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) => return Ok(None),
+            Err(e) => return Err(e.into()),
         }
     }
 }
@@ -234,36 +266,5 @@ pub(crate) fn wait(
             Err(Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
-    }
-}
-
-/// An `eventfd(2)`, close-on-exec and non-blocking, used to wake a thread
-/// blocked in [`wait`] (cancellation).
-#[derive(Debug)]
-pub(crate) struct EventFd(OwnedFd);
-
-impl EventFd {
-    pub(crate) fn new() -> io::Result<EventFd> {
-        Ok(EventFd(rustix::event::eventfd(
-            0,
-            EventfdFlags::CLOEXEC | EventfdFlags::NONBLOCK,
-        )?))
-    }
-
-    /// Makes the eventfd readable.
-    pub(crate) fn signal(&self) {
-        // Fails only when the counter would overflow, and then it is
-        // readable anyway.
-        let _ = rustix::io::write(&self.0, &1u64.to_ne_bytes());
-    }
-
-    /// Makes it unreadable again.
-    pub(crate) fn clear(&self) {
-        let mut buf = [0u8; 8];
-        let _ = rustix::io::read(&self.0, &mut buf);
-    }
-
-    pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.as_fd()
     }
 }
