@@ -226,6 +226,42 @@ fn a_silent_connection_does_not_block_other_clients() {
 }
 
 #[test]
+fn one_users_silent_connections_cannot_take_every_place() {
+    // T11: at most 16 connections of one uid may be in their handshake; the
+    // 17th is closed at once, without waiting for the hello deadline. Once
+    // the silent ones go, clients of that uid are served again.
+    let root = tempfile::tempdir().unwrap();
+    let server = byte_server(root.path(), "per-uid");
+    let silent: Vec<RawPeer> = (0..16)
+        .map(|_| RawPeer::connect(root.path(), "per-uid"))
+        .collect();
+    // Let the acceptor count them before the extra one arrives.
+    thread::sleep(Duration::from_millis(300));
+    let mut extra = RawPeer::connect(root.path(), "per-uid");
+    let dir = root.path().to_owned();
+    let closed_early = util::within_10s(move || {
+        let start = std::time::Instant::now();
+        extra.read_until_closed();
+        start.elapsed() < Duration::from_secs(4)
+    });
+    assert!(
+        closed_early,
+        "the 17th silent connection waited for the hello deadline"
+    );
+    drop(silent);
+    // The server notices the closes shortly; until then a new connection
+    // may still be turned away.
+    let mut client = None;
+    eventually("a client is served again", || {
+        client = ClientOptions::new().root(&dir).open(&name("per-uid")).ok();
+        client.is_some()
+    });
+    let client = client.unwrap();
+    client.send(b"served").unwrap();
+    assert_eq!(server.recv_message().unwrap(), b"served");
+}
+
+#[test]
 fn a_message_read_with_a_1_byte_buffer_concatenates_to_the_original() {
     // T13, S62 (§21 item 6): 512 bytes read 1 byte at a time: 511 pieces
     // with ERROR_MORE_DATA, then the last; together the original.

@@ -42,6 +42,10 @@ pub(crate) const HELLO_DEADLINE: Duration = Duration::from_secs(5);
 /// How many connections may be in their handshake at once (T11).
 pub(crate) const MAX_INCOMPLETE: usize = 64;
 
+/// How many of those may come from one uid, so that one user's silent
+/// connections cannot take every place (T11).
+pub(crate) const MAX_INCOMPLETE_PER_UID: usize = 16;
+
 /// How `CreateNamedPipe` is called: a builder of typed fields with secure
 /// defaults (duplex, byte type and read mode, blocking, unlimited instances,
 /// quotas "as needed", 50 ms default wait, remote clients rejected, private
@@ -124,6 +128,8 @@ pub(crate) struct Core {
     allowed_gids: Vec<u32>,
     own_uid: u32,
     incomplete: AtomicUsize,
+    /// Connections in their handshake, per peer uid (T11).
+    incomplete_by_uid: Mutex<HashMap<u32, usize>>,
 }
 
 #[derive(Default)]
@@ -461,6 +467,7 @@ impl ServerOptions {
             allowed_gids: self.allowed_gids.clone(),
             own_uid: sys::fs::effective_uid(),
             incomplete: AtomicUsize::new(0),
+            incomplete_by_uid: Mutex::new(HashMap::new()),
         });
         // Taken now: the file may be removed before the acceptor starts.
         let identity = claim.socket_identity();
@@ -888,6 +895,39 @@ impl Core {
     fn lock(&self) -> MutexGuard<'_, Registry> {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Counts a connection entering its handshake, unless the global or
+    /// the per-uid limit is reached (T11).
+    fn begin_handshake(&self, uid: u32) -> bool {
+        let mut by_uid = self
+            .incomplete_by_uid
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let mine = by_uid.entry(uid).or_insert(0);
+        if *mine >= MAX_INCOMPLETE_PER_UID
+            || self.incomplete.load(Ordering::SeqCst) >= MAX_INCOMPLETE
+        {
+            return false;
+        }
+        *mine += 1;
+        self.incomplete.fetch_add(1, Ordering::SeqCst);
+        true
+    }
+
+    /// Counts a connection leaving its handshake.
+    fn end_handshake(&self, uid: u32) {
+        let mut by_uid = self
+            .incomplete_by_uid
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(mine) = by_uid.get_mut(&uid) {
+            *mine -= 1;
+            if *mine == 0 {
+                by_uid.remove(&uid);
+            }
+        }
+        self.incomplete.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// TransactNamedPipe on either end (S109-S119).
@@ -1015,20 +1055,21 @@ fn accept_loop(
         if core.lock().closed {
             return;
         }
-        if core.incomplete.fetch_add(1, Ordering::SeqCst) >= MAX_INCOMPLETE {
-            core.incomplete.fetch_sub(1, Ordering::SeqCst);
+        let Ok(peer) = stream::peer_credentials(stream.as_fd()) else {
+            continue;
+        };
+        if !core.begin_handshake(peer.uid) {
             continue; // T11: too many handshakes at once; drop this one
         }
         let spawned = std::thread::Builder::new()
             .name("pipeslot-hello".into())
             .spawn({
                 let core = core.clone();
-                // The handshake takes the connection out of the incomplete count
-                // once the hello is in.
-                move || handshake(stream, &core)
+                // The handshake ends the incomplete count once the hello is in.
+                move || handshake(stream, peer.uid, &core)
             });
         if spawned.is_err() {
-            core.incomplete.fetch_sub(1, Ordering::SeqCst);
+            core.end_handshake(peer.uid);
         }
     }
 }
@@ -1065,9 +1106,9 @@ impl NameOwner {
 }
 
 /// Reads a client's hello and answers it.
-fn handshake(stream: UnixStream, core: &Core) {
+fn handshake(stream: UnixStream, uid: u32, core: &Core) {
     let hello = read_hello(&stream);
-    core.incomplete.fetch_sub(1, Ordering::SeqCst);
+    core.end_handshake(uid);
     let (hello, credits, leftover) = match hello {
         Ok(hello) => hello,
         Err(HelloFailure::Version) => {
