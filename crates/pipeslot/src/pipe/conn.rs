@@ -1,25 +1,30 @@
 //! One connection between a server instance and a client: the data path
 //! both ends share.
 //!
-//! # Threads and sockets
+//! # Sockets, threads, shared memory
 //!
-//! A connection is a Unix stream socket carrying frames (data, and the
-//! server's `Disconnect`) plus a datagram socket pair carrying credits
-//! (`Consumed` frames, one per datagram). Nothing reads the sockets in the
-//! background: a thread that needs something from the peer — data to read,
-//! credits for a blocked write or a flush — becomes the *poller* (one at a
-//! time, marked by `ConnState::polling`), waits in `poll(2)` on both sockets
-//! and the handle's cancellation eventfd, and files what arrives into the
-//! shared state; other threads wait on the condition variable. This keeps a
-//! round trip at one wake-up per direction, as with a raw socket.
+//! A connection is a Unix stream socket carrying frames (data; the
+//! server's `Disconnect`; `Pending`/`Committed`/`Discard` around writes that
+//! wait for the quota) plus a *credit page*: a sealed memfd both ends map,
+//! where each end publishes how many bytes it has consumed (`sys::shm`).
+//!
+//! Nothing reads the socket in the background. A thread that needs data
+//! becomes the *receiver* (one at a time, `ConnState::polling`) and blocks in
+//! `recv(2)` — one system call and one wake-up per message, as on a raw
+//! socket — filing what arrives into the shared state; other threads wait on
+//! the condition variable. The socket's `SO_RCVTIMEO` ([`RECEIVE_WAIT`])
+//! makes the receiver look at cancellation now and then.
 //!
 //! # Credits
 //!
-//! Every read that consumes bytes sends the cumulative consumed count as a
-//! datagram, without waiting: credits are cumulative, so a full credit
-//! channel only means a later credit carries the news. A writer returns
-//! once `sent - consumed` fits in the direction's quota (S72), a flush once
-//! `consumed == sent` (S74).
+//! Every read publishes the reader's cumulative consumed count on the credit
+//! page: an atomic store, plus a futex wake only when the writer sleeps. A
+//! writer returns once `sent - consumed` fits in the direction's quota (S72),
+//! a flush once `consumed == sent` (S74); both sleep on the page's futex word
+//! and look at the socket every [`CANCEL_CHECK`] for a peer that went away.
+//! A write that will wait is announced `Pending`, and `Committed` once it
+//! completed: if the writer dies first, the reader drops its unread bytes
+//! (S75); a cancelled one is withdrawn with `Discard`.
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;

@@ -29,9 +29,9 @@
 //!   checks the server's uid before sending a byte (T2).
 //! - **Data** travels in frames (pipeslot-proto `frame`): one write of a
 //!   message pipe is one message (S61), byte pipes are a stream (S58).
-//! - **Flow control by credits.** Each reader reports, over a second,
-//!   datagram channel passed with the handshake, how many bytes it has
-//!   consumed; a writer's call returns once the bytes it has written that
+//! - **Flow control by credits.** Each reader publishes how many bytes it
+//!   has consumed on a page of memory shared by the two ends (a sealed
+//!   memfd passed with the handshake); a writer's call returns once the bytes it has written that
 //!   the reader has not consumed fit in the direction's quota (S71-S73), and
 //!   [`PipeServer::flush`] returns once everything was consumed (S74). The
 //!   bytes of a blocked write are already visible to the reader's peek and
@@ -45,7 +45,8 @@
 //! - **Cancellation.** [`PipeServer::canceller`] and
 //!   [`PipeClient::canceller`] give a handle that another thread uses to make
 //!   a blocked connect, read, write, flush or transact fail with
-//!   ERROR_OPERATION_ABORTED (S41), for a clean shutdown.
+//!   ERROR_OPERATION_ABORTED (S41), for a clean shutdown. A blocked write or
+//!   flush notices at once; a blocked connect or read within 50 ms.
 //!
 //! # Example
 //!
