@@ -546,7 +546,7 @@ fn read_answer(stream: &UnixStream, limit: Option<Duration>) -> Result<(ServerHe
         if ready[0].is_empty() {
             continue;
         }
-        match stream::receive_nonblocking(stream.as_fd(), &mut buf) {
+        match stream::receive(stream.as_fd(), &mut buf, false) {
             // The server went away before answering: its last instance closed.
             Ok(Some(0)) => return Err(Error::new(ErrorKind::FileNotFound, "the pipe went away")),
             Ok(Some(n)) => bytes.extend_from_slice(&buf[..n]),

@@ -229,18 +229,6 @@ pub(crate) fn receive(
     }
 }
 
-/// `recv(2)` of whatever is available, without waiting (`MSG_DONTWAIT`).
-/// `Ok(None)` when nothing is; `Ok(Some(0))` at end of stream.
-pub(crate) fn receive_nonblocking(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<Option<usize>> {
-    loop {
-        match rustix::net::recv(fd, &mut *buf, RecvFlags::DONTWAIT) {
-            Ok((_, n)) => return Ok(Some(n)),
-            Err(Errno::INTR) => {}
-            Err(Errno::AGAIN) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
 
 /// Waits until one of `fds` is ready for `events`, or `timeout` passes
 /// (`None`: forever). Returns the readiness of each descriptor (empty
