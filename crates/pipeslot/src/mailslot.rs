@@ -94,8 +94,10 @@ use crate::sys;
 /// The largest message a local mailslot carries, in bytes.
 pub const MAX_LOCAL_MESSAGE_SIZE: usize = 64 * 1024;
 
-/// How many datagrams one refill of the reader's queue takes at most.
-const REFILL_BATCH: usize = 64;
+/// How many datagrams one refill of the reader's queue takes at most (the
+/// kernel queues at most `net.unix.max_dgram_qlen`, 10 by default, for a
+/// blocked writer, so a little more than that is enough).
+const REFILL_BATCH: usize = 16;
 
 /// The largest message that may be sent through a domain or `*` name (S141).
 pub const MAX_BROADCAST_MESSAGE_SIZE: usize = 424;
@@ -145,6 +147,9 @@ pub struct Mailslot {
     check_sender: bool,
     queue: VecDeque<Vec<u8>>,
     buffer: Box<[u8]>,
+    /// Slots to take several datagrams per system call (when senders need
+    /// no checking; a sender's credentials come one datagram at a time).
+    batch: Option<sys::dgram::Batch>,
 }
 
 /// What [`Mailslot::info`] reports (`GetMailslotInfo`, S151).
@@ -279,6 +284,7 @@ impl MailslotOptions {
             // One byte more than the largest acceptable message, so that an
             // oversized datagram is recognised.
             buffer: vec![0; buffer_len + 1].into_boxed_slice(),
+            batch: (!check_sender).then(|| sys::dgram::Batch::new(REFILL_BATCH, buffer_len + 1)),
         })
     }
 }
@@ -322,6 +328,11 @@ impl Mailslot {
     /// left queued and the call fails with [`ErrorKind::InsufficientBuffer`]
     /// (S150).
     pub fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
+        if self.queue.is_empty() {
+            // Under load, take everything already queued in the kernel in
+            // one go: later reads are served without a system call.
+            self.refill()?;
+        }
         if let Some(next) = self.queue.front() {
             if next.len() > buf.len() {
                 return Err(insufficient(next.len(), buf.len()));
@@ -329,12 +340,6 @@ impl Mailslot {
             let message = self.queue.pop_front().unwrap_or_default();
             buf[..message.len()].copy_from_slice(&message);
             return Ok(message.len());
-        }
-        // Under load, take everything already queued in the kernel in one
-        // go: a blocked writer is woken once per batch rather than once per
-        // message, and later reads are served without a system call.
-        if self.refill()? > 0 {
-            return self.read(buf);
         }
         let len = self.receive_wait()?;
         if len > buf.len() {
@@ -372,6 +377,24 @@ impl Mailslot {
     /// Moves up to [`REFILL_BATCH`] pending datagrams into the queue without
     /// waiting; returns how many.
     fn refill(&mut self) -> Result<usize> {
+        if let Some(batch) = self.batch.as_mut() {
+            let got = sys::dgram::receive_batch(self.socket.as_fd(), batch)
+                .map_err(|e| Error::from_io(e, format!("reading mailslot {}", self.name)))?;
+            let acceptable = match self.max_message_size {
+                0 => MAX_LOCAL_MESSAGE_SIZE,
+                n => (n as usize).min(MAX_LOCAL_MESSAGE_SIZE),
+            };
+            let before = self.queue.len();
+            for (bytes, len) in batch.received() {
+                // S157: writers refuse oversized messages; drop a forged one.
+                if len <= acceptable {
+                    self.queue.push_back(bytes.to_vec());
+                }
+            }
+            // Oversized ones dropped, but something came: report progress so
+            // that callers look again.
+            return Ok((self.queue.len() - before).max(usize::from(got > 0)));
+        }
         let mut moved = 0;
         while moved < REFILL_BATCH {
             match self.receive(true)? {

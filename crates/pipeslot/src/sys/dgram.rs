@@ -3,7 +3,9 @@
 //! (`SCM_CREDENTIALS`), and waiting with a timeout (`poll`).
 //!
 //! The sockets themselves are `std::os::unix::net::UnixDatagram`s (created
-//! `SOCK_CLOEXEC`, T19); these wrappers add the calls std lacks.
+//! `SOCK_CLOEXEC`, T19); these wrappers add the calls std lacks. This file
+//! allows `unsafe` for one call, `recvmmsg(2)`, which rustix does not offer.
+#![allow(unsafe_code)]
 
 use std::io;
 use std::io::IoSliceMut;
@@ -59,6 +61,96 @@ pub(crate) fn receive(
             other => return other.map_err(io::Error::from),
         }
     }
+}
+
+/// Buffers for [`receive_batch`]: a few message slots, allocated once and
+/// never zeroed.
+pub(crate) struct Batch {
+    slots: Vec<Vec<u8>>,
+    slot_len: usize,
+    lens: Vec<usize>,
+}
+
+impl Batch {
+    /// `count` slots of `slot_len` bytes each.
+    pub(crate) fn new(count: usize, slot_len: usize) -> Batch {
+        Batch {
+            slots: (0..count).map(|_| Vec::with_capacity(slot_len)).collect(),
+            slot_len,
+            lens: Vec::with_capacity(count),
+        }
+    }
+
+    /// The datagrams of the last [`receive_batch`]: each one's bytes (cut
+    /// to the slot) and its full length.
+    pub(crate) fn received(&self) -> impl Iterator<Item = (&[u8], usize)> {
+        self.slots
+            .iter()
+            .zip(&self.lens)
+            .map(|(slot, &len)| (&slot[..], len))
+    }
+}
+
+/// `recvmmsg(2)` with `MSG_DONTWAIT | MSG_TRUNC`: every datagram queued, up
+/// to the batch's slot count, in one system call. Returns how many came (0
+/// when none was waiting); [`Batch::received`] gives them.
+#[doc(alias = "recvmmsg")]
+pub(crate) fn receive_batch(fd: BorrowedFd<'_>, batch: &mut Batch) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    batch.lens.clear();
+    let slot_len = batch.slot_len;
+    let mut iovecs: Vec<libc::iovec> = batch
+        .slots
+        .iter_mut()
+        .map(|slot| {
+            slot.clear();
+            libc::iovec {
+                iov_base: slot.as_mut_ptr().cast(),
+                iov_len: slot_len,
+            }
+        })
+        .collect();
+    let mut headers: Vec<libc::mmsghdr> = iovecs
+        .iter_mut()
+        .map(|iov| {
+            // SAFETY: mmsghdr is plain data; all-zero is its empty value.
+            let mut header: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            header.msg_hdr.msg_iov = iov;
+            header.msg_hdr.msg_iovlen = 1;
+            header
+        })
+        .collect();
+    let count = loop {
+        // SAFETY: `headers` holds `headers.len()` initialised mmsghdrs whose
+        // iovecs point at the slots' `slot_len` bytes of capacity, all alive
+        // for the call; a null timeout is allowed.
+        let n = unsafe {
+            libc::recvmmsg(
+                fd.as_raw_fd(),
+                headers.as_mut_ptr(),
+                headers.len() as libc::c_uint,
+                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+                std::ptr::null_mut(),
+            )
+        };
+        if n >= 0 {
+            break n as usize;
+        }
+        let err = io::Error::last_os_error();
+        match err.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(libc::EAGAIN) => return Ok(0),
+            _ => return Err(err),
+        }
+    };
+    for (slot, header) in batch.slots.iter_mut().zip(&headers).take(count) {
+        let len = header.msg_len as usize;
+        // SAFETY: the kernel wrote min(len, slot_len) bytes into the slot's
+        // capacity (MSG_TRUNC reports the full length, which may be more).
+        unsafe { slot.set_len(len.min(slot_len)) };
+        batch.lens.push(len);
+    }
+    Ok(count)
 }
 
 /// `poll(2)` for readability. `None` waits forever. Returns whether the

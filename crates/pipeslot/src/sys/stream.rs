@@ -229,7 +229,6 @@ pub(crate) fn receive(
     }
 }
 
-
 /// Waits until one of `fds` is ready for `events`, or `timeout` passes
 /// (`None`: forever). Returns the readiness of each descriptor (empty
 /// flags for those not ready); all empty means the timeout passed.
