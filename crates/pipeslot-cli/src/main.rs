@@ -2,9 +2,14 @@
 //! Linux. `main` only parses the command line, hands the subcommand to its
 //! module, and turns a `failure::Failure` into a message and an exit code.
 
+mod bcast;
+mod classic;
+mod client;
+mod demo;
 mod failure;
 mod mailslot;
 mod pipe;
+mod server;
 
 use std::process::ExitCode;
 
@@ -47,6 +52,30 @@ enum Command {
         arg_required_else_help = true,
     )]
     Mailslot(mailslot::MailslotArgs),
+    #[command(
+        about = server::ABOUT,
+        long_about = server::LONG_ABOUT,
+        after_help = server::AFTER_HELP,
+    )]
+    Server(server::ServerArgs),
+    #[command(
+        about = client::ABOUT,
+        long_about = client::LONG_ABOUT,
+        after_help = client::AFTER_HELP,
+    )]
+    Client(client::ClientArgs),
+    #[command(
+        about = bcast::ABOUT,
+        long_about = bcast::LONG_ABOUT,
+        after_help = bcast::AFTER_HELP,
+    )]
+    Bcast(bcast::BcastArgs),
+    #[command(
+        about = demo::ABOUT,
+        long_about = demo::LONG_ABOUT,
+        after_help = demo::AFTER_HELP,
+    )]
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +83,10 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Pipe(args) => pipe::run(args),
         Command::Mailslot(args) => mailslot::run(args),
+        Command::Server(args) => server::run(args),
+        Command::Client(args) => client::run(args),
+        Command::Bcast(args) => bcast::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match outcome {
         Ok(status) => ExitCode::from(status),

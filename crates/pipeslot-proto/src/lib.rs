@@ -11,9 +11,12 @@
 //!   access, open-or-wait, and the server's answer (Busy, TimedOut, ...).
 //! - [`frame`]: what a named-pipe connection carries after the handshake:
 //!   data with message boundaries, flow-control credits, disconnect.
+//! - [`classic`]: the records of the classic command server and client
+//!   (the book's request, response lines and mailslot announcement).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod classic;
 pub mod frame;
 pub mod handshake;
 pub mod lock_record;
