@@ -341,38 +341,7 @@ impl ServerOptions {
             None => Namespace::open(scope)?,
         };
         let key = namespace.pipe_socket_path(name);
-        let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
-        names.retain(|(_, owner, _)| owner.strong_count() > 0);
-        let existing = names
-            .iter()
-            .find(|(path, _, _)| *path == key)
-            .and_then(|(_, owner, core)| Some((owner.upgrade()?, core.upgrade()?)));
-        let (owner, core) = match existing {
-            Some((owner, core)) => {
-                if self.first_pipe_instance {
-                    return Err(Error::new(
-                        ErrorKind::AccessDenied,
-                        format!("{}: the pipe already exists", context()),
-                    ));
-                }
-                if (core.inbound, core.outbound) != (self.inbound, self.outbound) {
-                    return Err(Error::new(
-                        ErrorKind::AccessDenied,
-                        format!(
-                            "{}: the existing instances have another access mode",
-                            context()
-                        ),
-                    ));
-                }
-                (owner, core)
-            }
-            None => {
-                let (owner, core) = self.create_name(&namespace, name, key.clone())?;
-                names.push((key, Arc::downgrade(&owner), Arc::downgrade(&core)));
-                (owner, core)
-            }
-        };
-        drop(names);
+        let (owner, core) = self.join_or_create_name(&namespace, name, key)?;
         let id = {
             let mut registry = core.lock();
             if core.max_instances != UNLIMITED_INSTANCES
@@ -419,6 +388,61 @@ impl ServerOptions {
             out_buffer_size: self.out_buffer_size,
             max_instances: self.max_instances,
         })
+    }
+
+    /// The name's shared parts: those of the instances this process already
+    /// has, or new ones (claiming the name, binding its socket).
+    fn join_or_create_name(
+        &self,
+        namespace: &Namespace,
+        name: &PipeName,
+        key: PathBuf,
+    ) -> Result<(Arc<NameOwner>, Arc<Core>)> {
+        let context = || format!("creating pipe {name}");
+        for _ in 0..1000 {
+            let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+            names.retain(|(_, owner, _)| owner.strong_count() > 0);
+            let existing = names
+                .iter()
+                .find(|(path, _, _)| *path == key)
+                .and_then(|(_, owner, core)| Some((owner.upgrade()?, core.upgrade()?)));
+            let Some((owner, core)) = existing else {
+                let (owner, core) = self.create_name(namespace, name, key.clone())?;
+                names.push((key, Arc::downgrade(&owner), Arc::downgrade(&core)));
+                return Ok((owner, core));
+            };
+            // Never drop a NameOwner while holding NAMES: its Drop takes it.
+            drop(names);
+            if core.lock().closed {
+                // The last instance just went; its name is being released.
+                drop((owner, core));
+                std::thread::sleep(Duration::from_millis(1));
+                continue;
+            }
+            if self.first_pipe_instance {
+                return Err(Error::new(
+                    ErrorKind::AccessDenied,
+                    format!("{}: the pipe already exists", context()),
+                ));
+            }
+            if (core.inbound, core.outbound) != (self.inbound, self.outbound) {
+                return Err(Error::new(
+                    ErrorKind::AccessDenied,
+                    format!(
+                        "{}: the existing instances have another access mode",
+                        context()
+                    ),
+                ));
+            }
+            return Ok((owner, core));
+        }
+        Err(Error::new(
+            ErrorKind::PipeBusy,
+            format!(
+                "{}: the previous instances of the name are still closing",
+                context()
+            ),
+        ))
     }
 
     fn create_name(
@@ -1200,11 +1224,13 @@ fn handshake(stream: UnixStream, uid: u32, core: &Core) {
                     return;
                 }
             };
+            // Published before the answer, so the client never reads a
+            // count of 0 (S104).
+            conn.publish_instances(registry.slots.len() as u32);
             if conn.send_raw(&answer.encode()).is_err() {
                 registry.listening.push_front(id);
                 return;
             }
-            conn.publish_instances(registry.slots.len() as u32);
             let slot = registry
                 .slots
                 .get_mut(&id)
