@@ -1,0 +1,21 @@
+/*
+ * compat/windows.h -- lets a Win32 program's `#include <windows.h>` build on
+ * Linux against libpipeslot_win32. Only what pipeslot/win32.h declares
+ * exists; see the list of what is not yet provided at the top of it.
+ * TCHAR is char (ANSI), so the unsuffixed names map to the A functions.
+ */
+#ifndef PIPESLOT_COMPAT_WINDOWS_H
+#define PIPESLOT_COMPAT_WINDOWS_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <pipeslot/win32.h>
+
+#define CreateProcess CreateProcessA
+#define FormatMessage FormatMessageA
+typedef STARTUPINFOA STARTUPINFO;
+typedef LPSTARTUPINFOA LPSTARTUPINFO;
+
+#endif /* PIPESLOT_COMPAT_WINDOWS_H */

@@ -1,0 +1,264 @@
+//! Handles and anonymous pipes: `CloseHandle`, `CreatePipe`, `ReadFile`,
+//! `WriteFile`, `PeekNamedPipe`, `GetNamedPipeInfo`, `GetStdHandle`
+//! (S129-S138, S69).
+//!
+//! Choices, all documented in the header too:
+//! - A non-NULL `OVERLAPPED` gives ERROR_NOT_SUPPORTED (50), after the
+//!   handle is checked. (Windows ignores it for anonymous pipes, S137;
+//!   refusing it keeps programs from relying on overlapped I/O that is not
+//!   implemented yet.)
+//! - I/O in the wrong direction on a pipe end gives ERROR_ACCESS_DENIED
+//!   (S132); any other kind of handle gives ERROR_INVALID_HANDLE.
+//! - `PeekNamedPipe`'s `lpBytesLeftThisMessage` on an anonymous pipe is
+//!   `(DWORD)(0 - bytesRead)`, what Windows reports for byte pipes (S91
+//!   \[T\]), which anonymous pipes are (S138); the documentation's 0 (S97)
+//!   is what this gives when nothing was copied.
+//! - Standard handles (`GetStdHandle`) wrap descriptors 0, 1 and 2 of this
+//!   process. `CloseHandle` on one succeeds and does nothing: the
+//!   descriptor stays open for the C runtime's `stdin`/`stdout`/`stderr`,
+//!   and the handle stays valid. `ReadFile` on one returns TRUE with 0
+//!   bytes at end of file (file semantics); `WriteFile` gives
+//!   ERROR_NO_DATA when the descriptor is a pipe without reader, and never
+//!   raises `SIGPIPE`.
+#![allow(unsafe_code)]
+
+use std::ffi::c_void;
+use std::sync::{Mutex, PoisonError};
+
+use pipeslot::error::win32::{
+    ERROR_ACCESS_DENIED, ERROR_INVALID_HANDLE, ERROR_INVALID_PARAMETER, ERROR_NOT_SUPPORTED,
+    ERROR_NO_DATA,
+};
+
+use super::{buffer, buffer_mut, store};
+use crate::error::{code_of, code_of_io, ffi_call};
+use crate::handles::{self, AnonEnd, Object};
+use crate::sys;
+use crate::types::{
+    BOOL, DWORD, FALSE, HANDLE, INVALID_HANDLE_VALUE, OVERLAPPED, SECURITY_ATTRIBUTES,
+    STD_ERROR_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, TRUE,
+};
+
+/// `CloseHandle`: closes a handle; it becomes invalid (ERROR_INVALID_HANDLE
+/// on reuse, a second close included). Standard handles stay open.
+///
+/// # Safety
+/// None beyond the C contract: `hObject` is only compared, never
+/// dereferenced.
+#[no_mangle]
+pub unsafe extern "C" fn CloseHandle(hObject: HANDLE) -> BOOL {
+    ffi_call(FALSE, || {
+        handles::close(hObject)?;
+        Ok(TRUE)
+    })
+}
+
+/// `CreatePipe`: an anonymous byte pipe (S129-S138); `nSize` 0 is the
+/// default size. `lpPipeAttributes` NULL or `bInheritHandle` FALSE: the
+/// handles are not inheritable (S133).
+///
+/// # Safety
+/// `hReadPipe` and `hWritePipe` are NULL (ERROR_INVALID_PARAMETER) or
+/// valid for writes; `lpPipeAttributes` is NULL or valid for reads.
+#[no_mangle]
+pub unsafe extern "C" fn CreatePipe(
+    hReadPipe: *mut HANDLE,
+    hWritePipe: *mut HANDLE,
+    lpPipeAttributes: *const SECURITY_ATTRIBUTES,
+    nSize: DWORD,
+) -> BOOL {
+    ffi_call(FALSE, || {
+        if hReadPipe.is_null() || hWritePipe.is_null() {
+            return Err(ERROR_INVALID_PARAMETER);
+        }
+        // SAFETY: NULL or valid for reads by the caller's contract.
+        let inheritable = unsafe { lpPipeAttributes.as_ref() }
+            .is_some_and(|attributes| attributes.bInheritHandle != FALSE);
+        let (reader, writer) = pipeslot::anon::pipe_with_size(nSize).map_err(|e| code_of(&e))?;
+        let read_handle = handles::insert(Object::AnonReader(AnonEnd::new(reader)), inheritable)?;
+        let write_handle =
+            match handles::insert(Object::AnonWriter(AnonEnd::new(writer)), inheritable) {
+                Ok(handle) => handle,
+                Err(code) => {
+                    let _ = handles::close(read_handle);
+                    return Err(code);
+                }
+            };
+        // SAFETY: both checked non-NULL above; valid for writes by contract.
+        unsafe {
+            hReadPipe.write(read_handle);
+            hWritePipe.write(write_handle);
+        }
+        Ok(TRUE)
+    })
+}
+
+/// `ReadFile` on an anonymous pipe's read end or a standard handle.
+///
+/// # Safety
+/// `lpBuffer` is valid for writes of `nNumberOfBytesToRead` bytes (or NULL
+/// with 0); `lpNumberOfBytesRead` is NULL or valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn ReadFile(
+    hFile: HANDLE,
+    lpBuffer: *mut c_void,
+    nNumberOfBytesToRead: DWORD,
+    lpNumberOfBytesRead: *mut DWORD,
+    lpOverlapped: *mut OVERLAPPED,
+) -> BOOL {
+    ffi_call(FALSE, || {
+        // S69: the count is 0 whatever fails.
+        // SAFETY: NULL or valid for writes by the caller's contract.
+        unsafe { store(lpNumberOfBytesRead, 0) };
+        let entry = handles::lookup(hFile)?;
+        if !lpOverlapped.is_null() {
+            return Err(ERROR_NOT_SUPPORTED);
+        }
+        // SAFETY: valid for `nNumberOfBytesToRead` bytes by contract.
+        let buf = unsafe { buffer_mut(lpBuffer, nNumberOfBytesToRead)? };
+        let count = match &*entry.object {
+            // S134, S135: partial reads, ERROR_BROKEN_PIPE at end of data.
+            Object::AnonReader(end) => end.lock().read_some(buf).map_err(|e| code_of(&e))?,
+            Object::AnonWriter(_) => return Err(ERROR_ACCESS_DENIED), // S132
+            Object::StdStream(fd) => sys::read(*fd, buf).map_err(code_of_io)?,
+            Object::Process(_) => return Err(ERROR_INVALID_HANDLE),
+        };
+        // SAFETY: as above.
+        unsafe { store(lpNumberOfBytesRead, count as DWORD) };
+        Ok(TRUE)
+    })
+}
+
+/// `WriteFile` on an anonymous pipe's write end or a standard handle.
+///
+/// # Safety
+/// `lpBuffer` is valid for reads of `nNumberOfBytesToWrite` bytes (or NULL
+/// with 0); `lpNumberOfBytesWritten` is NULL or valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn WriteFile(
+    hFile: HANDLE,
+    lpBuffer: *const c_void,
+    nNumberOfBytesToWrite: DWORD,
+    lpNumberOfBytesWritten: *mut DWORD,
+    lpOverlapped: *mut OVERLAPPED,
+) -> BOOL {
+    ffi_call(FALSE, || {
+        // SAFETY: NULL or valid for writes by the caller's contract.
+        unsafe { store(lpNumberOfBytesWritten, 0) };
+        let entry = handles::lookup(hFile)?;
+        if !lpOverlapped.is_null() {
+            return Err(ERROR_NOT_SUPPORTED);
+        }
+        // SAFETY: valid for `nNumberOfBytesToWrite` bytes by contract.
+        let data = unsafe { buffer(lpBuffer, nNumberOfBytesToWrite)? };
+        match &*entry.object {
+            // S136: blocks until all is written; S129: ERROR_NO_DATA, no SIGPIPE.
+            Object::AnonWriter(end) => end.lock().write_all_data(data).map_err(|e| code_of(&e))?,
+            Object::AnonReader(_) => return Err(ERROR_ACCESS_DENIED), // S132
+            Object::StdStream(fd) => sys::write_all_without_sigpipe(*fd, data).map_err(|e| {
+                if e.raw_os_error() == Some(libc::EPIPE) {
+                    ERROR_NO_DATA
+                } else {
+                    code_of_io(e)
+                }
+            })?,
+            Object::Process(_) => return Err(ERROR_INVALID_HANDLE),
+        }
+        // SAFETY: as above.
+        unsafe { store(lpNumberOfBytesWritten, nNumberOfBytesToWrite) };
+        Ok(TRUE)
+    })
+}
+
+/// `PeekNamedPipe` on an anonymous pipe's read end (S89-S91, S95-S97,
+/// S138). Every out parameter is optional; `lpBuffer` NULL copies nothing.
+///
+/// # Safety
+/// `lpBuffer` is NULL or valid for writes of `nBufferSize` bytes; the
+/// `LPDWORD`s are NULL or valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn PeekNamedPipe(
+    hNamedPipe: HANDLE,
+    lpBuffer: *mut c_void,
+    nBufferSize: DWORD,
+    lpBytesRead: *mut DWORD,
+    lpTotalBytesAvail: *mut DWORD,
+    lpBytesLeftThisMessage: *mut DWORD,
+) -> BOOL {
+    ffi_call(FALSE, || {
+        let entry = handles::lookup(hNamedPipe)?;
+        let size = if lpBuffer.is_null() { 0 } else { nBufferSize };
+        // SAFETY: valid for `size` bytes by contract (0 when NULL).
+        let buf = unsafe { buffer_mut(lpBuffer, size)? };
+        let info = match &*entry.object {
+            Object::AnonReader(end) => end.lock().peek(buf).map_err(|e| code_of(&e))?,
+            Object::AnonWriter(_) => return Err(ERROR_ACCESS_DENIED), // S96: needs read access
+            Object::StdStream(_) | Object::Process(_) => return Err(ERROR_INVALID_HANDLE),
+        };
+        let read = info.bytes_read as DWORD;
+        // SAFETY: each is NULL or valid for writes by contract.
+        unsafe {
+            store(lpBytesRead, read);
+            store(lpTotalBytesAvail, info.total_available as DWORD);
+            store(lpBytesLeftThisMessage, 0u32.wrapping_sub(read)); // S91
+        }
+        Ok(TRUE)
+    })
+}
+
+/// `GetNamedPipeInfo` on an anonymous pipe end (S130, S131, S138). Every
+/// out parameter is optional.
+///
+/// # Safety
+/// The `LPDWORD`s are NULL or valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn GetNamedPipeInfo(
+    hNamedPipe: HANDLE,
+    lpFlags: *mut DWORD,
+    lpOutBufferSize: *mut DWORD,
+    lpInBufferSize: *mut DWORD,
+    lpMaxInstances: *mut DWORD,
+) -> BOOL {
+    ffi_call(FALSE, || {
+        let entry = handles::lookup(hNamedPipe)?;
+        let info = match &*entry.object {
+            Object::AnonReader(end) => end.lock().info(),
+            Object::AnonWriter(end) => end.lock().info(),
+            Object::StdStream(_) | Object::Process(_) => return Err(ERROR_INVALID_HANDLE),
+        };
+        // SAFETY: each is NULL or valid for writes by contract.
+        unsafe {
+            store(lpFlags, info.flags());
+            store(lpOutBufferSize, info.out_buffer_size);
+            store(lpInBufferSize, info.in_buffer_size);
+            store(lpMaxInstances, info.max_instances);
+        }
+        Ok(TRUE)
+    })
+}
+
+/// `GetStdHandle`: the handle of descriptor 0, 1 or 2 (the same value on
+/// every call); INVALID_HANDLE_VALUE with ERROR_INVALID_HANDLE for another
+/// `nStdHandle`.
+#[no_mangle]
+pub extern "C" fn GetStdHandle(nStdHandle: DWORD) -> HANDLE {
+    ffi_call(INVALID_HANDLE_VALUE, || {
+        let fd = match nStdHandle {
+            STD_INPUT_HANDLE => 0,
+            STD_OUTPUT_HANDLE => 1,
+            STD_ERROR_HANDLE => 2,
+            _ => return Err(ERROR_INVALID_HANDLE),
+        };
+        let mut cache = STD_HANDLES.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(raw) = cache[fd] {
+            return Ok(raw as HANDLE);
+        }
+        // Standard handles are inheritable, as a console process's are.
+        let handle = handles::insert(Object::StdStream(fd as i32), true)?;
+        cache[fd] = Some(handle as usize);
+        Ok(handle)
+    })
+}
+
+/// The handles of descriptors 0, 1, 2, made on first use (never closed).
+static STD_HANDLES: Mutex<[Option<usize>; 3]> = Mutex::new([None; 3]);

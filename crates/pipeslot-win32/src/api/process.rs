@@ -1,0 +1,255 @@
+//! Processes: `CreateProcessA`, `WaitForSingleObject`,
+//! `GetExitCodeProcess`.
+//!
+//! `CreateProcessA` on Linux:
+//! - **The command line** is split as Windows programs split it
+//!   (`crate::command_line`); no shell runs. With `lpApplicationName`
+//!   NULL, the first argument names the program and is looked up in `PATH`
+//!   when it has no `/` (`execvp` rules); otherwise `lpApplicationName` is
+//!   the program and the command line gives `argv` (`argv[0]` included).
+//! - **Standard handles.** With `STARTF_USESTDHANDLES`, `hStdInput`,
+//!   `hStdOutput` and `hStdError` become descriptors 0, 1 and 2 of the
+//!   child — when `bInheritHandles` is TRUE and the handle is inheritable,
+//!   as Windows requires. A handle that does not qualify (NULL, invalid,
+//!   not inheritable, a process handle, or `bInheritHandles` FALSE) gives
+//!   the child `/dev/null` there: the child's I/O on it is lost, instead of
+//!   going to a handle the child cannot use. Without the flag, the child
+//!   shares this process's descriptors 0, 1 and 2.
+//! - **Inheritance** (S133, S135). With `bInheritHandles` TRUE, the
+//!   descriptor behind every inheritable handle stays open in the child
+//!   (all pipeslot descriptors are otherwise close-on-exec), so a pipe's
+//!   reader sees end of data only once every inherited write end is closed
+//!   too, as on Windows. With FALSE, nothing but 0, 1 and 2 is inherited.
+//! - `lpEnvironment` (an ANSI block `k=v\0...\0\0`) and
+//!   `lpCurrentDirectory` are honoured; `lpProcessAttributes`,
+//!   `lpThreadAttributes`, `dwCreationFlags` and the other `STARTUPINFOA`
+//!   fields are ignored.
+//! - `PROCESS_INFORMATION.hThread` is NULL and `dwThreadId` 0: there are no
+//!   thread handles yet. Errors: ERROR_FILE_NOT_FOUND (no such program),
+//!   ERROR_ACCESS_DENIED (not executable), ERROR_INVALID_PARAMETER (no
+//!   program named, or `lpProcessInformation` NULL).
+#![allow(unsafe_code)]
+
+use std::ffi::{c_char, c_void, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use pipeslot::error::win32::{
+    ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, ERROR_INVALID_HANDLE, ERROR_INVALID_PARAMETER,
+};
+
+use super::{c_string, store};
+use crate::command_line;
+use crate::error::{code_of_io, ffi_call};
+use crate::handles::{self, Object};
+use crate::process::Process;
+use crate::sys;
+use crate::types::{
+    BOOL, DWORD, FALSE, HANDLE, INFINITE, PROCESS_INFORMATION, SECURITY_ATTRIBUTES,
+    STARTF_USESTDHANDLES, STARTUPINFOA, TRUE, WAIT_FAILED, WAIT_OBJECT_0, WAIT_TIMEOUT,
+};
+
+/// `CreateProcessA`: starts a program, without a shell (see the module
+/// docs for how each parameter maps).
+///
+/// # Safety
+/// The string parameters are NULL or NUL-terminated; `lpEnvironment` is
+/// NULL or a block of NUL-terminated strings ending with an empty one;
+/// `lpStartupInfo` is NULL or valid for reads; `lpProcessInformation` is
+/// valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn CreateProcessA(
+    lpApplicationName: *const c_char,
+    lpCommandLine: *mut c_char,
+    _lpProcessAttributes: *const SECURITY_ATTRIBUTES,
+    _lpThreadAttributes: *const SECURITY_ATTRIBUTES,
+    bInheritHandles: BOOL,
+    _dwCreationFlags: DWORD,
+    lpEnvironment: *const c_void,
+    lpCurrentDirectory: *const c_char,
+    lpStartupInfo: *const STARTUPINFOA,
+    lpProcessInformation: *mut PROCESS_INFORMATION,
+) -> BOOL {
+    ffi_call(FALSE, || {
+        if lpProcessInformation.is_null() {
+            return Err(ERROR_INVALID_PARAMETER);
+        }
+        // SAFETY: NULL or NUL-terminated by the caller's contract.
+        let application = unsafe { c_string(lpApplicationName) };
+        // SAFETY: as above.
+        let line = unsafe { c_string(lpCommandLine) };
+        let mut argv = line
+            .map(|l| command_line::split(l.to_bytes()))
+            .unwrap_or_default();
+        let program = match (application, argv.first()) {
+            (Some(application), _) => application.to_bytes().to_vec(),
+            (None, Some(first)) => first.clone(),
+            (None, None) => return Err(ERROR_INVALID_PARAMETER),
+        };
+        if program.is_empty() {
+            return Err(ERROR_INVALID_PARAMETER);
+        }
+        if argv.is_empty() {
+            argv.push(program.clone());
+        }
+        let mut command = Command::new(OsStr::from_bytes(&program));
+        command.arg0(OsStr::from_bytes(&argv[0]));
+        command.args(argv[1..].iter().map(|a| OsStr::from_bytes(a)));
+
+        // SAFETY: NULL or NUL-terminated by the caller's contract.
+        if let Some(directory) = unsafe { c_string(lpCurrentDirectory) } {
+            command.current_dir(OsStr::from_bytes(directory.to_bytes()));
+        }
+        if !lpEnvironment.is_null() {
+            command.env_clear();
+            // SAFETY: a block of C strings ending with an empty one, by contract.
+            for variable in unsafe { environment_block(lpEnvironment.cast()) } {
+                if let Some(eq) = variable.iter().skip(1).position(|&c| c == b'=') {
+                    let (key, value) = variable.split_at(eq + 1);
+                    command.env(OsStr::from_bytes(key), OsStr::from_bytes(&value[1..]));
+                }
+            }
+        }
+
+        let inherit = bInheritHandles != FALSE;
+        // SAFETY: NULL or valid for reads by the caller's contract.
+        if let Some(startup) = unsafe { lpStartupInfo.as_ref() } {
+            if startup.dwFlags & STARTF_USESTDHANDLES != 0 {
+                command.stdin(child_stdio(startup.hStdInput, 0, inherit));
+                command.stdout(child_stdio(startup.hStdOutput, 1, inherit));
+                command.stderr(child_stdio(startup.hStdError, 2, inherit));
+            }
+        }
+
+        // The entries are kept alive (their descriptors open) until the
+        // child has been started.
+        let inherited = if inherit {
+            handles::inheritable_entries()
+        } else {
+            Vec::new()
+        };
+        let fds: Vec<i32> = inherited
+            .iter()
+            .filter_map(|entry| entry.object.inheritable_fd())
+            .collect();
+        if !fds.is_empty() {
+            // SAFETY: the closure runs in the child between fork and exec
+            // and only calls fcntl(F_SETFD), which is async-signal-safe and
+            // allocates nothing; `fds` was built before the fork.
+            unsafe {
+                command.pre_exec(move || {
+                    for &fd in &fds {
+                        sys::clear_close_on_exec(fd)?;
+                    }
+                    Ok(())
+                });
+            }
+        }
+
+        let child = command.spawn().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => ERROR_FILE_NOT_FOUND,
+            std::io::ErrorKind::PermissionDenied => ERROR_ACCESS_DENIED,
+            _ => code_of_io(e),
+        })?;
+        drop(command);
+        drop(inherited);
+        let process = Process::new(child);
+        let pid = process.pid();
+        let handle = handles::insert(Object::Process(process), false)?;
+        let info = PROCESS_INFORMATION {
+            hProcess: handle,
+            hThread: std::ptr::null_mut(),
+            dwProcessId: pid,
+            dwThreadId: 0,
+        };
+        // SAFETY: checked non-NULL above; valid for writes by contract.
+        unsafe { lpProcessInformation.write(info) };
+        Ok(TRUE)
+    })
+}
+
+/// `WaitForSingleObject` on a process handle: WAIT_OBJECT_0 once it ended,
+/// WAIT_TIMEOUT after `dwMilliseconds` (INFINITE: never). Other handles:
+/// WAIT_FAILED with ERROR_INVALID_HANDLE.
+#[no_mangle]
+pub extern "C" fn WaitForSingleObject(hHandle: HANDLE, dwMilliseconds: DWORD) -> DWORD {
+    ffi_call(WAIT_FAILED, || {
+        let entry = handles::lookup(hHandle)?;
+        let Object::Process(process) = &*entry.object else {
+            return Err(ERROR_INVALID_HANDLE);
+        };
+        let timeout = match dwMilliseconds {
+            INFINITE => None,
+            ms => Some(Duration::from_millis(ms.into())),
+        };
+        Ok(if process.wait(timeout)? {
+            WAIT_OBJECT_0
+        } else {
+            WAIT_TIMEOUT
+        })
+    })
+}
+
+/// `GetExitCodeProcess`: the exit code, or STILL_ACTIVE (259) while the
+/// process runs.
+///
+/// # Safety
+/// `lpExitCode` is valid for writes (NULL: ERROR_INVALID_PARAMETER).
+#[no_mangle]
+pub unsafe extern "C" fn GetExitCodeProcess(hProcess: HANDLE, lpExitCode: *mut DWORD) -> BOOL {
+    ffi_call(FALSE, || {
+        let entry = handles::lookup(hProcess)?;
+        let Object::Process(process) = &*entry.object else {
+            return Err(ERROR_INVALID_HANDLE);
+        };
+        if lpExitCode.is_null() {
+            return Err(ERROR_INVALID_PARAMETER);
+        }
+        let code = process.exit_code()?;
+        // SAFETY: non-NULL, valid for writes by the caller's contract.
+        unsafe { store(lpExitCode, code) };
+        Ok(TRUE)
+    })
+}
+
+/// The child's descriptor `target` (0, 1 or 2) for `handle`.
+fn child_stdio(handle: HANDLE, target: i32, inherit: bool) -> Stdio {
+    if !inherit {
+        return Stdio::null();
+    }
+    let Ok(entry) = handles::lookup(handle) else {
+        return Stdio::null();
+    };
+    if !entry.inheritable {
+        return Stdio::null();
+    }
+    match &*entry.object {
+        Object::StdStream(fd) if *fd == target => Stdio::inherit(),
+        object => match object.inheritable_fd().map(sys::duplicate) {
+            Some(Ok(fd)) => Stdio::from(fd),
+            _ => Stdio::null(),
+        },
+    }
+}
+
+/// The strings of an environment block.
+///
+/// # Safety
+/// `block` points to NUL-terminated strings, one after the other, ended
+/// by an empty string.
+unsafe fn environment_block(mut block: *const c_char) -> Vec<Vec<u8>> {
+    let mut variables = Vec::new();
+    // SAFETY: `block` points to the next NUL-terminated string.
+    while let Some(variable) = unsafe { c_string(block) } {
+        let bytes = variable.to_bytes();
+        if bytes.is_empty() {
+            break;
+        }
+        variables.push(bytes.to_vec());
+        // SAFETY: the string and its NUL are inside the block.
+        block = unsafe { block.add(bytes.len() + 1) };
+    }
+    variables
+}

@@ -1,0 +1,160 @@
+//! The last error, time, the current process and system messages:
+//! `GetLastError`, `SetLastError`, `Sleep`, `GetTickCount`,
+//! `GetTickCount64`, `GetCurrentProcessId`, `ExitProcess`,
+//! `FormatMessageA`, `LocalFree`.
+//!
+//! `FormatMessageA` supports `FORMAT_MESSAGE_FROM_SYSTEM` for the codes
+//! `pipeslot::error::win32_message` knows (every code of spec §0.1 and
+//! the few others this library returns), in English whatever
+//! `dwLanguageId` says, ending with `"\r\n"` as Windows system messages do.
+//! `FORMAT_MESSAGE_IGNORE_INSERTS` is accepted (these messages have no
+//! inserts, so `Arguments` is never read); `FORMAT_MESSAGE_ALLOCATE_BUFFER`
+//! allocates with `malloc`, to be released with `LocalFree`. The width bits
+//! (`FORMAT_MESSAGE_MAX_WIDTH_MASK`) are ignored. `FORMAT_MESSAGE_FROM_STRING`
+//! gives ERROR_INVALID_PARAMETER and a non-NULL `lpSource` module
+//! ERROR_NOT_SUPPORTED; a code without a message gives
+//! ERROR_MR_MID_NOT_FOUND (317).
+#![allow(unsafe_code)]
+
+use std::ffi::{c_char, c_void};
+use std::time::Duration;
+
+use pipeslot::error::win32::{
+    ERROR_INSUFFICIENT_BUFFER, ERROR_INVALID_PARAMETER, ERROR_NOT_ENOUGH_MEMORY,
+    ERROR_NOT_SUPPORTED,
+};
+
+use crate::error::{self, ffi_call};
+use crate::sys;
+use crate::types::{
+    DWORD, ERROR_MR_MID_NOT_FOUND, FORMAT_MESSAGE_ALLOCATE_BUFFER, FORMAT_MESSAGE_FROM_HMODULE,
+    FORMAT_MESSAGE_FROM_STRING, FORMAT_MESSAGE_FROM_SYSTEM, HANDLE, INFINITE,
+};
+
+/// `GetLastError`: the calling thread's last-error code.
+#[no_mangle]
+pub extern "C" fn GetLastError() -> DWORD {
+    error::last_error()
+}
+
+/// `SetLastError`: sets the calling thread's last-error code.
+#[no_mangle]
+pub extern "C" fn SetLastError(dwErrCode: DWORD) {
+    error::set_last_error(dwErrCode);
+}
+
+/// `Sleep`: suspends the calling thread for `dwMilliseconds` (INFINITE:
+/// forever).
+#[no_mangle]
+pub extern "C" fn Sleep(dwMilliseconds: DWORD) {
+    ffi_call((), || {
+        if dwMilliseconds == INFINITE {
+            loop {
+                std::thread::park();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(dwMilliseconds.into()));
+        Ok(())
+    })
+}
+
+/// `GetTickCount`: milliseconds since the system started, wrapping every
+/// 49.7 days.
+#[no_mangle]
+pub extern "C" fn GetTickCount() -> DWORD {
+    sys::milliseconds_since_boot() as DWORD
+}
+
+/// `GetTickCount64`: milliseconds since the system started.
+#[no_mangle]
+pub extern "C" fn GetTickCount64() -> u64 {
+    sys::milliseconds_since_boot()
+}
+
+/// `GetCurrentProcessId`: this process's id.
+#[no_mangle]
+pub extern "C" fn GetCurrentProcessId() -> DWORD {
+    std::process::id()
+}
+
+/// `ExitProcess`: ends the process with `uExitCode` (its low 8 bits reach
+/// the parent on Linux), after the C runtime's `atexit` handlers and stdio
+/// flush.
+#[no_mangle]
+pub extern "C" fn ExitProcess(uExitCode: u32) -> ! {
+    std::process::exit(uExitCode as i32)
+}
+
+/// `FormatMessageA` with `FORMAT_MESSAGE_FROM_SYSTEM` (see the module
+/// docs). Returns the number of characters stored, without the NUL, or 0.
+///
+/// # Safety
+/// Without `FORMAT_MESSAGE_ALLOCATE_BUFFER`, `lpBuffer` is valid for writes
+/// of `nSize` bytes; with it, `lpBuffer` is really a `char **` valid for
+/// writes. `Arguments` is never read.
+#[no_mangle]
+pub unsafe extern "C" fn FormatMessageA(
+    dwFlags: DWORD,
+    lpSource: *const c_void,
+    dwMessageId: DWORD,
+    _dwLanguageId: DWORD,
+    lpBuffer: *mut c_char,
+    nSize: DWORD,
+    _Arguments: *mut c_void,
+) -> DWORD {
+    ffi_call(0, || {
+        if dwFlags & FORMAT_MESSAGE_FROM_STRING != 0 || dwFlags & FORMAT_MESSAGE_FROM_SYSTEM == 0 {
+            return Err(ERROR_INVALID_PARAMETER);
+        }
+        if dwFlags & FORMAT_MESSAGE_FROM_HMODULE != 0 && !lpSource.is_null() {
+            return Err(ERROR_NOT_SUPPORTED);
+        }
+        if lpBuffer.is_null() {
+            return Err(ERROR_INVALID_PARAMETER);
+        }
+        let text = pipeslot::error::win32_message(dwMessageId);
+        if text == UNKNOWN_MESSAGE {
+            return Err(ERROR_MR_MID_NOT_FOUND);
+        }
+        let message = format!("{text}\r\n");
+        let length = message.len();
+        let destination = if dwFlags & FORMAT_MESSAGE_ALLOCATE_BUFFER != 0 {
+            // SAFETY: malloc of a non-zero size; the result is checked.
+            let allocated = unsafe { libc::malloc(length + 1) }.cast::<c_char>();
+            if allocated.is_null() {
+                return Err(ERROR_NOT_ENOUGH_MEMORY);
+            }
+            // SAFETY: with ALLOCATE_BUFFER, lpBuffer is a `char **` valid
+            // for writes by the caller's contract.
+            unsafe { lpBuffer.cast::<*mut c_char>().write(allocated) };
+            allocated
+        } else {
+            if (nSize as usize) < length + 1 {
+                return Err(ERROR_INSUFFICIENT_BUFFER);
+            }
+            lpBuffer
+        };
+        // SAFETY: `destination` holds at least `length + 1` bytes (checked
+        // or allocated above) and does not overlap `message`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(message.as_ptr().cast(), destination, length);
+            destination.add(length).write(0);
+        }
+        Ok(length as DWORD)
+    })
+}
+
+/// `LocalFree`: releases a buffer `FormatMessageA` allocated; returns NULL.
+///
+/// # Safety
+/// `hMem` is NULL or a buffer from `FormatMessageA` with
+/// `FORMAT_MESSAGE_ALLOCATE_BUFFER`, not yet released.
+#[no_mangle]
+pub unsafe extern "C" fn LocalFree(hMem: HANDLE) -> HANDLE {
+    // SAFETY: NULL or a malloc'd pointer by the caller's contract.
+    unsafe { libc::free(hMem) };
+    std::ptr::null_mut()
+}
+
+/// What `pipeslot::error::win32_message` says for a code it does not know.
+const UNKNOWN_MESSAGE: &str = "Unknown error.";

@@ -1,0 +1,256 @@
+//! The handle table: what a C `HANDLE` stands for.
+//!
+//! A `HANDLE` is an opaque, non-zero, pointer-sized value that indexes a
+//! process-wide table; it is never a file descriptor. The table is a slab
+//! behind one `Mutex`: each slot holds an `Object` (shared through an
+//! `Arc`, so that a blocking `ReadFile` never holds the table lock) and a
+//! generation counter that is bumped when the slot is freed. The value
+//! encodes the slot index and the generation:
+//!
+//! ```text
+//! bit  63 (top)       always 0, so no handle is INVALID_HANDLE_VALUE (-1)
+//! bits 24..63         generation (wraps)
+//! bits  2..24         slot index + 1, so no handle is NULL
+//! bits  0..2          always 0, as Windows handles are multiples of 4
+//! ```
+//!
+//! A handle that was closed, whose slot was reused, or that was never
+//! issued, decodes to nothing and gives ERROR_INVALID_HANDLE; so does a
+//! handle of the wrong kind for a function (the kind checks are in
+//! [`crate::api`]).
+//!
+//! Inheritance (S133) is a per-handle flag: `CreateProcessA` with
+//! `bInheritHandles` passes the descriptors of every inheritable handle to
+//! the child (see [`crate::api::process`]).
+
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use pipeslot::anon::{PipeReader, PipeWriter};
+use pipeslot::error::win32::{ERROR_INVALID_HANDLE, ERROR_TOO_MANY_OPEN_FILES};
+
+use crate::error::Win32Result;
+use crate::process::Process;
+use crate::types::HANDLE;
+
+/// What a handle refers to. New kinds (named-pipe server and client ends,
+/// mailslots, mailslot writers, files, threads) are added as variants; each
+/// function matches the kinds it accepts and gives ERROR_INVALID_HANDLE for
+/// the others.
+#[derive(Debug)]
+pub(crate) enum Object {
+    /// The read end of an anonymous pipe (`CreatePipe`'s `hReadPipe`).
+    AnonReader(AnonEnd<PipeReader>),
+    /// The write end of an anonymous pipe (`CreatePipe`'s `hWritePipe`).
+    AnonWriter(AnonEnd<PipeWriter>),
+    /// Descriptor 0, 1 or 2 (`GetStdHandle`); never closed by this crate.
+    StdStream(RawFd),
+    /// A child process (`CreateProcessA`'s `hProcess`).
+    Process(Process),
+}
+
+/// One end of an anonymous pipe. The `Mutex` serialises the I/O calls that
+/// need `&mut` (reads share a peek buffer); `fd` is the end's descriptor,
+/// open as long as this value lives, used to hand the end to a child
+/// without waiting for a blocked reader.
+#[derive(Debug)]
+pub(crate) struct AnonEnd<T> {
+    pub(crate) end: Mutex<T>,
+    pub(crate) fd: RawFd,
+}
+
+impl<T: AsRawFd> AnonEnd<T> {
+    pub(crate) fn new(end: T) -> Self {
+        let fd = end.as_raw_fd();
+        AnonEnd {
+            end: Mutex::new(end),
+            fd,
+        }
+    }
+
+    /// Locks the end; a panic in an earlier call leaves the end usable.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        self.end.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Object {
+    /// The descriptor a child inherits for this object, if it has one.
+    pub(crate) fn inheritable_fd(&self) -> Option<RawFd> {
+        match self {
+            Object::AnonReader(end) => Some(end.fd),
+            Object::AnonWriter(end) => Some(end.fd),
+            Object::StdStream(fd) => Some(*fd),
+            Object::Process(_) => None,
+        }
+    }
+}
+
+/// A live handle's entry: the object and whether children inherit it.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) object: Arc<Object>,
+    pub(crate) inheritable: bool,
+}
+
+/// Adds `object` to the table and returns its new handle.
+pub(crate) fn insert(object: Object, inheritable: bool) -> Win32Result<HANDLE> {
+    let mut table = table();
+    let entry = Some(Entry {
+        object: Arc::new(object),
+        inheritable,
+    });
+    let index = match table.free.pop() {
+        Some(index) => index,
+        None => {
+            if table.slots.len() >= MAX_SLOTS {
+                return Err(ERROR_TOO_MANY_OPEN_FILES);
+            }
+            table.slots.push(Slot {
+                generation: 0,
+                entry: None,
+            });
+            table.slots.len() - 1
+        }
+    };
+    let slot = &mut table.slots[index];
+    slot.entry = entry;
+    Ok(encode(index, slot.generation))
+}
+
+/// The entry `handle` refers to, or ERROR_INVALID_HANDLE.
+pub(crate) fn lookup(handle: HANDLE) -> Win32Result<Entry> {
+    let table = table();
+    let index = decode(&table, handle)?;
+    table.slots[index].entry.clone().ok_or(ERROR_INVALID_HANDLE)
+}
+
+/// Closes `handle`: frees its slot, so the value becomes stale. The
+/// object is dropped (closing its descriptor) once no call in progress
+/// uses it. A standard handle stays valid and its descriptor open (see
+/// `CloseHandle` in the header).
+pub(crate) fn close(handle: HANDLE) -> Win32Result<()> {
+    let removed = {
+        let mut table = table();
+        let index = decode(&table, handle)?;
+        let slot = &mut table.slots[index];
+        if let Some(Entry { object, .. }) = &slot.entry {
+            if matches!(**object, Object::StdStream(_)) {
+                return Ok(());
+            }
+        }
+        let removed = slot.entry.take().ok_or(ERROR_INVALID_HANDLE)?;
+        slot.generation = slot.generation.wrapping_add(1) & GENERATION_MASK;
+        table.free.push(index);
+        removed
+    };
+    // Dropped outside the lock: closing a process handle may start a
+    // reaper thread, closing a pipe end closes a descriptor.
+    drop(removed);
+    Ok(())
+}
+
+/// Every inheritable entry (for `CreateProcessA` with `bInheritHandles`).
+pub(crate) fn inheritable_entries() -> Vec<Entry> {
+    table()
+        .slots
+        .iter()
+        .filter_map(|slot| slot.entry.clone())
+        .filter(|entry| entry.inheritable)
+        .collect()
+}
+
+struct Slot {
+    generation: usize,
+    entry: Option<Entry>,
+}
+
+struct Table {
+    slots: Vec<Slot>,
+    free: Vec<usize>,
+}
+
+static TABLE: Mutex<Table> = Mutex::new(Table {
+    slots: Vec::new(),
+    free: Vec::new(),
+});
+
+/// Locks the table. Every update leaves it consistent between statements
+/// that can panic, so a poisoned lock is taken over as it is.
+fn table() -> MutexGuard<'static, Table> {
+    TABLE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn encode(index: usize, generation: usize) -> HANDLE {
+    let raw = (generation << GENERATION_SHIFT) | ((index + 1) << INDEX_SHIFT);
+    raw as HANDLE
+}
+
+fn decode(table: &Table, handle: HANDLE) -> Win32Result<usize> {
+    let raw = handle as usize;
+    if raw & ((1 << INDEX_SHIFT) - 1) != 0 {
+        return Err(ERROR_INVALID_HANDLE);
+    }
+    let index_plus_one = (raw >> INDEX_SHIFT) & (MAX_SLOTS);
+    let generation = raw >> GENERATION_SHIFT;
+    let index = index_plus_one.checked_sub(1).ok_or(ERROR_INVALID_HANDLE)?;
+    match table.slots.get(index) {
+        Some(slot) if slot.generation == generation && slot.entry.is_some() => Ok(index),
+        _ => Err(ERROR_INVALID_HANDLE),
+    }
+}
+
+const INDEX_SHIFT: u32 = 2;
+const INDEX_BITS: u32 = 22;
+/// At most 2^22 - 1 handles are open at once.
+const MAX_SLOTS: usize = (1 << INDEX_BITS) - 1;
+const GENERATION_SHIFT: u32 = INDEX_SHIFT + INDEX_BITS;
+/// The generation fills the bits above the index except the top one.
+const GENERATION_MASK: usize = (1 << (usize::BITS - GENERATION_SHIFT - 1)) - 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::INVALID_HANDLE_VALUE;
+
+    #[test]
+    fn a_closed_handle_is_stale_even_after_its_slot_is_reused() {
+        let first = insert(Object::StdStream(2), false).unwrap();
+        // StdStream handles are never closed; use a pipe end instead.
+        let (_reader, writer) = pipeslot::anon::pipe().unwrap();
+        let handle = insert(Object::AnonWriter(AnonEnd::new(writer)), false).unwrap();
+        assert!(lookup(handle).is_ok());
+        close(handle).unwrap();
+        assert_eq!(lookup(handle).unwrap_err(), ERROR_INVALID_HANDLE);
+        assert_eq!(close(handle).unwrap_err(), ERROR_INVALID_HANDLE);
+        let (_reader, writer) = pipeslot::anon::pipe().unwrap();
+        let reused = insert(Object::AnonWriter(AnonEnd::new(writer)), false).unwrap();
+        assert_ne!(reused, handle);
+        assert_eq!(lookup(handle).unwrap_err(), ERROR_INVALID_HANDLE);
+        close(reused).unwrap();
+        assert!(lookup(first).is_ok());
+    }
+
+    #[test]
+    fn null_and_invalid_handle_value_are_never_valid() {
+        assert_eq!(
+            lookup(std::ptr::null_mut()).unwrap_err(),
+            ERROR_INVALID_HANDLE
+        );
+        assert_eq!(
+            lookup(INVALID_HANDLE_VALUE).unwrap_err(),
+            ERROR_INVALID_HANDLE
+        );
+        assert_eq!(lookup(12345 as HANDLE).unwrap_err(), ERROR_INVALID_HANDLE);
+    }
+
+    #[test]
+    fn encoded_handles_are_non_zero_multiples_of_four() {
+        for (index, generation) in [(0, 0), (5, 1), (MAX_SLOTS - 1, GENERATION_MASK)] {
+            let raw = encode(index, generation) as usize;
+            assert_ne!(raw, 0);
+            assert_ne!(raw, usize::MAX);
+            assert_eq!(raw % 4, 0);
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! # pipeslot-win32
+//!
+//! The Win32 IPC C API on Linux: `libpipeslot_win32.a` / `.so` plus
+//! `include/pipeslot/win32.h`, `include/compat/windows.h` and
+//! `include/compat/tchar.h`, so that C programs written against the Win32
+//! API build and run unchanged:
+//!
+//! ```text
+//! cargo build --release -p pipeslot-win32
+//! cc -I crates/pipeslot-win32/include/compat -I crates/pipeslot-win32/include \
+//!    prog.c target/release/libpipeslot_win32.a -lpthread -ldl -lm
+//! ```
+//!
+//! ## What exists
+//!
+//! - **Handles** ([`handles`]): opaque table entries with generation
+//!   counters, never descriptors; a stale or wrong-kind handle gives
+//!   ERROR_INVALID_HANDLE.
+//! - **Last error** (`error`): thread-local; every export runs inside
+//!   `catch_unwind` (a panic gives ERROR_GEN_FAILURE, 31, and the failure
+//!   value).
+//! - **Functions** ([`api`]): `GetLastError`, `SetLastError`,
+//!   `CloseHandle`, `CreatePipe`, `ReadFile`, `WriteFile`,
+//!   `PeekNamedPipe`, `GetNamedPipeInfo` (anonymous pipes and standard
+//!   handles, S129-S138), `GetStdHandle`, `CreateProcessA` (Windows
+//!   command-line splitting, `PATH`, no shell, `STARTF_USESTDHANDLES`,
+//!   inheritance), `WaitForSingleObject` and `GetExitCodeProcess` (process
+//!   handles), `GetCurrentProcessId`, `Sleep`, `GetTickCount`,
+//!   `GetTickCount64`, `FormatMessageA` (system messages), `LocalFree`,
+//!   `ExitProcess`.
+//! - **Tests**: `tests/conformance.c` and `examples/redirect.c`, compiled
+//!   with `cc` and run by `cargo test` (`tests/c_programs.rs`).
+//!
+//! ## Still to come (issue 6)
+//!
+//! Named pipes (`CreateNamedPipeA`, `ConnectNamedPipe`,
+//! `DisconnectNamedPipe`, `CreateFileA`, `TransactNamedPipe`,
+//! `CallNamedPipeA`, `WaitNamedPipeA`, `Get/SetNamedPipeHandleState`,
+//! `GetNamedPipeClient/ServerProcessId`, `GetNamedPipeClientComputerNameA`,
+//! `FlushFileBuffers`), mailslots (`CreateMailslotA`, `Get/SetMailslotInfo`),
+//! threads (`CreateThread`, `GetExitCodeThread`, `WaitForMultipleObjects`),
+//! `QueryPerformanceCounter/Frequency`, `CancelIoEx`,
+//! `CancelSynchronousIo`, `DeleteFileA`, `GetTempFileNameA`, overlapped
+//! I/O, the serverNP/clientNP/SrvrBcst examples and the benchmark. They
+//! are absent from the library and the header, not stubbed.
+#![deny(unsafe_code)]
+#![deny(unsafe_op_in_unsafe_fn)]
+#![deny(missing_docs)]
+// The exported names and their parameters are Win32's.
+#![allow(non_snake_case)]
+
+pub mod api;
+mod command_line;
+mod error;
+pub mod handles;
+mod process;
+mod sys;
+pub mod types;

@@ -1,0 +1,143 @@
+//! The Win32 types of the C ABI, laid out as `include/pipeslot/win32.h`
+//! declares them (`DWORD` is 32 bits, `BOOL` an `int`, `HANDLE` a pointer).
+
+#![allow(non_camel_case_types, non_snake_case)]
+use std::ffi::{c_char, c_int, c_void};
+
+/// `HANDLE`: an opaque, pointer-sized value indexing the handle table
+/// ([`crate::handles`]); never a file descriptor.
+pub type HANDLE = *mut c_void;
+/// `BOOL`: `TRUE` (1) or `FALSE` (0).
+pub type BOOL = c_int;
+/// `DWORD`: 32 bits unsigned.
+pub type DWORD = u32;
+
+/// `TRUE`.
+pub const TRUE: BOOL = 1;
+/// `FALSE`.
+pub const FALSE: BOOL = 0;
+
+/// `INVALID_HANDLE_VALUE`, `(HANDLE)-1`.
+pub const INVALID_HANDLE_VALUE: HANDLE = usize::MAX as HANDLE;
+
+/// `SECURITY_ATTRIBUTES`: only `bInheritHandle` is used (S133).
+#[repr(C)]
+#[derive(Debug)]
+pub struct SECURITY_ATTRIBUTES {
+    /// Size of the structure; not checked.
+    pub nLength: DWORD,
+    /// Ignored: access follows the pipe end (S132).
+    pub lpSecurityDescriptor: *mut c_void,
+    /// `TRUE`: the new handles are inherited by `CreateProcessA` with
+    /// `bInheritHandles` (S133).
+    pub bInheritHandle: BOOL,
+}
+
+/// `OVERLAPPED`: any non-NULL pointer is refused with ERROR_NOT_SUPPORTED
+/// for now.
+#[repr(C)]
+#[derive(Debug)]
+pub struct OVERLAPPED {
+    /// Status of the operation.
+    pub Internal: usize,
+    /// Bytes transferred.
+    pub InternalHigh: usize,
+    /// File offset, low part (or `Pointer`).
+    pub Offset: DWORD,
+    /// File offset, high part.
+    pub OffsetHigh: DWORD,
+    /// Event signalled on completion.
+    pub hEvent: HANDLE,
+}
+
+/// `STARTUPINFOA`: only `dwFlags` (`STARTF_USESTDHANDLES`) and the three
+/// standard handles are used.
+#[repr(C)]
+#[derive(Debug)]
+pub struct STARTUPINFOA {
+    /// Size of the structure; not checked.
+    pub cb: DWORD,
+    /// Reserved.
+    pub lpReserved: *mut c_char,
+    /// Ignored.
+    pub lpDesktop: *mut c_char,
+    /// Ignored.
+    pub lpTitle: *mut c_char,
+    /// Ignored.
+    pub dwX: DWORD,
+    /// Ignored.
+    pub dwY: DWORD,
+    /// Ignored.
+    pub dwXSize: DWORD,
+    /// Ignored.
+    pub dwYSize: DWORD,
+    /// Ignored.
+    pub dwXCountChars: DWORD,
+    /// Ignored.
+    pub dwYCountChars: DWORD,
+    /// Ignored.
+    pub dwFillAttribute: DWORD,
+    /// `STARTF_USESTDHANDLES` is honoured; other flags are ignored.
+    pub dwFlags: DWORD,
+    /// Ignored.
+    pub wShowWindow: u16,
+    /// Reserved.
+    pub cbReserved2: u16,
+    /// Reserved.
+    pub lpReserved2: *mut u8,
+    /// The child's standard input, with `STARTF_USESTDHANDLES`.
+    pub hStdInput: HANDLE,
+    /// The child's standard output, with `STARTF_USESTDHANDLES`.
+    pub hStdOutput: HANDLE,
+    /// The child's standard error, with `STARTF_USESTDHANDLES`.
+    pub hStdError: HANDLE,
+}
+
+/// `PROCESS_INFORMATION`, filled by `CreateProcessA`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct PROCESS_INFORMATION {
+    /// A process handle for `WaitForSingleObject` and `GetExitCodeProcess`.
+    pub hProcess: HANDLE,
+    /// Always NULL: there are no thread handles yet.
+    pub hThread: HANDLE,
+    /// The child's process id.
+    pub dwProcessId: DWORD,
+    /// Always 0: there are no thread ids yet.
+    pub dwThreadId: DWORD,
+}
+
+/// `STD_INPUT_HANDLE`, `(DWORD)-10`.
+pub const STD_INPUT_HANDLE: DWORD = -10i32 as DWORD;
+/// `STD_OUTPUT_HANDLE`, `(DWORD)-11`.
+pub const STD_OUTPUT_HANDLE: DWORD = -11i32 as DWORD;
+/// `STD_ERROR_HANDLE`, `(DWORD)-12`.
+pub const STD_ERROR_HANDLE: DWORD = -12i32 as DWORD;
+/// `STARTF_USESTDHANDLES`.
+pub const STARTF_USESTDHANDLES: DWORD = 0x0000_0100;
+/// `INFINITE`.
+pub const INFINITE: DWORD = 0xFFFF_FFFF;
+/// `WAIT_OBJECT_0`.
+pub const WAIT_OBJECT_0: DWORD = 0;
+/// `WAIT_TIMEOUT`.
+pub const WAIT_TIMEOUT: DWORD = 258;
+/// `WAIT_FAILED`.
+pub const WAIT_FAILED: DWORD = 0xFFFF_FFFF;
+/// `STILL_ACTIVE`: `GetExitCodeProcess` of a running process.
+pub const STILL_ACTIVE: DWORD = 259;
+/// `FORMAT_MESSAGE_ALLOCATE_BUFFER`.
+pub const FORMAT_MESSAGE_ALLOCATE_BUFFER: DWORD = 0x0100;
+/// `FORMAT_MESSAGE_IGNORE_INSERTS`.
+pub const FORMAT_MESSAGE_IGNORE_INSERTS: DWORD = 0x0200;
+/// `FORMAT_MESSAGE_FROM_STRING`.
+pub const FORMAT_MESSAGE_FROM_STRING: DWORD = 0x0400;
+/// `FORMAT_MESSAGE_FROM_HMODULE`.
+pub const FORMAT_MESSAGE_FROM_HMODULE: DWORD = 0x0800;
+/// `FORMAT_MESSAGE_FROM_SYSTEM`.
+pub const FORMAT_MESSAGE_FROM_SYSTEM: DWORD = 0x1000;
+/// `FORMAT_MESSAGE_ARGUMENT_ARRAY`.
+pub const FORMAT_MESSAGE_ARGUMENT_ARRAY: DWORD = 0x2000;
+/// `FORMAT_MESSAGE_MAX_WIDTH_MASK`.
+pub const FORMAT_MESSAGE_MAX_WIDTH_MASK: DWORD = 0x00FF;
+/// `ERROR_MR_MID_NOT_FOUND`: `FormatMessageA` of a code without a message.
+pub const ERROR_MR_MID_NOT_FOUND: DWORD = 317;

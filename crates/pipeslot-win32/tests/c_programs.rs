@@ -1,0 +1,77 @@
+//! Builds the C programs against `include/` and the static library, and
+//! runs them: `examples/redirect.c` (the book's pipe/Redirect) and
+//! `tests/conformance.c` (every export against the spec).
+//!
+//! Finding the library: `cargo test` builds this crate's library unit, with
+//! every crate type of `Cargo.toml` (staticlib included), into the same
+//! `deps/` directory as this test's executable, under a name without hash
+//! (`libpipeslot_win32.a`, as cargo names staticlibs). So the test takes
+//! `<dir of current_exe>/libpipeslot_win32.a`: it is the library this very
+//! test run was built with, whatever the profile or target dir, with no
+//! nested cargo. `PIPESLOT_WIN32_LIB` overrides the path. The C compiler is
+//! `cc` (or `$CC`); outputs go to `CARGO_TARGET_TMPDIR`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[test]
+fn redirect_pipes_echo_into_tr() {
+    let program = compile("examples/redirect.c", "redirect");
+    let output = Command::new(&program)
+        .args(["echo", "hello", "=", "tr", "a-z", "A-Z"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "HELLO\n");
+}
+
+#[test]
+fn conformance_program_passes_every_check() {
+    let program = compile("tests/conformance.c", "conformance");
+    let output = Command::new(&program).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    let last = stdout.lines().last().unwrap_or_default();
+    let (passed, failed) = parse_summary(last).unwrap_or_else(|| panic!("no summary: {stdout}"));
+    assert!(passed > 0, "{stdout}");
+    assert_eq!(failed, 0, "{stdout}");
+    assert!(output.status.success(), "{output:?}");
+}
+
+/// Parses `N passed, M failed`.
+fn parse_summary(line: &str) -> Option<(u32, u32)> {
+    let (passed, failed) = line.split_once(" passed, ")?;
+    let failed = failed.strip_suffix(" failed")?;
+    Some((passed.parse().ok()?, failed.parse().ok()?))
+}
+
+fn compile(source: &str, name: &str) -> PathBuf {
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let output = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pipeslot-win32-{name}"));
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let status = Command::new(compiler)
+        .arg("-Wall")
+        .arg("-Werror")
+        .arg("-I")
+        .arg(crate_dir.join("include/compat"))
+        .arg("-I")
+        .arg(crate_dir.join("include"))
+        .arg(crate_dir.join(source))
+        .arg(static_library())
+        .args(["-lpthread", "-ldl", "-lm", "-o"])
+        .arg(&output)
+        .status()
+        .expect("running the C compiler");
+    assert!(status.success(), "compiling {source} failed");
+    output
+}
+
+fn static_library() -> PathBuf {
+    if let Some(path) = std::env::var_os("PIPESLOT_WIN32_LIB") {
+        return path.into();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let library = exe.parent().unwrap().join("libpipeslot_win32.a");
+    assert!(library.exists(), "{} not built", library.display());
+    library
+}
