@@ -249,6 +249,23 @@ fn sigterm_with_idle_and_busy_clients_stops_within_cs_timeout_and_deletes_temp_f
 }
 
 #[test]
+fn allow_uid_widens_the_clients_with_a_warning() {
+    // By default only the server's own uid (and root) may connect; each
+    // --allow-uid adds one, and the server warns that those users can run
+    // commands as its user.
+    let sandbox = Sandbox::new();
+    let server = sandbox.start_server(&["--timeout", "500", "--allow-uid", "65534"]);
+    signal(server.id(), "TERM");
+    let output = server.finish(HANG);
+    assert!(output.status.success(), "{output:?}");
+    assert!(output.stderr.contains("65534"), "{output:?}");
+    assert!(
+        output.stderr.to_lowercase().contains("warning"),
+        "{output:?}"
+    );
+}
+
+#[test]
 fn shutdown_request_answers_its_client_and_stops_the_server() {
     // `$ShutDownServer` from a client: that client gets its end record (it
     // does not hang) and quits normally; an idle client's worker and the
