@@ -23,20 +23,24 @@
 //! `bInheritHandles` passes the descriptors of every inheritable handle to
 //! the child (see [`crate::api::process`]).
 
+use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use pipeslot::anon::{PipeReader, PipeWriter};
 use pipeslot::error::win32::{ERROR_INVALID_HANDLE, ERROR_TOO_MANY_OPEN_FILES};
+use pipeslot::mailslot::{Mailslot, MailslotWriter};
+use pipeslot::pipe::{PipeClient, PipeServer};
 
 use crate::error::Win32Result;
 use crate::process::Process;
 use crate::types::HANDLE;
 
-/// What a handle refers to. New kinds (named-pipe server and client ends,
-/// mailslots, mailslot writers, files, threads) are added as variants; each
-/// function matches the kinds it accepts and gives ERROR_INVALID_HANDLE for
-/// the others.
+/// What a handle refers to. New kinds (threads, ...) are added as
+/// variants; each function matches the kinds it accepts and gives
+/// ERROR_INVALID_HANDLE for the others. Closing a handle drops its object
+/// (once no call in progress uses it), which closes the pipe instance,
+/// connection, mailslot or file.
 #[derive(Debug)]
 pub(crate) enum Object {
     /// The read end of an anonymous pipe (`CreatePipe`'s `hReadPipe`).
@@ -47,6 +51,44 @@ pub(crate) enum Object {
     StdStream(RawFd),
     /// A child process (`CreateProcessA`'s `hProcess`).
     Process(Process),
+    /// A named-pipe instance (`CreateNamedPipeA`).
+    PipeServer(PipeServerHandle),
+    /// A named-pipe client end (`CreateFileA` on a pipe name).
+    PipeClient(PipeClientHandle),
+    /// A mailslot's reading end (`CreateMailslotA`), boxed as it is large.
+    /// The `Mutex` is needed because `Mailslot::read` takes `&mut self`: a
+    /// blocked `ReadFile` holds it, so `GetMailslotInfo`/`SetMailslotInfo`
+    /// wait for it.
+    Mailslot(Box<Mutex<Mailslot>>),
+    /// A mailslot's writing end (`CreateFileA` on a mailslot name).
+    MailslotWriter(MailslotWriter),
+    /// An ordinary file (`CreateFileA` on a path).
+    File(FileHandle),
+}
+
+/// A named-pipe instance and what `SetNamedPipeHandleState` needs to know
+/// about its access (S102: an INBOUND instance has no
+/// FILE_WRITE_ATTRIBUTES).
+#[derive(Debug)]
+pub(crate) struct PipeServerHandle {
+    pub(crate) server: PipeServer,
+    pub(crate) outbound: bool,
+}
+
+/// A named-pipe client end and whether it may change its handle state
+/// (S102: GENERIC_WRITE or FILE_WRITE_ATTRIBUTES was asked for).
+#[derive(Debug)]
+pub(crate) struct PipeClientHandle {
+    pub(crate) client: PipeClient,
+    pub(crate) can_set_state: bool,
+}
+
+/// An ordinary file and the access `CreateFileA` granted.
+#[derive(Debug)]
+pub(crate) struct FileHandle {
+    pub(crate) file: File,
+    pub(crate) read: bool,
+    pub(crate) write: bool,
 }
 
 /// One end of an anonymous pipe. The `Mutex` serialises the I/O calls that
@@ -81,7 +123,14 @@ impl Object {
             Object::AnonReader(end) => Some(end.fd),
             Object::AnonWriter(end) => Some(end.fd),
             Object::StdStream(fd) => Some(*fd),
-            Object::Process(_) => None,
+            Object::File(handle) => Some(handle.file.as_raw_fd()),
+            // A pipeslot connection or mailslot is not a plain descriptor a
+            // child could use: the flag is kept, nothing is passed.
+            Object::Process(_)
+            | Object::PipeServer(_)
+            | Object::PipeClient(_)
+            | Object::Mailslot(_)
+            | Object::MailslotWriter(_) => None,
         }
     }
 }

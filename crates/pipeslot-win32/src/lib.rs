@@ -21,28 +21,34 @@
 //!   value).
 //! - **Functions** ([`api`]): `GetLastError`, `SetLastError`,
 //!   `CloseHandle`, `CreatePipe`, `ReadFile`, `WriteFile`,
-//!   `PeekNamedPipe`, `GetNamedPipeInfo` (anonymous pipes and standard
-//!   handles, S129-S138), `GetStdHandle`, `CreateProcessA` (Windows
-//!   command-line splitting, `PATH`, no shell, `STARTF_USESTDHANDLES`,
-//!   inheritance), `WaitForSingleObject` and `GetExitCodeProcess` (process
-//!   handles), `GetCurrentProcessId`, `Sleep`, `GetTickCount`,
-//!   `GetTickCount64`, `FormatMessageA` (system messages), `LocalFree`,
-//!   `ExitProcess`.
+//!   `PeekNamedPipe`, `GetNamedPipeInfo` (anonymous pipes, named pipes,
+//!   mailslots, files and standard handles), named pipes
+//!   (`CreateNamedPipeA`, `ConnectNamedPipe`, `DisconnectNamedPipe`,
+//!   `CreateFileA` for pipe names, mailslot names and ordinary files,
+//!   `FlushFileBuffers`, `TransactNamedPipe`, `CallNamedPipeA`,
+//!   `WaitNamedPipeA`, `GetNamedPipeHandleStateA`,
+//!   `SetNamedPipeHandleState`, `GetNamedPipeClientProcessId`,
+//!   `GetNamedPipeServerProcessId`, `GetNamedPipeClientComputerNameA`;
+//!   S1-S128), mailslots (`CreateMailslotA`, `GetMailslotInfo`,
+//!   `SetMailslotInfo`; S139-S157), `GetStdHandle`, `CreateProcessA`
+//!   (Windows command-line splitting, `PATH`, no shell,
+//!   `STARTF_USESTDHANDLES`, inheritance), `WaitForSingleObject` and
+//!   `GetExitCodeProcess` (process handles), `GetCurrentProcessId`,
+//!   `Sleep`, `GetTickCount`, `GetTickCount64`, `FormatMessageA` (system
+//!   messages), `LocalFree`, `ExitProcess`.
 //! - **Tests**: `tests/conformance.c` and `examples/redirect.c`, compiled
-//!   with `cc` and run by `cargo test` (`tests/c_programs.rs`).
+//!   with `cc` and run by `cargo test` (`tests/c_programs.rs`); the
+//!   conformance program gets a `PIPESLOT_ROOT` of its own.
 //!
 //! ## Still to come (issue 6)
 //!
-//! Named pipes (`CreateNamedPipeA`, `ConnectNamedPipe`,
-//! `DisconnectNamedPipe`, `CreateFileA`, `TransactNamedPipe`,
-//! `CallNamedPipeA`, `WaitNamedPipeA`, `Get/SetNamedPipeHandleState`,
-//! `GetNamedPipeClient/ServerProcessId`, `GetNamedPipeClientComputerNameA`,
-//! `FlushFileBuffers`), mailslots (`CreateMailslotA`, `Get/SetMailslotInfo`),
-//! threads (`CreateThread`, `GetExitCodeThread`, `WaitForMultipleObjects`),
+//! Threads (`CreateThread`, `GetExitCodeThread`, `WaitForMultipleObjects`),
 //! `QueryPerformanceCounter/Frequency`, `CancelIoEx`,
 //! `CancelSynchronousIo`, `DeleteFileA`, `GetTempFileNameA`, overlapped
-//! I/O, the serverNP/clientNP/SrvrBcst examples and the benchmark. They
-//! are absent from the library and the header, not stubbed.
+//! I/O, `Get/SetNamedPipeHandleState` and `FlushFileBuffers` on anonymous
+//! pipes (S138), passing named-pipe and mailslot handles to children, the
+//! serverNP/clientNP/SrvrBcst examples and the benchmark. They are absent
+//! from the library and the header, not stubbed.
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]

@@ -1,6 +1,7 @@
 //! Every system call of this crate that `std` and `pipeslot` do not wrap:
-//! descriptor duplication, `pidfd` waiting, the boot clock, and raw reads
-//! and writes on the standard descriptors without `SIGPIPE`.
+//! descriptor duplication, `pidfd` waiting, the boot clock, raw reads
+//! and writes on the standard descriptors without `SIGPIPE`, `fsync`, the
+//! host name and user names.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -144,4 +145,48 @@ fn write_all(fd: RawFd, mut data: &[u8]) -> io::Result<()> {
         data = &data[n as usize..];
     }
     Ok(())
+}
+
+/// `fsync(fd)` on a descriptor the caller keeps open; a descriptor that
+/// cannot be synced (a pipe, socket or terminal: `EINVAL`) succeeds, as
+/// there is nothing to write back.
+pub(crate) fn sync(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fsync on any integer is memory-safe.
+    if unsafe { libc::fsync(fd) } < 0 {
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EINVAL) {
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
+/// This machine's name (`uname` nodename, as `pipeslot` reports for local
+/// peers).
+pub(crate) fn host_name() -> String {
+    // SAFETY: utsname is plain data; uname fills it or fails, leaving zeros.
+    let mut name: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: `name` is a valid, writable utsname.
+    unsafe { libc::uname(&mut name) };
+    // SAFETY: uname NUL-terminates nodename; zeroed memory is "" on failure.
+    let node = unsafe { std::ffi::CStr::from_ptr(name.nodename.as_ptr()) };
+    node.to_string_lossy().into_owned()
+}
+
+/// The login name of `uid` from the password database, or the decimal uid
+/// when it has no entry.
+pub(crate) fn user_name(uid: u32) -> String {
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    // SAFETY: passwd is plain data, filled by getpwuid_r before use.
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid and writable; `buf.len()` is its size.
+    let rc = unsafe { libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result) };
+    if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+        return uid.to_string();
+    }
+    // SAFETY: on success pw_name points into `buf`, NUL-terminated.
+    unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) }
+        .to_string_lossy()
+        .into_owned()
 }

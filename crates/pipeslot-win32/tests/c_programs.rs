@@ -9,7 +9,9 @@
 //! `<dir of current_exe>/libpipeslot_win32.a`: it is the library this very
 //! test run was built with, whatever the profile or target dir, with no
 //! nested cargo. `PIPESLOT_WIN32_LIB` overrides the path. The C compiler is
-//! `cc` (or `$CC`); outputs go to `CARGO_TARGET_TMPDIR`.
+//! `cc` (or `$CC`); outputs go to `CARGO_TARGET_TMPDIR`. The conformance
+//! program runs with `PIPESLOT_ROOT` set to a fresh directory of its own,
+//! so its pipe and mailslot names meet nobody else's.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -28,7 +30,22 @@ fn redirect_pipes_echo_into_tr() {
 #[test]
 fn conformance_program_passes_every_check() {
     let program = compile("tests/conformance.c", "conformance");
-    let output = Command::new(&program).output().unwrap();
+    // Pipe and mailslot names go to a namespace of this run only; the
+    // library creates the directory (a short path: socket addresses are
+    // limited to 108 bytes).
+    let root = std::env::temp_dir().join(format!(
+        "pipeslot-win32-conformance-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let output = Command::new(&program)
+        .env("PIPESLOT_ROOT", &root)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&root);
     let stdout = String::from_utf8_lossy(&output.stdout);
     println!("{stdout}");
     let last = stdout.lines().last().unwrap_or_default();

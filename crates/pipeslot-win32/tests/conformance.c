@@ -6,6 +6,7 @@
 #include <windows.h>
 #include <tchar.h>
 #include <unistd.h>
+#include <pthread.h>
 
 static int passed, failed;
 
@@ -393,6 +394,602 @@ static void test_create_process(void)
     }
 }
 
+#define PIPE_A "\\\\.\\pipe\\conformance\\a"
+#define PIPE_B "\\\\.\\pipe\\conformance\\b"
+#define PIPE_T "\\\\.\\pipe\\conformance\\transact"
+#define PIPE_C "\\\\.\\pipe\\conformance\\call"
+#define SLOT_A "\\\\.\\mailslot\\conformance\\inbox"
+
+static HANDLE open_client(const char *name, DWORD access)
+{
+    return CreateFileA(name, access, 0, NULL, OPEN_EXISTING, 0, NULL);
+}
+
+static void test_named_pipe_names(void)
+{
+    HANDLE h;
+    SetLastError(0);
+    CHECK(CreateNamedPipeA(NULL, PIPE_ACCESS_DUPLEX, 0, 1, 0, 0, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_PATH_NOT_FOUND,
+          "S10 CreateNamedPipeA(NULL) -> ERROR_PATH_NOT_FOUND");
+    SetLastError(0);
+    CHECK(CreateNamedPipeA("not a named pipe", PIPE_ACCESS_DUPLEX, 0, 1, 0, 0, 0, NULL)
+                  == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_INVALID_NAME,
+          "S9 CreateNamedPipeA(bad name) -> ERROR_INVALID_NAME");
+    SetLastError(0);
+    CHECK(CreateNamedPipeA(PIPE_A, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE | PIPE_READMODE_MESSAGE, 1,
+                           0, 0, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_INVALID_PARAMETER,
+          "S13 PIPE_TYPE_BYTE|PIPE_READMODE_MESSAGE -> ERROR_INVALID_PARAMETER");
+    SetLastError(0);
+    CHECK(CreateNamedPipeA(PIPE_A, 0, 0, 1, 0, 0, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_INVALID_PARAMETER,
+          "S12 no access mode -> ERROR_INVALID_PARAMETER");
+    SetLastError(0);
+    CHECK(CreateNamedPipeA(PIPE_A, PIPE_ACCESS_DUPLEX | 0x100, 0, 1, 0, 0, 0, NULL)
+                  == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_INVALID_PARAMETER,
+          "S12 undocumented dwOpenMode bit -> ERROR_INVALID_PARAMETER");
+    SetLastError(0);
+    CHECK(CreateNamedPipeA(PIPE_A, PIPE_ACCESS_DUPLEX, 0x10, 1, 0, 0, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_INVALID_PARAMETER,
+          "S12 undocumented dwPipeMode bit -> ERROR_INVALID_PARAMETER");
+    SetLastError(0);
+    CHECK(CreateNamedPipeA(PIPE_A, PIPE_ACCESS_DUPLEX, 0, 0, 0, 0, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_INVALID_PARAMETER,
+          "S15 nMaxInstances 0 -> ERROR_INVALID_PARAMETER");
+    SetLastError(0);
+    CHECK(CreateNamedPipeA(PIPE_A, PIPE_ACCESS_DUPLEX, 0, 256, 0, 0, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_INVALID_PARAMETER,
+          "S15 nMaxInstances 256 -> ERROR_INVALID_PARAMETER");
+    SetLastError(0);
+    CHECK(open_client(PIPE_A, GENERIC_READ | GENERIC_WRITE) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_FILE_NOT_FOUND,
+          "S28 CreateFileA on a pipe without instances -> ERROR_FILE_NOT_FOUND");
+    SetLastError(0);
+    CHECK(!WaitNamedPipeA(PIPE_A, 2000) && GetLastError() == ERROR_FILE_NOT_FOUND,
+          "S35 WaitNamedPipeA without instances -> ERROR_FILE_NOT_FOUND at once");
+    SetLastError(0);
+    CHECK(!WaitNamedPipeA("\\\\.\\notpipe\\x", 10) && GetLastError() == ERROR_BAD_PATHNAME,
+          "S11 WaitNamedPipeA(malformed) -> ERROR_BAD_PATHNAME (ReactOS, documented)");
+    SetLastError(0);
+    CHECK(!WaitNamedPipeA(NULL, 10) && GetLastError() == ERROR_BAD_PATHNAME,
+          "S11 WaitNamedPipeA(NULL) -> ERROR_BAD_PATHNAME (documented)");
+    SetLastError(0);
+    CHECK(open_client("\\\\.\\pipe\\", GENERIC_READ) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_INVALID_NAME,
+          "S8 CreateFileA on a pipe name without a path -> ERROR_INVALID_NAME");
+    SetLastError(0);
+    CHECK(!CallNamedPipeA(PIPE_A, "x", 1, NULL, 0, NULL, NMPWAIT_NOWAIT)
+              && GetLastError() == ERROR_FILE_NOT_FOUND,
+          "S124 CallNamedPipeA without instances -> ERROR_FILE_NOT_FOUND");
+    /* S4: the pipe component is matched without regard to case. */
+    h = CreateNamedPipeA("\\\\.\\PiPe\\conformance\\case", PIPE_ACCESS_DUPLEX, 0, 1, 0, 0, 0, NULL);
+    CHECK(h != INVALID_HANDLE_VALUE, "S4 CreateNamedPipeA(\\\\.\\PiPe\\...)");
+    {
+        HANDLE c = open_client("\\\\.\\pipe\\CONFORMANCE\\CASE", GENERIC_READ | GENERIC_WRITE);
+        CHECK(c != INVALID_HANDLE_VALUE, "S4 names compare without regard to case");
+        CloseHandle(c);
+    }
+    CloseHandle(h);
+}
+
+static void test_named_pipe_instances(void)
+{
+    HANDLE first, second, third, c1, c2;
+    SetLastError(77);
+    first = CreateNamedPipeA(PIPE_A, PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE, 2, 1024, 1024, 0, NULL);
+    CHECK(first != INVALID_HANDLE_VALUE && GetLastError() == ERROR_SUCCESS,
+          "S20 first instance: last error ERROR_SUCCESS");
+    second = CreateNamedPipeA(PIPE_A, PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE, 2, 1024, 1024, 0, NULL);
+    CHECK(second != INVALID_HANDLE_VALUE && GetLastError() == ERROR_ALREADY_EXISTS,
+          "S20 later instance: success with ERROR_ALREADY_EXISTS");
+    SetLastError(0);
+    third = CreateNamedPipeA(PIPE_A, PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE, 2, 1024, 1024, 0, NULL);
+    CHECK(third == INVALID_HANDLE_VALUE && GetLastError() == ERROR_PIPE_BUSY,
+          "S22 instance limit reached -> ERROR_PIPE_BUSY");
+    CloseHandle(second);
+    SetLastError(0);
+    CHECK(CreateNamedPipeA(PIPE_A, PIPE_ACCESS_INBOUND, PIPE_TYPE_MESSAGE, 2, 0, 0, 0, NULL)
+                  == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_ACCESS_DENIED,
+          "S23 different access mode -> ERROR_ACCESS_DENIED");
+    SetLastError(0);
+    CHECK(CreateNamedPipeA(PIPE_A, PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE,
+                           PIPE_TYPE_MESSAGE, 2, 0, 0, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_ACCESS_DENIED,
+          "S25 FILE_FLAG_FIRST_PIPE_INSTANCE on a live name -> ERROR_ACCESS_DENIED");
+    CHECK(WaitNamedPipeA(PIPE_A, 1), "S36 WaitNamedPipeA with a listening instance -> TRUE");
+    c1 = open_client(PIPE_A, GENERIC_READ | GENERIC_WRITE);
+    CHECK(c1 != INVALID_HANDLE_VALUE, "S29 client opens before ConnectNamedPipe");
+    SetLastError(0);
+    c2 = open_client(PIPE_A, GENERIC_READ | GENERIC_WRITE);
+    CHECK(c2 == INVALID_HANDLE_VALUE && GetLastError() == ERROR_PIPE_BUSY,
+          "S30 no listening instance -> ERROR_PIPE_BUSY");
+    SetLastError(0);
+    CHECK(!WaitNamedPipeA(PIPE_A, 20) && GetLastError() == ERROR_SEM_TIMEOUT,
+          "S37 WaitNamedPipeA on a busy pipe -> ERROR_SEM_TIMEOUT");
+    CloseHandle(c1);
+    CloseHandle(first);
+    SetLastError(0);
+    CHECK(open_client(PIPE_A, GENERIC_READ) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_FILE_NOT_FOUND,
+          "S27 every instance closed -> ERROR_FILE_NOT_FOUND");
+}
+
+static void test_named_pipe_io(void)
+{
+    HANDLE s, c;
+    char buf[64], user[256], host[256];
+    DWORD n = 0, avail = 0, left = 0, state = 9, inst = 0, flags = 0, out = 0, in = 0, max = 0, mode;
+    DWORD dummy = 0;
+    ULONG pid = 0;
+    OVERLAPPED ov;
+    memset(&ov, 0, sizeof ov);
+    s = CreateNamedPipeA(PIPE_A, PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE, 3,
+                         1024, 2048, 0, NULL);
+    CHECK(s != INVALID_HANDLE_VALUE, "CreateNamedPipeA(message pipe)");
+    SetLastError(0);
+    CHECK(!ReadFile(s, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_PIPE_LISTENING,
+          "S70 ReadFile on a server that never had a client -> ERROR_PIPE_LISTENING");
+    SetLastError(0);
+    CHECK(!WriteFile(s, "x", 1, &n, NULL) && GetLastError() == ERROR_PIPE_LISTENING,
+          "S70 WriteFile on a listening server -> ERROR_PIPE_LISTENING");
+    SetLastError(0);
+    CHECK(!PeekNamedPipe(s, NULL, 0, NULL, NULL, NULL) && GetLastError() == ERROR_BAD_PIPE,
+          "S85 PeekNamedPipe on a listening server -> ERROR_BAD_PIPE");
+    CHECK(FlushFileBuffers(s), "S85 FlushFileBuffers on a listening server succeeds");
+    c = open_client(PIPE_A, GENERIC_READ | GENERIC_WRITE);
+    CHECK(c != INVALID_HANDLE_VALUE, "CreateFileA(pipe, GENERIC_READ|GENERIC_WRITE)");
+    SetLastError(0);
+    CHECK(!ConnectNamedPipe(s, &ov) && GetLastError() == ERROR_NOT_SUPPORTED,
+          "ConnectNamedPipe with OVERLAPPED -> ERROR_NOT_SUPPORTED (documented)");
+    SetLastError(0);
+    CHECK(!ConnectNamedPipe(s, NULL) && GetLastError() == ERROR_PIPE_CONNECTED,
+          "S29 S42 ConnectNamedPipe after the client opened -> ERROR_PIPE_CONNECTED");
+    SetLastError(0);
+    CHECK(!ConnectNamedPipe(c, NULL) && GetLastError() == ERROR_INVALID_FUNCTION,
+          "S34 ConnectNamedPipe on a client -> ERROR_INVALID_FUNCTION");
+
+    CHECK(GetNamedPipeInfo(s, &flags, &out, &in, &max) && flags == (PIPE_SERVER_END | PIPE_TYPE_MESSAGE)
+              && out == 1024 && in == 2048 && max == 3,
+          "S105 S106 GetNamedPipeInfo(server): flags 5, sizes as given, max 3");
+    CHECK(GetNamedPipeInfo(c, &flags, &out, &in, &max) && flags == PIPE_TYPE_MESSAGE && out == 1024
+              && in == 2048,
+          "S105 S107 GetNamedPipeInfo(client): flags 4, the server's sizes");
+    CHECK(GetNamedPipeHandleStateA(s, &state, &inst, NULL, NULL, NULL, 0)
+              && state == PIPE_READMODE_MESSAGE && inst == 1,
+          "S104 server handle state: message read mode, 1 instance");
+    CHECK(GetNamedPipeHandleStateA(c, &state, NULL, NULL, NULL, NULL, 0) && state == 0,
+          "S33 a client starts in byte read mode, blocking");
+    CHECK(GetNamedPipeHandleStateA(s, NULL, NULL, NULL, NULL, NULL, 0),
+          "S104 GetNamedPipeHandleStateA with every pointer NULL");
+    SetLastError(0);
+    CHECK(!GetNamedPipeHandleStateA(s, &state, &inst, &dummy, &dummy, NULL, 0)
+              && GetLastError() == ERROR_INVALID_PARAMETER,
+          "S103 collection count/timeout on a local pipe -> ERROR_INVALID_PARAMETER");
+    CHECK(GetNamedPipeHandleStateA(s, NULL, NULL, NULL, NULL, user, sizeof user) && user[0] != 0,
+          "GetNamedPipeHandleStateA(server) gives the client's user name");
+    SetLastError(0);
+    CHECK(!GetNamedPipeHandleStateA(c, NULL, NULL, NULL, NULL, user, sizeof user)
+              && GetLastError() == ERROR_INVALID_PARAMETER,
+          "GetNamedPipeHandleStateA(client, lpUserName) -> ERROR_INVALID_PARAMETER");
+
+    /* S125, S126: process ids. */
+    CHECK(GetNamedPipeClientProcessId(s, &pid) && pid == (ULONG)getpid(),
+          "S125 client pid from the server");
+    CHECK(GetNamedPipeServerProcessId(c, &pid) && pid == (ULONG)getpid(),
+          "S125 server pid from the client");
+    CHECK(GetNamedPipeClientProcessId(c, &pid) && GetNamedPipeServerProcessId(s, &pid)
+              && pid == (ULONG)getpid(),
+          "S125 own pid from either end");
+    SetLastError(0);
+    CHECK(!GetNamedPipeClientProcessId(s, NULL) && GetLastError() == ERROR_INSUFFICIENT_BUFFER,
+          "S126 NULL pid pointer -> ERROR_INSUFFICIENT_BUFFER");
+    gethostname(host, sizeof host);
+    CHECK(GetNamedPipeClientComputerNameA(s, buf, sizeof buf) && strcmp(buf, host) == 0,
+          "GetNamedPipeClientComputerNameA: this machine for a local client");
+    SetLastError(0);
+    CHECK(!GetNamedPipeClientComputerNameA(s, buf, 1) && GetLastError() == ERROR_INSUFFICIENT_BUFFER,
+          "GetNamedPipeClientComputerNameA into 1 byte -> ERROR_INSUFFICIENT_BUFFER");
+
+    /* S61, S62: messages and ERROR_MORE_DATA. */
+    CHECK(WriteFile(c, "hello world", 11, &n, NULL) && n == 11, "client writes an 11-byte message");
+    CHECK(WriteFile(c, "0123456789", 10, &n, NULL) && n == 10, "client writes a 10-byte message");
+    CHECK(PeekNamedPipe(s, buf, 4, &n, &avail, &left) && n == 4 && avail == 21 && left == 7,
+          "S92 peek 4 of the first message -> (4, 21, 7)");
+    n = 99;
+    SetLastError(0);
+    CHECK(!ReadFile(s, buf, 4, &n, NULL) && GetLastError() == ERROR_MORE_DATA && n == 4
+              && memcmp(buf, "hell", 4) == 0,
+          "S62 ReadFile 4 of 11 -> FALSE + ERROR_MORE_DATA, 4 bytes copied");
+    SetLastError(0);
+    CHECK(!ReadFile(s, buf, 4, &n, NULL) && GetLastError() == ERROR_MORE_DATA && n == 4,
+          "S62 again ERROR_MORE_DATA");
+    CHECK(ReadFile(s, buf, 4, &n, NULL) && n == 3 && memcmp(buf, "rld", 3) == 0,
+          "S62 the last piece -> TRUE, 3 bytes");
+    CHECK(ReadFile(s, buf, sizeof buf, &n, NULL) && n == 10, "S61 the next read is the next message");
+    CHECK(FlushFileBuffers(c), "S74 FlushFileBuffers(client) once the server read everything");
+
+    /* S64: the client in byte mode crosses message boundaries. */
+    WriteFile(s, "first", 5, &n, NULL);
+    WriteFile(s, "second", 6, &n, NULL);
+    CHECK(ReadFile(c, buf, sizeof buf, &n, NULL) && n == 11 && memcmp(buf, "firstsecond", 11) == 0,
+          "S64 byte read mode joins messages");
+    mode = PIPE_READMODE_MESSAGE;
+    CHECK(SetNamedPipeHandleState(c, &mode, NULL, NULL), "S99 the client switches to message mode");
+    CHECK(GetNamedPipeHandleStateA(c, &state, NULL, NULL, NULL, NULL, 0)
+              && state == PIPE_READMODE_MESSAGE,
+          "S104 the client's state follows");
+    CHECK(GetNamedPipeHandleStateA(s, &state, NULL, NULL, NULL, NULL, 0)
+              && state == PIPE_READMODE_MESSAGE,
+          "S100 the server's mode is its own");
+    mode = 4;
+    SetLastError(0);
+    CHECK(!SetNamedPipeHandleState(c, &mode, NULL, NULL) && GetLastError() == ERROR_INVALID_PARAMETER,
+          "S101 mode bit 4 -> ERROR_INVALID_PARAMETER");
+    mode = 0;
+    SetLastError(0);
+    CHECK(!SetNamedPipeHandleState(c, &mode, &dummy, NULL) && GetLastError() == ERROR_INVALID_PARAMETER,
+          "S103 lpMaxCollectionCount non-NULL -> ERROR_INVALID_PARAMETER");
+    CHECK(SetNamedPipeHandleState(c, NULL, NULL, NULL), "SetNamedPipeHandleState(NULL mode) changes nothing");
+    mode = PIPE_NOWAIT | PIPE_READMODE_MESSAGE;
+    CHECK(SetNamedPipeHandleState(s, &mode, NULL, NULL), "S78 the server switches to PIPE_NOWAIT");
+    SetLastError(0);
+    CHECK(!ReadFile(s, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_NO_DATA && n == 0,
+          "S76 PIPE_NOWAIT read of an empty pipe -> ERROR_NO_DATA");
+    mode = PIPE_READMODE_MESSAGE;
+    SetNamedPipeHandleState(s, &mode, NULL, NULL);
+
+    /* S111: transact with unread data waiting. */
+    WriteFile(s, "pending", 7, &n, NULL);
+    SetLastError(0);
+    CHECK(!TransactNamedPipe(c, "q", 1, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_PIPE_BUSY,
+          "S111 TransactNamedPipe with unread data -> ERROR_PIPE_BUSY");
+    CHECK(ReadFile(c, buf, sizeof buf, &n, NULL) && n == 7, "S111 the waiting data stays readable");
+    SetLastError(0);
+    CHECK(!TransactNamedPipe(c, "q", 1, buf, sizeof buf, &n, &ov) && GetLastError() == ERROR_NOT_SUPPORTED,
+          "TransactNamedPipe with OVERLAPPED -> ERROR_NOT_SUPPORTED (documented)");
+
+    /* S49-S52, S57, S88, S128: disconnect. */
+    WriteFile(c, "lost", 4, &n, NULL);
+    CHECK(DisconnectNamedPipe(s), "S49 DisconnectNamedPipe with unread data");
+    SetLastError(0);
+    CHECK(!DisconnectNamedPipe(s) && GetLastError() == ERROR_PIPE_NOT_CONNECTED,
+          "S51 a second disconnect -> ERROR_PIPE_NOT_CONNECTED");
+    SetLastError(0);
+    CHECK(!DisconnectNamedPipe(c) && GetLastError() == ERROR_INVALID_FUNCTION,
+          "DisconnectNamedPipe on a client -> ERROR_INVALID_FUNCTION (documented)");
+    SetLastError(0);
+    CHECK(!ReadFile(c, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_PIPE_NOT_CONNECTED,
+          "S50 client ReadFile after disconnect -> ERROR_PIPE_NOT_CONNECTED");
+    SetLastError(0);
+    CHECK(!WriteFile(c, "x", 1, &n, NULL) && GetLastError() == ERROR_PIPE_NOT_CONNECTED,
+          "S50 client WriteFile after disconnect -> ERROR_PIPE_NOT_CONNECTED");
+    SetLastError(0);
+    CHECK(!WriteFile(s, "x", 1, &n, NULL) && GetLastError() == ERROR_PIPE_NOT_CONNECTED,
+          "S50 server WriteFile after disconnect -> ERROR_PIPE_NOT_CONNECTED");
+    SetLastError(0);
+    CHECK(!PeekNamedPipe(c, NULL, 0, NULL, NULL, NULL) && GetLastError() == ERROR_PIPE_NOT_CONNECTED,
+          "S52 PeekNamedPipe(client) -> ERROR_PIPE_NOT_CONNECTED");
+    SetLastError(0);
+    CHECK(!PeekNamedPipe(s, NULL, 0, NULL, NULL, NULL) && GetLastError() == ERROR_BAD_PIPE,
+          "S52 PeekNamedPipe(server) -> ERROR_BAD_PIPE");
+    SetLastError(0);
+    CHECK(!FlushFileBuffers(c) && GetLastError() == ERROR_PIPE_NOT_CONNECTED,
+          "S57 FlushFileBuffers(client) after disconnect -> ERROR_PIPE_NOT_CONNECTED");
+    CHECK(FlushFileBuffers(s), "S57 FlushFileBuffers(server) after disconnect succeeds");
+    SetLastError(0);
+    CHECK(!TransactNamedPipe(s, "q", 1, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_BAD_PIPE,
+          "S118 TransactNamedPipe on a disconnected server -> ERROR_BAD_PIPE");
+    SetLastError(0);
+    CHECK(!GetNamedPipeClientProcessId(s, &pid) && GetLastError() == ERROR_NOT_FOUND,
+          "S128 client pid after disconnect -> ERROR_NOT_FOUND");
+    CHECK(GetNamedPipeServerProcessId(s, &pid), "S128 server pid from the server still works");
+    SetLastError(0);
+    CHECK(!GetNamedPipeServerProcessId(c, &pid) && GetLastError() == ERROR_PIPE_NOT_CONNECTED,
+          "S128 server pid from a disconnected client -> ERROR_PIPE_NOT_CONNECTED");
+    SetLastError(0);
+    CHECK(!GetNamedPipeInfo(c, NULL, NULL, NULL, NULL) && GetLastError() == ERROR_PIPE_NOT_CONNECTED,
+          "S108 GetNamedPipeInfo on a disconnected client -> ERROR_PIPE_NOT_CONNECTED");
+    CHECK(CloseHandle(c), "S56 the forced-off client still closes");
+
+    /* S44: ConnectNamedPipe listens again. */
+    c = open_client(PIPE_A, GENERIC_READ | GENERIC_WRITE);
+    CHECK(c == INVALID_HANDLE_VALUE && GetLastError() == ERROR_PIPE_BUSY,
+          "S30 disconnected but not re-listened -> ERROR_PIPE_BUSY");
+    mode = PIPE_NOWAIT | PIPE_READMODE_MESSAGE;
+    SetNamedPipeHandleState(s, &mode, NULL, NULL);
+    SetLastError(0);
+    CHECK(!ConnectNamedPipe(s, NULL) && GetLastError() == ERROR_PIPE_LISTENING,
+          "S47 PIPE_NOWAIT ConnectNamedPipe with no client -> ERROR_PIPE_LISTENING");
+    c = open_client(PIPE_A, GENERIC_READ | GENERIC_WRITE);
+    CHECK(c != INVALID_HANDLE_VALUE, "S44 a client connects after the instance listens again");
+
+    /* S79-S81, S84: the client closes. */
+    WriteFile(c, "twelve bytes", 12, &n, NULL);
+    CloseHandle(c);
+    mode = PIPE_READMODE_MESSAGE;
+    CHECK(SetNamedPipeHandleState(s, &mode, NULL, NULL), "S82 handle state calls work after the peer closed");
+    CHECK(PeekNamedPipe(s, NULL, 0, NULL, &avail, NULL) && avail == 12, "S79 peek sees the 12 bytes");
+    CHECK(ReadFile(s, buf, sizeof buf, &n, NULL) && n == 12, "S79 the 12 bytes are read");
+    SetLastError(0);
+    CHECK(!ReadFile(s, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_BROKEN_PIPE,
+          "S80 then ReadFile -> ERROR_BROKEN_PIPE");
+    SetLastError(0);
+    CHECK(!WriteFile(s, "x", 1, &n, NULL) && GetLastError() == ERROR_NO_DATA,
+          "S81 WriteFile to a closed client -> ERROR_NO_DATA");
+    SetLastError(0);
+    CHECK(!ConnectNamedPipe(s, NULL) && GetLastError() == ERROR_NO_DATA,
+          "S43 ConnectNamedPipe after the client closed -> ERROR_NO_DATA");
+    CHECK(DisconnectNamedPipe(s), "S53 DisconnectNamedPipe after the client closed");
+    CHECK(CloseHandle(s), "CloseHandle(server)");
+    SetLastError(0);
+    CHECK(!ReadFile(s, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_INVALID_HANDLE,
+          "a closed server handle -> ERROR_INVALID_HANDLE");
+}
+
+static void test_named_pipe_access(void)
+{
+    HANDLE s, c;
+    DWORD mode = 0, n;
+    s = CreateNamedPipeA(PIPE_B, PIPE_ACCESS_OUTBOUND, PIPE_TYPE_BYTE, 1, 0, 0, 0, NULL);
+    SetLastError(0);
+    CHECK(open_client(PIPE_B, GENERIC_WRITE) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_ACCESS_DENIED,
+          "S32 GENERIC_WRITE on an OUTBOUND pipe -> ERROR_ACCESS_DENIED");
+    c = open_client(PIPE_B, GENERIC_READ);
+    CHECK(c != INVALID_HANDLE_VALUE, "S32 GENERIC_READ on an OUTBOUND pipe");
+    SetLastError(0);
+    CHECK(!SetNamedPipeHandleState(c, &mode, NULL, NULL) && GetLastError() == ERROR_ACCESS_DENIED,
+          "S102 SetNamedPipeHandleState on a read-only client -> ERROR_ACCESS_DENIED");
+    SetLastError(0);
+    CHECK(!ReadFile(s, &mode, 1, &n, NULL) && GetLastError() == ERROR_ACCESS_DENIED,
+          "S18 ReadFile on an OUTBOUND server -> ERROR_ACCESS_DENIED");
+    mode = PIPE_READMODE_MESSAGE;
+    SetLastError(0);
+    CHECK(!SetNamedPipeHandleState(s, &mode, NULL, NULL) && GetLastError() == ERROR_INVALID_PARAMETER,
+          "S98 message read mode on a byte pipe -> ERROR_INVALID_PARAMETER");
+    SetLastError(0);
+    CHECK(!TransactNamedPipe(s, "q", 1, &mode, sizeof mode, &n, NULL) && GetLastError() == ERROR_BAD_PIPE,
+          "S109 TransactNamedPipe on a byte pipe -> ERROR_BAD_PIPE");
+    CloseHandle(c);
+    CloseHandle(s);
+    s = CreateNamedPipeA(PIPE_B, PIPE_ACCESS_INBOUND, PIPE_TYPE_BYTE, 1, 0, 0, 0, NULL);
+    mode = 0;
+    SetLastError(0);
+    CHECK(!SetNamedPipeHandleState(s, &mode, NULL, NULL) && GetLastError() == ERROR_ACCESS_DENIED,
+          "S102 SetNamedPipeHandleState on an INBOUND server -> ERROR_ACCESS_DENIED");
+    CloseHandle(s);
+}
+
+/* Serves one request on `arg` (a server handle): reads it, replies with
+   the 10-byte "0123456789". */
+static void *reply_once(void *arg)
+{
+    HANDLE s = (HANDLE)arg;
+    char buf[64];
+    DWORD n;
+    ConnectNamedPipe(s, NULL);
+    if (ReadFile(s, buf, sizeof buf, &n, NULL))
+        WriteFile(s, "0123456789", 10, &n, NULL);
+    FlushFileBuffers(s);
+    DisconnectNamedPipe(s);
+    return NULL;
+}
+
+static void test_transact_and_call(void)
+{
+    HANDLE s, c;
+    pthread_t thread;
+    char buf[64];
+    DWORD n = 0, mode = PIPE_READMODE_MESSAGE;
+    s = CreateNamedPipeA(PIPE_T, PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE, 1,
+                         0, 0, 0, NULL);
+    c = open_client(PIPE_T, GENERIC_READ | GENERIC_WRITE);
+    SetLastError(0);
+    CHECK(!TransactNamedPipe(c, "q", 1, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_BAD_PIPE,
+          "S110 TransactNamedPipe in byte read mode -> ERROR_BAD_PIPE");
+    SetNamedPipeHandleState(c, &mode, NULL, NULL);
+    pthread_create(&thread, NULL, reply_once, s);
+    n = 99;
+    SetLastError(0);
+    CHECK(!TransactNamedPipe(c, "abc", 3, buf, 6, &n, NULL) && GetLastError() == ERROR_MORE_DATA
+              && n == 6 && memcmp(buf, "012345", 6) == 0,
+          "S112 S113 TransactNamedPipe: 10-byte reply into 6 -> ERROR_MORE_DATA, 6 bytes");
+    CHECK(ReadFile(c, buf, sizeof buf, &n, NULL) && n == 4 && memcmp(buf, "6789", 4) == 0,
+          "S113 the rest of the reply is read with ReadFile");
+    pthread_join(thread, NULL);
+    CloseHandle(c);
+    CloseHandle(s);
+
+    s = CreateNamedPipeA(PIPE_C, PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE, 1,
+                         0, 0, 0, NULL);
+    pthread_create(&thread, NULL, reply_once, s);
+    CHECK(CallNamedPipeA(PIPE_C, "hi", 2, buf, sizeof buf, &n, NMPWAIT_WAIT_FOREVER) && n == 10
+              && memcmp(buf, "0123456789", 10) == 0,
+          "S120 CallNamedPipeA: open, message mode, transact, close");
+    pthread_join(thread, NULL);
+    CloseHandle(s);
+
+    s = CreateNamedPipeA(PIPE_C, PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE, 1,
+                         0, 0, 0, NULL);
+    pthread_create(&thread, NULL, reply_once, s);
+    SetLastError(0);
+    CHECK(!CallNamedPipeA(PIPE_C, "hi", 2, buf, 4, &n, NMPWAIT_USE_DEFAULT_WAIT)
+              && GetLastError() == ERROR_MORE_DATA && n == 4,
+          "S122 CallNamedPipeA with a short buffer -> ERROR_MORE_DATA");
+    pthread_join(thread, NULL);
+    CloseHandle(s);
+
+    s = CreateNamedPipeA(PIPE_C, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE, 1, 0, 0, 0, NULL);
+    SetLastError(0);
+    CHECK(!CallNamedPipeA(PIPE_C, "hi", 2, buf, sizeof buf, &n, NMPWAIT_NOWAIT)
+              && GetLastError() == ERROR_INVALID_PARAMETER,
+          "S123 CallNamedPipeA on a byte pipe -> ERROR_INVALID_PARAMETER");
+    CloseHandle(s);
+}
+
+static void test_files(void)
+{
+    char path[256], buf[64];
+    HANDLE f;
+    DWORD n = 0;
+    snprintf(path, sizeof path, "/tmp/pipeslot-win32-conformance-%d.txt", (int)getpid());
+    unlink(path);
+    SetLastError(0);
+    CHECK(CreateFileA(path, GENERIC_READ, 0, NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL)
+                  == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_FILE_NOT_FOUND,
+          "CreateFileA(OPEN_EXISTING) of a missing file -> ERROR_FILE_NOT_FOUND");
+    f = CreateFileA(path, GENERIC_WRITE, 0, NULL, CREATE_NEW, FILE_ATTRIBUTE_TEMPORARY, NULL);
+    CHECK(f != INVALID_HANDLE_VALUE, "CreateFileA(CREATE_NEW)");
+    CHECK(WriteFile(f, "file data", 9, &n, NULL) && n == 9, "WriteFile to a file");
+    CHECK(FlushFileBuffers(f), "FlushFileBuffers(file)");
+    SetLastError(0);
+    CHECK(!ReadFile(f, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_ACCESS_DENIED,
+          "ReadFile on a write-only file -> ERROR_ACCESS_DENIED");
+    CloseHandle(f);
+    SetLastError(0);
+    CHECK(CreateFileA(path, GENERIC_WRITE, 0, NULL, CREATE_NEW, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_FILE_EXISTS,
+          "CreateFileA(CREATE_NEW) of an existing file -> ERROR_FILE_EXISTS");
+    SetLastError(0);
+    f = CreateFileA(path, GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_ALWAYS, 0, NULL);
+    CHECK(f != INVALID_HANDLE_VALUE && GetLastError() == ERROR_ALREADY_EXISTS,
+          "CreateFileA(OPEN_ALWAYS) of an existing file -> ERROR_ALREADY_EXISTS");
+    CHECK(ReadFile(f, buf, sizeof buf, &n, NULL) && n == 9 && memcmp(buf, "file data", 9) == 0,
+          "ReadFile from a file");
+    n = 5;
+    CHECK(ReadFile(f, buf, sizeof buf, &n, NULL) && n == 0, "ReadFile at end of file -> TRUE, 0 bytes");
+    SetLastError(0);
+    CHECK(!WriteFile(f, "x", 1, &n, NULL) && GetLastError() == ERROR_ACCESS_DENIED,
+          "WriteFile on a read-only file -> ERROR_ACCESS_DENIED");
+    SetLastError(0);
+    CHECK(!PeekNamedPipe(f, NULL, 0, NULL, NULL, NULL) && GetLastError() == ERROR_INVALID_HANDLE,
+          "PeekNamedPipe on a file -> ERROR_INVALID_HANDLE");
+    CloseHandle(f);
+    SetLastError(0);
+    CHECK(CreateFileA(path, GENERIC_READ, 0, NULL, TRUNCATE_EXISTING, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_INVALID_PARAMETER,
+          "CreateFileA(TRUNCATE_EXISTING) without GENERIC_WRITE -> ERROR_INVALID_PARAMETER");
+    SetLastError(0);
+    f = CreateFileA(path, GENERIC_READ | GENERIC_WRITE, 0, NULL, CREATE_ALWAYS, 0, NULL);
+    CHECK(f != INVALID_HANDLE_VALUE && GetLastError() == ERROR_ALREADY_EXISTS
+              && ReadFile(f, buf, sizeof buf, &n, NULL) && n == 0,
+          "CreateFileA(CREATE_ALWAYS) truncates, ERROR_ALREADY_EXISTS");
+    CloseHandle(f);
+    SetLastError(0);
+    CHECK(CreateFileA(path, GENERIC_READ, 0, NULL, 0, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_INVALID_PARAMETER,
+          "CreateFileA with disposition 0 -> ERROR_INVALID_PARAMETER");
+    SetLastError(0);
+    CHECK(CreateFileA("/tmp", GENERIC_READ, 0, NULL, OPEN_EXISTING, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_ACCESS_DENIED,
+          "CreateFileA on a directory -> ERROR_ACCESS_DENIED");
+    SetLastError(0);
+    CHECK(CreateFileA(NULL, GENERIC_READ, 0, NULL, OPEN_EXISTING, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_PATH_NOT_FOUND,
+          "CreateFileA(NULL) -> ERROR_PATH_NOT_FOUND (documented)");
+    unlink(path);
+}
+
+static void test_mailslots(void)
+{
+    HANDLE slot, w1, w2;
+    DWORD max = 0, next = 0, count = 9, timeout = 0, n = 0, start;
+    char buf[64];
+    SetLastError(0);
+    CHECK(CreateMailslotA("blah", 0, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_INVALID_NAME,
+          "S142 CreateMailslotA(\"blah\") -> ERROR_INVALID_NAME");
+    SetLastError(0);
+    CHECK(CreateMailslotA(NULL, 0, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_PATH_NOT_FOUND,
+          "S142 CreateMailslotA(NULL) -> ERROR_PATH_NOT_FOUND");
+    SetLastError(0);
+    CHECK(CreateFileA(SLOT_A, GENERIC_WRITE, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL)
+                  == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_FILE_NOT_FOUND,
+          "S155 CreateFileA on a missing mailslot -> ERROR_FILE_NOT_FOUND");
+    slot = CreateMailslotA(SLOT_A, (DWORD)-1, MAILSLOT_WAIT_FOREVER, NULL);
+    CHECK(slot != INVALID_HANDLE_VALUE, "S139 CreateMailslotA(\\\\.\\mailslot\\conformance\\inbox)");
+    CHECK(GetMailslotInfo(slot, &max, &next, &count, &timeout) && max == 0xFFFFFFFFu
+              && next == MAILSLOT_NO_MESSAGE && count == 0 && timeout == MAILSLOT_WAIT_FOREVER,
+          "S144 GetMailslotInfo after (-1, -1)");
+    SetLastError(0);
+    CHECK(CreateMailslotA(SLOT_A, 0, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_ALREADY_EXISTS,
+          "S143 a second CreateMailslotA of the name -> ERROR_ALREADY_EXISTS");
+    CloseHandle(slot);
+    slot = CreateMailslotA(SLOT_A, 0, 0, NULL);
+    CHECK(slot != INVALID_HANDLE_VALUE, "S156 the name can be created again after the close");
+    CHECK(GetMailslotInfo(slot, &max, NULL, NULL, &timeout) && max == 0 && timeout == 0,
+          "S144 GetMailslotInfo after (0, 0)");
+    CHECK(GetMailslotInfo(slot, NULL, NULL, NULL, NULL), "S151 every out pointer may be NULL");
+    SetLastError(0);
+    CHECK(!ReadFile(slot, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_SEM_TIMEOUT,
+          "S145 ReadFile of an empty mailslot, timeout 0 -> ERROR_SEM_TIMEOUT");
+    SetLastError(0);
+    CHECK(!ReadFile(slot, buf, 0, &n, NULL) && GetLastError() == ERROR_SEM_TIMEOUT,
+          "S145 also with a 0-byte buffer");
+    w1 = CreateFileA(SLOT_A, GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL, OPEN_EXISTING,
+                     FILE_ATTRIBUTE_NORMAL, NULL);
+    w2 = CreateFileA(SLOT_A, GENERIC_READ | GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+                     OPEN_EXISTING, 0, NULL);
+    CHECK(w1 != INVALID_HANDLE_VALUE && w2 != INVALID_HANDLE_VALUE,
+          "S154 two writers open with CreateFileA");
+    CHECK(WriteFile(w1, "a", 1, &n, NULL) && n == 1, "S154 a writer writes");
+    CHECK(WriteFile(w2, "bc", 2, &n, NULL) && n == 2, "S148 a second writer writes");
+    CHECK(WriteFile(w1, "", 0, &n, NULL) && n == 0, "S149 a zero-length message");
+    CHECK(GetMailslotInfo(slot, NULL, &next, &count, NULL) && next == 1 && count == 3,
+          "S151 next size 1, count 3");
+    SetLastError(0);
+    CHECK(!WriteFile(slot, "x", 1, &n, NULL) && GetLastError() == ERROR_ACCESS_DENIED,
+          "S153 WriteFile on the mailslot handle -> ERROR_ACCESS_DENIED");
+    SetLastError(0);
+    CHECK(!ReadFile(w2, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_ACCESS_DENIED,
+          "S154 ReadFile on a writer handle -> ERROR_ACCESS_DENIED");
+    CHECK(ReadFile(slot, buf, sizeof buf, &n, NULL) && n == 1 && buf[0] == 'a',
+          "S148 the first message comes first, whole");
+    SetLastError(0);
+    CHECK(!ReadFile(slot, buf, 1, &n, NULL) && GetLastError() == ERROR_INSUFFICIENT_BUFFER,
+          "S150 a buffer smaller than the message -> ERROR_INSUFFICIENT_BUFFER");
+    CHECK(GetMailslotInfo(slot, NULL, &next, &count, NULL) && next == 2 && count == 2,
+          "S150 the message stays queued");
+    CHECK(ReadFile(slot, buf, sizeof buf, &n, NULL) && n == 2 && memcmp(buf, "bc", 2) == 0,
+          "S148 then the second message");
+    CHECK(GetMailslotInfo(slot, NULL, &next, &count, NULL) && next == 0 && count == 1,
+          "S151 a queued empty message has next size 0");
+    n = 7;
+    CHECK(ReadFile(slot, buf, sizeof buf, &n, NULL) && n == 0, "S149 the empty message reads as TRUE, 0");
+    CHECK(GetMailslotInfo(slot, NULL, &next, &count, NULL) && next == MAILSLOT_NO_MESSAGE && count == 0,
+          "S151 empty again: MAILSLOT_NO_MESSAGE, 0");
+    CHECK(SetMailslotInfo(slot, 150), "S152 SetMailslotInfo(150 ms)");
+    CHECK(GetMailslotInfo(slot, NULL, NULL, NULL, &timeout) && timeout == 150,
+          "S152 the new timeout is reported");
+    start = GetTickCount();
+    SetLastError(0);
+    CHECK(!ReadFile(slot, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_SEM_TIMEOUT
+              && GetTickCount() - start >= 120,
+          "S146 a timed read waits, then ERROR_SEM_TIMEOUT");
+    SetLastError(0);
+    CHECK(!GetMailslotInfo(INVALID_HANDLE_VALUE, NULL, NULL, NULL, NULL)
+              && GetLastError() == ERROR_INVALID_HANDLE,
+          "S151 GetMailslotInfo(INVALID_HANDLE_VALUE) fails");
+    SetLastError(0);
+    CHECK(!GetMailslotInfo(w1, NULL, NULL, NULL, NULL) && GetLastError() == ERROR_INVALID_HANDLE,
+          "GetMailslotInfo on a writer -> ERROR_INVALID_HANDLE (documented)");
+    SetLastError(0);
+    CHECK(!SetMailslotInfo(w1, 0) && GetLastError() == ERROR_INVALID_HANDLE,
+          "SetMailslotInfo on a writer -> ERROR_INVALID_HANDLE (documented)");
+    CHECK(FlushFileBuffers(w1), "FlushFileBuffers on a mailslot writer");
+    CloseHandle(w1);
+    CloseHandle(w2);
+    CloseHandle(slot);
+}
+
 int _tmain(int argc, LPTSTR argv[])
 {
     if (argc > 1 && _tcscmp(argv[1], _T("--print-args")) == 0) {
@@ -413,6 +1010,13 @@ int _tmain(int argc, LPTSTR argv[])
     test_format_message();
     test_time_and_ids();
     test_create_process();
+    test_named_pipe_names();
+    test_named_pipe_instances();
+    test_named_pipe_io();
+    test_named_pipe_access();
+    test_transact_and_call();
+    test_files();
+    test_mailslots();
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -5,18 +5,18 @@
  * GetLastError codes follow ../shared/spec/win32-semantics.md (S1..S157).
  *
  * NOT YET PROVIDED (absent, not stubbed; programs using them do not link):
- *   named pipes  -- CreateNamedPipeA, ConnectNamedPipe, DisconnectNamedPipe,
- *                   CreateFileA, FlushFileBuffers, TransactNamedPipe,
- *                   CallNamedPipeA, WaitNamedPipeA, GetNamedPipeHandleStateA,
- *                   SetNamedPipeHandleState, GetNamedPipeClientProcessId,
- *                   GetNamedPipeServerProcessId,
- *                   GetNamedPipeClientComputerNameA
- *   mailslots    -- CreateMailslotA, GetMailslotInfo, SetMailslotInfo
  *   threads      -- CreateThread, GetExitCodeThread, WaitForMultipleObjects
  *   overlapped   -- any non-NULL OVERLAPPED gives ERROR_NOT_SUPPORTED (50);
- *                   CancelIoEx, CancelSynchronousIo
+ *                   FILE_FLAG_OVERLAPPED is accepted but handles stay
+ *                   synchronous; CancelIoEx, CancelSynchronousIo
  *   other        -- QueryPerformanceCounter, QueryPerformanceFrequency,
  *                   DeleteFileA, GetTempFileNameA
+ *
+ * Names: pipes and mailslots live in pipeslot's namespaces ($PIPESLOT_ROOT
+ * when set). All instances of a pipe name belong to one process (another
+ * process creating an instance of a live name: ERROR_ACCESS_DENIED).
+ * Named-pipe and mailslot handles are never passed to child processes
+ * (they are not plain descriptors); file handles are, when inheritable.
  *
  * Conventions of every function below:
  *   - On failure the calling thread's last error is set and the failure
@@ -59,6 +59,7 @@ typedef DWORD *LPDWORD;
 typedef DWORD *PDWORD;
 typedef int32_t LONG;
 typedef uint32_t ULONG;
+typedef ULONG *PULONG;
 typedef uint32_t UINT;
 typedef int64_t LONGLONG;
 typedef uint64_t ULONGLONG;
@@ -166,6 +167,11 @@ typedef PTHREAD_START_ROUTINE LPTHREAD_START_ROUTINE;
 #define TRUNCATE_EXISTING 5u
 #define FILE_ATTRIBUTE_NORMAL 0x00000080u
 #define FILE_ATTRIBUTE_TEMPORARY 0x00000100u
+#define GENERIC_ALL 0x10000000u
+#define FILE_WRITE_ATTRIBUTES 0x00000100u
+#define WRITE_DAC 0x00040000u
+#define WRITE_OWNER 0x00080000u
+#define ACCESS_SYSTEM_SECURITY 0x01000000u
 
 #define STD_INPUT_HANDLE ((DWORD)-10)
 #define STD_OUTPUT_HANDLE ((DWORD)-11)
@@ -219,6 +225,7 @@ typedef PTHREAD_START_ROUTINE LPTHREAD_START_ROUTINE;
 #define ERROR_INVALID_HANDLE 6L
 #define ERROR_NOT_ENOUGH_MEMORY 8L
 #define ERROR_WRITE_PROTECT 19L
+#define ERROR_FILE_EXISTS 80L
 #define ERROR_GEN_FAILURE 31L
 #define ERROR_SHARING_VIOLATION 32L
 #define ERROR_NOT_SUPPORTED 50L
@@ -264,33 +271,159 @@ BOOL WINAPI CloseHandle(HANDLE hObject);
    NULL hReadPipe/hWritePipe: ERROR_INVALID_PARAMETER. */
 BOOL WINAPI CreatePipe(PHANDLE hReadPipe, PHANDLE hWritePipe,
                        LPSECURITY_ATTRIBUTES lpPipeAttributes, DWORD nSize);
-/* Reads from a pipe read end or standard handle; blocks until data, may
-   return fewer bytes (S60, S134); at end of data FALSE + ERROR_BROKEN_PIPE
-   (S135); *lpNumberOfBytesRead = 0 on every failure (S69); write end:
-   ERROR_ACCESS_DENIED (S132); lpOverlapped non-NULL: ERROR_NOT_SUPPORTED. */
+/* Reads from a pipe read end, named-pipe end, mailslot, file or standard
+   handle; blocks until data, may return fewer bytes (S58-S60, S134); at
+   end of data FALSE + ERROR_BROKEN_PIPE (S135, S80); message read mode: at
+   most one message, a longer one FALSE + ERROR_MORE_DATA with
+   *lpNumberOfBytesRead = bytes copied (S61-S63); PIPE_NOWAIT empty:
+   ERROR_NO_DATA (S76); mailslot: ERROR_SEM_TIMEOUT after the read timeout
+   (S145-S147), ERROR_INSUFFICIENT_BUFFER leaving the message queued
+   (S150); file: TRUE with 0 bytes at end of file; otherwise
+   *lpNumberOfBytesRead = 0 on failure (S69); write end, mailslot writer or
+   file without GENERIC_READ: ERROR_ACCESS_DENIED (S132, S154); lpOverlapped
+   non-NULL: ERROR_NOT_SUPPORTED. */
 BOOL WINAPI ReadFile(HANDLE hFile, LPVOID lpBuffer, DWORD nNumberOfBytesToRead,
                      LPDWORD lpNumberOfBytesRead, LPOVERLAPPED lpOverlapped);
-/* Writes all bytes to a pipe write end or standard handle, blocking while
-   the pipe is full (S136); no reader left: FALSE + ERROR_NO_DATA, never
-   SIGPIPE (S129); read end: ERROR_ACCESS_DENIED (S132); lpOverlapped
-   non-NULL: ERROR_NOT_SUPPORTED. */
+/* Writes to a pipe write end, named-pipe end, mailslot writer, file or
+   standard handle, blocking while the pipe is full (S136, S72); one write
+   is one message on message pipes and mailslots (S61, S148, S149);
+   PIPE_NOWAIT and no room: TRUE with *written = 0 (S77); no reader left:
+   FALSE + ERROR_NO_DATA, never SIGPIPE (S129, S81); read end, mailslot or
+   file without GENERIC_WRITE: ERROR_ACCESS_DENIED (S132, S153);
+   lpOverlapped non-NULL: ERROR_NOT_SUPPORTED. */
 BOOL WINAPI WriteFile(HANDLE hFile, LPCVOID lpBuffer, DWORD nNumberOfBytesToWrite,
                       LPDWORD lpNumberOfBytesWritten, LPOVERLAPPED lpOverlapped);
-/* Copies queued bytes of a pipe read end without consuming them; returns
-   at once, empty pipe (0,0,0) (S89-S91, S95, S97, S138); writers gone and
-   nothing left: ERROR_BROKEN_PIPE (S96); BytesLeftThisMessage is
-   (DWORD)(0 - bytesRead) as for byte pipes (S91). All outputs optional. */
+/* Copies queued bytes of a pipe read end or named-pipe end without
+   consuming them; returns at once, empty pipe (0,0,0) (S89-S95, S97, S138);
+   message pipes peek the first message (S92-S94); listening or
+   disconnected server: ERROR_BAD_PIPE, disconnected client:
+   ERROR_PIPE_NOT_CONNECTED, other end gone and nothing left:
+   ERROR_BROKEN_PIPE (S96); for byte pipes BytesLeftThisMessage is
+   (DWORD)(0 - bytesRead) (S91). All outputs optional. */
 BOOL WINAPI PeekNamedPipe(HANDLE hNamedPipe, LPVOID lpBuffer, DWORD nBufferSize,
                           LPDWORD lpBytesRead, LPDWORD lpTotalBytesAvail,
                           LPDWORD lpBytesLeftThisMessage);
-/* Flags (PIPE_SERVER_END for the read end, 0 for the write end), buffer
-   sizes and max instances (1) of an anonymous pipe end (S130, S131, S138).
-   All outputs optional. */
+/* Flags (PIPE_SERVER_END | PIPE_TYPE_MESSAGE bits), buffer sizes as given
+   and max instances of a named-pipe end (S105-S108) or an anonymous pipe
+   end (read end = server end; S130, S131, S138). All outputs optional. */
 BOOL WINAPI GetNamedPipeInfo(HANDLE hNamedPipe, LPDWORD lpFlags, LPDWORD lpOutBufferSize,
                              LPDWORD lpInBufferSize, LPDWORD lpMaxInstances);
 /* The handle of descriptor 0, 1 or 2 (same value each call; inheritable);
    another nStdHandle: INVALID_HANDLE_VALUE + ERROR_INVALID_HANDLE. */
 HANDLE WINAPI GetStdHandle(DWORD nStdHandle);
+
+/* ---- Named pipes (S1-S128) ---------------------------------------------- */
+
+/* New instance of \\.\pipe\NAME. NULL name: ERROR_PATH_NOT_FOUND (S10);
+   malformed: ERROR_INVALID_NAME (S9); > 256 chars:
+   ERROR_FILENAME_EXCED_RANGE; access bits 0 or undocumented bits in
+   dwOpenMode/dwPipeMode, PIPE_TYPE_BYTE|PIPE_READMODE_MESSAGE,
+   nMaxInstances outside 1..255: ERROR_INVALID_PARAMETER (S12, S13, S15);
+   instance limit: ERROR_PIPE_BUSY (S22); other access mode than the
+   existing instances', or FILE_FLAG_FIRST_PIPE_INSTANCE on an existing
+   name: ERROR_ACCESS_DENIED (S23, S25). Listens at once (S29). On success
+   sets ERROR_SUCCESS for the first instance, ERROR_ALREADY_EXISTS for a
+   later one (S20). FILE_FLAG_OVERLAPPED, WRITE_DAC, ACCESS_SYSTEM_SECURITY
+   accepted and ignored; nDefaultTimeOut 0 = 50 ms (S16). */
+HANDLE WINAPI CreateNamedPipeA(LPCSTR lpName, DWORD dwOpenMode, DWORD dwPipeMode,
+                               DWORD nMaxInstances, DWORD nOutBufferSize, DWORD nInBufferSize,
+                               DWORD nDefaultTimeOut, LPSECURITY_ATTRIBUTES lpSecurityAttributes);
+/* Waits for a client (S41, S44); already connected: FALSE +
+   ERROR_PIPE_CONNECTED, usable (S42); client gone: ERROR_NO_DATA (S43);
+   PIPE_NOWAIT and none: ERROR_PIPE_LISTENING (S47); client handle:
+   ERROR_INVALID_FUNCTION (S34); lpOverlapped non-NULL:
+   ERROR_NOT_SUPPORTED. */
+BOOL WINAPI ConnectNamedPipe(HANDLE hNamedPipe, LPOVERLAPPED lpOverlapped);
+/* Ends the connection, discarding unread data (S49-S53); again:
+   ERROR_PIPE_NOT_CONNECTED (S51); client handle: ERROR_INVALID_FUNCTION. */
+BOOL WINAPI DisconnectNamedPipe(HANDLE hNamedPipe);
+/* \\host\pipe\NAME: client end, GENERIC_READ/WRITE checked against the
+   pipe direction (S32), byte read mode and blocking (S33); no instance:
+   ERROR_FILE_NOT_FOUND (S28); none listening: ERROR_PIPE_BUSY (S30); other
+   host: ERROR_BAD_NETPATH. \\host\mailslot\NAME: a writer (S154); none:
+   ERROR_FILE_NOT_FOUND (S155). Other paths: an ordinary file, with the
+   usual dispositions (CREATE_NEW existing: ERROR_FILE_EXISTS;
+   CREATE_ALWAYS/OPEN_ALWAYS existing: success + ERROR_ALREADY_EXISTS;
+   TRUNCATE_EXISTING needs GENERIC_WRITE; directory: ERROR_ACCESS_DENIED).
+   dwShareMode, attributes, flags and hTemplateFile are ignored; NULL name:
+   ERROR_PATH_NOT_FOUND; bad disposition: ERROR_INVALID_PARAMETER. */
+HANDLE WINAPI CreateFileA(LPCSTR lpFileName, DWORD dwDesiredAccess, DWORD dwShareMode,
+                          LPSECURITY_ATTRIBUTES lpSecurityAttributes,
+                          DWORD dwCreationDisposition, DWORD dwFlagsAndAttributes,
+                          HANDLE hTemplateFile);
+/* Pipe end: waits until the peer read everything written (S74), server
+   with no client succeeds, disconnected client ERROR_PIPE_NOT_CONNECTED
+   (S57, S85-S88); file or standard handle: fsync; mailslot writer: TRUE. */
+BOOL WINAPI FlushFileBuffers(HANDLE hFile);
+/* Writes one request message, reads one reply (S109-S119): byte pipe or
+   byte read mode ERROR_BAD_PIPE (S109, S110); unread data waiting
+   ERROR_PIPE_BUSY (S111); longer reply FALSE + ERROR_MORE_DATA with
+   *lpBytesRead = bytes copied (S113); lpOverlapped non-NULL:
+   ERROR_NOT_SUPPORTED. */
+BOOL WINAPI TransactNamedPipe(HANDLE hNamedPipe, LPVOID lpInBuffer, DWORD nInBufferSize,
+                              LPVOID lpOutBuffer, DWORD nOutBufferSize, LPDWORD lpBytesRead,
+                              LPOVERLAPPED lpOverlapped);
+/* Open (waiting nTimeOut: NMPWAIT_USE_DEFAULT_WAIT, NMPWAIT_NOWAIT,
+   NMPWAIT_WAIT_FOREVER or ms), message mode, transact, close (S120-S124);
+   longer reply: ERROR_MORE_DATA, rest lost (S122); byte pipe:
+   ERROR_INVALID_PARAMETER (S123); no pipe: ERROR_FILE_NOT_FOUND (S124). */
+BOOL WINAPI CallNamedPipeA(LPCSTR lpNamedPipeName, LPVOID lpInBuffer, DWORD nInBufferSize,
+                           LPVOID lpOutBuffer, DWORD nOutBufferSize, LPDWORD lpBytesRead,
+                           DWORD nTimeOut);
+/* Waits until an instance listens (S35-S40): none exists
+   ERROR_FILE_NOT_FOUND at once, timeout ERROR_SEM_TIMEOUT; NULL or
+   malformed name ERROR_BAD_PATHNAME (S11, ReactOS's choice). */
+BOOL WINAPI WaitNamedPipeA(LPCSTR lpNamedPipeName, DWORD nTimeOut);
+/* Read/wait mode bits (PIPE_READMODE_MESSAGE, PIPE_NOWAIT) and instance
+   count (S104); all pointers may be NULL; lpMaxCollectionCount and
+   lpCollectDataTimeout must be NULL (S103, else ERROR_INVALID_PARAMETER);
+   lpUserName: the client's login name on a server (buffer too small:
+   ERROR_INSUFFICIENT_BUFFER), must be NULL on a client. */
+BOOL WINAPI GetNamedPipeHandleStateA(HANDLE hNamedPipe, LPDWORD lpState,
+                                     LPDWORD lpCurInstances, LPDWORD lpMaxCollectionCount,
+                                     LPDWORD lpCollectDataTimeout, LPSTR lpUserName,
+                                     DWORD nMaxUserNameSize);
+/* Sets this handle's read and wait modes (S98-S100, S78); *lpMode bits
+   other than PIPE_READMODE_MESSAGE|PIPE_NOWAIT, message mode on a byte
+   pipe, non-NULL lpMaxCollectionCount/lpCollectDataTimeout:
+   ERROR_INVALID_PARAMETER (S101, S98, S103); INBOUND server or client
+   without GENERIC_WRITE/FILE_WRITE_ATTRIBUTES: ERROR_ACCESS_DENIED
+   (S102). lpMode NULL changes nothing. */
+BOOL WINAPI SetNamedPipeHandleState(HANDLE hNamedPipe, LPDWORD lpMode,
+                                    LPDWORD lpMaxCollectionCount,
+                                    LPDWORD lpCollectDataTimeout);
+/* The client's pid (own pid on a client handle) (S125, S127); NULL:
+   ERROR_INSUFFICIENT_BUFFER (S126); after a disconnect ERROR_NOT_FOUND on
+   the server, ERROR_PIPE_NOT_CONNECTED on the client (S128). */
+BOOL WINAPI GetNamedPipeClientProcessId(HANDLE Pipe, PULONG ClientProcessId);
+/* The server's pid (own pid on a server handle) (S125, S127); NULL:
+   ERROR_INSUFFICIENT_BUFFER (S126); disconnected client:
+   ERROR_PIPE_NOT_CONNECTED (S128). */
+BOOL WINAPI GetNamedPipeServerProcessId(HANDLE Pipe, PULONG ServerProcessId);
+/* The connected client's computer name (this machine's for local clients
+   and on a client handle); no client: ERROR_NOT_FOUND; buffer (in bytes)
+   too small: ERROR_INSUFFICIENT_BUFFER. */
+BOOL WINAPI GetNamedPipeClientComputerNameA(HANDLE Pipe, LPSTR ClientComputerName,
+                                            ULONG ClientComputerNameLength);
+
+/* ---- Mailslots (S139-S157) --------------------------------------------- */
+
+/* Reading end of \\.\mailslot\NAME (S139); NULL: ERROR_PATH_NOT_FOUND,
+   malformed: ERROR_INVALID_NAME (S142); name in use: ERROR_ALREADY_EXISTS
+   (S143); nMaxMessageSize 0 = any (S144); lReadTimeout 0 = return at once,
+   MAILSLOT_WAIT_FOREVER, or ms (S144-S147). WriteFile on it:
+   ERROR_ACCESS_DENIED (S153). */
+HANDLE WINAPI CreateMailslotA(LPCSTR lpName, DWORD nMaxMessageSize, DWORD lReadTimeout,
+                              LPSECURITY_ATTRIBUTES lpSecurityAttributes);
+/* Max size, next size (MAILSLOT_NO_MESSAGE when empty, 0 for an empty
+   message), count and read timeout (S144, S151); all outputs optional;
+   waits while a ReadFile on the same handle is blocked; writer or invalid
+   handle: ERROR_INVALID_HANDLE. */
+BOOL WINAPI GetMailslotInfo(HANDLE hMailslot, LPDWORD lpMaxMessageSize, LPDWORD lpNextSize,
+                            LPDWORD lpMessageCount, LPDWORD lpReadTimeout);
+/* Sets the read timeout of later reads (S152); as GetMailslotInfo for
+   blocked reads and wrong handles. */
+BOOL WINAPI SetMailslotInfo(HANDLE hMailslot, DWORD lReadTimeout);
 
 /* ---- Processes ------------------------------------------------------- */
 

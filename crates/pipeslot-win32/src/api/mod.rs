@@ -3,6 +3,8 @@
 //! across the boundary); pointer handling is in this module's files only.
 #![allow(unsafe_code)]
 
+pub mod mailslot;
+pub mod named_pipe;
 pub mod pipe;
 pub mod process;
 pub mod system;

@@ -1,6 +1,9 @@
 //! Handles and anonymous pipes: `CloseHandle`, `CreatePipe`, `ReadFile`,
 //! `WriteFile`, `PeekNamedPipe`, `GetNamedPipeInfo`, `GetStdHandle`
-//! (S129-S138, S69).
+//! (S129-S138, S69). `ReadFile`, `WriteFile`, `PeekNamedPipe` and
+//! `GetNamedPipeInfo` also serve named-pipe ends (S58-S97, S105-S108),
+//! mailslots and their writers (S145-S154) and files; see
+//! [`super::named_pipe`] and [`super::mailslot`] for those handles.
 //!
 //! Choices, all documented in the header too:
 //! - A non-NULL `OVERLAPPED` gives ERROR_NOT_SUPPORTED (50), after the
@@ -23,15 +26,20 @@
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
+use std::io::{Read, Write};
 use std::sync::{Mutex, PoisonError};
+
+use pipeslot::anon::AnonPipeInfo;
+use pipeslot::pipe::{PeekInfo, PipeInfo};
 
 use pipeslot::error::win32::{
     ERROR_ACCESS_DENIED, ERROR_INVALID_HANDLE, ERROR_INVALID_PARAMETER, ERROR_NOT_SUPPORTED,
     ERROR_NO_DATA,
 };
 
+use super::named_pipe::message_result;
 use super::{buffer, buffer_mut, store};
-use crate::error::{code_of, code_of_io, ffi_call};
+use crate::error::{code_of, code_of_io, ffi_call, Win32Result};
 use crate::handles::{self, AnonEnd, Object};
 use crate::sys;
 use crate::types::{
@@ -121,6 +129,28 @@ pub unsafe extern "C" fn ReadFile(
             Object::AnonReader(end) => end.lock().read_some(buf).map_err(|e| code_of(&e))?,
             Object::AnonWriter(_) => return Err(ERROR_ACCESS_DENIED), // S132
             Object::StdStream(fd) => sys::read(*fd, buf).map_err(code_of_io)?,
+            // S58-S67, S70, S76, S79-S84; ERROR_MORE_DATA with the count (S62).
+            Object::PipeServer(handle) => {
+                // SAFETY: NULL or valid for writes by the caller's contract.
+                return unsafe {
+                    message_result(handle.server.read_message(buf), lpNumberOfBytesRead)
+                };
+            }
+            Object::PipeClient(handle) => {
+                // SAFETY: as above.
+                return unsafe {
+                    message_result(handle.client.read_message(buf), lpNumberOfBytesRead)
+                };
+            }
+            // S145-S150: ERROR_SEM_TIMEOUT, ERROR_INSUFFICIENT_BUFFER.
+            Object::Mailslot(slot) => slot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .read(buf)
+                .map_err(|e| code_of(&e))?,
+            Object::MailslotWriter(_) => return Err(ERROR_ACCESS_DENIED), // S154
+            Object::File(handle) if handle.read => read_file(&handle.file, buf)?,
+            Object::File(_) => return Err(ERROR_ACCESS_DENIED),
             Object::Process(_) => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: as above.
@@ -151,21 +181,42 @@ pub unsafe extern "C" fn WriteFile(
         }
         // SAFETY: valid for `nNumberOfBytesToWrite` bytes by contract.
         let data = unsafe { buffer(lpBuffer, nNumberOfBytesToWrite)? };
-        match &*entry.object {
+        let written = match &*entry.object {
             // S136: blocks until all is written; S129: ERROR_NO_DATA, no SIGPIPE.
-            Object::AnonWriter(end) => end.lock().write_all_data(data).map_err(|e| code_of(&e))?,
+            Object::AnonWriter(end) => {
+                end.lock().write_all_data(data).map_err(|e| code_of(&e))?;
+                nNumberOfBytesToWrite
+            }
             Object::AnonReader(_) => return Err(ERROR_ACCESS_DENIED), // S132
-            Object::StdStream(fd) => sys::write_all_without_sigpipe(*fd, data).map_err(|e| {
-                if e.raw_os_error() == Some(libc::EPIPE) {
-                    ERROR_NO_DATA
-                } else {
-                    code_of_io(e)
-                }
-            })?,
+            Object::StdStream(fd) => {
+                sys::write_all_without_sigpipe(*fd, data).map_err(|e| {
+                    if e.raw_os_error() == Some(libc::EPIPE) {
+                        ERROR_NO_DATA
+                    } else {
+                        code_of_io(e)
+                    }
+                })?;
+                nNumberOfBytesToWrite
+            }
+            // S61, S72, S77 (PIPE_NOWAIT: 0 when it does not fit), S81.
+            Object::PipeServer(handle) => {
+                handle.server.send(data).map_err(|e| code_of(&e))? as DWORD
+            }
+            Object::PipeClient(handle) => {
+                handle.client.send(data).map_err(|e| code_of(&e))? as DWORD
+            }
+            Object::Mailslot(_) => return Err(ERROR_ACCESS_DENIED), // S153
+            // S148, S149: one write is one message.
+            Object::MailslotWriter(writer) => writer.write(data).map_err(|e| code_of(&e))? as DWORD,
+            Object::File(handle) if handle.write => {
+                (&handle.file).write_all(data).map_err(code_of_io)?;
+                nNumberOfBytesToWrite
+            }
+            Object::File(_) => return Err(ERROR_ACCESS_DENIED),
             Object::Process(_) => return Err(ERROR_INVALID_HANDLE),
-        }
+        };
         // SAFETY: as above.
-        unsafe { store(lpNumberOfBytesWritten, nNumberOfBytesToWrite) };
+        unsafe { store(lpNumberOfBytesWritten, written) };
         Ok(TRUE)
     })
 }
@@ -190,17 +241,23 @@ pub unsafe extern "C" fn PeekNamedPipe(
         let size = if lpBuffer.is_null() { 0 } else { nBufferSize };
         // SAFETY: valid for `size` bytes by contract (0 when NULL).
         let buf = unsafe { buffer_mut(lpBuffer, size)? };
-        let info = match &*entry.object {
-            Object::AnonReader(end) => end.lock().peek(buf).map_err(|e| code_of(&e))?,
+        let (read, total, left) = match &*entry.object {
+            Object::AnonReader(end) => {
+                let info = end.lock().peek(buf).map_err(|e| code_of(&e))?;
+                let read = info.bytes_read as DWORD;
+                (read, info.total_available, 0u32.wrapping_sub(read)) // S91
+            }
             Object::AnonWriter(_) => return Err(ERROR_ACCESS_DENIED), // S96: needs read access
-            Object::StdStream(_) | Object::Process(_) => return Err(ERROR_INVALID_HANDLE),
+            // S89-S96: the library computes the message-type values (S92-S94).
+            Object::PipeServer(handle) => peek_values(handle.server.peek(buf))?,
+            Object::PipeClient(handle) => peek_values(handle.client.peek(buf))?,
+            _ => return Err(ERROR_INVALID_HANDLE),
         };
-        let read = info.bytes_read as DWORD;
         // SAFETY: each is NULL or valid for writes by contract.
         unsafe {
             store(lpBytesRead, read);
-            store(lpTotalBytesAvail, info.total_available as DWORD);
-            store(lpBytesLeftThisMessage, 0u32.wrapping_sub(read)); // S91
+            store(lpTotalBytesAvail, total as DWORD);
+            store(lpBytesLeftThisMessage, left);
         }
         Ok(TRUE)
     })
@@ -221,17 +278,20 @@ pub unsafe extern "C" fn GetNamedPipeInfo(
 ) -> BOOL {
     ffi_call(FALSE, || {
         let entry = handles::lookup(hNamedPipe)?;
-        let info = match &*entry.object {
-            Object::AnonReader(end) => end.lock().info(),
-            Object::AnonWriter(end) => end.lock().info(),
-            Object::StdStream(_) | Object::Process(_) => return Err(ERROR_INVALID_HANDLE),
+        let (flags, out_size, in_size, max) = match &*entry.object {
+            Object::AnonReader(end) => anon_info(end.lock().info()),
+            Object::AnonWriter(end) => anon_info(end.lock().info()),
+            // S105-S108.
+            Object::PipeServer(handle) => pipe_info(handle.server.info())?,
+            Object::PipeClient(handle) => pipe_info(handle.client.info())?,
+            _ => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: each is NULL or valid for writes by contract.
         unsafe {
-            store(lpFlags, info.flags());
-            store(lpOutBufferSize, info.out_buffer_size);
-            store(lpInBufferSize, info.in_buffer_size);
-            store(lpMaxInstances, info.max_instances);
+            store(lpFlags, flags);
+            store(lpOutBufferSize, out_size);
+            store(lpInBufferSize, in_size);
+            store(lpMaxInstances, max);
         }
         Ok(TRUE)
     })
@@ -258,6 +318,48 @@ pub extern "C" fn GetStdHandle(nStdHandle: DWORD) -> HANDLE {
         cache[fd] = Some(handle as usize);
         Ok(handle)
     })
+}
+
+/// `PeekNamedPipe`'s three numbers from a named-pipe peek.
+fn peek_values(result: pipeslot::Result<PeekInfo>) -> Win32Result<(DWORD, usize, DWORD)> {
+    let info = result.map_err(|e| code_of(&e))?;
+    Ok((
+        info.bytes_read as DWORD,
+        info.total_available,
+        info.left_this_message,
+    ))
+}
+
+/// `GetNamedPipeInfo`'s four numbers for an anonymous pipe end.
+fn anon_info(info: AnonPipeInfo) -> (DWORD, DWORD, DWORD, DWORD) {
+    (
+        info.flags(),
+        info.out_buffer_size,
+        info.in_buffer_size,
+        info.max_instances,
+    )
+}
+
+/// `GetNamedPipeInfo`'s four numbers for a named-pipe end.
+fn pipe_info(result: pipeslot::Result<PipeInfo>) -> Win32Result<(DWORD, DWORD, DWORD, DWORD)> {
+    let info = result.map_err(|e| code_of(&e))?;
+    Ok((
+        info.flags(),
+        info.out_buffer_size,
+        info.in_buffer_size,
+        info.max_instances,
+    ))
+}
+
+/// One `read(2)` on a file, retried on EINTR; 0 at end of file.
+fn read_file(mut file: &std::fs::File, buf: &mut [u8]) -> Win32Result<usize> {
+    loop {
+        match file.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(code_of_io(e)),
+        }
+    }
 }
 
 /// The handles of descriptors 0, 1, 2, made on first use (never closed).
