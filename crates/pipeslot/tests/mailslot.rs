@@ -468,7 +468,7 @@ fn machine_wide_mailslot_ignores_other_users_unless_allowed() {
             .read_timeout(Some(Duration::from_millis(300)))
             .create(&name(&path))
             .unwrap();
-        let status = Command::new(std::env::current_exe().unwrap())
+        let status = Command::new(util::exe_for_other_users())
             .args([
                 "--exact",
                 "subprocess_entry",

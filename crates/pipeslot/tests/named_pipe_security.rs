@@ -33,7 +33,12 @@ const NOBODY: u32 = 65534;
 /// A child running `scenario` with `PIPESLOT_ROOT=root`, optionally as
 /// uid/gid 65534, its stdout piped.
 fn child_command(root: &Path, scenario: &str, as_nobody: bool) -> Command {
-    let mut command = Command::new(std::env::current_exe().unwrap());
+    let exe = if as_nobody {
+        util::exe_for_other_users()
+    } else {
+        std::env::current_exe().unwrap()
+    };
+    let mut command = Command::new(exe);
     command
         .args([
             "--exact",

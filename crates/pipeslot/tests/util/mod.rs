@@ -98,3 +98,32 @@ pub fn inherited_from_environment() -> Vec<u32> {
     fds.sort_unstable();
     fds
 }
+
+/// This test binary, at a path that another user (the uid-65534 peers of
+/// the root-only tests) can execute: the binary itself when every directory
+/// above it lets others through, else a copy in a world-readable directory
+/// under the system's temp dir, made once per test process. CI may clone
+/// the project under a private directory such as /root.
+pub fn exe_for_other_users() -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    static COPY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let exe = std::env::current_exe().expect("current_exe");
+    let reachable = exe
+        .ancestors()
+        .skip(1)
+        .all(|dir| std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+        && std::fs::metadata(&exe).is_ok_and(|m| m.permissions().mode() & 0o005 == 0o005);
+    if reachable {
+        return exe;
+    }
+    COPY.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("pipeslot-test-exe-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("creating the copy's directory");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let copy = dir.join(exe.file_name().expect("file name"));
+        std::fs::copy(&exe, &copy).expect("copying the test binary");
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        copy
+    })
+    .clone()
+}
