@@ -117,12 +117,30 @@ pub fn exe_for_other_users() -> std::path::PathBuf {
         return exe;
     }
     COPY.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("pipeslot-test-exe-{}", std::process::id()));
+        // One copy per build of the binary, shared by the test processes
+        // (renamed into place, so a racing process never runs half a copy).
+        let meta = std::fs::metadata(&exe).expect("metadata of the test binary");
+        let stamp = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        let dir = std::env::temp_dir().join("pipeslot-test-exe");
         std::fs::create_dir_all(&dir).expect("creating the copy's directory");
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        let copy = dir.join(exe.file_name().expect("file name"));
-        std::fs::copy(&exe, &copy).expect("copying the test binary");
-        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let name = exe
+            .file_name()
+            .expect("file name")
+            .to_string_lossy()
+            .into_owned();
+        let copy = dir.join(format!("{name}-{stamp}-{}", meta.len()));
+        if !copy.exists() {
+            let partial = dir.join(format!("{name}.{}.partial", std::process::id()));
+            std::fs::copy(&exe, &partial).expect("copying the test binary");
+            std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755))
+                .expect("chmod");
+            std::fs::rename(&partial, &copy).expect("moving the copy into place");
+        }
         copy
     })
     .clone()
