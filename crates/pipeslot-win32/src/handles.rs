@@ -34,9 +34,10 @@ use pipeslot::pipe::{PipeClient, PipeServer};
 
 use crate::error::Win32Result;
 use crate::process::Process;
+use crate::thread::{Busy, Thread};
 use crate::types::HANDLE;
 
-/// What a handle refers to. New kinds (threads, ...) are added as
+/// What a handle refers to. New kinds are added as
 /// variants; each function matches the kinds it accepts and gives
 /// ERROR_INVALID_HANDLE for the others. Closing a handle drops its object
 /// (once no call in progress uses it), which closes the pipe instance,
@@ -64,6 +65,8 @@ pub(crate) enum Object {
     MailslotWriter(MailslotWriter),
     /// An ordinary file (`CreateFileA` on a path).
     File(FileHandle),
+    /// A thread (`CreateThread`).
+    Thread(Thread),
 }
 
 /// A named-pipe instance and what `SetNamedPipeHandleState` needs to know
@@ -73,6 +76,8 @@ pub(crate) enum Object {
 pub(crate) struct PipeServerHandle {
     pub(crate) server: PipeServer,
     pub(crate) outbound: bool,
+    /// Blocking calls under way on this handle (for `CancelIoEx`).
+    pub(crate) busy: Busy,
 }
 
 /// A named-pipe client end and whether it may change its handle state
@@ -81,6 +86,8 @@ pub(crate) struct PipeServerHandle {
 pub(crate) struct PipeClientHandle {
     pub(crate) client: PipeClient,
     pub(crate) can_set_state: bool,
+    /// Blocking calls under way on this handle (for `CancelIoEx`).
+    pub(crate) busy: Busy,
 }
 
 /// An ordinary file and the access `CreateFileA` granted.
@@ -130,7 +137,8 @@ impl Object {
             | Object::PipeServer(_)
             | Object::PipeClient(_)
             | Object::Mailslot(_)
-            | Object::MailslotWriter(_) => None,
+            | Object::MailslotWriter(_)
+            | Object::Thread(_) => None,
         }
     }
 }

@@ -32,23 +32,24 @@
 //!   S1-S128), mailslots (`CreateMailslotA`, `GetMailslotInfo`,
 //!   `SetMailslotInfo`; S139-S157), `GetStdHandle`, `CreateProcessA`
 //!   (Windows command-line splitting, `PATH`, no shell,
-//!   `STARTF_USESTDHANDLES`, inheritance), `WaitForSingleObject` and
-//!   `GetExitCodeProcess` (process handles), `GetCurrentProcessId`,
-//!   `Sleep`, `GetTickCount`, `GetTickCount64`, `FormatMessageA` (system
-//!   messages), `LocalFree`, `ExitProcess`.
+//!   `STARTF_USESTDHANDLES`, inheritance), threads (`CreateThread`,
+//!   `GetExitCodeThread`; no CREATE_SUSPENDED), `WaitForSingleObject`
+//!   and `WaitForMultipleObjects` (process and thread handles),
+//!   `GetExitCodeProcess`, `CancelIoEx` and `CancelSynchronousIo`
+//!   (blocking named-pipe calls, S41), `GetCurrentProcessId`, `Sleep`,
+//!   `GetTickCount`, `GetTickCount64`, `QueryPerformanceCounter`,
+//!   `QueryPerformanceFrequency`, `DeleteFileA`, `GetTempFileNameA`,
+//!   `FormatMessageA` (system messages), `LocalFree`, `ExitProcess`.
 //! - **Tests**: `tests/conformance.c` and `examples/redirect.c`, compiled
 //!   with `cc` and run by `cargo test` (`tests/c_programs.rs`); the
 //!   conformance program gets a `PIPESLOT_ROOT` of its own.
 //!
 //! ## Still to come (issue 6)
 //!
-//! Threads (`CreateThread`, `GetExitCodeThread`, `WaitForMultipleObjects`),
-//! `QueryPerformanceCounter/Frequency`, `CancelIoEx`,
-//! `CancelSynchronousIo`, `DeleteFileA`, `GetTempFileNameA`, overlapped
-//! I/O, `Get/SetNamedPipeHandleState` and `FlushFileBuffers` on anonymous
-//! pipes (S138), passing named-pipe and mailslot handles to children, the
-//! serverNP/clientNP/SrvrBcst examples and the benchmark. They are absent
-//! from the library and the header, not stubbed.
+//! Overlapped I/O, `Get/SetNamedPipeHandleState` and `FlushFileBuffers` on
+//! anonymous pipes (S138), passing named-pipe and mailslot handles to
+//! children, the serverNP/clientNP/SrvrBcst examples and the benchmark.
+//! They are absent from the library and the header, not stubbed.
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
@@ -61,4 +62,5 @@ mod error;
 pub mod handles;
 mod process;
 mod sys;
+mod thread;
 pub mod types;

@@ -81,6 +81,11 @@ impl Process {
         Ok(self.reap()?.unwrap_or(STILL_ACTIVE))
     }
 
+    /// Whether the child has ended (never blocks).
+    pub(crate) fn has_ended(&self) -> Win32Result<bool> {
+        Ok(self.reap()?.is_some())
+    }
+
     /// Reaps the child if it ended (never blocks).
     fn reap(&self) -> Win32Result<Option<DWORD>> {
         if let Some(code) = self.exit_code.get() {

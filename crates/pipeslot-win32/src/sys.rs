@@ -1,7 +1,7 @@
 //! Every system call of this crate that `std` and `pipeslot` do not wrap:
-//! descriptor duplication, `pidfd` waiting, the boot clock, raw reads
-//! and writes on the standard descriptors without `SIGPIPE`, `fsync`, the
-//! host name and user names.
+//! descriptor duplication, `pidfd` waiting, the boot and monotonic clocks,
+//! thread ids, raw reads and writes on the standard descriptors without
+//! `SIGPIPE`, `fsync`, the host name and user names.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -85,6 +85,24 @@ pub(crate) fn milliseconds_since_boot() -> u64 {
     // on every supported kernel, and on failure `now` stays zero.
     unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut now) };
     (now.tv_sec as u64) * 1000 + (now.tv_nsec as u64) / 1_000_000
+}
+
+/// Nanoseconds of `CLOCK_MONOTONIC` (`QueryPerformanceCounter`).
+pub(crate) fn monotonic_nanoseconds() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec; CLOCK_MONOTONIC always
+    // exists, and on failure `now` stays zero.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    (now.tv_sec as u64) * 1_000_000_000 + now.tv_nsec as u64
+}
+
+/// The calling thread's Linux thread id (`gettid`).
+pub(crate) fn thread_id() -> u32 {
+    // SAFETY: gettid takes nothing and cannot fail.
+    unsafe { libc::gettid() as u32 }
 }
 
 /// One `read(2)` on a descriptor the caller keeps open, retried on EINTR.

@@ -99,11 +99,11 @@ pub struct STARTUPINFOA {
 pub struct PROCESS_INFORMATION {
     /// A process handle for `WaitForSingleObject` and `GetExitCodeProcess`.
     pub hProcess: HANDLE,
-    /// Always NULL: there are no thread handles yet.
+    /// Always NULL: no handle is given for the child's thread.
     pub hThread: HANDLE,
     /// The child's process id.
     pub dwProcessId: DWORD,
-    /// Always 0: there are no thread ids yet.
+    /// Always 0: no id is given for the child's thread.
     pub dwThreadId: DWORD,
 }
 
@@ -123,6 +123,20 @@ pub const WAIT_OBJECT_0: DWORD = 0;
 pub const WAIT_TIMEOUT: DWORD = 258;
 /// `WAIT_FAILED`.
 pub const WAIT_FAILED: DWORD = 0xFFFF_FFFF;
+/// `MAXIMUM_WAIT_OBJECTS`: the most handles `WaitForMultipleObjects` takes.
+pub const MAXIMUM_WAIT_OBJECTS: DWORD = 64;
+/// `CREATE_SUSPENDED`: refused by `CreateThread` (ERROR_NOT_SUPPORTED).
+pub const CREATE_SUSPENDED: DWORD = 0x0000_0004;
+/// `LPTHREAD_START_ROUTINE`: `DWORD WINAPI f(LPVOID)`, the C calling
+/// convention on Linux; `None` is NULL.
+pub type LPTHREAD_START_ROUTINE = Option<unsafe extern "C" fn(*mut c_void) -> DWORD>;
+/// `MAX_PATH`: the size of `GetTempFileNameA`'s buffer, NUL included.
+pub const MAX_PATH: usize = 260;
+/// `ERROR_BUFFER_OVERFLOW`: `GetTempFileNameA` with a path too long.
+pub const ERROR_BUFFER_OVERFLOW: DWORD = 111;
+/// `ERROR_DIRECTORY`: `GetTempFileNameA` in a directory that does not
+/// exist.
+pub const ERROR_DIRECTORY: DWORD = 267;
 /// `STILL_ACTIVE`: `GetExitCodeProcess` of a running process.
 pub const STILL_ACTIVE: DWORD = 259;
 /// `FORMAT_MESSAGE_ALLOCATE_BUFFER`.

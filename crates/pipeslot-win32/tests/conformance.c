@@ -990,6 +990,264 @@ static void test_mailslots(void)
     CloseHandle(slot);
 }
 
+/* ---- Threads, waits, performance counter, temp files, cancellation ---- */
+
+static DWORD WINAPI sleep_then_return(LPVOID param)
+{
+    DWORD ms = (DWORD)(uintptr_t)param;
+    Sleep(ms);
+    return ms + 1;
+}
+
+static void test_threads(void)
+{
+    HANDLE t;
+    DWORD id = 0, code = 0;
+    t = CreateThread(NULL, 0, sleep_then_return, (LPVOID)(uintptr_t)200, 0, &id);
+    CHECK(t != NULL && id != 0, "CreateThread returns a handle and a thread id");
+    CHECK(GetExitCodeThread(t, &code) && code == STILL_ACTIVE,
+          "GetExitCodeThread while running -> STILL_ACTIVE");
+    CHECK(WaitForSingleObject(t, 0) == WAIT_TIMEOUT, "WaitForSingleObject(thread, 0) -> WAIT_TIMEOUT");
+    CHECK(WaitForSingleObject(t, INFINITE) == WAIT_OBJECT_0,
+          "WaitForSingleObject(thread, INFINITE) -> WAIT_OBJECT_0");
+    CHECK(GetExitCodeThread(t, &code) && code == 201, "GetExitCodeThread: the routine's value");
+    CHECK(CloseHandle(t), "CloseHandle(thread)");
+    SetLastError(0);
+    CHECK(!GetExitCodeThread(t, &code) && GetLastError() == ERROR_INVALID_HANDLE,
+          "GetExitCodeThread on a closed handle -> ERROR_INVALID_HANDLE");
+    t = CreateThread(NULL, 256 * 1024, sleep_then_return, NULL, 0, NULL);
+    CHECK(t != NULL && WaitForSingleObject(t, 5000) == WAIT_OBJECT_0
+              && GetExitCodeThread(t, &code) && code == 1,
+          "CreateThread with a stack size and NULL lpThreadId");
+    SetLastError(0);
+    CHECK(!GetExitCodeThread(t, NULL) && GetLastError() == ERROR_INVALID_PARAMETER,
+          "GetExitCodeThread(NULL) -> ERROR_INVALID_PARAMETER");
+    CloseHandle(t);
+    SetLastError(0);
+    CHECK(CreateThread(NULL, 0, sleep_then_return, NULL, CREATE_SUSPENDED, NULL) == NULL
+              && GetLastError() == ERROR_NOT_SUPPORTED,
+          "CreateThread(CREATE_SUSPENDED) -> ERROR_NOT_SUPPORTED (documented)");
+    SetLastError(0);
+    CHECK(CreateThread(NULL, 0, NULL, NULL, 0, NULL) == NULL
+              && GetLastError() == ERROR_INVALID_PARAMETER,
+          "CreateThread(NULL routine) -> ERROR_INVALID_PARAMETER");
+    SetLastError(0);
+    CHECK(!GetExitCodeProcess(GetStdHandle(STD_OUTPUT_HANDLE), &code)
+              && GetLastError() == ERROR_INVALID_HANDLE,
+          "GetExitCodeProcess on a standard handle -> ERROR_INVALID_HANDLE");
+}
+
+static void test_wait_multiple(void)
+{
+    HANDLE h[3], r, w, many[65];
+    DWORD code = 0;
+    char command[1024];
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+    h[0] = CreateThread(NULL, 0, sleep_then_return, (LPVOID)(uintptr_t)400, 0, NULL);
+    h[1] = CreateThread(NULL, 0, sleep_then_return, (LPVOID)(uintptr_t)20, 0, NULL);
+    CHECK(WaitForMultipleObjects(2, h, FALSE, INFINITE) == WAIT_OBJECT_0 + 1,
+          "WaitForMultipleObjects any -> WAIT_OBJECT_0 + index of the first ended");
+    CHECK(WaitForMultipleObjects(2, h, TRUE, 0) == WAIT_TIMEOUT,
+          "WaitForMultipleObjects all, one running, timeout 0 -> WAIT_TIMEOUT");
+    CHECK(WaitForMultipleObjects(2, h, TRUE, 50) == WAIT_TIMEOUT,
+          "WaitForMultipleObjects all, timeout 50 ms -> WAIT_TIMEOUT");
+    CHECK(WaitForMultipleObjects(2, h, TRUE, INFINITE) == WAIT_OBJECT_0,
+          "WaitForMultipleObjects all -> WAIT_OBJECT_0");
+    CHECK(GetExitCodeThread(h[0], &code) && code == 401, "both threads' exit codes after wait-all");
+    CloseHandle(h[0]);
+    CloseHandle(h[1]);
+
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    snprintf(command, sizeof command, "\"%s\" --exit 3", self);
+    if (CreateProcessA(NULL, command, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)) {
+        h[0] = CreateThread(NULL, 0, sleep_then_return, (LPVOID)(uintptr_t)10, 0, NULL);
+        h[1] = pi.hProcess;
+        CHECK(WaitForMultipleObjects(2, h, TRUE, 10000) == WAIT_OBJECT_0
+                  && GetExitCodeProcess(pi.hProcess, &code) && code == 3,
+              "WaitForMultipleObjects all on a thread and a process");
+        CHECK(WaitForMultipleObjects(2, h, FALSE, 0) == WAIT_OBJECT_0,
+              "WaitForMultipleObjects any, all ended -> WAIT_OBJECT_0 (lowest index)");
+        CloseHandle(h[0]);
+        CloseHandle(pi.hProcess);
+    } else {
+        CHECK(0, "CreateProcessA for WaitForMultipleObjects");
+    }
+
+    h[0] = CreateThread(NULL, 0, sleep_then_return, NULL, 0, NULL);
+    h[1] = (HANDLE)(uintptr_t)0x12340;
+    SetLastError(0);
+    CHECK(WaitForMultipleObjects(2, h, FALSE, 0) == WAIT_FAILED && GetLastError() == ERROR_INVALID_HANDLE,
+          "WaitForMultipleObjects with a bad handle -> WAIT_FAILED + ERROR_INVALID_HANDLE");
+    CreatePipe(&r, &w, NULL, 0);
+    h[1] = r;
+    SetLastError(0);
+    CHECK(WaitForMultipleObjects(2, h, TRUE, 0) == WAIT_FAILED && GetLastError() == ERROR_INVALID_HANDLE,
+          "WaitForMultipleObjects with a pipe handle -> ERROR_INVALID_HANDLE");
+    CloseHandle(r);
+    CloseHandle(w);
+    SetLastError(0);
+    CHECK(WaitForMultipleObjects(0, h, FALSE, 0) == WAIT_FAILED
+              && GetLastError() == ERROR_INVALID_PARAMETER,
+          "WaitForMultipleObjects(0 handles) -> ERROR_INVALID_PARAMETER");
+    for (int i = 0; i < 65; i++)
+        many[i] = h[0];
+    SetLastError(0);
+    CHECK(WaitForMultipleObjects(65, many, FALSE, 0) == WAIT_FAILED
+              && GetLastError() == ERROR_INVALID_PARAMETER,
+          "WaitForMultipleObjects(65 handles) -> ERROR_INVALID_PARAMETER");
+    CHECK(WaitForMultipleObjects(MAXIMUM_WAIT_OBJECTS, many, TRUE, 5000) == WAIT_OBJECT_0,
+          "WaitForMultipleObjects(MAXIMUM_WAIT_OBJECTS handles)");
+    CloseHandle(h[0]);
+}
+
+static void test_performance_counter(void)
+{
+    LARGE_INTEGER f, a, b;
+    f.QuadPart = 0;
+    CHECK(QueryPerformanceFrequency(&f) && f.QuadPart == 1000000000LL,
+          "QueryPerformanceFrequency -> 1000000000");
+    CHECK(QueryPerformanceCounter(&a) && QueryPerformanceCounter(&b) && b.QuadPart >= a.QuadPart,
+          "QueryPerformanceCounter is monotonic");
+    Sleep(20);
+    CHECK(QueryPerformanceCounter(&b) && b.QuadPart - a.QuadPart >= 15000000LL
+              && b.QuadPart - a.QuadPart < 10000000000LL,
+          "QueryPerformanceCounter advances with Sleep(20)");
+    SetLastError(0);
+    CHECK(!QueryPerformanceCounter(NULL) && GetLastError() == ERROR_INVALID_PARAMETER,
+          "QueryPerformanceCounter(NULL) -> ERROR_INVALID_PARAMETER");
+}
+
+static void test_temp_files(void)
+{
+    char name[MAX_PATH], other[MAX_PATH], dir[300];
+    UINT u, v;
+    DWORD n;
+    HANDLE f;
+    size_t len;
+    u = GetTempFileNameA("/tmp", "pswxyz", 0, name);
+    len = strlen(name);
+    CHECK(u != 0 && strncmp(name, "/tmp/psw", 8) == 0 && len > 12
+              && strcmp(name + len - 4, ".TMP") == 0,
+          "GetTempFileNameA(uUnique 0): /tmp/psw<hex>.TMP");
+    f = CreateFileA(name, GENERIC_READ, 0, NULL, OPEN_EXISTING, 0, NULL);
+    n = 99;
+    CHECK(f != INVALID_HANDLE_VALUE && ReadFile(f, other, sizeof other, &n, NULL) && n == 0,
+          "GetTempFileNameA created an empty file");
+    CloseHandle(f);
+    v = GetTempFileNameA("/tmp/", "psw", 0, other);
+    CHECK(v != 0 && strcmp(name, other) != 0 && strncmp(other, "/tmp/psw", 8) == 0,
+          "GetTempFileNameA twice: two different files");
+    CHECK(GetTempFileNameA("/tmp", "ab", 0x1ABCD, other) == 0xABCD
+              && strcmp(other, "/tmp/abABCD.TMP") == 0,
+          "GetTempFileNameA(uUnique non-zero): low 16 bits, name only");
+    SetLastError(0);
+    CHECK(!DeleteFileA(other) && GetLastError() == ERROR_FILE_NOT_FOUND,
+          "GetTempFileNameA(uUnique non-zero) creates nothing; DeleteFileA -> ERROR_FILE_NOT_FOUND");
+    CHECK(DeleteFileA(name), "DeleteFileA");
+    SetLastError(0);
+    CHECK(!DeleteFileA(name) && GetLastError() == ERROR_FILE_NOT_FOUND,
+          "DeleteFileA twice -> ERROR_FILE_NOT_FOUND");
+    GetTempFileNameA("/tmp", "psw", v, other);
+    CHECK(DeleteFileA(other), "DeleteFileA of the second temp file");
+    SetLastError(0);
+    CHECK(!DeleteFileA("/tmp") && GetLastError() == ERROR_ACCESS_DENIED,
+          "DeleteFileA(directory) -> ERROR_ACCESS_DENIED");
+    SetLastError(0);
+    CHECK(!DeleteFileA("/nonexistent-pipeslot-dir/x") && GetLastError() == ERROR_PATH_NOT_FOUND,
+          "DeleteFileA in a missing directory -> ERROR_PATH_NOT_FOUND");
+    SetLastError(0);
+    CHECK(GetTempFileNameA("/nonexistent-pipeslot-dir", "a", 0, name) == 0
+              && GetLastError() == ERROR_DIRECTORY,
+          "GetTempFileNameA in a missing directory -> ERROR_DIRECTORY");
+    memset(dir, 'd', sizeof dir - 1);
+    dir[0] = '/';
+    dir[sizeof dir - 1] = 0;
+    SetLastError(0);
+    CHECK(GetTempFileNameA(dir, "a", 1, name) == 0 && GetLastError() == ERROR_BUFFER_OVERFLOW,
+          "GetTempFileNameA with a path too long -> ERROR_BUFFER_OVERFLOW");
+    SetLastError(0);
+    CHECK(GetTempFileNameA(NULL, "a", 0, name) == 0 && GetLastError() == ERROR_INVALID_PARAMETER,
+          "GetTempFileNameA(NULL path) -> ERROR_INVALID_PARAMETER");
+}
+
+#define PIPE_X "\\\\.\\pipe\\conformance\\cancel"
+
+static DWORD WINAPI connect_and_report(LPVOID param)
+{
+    if (ConnectNamedPipe((HANDLE)param, NULL))
+        return 0;
+    return GetLastError();
+}
+
+static DWORD WINAPI read_and_report(LPVOID param)
+{
+    char buf[16];
+    DWORD n;
+    if (ReadFile((HANDLE)param, buf, sizeof buf, &n, NULL))
+        return 0;
+    return GetLastError();
+}
+
+static void test_cancel(void)
+{
+    HANDLE s, t, r, w, c;
+    DWORD code = 0;
+    s = CreateNamedPipeA(PIPE_X, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE, 1, 0, 0, 0, NULL);
+    SetLastError(0);
+    CHECK(!CancelIoEx(s, NULL) && GetLastError() == ERROR_NOT_FOUND,
+          "CancelIoEx with nothing under way -> ERROR_NOT_FOUND");
+    t = CreateThread(NULL, 0, sleep_then_return, (LPVOID)(uintptr_t)100, 0, NULL);
+    SetLastError(0);
+    CHECK(!CancelSynchronousIo(t) && GetLastError() == ERROR_NOT_FOUND,
+          "CancelSynchronousIo of a thread not in a pipe call -> ERROR_NOT_FOUND");
+    WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+
+    t = CreateThread(NULL, 0, connect_and_report, s, 0, NULL);
+    Sleep(150);
+    CHECK(CancelSynchronousIo(t), "CancelSynchronousIo of a thread in ConnectNamedPipe");
+    CHECK(WaitForSingleObject(t, 5000) == WAIT_OBJECT_0 && GetExitCodeThread(t, &code)
+              && code == ERROR_OPERATION_ABORTED,
+          "S41 cancelled ConnectNamedPipe -> ERROR_OPERATION_ABORTED (CancelSynchronousIo)");
+    CloseHandle(t);
+
+    t = CreateThread(NULL, 0, connect_and_report, s, 0, NULL);
+    Sleep(150);
+    CHECK(CancelIoEx(s, NULL), "CancelIoEx of a ConnectNamedPipe in another thread");
+    CHECK(WaitForSingleObject(t, 5000) == WAIT_OBJECT_0 && GetExitCodeThread(t, &code)
+              && code == ERROR_OPERATION_ABORTED,
+          "S41 cancelled ConnectNamedPipe -> ERROR_OPERATION_ABORTED (CancelIoEx)");
+    CloseHandle(t);
+
+    t = CreateThread(NULL, 0, connect_and_report, s, 0, NULL);
+    Sleep(50);
+    c = open_client(PIPE_X, GENERIC_READ | GENERIC_WRITE);
+    CHECK(c != INVALID_HANDLE_VALUE && WaitForSingleObject(t, 5000) == WAIT_OBJECT_0
+              && GetExitCodeThread(t, &code) && code == 0,
+          "the instance still connects after a cancelled ConnectNamedPipe");
+    CloseHandle(t);
+    t = CreateThread(NULL, 0, read_and_report, c, 0, NULL);
+    Sleep(150);
+    CHECK(CancelIoEx(c, NULL) && WaitForSingleObject(t, 5000) == WAIT_OBJECT_0
+              && GetExitCodeThread(t, &code) && code == ERROR_OPERATION_ABORTED,
+          "CancelIoEx of a client's blocking ReadFile -> ERROR_OPERATION_ABORTED");
+    CloseHandle(t);
+    CloseHandle(c);
+    CloseHandle(s);
+
+    CreatePipe(&r, &w, NULL, 0);
+    SetLastError(0);
+    CHECK(!CancelIoEx(r, NULL) && GetLastError() == ERROR_INVALID_HANDLE,
+          "CancelIoEx on an anonymous pipe -> ERROR_INVALID_HANDLE (documented)");
+    SetLastError(0);
+    CHECK(!CancelSynchronousIo(r) && GetLastError() == ERROR_INVALID_HANDLE,
+          "CancelSynchronousIo on a pipe handle -> ERROR_INVALID_HANDLE");
+    CloseHandle(r);
+    CloseHandle(w);
+}
+
 int _tmain(int argc, LPTSTR argv[])
 {
     if (argc > 1 && _tcscmp(argv[1], _T("--print-args")) == 0) {
@@ -1017,6 +1275,11 @@ int _tmain(int argc, LPTSTR argv[])
     test_transact_and_call();
     test_files();
     test_mailslots();
+    test_threads();
+    test_wait_multiple();
+    test_performance_counter();
+    test_temp_files();
+    test_cancel();
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

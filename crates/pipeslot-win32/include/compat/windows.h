@@ -15,6 +15,8 @@
 
 #define CreateProcess CreateProcessA
 #define FormatMessage FormatMessageA
+#define DeleteFile DeleteFileA
+#define GetTempFileName GetTempFileNameA
 typedef STARTUPINFOA STARTUPINFO;
 typedef LPSTARTUPINFOA LPSTARTUPINFO;
 

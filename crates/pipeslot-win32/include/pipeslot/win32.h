@@ -5,12 +5,13 @@
  * GetLastError codes follow ../shared/spec/win32-semantics.md (S1..S157).
  *
  * NOT YET PROVIDED (absent, not stubbed; programs using them do not link):
- *   threads      -- CreateThread, GetExitCodeThread, WaitForMultipleObjects
  *   overlapped   -- any non-NULL OVERLAPPED gives ERROR_NOT_SUPPORTED (50);
  *                   FILE_FLAG_OVERLAPPED is accepted but handles stay
- *                   synchronous; CancelIoEx, CancelSynchronousIo
- *   other        -- QueryPerformanceCounter, QueryPerformanceFrequency,
- *                   DeleteFileA, GetTempFileNameA
+ *                   synchronous (CancelIoEx with an OVERLAPPED finds
+ *                   nothing: ERROR_NOT_FOUND)
+ *   threads      -- CREATE_SUSPENDED (ERROR_NOT_SUPPORTED), ResumeThread,
+ *                   ExitThread, GetCurrentThreadId; CreateProcessA gives no
+ *                   thread handle
  *
  * Names: pipes and mailslots live in pipeslot's namespaces ($PIPESLOT_ROOT
  * when set). All instances of a pipe name belong to one process (another
@@ -130,7 +131,7 @@ typedef struct _STARTUPINFOA {
 
 typedef struct _PROCESS_INFORMATION {
     HANDLE hProcess;
-    HANDLE hThread;      /* always NULL: no thread handles yet */
+    HANDLE hThread;      /* always NULL: no handle for the child's thread */
     DWORD dwProcessId;
     DWORD dwThreadId;    /* always 0 */
 } PROCESS_INFORMATION, *PPROCESS_INFORMATION, *LPPROCESS_INFORMATION;
@@ -154,6 +155,8 @@ typedef PTHREAD_START_ROUTINE LPTHREAD_START_ROUTINE;
 #define WAIT_TIMEOUT 258u
 #define WAIT_FAILED 0xFFFFFFFFu
 #define STILL_ACTIVE 259u
+#define MAXIMUM_WAIT_OBJECTS 64
+#define CREATE_SUSPENDED 0x00000004u
 #define MAX_PATH 260
 
 #define GENERIC_READ 0x80000000u
@@ -232,6 +235,7 @@ typedef PTHREAD_START_ROUTINE LPTHREAD_START_ROUTINE;
 #define ERROR_BAD_NETPATH 53L
 #define ERROR_INVALID_PARAMETER 87L
 #define ERROR_BROKEN_PIPE 109L
+#define ERROR_BUFFER_OVERFLOW 111L
 #define ERROR_DISK_FULL 112L
 #define ERROR_SEM_TIMEOUT 121L
 #define ERROR_INSUFFICIENT_BUFFER 122L
@@ -244,6 +248,7 @@ typedef PTHREAD_START_ROUTINE LPTHREAD_START_ROUTINE;
 #define ERROR_NO_DATA 232L
 #define ERROR_PIPE_NOT_CONNECTED 233L
 #define ERROR_MORE_DATA 234L
+#define ERROR_DIRECTORY 267L
 #define ERROR_MR_MID_NOT_FOUND 317L
 #define ERROR_PIPE_CONNECTED 535L
 #define ERROR_PIPE_LISTENING 536L
@@ -440,13 +445,43 @@ BOOL WINAPI CreateProcessA(LPCSTR lpApplicationName, LPSTR lpCommandLine,
                            DWORD dwCreationFlags, LPVOID lpEnvironment,
                            LPCSTR lpCurrentDirectory, LPSTARTUPINFOA lpStartupInfo,
                            LPPROCESS_INFORMATION lpProcessInformation);
-/* Waits for a process handle: WAIT_OBJECT_0 when it ended, WAIT_TIMEOUT
-   after dwMilliseconds (INFINITE: no limit); other handles: WAIT_FAILED +
-   ERROR_INVALID_HANDLE. */
+/* Waits for a process or thread handle: WAIT_OBJECT_0 when it ended,
+   WAIT_TIMEOUT after dwMilliseconds (INFINITE: no limit); other handles:
+   WAIT_FAILED + ERROR_INVALID_HANDLE. */
 DWORD WINAPI WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds);
+/* Waits for process and thread handles: bWaitAll FALSE -> WAIT_OBJECT_0 +
+   index of the first ended, TRUE -> WAIT_OBJECT_0 when all ended;
+   WAIT_TIMEOUT after dwMilliseconds; nCount 0 or > MAXIMUM_WAIT_OBJECTS,
+   NULL lpHandles: ERROR_INVALID_PARAMETER; bad or other handle:
+   ERROR_INVALID_HANDLE (WAIT_FAILED). Process ends are noticed within 5 ms. */
+DWORD WINAPI WaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOOL bWaitAll,
+                                    DWORD dwMilliseconds);
 /* The exit code of a process (killed by signal n: 128 + n), STILL_ACTIVE
    while it runs; NULL lpExitCode: ERROR_INVALID_PARAMETER. */
 BOOL WINAPI GetExitCodeProcess(HANDLE hProcess, LPDWORD lpExitCode);
+/* Runs lpStartAddress(lpParameter) on a new thread (dwStackSize 0 =
+   default); exit code = its return value; *lpThreadId (optional) = the
+   Linux thread id; dwCreationFlags must be 0 (CREATE_SUSPENDED:
+   ERROR_NOT_SUPPORTED, other bits or NULL lpStartAddress:
+   ERROR_INVALID_PARAMETER); returns NULL on failure. Closing the handle
+   does not stop the thread. */
+HANDLE WINAPI CreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes, size_t dwStackSize,
+                           LPTHREAD_START_ROUTINE lpStartAddress, LPVOID lpParameter,
+                           DWORD dwCreationFlags, LPDWORD lpThreadId);
+/* The exit code of a thread, STILL_ACTIVE while it runs; NULL lpExitCode:
+   ERROR_INVALID_PARAMETER. */
+BOOL WINAPI GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode);
+/* Cancels the blocking ConnectNamedPipe/ReadFile/WriteFile/
+   TransactNamedPipe/FlushFileBuffers calls under way on a named-pipe
+   handle: they fail with ERROR_OPERATION_ABORTED (S41); nothing under way
+   or lpOverlapped non-NULL: ERROR_NOT_FOUND; other handles:
+   ERROR_INVALID_HANDLE. */
+BOOL WINAPI CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped);
+/* Cancels the blocking named-pipe call (as CancelIoEx lists) the thread
+   is in, with every other call under way on that pipe handle: they fail
+   with ERROR_OPERATION_ABORTED (S41); thread not in such a call:
+   ERROR_NOT_FOUND; not a CreateThread handle: ERROR_INVALID_HANDLE. */
+BOOL WINAPI CancelSynchronousIo(HANDLE hThread);
 /* This process's id. */
 DWORD WINAPI GetCurrentProcessId(void);
 /* Ends this process (atexit handlers and stdio flush run; the low 8 bits
@@ -461,6 +496,27 @@ void WINAPI Sleep(DWORD dwMilliseconds);
 DWORD WINAPI GetTickCount(void);
 /* Milliseconds since boot (CLOCK_BOOTTIME). */
 ULONGLONG WINAPI GetTickCount64(void);
+/* *lpPerformanceCount = CLOCK_MONOTONIC in nanoseconds; NULL:
+   ERROR_INVALID_PARAMETER. */
+BOOL WINAPI QueryPerformanceCounter(LARGE_INTEGER *lpPerformanceCount);
+/* *lpFrequency = 1000000000 (counts per second); NULL:
+   ERROR_INVALID_PARAMETER. */
+BOOL WINAPI QueryPerformanceFrequency(LARGE_INTEGER *lpFrequency);
+
+/* ---- Files by name --------------------------------------------------- */
+
+/* Removes a file; none: ERROR_FILE_NOT_FOUND (directory missing:
+   ERROR_PATH_NOT_FOUND); a directory: ERROR_ACCESS_DENIED; NULL:
+   ERROR_PATH_NOT_FOUND. */
+BOOL WINAPI DeleteFileA(LPCSTR lpFileName);
+/* Stores "<lpPathName>/<up to 3 prefix chars><HEX>.TMP" in lpTempFileName
+   (MAX_PATH bytes); uUnique 0: creates a new empty file, trying numbers
+   until one is free, and returns its number; non-zero: builds the name
+   from its low 16 bits only and returns that. Name too long:
+   ERROR_BUFFER_OVERFLOW; no such directory: ERROR_DIRECTORY; NULL
+   lpPathName/lpTempFileName: ERROR_INVALID_PARAMETER. 0 on failure. */
+UINT WINAPI GetTempFileNameA(LPCSTR lpPathName, LPCSTR lpPrefixString, UINT uUnique,
+                             LPSTR lpTempFileName);
 
 /* ---- Messages -------------------------------------------------------- */
 

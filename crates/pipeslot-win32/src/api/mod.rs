@@ -3,11 +3,13 @@
 //! across the boundary); pointer handling is in this module's files only.
 #![allow(unsafe_code)]
 
+pub mod file;
 pub mod mailslot;
 pub mod named_pipe;
 pub mod pipe;
 pub mod process;
 pub mod system;
+pub mod thread;
 
 use std::ffi::{c_char, CStr};
 

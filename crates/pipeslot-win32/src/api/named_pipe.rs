@@ -79,6 +79,7 @@ use super::{buffer, buffer_mut, c_string, store};
 use crate::error::{code_of, code_of_io, ffi_call, set_last_error, Win32Result};
 use crate::handles::{self, FileHandle, Object, PipeClientHandle, PipeServerHandle};
 use crate::sys;
+use crate::thread::{Blocking, Busy};
 use crate::types::{
     ACCESS_SYSTEM_SECURITY, BOOL, CREATE_ALWAYS, CREATE_NEW, DWORD, ERROR_FILE_EXISTS, FALSE,
     FILE_FLAG_FIRST_PIPE_INSTANCE, FILE_FLAG_OVERLAPPED, FILE_FLAG_WRITE_THROUGH,
@@ -150,6 +151,7 @@ pub unsafe extern "C" fn CreateNamedPipeA(
             Object::PipeServer(PipeServerHandle {
                 server,
                 outbound: dwOpenMode & PIPE_ACCESS_OUTBOUND != 0,
+                busy: Busy::default(),
             }),
             inheritable,
         )?;
@@ -182,6 +184,7 @@ pub unsafe extern "C" fn ConnectNamedPipe(
         if !lpOverlapped.is_null() {
             return Err(ERROR_NOT_SUPPORTED);
         }
+        let _blocking = Blocking::new(&entry.object);
         server.connect().map_err(|e| code_of(&e))?;
         Ok(TRUE)
     })
@@ -238,6 +241,7 @@ pub unsafe extern "C" fn CreateFileA(
                 Object::PipeClient(PipeClientHandle {
                     client,
                     can_set_state: write || dwDesiredAccess & FILE_WRITE_ATTRIBUTES != 0,
+                    busy: Busy::default(),
                 })
             }
             Some(Kind::Mailslot) => {
@@ -270,6 +274,7 @@ pub unsafe extern "C" fn CreateFileA(
 pub extern "C" fn FlushFileBuffers(hFile: HANDLE) -> BOOL {
     ffi_call(FALSE, || {
         let entry = handles::lookup(hFile)?;
+        let _blocking = Blocking::new(&entry.object);
         match &*entry.object {
             Object::PipeServer(handle) => handle.server.flush().map_err(|e| code_of(&e))?,
             Object::PipeClient(handle) => handle.client.flush().map_err(|e| code_of(&e))?,
@@ -314,6 +319,7 @@ pub unsafe extern "C" fn TransactNamedPipe(
                 buffer_mut(lpOutBuffer, nOutBufferSize)?,
             )
         };
+        let _blocking = Blocking::new(&entry.object);
         let result = match &*entry.object {
             Object::PipeServer(handle) => handle.server.transact(request, reply),
             Object::PipeClient(handle) => handle.client.transact(request, reply),

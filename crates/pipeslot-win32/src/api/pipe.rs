@@ -42,6 +42,7 @@ use super::{buffer, buffer_mut, store};
 use crate::error::{code_of, code_of_io, ffi_call, Win32Result};
 use crate::handles::{self, AnonEnd, Object};
 use crate::sys;
+use crate::thread::Blocking;
 use crate::types::{
     BOOL, DWORD, FALSE, HANDLE, INVALID_HANDLE_VALUE, OVERLAPPED, SECURITY_ATTRIBUTES,
     STD_ERROR_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE, TRUE,
@@ -124,6 +125,7 @@ pub unsafe extern "C" fn ReadFile(
         }
         // SAFETY: valid for `nNumberOfBytesToRead` bytes by contract.
         let buf = unsafe { buffer_mut(lpBuffer, nNumberOfBytesToRead)? };
+        let _blocking = Blocking::new(&entry.object);
         let count = match &*entry.object {
             // S134, S135: partial reads, ERROR_BROKEN_PIPE at end of data.
             Object::AnonReader(end) => end.lock().read_some(buf).map_err(|e| code_of(&e))?,
@@ -151,7 +153,7 @@ pub unsafe extern "C" fn ReadFile(
             Object::MailslotWriter(_) => return Err(ERROR_ACCESS_DENIED), // S154
             Object::File(handle) if handle.read => read_file(&handle.file, buf)?,
             Object::File(_) => return Err(ERROR_ACCESS_DENIED),
-            Object::Process(_) => return Err(ERROR_INVALID_HANDLE),
+            Object::Process(_) | Object::Thread(_) => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: as above.
         unsafe { store(lpNumberOfBytesRead, count as DWORD) };
@@ -181,6 +183,7 @@ pub unsafe extern "C" fn WriteFile(
         }
         // SAFETY: valid for `nNumberOfBytesToWrite` bytes by contract.
         let data = unsafe { buffer(lpBuffer, nNumberOfBytesToWrite)? };
+        let _blocking = Blocking::new(&entry.object);
         let written = match &*entry.object {
             // S136: blocks until all is written; S129: ERROR_NO_DATA, no SIGPIPE.
             Object::AnonWriter(end) => {
@@ -213,7 +216,7 @@ pub unsafe extern "C" fn WriteFile(
                 nNumberOfBytesToWrite
             }
             Object::File(_) => return Err(ERROR_ACCESS_DENIED),
-            Object::Process(_) => return Err(ERROR_INVALID_HANDLE),
+            Object::Process(_) | Object::Thread(_) => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: as above.
         unsafe { store(lpNumberOfBytesWritten, written) };

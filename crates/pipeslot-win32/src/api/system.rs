@@ -1,6 +1,7 @@
 //! The last error, time, the current process and system messages:
 //! `GetLastError`, `SetLastError`, `Sleep`, `GetTickCount`,
-//! `GetTickCount64`, `GetCurrentProcessId`, `ExitProcess`,
+//! `GetTickCount64`, `QueryPerformanceCounter`,
+//! `QueryPerformanceFrequency`, `GetCurrentProcessId`, `ExitProcess`,
 //! `FormatMessageA`, `LocalFree`.
 //!
 //! `FormatMessageA` supports `FORMAT_MESSAGE_FROM_SYSTEM` for the codes
@@ -26,6 +27,7 @@ use pipeslot::error::win32::{
 
 use crate::error::{self, ffi_call};
 use crate::sys;
+use crate::types::{BOOL, FALSE, TRUE};
 use crate::types::{
     DWORD, ERROR_MR_MID_NOT_FOUND, FORMAT_MESSAGE_ALLOCATE_BUFFER, FORMAT_MESSAGE_FROM_HMODULE,
     FORMAT_MESSAGE_FROM_STRING, FORMAT_MESSAGE_FROM_SYSTEM, HANDLE, INFINITE,
@@ -69,6 +71,40 @@ pub extern "C" fn GetTickCount() -> DWORD {
 #[no_mangle]
 pub extern "C" fn GetTickCount64() -> u64 {
     sys::milliseconds_since_boot()
+}
+
+/// `QueryPerformanceCounter`: nanoseconds of `CLOCK_MONOTONIC`; NULL:
+/// ERROR_INVALID_PARAMETER.
+///
+/// # Safety
+/// `lpPerformanceCount` is NULL or valid for writes of a `LARGE_INTEGER`.
+#[no_mangle]
+pub unsafe extern "C" fn QueryPerformanceCounter(lpPerformanceCount: *mut i64) -> BOOL {
+    ffi_call(FALSE, || {
+        if lpPerformanceCount.is_null() {
+            return Err(ERROR_INVALID_PARAMETER);
+        }
+        // SAFETY: non-NULL, valid for writes by the caller's contract.
+        unsafe { lpPerformanceCount.write(sys::monotonic_nanoseconds() as i64) };
+        Ok(TRUE)
+    })
+}
+
+/// `QueryPerformanceFrequency`: 1_000_000_000 counts per second; NULL:
+/// ERROR_INVALID_PARAMETER.
+///
+/// # Safety
+/// `lpFrequency` is NULL or valid for writes of a `LARGE_INTEGER`.
+#[no_mangle]
+pub unsafe extern "C" fn QueryPerformanceFrequency(lpFrequency: *mut i64) -> BOOL {
+    ffi_call(FALSE, || {
+        if lpFrequency.is_null() {
+            return Err(ERROR_INVALID_PARAMETER);
+        }
+        // SAFETY: non-NULL, valid for writes by the caller's contract.
+        unsafe { lpFrequency.write(1_000_000_000) };
+        Ok(TRUE)
+    })
 }
 
 /// `GetCurrentProcessId`: this process's id.

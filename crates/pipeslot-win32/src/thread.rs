@@ -1,0 +1,245 @@
+//! Threads: the object behind a `CreateThread` handle, waiting on thread
+//! and process handles (`WaitForSingleObject`, `WaitForMultipleObjects`),
+//! and the record of blocking pipe calls that `CancelIoEx` and
+//! `CancelSynchronousIo` cancel.
+//!
+//! A thread runs on a `std::thread`, detached: closing its handle does not
+//! stop it. When the start routine returns, its value becomes the exit
+//! code and every waiter is woken through one process-wide condition
+//! variable. A wait that includes process handles also re-checks them
+//! every [`PROCESS_POLL`] (a process's end wakes no condition variable).
+//!
+//! Blocking calls. While `ConnectNamedPipe`, `ReadFile`, `WriteFile`,
+//! `TransactNamedPipe` or `FlushFileBuffers` runs on a named-pipe handle,
+//! a [`Blocking`] guard counts the call in the handle's [`Busy`] counter
+//! (what `CancelIoEx` checks) and, on a thread started by `CreateThread`,
+//! records the handle's object as the one the thread is blocked on (what
+//! `CancelSynchronousIo` cancels).
+
+use std::cell::OnceCell;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use pipeslot::error::win32::ERROR_INVALID_HANDLE;
+use pipeslot::pipe::Canceller;
+
+use crate::error::{code_of_io, Win32Result};
+use crate::handles::Object;
+use crate::sys;
+use crate::types::{DWORD, STILL_ACTIVE};
+
+/// How often a wait that includes process handles re-checks them.
+pub(crate) const PROCESS_POLL: Duration = Duration::from_millis(5);
+
+/// A thread started by `CreateThread`.
+#[derive(Debug)]
+pub(crate) struct Thread {
+    id: u32,
+    shared: Arc<Shared>,
+}
+
+/// What a thread and its handle share.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    exit_code: OnceLock<DWORD>,
+    /// The named-pipe object the thread is blocked on, if any.
+    blocked: Mutex<Option<Arc<Object>>>,
+}
+
+/// Blocking calls under way on a named-pipe handle.
+#[derive(Debug, Default)]
+pub(crate) struct Busy(AtomicUsize);
+
+thread_local! {
+    /// The shared state of the current thread, when `CreateThread` started it.
+    static CURRENT: OnceCell<Arc<Shared>> = const { OnceCell::new() };
+}
+
+/// Bumped (under the lock) whenever a thread ends; waiters sleep on
+/// [`ENDED_CHANGED`].
+static ENDED: Mutex<u64> = Mutex::new(0);
+static ENDED_CHANGED: Condvar = Condvar::new();
+
+impl Thread {
+    /// Starts `body` on a new thread (`stack_size` 0: the default size).
+    pub(crate) fn spawn(
+        body: impl FnOnce() -> DWORD + Send + 'static,
+        stack_size: usize,
+    ) -> Win32Result<Thread> {
+        let shared = Arc::new(Shared::default());
+        let mine = shared.clone();
+        let (id_sender, id_receiver) = mpsc::sync_channel(1);
+        let mut builder = std::thread::Builder::new();
+        if stack_size != 0 {
+            builder = builder.stack_size(stack_size);
+        }
+        builder
+            .spawn(move || {
+                let _ = id_sender.send(sys::thread_id());
+                CURRENT.with(|current| {
+                    let _ = current.set(mine.clone());
+                });
+                let code = body();
+                let _ = mine.exit_code.set(code);
+                let mut ended = lock(&ENDED);
+                *ended = ended.wrapping_add(1);
+                ENDED_CHANGED.notify_all();
+            })
+            .map_err(code_of_io)?;
+        let id = id_receiver.recv().unwrap_or(0);
+        Ok(Thread { id, shared })
+    }
+
+    /// The thread's id (its Linux thread id).
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The exit code, or STILL_ACTIVE (259) while the thread runs.
+    pub(crate) fn exit_code(&self) -> DWORD {
+        self.shared.exit_code.get().copied().unwrap_or(STILL_ACTIVE)
+    }
+
+    /// A canceller for the named-pipe call the thread is blocked in, if any.
+    pub(crate) fn blocked_call(&self) -> Option<Canceller> {
+        lock(&self.shared.blocked).as_deref().and_then(canceller)
+    }
+}
+
+/// Whether `object` can be waited on (a process or a thread).
+pub(crate) fn waitable(object: &Object) -> bool {
+    matches!(object, Object::Process(_) | Object::Thread(_))
+}
+
+/// Waits until one of `objects` (`all`: every one) has ended, at most
+/// `timeout` (`None`: forever). Returns the index of the first ended one
+/// (0 for `all`), or `None` on timeout. Every object must be
+/// [`waitable`].
+pub(crate) fn wait(
+    objects: &[Arc<Object>],
+    all: bool,
+    timeout: Option<Duration>,
+) -> Win32Result<Option<usize>> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let has_process = objects.iter().any(|o| matches!(**o, Object::Process(_)));
+    let mut ended = lock(&ENDED);
+    loop {
+        let mut first = None;
+        let mut every = true;
+        for (index, object) in objects.iter().enumerate() {
+            if signalled(object)? {
+                first = first.or(Some(index));
+            } else {
+                every = false;
+            }
+        }
+        match (all, first) {
+            (true, _) if every => return Ok(Some(0)),
+            (false, Some(index)) => return Ok(Some(index)),
+            _ => {}
+        }
+        let remaining = match deadline {
+            None => None,
+            Some(deadline) => {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Ok(None);
+                }
+                Some(deadline - now)
+            }
+        };
+        let slice = match (remaining, has_process) {
+            (Some(r), true) => Some(r.min(PROCESS_POLL)),
+            (None, true) => Some(PROCESS_POLL),
+            (r, false) => r,
+        };
+        ended = match slice {
+            None => ENDED_CHANGED
+                .wait(ended)
+                .unwrap_or_else(PoisonError::into_inner),
+            Some(slice) => {
+                ENDED_CHANGED
+                    .wait_timeout(ended, slice)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0
+            }
+        };
+    }
+}
+
+/// Whether a process or thread has ended.
+fn signalled(object: &Object) -> Win32Result<bool> {
+    match object {
+        Object::Thread(thread) => Ok(thread.shared.exit_code.get().is_some()),
+        Object::Process(process) => process.has_ended(),
+        _ => Err(ERROR_INVALID_HANDLE),
+    }
+}
+
+/// The canceller of a named-pipe object; `None` for other kinds.
+pub(crate) fn canceller(object: &Object) -> Option<Canceller> {
+    match object {
+        Object::PipeServer(handle) => Some(handle.server.canceller()),
+        Object::PipeClient(handle) => Some(handle.client.canceller()),
+        _ => None,
+    }
+}
+
+/// Whether a blocking call is under way on a named-pipe object.
+pub(crate) fn busy(object: &Object) -> bool {
+    let busy = match object {
+        Object::PipeServer(handle) => &handle.busy,
+        Object::PipeClient(handle) => &handle.busy,
+        _ => return false,
+    };
+    busy.0.load(Ordering::SeqCst) != 0
+}
+
+/// Marks a blocking call on a named-pipe object, for as long as it lives
+/// (see the module docs); does nothing for other objects.
+pub(crate) struct Blocking<'a> {
+    busy: Option<&'a Busy>,
+    thread: Option<Arc<Shared>>,
+}
+
+impl<'a> Blocking<'a> {
+    /// Starts marking a call on `object`.
+    pub(crate) fn new(object: &'a Arc<Object>) -> Self {
+        let busy = match &**object {
+            Object::PipeServer(handle) => &handle.busy,
+            Object::PipeClient(handle) => &handle.busy,
+            _ => {
+                return Blocking {
+                    busy: None,
+                    thread: None,
+                }
+            }
+        };
+        busy.0.fetch_add(1, Ordering::SeqCst);
+        let thread = CURRENT.with(|current| current.get().cloned());
+        if let Some(shared) = &thread {
+            *lock(&shared.blocked) = Some(object.clone());
+        }
+        Blocking {
+            busy: Some(busy),
+            thread,
+        }
+    }
+}
+
+impl Drop for Blocking<'_> {
+    fn drop(&mut self) {
+        if let Some(shared) = &self.thread {
+            lock(&shared.blocked).take();
+        }
+        if let Some(busy) = self.busy {
+            busy.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// Locks a mutex whose data stays consistent across panics.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
