@@ -40,16 +40,26 @@
 //!   `GetTickCount`, `GetTickCount64`, `QueryPerformanceCounter`,
 //!   `QueryPerformanceFrequency`, `DeleteFileA`, `GetTempFileNameA`,
 //!   `FormatMessageA` (system messages), `LocalFree`, `ExitProcess`.
+//! - **Classic programs** (`examples/`): `redirect.c` (pipe/Redirect),
+//!   `serverNP.c` (the multi-threaded command server with its broadcast
+//!   thread), `clientNP.c` (with LocateServer) and `SrvrBcst.c`, sharing
+//!   `ClientServer.h`; they speak the wire records of
+//!   `pipeslot_proto::classic`, so they interoperate with the Rust
+//!   `pipeslot server`, `client` and `bcast`.
 //! - **Tests**: `tests/conformance.c` and `examples/redirect.c`, compiled
 //!   with `cc` and run by `cargo test` (`tests/c_programs.rs`); the
 //!   conformance program gets a `PIPESLOT_ROOT` of its own.
+//!   `tests/c_interop.rs` runs the C client against the Rust server (and
+//!   through `SrvrBcst`), and the Rust client against the C server.
+//! - **Benchmark**: `benches/transact.rs`, a 64-byte `TransactNamedPipe`
+//!   round trip through the C API beside `PipeClient::transact`
+//!   (BENCHMARKS.md).
 //!
 //! ## Still to come (issue 6)
 //!
 //! Overlapped I/O, `Get/SetNamedPipeHandleState` and `FlushFileBuffers` on
-//! anonymous pipes (S138), passing named-pipe and mailslot handles to
-//! children, the serverNP/clientNP/SrvrBcst examples and the benchmark.
-//! They are absent from the library and the header, not stubbed.
+//! anonymous pipes (S138), and passing named-pipe and mailslot handles to
+//! children. They are absent from the library and the header, not stubbed.
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]

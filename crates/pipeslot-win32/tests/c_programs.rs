@@ -13,8 +13,11 @@
 //! program runs with `PIPESLOT_ROOT` set to a fresh directory of its own,
 //! so its pipe and mailslot names meet nobody else's.
 
-use std::path::{Path, PathBuf};
+mod common;
+
 use std::process::Command;
+
+use common::compile;
 
 #[test]
 fn redirect_pipes_echo_into_tr() {
@@ -60,35 +63,4 @@ fn parse_summary(line: &str) -> Option<(u32, u32)> {
     let (passed, failed) = line.split_once(" passed, ")?;
     let failed = failed.strip_suffix(" failed")?;
     Some((passed.parse().ok()?, failed.parse().ok()?))
-}
-
-fn compile(source: &str, name: &str) -> PathBuf {
-    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let output = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pipeslot-win32-{name}"));
-    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let status = Command::new(compiler)
-        .arg("-Wall")
-        .arg("-Werror")
-        .arg("-I")
-        .arg(crate_dir.join("include/compat"))
-        .arg("-I")
-        .arg(crate_dir.join("include"))
-        .arg(crate_dir.join(source))
-        .arg(static_library())
-        .args(["-lpthread", "-ldl", "-lm", "-o"])
-        .arg(&output)
-        .status()
-        .expect("running the C compiler");
-    assert!(status.success(), "compiling {source} failed");
-    output
-}
-
-fn static_library() -> PathBuf {
-    if let Some(path) = std::env::var_os("PIPESLOT_WIN32_LIB") {
-        return path.into();
-    }
-    let exe = std::env::current_exe().unwrap();
-    let library = exe.parent().unwrap().join("libpipeslot_win32.a");
-    assert!(library.exists(), "{} not built", library.display());
-    library
 }

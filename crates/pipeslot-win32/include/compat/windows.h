@@ -14,6 +14,13 @@
 #include <pipeslot/win32.h>
 
 #define CreateProcess CreateProcessA
+#define CreateFile CreateFileA
+#define CreateNamedPipe CreateNamedPipeA
+#define CallNamedPipe CallNamedPipeA
+#define WaitNamedPipe WaitNamedPipeA
+#define GetNamedPipeHandleState GetNamedPipeHandleStateA
+#define GetNamedPipeClientComputerName GetNamedPipeClientComputerNameA
+#define CreateMailslot CreateMailslotA
 #define FormatMessage FormatMessageA
 #define DeleteFile DeleteFileA
 #define GetTempFileName GetTempFileNameA
