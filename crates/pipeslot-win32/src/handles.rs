@@ -106,6 +106,8 @@ pub(crate) struct FileHandle {
 pub(crate) struct AnonEnd<T> {
     pub(crate) end: Mutex<T>,
     pub(crate) fd: RawFd,
+    /// PIPE_NOWAIT, set with SetNamedPipeHandleState (S138).
+    pub(crate) nowait: std::sync::atomic::AtomicBool,
 }
 
 impl<T: AsRawFd> AnonEnd<T> {
@@ -114,6 +116,7 @@ impl<T: AsRawFd> AnonEnd<T> {
         AnonEnd {
             end: Mutex::new(end),
             fd,
+            nowait: std::sync::atomic::AtomicBool::new(false),
         }
     }
 

@@ -57,9 +57,13 @@
 //!
 //! ## Still to come (issue 6)
 //!
-//! Overlapped I/O, `Get/SetNamedPipeHandleState` and `FlushFileBuffers` on
-//! anonymous pipes (S138), and passing named-pipe and mailslot handles to
-//! children. They are absent from the library and the header, not stubbed.
+//! Overlapped I/O (a non-NULL OVERLAPPED gives ERROR_NOT_SUPPORTED, as the
+//! issue allows for now), `FlushFileBuffers` on anonymous pipes, and
+//! passing named-pipe and mailslot handles to children (they are not plain
+//! descriptors). `Get/SetNamedPipeHandleState` accept anonymous pipe ends
+//! (S138): byte read mode, one instance, and a PIPE_NOWAIT wait mode that
+//! ReadFile (ERROR_NO_DATA when empty, S76) and WriteFile (a write that does
+//! not fit writes nothing, S77) honour.
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]

@@ -203,6 +203,38 @@ static void test_pipe_io(void)
     CloseHandle(w);
 }
 
+/* S138: the named-pipe state functions accept anonymous pipe handles: a
+ * byte pipe of one instance, whose wait mode can change (S76, S77). */
+static void test_anon_handle_state(void)
+{
+    HANDLE r, w;
+    DWORD state = 99, instances = 99, mode, n = 99;
+    char buf[8];
+    CHECK(CreatePipe(&r, &w, NULL, 0), "S138 CreatePipe for handle state");
+    CHECK(GetNamedPipeHandleStateA(r, &state, &instances, NULL, NULL, NULL, 0)
+              && state == 0 && instances == 1,
+          "S138 GetNamedPipeHandleState(read end): byte, blocking, 1 instance");
+    CHECK(GetNamedPipeHandleStateA(w, NULL, NULL, NULL, NULL, NULL, 0),
+          "S138 GetNamedPipeHandleState(write end) with NULL pointers");
+    mode = PIPE_READMODE_MESSAGE;
+    CHECK(!SetNamedPipeHandleState(r, &mode, NULL, NULL) && GetLastError() == ERROR_INVALID_PARAMETER,
+          "S138/S98 message read mode on an anonymous pipe: ERROR_INVALID_PARAMETER");
+    mode = PIPE_NOWAIT;
+    CHECK(SetNamedPipeHandleState(r, &mode, NULL, NULL), "S138 SetNamedPipeHandleState(read end, PIPE_NOWAIT)");
+    CHECK(GetNamedPipeHandleStateA(r, &state, NULL, NULL, NULL, NULL, 0) && state == PIPE_NOWAIT,
+          "S138 the read end reports PIPE_NOWAIT");
+    CHECK(!ReadFile(r, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_NO_DATA,
+          "S76 PIPE_NOWAIT read of an empty anonymous pipe: ERROR_NO_DATA");
+    CHECK(SetNamedPipeHandleState(w, &mode, NULL, NULL), "S138 SetNamedPipeHandleState(write end, PIPE_NOWAIT)");
+    CHECK(WriteFile(w, "abc", 3, &n, NULL) && n == 3, "S77 PIPE_NOWAIT write that fits writes it all");
+    CHECK(ReadFile(r, buf, sizeof buf, &n, NULL) && n == 3 && memcmp(buf, "abc", 3) == 0,
+          "S138 the PIPE_NOWAIT read end reads what is there");
+    CloseHandle(w);
+    CHECK(!ReadFile(r, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_BROKEN_PIPE,
+          "S135 PIPE_NOWAIT read after the writer closed: ERROR_BROKEN_PIPE");
+    CloseHandle(r);
+}
+
 static void test_wrong_kind(void)
 {
     HANDLE r, w;
@@ -1263,6 +1295,7 @@ int _tmain(int argc, LPTSTR argv[])
     test_handles();
     test_pipe_info();
     test_pipe_io();
+    test_anon_handle_state();
     test_wrong_kind();
     test_std_handles();
     test_format_message();

@@ -383,7 +383,8 @@ BOOL WINAPI WaitNamedPipeA(LPCSTR lpNamedPipeName, DWORD nTimeOut);
    count (S104); all pointers may be NULL; lpMaxCollectionCount and
    lpCollectDataTimeout must be NULL (S103, else ERROR_INVALID_PARAMETER);
    lpUserName: the client's login name on a server (buffer too small:
-   ERROR_INSUFFICIENT_BUFFER), must be NULL on a client. */
+   ERROR_INSUFFICIENT_BUFFER), must be NULL on a client. Accepts
+   anonymous pipe ends too: byte read mode, 1 instance (S138). */
 BOOL WINAPI GetNamedPipeHandleStateA(HANDLE hNamedPipe, LPDWORD lpState,
                                      LPDWORD lpCurInstances, LPDWORD lpMaxCollectionCount,
                                      LPDWORD lpCollectDataTimeout, LPSTR lpUserName,
@@ -393,7 +394,9 @@ BOOL WINAPI GetNamedPipeHandleStateA(HANDLE hNamedPipe, LPDWORD lpState,
    pipe, non-NULL lpMaxCollectionCount/lpCollectDataTimeout:
    ERROR_INVALID_PARAMETER (S101, S98, S103); INBOUND server or client
    without GENERIC_WRITE/FILE_WRITE_ATTRIBUTES: ERROR_ACCESS_DENIED
-   (S102). lpMode NULL changes nothing. */
+   (S102). lpMode NULL changes nothing. On an anonymous pipe end only
+   PIPE_NOWAIT can change (S138): then ReadFile of an empty pipe gives
+   ERROR_NO_DATA (S76) and a WriteFile that does not fit writes 0 (S77). */
 BOOL WINAPI SetNamedPipeHandleState(HANDLE hNamedPipe, LPDWORD lpMode,
                                     LPDWORD lpMaxCollectionCount,
                                     LPDWORD lpCollectDataTimeout);

@@ -64,6 +64,7 @@
 use std::ffi::{c_char, c_void, CStr};
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use pipeslot::error::win32::{
@@ -72,7 +73,9 @@ use pipeslot::error::win32::{
     ERROR_MORE_DATA, ERROR_NOT_SUPPORTED, ERROR_PATH_NOT_FOUND, ERROR_SUCCESS,
 };
 use pipeslot::mailslot::MailslotWriter;
-use pipeslot::pipe::{ClientOptions, MessageRead, PipeMode, ReadMode, ServerOptions, WaitTimeout};
+use pipeslot::pipe::{
+    ClientOptions, HandleState, MessageRead, PipeMode, ReadMode, ServerOptions, WaitTimeout,
+};
 use pipeslot::{MailslotName, PipeName};
 
 use super::{buffer, buffer_mut, c_string, store};
@@ -429,6 +432,23 @@ pub unsafe extern "C" fn GetNamedPipeHandleStateA(
                 }
                 (handle.client.handle_state().map_err(|e| code_of(&e))?, None)
             }
+            // S138: an anonymous pipe is a byte pipe of one instance; its
+            // read end is the server end, whose client is this process.
+            Object::AnonReader(end) => {
+                let user = if lpUserName.is_null() {
+                    None
+                } else {
+                    // SAFETY: geteuid cannot fail and has no preconditions.
+                    Some(sys::user_name(unsafe { libc::geteuid() }))
+                };
+                (anon_state(end.nowait.load(Ordering::SeqCst)), user)
+            }
+            Object::AnonWriter(end) => {
+                if !lpUserName.is_null() {
+                    return Err(ERROR_INVALID_PARAMETER);
+                }
+                (anon_state(end.nowait.load(Ordering::SeqCst)), None)
+            }
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         if let Some(user) = user {
@@ -451,6 +471,16 @@ pub unsafe extern "C" fn GetNamedPipeHandleStateA(
     })
 }
 
+/// The handle state of an anonymous pipe end (S138): byte read mode, one
+/// instance.
+fn anon_state(nowait: bool) -> HandleState {
+    HandleState {
+        read_mode: ReadMode::Byte,
+        nowait,
+        instances: 1,
+    }
+}
+
 /// `SetNamedPipeHandleState`: the handle's read and wait modes (S98-S103).
 ///
 /// # Safety
@@ -468,6 +498,8 @@ pub unsafe extern "C" fn SetNamedPipeHandleState(
         let allowed = match &*entry.object {
             Object::PipeServer(handle) => handle.outbound,
             Object::PipeClient(handle) => handle.can_set_state,
+            // S132: both ends of an anonymous pipe have FILE_WRITE_ATTRIBUTES.
+            Object::AnonReader(_) | Object::AnonWriter(_) => true,
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         if !allowed {
@@ -494,6 +526,18 @@ pub unsafe extern "C" fn SetNamedPipeHandleState(
                 .client
                 .set_read_mode(read_mode)
                 .and_then(|()| handle.client.set_nowait(nowait)),
+            // S138, S98: a byte pipe; only the wait mode can change.
+            Object::AnonReader(_) | Object::AnonWriter(_) if read_mode == ReadMode::Message => {
+                return Err(ERROR_INVALID_PARAMETER);
+            }
+            Object::AnonReader(end) => {
+                end.nowait.store(nowait, Ordering::SeqCst);
+                Ok(())
+            }
+            Object::AnonWriter(end) => {
+                end.nowait.store(nowait, Ordering::SeqCst);
+                Ok(())
+            }
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         result.map_err(|e| code_of(&e))?; // S98

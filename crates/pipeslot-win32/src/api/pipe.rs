@@ -128,7 +128,19 @@ pub unsafe extern "C" fn ReadFile(
         let _blocking = Blocking::new(&entry.object);
         let count = match &*entry.object {
             // S134, S135: partial reads, ERROR_BROKEN_PIPE at end of data.
-            Object::AnonReader(end) => end.lock().read_some(buf).map_err(|e| code_of(&e))?,
+            Object::AnonReader(end) => {
+                let mut reader = end.lock();
+                if end.nowait.load(std::sync::atomic::Ordering::SeqCst) {
+                    // S76 (S138): nothing to read in PIPE_NOWAIT mode is
+                    // ERROR_NO_DATA; a pipe with no writer left is still
+                    // ERROR_BROKEN_PIPE (the peek says which).
+                    let waiting = reader.peek(&mut []).map_err(|e| code_of(&e))?;
+                    if waiting.total_available == 0 {
+                        return Err(ERROR_NO_DATA);
+                    }
+                }
+                reader.read_some(buf).map_err(|e| code_of(&e))?
+            }
             Object::AnonWriter(_) => return Err(ERROR_ACCESS_DENIED), // S132
             Object::StdStream(fd) => sys::read(*fd, buf).map_err(code_of_io)?,
             // S58-S67, S70, S76, S79-S84; ERROR_MORE_DATA with the count (S62).
@@ -187,8 +199,18 @@ pub unsafe extern "C" fn WriteFile(
         let written = match &*entry.object {
             // S136: blocks until all is written; S129: ERROR_NO_DATA, no SIGPIPE.
             Object::AnonWriter(end) => {
-                end.lock().write_all_data(data).map_err(|e| code_of(&e))?;
-                nNumberOfBytesToWrite
+                let mut writer = end.lock();
+                if end.nowait.load(std::sync::atomic::Ordering::SeqCst)
+                    && !data.is_empty()
+                    && data.len() > anon_room(&writer)?
+                {
+                    // S77 (S138): a PIPE_NOWAIT write that does not fit
+                    // writes nothing and succeeds.
+                    0
+                } else {
+                    writer.write_all_data(data).map_err(|e| code_of(&e))?;
+                    nNumberOfBytesToWrite
+                }
             }
             Object::AnonReader(_) => return Err(ERROR_ACCESS_DENIED), // S132
             Object::StdStream(fd) => {
@@ -367,3 +389,17 @@ fn read_file(mut file: &std::fs::File, buf: &mut [u8]) -> Win32Result<usize> {
 
 /// The handles of descriptors 0, 1, 2, made on first use (never closed).
 static STD_HANDLES: Mutex<[Option<usize>; 3]> = Mutex::new([None; 3]);
+
+/// How many bytes an anonymous pipe takes without blocking: its capacity
+/// less what is queued (`FIONREAD` works on either end of a pipe).
+fn anon_room(writer: &pipeslot::anon::PipeWriter) -> Win32Result<usize> {
+    use std::os::fd::AsRawFd;
+    let capacity = writer.capacity().map_err(|e| code_of(&e))?;
+    let mut queued: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the valid pointer given.
+    let rc = unsafe { libc::ioctl(writer.as_raw_fd(), libc::FIONREAD, &mut queued) };
+    if rc < 0 {
+        return Err(code_of_io(std::io::Error::last_os_error()));
+    }
+    Ok(capacity.saturating_sub(queued.max(0) as usize))
+}
