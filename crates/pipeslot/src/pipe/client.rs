@@ -356,7 +356,7 @@ impl PipeClient {
     /// PeekNamedPipe (S89-S97).
     #[doc(alias = "PeekNamedPipe")]
     pub fn peek(&self, buf: &mut [u8]) -> Result<PeekInfo> {
-        self.conn.peek(buf, &self.cancel)
+        self.conn.peek(buf)
     }
 
     /// TransactNamedPipe (S109-S119).

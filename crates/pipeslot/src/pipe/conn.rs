@@ -281,8 +281,8 @@ impl Conn {
     }
 
     /// Whether unread data is waiting (without waiting for any).
-    pub(crate) fn has_unread(&self, cancel: &Cancel) -> Result<bool> {
-        self.poll_now(cancel)?;
+    pub(crate) fn has_unread(&self) -> Result<bool> {
+        self.refresh()?;
         Ok(!self.lock().inbound.is_empty())
     }
 
@@ -301,7 +301,7 @@ impl Conn {
             self.refresh()?;
         }
         let mut st = if nowait {
-            self.poll_now(cancel)?;
+            self.refresh()?;
             let st = self.lock();
             if st.inbound.is_empty() && st.end == Some(End::Open) {
                 return Err(Error::new(
@@ -418,8 +418,8 @@ impl Conn {
     }
 
     /// PeekNamedPipe (S89-S97): never waits.
-    pub(crate) fn peek(&self, buf: &mut [u8], cancel: &Cancel) -> Result<PeekInfo> {
-        self.poll_now(cancel)?;
+    pub(crate) fn peek(&self, buf: &mut [u8]) -> Result<PeekInfo> {
+        self.refresh()?;
         let st = self.lock();
         match st.end {
             Some(End::Disconnected) => return Err(not_connected("peeking into a pipe")),
@@ -484,7 +484,7 @@ impl Conn {
             return Ok(0); // S66: nothing to send, never blocks
         }
         if nowait {
-            self.poll_now(cancel)?;
+            self.refresh()?;
             let st = self.lock();
             if st.sent - st.peer_consumed + data.len() as u64 > self.out_quota {
                 return Ok(0);
@@ -495,7 +495,7 @@ impl Conn {
             return Ok(0); // S66: an empty message never blocks
         }
         let end = start + data.len() as u64;
-        let st = match self.wait_credits(self.out_quota, cancel, token, "writing to a pipe") {
+        let st = match self.wait_credits(self.out_quota, token, "writing to a pipe") {
             Ok(st) => st,
             Err(e) => {
                 if e.kind() == ErrorKind::OperationAborted {
@@ -534,7 +534,7 @@ impl Conn {
     /// written (S74).
     pub(crate) fn flush(&self, cancel: &Cancel) -> Result<()> {
         let token = cancel.token();
-        let st = self.wait_credits(0, cancel, token, "flushing a pipe")?;
+        let st = self.wait_credits(0, token, "flushing a pipe")?;
         match st.end {
             Some(End::Disconnected) if self.end == PipeEnd::Client => {
                 Err(not_connected("flushing a pipe"))
@@ -554,7 +554,7 @@ impl Conn {
             let mut buf = Vec::new();
             let _ = Frame::Disconnect.encode(&mut buf);
             let _guard = self.send.lock().unwrap_or_else(|p| p.into_inner());
-            let _ = stream::send_datagram_nonblocking(self.data.as_fd(), &buf);
+            let _ = stream::send_nonblocking(self.data.as_fd(), &buf);
         }
         let _ = rustix::net::shutdown(&self.data, rustix::net::Shutdown::Both);
         let mut st = self.lock();
@@ -688,12 +688,6 @@ impl Conn {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Files whatever the data socket holds right now, without waiting,
-    /// unless another thread is polling (it files it).
-    fn poll_now(&self, _cancel: &Cancel) -> Result<()> {
-        self.refresh()
-    }
-
     /// Files whatever the data socket holds right now — data, the server's
     /// `Disconnect`, end of stream — without waiting, unless another thread
     /// is polling (it files it). Calls that report the connection's state
@@ -776,7 +770,6 @@ impl Conn {
     fn wait_credits(
         &self,
         limit: u64,
-        cancel: &Cancel,
         token: Token<'_>,
         what: &str,
     ) -> Result<MutexGuard<'_, ConnState>> {
@@ -792,7 +785,7 @@ impl Conn {
             drop(st);
             token.check(what)?;
             // The peer may have closed or disconnected us: file what came.
-            self.poll_now(cancel)?;
+            self.refresh()?;
             if self.end_state() != End::Open {
                 continue;
             }
@@ -974,14 +967,7 @@ impl ConnState {
 
     /// Queues received payload bytes.
     fn file(&mut self, payload: &[u8], end_of_message: bool) {
-        self.inbound_bytes += payload.len();
-        self.inbound.push_back(Chunk {
-            data: payload.to_vec(),
-            position: 0,
-            end_of_message,
-            offset: self.received,
-        });
-        self.received += payload.len() as u64;
+        self.file_owned(payload.to_vec(), end_of_message);
     }
 
     /// Drops the unread bytes at stream offsets `start..end`: the writer

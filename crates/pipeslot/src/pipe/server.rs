@@ -661,7 +661,7 @@ impl PipeServer {
     #[doc(alias = "PeekNamedPipe")]
     pub fn peek(&self, buf: &mut [u8]) -> Result<PeekInfo> {
         match self.conn() {
-            Some(conn) => conn.peek(buf, &self.cancel),
+            Some(conn) => conn.peek(buf),
             // S85, S88: a listening or disconnected server.
             None => Err(Error::new(
                 ErrorKind::BadPipe,
@@ -984,7 +984,7 @@ pub(crate) fn transact(
             ))
         }
     }
-    if conn.has_unread(cancel)? {
+    if conn.has_unread()? {
         return Err(Error::new(
             ErrorKind::PipeBusy,
             "transacting on a pipe with unread data waiting",

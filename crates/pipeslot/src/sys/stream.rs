@@ -92,7 +92,7 @@ pub(crate) fn send_all_vectored(
 
 /// Non-blocking `send(2)` of one datagram, `MSG_NOSIGNAL | MSG_DONTWAIT`.
 /// Returns whether it was sent (`false` when the buffer is full).
-pub(crate) fn send_datagram_nonblocking(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<bool> {
+pub(crate) fn send_nonblocking(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<bool> {
     loop {
         match rustix::net::send(fd, bytes, SendFlags::NOSIGNAL | SendFlags::DONTWAIT) {
             Ok(_) => return Ok(true),
@@ -177,11 +177,7 @@ pub(crate) fn receive_appending(
     limit: usize,
     blocking: bool,
 ) -> io::Result<Option<usize>> {
-    let flags = if blocking {
-        RecvFlags::empty()
-    } else {
-        RecvFlags::DONTWAIT
-    };
+    let flags = receive_flags(blocking);
     let want = limit.saturating_sub(buf.len());
     if want == 0 {
         return Ok(Some(0));
@@ -214,11 +210,7 @@ pub(crate) fn receive(
     buf: &mut [u8],
     blocking: bool,
 ) -> io::Result<Option<usize>> {
-    let flags = if blocking {
-        RecvFlags::empty()
-    } else {
-        RecvFlags::DONTWAIT
-    };
+    let flags = receive_flags(blocking);
     loop {
         match rustix::net::recv(fd, &mut *buf, flags) {
             Ok((_, n)) => return Ok(Some(n)),
@@ -253,5 +245,14 @@ pub(crate) fn wait(
             Err(Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+/// `MSG_DONTWAIT` unless `blocking`.
+fn receive_flags(blocking: bool) -> RecvFlags {
+    if blocking {
+        RecvFlags::empty()
+    } else {
+        RecvFlags::DONTWAIT
     }
 }
