@@ -616,20 +616,24 @@ impl Conn {
             st.sent += data.len() as u64;
             (st.sent - data.len() as u64, pending)
         };
+        // A write that will wait for credits is announced Pending first: its
+        // bytes are the pipe's only once it completes (S75). The
+        // announcement goes in the same system call as the data.
+        let mut prefix = Vec::with_capacity(2 * frame::HEADER_LEN + 16);
         if pending {
-            // The write will wait for credits: its bytes are the pipe's only
-            // once it completes (S75).
-            let mut range = Vec::with_capacity(frame::HEADER_LEN + 16);
             let end = start + data.len() as u64;
-            if (Frame::Pending { start, end }).encode(&mut range).is_ok() {
-                let _ = stream::send_all(self.data.as_fd(), &range);
-            }
+            // Encoding a range with start <= end cannot fail.
+            let _ = (Frame::Pending { start, end }).encode(&mut prefix);
         }
         let sent = match frame::data_header(data.len(), end_of_message, self.max_frame) {
-            Some(header) => stream::send_all_vectored(self.data.as_fd(), &header, data),
+            Some(header) => {
+                prefix.extend_from_slice(&header);
+                stream::send_all_vectored(self.data.as_fd(), &prefix, data)
+            }
             None => {
                 // Larger than one frame: fragments, copied behind their headers.
                 buf.clear();
+                buf.extend_from_slice(&prefix);
                 match self.mode {
                     PipeMode::Message => frame::encode_message(data, self.max_frame, &mut buf),
                     PipeMode::Byte => frame::encode_bytes(data, self.max_frame, &mut buf),
