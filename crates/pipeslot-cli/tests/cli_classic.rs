@@ -281,9 +281,12 @@ fn shutdown_request_answers_its_client_and_stops_the_server() {
     );
     let stopper = stopper.finish(HANG);
     assert!(stopper.status.success(), "{stopper:?}");
-    assert!(stopper
-        .stdout
-        .contains("Quit command received. Disconnect."));
+    assert!(
+        stopper
+            .stdout
+            .contains("Quit command received. Disconnect."),
+        "{stopper:?}"
+    );
     let output = server.finish(HANG);
     assert!(output.status.success(), "{output:?}");
     assert!(
@@ -408,13 +411,14 @@ impl Sandbox {
         if close_stdin {
             stdin = None;
         }
-        let stdout = collect(child.stdout.take().unwrap());
-        let stderr = collect(child.stderr.take().unwrap());
+        let (stdout, stdout_reader) = collect(child.stdout.take().unwrap());
+        let (stderr, stderr_reader) = collect(child.stderr.take().unwrap());
         Running {
             child: Some(child),
             stdin,
             stdout,
             stderr,
+            readers: vec![stdout_reader, stderr_reader],
         }
     }
 
@@ -459,6 +463,8 @@ struct Running {
     stdin: Option<ChildStdin>,
     stdout: Arc<Mutex<Vec<u8>>>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// The threads collecting stdout and stderr.
+    readers: Vec<thread::JoinHandle<()>>,
 }
 
 #[derive(Debug)]
@@ -514,8 +520,17 @@ impl Running {
             }
             thread::sleep(Duration::from_millis(5));
         };
-        // The output threads end with the process's pipes; give them a moment.
-        thread::sleep(Duration::from_millis(50));
+        // The output threads end with the process's pipes (a command the
+        // server started could hold them a little longer).
+        let drained = Instant::now();
+        for reader in std::mem::take(&mut self.readers) {
+            while !reader.is_finished() && drained.elapsed() < limit {
+                thread::sleep(Duration::from_millis(5));
+            }
+            if reader.is_finished() {
+                let _ = reader.join();
+            }
+        }
         Finished {
             status,
             stdout: self.stdout_text(),
@@ -534,10 +549,10 @@ impl Drop for Running {
 }
 
 /// Reads `stream` into a shared buffer, in a thread of its own.
-fn collect(stream: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
+fn collect(stream: impl Read + Send + 'static) -> (Arc<Mutex<Vec<u8>>>, thread::JoinHandle<()>) {
     let buffer = Arc::new(Mutex::new(Vec::new()));
     let shared = buffer.clone();
-    thread::spawn(move || {
+    let reader = thread::spawn(move || {
         let mut reader = BufReader::new(stream);
         loop {
             let chunk = match reader.fill_buf() {
@@ -548,7 +563,7 @@ fn collect(stream: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
             shared.lock().unwrap().extend_from_slice(&chunk);
         }
     });
-    buffer
+    (buffer, reader)
 }
 
 /// Waits for a free instance of `name` and opens it in message mode.

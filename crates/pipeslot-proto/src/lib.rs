@@ -11,6 +11,8 @@
 //!   access, open-or-wait, and the server's answer (Busy, TimedOut, ...).
 //! - [`frame`]: what a named-pipe connection carries after the handshake:
 //!   data with message boundaries, flow-control credits, disconnect.
+//! - [`handoff`]: what a process hands a child that inherits its pipe and
+//!   mailslot handles (`CreateProcessA` with `bInheritHandles`).
 //! - [`classic`]: the records of the classic command server and client
 //!   (the book's request, response lines and mailslot announcement).
 #![forbid(unsafe_code)]
@@ -18,6 +20,7 @@
 
 pub mod classic;
 pub mod frame;
+pub mod handoff;
 pub mod handshake;
 pub mod lock_record;
 

@@ -25,12 +25,12 @@
 
 use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError};
 
 use pipeslot::anon::{PipeReader, PipeWriter};
 use pipeslot::error::win32::{ERROR_INVALID_HANDLE, ERROR_TOO_MANY_OPEN_FILES};
 use pipeslot::mailslot::{Mailslot, MailslotWriter};
-use pipeslot::pipe::{PipeClient, PipeServer};
+use pipeslot::pipe::{PipeClient, PipeConnection, PipeServer};
 
 use crate::error::Win32Result;
 use crate::process::Process;
@@ -56,6 +56,9 @@ pub(crate) enum Object {
     PipeServer(PipeServerHandle),
     /// A named-pipe client end (`CreateFileA` on a pipe name).
     PipeClient(PipeClientHandle),
+    /// A connected named-pipe end (client or server) inherited from the
+    /// parent process (`crate::inherit`).
+    PipeConnection(PipeConnectionHandle),
     /// A mailslot's reading end (`CreateMailslotA`), boxed as it is large.
     /// The `Mutex` is needed because `Mailslot::read` takes `&mut self`: a
     /// blocked `ReadFile` holds it, so `GetMailslotInfo`/`SetMailslotInfo`
@@ -90,6 +93,16 @@ pub(crate) struct PipeClientHandle {
     pub(crate) busy: Busy,
 }
 
+/// An inherited named-pipe end, and whether it may change its handle
+/// state (S102).
+#[derive(Debug)]
+pub(crate) struct PipeConnectionHandle {
+    pub(crate) conn: PipeConnection,
+    pub(crate) can_set_state: bool,
+    /// Blocking calls under way on this handle (for `CancelIoEx`).
+    pub(crate) busy: Busy,
+}
+
 /// An ordinary file and the access `CreateFileA` granted.
 #[derive(Debug)]
 pub(crate) struct FileHandle {
@@ -106,16 +119,20 @@ pub(crate) struct FileHandle {
 pub(crate) struct AnonEnd<T> {
     pub(crate) end: Mutex<T>,
     pub(crate) fd: RawFd,
+    /// The buffer size GetNamedPipeInfo reports (kept for a child that
+    /// inherits the end, without locking `end`).
+    pub(crate) size: u32,
     /// PIPE_NOWAIT, set with SetNamedPipeHandleState (S138).
     pub(crate) nowait: std::sync::atomic::AtomicBool,
 }
 
 impl<T: AsRawFd> AnonEnd<T> {
-    pub(crate) fn new(end: T) -> Self {
+    pub(crate) fn new(end: T, size: u32) -> Self {
         let fd = end.as_raw_fd();
         AnonEnd {
             end: Mutex::new(end),
             fd,
+            size,
             nowait: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -139,6 +156,7 @@ impl Object {
             Object::Process(_)
             | Object::PipeServer(_)
             | Object::PipeClient(_)
+            | Object::PipeConnection(_)
             | Object::Mailslot(_)
             | Object::MailslotWriter(_)
             | Object::Thread(_) => None,
@@ -210,14 +228,61 @@ pub(crate) fn close(handle: HANDLE) -> Win32Result<()> {
     Ok(())
 }
 
-/// Every inheritable entry (for `CreateProcessA` with `bInheritHandles`).
-pub(crate) fn inheritable_entries() -> Vec<Entry> {
+/// The inherited pipe or mailslot handle the parent gave as standard
+/// handle `slot` (0-2), if any and still open.
+pub(crate) fn inherited_std_handle(slot: usize) -> Option<HANDLE> {
+    // The table's first use reads what was inherited.
+    drop(table());
+    let handle = crate::inherit::std_handle(slot)?;
+    lookup(handle).is_ok().then_some(handle)
+}
+
+/// Every inheritable entry and its handle (for `CreateProcessA` with
+/// `bInheritHandles`).
+pub(crate) fn inheritable_entries() -> Vec<(HANDLE, Entry)> {
     table()
         .slots
         .iter()
-        .filter_map(|slot| slot.entry.clone())
-        .filter(|entry| entry.inheritable)
+        .enumerate()
+        .filter_map(|(index, slot)| {
+            let entry = slot.entry.clone()?;
+            entry
+                .inheritable
+                .then(|| (encode(index, slot.generation), entry))
+        })
         .collect()
+}
+
+/// Puts an inherited object in the table under the value it had in the
+/// parent (S133). The table is empty of other entries when this runs.
+fn place(table: &mut Table, handle: usize, object: Object) -> Result<(), &'static str> {
+    if handle & ((1 << INDEX_SHIFT) - 1) != 0 || handle >> (usize::BITS - 1) != 0 {
+        return Err("not a handle value");
+    }
+    let index = ((handle >> INDEX_SHIFT) & MAX_SLOTS)
+        .checked_sub(1)
+        .ok_or("not a handle value")?;
+    let generation = handle >> GENERATION_SHIFT;
+    while table.slots.len() <= index {
+        table.free.push(table.slots.len());
+        table.slots.push(Slot {
+            generation: 0,
+            entry: None,
+        });
+    }
+    if table.slots[index].entry.is_some() {
+        return Err("handle value given twice");
+    }
+    table.free.retain(|&free| free != index);
+    table.slots[index] = Slot {
+        generation,
+        entry: Some(Entry {
+            object: Arc::new(object),
+            // Inherited handles are inheritable again, as on Windows.
+            inheritable: true,
+        }),
+    };
+    Ok(())
 }
 
 struct Slot {
@@ -235,9 +300,21 @@ static TABLE: Mutex<Table> = Mutex::new(Table {
     free: Vec::new(),
 });
 
-/// Locks the table. Every update leaves it consistent between statements
-/// that can panic, so a poisoned lock is taken over as it is.
+/// Locks the table; the first time, fills it with the handles inherited
+/// from the parent process (`crate::inherit`). Every update leaves it
+/// consistent between statements that can panic, so a poisoned lock is
+/// taken over as it is.
 fn table() -> MutexGuard<'static, Table> {
+    static INHERITED: Once = Once::new();
+    INHERITED.call_once(|| {
+        let adopted = crate::inherit::take_over();
+        let mut table = TABLE.lock().unwrap_or_else(PoisonError::into_inner);
+        for (handle, object) in adopted {
+            if let Err(why) = place(&mut table, handle, object) {
+                eprintln!("pipeslot: inherited handle {handle:#x} left out: {why}");
+            }
+        }
+    });
     TABLE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -278,13 +355,13 @@ mod tests {
         let first = insert(Object::StdStream(2), false).unwrap();
         // StdStream handles are never closed; use a pipe end instead.
         let (_reader, writer) = pipeslot::anon::pipe().unwrap();
-        let handle = insert(Object::AnonWriter(AnonEnd::new(writer)), false).unwrap();
+        let handle = insert(Object::AnonWriter(AnonEnd::new(writer, 0)), false).unwrap();
         assert!(lookup(handle).is_ok());
         close(handle).unwrap();
         assert_eq!(lookup(handle).unwrap_err(), ERROR_INVALID_HANDLE);
         assert_eq!(close(handle).unwrap_err(), ERROR_INVALID_HANDLE);
         let (_reader, writer) = pipeslot::anon::pipe().unwrap();
-        let reused = insert(Object::AnonWriter(AnonEnd::new(writer)), false).unwrap();
+        let reused = insert(Object::AnonWriter(AnonEnd::new(writer, 0)), false).unwrap();
         assert_ne!(reused, handle);
         assert_eq!(lookup(handle).unwrap_err(), ERROR_INVALID_HANDLE);
         close(reused).unwrap();

@@ -74,6 +74,7 @@ pub mod api;
 mod command_line;
 mod error;
 pub mod handles;
+mod inherit;
 mod process;
 mod sys;
 mod thread;

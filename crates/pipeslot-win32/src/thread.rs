@@ -182,6 +182,7 @@ pub(crate) fn canceller(object: &Object) -> Option<Canceller> {
     match object {
         Object::PipeServer(handle) => Some(handle.server.canceller()),
         Object::PipeClient(handle) => Some(handle.client.canceller()),
+        Object::PipeConnection(handle) => Some(handle.conn.canceller()),
         _ => None,
     }
 }
@@ -191,6 +192,7 @@ pub(crate) fn busy(object: &Object) -> bool {
     let busy = match object {
         Object::PipeServer(handle) => &handle.busy,
         Object::PipeClient(handle) => &handle.busy,
+        Object::PipeConnection(handle) => &handle.busy,
         _ => return false,
     };
     busy.0.load(Ordering::SeqCst) != 0
@@ -209,6 +211,7 @@ impl<'a> Blocking<'a> {
         let busy = match &**object {
             Object::PipeServer(handle) => &handle.busy,
             Object::PipeClient(handle) => &handle.busy,
+            Object::PipeConnection(handle) => &handle.busy,
             _ => {
                 return Blocking {
                     busy: None,

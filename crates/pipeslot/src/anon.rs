@@ -456,6 +456,33 @@ impl PipeReader {
             scratch: None,
         })
     }
+
+    /// Takes over the read end of a pipe that a parent process handed down
+    /// (an inherited handle, S133), with the size hint it was created with.
+    /// Fails with [`ErrorKind::InvalidHandle`] when `fd` is not a pipe open
+    /// for reading.
+    pub fn from_inherited(fd: OwnedFd, size_hint: u32) -> Result<PipeReader> {
+        check_pipe_end(fd.as_fd(), rustix::fs::OFlags::RDONLY)?;
+        Ok(PipeReader {
+            fd,
+            size_hint,
+            scratch: None,
+        })
+    }
+}
+
+/// Checks that `fd` is a pipe opened with `access` (read or write only).
+fn check_pipe_end(fd: BorrowedFd<'_>, access: rustix::fs::OFlags) -> Result<()> {
+    let is_fifo = rustix::fs::fstat(fd)
+        .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo);
+    let mode = rustix::fs::fcntl_getfl(fd).map(|flags| flags & rustix::fs::OFlags::ACCMODE);
+    match (is_fifo, mode) {
+        (Ok(true), Ok(mode)) if mode == access => Ok(()),
+        _ => Err(Error::new(
+            ErrorKind::InvalidHandle,
+            "taking over a pipe end: the descriptor is not that end of a pipe",
+        )),
+    }
 }
 
 impl PipeWriter {
@@ -523,6 +550,15 @@ impl PipeWriter {
             fd: duplicate(self.fd.as_fd())?,
             size_hint: self.size_hint,
         })
+    }
+
+    /// Takes over the write end of a pipe that a parent process handed
+    /// down (an inherited handle, S133), with the size hint it was created
+    /// with. Fails with [`ErrorKind::InvalidHandle`] when `fd` is not a
+    /// pipe open for writing.
+    pub fn from_inherited(fd: OwnedFd, size_hint: u32) -> Result<PipeWriter> {
+        check_pipe_end(fd.as_fd(), rustix::fs::OFlags::WRONLY)?;
+        Ok(PipeWriter { fd, size_hint })
     }
 }
 

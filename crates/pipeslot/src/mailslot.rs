@@ -81,7 +81,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -89,7 +89,9 @@ use std::time::Duration;
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Host, MailslotName};
 use crate::namespace::{NameClaim, Namespace, ObjectKind, Scope};
+
 use crate::sys;
+pub use pipeslot_proto::handoff::MailslotState;
 
 /// The largest message a local mailslot carries, in bytes.
 pub const MAX_LOCAL_MESSAGE_SIZE: usize = 64 * 1024;
@@ -141,7 +143,7 @@ pub struct Mailslot {
     socket: UnixDatagram,
     // Declared after the socket: the name is released (its files removed)
     // after the socket is closed.
-    _claim: NameClaim,
+    _hold: NameHold,
     max_message_size: u32,
     read_timeout: Option<Duration>,
     check_sender: bool,
@@ -150,6 +152,43 @@ pub struct Mailslot {
     /// Slots to take several datagrams per system call (when senders need
     /// no checking; a sender's credentials come one datagram at a time).
     batch: Option<sys::dgram::Batch>,
+}
+
+/// What keeps a mailslot's name claimed.
+#[derive(Debug)]
+enum NameHold {
+    /// This process claimed it.
+    Claim(NameClaim),
+    /// A parent process claimed it and handed over the lock's descriptor.
+    Inherited(#[allow(dead_code)] OwnedFd),
+}
+
+/// A mailslot's reading end ready for a child process
+/// ([`Mailslot::handoff`], [`Mailslot::adopt`]).
+#[derive(Debug)]
+pub struct MailslotHandoff {
+    /// Everything but the descriptors, including the messages already
+    /// taken from the socket.
+    pub state: MailslotState,
+    /// The socket (a close-on-exec duplicate).
+    pub socket: OwnedFd,
+    /// The name's lock file (a close-on-exec duplicate): the name lives
+    /// while any process holds it.
+    pub lock: OwnedFd,
+}
+
+/// A mailslot's writing end ready for a child process
+/// ([`MailslotWriter::handoff`], [`MailslotWriter::adopt`]).
+#[derive(Debug)]
+pub struct WriterHandoff {
+    /// The name as opened.
+    pub name: MailslotName,
+    /// The largest message the writer may send.
+    pub limit: usize,
+    /// Opened through `*` (S141).
+    pub broadcast: bool,
+    /// The socket (a close-on-exec duplicate).
+    pub socket: OwnedFd,
 }
 
 /// What [`Mailslot::info`] reports (`GetMailslotInfo`, S151).
@@ -269,14 +308,11 @@ impl MailslotOptions {
                 }
             }
         }
-        let buffer_len = match self.max_message_size {
-            0 => MAX_LOCAL_MESSAGE_SIZE,
-            n => (n as usize).min(MAX_LOCAL_MESSAGE_SIZE),
-        };
+        let buffer_len = buffer_len(self.max_message_size);
         Ok(Mailslot {
             name: name.clone(),
             socket,
-            _claim: claim,
+            _hold: NameHold::Claim(claim),
             max_message_size: self.max_message_size,
             read_timeout: self.read_timeout,
             check_sender,
@@ -286,6 +322,14 @@ impl MailslotOptions {
             buffer: vec![0; buffer_len + 1].into_boxed_slice(),
             batch: (!check_sender).then(|| sys::dgram::Batch::new(REFILL_BATCH, buffer_len + 1)),
         })
+    }
+}
+
+/// The largest acceptable message for a maximum size (0 = any).
+fn buffer_len(max_message_size: u32) -> usize {
+    match max_message_size {
+        0 => MAX_LOCAL_MESSAGE_SIZE,
+        n => (n as usize).min(MAX_LOCAL_MESSAGE_SIZE),
     }
 }
 
@@ -374,16 +418,91 @@ impl Mailslot {
         })
     }
 
+    /// Hands this reading end to a child process (`CreateProcessA` with an
+    /// inheritable mailslot handle, S153): the child takes it over with
+    /// [`Mailslot::adopt`] and reads from the same queue. The name stays
+    /// claimed until every process holding it has closed it.
+    ///
+    /// Messages this process already took from the socket (a refill reads
+    /// ahead) are copied to the child; the read timeout is the one set now
+    /// (a later [`Mailslot::set_read_timeout`] here does not reach the
+    /// child, a departure from S152).
+    pub fn handoff(&mut self) -> Result<MailslotHandoff> {
+        let context = || format!("handing mailslot {} to a child", self.name);
+        let socket = self
+            .socket
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|e| Error::from_io(e, context()))?;
+        let lock = match &mut self._hold {
+            NameHold::Claim(claim) => claim.share_lock()?,
+            NameHold::Inherited(lock) => {
+                lock.try_clone().map_err(|e| Error::from_io(e, context()))?
+            }
+        };
+        Ok(MailslotHandoff {
+            state: MailslotState {
+                name: self.name.to_string(),
+                max_message_size: self.max_message_size,
+                read_timeout_ms: self
+                    .read_timeout
+                    .map(|t| t.as_millis().min(u64::MAX as u128) as u64),
+                check_sender: self.check_sender,
+                queued: self.queue.iter().cloned().collect(),
+            },
+            socket,
+            lock,
+        })
+    }
+
+    /// Takes over a reading end handed over by [`Mailslot::handoff`].
+    /// Fails with [`ErrorKind::InvalidParameter`] when the state names no
+    /// mailslot or the socket is not a datagram socket.
+    pub fn adopt(handoff: MailslotHandoff) -> Result<Mailslot> {
+        let MailslotHandoff {
+            state,
+            socket,
+            lock,
+        } = handoff;
+        let name: MailslotName = state.name.parse().map_err(|_| {
+            Error::new(
+                ErrorKind::InvalidParameter,
+                format!(
+                    "taking over a mailslot: {:?} is not a mailslot name",
+                    state.name
+                ),
+            )
+        })?;
+        match rustix::net::sockopt::socket_type(&socket) {
+            Ok(rustix::net::SocketType::DGRAM) => {}
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::InvalidParameter,
+                    format!("taking over mailslot {name}: not a datagram socket"),
+                ))
+            }
+        }
+        let len = buffer_len(state.max_message_size);
+        Ok(Mailslot {
+            name,
+            socket: UnixDatagram::from(socket),
+            _hold: NameHold::Inherited(lock),
+            max_message_size: state.max_message_size,
+            read_timeout: state.read_timeout_ms.map(Duration::from_millis),
+            check_sender: state.check_sender,
+            queue: state.queued.into(),
+            buffer: vec![0; len + 1].into_boxed_slice(),
+            batch: (!state.check_sender).then(|| sys::dgram::Batch::new(REFILL_BATCH, len + 1)),
+        })
+    }
+
     /// Moves up to [`REFILL_BATCH`] pending datagrams into the queue without
     /// waiting; returns how many.
     fn refill(&mut self) -> Result<usize> {
         if let Some(batch) = self.batch.as_mut() {
             let got = sys::dgram::receive_batch(self.socket.as_fd(), batch)
                 .map_err(|e| Error::from_io(e, format!("reading mailslot {}", self.name)))?;
-            let acceptable = match self.max_message_size {
-                0 => MAX_LOCAL_MESSAGE_SIZE,
-                n => (n as usize).min(MAX_LOCAL_MESSAGE_SIZE),
-            };
+            let acceptable = buffer_len(self.max_message_size);
             let before = self.queue.len();
             for (bytes, len) in batch.received() {
                 // S157: writers refuse oversized messages; drop a forged one.
@@ -455,10 +574,7 @@ impl Mailslot {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
                 Err(e) => return Err(Error::from_io(e, format!("reading mailslot {}", self.name))),
             };
-            let acceptable_size = match self.max_message_size {
-                0 => MAX_LOCAL_MESSAGE_SIZE,
-                n => (n as usize).min(MAX_LOCAL_MESSAGE_SIZE),
-            };
+            let acceptable_size = buffer_len(self.max_message_size);
             if received.len > acceptable_size {
                 continue; // S157: writers refuse these; drop a forged one.
             }
@@ -550,10 +666,7 @@ impl MailslotWriter {
                 .param("max_message_size")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0);
-            let mut limit = match max {
-                0 => MAX_LOCAL_MESSAGE_SIZE,
-                n => (n as usize).min(MAX_LOCAL_MESSAGE_SIZE),
-            };
+            let mut limit = buffer_len(max);
             if broadcast {
                 limit = limit.min(MAX_BROADCAST_MESSAGE_SIZE);
             }
@@ -630,6 +743,45 @@ impl MailslotWriter {
                 }
             }
         }
+    }
+
+    /// Hands this writing end to a child process, which takes it over with
+    /// [`MailslotWriter::adopt`]; both then write to the same mailslot.
+    pub fn handoff(&self) -> Result<WriterHandoff> {
+        let socket =
+            self.socket.as_fd().try_clone_to_owned().map_err(|e| {
+                Error::from_io(e, format!("handing mailslot {} to a child", self.name))
+            })?;
+        Ok(WriterHandoff {
+            name: self.name.clone(),
+            limit: self.limit,
+            broadcast: self.broadcast,
+            socket,
+        })
+    }
+
+    /// Takes over a writing end handed over by [`MailslotWriter::handoff`].
+    /// Fails with [`ErrorKind::InvalidParameter`] when the socket is not a
+    /// datagram socket.
+    pub fn adopt(handoff: WriterHandoff) -> Result<MailslotWriter> {
+        match rustix::net::sockopt::socket_type(&handoff.socket) {
+            Ok(rustix::net::SocketType::DGRAM) => {}
+            _ => {
+                return Err(Error::new(
+                    ErrorKind::InvalidParameter,
+                    format!(
+                        "taking over mailslot {}: not a datagram socket",
+                        handoff.name
+                    ),
+                ))
+            }
+        }
+        Ok(MailslotWriter {
+            name: handoff.name,
+            socket: UnixDatagram::from(handoff.socket),
+            limit: handoff.limit.min(MAX_LOCAL_MESSAGE_SIZE),
+            broadcast: handoff.broadcast,
+        })
     }
 
     /// Makes [`MailslotWriter::write`] fail with [`ErrorKind::WouldBlock`]

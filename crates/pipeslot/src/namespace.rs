@@ -128,6 +128,9 @@ pub struct NameClaim {
     stem: String,
     lock: OwnedFd,
     record: LockRecord,
+    /// The lock was handed to a child process, which may outlive this
+    /// claim: the files stay (see [`NameClaim::share_lock`]).
+    shared: bool,
 }
 
 /// One entry of a namespace listing.
@@ -455,6 +458,7 @@ impl Namespace {
                 stem: stem.to_string(),
                 lock,
                 record,
+                shared: false,
             });
         }
         Err(Error::new(
@@ -493,6 +497,20 @@ impl NameClaim {
     /// What the lock file says.
     pub fn record(&self) -> &LockRecord {
         &self.record
+    }
+
+    /// A duplicate of the lock file's descriptor for a child process: the
+    /// name stays claimed (its `flock` held) while any holder keeps it
+    /// open. From now on dropping this claim leaves the files in place,
+    /// since the child may still be using the name; the next claimer of
+    /// the name, after the last holder, removes them as stale.
+    pub fn share_lock(&mut self) -> Result<OwnedFd> {
+        let fd = self
+            .lock
+            .try_clone()
+            .map_err(|e| Error::from_io(e, "handing a name to a child process"))?;
+        self.shared = true;
+        Ok(fd)
     }
 
     /// Where the name's socket is to be bound. No file exists there when
@@ -575,6 +593,11 @@ impl NameClaim {
 
 impl Drop for NameClaim {
     fn drop(&mut self) {
+        if self.shared {
+            // A child holds the lock too: the name lives while it does, and
+            // whoever claims the name after the last holder cleans up.
+            return;
+        }
         // Socket first, then the lock file, then (by closing `lock`) the
         // lock: while the lock is held nobody else can own these files.
         // Failures are ignored: the next claimer cleans up what is left.

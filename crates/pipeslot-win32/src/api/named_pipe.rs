@@ -74,7 +74,8 @@ use pipeslot::error::win32::{
 };
 use pipeslot::mailslot::MailslotWriter;
 use pipeslot::pipe::{
-    ClientOptions, HandleState, MessageRead, PipeMode, ReadMode, ServerOptions, WaitTimeout,
+    ClientOptions, HandleState, MessageRead, PipeEnd, PipeMode, ReadMode, ServerOptions,
+    WaitTimeout,
 };
 use pipeslot::{MailslotName, PipeName};
 
@@ -182,6 +183,12 @@ pub unsafe extern "C" fn ConnectNamedPipe(
         let server = match &*entry.object {
             Object::PipeServer(handle) => &handle.server,
             Object::PipeClient(_) => return Err(ERROR_INVALID_FUNCTION), // S34
+            // An inherited end has its client already; waiting for new
+            // ones stays with the process that created the name.
+            Object::PipeConnection(handle) if handle.conn.end() == PipeEnd::Server => {
+                return Err(ERROR_NOT_SUPPORTED)
+            }
+            Object::PipeConnection(_) => return Err(ERROR_INVALID_FUNCTION),
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         if !lpOverlapped.is_null() {
@@ -200,6 +207,7 @@ pub extern "C" fn DisconnectNamedPipe(hNamedPipe: HANDLE) -> BOOL {
         let entry = handles::lookup(hNamedPipe)?;
         match &*entry.object {
             Object::PipeServer(handle) => handle.server.disconnect().map_err(|e| code_of(&e))?,
+            Object::PipeConnection(handle) => handle.conn.disconnect().map_err(|e| code_of(&e))?,
             Object::PipeClient(_) => return Err(ERROR_INVALID_FUNCTION),
             _ => return Err(ERROR_INVALID_HANDLE),
         }
@@ -281,6 +289,7 @@ pub extern "C" fn FlushFileBuffers(hFile: HANDLE) -> BOOL {
         match &*entry.object {
             Object::PipeServer(handle) => handle.server.flush().map_err(|e| code_of(&e))?,
             Object::PipeClient(handle) => handle.client.flush().map_err(|e| code_of(&e))?,
+            Object::PipeConnection(handle) => handle.conn.flush().map_err(|e| code_of(&e))?,
             Object::File(handle) => handle.file.sync_all().map_err(code_of_io)?,
             Object::StdStream(fd) => sys::sync(*fd).map_err(code_of_io)?,
             Object::MailslotWriter(_) => {}
@@ -326,6 +335,7 @@ pub unsafe extern "C" fn TransactNamedPipe(
         let result = match &*entry.object {
             Object::PipeServer(handle) => handle.server.transact(request, reply),
             Object::PipeClient(handle) => handle.client.transact(request, reply),
+            Object::PipeConnection(handle) => handle.conn.transact(request, reply),
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: as above.
@@ -432,6 +442,18 @@ pub unsafe extern "C" fn GetNamedPipeHandleStateA(
                 }
                 (handle.client.handle_state().map_err(|e| code_of(&e))?, None)
             }
+            Object::PipeConnection(handle) => {
+                let state = handle.conn.handle_state().map_err(|e| code_of(&e))?;
+                let user = match (lpUserName.is_null(), handle.conn.end()) {
+                    (true, _) => None,
+                    (false, PipeEnd::Client) => return Err(ERROR_INVALID_PARAMETER),
+                    (false, PipeEnd::Server) => {
+                        let peer = handle.conn.peer_identity().map_err(|e| code_of(&e))?;
+                        Some(sys::user_name(peer.uid))
+                    }
+                };
+                (state, user)
+            }
             // S138: an anonymous pipe is a byte pipe of one instance; its
             // read end is the server end, whose client is this process.
             Object::AnonReader(end) => {
@@ -498,6 +520,7 @@ pub unsafe extern "C" fn SetNamedPipeHandleState(
         let allowed = match &*entry.object {
             Object::PipeServer(handle) => handle.outbound,
             Object::PipeClient(handle) => handle.can_set_state,
+            Object::PipeConnection(handle) => handle.can_set_state,
             // S132: both ends of an anonymous pipe have FILE_WRITE_ATTRIBUTES.
             Object::AnonReader(_) | Object::AnonWriter(_) => true,
             _ => return Err(ERROR_INVALID_HANDLE),
@@ -526,6 +549,10 @@ pub unsafe extern "C" fn SetNamedPipeHandleState(
                 .client
                 .set_read_mode(read_mode)
                 .and_then(|()| handle.client.set_nowait(nowait)),
+            Object::PipeConnection(handle) => handle
+                .conn
+                .set_read_mode(read_mode)
+                .and_then(|()| handle.conn.set_nowait(nowait)),
             // S138, S98: a byte pipe; only the wait mode can change.
             Object::AnonReader(_) | Object::AnonWriter(_) if read_mode == ReadMode::Message => {
                 return Err(ERROR_INVALID_PARAMETER);
@@ -592,6 +619,10 @@ pub unsafe extern "C" fn GetNamedPipeClientComputerNameA(
             Object::PipeClient(handle) => {
                 handle.client.client_process_id().map(|_| sys::host_name())
             }
+            Object::PipeConnection(handle) => match handle.conn.end() {
+                PipeEnd::Server => handle.conn.peer_identity().map(|peer| peer.computer_name),
+                PipeEnd::Client => handle.conn.client_process_id().map(|_| sys::host_name()),
+            },
             _ => return Err(ERROR_INVALID_HANDLE),
         }
         .map_err(|e| code_of(&e))?;
@@ -613,6 +644,8 @@ unsafe fn process_id(pipe: HANDLE, out: *mut u32, client: bool) -> BOOL {
             (Object::PipeServer(h), false) => h.server.server_process_id(),
             (Object::PipeClient(h), true) => h.client.client_process_id(),
             (Object::PipeClient(h), false) => h.client.server_process_id(),
+            (Object::PipeConnection(h), true) => h.conn.client_process_id(),
+            (Object::PipeConnection(h), false) => h.conn.server_process_id(),
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         if out.is_null() {

@@ -84,9 +84,11 @@ pub unsafe extern "C" fn CreatePipe(
         let inheritable = unsafe { lpPipeAttributes.as_ref() }
             .is_some_and(|attributes| attributes.bInheritHandle != FALSE);
         let (reader, writer) = pipeslot::anon::pipe_with_size(nSize).map_err(|e| code_of(&e))?;
-        let read_handle = handles::insert(Object::AnonReader(AnonEnd::new(reader)), inheritable)?;
+        let size = reader.info().in_buffer_size;
+        let read_handle =
+            handles::insert(Object::AnonReader(AnonEnd::new(reader, size)), inheritable)?;
         let write_handle =
-            match handles::insert(Object::AnonWriter(AnonEnd::new(writer)), inheritable) {
+            match handles::insert(Object::AnonWriter(AnonEnd::new(writer, size)), inheritable) {
                 Ok(handle) => handle,
                 Err(code) => {
                     let _ = handles::close(read_handle);
@@ -154,6 +156,12 @@ pub unsafe extern "C" fn ReadFile(
                 // SAFETY: as above.
                 return unsafe {
                     message_result(handle.client.read_message(buf), lpNumberOfBytesRead)
+                };
+            }
+            Object::PipeConnection(handle) => {
+                // SAFETY: as above.
+                return unsafe {
+                    message_result(handle.conn.read_message(buf), lpNumberOfBytesRead)
                 };
             }
             // S145-S150: ERROR_SEM_TIMEOUT, ERROR_INSUFFICIENT_BUFFER.
@@ -230,6 +238,9 @@ pub unsafe extern "C" fn WriteFile(
             Object::PipeClient(handle) => {
                 handle.client.send(data).map_err(|e| code_of(&e))? as DWORD
             }
+            Object::PipeConnection(handle) => {
+                handle.conn.send(data).map_err(|e| code_of(&e))? as DWORD
+            }
             Object::Mailslot(_) => return Err(ERROR_ACCESS_DENIED), // S153
             // S148, S149: one write is one message.
             Object::MailslotWriter(writer) => writer.write(data).map_err(|e| code_of(&e))? as DWORD,
@@ -276,6 +287,7 @@ pub unsafe extern "C" fn PeekNamedPipe(
             // S89-S96: the library computes the message-type values (S92-S94).
             Object::PipeServer(handle) => peek_values(handle.server.peek(buf))?,
             Object::PipeClient(handle) => peek_values(handle.client.peek(buf))?,
+            Object::PipeConnection(handle) => peek_values(handle.conn.peek(buf))?,
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: each is NULL or valid for writes by contract.
@@ -309,6 +321,7 @@ pub unsafe extern "C" fn GetNamedPipeInfo(
             // S105-S108.
             Object::PipeServer(handle) => pipe_info(handle.server.info())?,
             Object::PipeClient(handle) => pipe_info(handle.client.info())?,
+            Object::PipeConnection(handle) => pipe_info(handle.conn.info())?,
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: each is NULL or valid for writes by contract.
@@ -334,6 +347,10 @@ pub extern "C" fn GetStdHandle(nStdHandle: DWORD) -> HANDLE {
             STD_ERROR_HANDLE => 2,
             _ => return Err(ERROR_INVALID_HANDLE),
         };
+        // A pipe or mailslot handle the parent gave as this standard handle.
+        if let Some(inherited) = handles::inherited_std_handle(fd) {
+            return Ok(inherited);
+        }
         let mut cache = STD_HANDLES.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(raw) = cache[fd] {
             return Ok(raw as HANDLE);

@@ -45,6 +45,7 @@ use super::{c_string, store};
 use crate::command_line;
 use crate::error::{code_of_io, ffi_call};
 use crate::handles::{self, Object};
+use crate::inherit;
 use crate::process::Process;
 use crate::sys;
 use crate::thread;
@@ -118,12 +119,13 @@ pub unsafe extern "C" fn CreateProcessA(
 
         let inherit = bInheritHandles != FALSE;
         // SAFETY: NULL or valid for reads by the caller's contract.
-        if let Some(startup) = unsafe { lpStartupInfo.as_ref() } {
-            if startup.dwFlags & STARTF_USESTDHANDLES != 0 {
-                command.stdin(child_stdio(startup.hStdInput, 0, inherit));
-                command.stdout(child_stdio(startup.hStdOutput, 1, inherit));
-                command.stderr(child_stdio(startup.hStdError, 2, inherit));
-            }
+        let std_handles = unsafe { lpStartupInfo.as_ref() }
+            .filter(|startup| startup.dwFlags & STARTF_USESTDHANDLES != 0)
+            .map(|startup| [startup.hStdInput, startup.hStdOutput, startup.hStdError]);
+        if let Some([input, output, error]) = std_handles {
+            command.stdin(child_stdio(input, 0, inherit));
+            command.stdout(child_stdio(output, 1, inherit));
+            command.stderr(child_stdio(error, 2, inherit));
         }
 
         // The entries are kept alive (their descriptors open) until the
@@ -133,10 +135,36 @@ pub unsafe extern "C" fn CreateProcessA(
         } else {
             Vec::new()
         };
-        let fds: Vec<i32> = inherited
+        let mut fds: Vec<i32> = inherited
             .iter()
-            .filter_map(|entry| entry.object.inheritable_fd())
+            .filter_map(|(_, entry)| entry.object.inheritable_fd())
             .collect();
+        // Pipe and mailslot handles, and every handle's value: the manifest.
+        let heirs: Vec<inherit::Heir<'_>> = inherited
+            .iter()
+            .map(|(handle, entry)| inherit::Heir {
+                handle: *handle,
+                object: &entry.object,
+                std_slots: (0..3)
+                    .filter(|&slot| {
+                        std_handles.is_some_and(|std| std[slot] == *handle)
+                            && entry.object.inheritable_fd().is_none()
+                    })
+                    .collect(),
+            })
+            .collect();
+        let bequest = inherit::bequeath(&heirs).map_err(code_of_io)?;
+        match &bequest {
+            Some(bequest) => {
+                command.env(inherit::ENV, &bequest.env_value);
+                fds.extend_from_slice(&bequest.fds);
+            }
+            None => {
+                command.env_remove(inherit::ENV);
+            }
+        }
+        fds.sort_unstable();
+        fds.dedup();
         if !fds.is_empty() {
             // SAFETY: the closure runs in the child between fork and exec
             // and only calls fcntl(F_SETFD), which is async-signal-safe and
@@ -157,6 +185,8 @@ pub unsafe extern "C" fn CreateProcessA(
             _ => code_of_io(e),
         })?;
         drop(command);
+        drop(bequest);
+        drop(heirs);
         drop(inherited);
         let process = Process::new(child);
         let pid = process.pid();

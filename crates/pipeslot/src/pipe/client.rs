@@ -122,11 +122,10 @@ impl ClientOptions {
     pub fn open(&self, name: &PipeName) -> Result<PipeClient> {
         let context = || format!("opening pipe {name}");
         let (stream, server) = self.connect(name)?;
-        let (credits, page_fd) = CreditPage::create().map_err(|e| Error::from_io(e, context()))?;
+        let credits = CreditPage::create().map_err(|e| Error::from_io(e, context()))?;
         let hello = self.hello(OpenMode::Open)?;
-        stream::send_with_fd(stream.as_fd(), &hello, page_fd.as_fd())
+        stream::send_with_fd(stream.as_fd(), &hello, credits.fd())
             .map_err(|e| Error::from_io(e, context()))?;
-        drop(page_fd);
         let (answer, leftover) =
             read_answer(&stream, Some(ANSWER_DEADLINE)).map_err(|e| prefix(e, &context()))?;
         match answer {
@@ -438,6 +437,27 @@ impl PipeClient {
     /// thread.
     pub fn canceller(&self) -> Canceller {
         Canceller::for_client(self.cancel.clone(), &self.conn)
+    }
+
+    /// Hands this end to a child process, which takes it over with
+    /// [`PipeConnection::adopt`](super::PipeConnection::adopt) (see
+    /// [`PipeHandoff`](super::PipeHandoff) for what is shared).
+    pub fn handoff(&self) -> Result<super::PipeHandoff> {
+        super::handoff::handoff(
+            &self.conn,
+            super::handoff::EndFacts {
+                name: &self.name,
+                end: PipeEnd::Client,
+                mode: self.mode,
+                modes: self.modes(),
+                can_read: self.can_read,
+                can_write: self.can_write,
+                in_buffer_size: self.in_buffer_size,
+                out_buffer_size: self.out_buffer_size,
+                max_instances: self.max_instances,
+                own_pid: std::process::id(),
+            },
+        )
     }
 
     fn modes(&self) -> (ReadMode, bool) {

@@ -29,11 +29,12 @@
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
 use pipeslot_proto::frame::{self, Frame, FrameDecoder, DEFAULT_MAX_FRAME};
+use pipeslot_proto::handoff::{self, ConnectionState, EndState};
 
 use super::{MessageRead, PeekInfo, PeerIdentity, PipeEnd, PipeMode, ReadMode};
 use crate::error::{Error, ErrorKind, Result};
@@ -99,6 +100,11 @@ pub(crate) struct Conn {
     receive: Mutex<ReceiveBuffer>,
     /// Serialises sends on the data socket.
     send: Mutex<Vec<u8>>,
+    /// Another process holds this connection too (it was handed to a child,
+    /// or this end is such a child's): closing it closes only this
+    /// process's descriptor, and the peer sees the end once every holder
+    /// has closed, as with an inherited Windows handle.
+    shared: AtomicBool,
 }
 
 /// Received bytes not yet decoded: `bytes[start..end]`. The buffer is
@@ -243,7 +249,103 @@ impl Conn {
                 large: None,
             }),
             send: Mutex::new(Vec::new()),
+            shared: AtomicBool::new(false),
         })
+    }
+
+    /// Takes over a connection another process handed over: its descriptor
+    /// and credit page, and the state it had reached (see
+    /// [`Conn::snapshot`]).
+    pub(crate) fn adopt(
+        data: OwnedFd,
+        credits: CreditPage,
+        end: PipeEnd,
+        mode: PipeMode,
+        out_quota: u32,
+        peer: PeerIdentity,
+        state: ConnectionState,
+    ) -> Result<Conn> {
+        let conn = Conn::new(data, credits, end, mode, out_quota, peer)?;
+        conn.shared.store(true, Ordering::SeqCst);
+        {
+            let mut st = conn.lock();
+            st.end = Some(match state.end {
+                EndState::Open => End::Open,
+                EndState::PeerClosed => End::PeerClosed,
+                EndState::Disconnected => End::Disconnected,
+            });
+            st.consumed = state.consumed;
+            st.sent = state.sent;
+            st.peer_consumed = state.peer_consumed.min(state.sent);
+            st.pending = state.pending;
+            for chunk in state.inbound {
+                st.inbound_bytes += chunk.data.len();
+                st.inbound.push_back(Chunk {
+                    data: chunk.data,
+                    position: 0,
+                    end_of_message: chunk.end_of_message,
+                    offset: chunk.offset,
+                });
+            }
+            st.received = state.received;
+        }
+        conn.seed(&state.undecoded);
+        Ok(conn)
+    }
+
+    /// Where this end stands, for a child process to take it over; from
+    /// now on the connection is shared (see `shared`). A thread of this
+    /// process blocked receiving is waited for (at most [`RECEIVE_WAIT`]).
+    pub(crate) fn snapshot(&self) -> ConnectionState {
+        self.shared.store(true, Ordering::SeqCst);
+        let receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
+        let st = self.lock();
+        let mut undecoded = receive.bytes[receive.start..receive.end].to_vec();
+        if let Some(large) = &receive.large {
+            // A large frame half received: hand it over as the frame it was.
+            if let Some(header) =
+                frame::data_header(large.len, large.end_of_message, self.max_frame)
+            {
+                undecoded.extend_from_slice(&header);
+                undecoded.extend_from_slice(&large.data);
+            }
+        }
+        ConnectionState {
+            end: match st.end {
+                None | Some(End::Open) => EndState::Open,
+                Some(End::PeerClosed) => EndState::PeerClosed,
+                Some(End::Disconnected) => EndState::Disconnected,
+            },
+            consumed: st.consumed,
+            received: st.received,
+            sent: st.sent,
+            peer_consumed: st.peer_consumed,
+            pending: st.pending.clone(),
+            inbound: st
+                .inbound
+                .iter()
+                .map(|chunk| handoff::Chunk {
+                    offset: chunk.offset + chunk.position as u64,
+                    end_of_message: chunk.end_of_message,
+                    data: chunk.remaining().to_vec(),
+                })
+                .collect(),
+            undecoded,
+        }
+    }
+
+    /// Duplicates of the data socket and the credit page's descriptor, for
+    /// a child process.
+    pub(crate) fn duplicate_fds(&self) -> std::io::Result<(OwnedFd, OwnedFd)> {
+        Ok((
+            self.data.try_clone()?,
+            self.credits.fd().try_clone_to_owned()?,
+        ))
+    }
+
+    /// The quota of what this end writes.
+    pub(crate) fn out_quota(&self) -> u32 {
+        self.out_quota.min(u32::MAX as u64) as u32
     }
 
     /// Hands bytes that arrived with the handshake answer to the frame
@@ -565,9 +667,12 @@ impl Conn {
         drop(st);
     }
 
-    /// Closes this end: the peer sees end of stream.
+    /// Closes this end: the peer sees end of stream (once every process
+    /// holding a shared connection has closed it).
     pub(crate) fn close(&self) {
-        let _ = rustix::net::shutdown(&self.data, rustix::net::Shutdown::Both);
+        if !self.shared.load(Ordering::SeqCst) {
+            let _ = rustix::net::shutdown(&self.data, rustix::net::Shutdown::Both);
+        }
         let mut st = self.lock();
         if st.end == Some(End::Open) {
             st.end = Some(End::PeerClosed);
@@ -1040,7 +1145,9 @@ impl ReceiveBuffer {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        let _ = rustix::net::shutdown(&self.data, rustix::net::Shutdown::Both);
+        if !self.shared.load(Ordering::SeqCst) {
+            let _ = rustix::net::shutdown(&self.data, rustix::net::Shutdown::Both);
+        }
     }
 }
 

@@ -77,12 +77,15 @@
 
 mod client;
 mod conn;
+mod handoff;
 mod server;
 
 use std::time::Duration;
 
 pub use crate::anon::{PipeEnd, PipeMode};
 pub use client::{call_named_pipe, wait_named_pipe, ClientOptions, PipeClient};
+pub use handoff::{PipeConnection, PipeHandoff};
+pub use pipeslot_proto::handoff::PipeEndState;
 pub use server::{Canceller, PipeServer, ServerOptions};
 
 /// The write quota used for a buffer size of 0 ("allocated as needed").

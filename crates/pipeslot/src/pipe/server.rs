@@ -755,6 +755,47 @@ impl PipeServer {
         }
     }
 
+    /// Hands this instance's connection to a child process, which takes
+    /// it over with [`PipeConnection::adopt`](super::PipeConnection::adopt)
+    /// (see [`PipeHandoff`](super::PipeHandoff) for what is shared). An
+    /// instance with no client cannot be handed over:
+    /// [`ErrorKind::PipeListening`] while it waits for one,
+    /// [`ErrorKind::PipeNotConnected`] after a disconnect.
+    pub fn handoff(&self) -> Result<super::PipeHandoff> {
+        let Some(conn) = self.conn() else {
+            let listening = matches!(
+                self.core.lock().slots.get(&self.id).map(|slot| &slot.state),
+                Some(SlotState::Listening)
+            );
+            return Err(if listening {
+                Error::new(
+                    ErrorKind::PipeListening,
+                    "handing a pipe instance to a child: it is waiting for a client",
+                )
+            } else {
+                Error::new(
+                    ErrorKind::PipeNotConnected,
+                    "handing a pipe instance to a child: no client is connected",
+                )
+            });
+        };
+        super::handoff::handoff(
+            &conn,
+            super::handoff::EndFacts {
+                name: &self.name,
+                end: PipeEnd::Server,
+                mode: self.mode,
+                modes: self.modes(),
+                can_read: self.inbound,
+                can_write: self.outbound,
+                in_buffer_size: self.in_buffer_size,
+                out_buffer_size: self.out_buffer_size,
+                max_instances: self.max_instances,
+                own_pid: std::process::id(),
+            },
+        )
+    }
+
     fn modes(&self) -> (ReadMode, bool) {
         *self.modes.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -1168,7 +1209,7 @@ fn handshake(stream: UnixStream, uid: u32, core: &Core) {
     match hello.mode {
         OpenMode::Open => {
             // The credit page the client sent, sealed (or the client goes).
-            let Some(credits) = credits.and_then(|fd| CreditPage::open(fd.as_fd()).ok()) else {
+            let Some(credits) = credits.and_then(|fd| CreditPage::open(fd).ok()) else {
                 return;
             };
             if !leftover.is_empty() {

@@ -37,9 +37,12 @@ struct Page {
 
 const PAGE_LEN: usize = 4096;
 
-/// A mapped credit page.
+/// A mapped credit page, and its descriptor: kept open (one descriptor per
+/// connection end) so that the end can be handed to a child process, which
+/// maps the same page (`crate::pipe::PipeConnection`).
 pub(crate) struct CreditPage {
     page: NonNull<Page>,
+    fd: OwnedFd,
 }
 
 // SAFETY: the page holds only atomics, which may be used from any thread.
@@ -48,29 +51,28 @@ unsafe impl Send for CreditPage {}
 unsafe impl Sync for CreditPage {}
 
 impl CreditPage {
-    /// Creates a zeroed, sealed page; returns it and the descriptor to send.
-    pub(crate) fn create() -> io::Result<(CreditPage, OwnedFd)> {
+    /// Creates a zeroed, sealed page.
+    pub(crate) fn create() -> io::Result<CreditPage> {
         let fd = rustix::fs::memfd_create(
             "pipeslot-credits",
             MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
         )?;
         rustix::fs::ftruncate(&fd, PAGE_LEN as u64)?;
         rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)?;
-        let page = CreditPage::map(fd.as_fd())?;
-        Ok((page, fd))
+        CreditPage::map(fd)
     }
 
-    /// Maps a page received from the peer, after checking that it can
-    /// neither shrink nor grow and is big enough.
-    pub(crate) fn open(fd: BorrowedFd<'_>) -> io::Result<CreditPage> {
-        let seals = rustix::fs::fcntl_get_seals(fd)?;
+    /// Maps a page received from the peer (or a parent process), after
+    /// checking that it can neither shrink nor grow and is big enough.
+    pub(crate) fn open(fd: OwnedFd) -> io::Result<CreditPage> {
+        let seals = rustix::fs::fcntl_get_seals(&fd)?;
         if !seals.contains(SealFlags::SHRINK | SealFlags::GROW) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "credit page is not sealed",
             ));
         }
-        if rustix::fs::fstat(fd)?.st_size < PAGE_LEN as i64 {
+        if rustix::fs::fstat(&fd)?.st_size < PAGE_LEN as i64 {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 "credit page too small",
@@ -79,7 +81,7 @@ impl CreditPage {
         CreditPage::map(fd)
     }
 
-    fn map(fd: BorrowedFd<'_>) -> io::Result<CreditPage> {
+    fn map(fd: OwnedFd) -> io::Result<CreditPage> {
         // SAFETY: a fresh shared mapping of PAGE_LEN bytes of a sealed memfd
         // at least that long (checked by the callers), placed by the kernel;
         // nothing else in this process aliases it.
@@ -89,13 +91,18 @@ impl CreditPage {
                 PAGE_LEN,
                 ProtFlags::READ | ProtFlags::WRITE,
                 MapFlags::SHARED,
-                fd,
+                &fd,
                 0,
             )?
         };
         let page = NonNull::new(ptr.cast::<Page>())
             .ok_or_else(|| io::Error::from(io::ErrorKind::Other))?;
-        Ok(CreditPage { page })
+        Ok(CreditPage { page, fd })
+    }
+
+    /// The page's descriptor (to send to the peer, or to a child).
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 
     fn page(&self) -> &Page {
