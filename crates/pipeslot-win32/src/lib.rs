@@ -76,6 +76,7 @@ mod error;
 pub mod handles;
 mod inherit;
 mod process;
+mod relay;
 mod sys;
 mod thread;
 pub mod types;

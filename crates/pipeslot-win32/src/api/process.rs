@@ -47,6 +47,7 @@ use crate::error::{code_of_io, ffi_call};
 use crate::handles::{self, Object};
 use crate::inherit;
 use crate::process::Process;
+use crate::relay;
 use crate::sys;
 use crate::thread;
 use crate::types::{
@@ -103,7 +104,8 @@ pub unsafe extern "C" fn CreateProcessA(
         command.args(argv[1..].iter().map(|a| OsStr::from_bytes(a)));
 
         // SAFETY: NULL or NUL-terminated by the caller's contract.
-        if let Some(directory) = unsafe { c_string(lpCurrentDirectory) } {
+        let directory = unsafe { c_string(lpCurrentDirectory) };
+        if let Some(directory) = directory {
             command.current_dir(OsStr::from_bytes(directory.to_bytes()));
         }
         if !lpEnvironment.is_null() {
@@ -122,10 +124,19 @@ pub unsafe extern "C" fn CreateProcessA(
         let std_handles = unsafe { lpStartupInfo.as_ref() }
             .filter(|startup| startup.dwFlags & STARTF_USESTDHANDLES != 0)
             .map(|startup| [startup.hStdInput, startup.hStdOutput, startup.hStdError]);
+        // A pipe or mailslot handle as standard input: a child linked with
+        // this library takes it over (GetStdHandle); any other reads it
+        // through a relay (see `crate::relay`).
+        let input_relayed = inherit
+            && std_handles.is_some_and(|[input, _, _]| {
+                handles::lookup(input)
+                    .is_ok_and(|entry| entry.inheritable && relay::needs_relay(&entry.object))
+            })
+            && !links_this_library(&program, directory.map(|d| d.to_bytes()));
         if let Some([input, output, error]) = std_handles {
-            command.stdin(child_stdio(input, 0, inherit));
-            command.stdout(child_stdio(output, 1, inherit));
-            command.stderr(child_stdio(error, 2, inherit));
+            command.stdin(child_stdio(input, 0, inherit, input_relayed));
+            command.stdout(child_stdio(output, 1, inherit, false));
+            command.stderr(child_stdio(error, 2, inherit, false));
         }
 
         // The entries are kept alive (their descriptors open) until the
@@ -149,6 +160,7 @@ pub unsafe extern "C" fn CreateProcessA(
                     .filter(|&slot| {
                         std_handles.is_some_and(|std| std[slot] == *handle)
                             && entry.object.inheritable_fd().is_none()
+                            && !(slot == 0 && input_relayed)
                     })
                     .collect(),
             })
@@ -293,8 +305,11 @@ pub unsafe extern "C" fn GetExitCodeProcess(hProcess: HANDLE, lpExitCode: *mut D
     })
 }
 
-/// The child's descriptor `target` (0, 1 or 2) for `handle`.
-fn child_stdio(handle: HANDLE, target: i32, inherit: bool) -> Stdio {
+/// The child's descriptor `target` (0, 1 or 2) for `handle`. A pipe or
+/// mailslot handle is relayed (`crate::relay`) on 1 and 2, and on 0 when
+/// `relay_input`; otherwise the child has `/dev/null` there and takes the
+/// handle over through `GetStdHandle`.
+fn child_stdio(handle: HANDLE, target: i32, inherit: bool, relay_input: bool) -> Stdio {
     if !inherit {
         return Stdio::null();
     }
@@ -306,11 +321,55 @@ fn child_stdio(handle: HANDLE, target: i32, inherit: bool) -> Stdio {
     }
     match &*entry.object {
         Object::StdStream(fd) if *fd == target => Stdio::inherit(),
+        object if relay::needs_relay(object) => {
+            let relayed = match target {
+                0 if !relay_input => return Stdio::null(),
+                0 => relay::to_child(entry.object.clone()).map(Stdio::from),
+                _ => relay::from_child(entry.object.clone()).map(Stdio::from),
+            };
+            relayed.unwrap_or_else(|_| Stdio::null())
+        }
         object => match object.inheritable_fd().map(sys::duplicate) {
             Some(Ok(fd)) => Stdio::from(fd),
             _ => Stdio::null(),
         },
     }
+}
+
+/// Whether the program `CreateProcessA` is about to run was linked with
+/// this library (statically): its executable contains the name of the
+/// handoff variable, which every copy of the library reads. Found as
+/// `execvp` finds it: a name with `/` is a path (from `directory` when
+/// relative and given), others are looked up in `PATH`. A program linked
+/// with the shared library, or one that cannot be read, counts as not
+/// linked: its standard input is relayed, which any program can read.
+fn links_this_library(program: &[u8], directory: Option<&[u8]>) -> bool {
+    use std::path::{Path, PathBuf};
+    let program = Path::new(OsStr::from_bytes(program));
+    let candidates: Vec<PathBuf> = if program.as_os_str().as_bytes().contains(&b'/') {
+        match directory {
+            Some(dir) if program.is_relative() => {
+                vec![Path::new(OsStr::from_bytes(dir)).join(program)]
+            }
+            _ => vec![program.to_path_buf()],
+        }
+    } else {
+        std::env::var_os("PATH")
+            .map(|path| {
+                std::env::split_paths(&path)
+                    .map(|dir| dir.join(program))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let Some(executable) = candidates.into_iter().find(|p| p.is_file()) else {
+        return false;
+    };
+    let Ok(bytes) = std::fs::read(executable) else {
+        return false;
+    };
+    let marker = inherit::ENV.as_bytes();
+    bytes.windows(marker.len()).any(|window| window == marker)
 }
 
 /// The strings of an environment block.

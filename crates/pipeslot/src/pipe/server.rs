@@ -1099,7 +1099,12 @@ fn accept_loop(
                     io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
                 ) =>
             {
-                continue
+                // A listener shut down when its name went away polls as
+                // ready (POLLHUP) and accepts nothing: stop, do not spin.
+                if owner.strong_count() == 0 {
+                    return;
+                }
+                continue;
             }
             Err(e)
                 if matches!(
