@@ -451,6 +451,7 @@ static void child_slot_timeout(char **argv)
               && (took = GetTickCount() - start) >= want - want / 5 && took < want + 4000,
           "S146 S152 ReadFile of the empty inherited mailslot waits that timeout, then "
           "ERROR_SEM_TIMEOUT");
+    CHECK(SetMailslotInfo(m, 700), "S152 SetMailslotInfo(700) on the inherited handle");
 }
 
 /* --child-slot-writer X: X = writer of the parent's mailslot. */
@@ -896,10 +897,17 @@ static void test_mailslot_timeout(void)
     m = CreateMailslotA(SLOT_TIMEOUT, 0, 0, &inheritable);
     CHECK(m != INVALID_HANDLE_VALUE && SetMailslotInfo(m, 300),
           "S152 an inheritable mailslot created with timeout 0, then SetMailslotInfo(300)");
+    DWORD timeout = 0;
     if (spawn(&pi, TRUE, NULL, "--child-slot-timeout %p 300", m))
         finish(&pi, CHILD_WAIT_MS, "S144 S152 the child reads with the timeout set before the spawn");
     else
         CHECK(0, "CreateProcessA(--child-slot-timeout) (error %u)", (unsigned)GetLastError());
+    CHECK(GetMailslotInfo(m, NULL, NULL, NULL, &timeout) && timeout == 700,
+          "S152 the child's SetMailslotInfo(700) applies to the parent's handle too (got %u)",
+          (unsigned)timeout);
+    CHECK(SetMailslotInfo(m, MAILSLOT_WAIT_FOREVER)
+              && GetMailslotInfo(m, NULL, NULL, NULL, &timeout) && timeout == MAILSLOT_WAIT_FOREVER,
+          "S144 MAILSLOT_WAIT_FOREVER round-trips on a shared mailslot");
     CloseHandle(m);
 }
 

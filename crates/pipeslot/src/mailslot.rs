@@ -146,6 +146,10 @@ pub struct Mailslot {
     _hold: NameHold,
     max_message_size: u32,
     read_timeout: Option<Duration>,
+    /// The reading end was handed to (or taken over from) another process:
+    /// the read timeout lives on the shared socket, so that a change in
+    /// either process applies to both (S144, S152). See [`timeout_option`].
+    shared_timeout: bool,
     check_sender: bool,
     queue: VecDeque<Vec<u8>>,
     buffer: Box<[u8]>,
@@ -315,6 +319,7 @@ impl MailslotOptions {
             _hold: NameHold::Claim(claim),
             max_message_size: self.max_message_size,
             read_timeout: self.read_timeout,
+            shared_timeout: false,
             check_sender,
             queue: VecDeque::new(),
             // One byte more than the largest acceptable message, so that an
@@ -323,6 +328,23 @@ impl MailslotOptions {
             batch: (!check_sender).then(|| sys::dgram::Batch::new(REFILL_BATCH, buffer_len + 1)),
         })
     }
+}
+
+/// A read timeout as the number a shared reading end keeps on its socket
+/// (`sys::dgram::set_shared_number`, exact, unlike `SO_RCVTIMEO`, which
+/// the kernel rounds to clock ticks): 1 (the socket's default) is forever,
+/// `ms` milliseconds is `ms + 2`. Timeouts beyond about 24 days are kept
+/// as that (`i32::MAX - 2` ms); Win32's longest finite one is 49 days.
+fn shared_number(timeout: Option<Duration>) -> i32 {
+    match timeout {
+        None => 1,
+        Some(t) => t.as_millis().min((i32::MAX - 2) as u128) as i32 + 2,
+    }
+}
+
+/// The inverse of [`shared_number`].
+fn from_shared_number(stored: i32) -> Option<Duration> {
+    (stored >= 2).then(|| Duration::from_millis((stored - 2) as u64))
 }
 
 /// The largest acceptable message for a maximum size (0 = any).
@@ -357,12 +379,29 @@ impl Mailslot {
 
     /// The read timeout (`None` = forever).
     pub fn read_timeout(&self) -> Option<Duration> {
+        if self.shared_timeout {
+            if let Ok(stored) = sys::dgram::shared_number(self.socket.as_fd()) {
+                return from_shared_number(stored);
+            }
+        }
         self.read_timeout
     }
 
-    /// Changes the read timeout of later reads (`SetMailslotInfo`, S152).
+    /// Changes the read timeout of later reads (`SetMailslotInfo`, S152),
+    /// in every process holding this reading end.
     pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
         self.read_timeout = timeout;
+        if self.shared_timeout {
+            self.share_timeout();
+        }
+    }
+
+    /// Stores the read timeout on the socket (see [`shared_number`]).
+    fn share_timeout(&self) {
+        // Setting an option on our own socket does not fail; if it did,
+        // this process would still use its own copy.
+        let _ =
+            sys::dgram::set_shared_number(self.socket.as_fd(), shared_number(self.read_timeout));
     }
 
     /// Reads the next message into `buf` and returns its length (`ReadFile`).
@@ -414,7 +453,7 @@ impl Mailslot {
             max_message_size: self.max_message_size,
             next_size: self.queue.front().map(|m| m.len() as u32),
             message_count: self.queue.len() as u32,
-            read_timeout: self.read_timeout,
+            read_timeout: self.read_timeout(),
         })
     }
 
@@ -424,10 +463,12 @@ impl Mailslot {
     /// claimed until every process holding it has closed it.
     ///
     /// Messages this process already took from the socket (a refill reads
-    /// ahead) are copied to the child; the read timeout is the one set now
-    /// (a later [`Mailslot::set_read_timeout`] here does not reach the
-    /// child, a departure from S152).
+    /// ahead) are copied to the child. The read timeout is shared from now
+    /// on: [`Mailslot::set_read_timeout`] in either process applies to
+    /// both (S144, S152).
     pub fn handoff(&mut self) -> Result<MailslotHandoff> {
+        self.shared_timeout = true;
+        self.share_timeout();
         let context = || format!("handing mailslot {} to a child", self.name);
         let socket = self
             .socket
@@ -489,6 +530,7 @@ impl Mailslot {
             _hold: NameHold::Inherited(lock),
             max_message_size: state.max_message_size,
             read_timeout: state.read_timeout_ms.map(Duration::from_millis),
+            shared_timeout: true,
             check_sender: state.check_sender,
             queue: state.queued.into(),
             buffer: vec![0; len + 1].into_boxed_slice(),
@@ -527,9 +569,10 @@ impl Mailslot {
 
     /// Waits up to the read timeout for one datagram, into `self.buffer`.
     fn receive_wait(&mut self) -> Result<usize> {
-        let deadline = self.read_timeout.map(|t| std::time::Instant::now() + t);
+        let timeout = self.read_timeout();
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
         loop {
-            match self.read_timeout {
+            match timeout {
                 // Forever: a blocking receive.
                 None => {
                     if let Some(len) = self.receive(false)? {

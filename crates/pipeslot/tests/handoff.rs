@@ -170,3 +170,24 @@ fn a_mailslot_writer_handed_over_writes_to_the_same_mailslot() {
     adopted.write(b"through the copy").unwrap();
     assert_eq!(slot.read_message().unwrap(), b"through the copy");
 }
+
+#[test]
+fn a_shared_mailslot_has_one_read_timeout() {
+    // S152: SetMailslotInfo applies to inherited handles too, both ways.
+    let root = tempfile::tempdir().unwrap();
+    let name: MailslotName = r"\\.\mailslot\handoff\timeout".parse().unwrap();
+    let mut slot = MailslotOptions::new()
+        .root(root.path())
+        .read_timeout(Some(Duration::from_millis(300)))
+        .create(&name)
+        .unwrap();
+    let mut adopted = Mailslot::adopt(slot.handoff().unwrap()).unwrap();
+    assert_eq!(adopted.read_timeout(), Some(Duration::from_millis(300)));
+    adopted.set_read_timeout(Some(Duration::ZERO));
+    assert_eq!(slot.read_timeout(), Some(Duration::ZERO));
+    assert_eq!(slot.info().unwrap().read_timeout, Some(Duration::ZERO));
+    slot.set_read_timeout(None);
+    assert_eq!(adopted.read_timeout(), None);
+    slot.set_read_timeout(Some(Duration::from_millis(5)));
+    assert_eq!(adopted.read_timeout(), Some(Duration::from_millis(5)));
+}

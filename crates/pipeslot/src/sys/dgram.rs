@@ -10,7 +10,7 @@
 use std::io;
 use std::io::IoSliceMut;
 use std::mem::MaybeUninit;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Duration;
 
 use rustix::event::{PollFd, PollFlags, Timespec};
@@ -185,6 +185,49 @@ pub(crate) fn set_send_buffer(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<()
     Ok(rustix::net::sockopt::set_socket_send_buffer_size(
         fd, bytes,
     )?)
+}
+
+/// Stores `value` (at least 1) in the socket's `SO_RCVLOWAT`, which Unix
+/// datagram sockets keep but never use: a number that every process
+/// holding the socket sees (a shared mailslot's read timeout).
+pub(crate) fn set_shared_number(fd: BorrowedFd<'_>, value: i32) -> io::Result<()> {
+    let value: libc::c_int = value;
+    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from `&value`,
+    // which lives for the call; `fd` is a valid descriptor.
+    let r = unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVLOWAT,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The number [`set_shared_number`] stored (1 when none was).
+pub(crate) fn shared_number(fd: BorrowedFd<'_>) -> io::Result<i32> {
+    let mut value: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes to `&mut value`, which
+    // is that big and lives for the call; `fd` is a valid descriptor.
+    let r = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVLOWAT,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(value)
 }
 
 /// This machine's host name (`uname(2)`).
