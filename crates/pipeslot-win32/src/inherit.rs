@@ -24,10 +24,12 @@
 //! client, are not passed (the child sees ERROR_INVALID_HANDLE).
 //!
 //! A pipe or mailslot handle given as `hStdInput`/`hStdOutput`/`hStdError`
-//! cannot be a descriptor 0-2 (its data is framed): the child's descriptor
-//! is `/dev/null` and its `GetStdHandle` returns the inherited handle,
-//! so a child linked with this library reads and writes it with
-//! `ReadFile`/`WriteFile` and keeps message boundaries.
+//! cannot be a descriptor 0-2 (its data is framed): the child's
+//! `GetStdHandle` returns the inherited handle, so a child linked with
+//! this library reads and writes it with `ReadFile`/`WriteFile` and keeps
+//! message boundaries; descriptors 1 and 2 are relayed into the handle,
+//! and descriptor 0 is relayed from it for a program not linked with the
+//! library (`crate::relay`).
 #![allow(unsafe_code)]
 
 use std::collections::HashSet;

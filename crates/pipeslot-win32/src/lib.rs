@@ -55,15 +55,22 @@
 //!   round trip through the C API beside `PipeClient::transact`
 //!   (BENCHMARKS.md).
 //!
-//! ## Still to come (issue 6)
+//! - **Inheritance** (`inherit`, `relay`): `CreateProcessA` hands every
+//!   inheritable handle — pipe connections and mailslots included — to a
+//!   child linked with this library under the same value, through a
+//!   handoff manifest; pipe and mailslot handles given as standard handles
+//!   are relayed for programs that are not. `tests/inherit.c` (run by
+//!   `tests/c_inherit.rs`) checks it across three generations.
+//! - `Get/SetNamedPipeHandleState` accept anonymous pipe ends (S138): byte
+//!   read mode, one instance, and a PIPE_NOWAIT wait mode that ReadFile
+//!   (ERROR_NO_DATA when empty, S76) and WriteFile (a write that does not
+//!   fit writes nothing, S77) honour.
 //!
-//! Overlapped I/O (a non-NULL OVERLAPPED gives ERROR_NOT_SUPPORTED, as the
-//! issue allows for now), `FlushFileBuffers` on anonymous pipes, and
-//! passing named-pipe and mailslot handles to children (they are not plain
-//! descriptors). `Get/SetNamedPipeHandleState` accept anonymous pipe ends
-//! (S138): byte read mode, one instance, and a PIPE_NOWAIT wait mode that
-//! ReadFile (ERROR_NO_DATA when empty, S76) and WriteFile (a write that does
-//! not fit writes nothing, S77) honour.
+//! ## Not provided
+//!
+//! Overlapped I/O: a non-NULL OVERLAPPED gives ERROR_NOT_SUPPORTED, as
+//! issue 6 allows for now. The header lists what else is absent
+//! (CREATE_SUSPENDED, thread handles of new processes, ...).
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]

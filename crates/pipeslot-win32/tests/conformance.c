@@ -203,6 +203,45 @@ static void test_pipe_io(void)
     CloseHandle(w);
 }
 
+/* Reads what is in the anonymous pipe `param` after 200 ms (for the flush). */
+static DWORD WINAPI drain_later(LPVOID param)
+{
+    char buf[64];
+    DWORD n = 0;
+    Sleep(200);
+    ReadFile((HANDLE)param, buf, sizeof buf, &n, NULL);
+    return n;
+}
+
+/* S74 on anonymous pipes: FlushFileBuffers waits for the reader. */
+static void test_anon_flush(void)
+{
+    HANDLE r, w, t;
+    DWORD n = 0, start, took, drained = 0;
+    CreatePipe(&r, &w, NULL, 0);
+    start = GetTickCount();
+    CHECK(FlushFileBuffers(w) && GetTickCount() - start < 1000,
+          "S74 FlushFileBuffers on an empty anonymous pipe returns at once");
+    WriteFile(w, "flush me", 8, &n, NULL);
+    t = CreateThread(NULL, 0, drain_later, r, 0, NULL);
+    start = GetTickCount();
+    CHECK(FlushFileBuffers(w), "S74 FlushFileBuffers(write end) succeeds once the reader read it all");
+    took = GetTickCount() - start;
+    WaitForSingleObject(t, 10000);
+    GetExitCodeThread(t, &drained);
+    CloseHandle(t);
+    CHECK(took >= 150 && drained == 8, "S74 ... and it waited for the read (8 bytes, >= 150 ms)");
+    SetLastError(0);
+    CHECK(!FlushFileBuffers(r) && GetLastError() == ERROR_ACCESS_DENIED,
+          "S132 FlushFileBuffers on the read end (no write access) -> ERROR_ACCESS_DENIED");
+    WriteFile(w, "never read", 10, &n, NULL);
+    CloseHandle(r);
+    SetLastError(0);
+    CHECK(!FlushFileBuffers(w) && GetLastError() == ERROR_BROKEN_PIPE,
+          "S74 FlushFileBuffers with unread bytes and no reader -> ERROR_BROKEN_PIPE");
+    CloseHandle(w);
+}
+
 /* S138: the named-pipe state functions accept anonymous pipe handles: a
  * byte pipe of one instance, whose wait mode can change (S76, S77). */
 static void test_anon_handle_state(void)
@@ -1295,6 +1334,7 @@ int _tmain(int argc, LPTSTR argv[])
     test_handles();
     test_pipe_info();
     test_pipe_io();
+    test_anon_flush();
     test_anon_handle_state();
     test_wrong_kind();
     test_std_handles();

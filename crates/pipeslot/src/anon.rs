@@ -552,6 +552,37 @@ impl PipeWriter {
         })
     }
 
+    /// How many bytes written to the pipe are still unread (`FIONREAD`).
+    pub fn queued(&self) -> Result<usize> {
+        sys::pipe::bytes_available(self.fd.as_fd())
+            .map_err(|e| Error::from_io(e, "querying a pipe"))
+    }
+
+    /// `FlushFileBuffers` on the write end (S74): waits until the readers
+    /// have read everything written; at once on an empty pipe. Fails with
+    /// [`ErrorKind::BrokenPipe`] when every read end closes first, bytes
+    /// unread. The kernel gives no wake-up for a drained pipe, so this
+    /// looks every 1 ms at first, backing off to every 20 ms.
+    #[doc(alias = "FlushFileBuffers")]
+    pub fn wait_drained(&self) -> Result<()> {
+        let mut pause = std::time::Duration::from_millis(1);
+        loop {
+            if self.queued()? == 0 {
+                return Ok(());
+            }
+            if sys::pipe::reader_gone(self.fd.as_fd())
+                .map_err(|e| Error::from_io(e, "flushing a pipe"))?
+            {
+                return Err(Error::new(
+                    ErrorKind::BrokenPipe,
+                    "flushing a pipe: every read end closed before reading everything",
+                ));
+            }
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Takes over the write end of a pipe that a parent process handed
     /// down (an inherited handle, S133), with the size hint it was created
     /// with. Fails with [`ErrorKind::InvalidHandle`] when `fd` is not a

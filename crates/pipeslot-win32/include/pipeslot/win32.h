@@ -16,8 +16,23 @@
  * Names: pipes and mailslots live in pipeslot's namespaces ($PIPESLOT_ROOT
  * when set). All instances of a pipe name belong to one process (another
  * process creating an instance of a live name: ERROR_ACCESS_DENIED).
- * Named-pipe and mailslot handles are never passed to child processes
- * (they are not plain descriptors); file handles are, when inheritable.
+ *
+ * Inheritance (S19, S133): CreateProcessA with bInheritHandles TRUE gives
+ * a child linked with this library every inheritable handle under the
+ * same value -- anonymous pipe ends, files, named-pipe client ends,
+ * connected named-pipe instances, mailslots and mailslot writers -- and
+ * they are inheritable again in the child. Parent and child share each
+ * connection (its peer sees it closed once both closed it) and each
+ * mailslot (its name lives while either holds it; one read timeout, S152).
+ * Data the parent had received but not read when the child started is
+ * copied to the child: a parent and child that both go on reading one
+ * pipe end may both see it. NOT passed: a named-pipe instance still
+ * waiting for its client (ConnectNamedPipe stays with the creating
+ * process; an inherited connected instance gives ERROR_NOT_SUPPORTED
+ * there), process and thread handles, and a mailslot a thread of the
+ * parent is blocked reading at the time (ERROR_INVALID_HANDLE in the
+ * child). A program not linked with the library gets the descriptors of
+ * anonymous pipes and files only.
  *
  * Conventions of every function below:
  *   - On failure the calling thread's last error is set and the failure
@@ -314,7 +329,9 @@ BOOL WINAPI PeekNamedPipe(HANDLE hNamedPipe, LPVOID lpBuffer, DWORD nBufferSize,
 BOOL WINAPI GetNamedPipeInfo(HANDLE hNamedPipe, LPDWORD lpFlags, LPDWORD lpOutBufferSize,
                              LPDWORD lpInBufferSize, LPDWORD lpMaxInstances);
 /* The handle of descriptor 0, 1 or 2 (same value each call; inheritable);
-   another nStdHandle: INVALID_HANDLE_VALUE + ERROR_INVALID_HANDLE. */
+   in a child given a pipe or mailslot handle as a standard handle, that
+   handle (S133); another nStdHandle: INVALID_HANDLE_VALUE +
+   ERROR_INVALID_HANDLE. */
 HANDLE WINAPI GetStdHandle(DWORD nStdHandle);
 
 /* ---- Named pipes (S1-S128) ---------------------------------------------- */
@@ -336,8 +353,8 @@ HANDLE WINAPI CreateNamedPipeA(LPCSTR lpName, DWORD dwOpenMode, DWORD dwPipeMode
 /* Waits for a client (S41, S44); already connected: FALSE +
    ERROR_PIPE_CONNECTED, usable (S42); client gone: ERROR_NO_DATA (S43);
    PIPE_NOWAIT and none: ERROR_PIPE_LISTENING (S47); client handle:
-   ERROR_INVALID_FUNCTION (S34); lpOverlapped non-NULL:
-   ERROR_NOT_SUPPORTED. */
+   ERROR_INVALID_FUNCTION (S34); lpOverlapped non-NULL, or an instance
+   inherited from the parent: ERROR_NOT_SUPPORTED. */
 BOOL WINAPI ConnectNamedPipe(HANDLE hNamedPipe, LPOVERLAPPED lpOverlapped);
 /* Ends the connection, discarding unread data (S49-S53); again:
    ERROR_PIPE_NOT_CONNECTED (S51); client handle: ERROR_INVALID_FUNCTION. */
@@ -358,7 +375,10 @@ HANDLE WINAPI CreateFileA(LPCSTR lpFileName, DWORD dwDesiredAccess, DWORD dwShar
                           HANDLE hTemplateFile);
 /* Pipe end: waits until the peer read everything written (S74), server
    with no client succeeds, disconnected client ERROR_PIPE_NOT_CONNECTED
-   (S57, S85-S88); file or standard handle: fsync; mailslot writer: TRUE. */
+   (S57, S85-S88); anonymous write end: waits until the pipe is read empty
+   (ERROR_BROKEN_PIPE if every reader closes first), read end:
+   ERROR_ACCESS_DENIED (S74, S132); file or standard handle: fsync;
+   mailslot writer: TRUE. */
 BOOL WINAPI FlushFileBuffers(HANDLE hFile);
 /* Writes one request message, reads one reply (S109-S119): byte pipe or
    byte read mode ERROR_BAD_PIPE (S109, S110); unread data waiting
@@ -429,8 +449,9 @@ HANDLE WINAPI CreateMailslotA(LPCSTR lpName, DWORD nMaxMessageSize, DWORD lReadT
    handle: ERROR_INVALID_HANDLE. */
 BOOL WINAPI GetMailslotInfo(HANDLE hMailslot, LPDWORD lpMaxMessageSize, LPDWORD lpNextSize,
                             LPDWORD lpMessageCount, LPDWORD lpReadTimeout);
-/* Sets the read timeout of later reads (S152); as GetMailslotInfo for
-   blocked reads and wrong handles. */
+/* Sets the read timeout of later reads, in every process holding the
+   mailslot (S152); as GetMailslotInfo for blocked reads and wrong
+   handles. */
 BOOL WINAPI SetMailslotInfo(HANDLE hMailslot, DWORD lReadTimeout);
 
 /* ---- Processes ------------------------------------------------------- */
@@ -439,8 +460,12 @@ BOOL WINAPI SetMailslotInfo(HANDLE hMailslot, DWORD lReadTimeout);
    Microsoft C runtime rules, the program found in PATH; with
    STARTF_USESTDHANDLES and bInheritHandles TRUE, the inheritable
    hStdInput/hStdOutput/hStdError become the child's 0/1/2 (others:
-   /dev/null); with bInheritHandles TRUE every inheritable handle is
-   inherited (S133, S135). hThread is NULL. No such program:
+   /dev/null); a pipe or mailslot handle there is relayed by a thread of
+   this process (output: each chunk the child writes is one message;
+   input: for a program not statically linked with this library, which
+   otherwise takes it over through GetStdHandle); with bInheritHandles
+   TRUE every inheritable handle is inherited (see "Inheritance" above;
+   S19, S133, S135). hThread is NULL. No such program:
    ERROR_FILE_NOT_FOUND. */
 BOOL WINAPI CreateProcessA(LPCSTR lpApplicationName, LPSTR lpCommandLine,
                            LPSECURITY_ATTRIBUTES lpProcessAttributes,

@@ -278,7 +278,8 @@ pub unsafe extern "C" fn CreateFileA(
 }
 
 /// `FlushFileBuffers`: waits until the peer read everything written on a
-/// pipe end (S74, S57, S85-S88); `fsync` for a file or standard handle
+/// pipe end (S74, S57, S85-S88), anonymous pipes included (the read end
+/// has no write access: ERROR_ACCESS_DENIED); `fsync` for a file or standard handle
 /// (a descriptor that cannot be synced, as a terminal or pipe, succeeds);
 /// TRUE at once for a mailslot writer (each write is delivered whole).
 #[no_mangle]
@@ -293,6 +294,10 @@ pub extern "C" fn FlushFileBuffers(hFile: HANDLE) -> BOOL {
             Object::File(handle) => handle.file.sync_all().map_err(code_of_io)?,
             Object::StdStream(fd) => sys::sync(*fd).map_err(code_of_io)?,
             Object::MailslotWriter(_) => {}
+            // S74 on an anonymous pipe: wait until the reader read it all;
+            // the read end has no write access (S132).
+            Object::AnonWriter(end) => end.lock().wait_drained().map_err(|e| code_of(&e))?,
+            Object::AnonReader(_) => return Err(ERROR_ACCESS_DENIED),
             _ => return Err(ERROR_INVALID_HANDLE),
         }
         Ok(TRUE)

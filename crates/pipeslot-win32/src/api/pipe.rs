@@ -410,13 +410,7 @@ static STD_HANDLES: Mutex<[Option<usize>; 3]> = Mutex::new([None; 3]);
 /// How many bytes an anonymous pipe takes without blocking: its capacity
 /// less what is queued (`FIONREAD` works on either end of a pipe).
 fn anon_room(writer: &pipeslot::anon::PipeWriter) -> Win32Result<usize> {
-    use std::os::fd::AsRawFd;
     let capacity = writer.capacity().map_err(|e| code_of(&e))?;
-    let mut queued: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one c_int through the valid pointer given.
-    let rc = unsafe { libc::ioctl(writer.as_raw_fd(), libc::FIONREAD, &mut queued) };
-    if rc < 0 {
-        return Err(code_of_io(std::io::Error::last_os_error()));
-    }
-    Ok(capacity.saturating_sub(queued.max(0) as usize))
+    let queued = writer.queued().map_err(|e| code_of(&e))?;
+    Ok(capacity.saturating_sub(queued))
 }

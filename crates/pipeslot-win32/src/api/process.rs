@@ -14,13 +14,21 @@
 //!   as Windows requires. A handle that does not qualify (NULL, invalid,
 //!   not inheritable, a process handle, or `bInheritHandles` FALSE) gives
 //!   the child `/dev/null` there: the child's I/O on it is lost, instead of
-//!   going to a handle the child cannot use. Without the flag, the child
-//!   shares this process's descriptors 0, 1 and 2.
-//! - **Inheritance** (S133, S135). With `bInheritHandles` TRUE, the
-//!   descriptor behind every inheritable handle stays open in the child
+//!   going to a handle the child cannot use. A named-pipe or mailslot
+//!   handle is not a descriptor: on 1 and 2 a relay thread copies what the
+//!   child writes into it, and on 0 it copies what arrives into the child
+//!   — for a program not statically linked with this library; one that is
+//!   takes the handle over (`GetStdHandle` returns it, messages intact)
+//!   and has `/dev/null` as descriptor 0 (`crate::relay`). Without the
+//!   flag, the child shares this process's descriptors 0, 1 and 2.
+//! - **Inheritance** (S19, S133, S135). With `bInheritHandles` TRUE, the
+//!   descriptors behind every inheritable handle stay open in the child
 //!   (all pipeslot descriptors are otherwise close-on-exec), so a pipe's
 //!   reader sees end of data only once every inherited write end is closed
-//!   too, as on Windows. With FALSE, nothing but 0, 1 and 2 is inherited.
+//!   too, as on Windows; a child linked with this library also finds every
+//!   inheritable handle, pipe connections and mailslots included, under
+//!   the same value (`crate::inherit`). With FALSE, nothing but 0, 1 and 2
+//!   is inherited.
 //! - `lpEnvironment` (an ANSI block `k=v\0...\0\0`) and
 //!   `lpCurrentDirectory` are honoured; `lpProcessAttributes`,
 //!   `lpThreadAttributes`, `dwCreationFlags` and the other `STARTUPINFOA`

@@ -38,8 +38,28 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::name::PipeName;
 use crate::sys::shm::CreditPage;
 
-/// A connected pipe end ready for a child process: see the
-/// [module docs](self).
+/// A connected pipe end ready for a child process.
+///
+/// [`PipeClient::handoff`](super::PipeClient::handoff),
+/// [`PipeServer::handoff`](super::PipeServer::handoff) and
+/// [`PipeConnection::handoff`] return one: duplicates of the connection's
+/// descriptors (close-on-exec; the caller makes them inheritable for the
+/// one child it starts) and the end's state — its modes, quotas, counters,
+/// and the data already received but unread. The child passes it to
+/// [`PipeConnection::adopt`].
+///
+/// Parent and child share the connection itself: the peer sees the end
+/// closed only once both have closed it, and a `DisconnectNamedPipe` by
+/// either disconnects it for both. What the parent had already received
+/// and not read is *copied* into the child. So the usual pattern — the
+/// parent starts the child and leaves the connection to it, or waits for
+/// it — behaves exactly as on Windows; a parent and a child that both go
+/// on reading the same end may each read data the parent had received
+/// before the hand-off (on Windows one of them would), and their flow
+/// control counts only what each saw.
+///
+/// A server instance that has no client cannot be handed over: waiting
+/// for clients stays with the process that created the name.
 #[derive(Debug)]
 pub struct PipeHandoff {
     /// Everything about the end but its descriptors.

@@ -150,6 +150,23 @@ pub(crate) fn wait_writable(fd: BorrowedFd<'_>) -> io::Result<()> {
     }
 }
 
+/// Whether every read end of the pipe whose write end is `fd` is closed
+/// (`poll` reports `POLLERR` on the write end), without waiting.
+pub(crate) fn reader_gone(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    let mut fds = [PollFd::from_borrowed_fd(fd, PollFlags::OUT)];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    loop {
+        match rustix::event::poll(&mut fds, Some(&zero)) {
+            Err(Errno::INTR) => continue,
+            Err(e) => return Err(e.into()),
+            Ok(_) => return Ok(fds[0].revents().contains(PollFlags::ERR)),
+        }
+    }
+}
+
 /// `fcntl(F_DUPFD_CLOEXEC)`: a second descriptor for the same pipe end.
 #[doc(alias = "F_DUPFD_CLOEXEC")]
 pub(crate) fn duplicate(fd: BorrowedFd<'_>) -> io::Result<OwnedFd> {
