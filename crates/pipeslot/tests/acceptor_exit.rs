@@ -30,6 +30,11 @@ fn the_acceptor_ends_with_the_last_instance() {
         .root(root.path())
         .create(&name)
         .unwrap();
+    // The thread names itself once it runs: wait for that.
+    let start = Instant::now();
+    while threads_named("pipeslot-accept") == 0 && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     assert_eq!(threads_named("pipeslot-accept"), 1, "one acceptor per name");
     drop(first);
     std::thread::sleep(Duration::from_millis(300));

@@ -12,13 +12,13 @@ use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use pipeslot_proto::handshake::{self, Access, ClientHello, OpenMode, PipeType, ServerHello};
 
-use super::conn::{Cancel, Conn, End};
-use super::server::{set_read_mode, transact, Canceller};
+use super::conn::Conn;
+use super::handoff::{EndFacts, PipeConnection};
+use super::server::Canceller;
 use super::{
     HandleState, MessageRead, PeekInfo, PeerIdentity, PipeEnd, PipeInfo, PipeMode, ReadMode,
     WaitTimeout,
@@ -66,16 +66,8 @@ pub struct ClientOptions {
 /// client.connect();
 /// ```
 pub struct PipeClient {
-    name: PipeName,
-    conn: Arc<Conn>,
-    cancel: Arc<Cancel>,
-    modes: Mutex<(ReadMode, bool)>,
-    mode: PipeMode,
-    in_buffer_size: u32,
-    out_buffer_size: u32,
-    max_instances: u32,
-    can_read: bool,
-    can_write: bool,
+    /// The connected end; a client is one that this process opened.
+    end: PipeConnection,
 }
 
 /// CreateFile on a pipe name with the default options.
@@ -154,19 +146,23 @@ impl ClientOptions {
                     },
                 )?;
                 conn.seed(&leftover);
-                let cancel = Arc::new(Cancel::new());
                 Ok(PipeClient {
-                    name: name.clone(),
-                    conn: Arc::new(conn),
-                    cancel,
-                    // S33: a client starts in byte-read, blocking mode.
-                    modes: Mutex::new((ReadMode::Byte, false)),
-                    mode,
-                    in_buffer_size: in_quota,
-                    out_buffer_size: out_quota,
-                    max_instances,
-                    can_read: self.read,
-                    can_write: self.write,
+                    end: PipeConnection::new(
+                        conn,
+                        EndFacts {
+                            name,
+                            end: PipeEnd::Client,
+                            mode,
+                            // S33: a client starts in byte-read, blocking mode.
+                            modes: (ReadMode::Byte, false),
+                            can_read: self.read,
+                            can_write: self.write,
+                            in_buffer_size: in_quota,
+                            out_buffer_size: out_quota,
+                            max_instances,
+                            own_pid: std::process::id(),
+                        },
+                    ),
                 })
             }
             other => Err(answer_error(other, &context())),
@@ -323,181 +319,99 @@ pub fn call_named_pipe(
 impl PipeClient {
     /// The name this client opened.
     pub fn name(&self) -> &PipeName {
-        &self.name
+        self.end.name()
     }
 
     /// ReadFile (S58-S67, S76, S79-S83).
     #[doc(alias = "ReadFile")]
     pub fn read_message(&self, buf: &mut [u8]) -> Result<MessageRead> {
-        self.readable()?;
-        let (read_mode, nowait) = self.modes();
-        self.conn.read(buf, read_mode, nowait, &self.cancel)
+        self.end.read_message(buf)
     }
 
     /// Reads one whole message (on a byte pipe: what is available).
     pub fn recv_message(&self) -> Result<Vec<u8>> {
-        self.readable()?;
-        self.conn.receive_message(self.modes().1, &self.cancel)
+        self.end.recv_message()
     }
 
     /// WriteFile (S61, S72, S77, S81).
     #[doc(alias = "WriteFile")]
     pub fn send(&self, data: &[u8]) -> Result<usize> {
-        if !self.can_write {
-            return Err(Error::new(
-                ErrorKind::AccessDenied,
-                "writing to a pipe opened without write access",
-            ));
-        }
-        self.conn.write(data, self.modes().1, &self.cancel)
+        self.end.send(data)
     }
 
     /// PeekNamedPipe (S89-S97).
     #[doc(alias = "PeekNamedPipe")]
     pub fn peek(&self, buf: &mut [u8]) -> Result<PeekInfo> {
-        self.conn.peek(buf)
+        self.end.peek(buf)
     }
 
     /// TransactNamedPipe (S109-S119).
     #[doc(alias = "TransactNamedPipe")]
     pub fn transact(&self, request: &[u8], reply: &mut [u8]) -> Result<MessageRead> {
-        transact(
-            &self.conn,
-            self.mode,
-            self.modes(),
-            request,
-            reply,
-            &self.cancel,
-        )
+        self.end.transact(request, reply)
     }
 
     /// FlushFileBuffers: waits until the server has read everything written
     /// (S74); ERROR_PIPE_NOT_CONNECTED after a disconnect (S57).
     #[doc(alias = "FlushFileBuffers")]
     pub fn flush(&self) -> Result<()> {
-        self.conn.flush(&self.cancel)
+        self.end.flush()
     }
 
     /// GetNamedPipeHandleState (S104). The instance count is the one the
     /// server publishes on the connection's credit page.
     pub fn handle_state(&self) -> Result<HandleState> {
-        self.connected("querying a pipe")?;
-        let (read_mode, nowait) = self.modes();
-        Ok(HandleState {
-            read_mode,
-            nowait,
-            instances: self.conn.instances(),
-        })
+        self.end.handle_state()
     }
 
     /// SetNamedPipeHandleState's read mode (S98, S99).
     pub fn set_read_mode(&self, mode: ReadMode) -> Result<()> {
-        self.connected("setting a pipe's mode")?;
-        set_read_mode(&self.modes, self.mode, mode)
+        self.end.set_read_mode(mode)
     }
 
     /// SetNamedPipeHandleState's wait mode (S78).
     pub fn set_nowait(&self, nowait: bool) -> Result<()> {
-        self.connected("setting a pipe's mode")?;
-        self.modes.lock().unwrap_or_else(|p| p.into_inner()).1 = nowait;
-        Ok(())
+        self.end.set_nowait(nowait)
     }
 
     /// GetNamedPipeInfo: the server's quotas as given (S105-S108).
     pub fn info(&self) -> Result<PipeInfo> {
-        self.connected("querying a pipe")?;
-        Ok(PipeInfo {
-            end: PipeEnd::Client,
-            mode: self.mode,
-            out_buffer_size: self.out_buffer_size,
-            in_buffer_size: self.in_buffer_size,
-            max_instances: self.max_instances,
-        })
+        self.end.info()
     }
 
     /// GetNamedPipeClientProcessId: this process (S125).
     pub fn client_process_id(&self) -> Result<u32> {
-        self.connected("querying a pipe")?;
-        Ok(std::process::id())
+        self.end.client_process_id()
     }
 
     /// GetNamedPipeServerProcessId (S125, S127).
     pub fn server_process_id(&self) -> Result<u32> {
-        self.connected("querying a pipe")?;
-        Ok(self.conn.peer.pid)
+        self.end.server_process_id()
     }
 
     /// The server's kernel-attested identity.
     pub fn server_identity(&self) -> Result<PeerIdentity> {
-        self.connected("querying a pipe")?;
-        Ok(self.conn.peer.clone())
+        self.end.peer_identity()
     }
 
     /// A handle that cancels this client's blocking calls from another
     /// thread.
     pub fn canceller(&self) -> Canceller {
-        Canceller::for_client(self.cancel.clone(), &self.conn)
+        self.end.canceller()
     }
 
     /// Hands this end to a child process, which takes it over with
     /// [`PipeConnection::adopt`](super::PipeConnection::adopt) (see
     /// [`PipeHandoff`](super::PipeHandoff) for what is shared).
     pub fn handoff(&self) -> Result<super::PipeHandoff> {
-        super::handoff::handoff(
-            &self.conn,
-            super::handoff::EndFacts {
-                name: &self.name,
-                end: PipeEnd::Client,
-                mode: self.mode,
-                modes: self.modes(),
-                can_read: self.can_read,
-                can_write: self.can_write,
-                in_buffer_size: self.in_buffer_size,
-                out_buffer_size: self.out_buffer_size,
-                max_instances: self.max_instances,
-                own_pid: std::process::id(),
-            },
-        )
-    }
-
-    fn modes(&self) -> (ReadMode, bool) {
-        *self.modes.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn readable(&self) -> Result<()> {
-        if self.can_read {
-            Ok(())
-        } else {
-            Err(Error::new(
-                ErrorKind::AccessDenied,
-                "reading from a pipe opened without read access",
-            ))
-        }
-    }
-
-    /// S88: after a disconnect the client's queries fail.
-    fn connected(&self, what: &str) -> Result<()> {
-        let _ = self.conn.refresh();
-        if self.conn.end_state() == End::Disconnected {
-            return Err(Error::new(
-                ErrorKind::PipeNotConnected,
-                format!("{what}: the server has disconnected this client"),
-            ));
-        }
-        Ok(())
-    }
-}
-
-impl Drop for PipeClient {
-    fn drop(&mut self) {
-        self.conn.close();
+        self.end.handoff()
     }
 }
 
 impl std::fmt::Debug for PipeClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PipeClient")
-            .field("name", &self.name)
+            .field("name", self.name())
             .finish()
     }
 }

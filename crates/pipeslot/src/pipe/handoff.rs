@@ -137,6 +137,24 @@ pub struct PipeConnection {
 }
 
 impl PipeConnection {
+    /// An end over `conn`, as its owner describes it.
+    pub(crate) fn new(conn: Conn, facts: EndFacts<'_>) -> PipeConnection {
+        PipeConnection {
+            name: facts.name.clone(),
+            conn: Arc::new(conn),
+            cancel: Arc::new(Cancel::new()),
+            modes: Mutex::new(facts.modes),
+            end: facts.end,
+            mode: facts.mode,
+            can_read: facts.can_read,
+            can_write: facts.can_write,
+            in_buffer_size: facts.in_buffer_size,
+            out_buffer_size: facts.out_buffer_size,
+            max_instances: facts.max_instances,
+            own_pid: facts.own_pid,
+        }
+    }
+
     /// Takes over a handed-over end. Fails with
     /// [`ErrorKind::InvalidParameter`] for a state that names no pipe, and
     /// with [`ErrorKind::Io`] when the credit page is not one (unsealed,
@@ -194,20 +212,21 @@ impl PipeConnection {
             peer,
             state.connection,
         )?;
-        Ok(PipeConnection {
-            name,
-            conn: Arc::new(conn),
-            cancel: Arc::new(Cancel::new()),
-            modes: Mutex::new((read_mode, state.nowait)),
-            end,
-            mode,
-            can_read: state.can_read,
-            can_write: state.can_write,
-            in_buffer_size: state.in_buffer_size,
-            out_buffer_size: state.out_buffer_size,
-            max_instances: state.max_instances,
-            own_pid: state.own_pid,
-        })
+        Ok(PipeConnection::new(
+            conn,
+            EndFacts {
+                name: &name,
+                end,
+                mode,
+                modes: (read_mode, state.nowait),
+                can_read: state.can_read,
+                can_write: state.can_write,
+                in_buffer_size: state.in_buffer_size,
+                out_buffer_size: state.out_buffer_size,
+                max_instances: state.max_instances,
+                own_pid: state.own_pid,
+            },
+        ))
     }
 
     /// Hands this end on to another child process (a handle inherited is
@@ -243,14 +262,26 @@ impl PipeConnection {
     /// ReadFile (S58-S67, S76, S79-S83).
     #[doc(alias = "ReadFile")]
     pub fn read_message(&self, buf: &mut [u8]) -> Result<MessageRead> {
-        if !self.can_read {
-            return Err(Error::new(
-                ErrorKind::AccessDenied,
-                "reading from a pipe end without read access",
-            ));
-        }
+        self.readable()?;
         let (read_mode, nowait) = self.modes();
         self.conn.read(buf, read_mode, nowait, &self.cancel)
+    }
+
+    /// Reads one whole message (on a byte pipe: what is available).
+    pub fn recv_message(&self) -> Result<Vec<u8>> {
+        self.readable()?;
+        self.conn.receive_message(self.modes().1, &self.cancel)
+    }
+
+    fn readable(&self) -> Result<()> {
+        if self.can_read {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::AccessDenied,
+                "reading from a pipe opened without read access",
+            ))
+        }
     }
 
     /// WriteFile (S61, S72, S77, S81).
@@ -259,7 +290,7 @@ impl PipeConnection {
         if !self.can_write {
             return Err(Error::new(
                 ErrorKind::AccessDenied,
-                "writing to a pipe end without write access",
+                "writing to a pipe opened without write access",
             ));
         }
         self.conn.write(data, self.modes().1, &self.cancel)
@@ -339,6 +370,7 @@ impl PipeConnection {
 
     /// GetNamedPipeInfo (S105-S108).
     pub fn info(&self) -> Result<PipeInfo> {
+        self.connected("querying a pipe")?;
         Ok(PipeInfo {
             end: self.end,
             mode: self.mode,
@@ -393,7 +425,7 @@ impl PipeConnection {
         if self.conn.end_state() == End::Disconnected {
             return Err(Error::new(
                 ErrorKind::PipeNotConnected,
-                format!("{what}: the pipe has been disconnected"),
+                format!("{what}: the server has disconnected this client"),
             ));
         }
         Ok(())
