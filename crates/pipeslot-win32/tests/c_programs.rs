@@ -17,7 +17,7 @@ mod common;
 
 use std::process::Command;
 
-use common::compile;
+use common::{compile, run_checks};
 
 #[test]
 fn redirect_pipes_echo_into_tr() {
@@ -32,35 +32,8 @@ fn redirect_pipes_echo_into_tr() {
 
 #[test]
 fn conformance_program_passes_every_check() {
-    let program = compile("tests/conformance.c", "conformance");
-    // Pipe and mailslot names go to a namespace of this run only; the
-    // library creates the directory (a short path: socket addresses are
-    // limited to 108 bytes).
-    let root = std::env::temp_dir().join(format!(
-        "pipeslot-win32-conformance-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    let output = Command::new(&program)
-        .env("PIPESLOT_ROOT", &root)
-        .output()
-        .unwrap();
-    let _ = std::fs::remove_dir_all(&root);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("{stdout}");
-    let last = stdout.lines().last().unwrap_or_default();
-    let (passed, failed) = parse_summary(last).unwrap_or_else(|| panic!("no summary: {stdout}"));
-    assert!(passed > 0, "{stdout}");
-    assert_eq!(failed, 0, "{stdout}");
-    assert!(output.status.success(), "{output:?}");
-}
-
-/// Parses `N passed, M failed`.
-fn parse_summary(line: &str) -> Option<(u32, u32)> {
-    let (passed, failed) = line.split_once(" passed, ")?;
-    let failed = failed.strip_suffix(" failed")?;
-    Some((passed.parse().ok()?, failed.parse().ok()?))
+    run_checks(
+        &compile("tests/conformance.c", "conformance"),
+        "conformance",
+    );
 }

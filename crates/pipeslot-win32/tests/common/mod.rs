@@ -38,3 +38,39 @@ pub fn static_library() -> PathBuf {
     assert!(library.exists(), "{} not built", library.display());
     library
 }
+
+/// Runs a checking C program (one `ok  :`/`FAIL:` line per check, last line
+/// `N passed, M failed`) with `PIPESLOT_ROOT` set to a fresh directory of
+/// its own, removed afterwards, so that its pipe and mailslot names meet
+/// nobody else's; prints its output and asserts that every check passed.
+#[allow(dead_code)] // not every test file runs checking programs
+pub fn run_checks(program: &Path, tag: &str) {
+    // A short path: socket addresses are limited to 108 bytes.
+    let root = std::env::temp_dir().join(format!(
+        "psw-{tag}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    let output = Command::new(program)
+        .env("PIPESLOT_ROOT", &root)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&root);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    let last = stdout.lines().last().unwrap_or_default();
+    let (passed, failed) = parse_summary(last).unwrap_or_else(|| panic!("no summary: {stdout}"));
+    assert!(passed > 0, "{stdout}");
+    assert_eq!(failed, 0, "{stdout}");
+    assert!(output.status.success(), "{output:?}");
+}
+
+/// Parses `N passed, M failed`.
+fn parse_summary(line: &str) -> Option<(u32, u32)> {
+    let (passed, failed) = line.split_once(" passed, ")?;
+    let failed = failed.strip_suffix(" failed")?;
+    Some((passed.parse().ok()?, failed.parse().ok()?))
+}
