@@ -373,6 +373,12 @@ fn links_this_library(program: &[u8], directory: Option<&[u8]>) -> bool {
     let Some(executable) = candidates.into_iter().find(|p| p.is_file()) else {
         return false;
     };
+    // Programs linked with this library are a few MiB; do not read a huge
+    // file whole to find out.
+    const LARGEST: u64 = 256 << 20;
+    if std::fs::metadata(&executable).map_or(true, |m| m.len() > LARGEST) {
+        return false;
+    }
     let Ok(bytes) = std::fs::read(executable) else {
         return false;
     };
