@@ -211,7 +211,7 @@ pub fn run(args: MailslotArgs) -> Result<u8, Failure> {
 /// count, or a closed stdout ends it.
 fn recv(args: RecvArgs) -> Result<u8, Failure> {
     let name = parse_name(&args.name)?;
-    let mut slot = MailslotOptions::new()
+    let slot = MailslotOptions::new()
         .max_message_size(args.max_size)
         .read_timeout(args.timeout.map(Duration::from_millis))
         .machine_wide(args.machine_wide)

@@ -104,7 +104,7 @@ fn bcast_writes_the_268_byte_announcement() {
     // NUL-padded to 260 bytes — written once the locator's mailslot exists.
     let sandbox = Sandbox::new();
     let slot_name = MailslotName::parse(&sandbox.mailslot).unwrap();
-    let mut slot = MailslotOptions::new()
+    let slot = MailslotOptions::new()
         .root(&sandbox.root)
         .read_timeout(Some(HANG))
         .create(&slot_name)
@@ -137,7 +137,7 @@ fn server_announces_itself_on_the_mailslot() {
     // while a locator's mailslot exists.
     let sandbox = Sandbox::new();
     let slot_name = MailslotName::parse(&sandbox.mailslot).unwrap();
-    let mut slot = MailslotOptions::new()
+    let slot = MailslotOptions::new()
         .root(&sandbox.root)
         .read_timeout(Some(HANG))
         .create(&slot_name)

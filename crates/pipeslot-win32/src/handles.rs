@@ -60,10 +60,7 @@ pub(crate) enum Object {
     /// parent process (`crate::inherit`).
     PipeConnection(PipeConnectionHandle),
     /// A mailslot's reading end (`CreateMailslotA`), boxed as it is large.
-    /// The `Mutex` is needed because `Mailslot::read` takes `&mut self`: a
-    /// blocked `ReadFile` holds it, so `GetMailslotInfo`/`SetMailslotInfo`
-    /// wait for it.
-    Mailslot(Box<Mutex<Mailslot>>),
+    Mailslot(Box<Mailslot>),
     /// A mailslot's writing end (`CreateFileA` on a mailslot name).
     MailslotWriter(MailslotWriter),
     /// An ordinary file (`CreateFileA` on a path).

@@ -37,8 +37,7 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::FileExt;
-use std::sync::{Mutex, OnceLock, TryLockError};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
 
 use pipeslot::anon::{PipeReader, PipeWriter};
 use pipeslot::mailslot::{Mailslot, MailslotHandoff, MailslotWriter, WriterHandoff};
@@ -55,10 +54,6 @@ pub(crate) const ENV: &str = "PIPESLOT_WIN32_HANDOFF";
 
 /// The memfd's name, checked by the child before it reads anything.
 const MEMFD_NAME: &str = "pipeslot-handoff";
-
-/// How long `CreateProcessA` waits for a mailslot that another thread is
-/// blocked reading before it leaves that handle out (see [`describe`]).
-const MAILSLOT_BUSY_WAIT: Duration = Duration::from_millis(200);
 
 /// What `CreateProcessA` hands one child; dropped once the child started.
 pub(crate) struct Bequest {
@@ -158,7 +153,7 @@ fn describe(object: &Object) -> Option<(ObjectState, Vec<RawFd>, Vec<OwnedFd>)> 
         Object::PipeClient(handle) => pipe(handle.client.handoff(), handle.can_set_state),
         Object::PipeConnection(handle) => pipe(handle.conn.handoff(), handle.can_set_state),
         Object::Mailslot(slot) => {
-            let handoff = lock_briefly(slot)?.handoff().ok()?;
+            let handoff = slot.handoff().ok()?;
             let fds = vec![handoff.socket.as_raw_fd(), handoff.lock.as_raw_fd()];
             Some((
                 ObjectState::Mailslot(handoff.state),
@@ -179,23 +174,6 @@ fn describe(object: &Object) -> Option<(ObjectState, Vec<RawFd>, Vec<OwnedFd>)> 
             ))
         }
         Object::StdStream(_) | Object::Process(_) | Object::Thread(_) => None,
-    }
-}
-
-/// Locks a mailslot, waiting at most [`MAILSLOT_BUSY_WAIT`]: a thread
-/// blocked in `ReadFile` on it holds the lock until a message comes, and
-/// `CreateProcessA` must not wait for that. Such a mailslot is left out.
-fn lock_briefly(slot: &Mutex<Mailslot>) -> Option<std::sync::MutexGuard<'_, Mailslot>> {
-    let deadline = Instant::now() + MAILSLOT_BUSY_WAIT;
-    loop {
-        match slot.try_lock() {
-            Ok(guard) => return Some(guard),
-            Err(TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
-            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(2));
-            }
-            Err(TryLockError::WouldBlock) => return None,
-        }
     }
 }
 
@@ -361,7 +339,7 @@ fn adopt(entry: Entry) -> Result<Object, String> {
                 lock,
             })
             .map_err(|e| e.to_string())?;
-            Object::Mailslot(Box::new(Mutex::new(slot)))
+            Object::Mailslot(Box::new(slot))
         }
         ObjectState::MailslotWriter {
             name,

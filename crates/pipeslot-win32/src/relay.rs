@@ -25,7 +25,7 @@
 //! close its handle right after `CreateProcessA`, as usual; it lives in the
 //! parent process and ends with it.
 
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use pipeslot::anon::{PipeReader, PipeWriter};
@@ -117,7 +117,6 @@ fn waiting(object: &Object) -> Result<bool, ()> {
         Object::PipeClient(handle) => handle.client.peek(&mut []),
         Object::PipeConnection(handle) => handle.conn.peek(&mut []),
         Object::Mailslot(slot) => {
-            let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
             return match slot.info() {
                 Ok(info) => Ok(info.next_size.is_some()),
                 Err(_) => Err(()),
@@ -138,10 +137,7 @@ fn read(object: &Object, buf: &mut [u8]) -> Result<usize, ()> {
         Object::PipeServer(handle) => handle.server.read_message(buf),
         Object::PipeClient(handle) => handle.client.read_message(buf),
         Object::PipeConnection(handle) => handle.conn.read_message(buf),
-        Object::Mailslot(slot) => {
-            let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-            return slot.read(buf).map_err(drop);
-        }
+        Object::Mailslot(slot) => return slot.read(buf).map_err(drop),
         _ => return Err(()),
     };
     read.map(|read| read.bytes).map_err(drop)

@@ -966,6 +966,38 @@ static void test_files(void)
     unlink(path);
 }
 
+/* Blocks in ReadFile on the mailslot `param`; returns the bytes read. */
+static DWORD WINAPI read_mailslot_blocking(LPVOID param)
+{
+    char buf[64];
+    DWORD n = 0;
+    if (!ReadFile((HANDLE)param, buf, sizeof buf, &n, NULL))
+        return 0xFFFFFFFF;
+    return n;
+}
+
+/* S151: GetMailslotInfo does not wait while another thread is blocked in
+ * ReadFile on the same mailslot. */
+static void test_mailslot_info_beside_blocked_read(void)
+{
+    HANDLE slot, writer, t;
+    DWORD count = 99, n = 0, got = 0, start;
+    slot = CreateMailslotA("\\\\.\\mailslot\\conformance\\blocked", 0, MAILSLOT_WAIT_FOREVER, NULL);
+    t = CreateThread(NULL, 0, read_mailslot_blocking, slot, 0, NULL);
+    Sleep(100); /* let it block */
+    start = GetTickCount();
+    CHECK(GetMailslotInfo(slot, NULL, NULL, &count, NULL) && count == 0 && GetTickCount() - start < 5000,
+          "S151 GetMailslotInfo returns while another thread is blocked in ReadFile");
+    writer = CreateFileA("\\\\.\\mailslot\\conformance\\blocked", GENERIC_WRITE, FILE_SHARE_READ,
+                         NULL, OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+    CHECK(WriteFile(writer, "wake", 4, &n, NULL) && n == 4, "a message for the blocked reader");
+    CHECK(WaitForSingleObject(t, 10000) == WAIT_OBJECT_0 && GetExitCodeThread(t, &got) && got == 4,
+          "S147 the blocked ReadFile returns the message");
+    CloseHandle(t);
+    CloseHandle(writer);
+    CloseHandle(slot);
+}
+
 static void test_mailslots(void)
 {
     HANDLE slot, w1, w2;
@@ -1348,6 +1380,7 @@ int _tmain(int argc, LPTSTR argv[])
     test_transact_and_call();
     test_files();
     test_mailslots();
+    test_mailslot_info_beside_blocked_read();
     test_threads();
     test_wait_multiple();
     test_performance_counter();

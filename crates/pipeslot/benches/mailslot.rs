@@ -59,7 +59,7 @@ fn raw_bound_datagram(dir: &std::path::Path, iterations: u64) -> Duration {
 
 fn mailslot(root: &std::path::Path, iterations: u64) -> Duration {
     let name = MailslotName::local("bench").unwrap();
-    let mut slot = MailslotOptions::new().root(root).create(&name).unwrap();
+    let slot = MailslotOptions::new().root(root).create(&name).unwrap();
     let writer = MailslotWriter::open_in(root, &name).unwrap();
     let start = Instant::now();
     let sender = thread::spawn(move || {

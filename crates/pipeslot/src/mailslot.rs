@@ -62,7 +62,7 @@
 //! # std::env::set_var("PIPESLOT_ROOT", root.path());
 //!
 //! let name = MailslotName::parse(r"\\.\mailslot\example\inbox").unwrap();
-//! let mut slot = MailslotOptions::new()
+//! let slot = MailslotOptions::new()
 //!     .read_timeout(Some(Duration::from_millis(10)))
 //!     .create(&name)
 //!     .unwrap();
@@ -84,7 +84,9 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Host, MailslotName};
@@ -145,12 +147,21 @@ pub struct Mailslot {
     // after the socket is closed.
     _hold: NameHold,
     max_message_size: u32,
-    read_timeout: Option<Duration>,
+    /// The read timeout, unless `shared_timeout`.
+    read_timeout: Mutex<Option<Duration>>,
     /// The reading end was handed to (or taken over from) another process:
     /// the read timeout lives on the shared socket, so that a change in
-    /// either process applies to both (S144, S152). See [`timeout_option`].
-    shared_timeout: bool,
+    /// either process applies to both (S144, S152). See [`shared_number`].
+    shared_timeout: AtomicBool,
     check_sender: bool,
+    /// What reads take from. Locked only while no call waits: a read
+    /// waits for the socket with nothing locked, so that `info` and other
+    /// readers never wait behind it.
+    inbox: Mutex<Inbox>,
+}
+
+/// A reading end's own queue and receive buffers.
+struct Inbox {
     queue: VecDeque<Vec<u8>>,
     buffer: Box<[u8]>,
     /// Slots to take several datagrams per system call (when senders need
@@ -318,14 +329,10 @@ impl MailslotOptions {
             socket,
             _hold: NameHold::Claim(claim),
             max_message_size: self.max_message_size,
-            read_timeout: self.read_timeout,
-            shared_timeout: false,
+            read_timeout: Mutex::new(self.read_timeout),
+            shared_timeout: AtomicBool::new(false),
             check_sender,
-            queue: VecDeque::new(),
-            // One byte more than the largest acceptable message, so that an
-            // oversized datagram is recognised.
-            buffer: vec![0; buffer_len + 1].into_boxed_slice(),
-            batch: (!check_sender).then(|| sys::dgram::Batch::new(REFILL_BATCH, buffer_len + 1)),
+            inbox: Mutex::new(Inbox::new(VecDeque::new(), buffer_len, check_sender)),
         })
     }
 }
@@ -345,6 +352,18 @@ fn shared_number(timeout: Option<Duration>) -> i32 {
 /// The inverse of [`shared_number`].
 fn from_shared_number(stored: i32) -> Option<Duration> {
     (stored >= 2).then(|| Duration::from_millis((stored - 2) as u64))
+}
+
+impl Inbox {
+    fn new(queue: VecDeque<Vec<u8>>, buffer_len: usize, check_sender: bool) -> Inbox {
+        Inbox {
+            queue,
+            // One byte more than the largest acceptable message, so that an
+            // oversized datagram is recognised.
+            buffer: vec![0; buffer_len + 1].into_boxed_slice(),
+            batch: (!check_sender).then(|| sys::dgram::Batch::new(REFILL_BATCH, buffer_len + 1)),
+        }
+    }
 }
 
 /// The largest acceptable message for a maximum size (0 = any).
@@ -379,29 +398,28 @@ impl Mailslot {
 
     /// The read timeout (`None` = forever).
     pub fn read_timeout(&self) -> Option<Duration> {
-        if self.shared_timeout {
+        if self.shared_timeout.load(Ordering::SeqCst) {
             if let Ok(stored) = sys::dgram::shared_number(self.socket.as_fd()) {
                 return from_shared_number(stored);
             }
         }
-        self.read_timeout
+        *self.read_timeout.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Changes the read timeout of later reads (`SetMailslotInfo`, S152),
     /// in every process holding this reading end.
-    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
-        self.read_timeout = timeout;
-        if self.shared_timeout {
-            self.share_timeout();
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) {
+        *self.read_timeout.lock().unwrap_or_else(|p| p.into_inner()) = timeout;
+        if self.shared_timeout.load(Ordering::SeqCst) {
+            self.share_timeout(timeout);
         }
     }
 
     /// Stores the read timeout on the socket (see [`shared_number`]).
-    fn share_timeout(&self) {
+    fn share_timeout(&self, timeout: Option<Duration>) {
         // Setting an option on our own socket does not fail; if it did,
         // this process would still use its own copy.
-        let _ =
-            sys::dgram::set_shared_number(self.socket.as_fd(), shared_number(self.read_timeout));
+        let _ = sys::dgram::set_shared_number(self.socket.as_fd(), shared_number(timeout));
     }
 
     /// Reads the next message into `buf` and returns its length (`ReadFile`).
@@ -409,52 +427,132 @@ impl Mailslot {
     /// Waits up to the read timeout, then fails with
     /// [`ErrorKind::SemTimeout`] (S145-S147). A message longer than `buf` is
     /// left queued and the call fails with [`ErrorKind::InsufficientBuffer`]
-    /// (S150).
-    pub fn read(&mut self, buf: &mut [u8]) -> Result<usize> {
-        if self.queue.is_empty() {
-            // Under load, take everything already queued in the kernel in
-            // one go: later reads are served without a system call.
-            self.refill()?;
-        }
-        if let Some(next) = self.queue.front() {
+    /// (S150). Another thread may call [`Mailslot::info`] or read meanwhile:
+    /// nothing is locked while the call waits.
+    pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
+        self.next_message(|inbox| {
+            let next = inbox.queue.front()?;
             if next.len() > buf.len() {
-                return Err(insufficient(next.len(), buf.len()));
+                return Some(Err(insufficient(next.len(), buf.len())));
             }
-            let message = self.queue.pop_front().unwrap_or_default();
+            let message = inbox.queue.pop_front().unwrap_or_default();
             buf[..message.len()].copy_from_slice(&message);
-            return Ok(message.len());
-        }
-        let len = self.receive_wait()?;
-        if len > buf.len() {
-            self.queue.push_back(self.buffer[..len].to_vec());
-            return Err(insufficient(len, buf.len()));
-        }
-        buf[..len].copy_from_slice(&self.buffer[..len]);
-        Ok(len)
+            Some(Ok(message.len()))
+        })
     }
 
     /// Reads the next message whole, whatever its size.
-    pub fn read_message(&mut self) -> Result<Vec<u8>> {
-        if self.queue.is_empty() {
-            self.refill()?;
+    pub fn read_message(&self) -> Result<Vec<u8>> {
+        self.next_message(|inbox| inbox.queue.pop_front().map(Ok))
+    }
+
+    /// Takes a message with `take` (which returns `None` while the queue is
+    /// empty), waiting up to the read timeout for one to arrive.
+    fn next_message<T>(&self, mut take: impl FnMut(&mut Inbox) -> Option<Result<T>>) -> Result<T> {
+        let timeout = self.read_timeout();
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            {
+                let mut inbox = self.inbox();
+                if inbox.queue.is_empty() {
+                    // Under load, take everything already queued in the
+                    // kernel in one go: later reads need no system call.
+                    self.refill(&mut inbox)?;
+                }
+                if let Some(result) = take(&mut inbox) {
+                    return result;
+                }
+            }
+            let remaining = match deadline {
+                None => None,
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(self.timed_out());
+                    }
+                    Some(left)
+                }
+            };
+            let ready = sys::dgram::wait_readable(self.socket.as_fd(), remaining)
+                .map_err(|e| Error::from_io(e, format!("reading mailslot {}", self.name)))?;
+            if !ready && deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(self.timed_out());
+            }
         }
-        if let Some(message) = self.queue.pop_front() {
-            return Ok(message);
-        }
-        let len = self.receive_wait()?;
-        Ok(self.buffer[..len].to_vec())
+    }
+
+    fn timed_out(&self) -> Error {
+        Error::new(
+            ErrorKind::SemTimeout,
+            format!("reading mailslot {}: no message arrived in time", self.name),
+        )
     }
 
     /// The maximum size, next message size, message count and timeout
-    /// (`GetMailslotInfo`, S151). Never waits.
-    pub fn info(&mut self) -> Result<MailslotInfo> {
-        while self.refill()? > 0 {}
+    /// (`GetMailslotInfo`, S151). Never waits, also while another thread
+    /// is blocked reading.
+    pub fn info(&self) -> Result<MailslotInfo> {
+        let mut inbox = self.inbox();
+        while self.refill(&mut inbox)? > 0 {}
         Ok(MailslotInfo {
             max_message_size: self.max_message_size,
-            next_size: self.queue.front().map(|m| m.len() as u32),
-            message_count: self.queue.len() as u32,
+            next_size: inbox.queue.front().map(|m| m.len() as u32),
+            message_count: inbox.queue.len() as u32,
             read_timeout: self.read_timeout(),
         })
+    }
+
+    fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
+        // Every update of the inbox leaves it consistent; keep going after
+        // a panic elsewhere rather than poisoning every later read.
+        self.inbox.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Moves up to [`REFILL_BATCH`] pending datagrams into the queue without
+    /// waiting; returns how many (at least 1 when oversized ones were
+    /// dropped, so that callers look again).
+    fn refill(&self, inbox: &mut Inbox) -> Result<usize> {
+        let acceptable = buffer_len(self.max_message_size);
+        let context = || format!("reading mailslot {}", self.name);
+        let Inbox {
+            queue,
+            buffer,
+            batch,
+        } = inbox;
+        if let Some(batch) = batch.as_mut() {
+            let got = sys::dgram::receive_batch(self.socket.as_fd(), batch)
+                .map_err(|e| Error::from_io(e, context()))?;
+            let before = queue.len();
+            for (bytes, len) in batch.received() {
+                // S157: writers refuse oversized messages; drop a forged one.
+                if len <= acceptable {
+                    queue.push_back(bytes.to_vec());
+                }
+            }
+            return Ok((queue.len() - before).max(usize::from(got > 0)));
+        }
+        let mut moved = 0;
+        while moved < REFILL_BATCH {
+            let received =
+                match sys::dgram::receive(self.socket.as_fd(), buffer, true, self.check_sender) {
+                    Ok(received) => received,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(Error::from_io(e, context())),
+                };
+            moved += 1;
+            if received.len > acceptable {
+                continue; // S157: writers refuse these; drop a forged one.
+            }
+            if self.check_sender {
+                let me = sys::fs::effective_uid();
+                match received.uid {
+                    Some(uid) if uid == me || uid == 0 => {}
+                    _ => continue, // T24: not a permitted writer.
+                }
+            }
+            queue.push_back(buffer[..received.len].to_vec());
+        }
+        Ok(moved)
     }
 
     /// Hands this reading end to a child process (`CreateProcessA` with an
@@ -466,16 +564,17 @@ impl Mailslot {
     /// ahead) are copied to the child. The read timeout is shared from now
     /// on: [`Mailslot::set_read_timeout`] in either process applies to
     /// both (S144, S152).
-    pub fn handoff(&mut self) -> Result<MailslotHandoff> {
-        self.shared_timeout = true;
-        self.share_timeout();
+    pub fn handoff(&self) -> Result<MailslotHandoff> {
+        let timeout = self.read_timeout();
+        self.share_timeout(timeout);
+        self.shared_timeout.store(true, Ordering::SeqCst);
         let context = || format!("handing mailslot {} to a child", self.name);
         let socket = self
             .socket
             .as_fd()
             .try_clone_to_owned()
             .map_err(|e| Error::from_io(e, context()))?;
-        let lock = match &mut self._hold {
+        let lock = match &self._hold {
             NameHold::Claim(claim) => claim.share_lock()?,
             NameHold::Inherited(lock) => {
                 lock.try_clone().map_err(|e| Error::from_io(e, context()))?
@@ -485,11 +584,9 @@ impl Mailslot {
             state: MailslotState {
                 name: self.name.to_string(),
                 max_message_size: self.max_message_size,
-                read_timeout_ms: self
-                    .read_timeout
-                    .map(|t| t.as_millis().min(u64::MAX as u128) as u64),
+                read_timeout_ms: timeout.map(|t| t.as_millis().min(u64::MAX as u128) as u64),
                 check_sender: self.check_sender,
-                queued: self.queue.iter().cloned().collect(),
+                queued: self.inbox().queue.iter().cloned().collect(),
             },
             socket,
             lock,
@@ -523,113 +620,20 @@ impl Mailslot {
                 ))
             }
         }
-        let len = buffer_len(state.max_message_size);
         Ok(Mailslot {
             name,
             socket: UnixDatagram::from(socket),
             _hold: NameHold::Inherited(lock),
             max_message_size: state.max_message_size,
-            read_timeout: state.read_timeout_ms.map(Duration::from_millis),
-            shared_timeout: true,
+            read_timeout: Mutex::new(state.read_timeout_ms.map(Duration::from_millis)),
+            shared_timeout: AtomicBool::new(true),
             check_sender: state.check_sender,
-            queue: state.queued.into(),
-            buffer: vec![0; len + 1].into_boxed_slice(),
-            batch: (!state.check_sender).then(|| sys::dgram::Batch::new(REFILL_BATCH, len + 1)),
+            inbox: Mutex::new(Inbox::new(
+                state.queued.into(),
+                buffer_len(state.max_message_size),
+                state.check_sender,
+            )),
         })
-    }
-
-    /// Moves up to [`REFILL_BATCH`] pending datagrams into the queue without
-    /// waiting; returns how many.
-    fn refill(&mut self) -> Result<usize> {
-        if let Some(batch) = self.batch.as_mut() {
-            let got = sys::dgram::receive_batch(self.socket.as_fd(), batch)
-                .map_err(|e| Error::from_io(e, format!("reading mailslot {}", self.name)))?;
-            let acceptable = buffer_len(self.max_message_size);
-            let before = self.queue.len();
-            for (bytes, len) in batch.received() {
-                // S157: writers refuse oversized messages; drop a forged one.
-                if len <= acceptable {
-                    self.queue.push_back(bytes.to_vec());
-                }
-            }
-            // Oversized ones dropped, but something came: report progress so
-            // that callers look again.
-            return Ok((self.queue.len() - before).max(usize::from(got > 0)));
-        }
-        let mut moved = 0;
-        while moved < REFILL_BATCH {
-            match self.receive(true)? {
-                Some(len) => self.queue.push_back(self.buffer[..len].to_vec()),
-                None => break,
-            }
-            moved += 1;
-        }
-        Ok(moved)
-    }
-
-    /// Waits up to the read timeout for one datagram, into `self.buffer`.
-    fn receive_wait(&mut self) -> Result<usize> {
-        let timeout = self.read_timeout();
-        let deadline = timeout.map(|t| std::time::Instant::now() + t);
-        loop {
-            match timeout {
-                // Forever: a blocking receive.
-                None => {
-                    if let Some(len) = self.receive(false)? {
-                        return Ok(len);
-                    }
-                }
-                Some(_) => {
-                    if let Some(len) = self.receive(true)? {
-                        return Ok(len);
-                    }
-                    let remaining = deadline
-                        .map(|d| d.saturating_duration_since(std::time::Instant::now()))
-                        .unwrap_or_default();
-                    if remaining.is_zero()
-                        || !sys::dgram::wait_readable(self.socket.as_fd(), Some(remaining))
-                            .map_err(|e| {
-                                Error::from_io(e, format!("reading mailslot {}", self.name))
-                            })?
-                    {
-                        return Err(Error::new(
-                            ErrorKind::SemTimeout,
-                            format!("reading mailslot {}: no message arrived in time", self.name),
-                        ));
-                    }
-                }
-            }
-        }
-    }
-
-    /// Receives one acceptable datagram into `self.buffer`. `None` when
-    /// `nonblocking` and nothing is pending, or when the datagram was
-    /// discarded (oversized, or from a user not allowed to write).
-    fn receive(&mut self, nonblocking: bool) -> Result<Option<usize>> {
-        loop {
-            let received = match sys::dgram::receive(
-                self.socket.as_fd(),
-                &mut self.buffer,
-                nonblocking,
-                self.check_sender,
-            ) {
-                Ok(received) => received,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
-                Err(e) => return Err(Error::from_io(e, format!("reading mailslot {}", self.name))),
-            };
-            let acceptable_size = buffer_len(self.max_message_size);
-            if received.len > acceptable_size {
-                continue; // S157: writers refuse these; drop a forged one.
-            }
-            if self.check_sender {
-                let me = sys::fs::effective_uid();
-                match received.uid {
-                    Some(uid) if uid == me || uid == 0 => {}
-                    _ => continue, // T24: not a permitted writer.
-                }
-            }
-            return Ok(Some(received.len));
-        }
     }
 }
 
@@ -646,8 +650,8 @@ impl fmt::Debug for Mailslot {
         f.debug_struct("Mailslot")
             .field("name", &self.name)
             .field("max_message_size", &self.max_message_size)
-            .field("read_timeout", &self.read_timeout)
-            .field("queued", &self.queue.len())
+            .field("read_timeout", &self.read_timeout())
+            .field("queued", &self.inbox().queue.len())
             .finish()
     }
 }

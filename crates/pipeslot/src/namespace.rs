@@ -130,7 +130,7 @@ pub struct NameClaim {
     record: LockRecord,
     /// The lock was handed to a child process, which may outlive this
     /// claim: the files stay (see [`NameClaim::share_lock`]).
-    shared: bool,
+    shared: std::sync::atomic::AtomicBool,
 }
 
 /// One entry of a namespace listing.
@@ -458,7 +458,7 @@ impl Namespace {
                 stem: stem.to_string(),
                 lock,
                 record,
-                shared: false,
+                shared: std::sync::atomic::AtomicBool::new(false),
             });
         }
         Err(Error::new(
@@ -504,12 +504,12 @@ impl NameClaim {
     /// open. From now on dropping this claim leaves the files in place,
     /// since the child may still be using the name; the next claimer of
     /// the name, after the last holder, removes them as stale.
-    pub fn share_lock(&mut self) -> Result<OwnedFd> {
+    pub fn share_lock(&self) -> Result<OwnedFd> {
         let fd = self
             .lock
             .try_clone()
             .map_err(|e| Error::from_io(e, "handing a name to a child process"))?;
-        self.shared = true;
+        self.shared.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(fd)
     }
 
@@ -593,7 +593,7 @@ impl NameClaim {
 
 impl Drop for NameClaim {
     fn drop(&mut self) {
-        if self.shared {
+        if self.shared.load(std::sync::atomic::Ordering::SeqCst) {
             // A child holds the lock too: the name lives while it does, and
             // whoever claims the name after the last holder cleans up.
             return;

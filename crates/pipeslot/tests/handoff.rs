@@ -120,7 +120,7 @@ fn a_client_end_cannot_disconnect() {
 fn a_mailslot_handed_over_keeps_its_queue_and_its_name() {
     let root = tempfile::tempdir().unwrap();
     let name: MailslotName = r"\\.\mailslot\handoff\reader".parse().unwrap();
-    let mut slot = MailslotOptions::new()
+    let slot = MailslotOptions::new()
         .root(root.path())
         .read_timeout(Some(Duration::ZERO))
         .create(&name)
@@ -133,7 +133,7 @@ fn a_mailslot_handed_over_keeps_its_queue_and_its_name() {
     let handoff = slot.handoff().unwrap();
     drop(slot);
     // The original is closed, the adopted end holds the name (S153).
-    let mut adopted = Mailslot::adopt(handoff).unwrap();
+    let adopted = Mailslot::adopt(handoff).unwrap();
     let late = MailslotWriter::open_in(root.path(), &name).unwrap();
     late.write(b"three").unwrap();
     for expected in [&b"one"[..], b"two", b"three"] {
@@ -159,7 +159,7 @@ fn a_mailslot_handed_over_keeps_its_queue_and_its_name() {
 fn a_mailslot_writer_handed_over_writes_to_the_same_mailslot() {
     let root = tempfile::tempdir().unwrap();
     let name: MailslotName = r"\\.\mailslot\handoff\writer".parse().unwrap();
-    let mut slot = MailslotOptions::new()
+    let slot = MailslotOptions::new()
         .root(root.path())
         .create(&name)
         .unwrap();
@@ -176,12 +176,12 @@ fn a_shared_mailslot_has_one_read_timeout() {
     // S152: SetMailslotInfo applies to inherited handles too, both ways.
     let root = tempfile::tempdir().unwrap();
     let name: MailslotName = r"\\.\mailslot\handoff\timeout".parse().unwrap();
-    let mut slot = MailslotOptions::new()
+    let slot = MailslotOptions::new()
         .root(root.path())
         .read_timeout(Some(Duration::from_millis(300)))
         .create(&name)
         .unwrap();
-    let mut adopted = Mailslot::adopt(slot.handoff().unwrap()).unwrap();
+    let adopted = Mailslot::adopt(slot.handoff().unwrap()).unwrap();
     assert_eq!(adopted.read_timeout(), Some(Duration::from_millis(300)));
     adopted.set_read_timeout(Some(Duration::ZERO));
     assert_eq!(slot.read_timeout(), Some(Duration::ZERO));

@@ -41,14 +41,14 @@ const NOW: Option<Duration> = Some(Duration::ZERO);
 fn info_reports_the_creation_parameters() {
     // S144: (-1, -1) reports max 0xFFFFFFFF, no message, count 0, forever.
     let root = tempfile::tempdir().unwrap();
-    let mut slot = create(root.path(), "params", u32::MAX, None);
+    let slot = create(root.path(), "params", u32::MAX, None);
     let info = slot.info().unwrap();
     assert_eq!(info.max_message_size, 0xFFFF_FFFF);
     assert_eq!(info.next_size, None); // MAILSLOT_NO_MESSAGE
     assert_eq!(info.message_count, 0);
     assert_eq!(info.read_timeout, None); // MAILSLOT_WAIT_FOREVER
                                          // S144: (0, 0) reports max 0 and timeout 0.
-    let mut slot = create(root.path(), "zero", 0, NOW);
+    let slot = create(root.path(), "zero", 0, NOW);
     let info = slot.info().unwrap();
     assert_eq!((info.max_message_size, info.read_timeout), (0, NOW));
 }
@@ -87,7 +87,7 @@ fn only_local_names_can_be_created() {
 fn empty_read_with_timeout_zero_is_sem_timeout() {
     // S145: FALSE with ERROR_SEM_TIMEOUT, even with a 0-byte buffer.
     let root = tempfile::tempdir().unwrap();
-    let mut slot = create(root.path(), "empty", 0, NOW);
+    let slot = create(root.path(), "empty", 0, NOW);
     for len in [0, 64] {
         let err = slot.read(&mut vec![0; len]).unwrap_err();
         assert_eq!((err.kind(), err.win32_code()), (ErrorKind::SemTimeout, 121));
@@ -103,7 +103,7 @@ fn timed_read_waits_for_the_timeout() {
     // S146: the read fails with ERROR_SEM_TIMEOUT once the timeout has
     // passed, not before (a lower bound only: never flaky under load).
     let root = tempfile::tempdir().unwrap();
-    let mut slot = create(root.path(), "timed", 0, Some(Duration::from_millis(200)));
+    let slot = create(root.path(), "timed", 0, Some(Duration::from_millis(200)));
     let start = Instant::now();
     let err = slot.read(&mut [0; 16]).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::SemTimeout);
@@ -118,7 +118,7 @@ fn timed_read_waits_for_the_timeout() {
 fn wait_forever_completes_when_a_message_arrives() {
     // S147: a read with MAILSLOT_WAIT_FOREVER stays pending until a write.
     let root = tempfile::tempdir().unwrap();
-    let mut slot = create(root.path(), "forever", 0, None);
+    let slot = create(root.path(), "forever", 0, None);
     let w = writer(root.path(), "forever");
     let reader = std::thread::spawn(move || {
         let mut buf = [0u8; 64];
@@ -135,7 +135,7 @@ fn wait_forever_completes_when_a_message_arrives() {
 fn messages_keep_order_and_size_across_writers() {
     // S148: 'a' from one writer, then 'bc' from another.
     let root = tempfile::tempdir().unwrap();
-    let mut slot = create(root.path(), "order", 0, NOW);
+    let slot = create(root.path(), "order", 0, NOW);
     let (w1, w2) = (writer(root.path(), "order"), writer(root.path(), "ORDER"));
     assert_eq!(w1.write(b"a").unwrap(), 1);
     assert_eq!(w2.write(b"bc").unwrap(), 2);
@@ -150,7 +150,7 @@ fn messages_keep_order_and_size_across_writers() {
 fn zero_length_messages_count_and_read_as_empty() {
     // S149; S151 (a queued empty message gives next size 0, not NO_MESSAGE).
     let root = tempfile::tempdir().unwrap();
-    let mut slot = create(root.path(), "zero-length", 0, NOW);
+    let slot = create(root.path(), "zero-length", 0, NOW);
     let w = writer(root.path(), "zero-length");
     assert_eq!(w.write(b"").unwrap(), 0);
     let info = slot.info().unwrap();
@@ -163,7 +163,7 @@ fn zero_length_messages_count_and_read_as_empty() {
 fn small_buffer_is_insufficient_and_keeps_the_message() {
     // S150: ERROR_INSUFFICIENT_BUFFER; next size and count unchanged.
     let root = tempfile::tempdir().unwrap();
-    let mut slot = create(root.path(), "small", 0, NOW);
+    let slot = create(root.path(), "small", 0, NOW);
     writer(root.path(), "small").write(b"hi").unwrap();
     // Straight from the socket ...
     let err = slot.read(&mut [0; 1]).unwrap_err();
@@ -187,7 +187,7 @@ fn small_buffer_is_insufficient_and_keeps_the_message() {
 fn info_counts_exactly() {
     // S151: after 3 writes the count goes 1, 2, 3; after each read 2, 1, 0.
     let root = tempfile::tempdir().unwrap();
-    let mut slot = create(root.path(), "count", 0, NOW);
+    let slot = create(root.path(), "count", 0, NOW);
     let w = writer(root.path(), "count");
     for (i, message) in [&b"1"[..], b"22", b"333"].iter().enumerate() {
         w.write(message).unwrap();
@@ -208,7 +208,7 @@ fn info_counts_exactly() {
 fn set_read_timeout_applies_to_later_reads() {
     // S152
     let root = tempfile::tempdir().unwrap();
-    let mut slot = create(root.path(), "retimed", 0, None);
+    let slot = create(root.path(), "retimed", 0, None);
     slot.set_read_timeout(NOW);
     assert_eq!(slot.info().unwrap().read_timeout, NOW);
     assert_eq!(
@@ -237,7 +237,7 @@ fn writing_after_the_reader_closed_fails() {
     let err = w.write(b"late").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::FileNotFound);
     // A new reader starts empty.
-    let mut again = create(root.path(), "gone", 0, NOW);
+    let again = create(root.path(), "gone", 0, NOW);
     assert_eq!(again.info().unwrap().message_count, 0);
 }
 
@@ -245,7 +245,7 @@ fn writing_after_the_reader_closed_fails() {
 fn oversized_messages_are_refused_at_the_writer() {
     // S157 (our documented choice): MessageTooLarge at the writer, nothing sent.
     let root = tempfile::tempdir().unwrap();
-    let mut slot = create(root.path(), "limited", 8, NOW);
+    let slot = create(root.path(), "limited", 8, NOW);
     let w = writer(root.path(), "limited");
     assert_eq!(w.max_message_size(), 8);
     let err = w.write(b"123456789").unwrap_err();
@@ -272,7 +272,7 @@ fn star_names_reach_the_local_mailslot_with_the_broadcast_limit() {
     // S140, S141: `*` reaches every mailslot of the name (here: the local
     // one); more than 424 bytes fails with ERROR_BAD_NETPATH.
     let root = tempfile::tempdir().unwrap();
-    let mut slot = create(root.path(), "everyone", 0, NOW);
+    let slot = create(root.path(), "everyone", 0, NOW);
     let star = MailslotWriter::open_in(
         root.path(),
         &MailslotName::parse(r"\\*\mailslot\everyone").unwrap(),
@@ -302,7 +302,7 @@ fn a_full_queue_blocks_or_would_block_and_loses_nothing() {
     // Local delivery is reliable: a non-blocking writer gets WouldBlock when
     // the queue is full; every message accepted is delivered.
     let root = tempfile::tempdir().unwrap();
-    let mut slot = create(root.path(), "full", 0, NOW);
+    let slot = create(root.path(), "full", 0, NOW);
     let w = writer(root.path(), "full");
     w.set_nonblocking(true).unwrap();
     let mut sent = 0u32;
@@ -348,7 +348,7 @@ fn four_writer_processes_100k_messages_arrive_exactly_once_in_order() {
     const WRITERS: u32 = 4;
     const PER_WRITER: u32 = 25_000;
     let root = tempfile::tempdir().unwrap();
-    let mut slot = create(root.path(), "stress", 0, Some(Duration::from_secs(20)));
+    let slot = create(root.path(), "stress", 0, Some(Duration::from_secs(20)));
     let children: Vec<ChildGuard> = (0..WRITERS)
         .map(|id| {
             ChildGuard(
@@ -425,7 +425,7 @@ fn reclaims_the_name_of_a_reader_killed_with_sigkill() {
     assert_eq!(err.kind(), ErrorKind::AlreadyExists);
     child.0.kill().unwrap();
     child.0.wait().unwrap();
-    let mut slot = create(root.path(), "killed", 0, NOW);
+    let slot = create(root.path(), "killed", 0, NOW);
     writer(root.path(), "killed").write(b"after").unwrap();
     assert_eq!(slot.read_message().unwrap(), b"after");
 }
@@ -435,7 +435,7 @@ fn machine_wide_mailslots_are_found_after_the_private_namespace() {
     // T1, T2: writers look in their own namespace first.
     // DESIGN §3: writers look in the private namespace, then the machine-wide one.
     let root = tempfile::tempdir().unwrap();
-    let mut slot = MailslotOptions::new()
+    let slot = MailslotOptions::new()
         .root(root.path())
         .machine_wide(true)
         .read_timeout(NOW)
@@ -461,7 +461,7 @@ fn machine_wide_mailslot_ignores_other_users_unless_allowed() {
     std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
     for allow in [false, true] {
         let path = format!("guarded-{allow}");
-        let mut slot = MailslotOptions::new()
+        let slot = MailslotOptions::new()
             .root(root.path())
             .machine_wide(true)
             .allow_other_users(allow)
@@ -536,4 +536,30 @@ fn subprocess_entry() {
         }
         _ => {}
     }
+}
+
+#[test]
+fn info_and_reads_do_not_wait_behind_a_blocked_read() {
+    // S151: GetMailslotInfo never waits, also while another thread of the
+    // process is blocked in ReadFile on the same mailslot; a message then
+    // reaches exactly one of the readers.
+    let root = tempfile::tempdir().unwrap();
+    let slot = std::sync::Arc::new(create(root.path(), "shared-by-threads", 0, None));
+    let reader = {
+        let slot = slot.clone();
+        std::thread::spawn(move || slot.read_message().unwrap())
+    };
+    std::thread::sleep(Duration::from_millis(100)); // let it block
+    let info = {
+        let slot = slot.clone();
+        util::within_10s(move || slot.info().unwrap())
+    };
+    assert_eq!(info.message_count, 0);
+    assert_eq!(info.read_timeout, None);
+    slot.set_read_timeout(Some(Duration::ZERO));
+    let writer = MailslotWriter::open_in(root.path(), &slot.name().clone()).unwrap();
+    writer.write(b"for the blocked reader").unwrap();
+    let got = util::within_10s(move || reader.join().unwrap());
+    assert_eq!(got, b"for the blocked reader");
+    assert_eq!(slot.info().unwrap().message_count, 0);
 }

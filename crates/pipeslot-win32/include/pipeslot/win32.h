@@ -29,8 +29,7 @@
  * pipe end may both see it. NOT passed: a named-pipe instance still
  * waiting for its client (ConnectNamedPipe stays with the creating
  * process; an inherited connected instance gives ERROR_NOT_SUPPORTED
- * there), process and thread handles, and a mailslot a thread of the
- * parent is blocked reading at the time (ERROR_INVALID_HANDLE in the
+ * there) and process and thread handles (ERROR_INVALID_HANDLE in the
  * child). A program not linked with the library gets the descriptors of
  * anonymous pipes and files only.
  *
@@ -445,13 +444,12 @@ HANDLE WINAPI CreateMailslotA(LPCSTR lpName, DWORD nMaxMessageSize, DWORD lReadT
                               LPSECURITY_ATTRIBUTES lpSecurityAttributes);
 /* Max size, next size (MAILSLOT_NO_MESSAGE when empty, 0 for an empty
    message), count and read timeout (S144, S151); all outputs optional;
-   waits while a ReadFile on the same handle is blocked; writer or invalid
-   handle: ERROR_INVALID_HANDLE. */
+   never waits, also while a ReadFile on the same handle is blocked;
+   writer or invalid handle: ERROR_INVALID_HANDLE. */
 BOOL WINAPI GetMailslotInfo(HANDLE hMailslot, LPDWORD lpMaxMessageSize, LPDWORD lpNextSize,
                             LPDWORD lpMessageCount, LPDWORD lpReadTimeout);
 /* Sets the read timeout of later reads, in every process holding the
-   mailslot (S152); as GetMailslotInfo for blocked reads and wrong
-   handles. */
+   mailslot (S152); writer or invalid handle: ERROR_INVALID_HANDLE. */
 BOOL WINAPI SetMailslotInfo(HANDLE hMailslot, DWORD lReadTimeout);
 
 /* ---- Processes ------------------------------------------------------- */

@@ -14,7 +14,6 @@
 #![allow(unsafe_code)]
 
 use std::ffi::c_char;
-use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use pipeslot::error::win32::{ERROR_INVALID_HANDLE, ERROR_PATH_NOT_FOUND};
@@ -53,7 +52,7 @@ pub unsafe extern "C" fn CreateMailslotA(
             .read_timeout(timeout_of(lReadTimeout))
             .create(&name) // S143: ERROR_ALREADY_EXISTS
             .map_err(|e| code_of(&e))?;
-        handles::insert(Object::Mailslot(Box::new(Mutex::new(slot))), inheritable)
+        handles::insert(Object::Mailslot(Box::new(slot)), inheritable)
     })
 }
 
@@ -75,11 +74,7 @@ pub unsafe extern "C" fn GetMailslotInfo(
         let Object::Mailslot(slot) = &*entry.object else {
             return Err(ERROR_INVALID_HANDLE);
         };
-        let info = slot
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .info()
-            .map_err(|e| code_of(&e))?;
+        let info = slot.info().map_err(|e| code_of(&e))?;
         let timeout = match info.read_timeout {
             None => MAILSLOT_WAIT_FOREVER,
             Some(t) => u32::try_from(t.as_millis()).unwrap_or(MAILSLOT_WAIT_FOREVER - 1),
@@ -103,9 +98,7 @@ pub extern "C" fn SetMailslotInfo(hMailslot: HANDLE, lReadTimeout: DWORD) -> BOO
         let Object::Mailslot(slot) = &*entry.object else {
             return Err(ERROR_INVALID_HANDLE);
         };
-        slot.lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .set_read_timeout(timeout_of(lReadTimeout));
+        slot.set_read_timeout(timeout_of(lReadTimeout));
         Ok(TRUE)
     })
 }
