@@ -97,8 +97,19 @@ pub(crate) fn bequeath(heirs: &[Heir<'_>]) -> io::Result<Option<Bequest>> {
     if manifest.entries.is_empty() {
         return Ok(None);
     }
-    let memfd = rustix::fs::memfd_create(MEMFD_NAME, rustix::fs::MemfdFlags::CLOEXEC)?;
+    let memfd = rustix::fs::memfd_create(
+        MEMFD_NAME,
+        rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING,
+    )?;
     File::from(memfd.try_clone()?).write_all_at(&manifest.encode(), 0)?;
+    // Written once; nobody changes it after.
+    rustix::fs::fcntl_add_seals(
+        &memfd,
+        rustix::fs::SealFlags::WRITE
+            | rustix::fs::SealFlags::GROW
+            | rustix::fs::SealFlags::SHRINK
+            | rustix::fs::SealFlags::SEAL,
+    )?;
     fds.push(memfd.as_raw_fd());
     let env_value = format!("{}:{}", memfd.as_raw_fd(), std::process::id());
     owned.push(memfd);

@@ -533,12 +533,12 @@ impl Mailslot {
         }
         let mut moved = 0;
         while moved < REFILL_BATCH {
-            let received =
-                match sys::dgram::receive(self.socket.as_fd(), buffer, true, self.check_sender) {
-                    Ok(received) => received,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(Error::from_io(e, context())),
-                };
+            let received = match sys::dgram::receive(self.socket.as_fd(), buffer, self.check_sender)
+            {
+                Ok(received) => received,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => return Err(Error::from_io(e, context())),
+            };
             moved += 1;
             if received.len > acceptable {
                 continue; // S157: writers refuse these; drop a forged one.

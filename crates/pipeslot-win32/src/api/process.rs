@@ -154,11 +154,7 @@ pub unsafe extern "C" fn CreateProcessA(
         } else {
             Vec::new()
         };
-        let mut fds: Vec<i32> = inherited
-            .iter()
-            .filter_map(|(_, entry)| entry.object.inheritable_fd())
-            .collect();
-        // Pipe and mailslot handles, and every handle's value: the manifest.
+        // Every handle's descriptors, value and state: the manifest.
         let heirs: Vec<inherit::Heir<'_>> = inherited
             .iter()
             .map(|(handle, entry)| inherit::Heir {
@@ -174,17 +170,12 @@ pub unsafe extern "C" fn CreateProcessA(
             })
             .collect();
         let bequest = inherit::bequeath(&heirs).map_err(code_of_io)?;
+        // A variable inherited from our own parent must not reach the child.
         match &bequest {
-            Some(bequest) => {
-                command.env(inherit::ENV, &bequest.env_value);
-                fds.extend_from_slice(&bequest.fds);
-            }
-            None => {
-                command.env_remove(inherit::ENV);
-            }
-        }
-        fds.sort_unstable();
-        fds.dedup();
+            Some(bequest) => command.env(inherit::ENV, &bequest.env_value),
+            None => command.env_remove(inherit::ENV),
+        };
+        let fds = bequest.as_ref().map(|b| b.fds.clone()).unwrap_or_default();
         if !fds.is_empty() {
             // SAFETY: the closure runs in the child between fork and exec
             // and only calls fcntl(F_SETFD), which is async-signal-safe and

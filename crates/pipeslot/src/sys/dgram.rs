@@ -25,19 +25,16 @@ pub(crate) struct Received {
     pub uid: Option<u32>,
 }
 
-/// `recvmsg(2)` with `MSG_TRUNC` (and `MSG_DONTWAIT` when `nonblocking`),
-/// also collecting `SCM_CREDENTIALS` when `with_credentials`.
+/// `recvmsg(2)` with `MSG_TRUNC` and `MSG_DONTWAIT` (never waits: the
+/// caller polls), also collecting `SCM_CREDENTIALS` when
+/// `with_credentials`.
 #[doc(alias = "recvmsg")]
 pub(crate) fn receive(
     fd: BorrowedFd<'_>,
     buf: &mut [u8],
-    nonblocking: bool,
     with_credentials: bool,
 ) -> io::Result<Received> {
-    let mut flags = RecvFlags::TRUNC | RecvFlags::CMSG_CLOEXEC;
-    if nonblocking {
-        flags |= RecvFlags::DONTWAIT;
-    }
+    let flags = RecvFlags::TRUNC | RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT;
     loop {
         let result = if with_credentials {
             let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
