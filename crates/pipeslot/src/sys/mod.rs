@@ -6,6 +6,7 @@
 //! `unsafe` code, each block with a `SAFETY:` comment.
 
 pub(crate) mod dgram;
+pub(crate) mod event;
 pub(crate) mod fs;
 pub(crate) mod pipe;
 pub(crate) mod shm;
