@@ -323,6 +323,56 @@ pub fn encode_bytes(payload: &[u8], max_frame: NonZeroU32, out: &mut Vec<u8>) {
     }
 }
 
+/// What the header of a Data frame says, for a receiver that takes the
+/// payload of a large frame straight into its own buffer instead of
+/// through [`FrameDecoder::decode`]'s borrowed slice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DataHeader {
+    /// The payload length, at most the decoder's `max_frame`.
+    pub len: usize,
+    /// Whether the frame ends a message.
+    pub end_of_message: bool,
+}
+
+/// The header at the start of `buf`, if `buf` holds a whole header of a
+/// valid Data frame (every check [`FrameDecoder::decode`] makes on a
+/// header, `max_frame` included). `None` for any other frame, an
+/// incomplete header, or an invalid one — which `decode` then reports.
+///
+/// ```
+/// use pipeslot_proto::frame::{data_header, decode_data_header, DEFAULT_MAX_FRAME};
+///
+/// let header = data_header(70_000, true, DEFAULT_MAX_FRAME).unwrap();
+/// let decoded = decode_data_header(&header, DEFAULT_MAX_FRAME).unwrap();
+/// assert_eq!((decoded.len, decoded.end_of_message), (70_000, true));
+/// assert_eq!(decode_data_header(&header[..7], DEFAULT_MAX_FRAME), None);
+/// ```
+pub fn decode_data_header(buf: &[u8], max_frame: NonZeroU32) -> Option<DataHeader> {
+    let header = buf.get(..HEADER_LEN)?;
+    if header[0] != TYPE_DATA {
+        return None;
+    }
+    // Only the header is given: the full decoder validates it and then
+    // either wants the body (Ok(None)) or, for an empty payload, returns
+    // the whole frame.
+    match decode_frame(header, max_frame.get()) {
+        Ok(Some((Frame::Data { .. }, _))) | Ok(None) => Some(DataHeader {
+            len: u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize,
+            end_of_message: header[1] & END_OF_MESSAGE != 0,
+        }),
+        _ => None,
+    }
+}
+
+/// How many bytes the frame starting at `buf` occupies in all, once its
+/// 8-byte header is in (`None` before). Says nothing of validity: a
+/// receiver uses it to make room for a frame, capped by its own limit.
+pub fn frame_len(buf: &[u8]) -> Option<u64> {
+    let header = buf.get(..HEADER_LEN)?;
+    let len = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    Some(HEADER_LEN as u64 + u64::from(len))
+}
+
 /// Splits a byte stream into [`Frame`]s, enforcing a largest payload.
 ///
 /// The decoder is stateless between frames except for one thing: once it

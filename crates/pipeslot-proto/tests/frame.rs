@@ -437,3 +437,31 @@ fn empty_message_and_empty_byte_write_differ() {
     assert_eq!(message, header(1, 1, 0));
     assert!(bytes.is_empty());
 }
+
+mod data_header_decoding {
+    use pipeslot_proto::frame::{data_header, decode_data_header, frame_len, DEFAULT_MAX_FRAME};
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn decodes_what_data_header_encodes(len in 0usize..=(1 << 20), eom: bool) {
+            if let Some(header) = data_header(len, eom, DEFAULT_MAX_FRAME) {
+                let decoded = decode_data_header(&header, DEFAULT_MAX_FRAME).unwrap();
+                prop_assert_eq!((decoded.len, decoded.end_of_message), (len, eom));
+                prop_assert_eq!(frame_len(&header), Some(8 + len as u64));
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_headers_the_decoder_refuses() {
+        // T9: over the limit; T10: unknown flag, reserved byte, other type.
+        let mut over = [1u8, 0, 0, 0, 0, 0, 0, 0];
+        over[4..8].copy_from_slice(&((1u32 << 20) + 1).to_le_bytes());
+        assert_eq!(decode_data_header(&over, DEFAULT_MAX_FRAME), None);
+        assert_eq!(decode_data_header(&[1, 2, 0, 0, 9, 0, 0, 0], DEFAULT_MAX_FRAME), None);
+        assert_eq!(decode_data_header(&[1, 0, 1, 0, 9, 0, 0, 0], DEFAULT_MAX_FRAME), None);
+        assert_eq!(decode_data_header(&[2, 0, 0, 0, 8, 0, 0, 0], DEFAULT_MAX_FRAME), None);
+        assert_eq!(decode_data_header(&[1, 0, 0, 0, 0, 0, 0, 0], DEFAULT_MAX_FRAME), None);
+    }
+}
