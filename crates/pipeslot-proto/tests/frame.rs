@@ -459,9 +459,21 @@ mod data_header_decoding {
         let mut over = [1u8, 0, 0, 0, 0, 0, 0, 0];
         over[4..8].copy_from_slice(&((1u32 << 20) + 1).to_le_bytes());
         assert_eq!(decode_data_header(&over, DEFAULT_MAX_FRAME), None);
-        assert_eq!(decode_data_header(&[1, 2, 0, 0, 9, 0, 0, 0], DEFAULT_MAX_FRAME), None);
-        assert_eq!(decode_data_header(&[1, 0, 1, 0, 9, 0, 0, 0], DEFAULT_MAX_FRAME), None);
-        assert_eq!(decode_data_header(&[2, 0, 0, 0, 8, 0, 0, 0], DEFAULT_MAX_FRAME), None);
-        assert_eq!(decode_data_header(&[1, 0, 0, 0, 0, 0, 0, 0], DEFAULT_MAX_FRAME), None);
+        assert_eq!(
+            decode_data_header(&[1, 2, 0, 0, 9, 0, 0, 0], DEFAULT_MAX_FRAME),
+            None
+        );
+        assert_eq!(
+            decode_data_header(&[1, 0, 1, 0, 9, 0, 0, 0], DEFAULT_MAX_FRAME),
+            None
+        );
+        assert_eq!(
+            decode_data_header(&[2, 0, 0, 0, 8, 0, 0, 0], DEFAULT_MAX_FRAME),
+            None
+        );
+        assert_eq!(
+            decode_data_header(&[1, 0, 0, 0, 0, 0, 0, 0], DEFAULT_MAX_FRAME),
+            None
+        );
     }
 }

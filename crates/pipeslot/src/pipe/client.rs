@@ -11,17 +11,16 @@
 use std::io;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use pipeslot_proto::handshake::{self, Access, ClientHello, OpenMode, PipeType, ServerHello};
 
 use super::conn::Conn;
-use super::handoff::{EndFacts, PipeConnection};
-use super::server::Canceller;
+use super::end::{io_read, Canceller, EndCore, PipeConnection};
+use super::transport::unix::UnixTransport;
 use super::{
-    HandleState, MessageRead, PeekInfo, PeerIdentity, PipeEnd, PipeInfo, PipeMode, ReadMode,
-    WaitTimeout,
+    ClientOptions, HandleState, MessageRead, PeekInfo, PeerIdentity, PipeEnd, PipeInfo, PipeMode,
+    ReadMode, WaitTimeout,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Host, PipeName};
@@ -33,28 +32,6 @@ use crate::sys::stream::{self, PeerCredentials};
 /// How long a client waits for the server's answer to its hello before
 /// giving up (the server answers at once unless the client asked to wait).
 const ANSWER_DEADLINE: Duration = Duration::from_secs(30);
-
-/// How `CreateFile` opens a pipe name: access and whom to trust.
-///
-/// ```
-/// use pipeslot::pipe::{ClientOptions, ServerOptions};
-/// # let root = tempfile::tempdir().unwrap();
-///
-/// let name = r"\\.\pipe\options".parse().unwrap();
-/// // S28: no instance yet.
-/// let err = ClientOptions::new().root(root.path()).open(&name).unwrap_err();
-/// assert_eq!(err.win32_code(), 2); // ERROR_FILE_NOT_FOUND
-/// let _server = ServerOptions::new().root(root.path()).create(&name).unwrap();
-/// let client = ClientOptions::new().root(root.path()).open(&name).unwrap();
-/// assert_eq!(client.server_process_id().unwrap(), std::process::id());
-/// ```
-#[derive(Clone, Debug)]
-pub struct ClientOptions {
-    read: bool,
-    write: bool,
-    expected_server_uid: Option<u32>,
-    root: Option<PathBuf>,
-}
 
 /// The client end of a named pipe: the handle `CreateFile` returns.
 ///
@@ -72,40 +49,6 @@ pub struct PipeClient {
 
 /// CreateFile on a pipe name with the default options.
 impl ClientOptions {
-    /// Read and write access, trusting servers of the caller's uid or root.
-    pub fn new() -> Self {
-        ClientOptions {
-            read: true,
-            write: true,
-            expected_server_uid: None,
-            root: None,
-        }
-    }
-
-    /// GENERIC_READ (S32).
-    pub fn read(&mut self, read: bool) -> &mut Self {
-        self.read = read;
-        self
-    }
-
-    /// GENERIC_WRITE (S32).
-    pub fn write(&mut self, write: bool) -> &mut Self {
-        self.write = write;
-        self
-    }
-
-    /// Trust a server running as `uid` (besides the caller's uid and root).
-    pub fn expect_server_uid(&mut self, uid: u32) -> &mut Self {
-        self.expected_server_uid = Some(uid);
-        self
-    }
-
-    /// Use the namespaces under `root`, as `$PIPESLOT_ROOT` would.
-    pub fn root(&mut self, root: impl Into<PathBuf>) -> &mut Self {
-        self.root = Some(root.into());
-        self
-    }
-
     /// Opens `name` (`CreateFile`): ERROR_FILE_NOT_FOUND without instances
     /// (S28), ERROR_PIPE_BUSY when none listens (S30), ERROR_ACCESS_DENIED
     /// for an access the pipe's direction does not allow (S32) or a server
@@ -133,10 +76,10 @@ impl ClientOptions {
                     PipeType::Message => PipeMode::Message,
                 };
                 let conn = Conn::new(
-                    stream.into(),
-                    credits,
+                    Box::new(UnixTransport::new(stream.into(), credits, PipeEnd::Client)),
                     PipeEnd::Client,
                     mode,
+                    out_quota,
                     in_quota,
                     PeerIdentity {
                         pid: server.pid,
@@ -144,24 +87,22 @@ impl ClientOptions {
                         gid: server.gid,
                         computer_name: sys::dgram::host_name(),
                     },
-                )?;
+                );
                 conn.seed(&leftover);
                 Ok(PipeClient {
                     end: PipeConnection::new(
-                        conn,
-                        EndFacts {
-                            name,
-                            end: PipeEnd::Client,
+                        EndCore::new(
+                            name.clone(),
+                            PipeEnd::Client,
                             mode,
                             // S33: a client starts in byte-read, blocking mode.
-                            modes: (ReadMode::Byte, false),
-                            can_read: self.read,
-                            can_write: self.write,
-                            in_buffer_size: in_quota,
-                            out_buffer_size: out_quota,
+                            (ReadMode::Byte, false),
+                            (self.read, self.write),
+                            (in_quota, out_quota),
                             max_instances,
-                            own_pid: std::process::id(),
-                        },
+                            std::process::id(),
+                        ),
+                        conn,
                     ),
                 })
             }
@@ -293,12 +234,6 @@ impl ClientOptions {
     }
 }
 
-impl Default for ClientOptions {
-    fn default() -> Self {
-        ClientOptions::new()
-    }
-}
-
 /// WaitNamedPipe in the default namespaces; see [`ClientOptions::wait`].
 #[doc(alias = "WaitNamedPipe")]
 pub fn wait_named_pipe(name: &PipeName, timeout: WaitTimeout) -> Result<()> {
@@ -328,9 +263,22 @@ impl PipeClient {
         self.end.read_message(buf)
     }
 
-    /// Reads one whole message (on a byte pipe: what is available).
+    /// Reads one whole message (on a byte pipe: what is available), of at
+    /// most [`DEFAULT_MESSAGE_LIMIT`](super::DEFAULT_MESSAGE_LIMIT) bytes.
     pub fn recv_message(&self) -> Result<Vec<u8>> {
         self.end.recv_message()
+    }
+
+    /// Reads one whole message of at most `limit` bytes; a longer one is
+    /// refused with [`ErrorKind::MessageTooLarge`] (T12).
+    pub fn recv_message_limited(&self, limit: usize) -> Result<Vec<u8>> {
+        self.end.recv_message_limited(limit)
+    }
+
+    /// The connected end this client is (for code that handles client and
+    /// adopted ends alike, such as the C API).
+    pub fn into_connection(self) -> PipeConnection {
+        self.end
     }
 
     /// WriteFile (S61, S72, S77, S81).
@@ -418,11 +366,7 @@ impl std::fmt::Debug for PipeClient {
 
 impl io::Read for &PipeClient {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.read_message(buf) {
-            Ok(read) => Ok(read.bytes),
-            Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(0),
-            Err(e) => Err(e.into()),
-        }
+        io_read(self.read_message(buf))
     }
 }
 

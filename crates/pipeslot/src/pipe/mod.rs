@@ -75,21 +75,36 @@
 //! # Ok::<(), pipeslot::Error>(())
 //! ```
 
+mod acceptor;
+mod cancel;
 mod client;
 mod conn;
+mod end;
 mod handoff;
+mod handshake;
+mod names;
+mod options;
 mod server;
+mod state;
+mod transport;
 
 use std::time::Duration;
 
 pub use crate::anon::{PipeEnd, PipeMode};
-pub use client::{call_named_pipe, wait_named_pipe, ClientOptions, PipeClient};
-pub use handoff::{PipeConnection, PipeHandoff};
+pub use client::{call_named_pipe, wait_named_pipe, PipeClient};
+pub use end::{Canceller, PipeConnection};
+pub use handoff::PipeHandoff;
+pub use options::{ClientOptions, ServerOptions};
 pub use pipeslot_proto::handoff::PipeEndState;
-pub use server::{Canceller, PipeServer, ServerOptions};
+pub use server::PipeServer;
 
 /// The write quota used for a buffer size of 0 ("allocated as needed").
 pub const DEFAULT_QUOTA: u32 = 64 * 1024;
+
+/// The largest message [`PipeServer::recv_message`] and its siblings take
+/// whole (16 MiB); the `recv_message_limited` calls take a limit of their
+/// own (T12).
+pub const DEFAULT_MESSAGE_LIMIT: usize = 16 << 20;
 
 /// `PIPE_UNLIMITED_INSTANCES`: no limit on instances.
 pub const UNLIMITED_INSTANCES: u32 = 255;

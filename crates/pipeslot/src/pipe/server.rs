@@ -1,294 +1,52 @@
-//! The server side: [`ServerOptions`], [`PipeServer`] instances, and the
-//! per-name acceptor that binds clients to listening instances.
-//!
-//! All instances of a name in this process share one [`Core`]: the
-//! registry of instances, the queue of listening ones (S31) and a condition
-//! variable that announces every change (a client bound to an instance, an
-//! instance listening again). The acceptor thread accepts connections; a
-//! short-lived thread per connection reads the client's hello (at most
-//! [`HELLO_DEADLINE`], at most [`MAX_INCOMPLETE`] at a time: T11), checks it
-//! and either binds the client to the instance listening longest, answers
-//! BUSY, or — for WaitNamedPipe — holds the answer until an instance
-//! listens or the wait times out.
+//! A server instance, [`PipeServer`]: the handle `CreateNamedPipe`
+//! returns. Its calls on the connection are the connected end's
+//! ([`EndCore`]); what is its own is serving clients one after another:
+//! `ConnectNamedPipe` (waiting on the name's condition variable for the
+//! acceptor to bind a client, `super::handshake`) and `DisconnectNamedPipe`.
 
-use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use pipeslot_proto::handshake::{
-    self, ClientHello, HandshakeError, OpenMode, PipeType, ServerHello,
-};
-
-use super::conn::{Cancel, Conn, End};
+use super::conn::Conn;
+use super::end::{io_read, Canceller, EndCore};
+use super::names::{self, Core, NameOwner, SlotState};
+use super::state::End;
 use super::{
     HandleState, MessageRead, PeekInfo, PeerIdentity, PipeEnd, PipeInfo, PipeMode, ReadMode,
-    UNLIMITED_INSTANCES,
+    ServerOptions, DEFAULT_MESSAGE_LIMIT, UNLIMITED_INSTANCES,
 };
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::PipeName;
-use crate::namespace::{NameClaim, Namespace, Scope};
-use crate::sys;
-use crate::sys::shm::CreditPage;
-use crate::sys::stream;
-
-/// How long a new connection may take to say hello (T11).
-pub(crate) const HELLO_DEADLINE: Duration = Duration::from_secs(5);
-
-/// How many connections may be in their handshake at once (T11).
-pub(crate) const MAX_INCOMPLETE: usize = 64;
-
-/// How many of those may come from one uid, so that one user's silent
-/// connections cannot take every place (T11).
-pub(crate) const MAX_INCOMPLETE_PER_UID: usize = 16;
-
-/// How `CreateNamedPipe` is called: a builder of typed fields with secure
-/// defaults (duplex, byte type and read mode, blocking, unlimited instances,
-/// quotas "as needed", 50 ms default wait, remote clients rejected, private
-/// namespace, peers of the owner's uid and root only).
-///
-/// Setters may be called in any order; [`ServerOptions::create`] checks
-/// their combination (S12-S15).
-///
-/// ```
-/// use pipeslot::pipe::{PipeMode, ReadMode, ServerOptions};
-/// # let root = tempfile::tempdir().unwrap();
-///
-/// let err = ServerOptions::new()
-///     .pipe_mode(PipeMode::Byte)
-///     .read_mode(ReadMode::Message) // S13: not with a byte pipe
-///     .root(root.path())
-///     .create(&r"\\.\pipe\bad".parse().unwrap())
-///     .unwrap_err();
-/// assert_eq!(err.win32_code(), 87); // ERROR_INVALID_PARAMETER
-/// ```
-#[derive(Clone, Debug)]
-pub struct ServerOptions {
-    inbound: bool,
-    outbound: bool,
-    mode: PipeMode,
-    read_mode: ReadMode,
-    nowait: bool,
-    max_instances: u32,
-    in_buffer_size: u32,
-    out_buffer_size: u32,
-    default_timeout: Duration,
-    first_pipe_instance: bool,
-    reject_remote_clients: bool,
-    machine_wide: bool,
-    allowed_uids: Vec<u32>,
-    allowed_gids: Vec<u32>,
-    root: Option<PathBuf>,
-}
+use crate::namespace::{Namespace, Scope};
 
 /// One instance of a named pipe: the server handle of `CreateNamedPipe`.
 ///
 /// It serves one client at a time: [`PipeServer::connect`] waits for one,
 /// [`PipeServer::disconnect`] lets it go. All methods take `&self`, so one
 /// thread can read while another writes (full duplex) and a third cancels.
+///
+/// ```
+/// use pipeslot::pipe::{ClientOptions, ServerOptions};
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let name = r"\\.\pipe\instance".parse()?;
+/// let server = ServerOptions::new().max_instances(1).root(root.path()).create(&name)?;
+/// let client = ClientOptions::new().root(root.path()).open(&name)?;
+/// server.send(b"hello")?;
+/// server.disconnect()?;
+/// // S50: the client's calls fail once the server disconnected it.
+/// assert_eq!(client.send(b"x").unwrap_err().win32_code(), 233); // ERROR_PIPE_NOT_CONNECTED
+/// # Ok::<(), pipeslot::Error>(())
+/// ```
 pub struct PipeServer {
-    name: PipeName,
+    end: EndCore,
     id: u32,
     core: Arc<Core>,
     /// Keeps the name (listener, claim) alive while this instance lives.
     _owner: Arc<NameOwner>,
-    cancel: Arc<Cancel>,
-    modes: Mutex<(ReadMode, bool)>,
-    inbound: bool,
-    outbound: bool,
-    mode: PipeMode,
-    in_buffer_size: u32,
-    out_buffer_size: u32,
-    max_instances: u32,
 }
-
-/// Makes the blocking calls of one pipe handle fail with
-/// ERROR_OPERATION_ABORTED from another thread (`CancelSynchronousIo`, S41).
-#[derive(Clone)]
-pub struct Canceller {
-    cancel: Arc<Cancel>,
-    core: Option<Arc<Core>>,
-    conn: Option<Weak<Conn>>,
-}
-
-/// What every instance of a name in this process shares.
-pub(crate) struct Core {
-    registry: Mutex<Registry>,
-    changed: Condvar,
-    inbound: bool,
-    outbound: bool,
-    max_instances: u32,
-    default_timeout: Duration,
-    reject_remote_clients: bool,
-    allowed_uids: Vec<u32>,
-    allowed_gids: Vec<u32>,
-    own_uid: u32,
-    incomplete: AtomicUsize,
-    /// Connections in their handshake, per peer uid (T11).
-    incomplete_by_uid: Mutex<HashMap<u32, usize>>,
-}
-
-#[derive(Default)]
-struct Registry {
-    slots: HashMap<u32, Slot>,
-    /// Listening instances, longest-listening first (S31).
-    listening: VecDeque<u32>,
-    next_id: u32,
-    closed: bool,
-}
-
-struct Slot {
-    state: SlotState,
-    mode: PipeMode,
-    in_quota: u32,
-    out_quota: u32,
-    max_instances: u32,
-}
-
-enum SlotState {
-    Listening,
-    /// `announced` once `connect()` has reported the client.
-    Connected {
-        conn: Arc<Conn>,
-        announced: bool,
-    },
-    Disconnected,
-}
-
-/// The listening socket and name claim of a name, shared by its instances.
-struct NameOwner {
-    key: PathBuf,
-    listener: Mutex<OwnedFd>,
-    claim: NameClaim,
-    socket_mode: u32,
-}
-
-/// A name this process serves: its socket path, owner and shared core.
-type ServedName = (PathBuf, Weak<NameOwner>, Weak<Core>);
-
-/// Every name this process serves.
-static NAMES: Mutex<Vec<ServedName>> = Mutex::new(Vec::new());
 
 impl ServerOptions {
-    /// The defaults listed on [`ServerOptions`].
-    pub fn new() -> Self {
-        ServerOptions {
-            inbound: true,
-            outbound: true,
-            mode: PipeMode::Byte,
-            read_mode: ReadMode::Byte,
-            nowait: false,
-            max_instances: UNLIMITED_INSTANCES,
-            in_buffer_size: 0,
-            out_buffer_size: 0,
-            default_timeout: Duration::ZERO,
-            first_pipe_instance: false,
-            reject_remote_clients: true,
-            machine_wide: false,
-            allowed_uids: Vec::new(),
-            allowed_gids: Vec::new(),
-            root: None,
-        }
-    }
-
-    /// Whether clients may write to the server (PIPE_ACCESS_INBOUND).
-    pub fn access_inbound(&mut self, allowed: bool) -> &mut Self {
-        self.inbound = allowed;
-        self
-    }
-
-    /// Whether the server may write to clients (PIPE_ACCESS_OUTBOUND).
-    pub fn access_outbound(&mut self, allowed: bool) -> &mut Self {
-        self.outbound = allowed;
-        self
-    }
-
-    /// Byte stream or messages (PIPE_TYPE_BYTE / PIPE_TYPE_MESSAGE).
-    pub fn pipe_mode(&mut self, mode: PipeMode) -> &mut Self {
-        self.mode = mode;
-        self
-    }
-
-    /// The server end's initial read mode (S14; S13 for the byte type).
-    pub fn read_mode(&mut self, mode: ReadMode) -> &mut Self {
-        self.read_mode = mode;
-        self
-    }
-
-    /// PIPE_NOWAIT: the server end's calls return at once (S47, S76, S77).
-    pub fn nowait(&mut self, nowait: bool) -> &mut Self {
-        self.nowait = nowait;
-        self
-    }
-
-    /// At most this many instances: 1 to 254, or [`UNLIMITED_INSTANCES`]
-    /// (255, the default). Other values fail at create (S15).
-    pub fn max_instances(&mut self, instances: u32) -> &mut Self {
-        self.max_instances = instances;
-        self
-    }
-
-    /// The client-to-server quota in bytes (0 = as needed) (S17, S71).
-    pub fn in_buffer_size(&mut self, bytes: u32) -> &mut Self {
-        self.in_buffer_size = bytes;
-        self
-    }
-
-    /// The server-to-client quota in bytes (0 = as needed) (S17, S71).
-    pub fn out_buffer_size(&mut self, bytes: u32) -> &mut Self {
-        self.out_buffer_size = bytes;
-        self
-    }
-
-    /// How long WaitNamedPipe waits with NMPWAIT_USE_DEFAULT_WAIT; zero
-    /// means 50 ms (S16).
-    pub fn default_timeout(&mut self, timeout: Duration) -> &mut Self {
-        self.default_timeout = timeout;
-        self
-    }
-
-    /// Fail unless this creates the name (FILE_FLAG_FIRST_PIPE_INSTANCE, S25).
-    pub fn first_pipe_instance(&mut self, first: bool) -> &mut Self {
-        self.first_pipe_instance = first;
-        self
-    }
-
-    /// Refuse clients from other hosts (PIPE_REJECT_REMOTE_CLIENTS; on by
-    /// default, T21).
-    pub fn reject_remote_clients(&mut self, reject: bool) -> &mut Self {
-        self.reject_remote_clients = reject;
-        self
-    }
-
-    /// Create the name in the machine-wide namespace (DESIGN §3).
-    pub fn machine_wide(&mut self, machine_wide: bool) -> &mut Self {
-        self.machine_wide = machine_wide;
-        self
-    }
-
-    /// Also accept clients running as `uid` (besides the owner's uid and
-    /// root), judged by `SO_PEERCRED` (T20).
-    pub fn allow_uid(&mut self, uid: u32) -> &mut Self {
-        self.allowed_uids.push(uid);
-        self
-    }
-
-    /// Also accept clients whose primary group is `gid` (T20).
-    pub fn allow_gid(&mut self, gid: u32) -> &mut Self {
-        self.allowed_gids.push(gid);
-        self
-    }
-
-    /// Use the namespaces under `root`, as `$PIPESLOT_ROOT` would.
-    pub fn root(&mut self, root: impl Into<PathBuf>) -> &mut Self {
-        self.root = Some(root.into());
-        self
-    }
-
     /// Creates an instance of `name` (`CreateNamedPipe`).
     ///
     /// Fails with ERROR_INVALID_NAME for a name on another host (S1),
@@ -340,198 +98,30 @@ impl ServerOptions {
             Some(root) => Namespace::at_root(root, scope)?,
             None => Namespace::open(scope)?,
         };
-        let key = namespace.pipe_socket_path(name);
-        let (owner, core) = self.join_or_create_name(&namespace, name, key)?;
-        let id = {
-            let mut registry = core.lock();
-            if core.max_instances != UNLIMITED_INSTANCES
-                && registry.slots.len() as u32 >= core.max_instances
-            {
-                return Err(Error::new(
-                    ErrorKind::PipeBusy,
-                    format!(
-                        "{}: the pipe has its maximum of {} instances",
-                        context(),
-                        core.max_instances
-                    ),
-                ));
-            }
-            let id = registry.next_id;
-            registry.next_id += 1;
-            registry.slots.insert(
-                id,
-                Slot {
-                    state: SlotState::Listening,
-                    mode: self.mode,
-                    in_quota: self.in_buffer_size,
-                    out_quota: self.out_buffer_size,
-                    max_instances: self.max_instances,
-                },
-            );
-            // S29: listening from the moment it exists; S38: wake waiters.
-            registry.listening.push_back(id);
-            registry.publish_instances();
-            id
-        };
-        core.changed.notify_all();
+        let (owner, core) = names::join_or_create(self, &namespace, name)?;
+        let id = core.add_instance(self, name)?;
         Ok(PipeServer {
-            name: name.clone(),
+            end: EndCore::new(
+                name.clone(),
+                PipeEnd::Server,
+                self.mode,
+                (self.read_mode, self.nowait),
+                (self.inbound, self.outbound),
+                (self.in_buffer_size, self.out_buffer_size),
+                self.max_instances,
+                std::process::id(),
+            ),
             id,
             core,
             _owner: owner,
-            cancel: Arc::new(Cancel::new()),
-            modes: Mutex::new((self.read_mode, self.nowait)),
-            inbound: self.inbound,
-            outbound: self.outbound,
-            mode: self.mode,
-            in_buffer_size: self.in_buffer_size,
-            out_buffer_size: self.out_buffer_size,
-            max_instances: self.max_instances,
         })
-    }
-
-    /// The name's shared parts: those of the instances this process already
-    /// has, or new ones (claiming the name, binding its socket).
-    fn join_or_create_name(
-        &self,
-        namespace: &Namespace,
-        name: &PipeName,
-        key: PathBuf,
-    ) -> Result<(Arc<NameOwner>, Arc<Core>)> {
-        let context = || format!("creating pipe {name}");
-        for _ in 0..1000 {
-            let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
-            names.retain(|(_, owner, _)| owner.strong_count() > 0);
-            let existing = names
-                .iter()
-                .find(|(path, _, _)| *path == key)
-                .and_then(|(_, owner, core)| Some((owner.upgrade()?, core.upgrade()?)));
-            let Some((owner, core)) = existing else {
-                let (owner, core) = self.create_name(namespace, name, key.clone())?;
-                names.push((key, Arc::downgrade(&owner), Arc::downgrade(&core)));
-                return Ok((owner, core));
-            };
-            // Never drop a NameOwner while holding NAMES: its Drop takes it.
-            drop(names);
-            if core.lock().closed {
-                // The last instance just went; its name is being released.
-                drop((owner, core));
-                std::thread::sleep(Duration::from_millis(1));
-                continue;
-            }
-            if self.first_pipe_instance {
-                return Err(Error::new(
-                    ErrorKind::AccessDenied,
-                    format!("{}: the pipe already exists", context()),
-                ));
-            }
-            if (core.inbound, core.outbound) != (self.inbound, self.outbound) {
-                return Err(Error::new(
-                    ErrorKind::AccessDenied,
-                    format!(
-                        "{}: the existing instances have another access mode",
-                        context()
-                    ),
-                ));
-            }
-            return Ok((owner, core));
-        }
-        Err(Error::new(
-            ErrorKind::PipeBusy,
-            format!(
-                "{}: the previous instances of the name are still closing",
-                context()
-            ),
-        ))
-    }
-
-    fn create_name(
-        &self,
-        namespace: &Namespace,
-        name: &PipeName,
-        key: PathBuf,
-    ) -> Result<(Arc<NameOwner>, Arc<Core>)> {
-        let max = self.max_instances.to_string();
-        let mode = match self.mode {
-            PipeMode::Byte => "byte",
-            PipeMode::Message => "message",
-        };
-        let access = match (self.inbound, self.outbound) {
-            (true, true) => "duplex",
-            (true, false) => "inbound",
-            _ => "outbound",
-        };
-        let claim = namespace
-            .claim_pipe(
-                name,
-                &[("type", mode), ("access", access), ("max_instances", &max)],
-            )
-            .map_err(|e| match e.kind() {
-                // DESIGN §4: instances of one name live in one process.
-                ErrorKind::AlreadyExists => Error::new(ErrorKind::AccessDenied, e.to_string()),
-                _ => e,
-            })?;
-        let address = claim.socket_address()?;
-        let listener = UnixListener::bind(&address)
-            .map_err(|e| Error::from_io(e, format!("creating pipe {name}")))?;
-        claim.set_socket_mode(if self.machine_wide { 0o666 } else { 0o600 })?;
-        let core = Arc::new(Core {
-            registry: Mutex::new(Registry::default()),
-            changed: Condvar::new(),
-            inbound: self.inbound,
-            outbound: self.outbound,
-            max_instances: self.max_instances,
-            default_timeout: if self.default_timeout.is_zero() {
-                Duration::from_millis(50)
-            } else {
-                self.default_timeout
-            },
-            reject_remote_clients: self.reject_remote_clients,
-            allowed_uids: self.allowed_uids.clone(),
-            allowed_gids: self.allowed_gids.clone(),
-            own_uid: sys::fs::effective_uid(),
-            incomplete: AtomicUsize::new(0),
-            incomplete_by_uid: Mutex::new(HashMap::new()),
-        });
-        // Taken now: the file may be removed before the acceptor starts.
-        let identity = claim.socket_identity();
-        let listener_fd: OwnedFd = listener.into();
-        let accept_fd = listener_fd
-            .try_clone()
-            .map_err(|e| Error::from_io(e, format!("creating pipe {name}")))?;
-        let owner = Arc::new(NameOwner {
-            key,
-            listener: Mutex::new(listener_fd),
-            claim,
-            socket_mode: if self.machine_wide { 0o666 } else { 0o600 },
-        });
-        let accept_core = Arc::downgrade(&core);
-        let accept_owner = Arc::downgrade(&owner);
-        std::thread::Builder::new()
-            .name("pipeslot-accept".into())
-            .spawn(move || {
-                accept_loop(
-                    UnixListener::from(accept_fd),
-                    identity,
-                    accept_core,
-                    accept_owner,
-                )
-            })
-            .map_err(|e| Error::from_io(e, format!("creating pipe {name}")))?;
-        Ok((owner, core))
-    }
-}
-
-impl Default for ServerOptions {
-    fn default() -> Self {
-        ServerOptions::new()
     }
 }
 
 impl PipeServer {
     /// The pipe's name.
     pub fn name(&self) -> &PipeName {
-        &self.name
+        &self.end.name
     }
 
     /// ConnectNamedPipe: waits for a client (S41, S44).
@@ -544,18 +134,20 @@ impl PipeServer {
     /// ERROR_PIPE_LISTENING at once (S47).
     #[doc(alias = "ConnectNamedPipe")]
     pub fn connect(&self) -> Result<()> {
-        let token = self.cancel.token();
-        let nowait = self.modes().1;
+        let token = self.end.token();
+        let nowait = self.end.modes().1;
         let mut registry = self.core.lock();
         let mut waited = false;
         loop {
             let slot = registry.slots.get_mut(&self.id).ok_or_else(closed)?;
             match &mut slot.state {
                 SlotState::Connected { conn, announced } => {
-                    // See whether the client has closed meanwhile (S43).
-                    let _ = conn.refresh();
+                    let conn = conn.clone();
                     let already = *announced || !waited;
                     *announced = true;
+                    drop(registry);
+                    // See whether the client has closed meanwhile (S43).
+                    let _ = conn.refresh();
                     if conn.end_state() == End::PeerClosed {
                         return Err(Error::new(
                             ErrorKind::NoData,
@@ -573,7 +165,7 @@ impl PipeServer {
                 SlotState::Disconnected => {
                     slot.state = SlotState::Listening;
                     registry.listening.push_back(self.id);
-                    self.core.changed.notify_all();
+                    self.core.changed();
                 }
                 SlotState::Listening => {}
             }
@@ -585,12 +177,9 @@ impl PipeServer {
             }
             token.check("connecting a pipe")?;
             waited = true;
-            registry = self
-                .core
-                .changed
-                .wait_timeout(registry, Duration::from_millis(50))
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            // Woken when the acceptor binds a client, the instance changes,
+            // or a cancellation (notified under this lock).
+            registry = self.core.wait(registry);
         }
     }
 
@@ -612,33 +201,33 @@ impl PipeServer {
             }
             SlotState::Listening => {
                 registry.listening.retain(|&i| i != id);
-                Err(Error::new(
-                    ErrorKind::PipeNotConnected,
-                    "disconnecting a pipe: no client is connected",
-                ))
+                Err(not_connected_instance())
             }
-            SlotState::Disconnected => Err(Error::new(
-                ErrorKind::PipeNotConnected,
-                "disconnecting a pipe: no client is connected",
-            )),
+            SlotState::Disconnected => Err(not_connected_instance()),
         }
     }
 
     /// ReadFile: reads as the handle's read mode says (S58-S67, S70, S76).
     #[doc(alias = "ReadFile")]
     pub fn read_message(&self, buf: &mut [u8]) -> Result<MessageRead> {
-        self.readable()?;
-        let (read_mode, nowait) = self.modes();
-        self.conn_for_io("reading from a pipe")?
-            .read(buf, read_mode, nowait, &self.cancel)
+        let conn = self.conn_for_io("reading from a pipe")?;
+        self.end.read_message(&conn, buf)
     }
 
-    /// Reads one whole message (on a byte pipe: what is available).
+    /// Reads one whole message (on a byte pipe: what is available), of at
+    /// most [`DEFAULT_MESSAGE_LIMIT`] bytes; see
+    /// [`PipeServer::recv_message_limited`].
     pub fn recv_message(&self) -> Result<Vec<u8>> {
-        self.readable()?;
-        let nowait = self.modes().1;
-        self.conn_for_io("reading from a pipe")?
-            .receive_message(nowait, &self.cancel)
+        self.recv_message_limited(DEFAULT_MESSAGE_LIMIT)
+    }
+
+    /// Reads one whole message of at most `limit` bytes. A longer message is
+    /// refused with [`ErrorKind::MessageTooLarge`] as soon as more than
+    /// `limit` bytes of it are in, without buffering the rest (T12); what
+    /// was read of it is dropped, the rest stays queued.
+    pub fn recv_message_limited(&self, limit: usize) -> Result<Vec<u8>> {
+        let conn = self.conn_for_io("reading from a pipe")?;
+        self.end.recv_message(&conn, limit)
     }
 
     /// WriteFile: one message on a message pipe. Returns once the bytes fit
@@ -646,15 +235,14 @@ impl PipeServer {
     /// writes nothing and returns `Ok(0)` (S77).
     #[doc(alias = "WriteFile")]
     pub fn send(&self, data: &[u8]) -> Result<usize> {
-        if !self.outbound {
+        if !self.end.can_write {
             return Err(Error::new(
                 ErrorKind::AccessDenied,
                 "writing to an inbound pipe",
             ));
         }
-        let nowait = self.modes().1;
-        self.conn_for_io("writing to a pipe")?
-            .write(data, nowait, &self.cancel)
+        let conn = self.conn_for_io("writing to a pipe")?;
+        self.end.send(&conn, data)
     }
 
     /// PeekNamedPipe (S89-S97).
@@ -677,7 +265,7 @@ impl PipeServer {
         let conn = self.conn().ok_or_else(|| {
             Error::new(ErrorKind::BadPipe, "transacting on a pipe with no client")
         })?;
-        transact(&conn, self.mode, self.modes(), request, reply, &self.cancel)
+        self.end.transact(&conn, request, reply)
     }
 
     /// FlushFileBuffers: waits until the client has read everything written
@@ -685,41 +273,31 @@ impl PipeServer {
     #[doc(alias = "FlushFileBuffers")]
     pub fn flush(&self) -> Result<()> {
         match self.conn() {
-            Some(conn) => conn.flush(&self.cancel),
+            Some(conn) => conn.flush(&self.end.token()),
             None => Ok(()),
         }
     }
 
     /// GetNamedPipeHandleState (S104).
     pub fn handle_state(&self) -> Result<HandleState> {
-        let (read_mode, nowait) = self.modes();
-        Ok(HandleState {
-            read_mode,
-            nowait,
-            instances: self.core.lock().slots.len() as u32,
-        })
+        let instances = self.core.lock().slots.len() as u32;
+        Ok(self.end.handle_state(instances))
     }
 
     /// SetNamedPipeHandleState's read mode (S98-S100).
     pub fn set_read_mode(&self, mode: ReadMode) -> Result<()> {
-        set_read_mode(&self.modes, self.mode, mode)
+        self.end.set_read_mode(mode)
     }
 
     /// SetNamedPipeHandleState's wait mode (S78, S100).
     pub fn set_nowait(&self, nowait: bool) -> Result<()> {
-        self.modes.lock().unwrap_or_else(|p| p.into_inner()).1 = nowait;
+        self.end.set_nowait(nowait);
         Ok(())
     }
 
     /// GetNamedPipeInfo (S105-S107).
     pub fn info(&self) -> Result<PipeInfo> {
-        Ok(PipeInfo {
-            end: PipeEnd::Server,
-            mode: self.mode,
-            out_buffer_size: self.out_buffer_size,
-            in_buffer_size: self.in_buffer_size,
-            max_instances: self.max_instances,
-        })
+        Ok(self.end.info())
     }
 
     /// GetNamedPipeClientProcessId (S125, S127, S128).
@@ -729,7 +307,7 @@ impl PipeServer {
 
     /// GetNamedPipeServerProcessId: this process (S125).
     pub fn server_process_id(&self) -> Result<u32> {
-        Ok(std::process::id())
+        Ok(self.end.own_pid)
     }
 
     /// The connected client's kernel-attested identity; ERROR_NOT_FOUND
@@ -746,12 +324,12 @@ impl PipeServer {
     }
 
     /// A handle that cancels this instance's blocking calls from another
-    /// thread.
+    /// thread, whichever client it serves by then.
     pub fn canceller(&self) -> Canceller {
         Canceller {
-            cancel: self.cancel.clone(),
-            core: Some(self.core.clone()),
-            conn: self.conn().map(|c| Arc::downgrade(&c)),
+            cancel: self.end.cancel.clone(),
+            instance: Some((self.core.clone(), self.id)),
+            conn: None,
         }
     }
 
@@ -779,37 +357,7 @@ impl PipeServer {
                 )
             });
         };
-        super::handoff::handoff(
-            &conn,
-            super::handoff::EndFacts {
-                name: &self.name,
-                end: PipeEnd::Server,
-                mode: self.mode,
-                modes: self.modes(),
-                can_read: self.inbound,
-                can_write: self.outbound,
-                in_buffer_size: self.in_buffer_size,
-                out_buffer_size: self.out_buffer_size,
-                max_instances: self.max_instances,
-                own_pid: std::process::id(),
-            },
-        )
-    }
-
-    fn modes(&self) -> (ReadMode, bool) {
-        *self.modes.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// An outbound pipe's server end cannot read (S18: no FILE_READ_DATA).
-    fn readable(&self) -> Result<()> {
-        if self.inbound {
-            Ok(())
-        } else {
-            Err(Error::new(
-                ErrorKind::AccessDenied,
-                "reading from an outbound pipe's server end",
-            ))
-        }
+        super::handoff::handoff(&self.end, &conn)
     }
 
     fn conn(&self) -> Option<Arc<Conn>> {
@@ -839,41 +387,14 @@ impl PipeServer {
 
 impl Drop for PipeServer {
     fn drop(&mut self) {
-        let mut registry = self.core.lock();
-        let id = self.id;
-        registry.listening.retain(|&i| i != id);
-        if let Some(slot) = registry.slots.remove(&id) {
-            if let SlotState::Connected { conn, .. } = slot.state {
-                conn.publish_instances(registry.slots.len() as u32);
-                conn.close();
-            }
-        }
-        if registry.slots.is_empty() {
-            registry.closed = true;
-        }
-        registry.publish_instances();
-        drop(registry);
-        self.core.changed.notify_all();
-    }
-}
-
-impl Registry {
-    /// Tells every connected client how many instances the name has now
-    /// (GetNamedPipeHandleState's lpCurInstances, S26, S104).
-    fn publish_instances(&self) {
-        let count = self.slots.len() as u32;
-        for slot in self.slots.values() {
-            if let SlotState::Connected { conn, .. } = &slot.state {
-                conn.publish_instances(count);
-            }
-        }
+        self.core.remove_instance(self.id);
     }
 }
 
 impl std::fmt::Debug for PipeServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PipeServer")
-            .field("name", &self.name)
+            .field("name", &self.end.name)
             .field("instance", &self.id)
             .finish()
     }
@@ -881,12 +402,7 @@ impl std::fmt::Debug for PipeServer {
 
 impl io::Read for &PipeServer {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self.read_message(buf) {
-            Ok(read) => Ok(read.bytes),
-            // io::Read's end of stream.
-            Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(0),
-            Err(e) => Err(e.into()),
-        }
+        io_read(self.read_message(buf))
     }
 }
 
@@ -916,459 +432,13 @@ impl io::Write for PipeServer {
     }
 }
 
-impl Canceller {
-    pub(crate) fn for_client(cancel: Arc<Cancel>, conn: &Arc<Conn>) -> Canceller {
-        Canceller {
-            cancel,
-            core: None,
-            conn: Some(Arc::downgrade(conn)),
-        }
-    }
-
-    /// Makes the handle's blocking calls under way fail with
-    /// ERROR_OPERATION_ABORTED.
-    #[doc(alias = "CancelSynchronousIo")]
-    pub fn cancel(&self) {
-        self.cancel.cancel();
-        if let Some(core) = &self.core {
-            core.changed.notify_all();
-        }
-        if let Some(conn) = self.conn.as_ref().and_then(Weak::upgrade) {
-            conn.wake_all();
-        }
-    }
-}
-
-impl std::fmt::Debug for Canceller {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Canceller").finish_non_exhaustive()
-    }
-}
-
-impl Drop for NameOwner {
-    fn drop(&mut self) {
-        // Wakes the acceptor (accept fails once the socket is shut down).
-        let listener = self.listener.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = rustix::net::shutdown(&*listener, rustix::net::Shutdown::Both);
-        drop(listener);
-        let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
-        names.retain(|(path, owner, _)| *path != self.key || owner.strong_count() > 0);
-    }
-}
-
-impl Core {
-    fn lock(&self) -> MutexGuard<'_, Registry> {
-        self.registry.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Counts a connection entering its handshake, unless the global or
-    /// the per-uid limit is reached (T11).
-    fn begin_handshake(&self, uid: u32) -> bool {
-        let mut by_uid = self
-            .incomplete_by_uid
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        let mine = by_uid.entry(uid).or_insert(0);
-        if *mine >= MAX_INCOMPLETE_PER_UID
-            || self.incomplete.load(Ordering::SeqCst) >= MAX_INCOMPLETE
-        {
-            return false;
-        }
-        *mine += 1;
-        self.incomplete.fetch_add(1, Ordering::SeqCst);
-        true
-    }
-
-    /// Counts a connection leaving its handshake.
-    fn end_handshake(&self, uid: u32) {
-        let mut by_uid = self
-            .incomplete_by_uid
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(mine) = by_uid.get_mut(&uid) {
-            *mine -= 1;
-            if *mine == 0 {
-                by_uid.remove(&uid);
-            }
-        }
-        self.incomplete.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-/// TransactNamedPipe on either end (S109-S119).
-pub(crate) fn transact(
-    conn: &Conn,
-    mode: PipeMode,
-    (read_mode, _nowait): (ReadMode, bool),
-    request: &[u8],
-    reply: &mut [u8],
-    cancel: &Cancel,
-) -> Result<MessageRead> {
-    if mode == PipeMode::Byte || read_mode == ReadMode::Byte {
-        return Err(Error::new(
-            ErrorKind::BadPipe,
-            "transacting on a pipe that is not a message pipe in message-read mode",
-        ));
-    }
-    match conn.end_state() {
-        End::Open => {}
-        End::PeerClosed => {
-            return Err(Error::new(
-                ErrorKind::BadPipe,
-                "transacting on a pipe whose other end closed",
-            ))
-        }
-        End::Disconnected => {
-            return Err(Error::new(
-                ErrorKind::PipeNotConnected,
-                "transacting on a disconnected pipe",
-            ))
-        }
-    }
-    if conn.has_unread()? {
-        return Err(Error::new(
-            ErrorKind::PipeBusy,
-            "transacting on a pipe with unread data waiting",
-        ));
-    }
-    // S114: the request queues behind earlier writes without waiting.
-    conn.send_only(request)?;
-    conn.read(reply, ReadMode::Message, false, cancel)
-}
-
-/// SetNamedPipeHandleState's read mode, on either end (S98, S99).
-pub(crate) fn set_read_mode(
-    modes: &Mutex<(ReadMode, bool)>,
-    pipe: PipeMode,
-    mode: ReadMode,
-) -> Result<()> {
-    if pipe == PipeMode::Byte && mode == ReadMode::Message {
-        return Err(Error::new(
-            ErrorKind::InvalidParameter,
-            "a byte pipe cannot be read in message mode",
-        ));
-    }
-    modes.lock().unwrap_or_else(|p| p.into_inner()).0 = mode;
-    Ok(())
-}
-
 fn closed() -> Error {
     Error::new(ErrorKind::InvalidHandle, "the pipe instance is closed")
 }
 
-/// How often the acceptor checks that its socket file is still in place
-/// (T4).
-const SOCKET_CHECK: Duration = Duration::from_millis(250);
-
-/// Accepts connections until the name goes away, re-binding the socket if
-/// somebody removes or replaces the file (T4): the name's lock is still
-/// ours, so the path is ours to restore.
-fn accept_loop(
-    mut listener: UnixListener,
-    mut identity: Option<(u64, u64)>,
-    core: Weak<Core>,
-    owner: Weak<NameOwner>,
-) {
-    if listener.set_nonblocking(true).is_err() {
-        return;
-    }
-    loop {
-        match stream::wait(
-            &[listener.as_fd()],
-            rustix::event::PollFlags::IN,
-            Some(SOCKET_CHECK),
-        ) {
-            Ok(ready) if ready[0].is_empty() => {
-                let Some(owner) = owner.upgrade() else { return };
-                if owner.claim.socket_identity() != identity {
-                    if let Ok((fresh, id)) = owner.rebind() {
-                        listener = fresh;
-                        identity = Some(id);
-                    }
-                }
-                continue;
-            }
-            Ok(_) => {}
-            Err(_) => return,
-        }
-        let stream = match listener.accept() {
-            Ok((stream, _)) => stream,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
-                ) =>
-            {
-                // A listener shut down when its name went away polls as
-                // ready (POLLHUP) and accepts nothing: stop, do not spin.
-                if owner.strong_count() == 0 {
-                    return;
-                }
-                continue;
-            }
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-                ) =>
-            {
-                // T8: back off instead of spinning on a readable listener.
-                std::thread::sleep(Duration::from_millis(100));
-                continue;
-            }
-            Err(_) => return, // shut down
-        };
-        if stream.set_nonblocking(false).is_err() {
-            continue;
-        }
-        let Some(core) = core.upgrade() else { return };
-        if core.lock().closed {
-            return;
-        }
-        let Ok(peer) = stream::peer_credentials(stream.as_fd()) else {
-            continue;
-        };
-        if !core.begin_handshake(peer.uid) {
-            continue; // T11: too many handshakes at once; drop this one
-        }
-        let spawned = std::thread::Builder::new()
-            .name("pipeslot-hello".into())
-            .spawn({
-                let core = core.clone();
-                // The handshake ends the incomplete count once the hello is in.
-                move || handshake(stream, peer.uid, &core)
-            });
-        if spawned.is_err() {
-            core.end_handshake(peer.uid);
-        }
-    }
-}
-
-impl NameOwner {
-    /// Binds a new listening socket at the name's path, replacing the one
-    /// that went missing; returns a listener for the acceptor and the new
-    /// file's identity.
-    fn rebind(&self) -> Result<(UnixListener, (u64, u64))> {
-        self.claim.remove_foreign_socket()?;
-        let address = self.claim.socket_address()?;
-        let listener = UnixListener::bind(&address)
-            .map_err(|e| Error::from_io(e, "re-binding a pipe's socket"))?;
-        self.claim.set_socket_mode(self.socket_mode)?;
-        let identity = self
-            .claim
-            .socket_identity()
-            .ok_or_else(|| Error::new(ErrorKind::FileNotFound, "the re-bound socket vanished"))?;
-        let fd: OwnedFd = listener.into();
-        let accept = fd
-            .try_clone()
-            .map_err(|e| Error::from_io(e, "re-binding a pipe's socket"))?;
-        let old = std::mem::replace(
-            &mut *self.listener.lock().unwrap_or_else(|p| p.into_inner()),
-            fd,
-        );
-        let _ = rustix::net::shutdown(&old, rustix::net::Shutdown::Both);
-        let accept = UnixListener::from(accept);
-        accept
-            .set_nonblocking(true)
-            .map_err(|e| Error::from_io(e, "re-binding a pipe's socket"))?;
-        Ok((accept, identity))
-    }
-}
-
-/// Reads a client's hello and answers it.
-fn handshake(stream: UnixStream, uid: u32, core: &Core) {
-    let hello = read_hello(&stream);
-    core.end_handshake(uid);
-    let (hello, credits, leftover) = match hello {
-        Ok(hello) => hello,
-        Err(HelloFailure::Version) => {
-            let _ = reply(
-                &stream,
-                ServerHello::VersionMismatch {
-                    supported: handshake::PROTOCOL_VERSION,
-                },
-            );
-            return;
-        }
-        Err(HelloFailure::Other) => return,
-    };
-    let Ok(peer) = stream::peer_credentials(stream.as_fd()) else {
-        return;
-    };
-    let uid_allowed = peer.uid == core.own_uid
-        || peer.uid == 0
-        || core.allowed_uids.contains(&peer.uid)
-        || core.allowed_gids.contains(&peer.gid);
-    // Remote principals come only through the gateway, which does not exist
-    // yet: refuse them (T21, T22).
-    let remote_ok = hello.remote.is_none();
-    let access_ok = (!hello.access.read || core.outbound) && (!hello.access.write || core.inbound);
-    if !uid_allowed
-        || !remote_ok
-        || !access_ok
-        || (hello.remote.is_some() && core.reject_remote_clients)
-    {
-        let _ = reply(&stream, ServerHello::AccessDenied);
-        return;
-    }
-    match hello.mode {
-        OpenMode::Open => {
-            // The credit page the client sent, sealed (or the client goes).
-            let Some(credits) = credits.and_then(|fd| CreditPage::open(fd).ok()) else {
-                return;
-            };
-            if !leftover.is_empty() {
-                return; // a client sends nothing before the answer
-            }
-            let mut registry = core.lock();
-            if registry.closed {
-                drop(registry);
-                let _ = reply(&stream, ServerHello::NoInstance);
-                return;
-            }
-            let Some(id) = registry.listening.pop_front() else {
-                drop(registry);
-                let _ = reply(&stream, ServerHello::Busy);
-                return;
-            };
-            let Some(slot) = registry.slots.get_mut(&id) else {
-                return;
-            };
-            let computer_name = if hello.computer_name.is_empty() || hello.computer_name == "." {
-                sys::dgram::host_name()
-            } else {
-                hello.computer_name.clone()
-            };
-            let answer = ServerHello::Connected {
-                instance: id,
-                pipe_type: match slot.mode {
-                    PipeMode::Byte => PipeType::Byte,
-                    PipeMode::Message => PipeType::Message,
-                },
-                server_pid: std::process::id(),
-                in_quota: slot.in_quota,
-                out_quota: slot.out_quota,
-                max_instances: slot.max_instances,
-                default_timeout_ms: core.default_timeout.as_millis().min(u32::MAX as u128) as u32,
-            };
-            let conn = match Conn::new(
-                stream.into(),
-                credits,
-                PipeEnd::Server,
-                slot.mode,
-                slot.out_quota,
-                PeerIdentity {
-                    pid: peer.pid,
-                    uid: peer.uid,
-                    gid: peer.gid,
-                    computer_name,
-                },
-            ) {
-                Ok(conn) => conn,
-                Err(_) => {
-                    registry.listening.push_front(id);
-                    return;
-                }
-            };
-            // Published before the answer, so the client never reads a
-            // count of 0 (S104).
-            conn.publish_instances(registry.slots.len() as u32);
-            if conn.send_raw(&answer.encode()).is_err() {
-                registry.listening.push_front(id);
-                return;
-            }
-            let slot = registry
-                .slots
-                .get_mut(&id)
-                .expect("the slot was found above under this lock");
-            slot.state = SlotState::Connected {
-                conn: Arc::new(conn),
-                announced: false,
-            };
-            drop(registry);
-            core.changed.notify_all();
-        }
-        OpenMode::Wait { timeout } => {
-            let limit = match timeout {
-                handshake::WaitTimeout::Default => Some(core.default_timeout),
-                handshake::WaitTimeout::Forever => None,
-                handshake::WaitTimeout::Millis(ms) => Some(Duration::from_millis(ms as u64)),
-            };
-            let deadline = limit.map(|l| Instant::now() + l);
-            let mut registry = core.lock();
-            let answer = loop {
-                if registry.closed {
-                    break ServerHello::NoInstance;
-                }
-                if !registry.listening.is_empty() {
-                    break ServerHello::Available;
-                }
-                let left = match deadline {
-                    Some(d) => {
-                        let left = d.saturating_duration_since(Instant::now());
-                        if left.is_zero() {
-                            break ServerHello::TimedOut;
-                        }
-                        left.min(Duration::from_millis(200))
-                    }
-                    None => Duration::from_millis(200),
-                };
-                registry = core
-                    .changed
-                    .wait_timeout(registry, left)
-                    .unwrap_or_else(|p| p.into_inner())
-                    .0;
-            };
-            drop(registry);
-            let _ = reply(&stream, answer);
-        }
-    }
-}
-
-enum HelloFailure {
-    Version,
-    Other,
-}
-
-type Hello = (ClientHello, Option<OwnedFd>, Vec<u8>);
-
-fn read_hello(stream: &UnixStream) -> std::result::Result<Hello, HelloFailure> {
-    let deadline = Instant::now() + HELLO_DEADLINE;
-    let mut bytes = Vec::with_capacity(256);
-    let mut credits = None;
-    let mut buf = [0u8; 1024];
-    loop {
-        match ClientHello::decode(&bytes) {
-            Ok(Some((hello, used))) => return Ok((hello, credits, bytes.split_off(used))),
-            Ok(None) => {}
-            Err(HandshakeError::UnsupportedVersion(_)) => return Err(HelloFailure::Version),
-            Err(_) => return Err(HelloFailure::Other),
-        }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(HelloFailure::Other); // T11: it never said hello
-        }
-        match stream::wait(&[stream.as_fd()], rustix::event::PollFlags::IN, Some(left)) {
-            Ok(ready) if ready[0].is_empty() => return Err(HelloFailure::Other),
-            Ok(_) => {}
-            Err(_) => return Err(HelloFailure::Other),
-        }
-        match stream::receive_with_fd(stream.as_fd(), &mut buf) {
-            Ok((0, _)) => return Err(HelloFailure::Other),
-            Ok((n, fd)) => {
-                bytes.extend_from_slice(&buf[..n]);
-                if let Some(fd) = fd {
-                    if credits.is_some() {
-                        return Err(HelloFailure::Other); // T17: one descriptor only
-                    }
-                    credits = Some(fd);
-                }
-            }
-            Err(_) => return Err(HelloFailure::Other),
-        }
-    }
-}
-
-fn reply(stream: &UnixStream, answer: ServerHello) -> io::Result<()> {
-    stream::send_all(stream.as_fd(), &answer.encode())
+fn not_connected_instance() -> Error {
+    Error::new(
+        ErrorKind::PipeNotConnected,
+        "disconnecting a pipe: no client is connected",
+    )
 }

@@ -11,10 +11,11 @@
 //!   with the time left.
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{BorrowedFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use rustix::event::{EventfdFlags, PollFd, PollFlags, Timespec};
+pub(crate) use rustix::event::PollFlags;
+use rustix::event::{EventfdFlags, PollFd, Timespec};
 use rustix::io::Errno;
 
 /// An `eventfd` used as a level-triggered doorbell.
@@ -31,14 +32,6 @@ impl Event {
         Ok(Event { fd })
     }
 
-    /// Wraps an eventfd received from a peer. Nothing but `read`/`write` of
-    /// 8 bytes and `poll` is ever done with it, so a peer that passed some
-    /// other descriptor can make our waits wake early or never, not crash
-    /// us: the caller treats that as the peer's fault (T17).
-    pub(crate) fn from_fd(fd: OwnedFd) -> Event {
-        Event { fd }
-    }
-
     /// Makes the event readable (adds 1 to its counter). A full counter
     /// (`EAGAIN`) is readable already.
     #[doc(alias = "write")]
@@ -52,16 +45,6 @@ impl Event {
     pub(crate) fn clear(&self) {
         let mut buf = [0u8; 8];
         let _ = rustix::io::read(&self.fd, &mut buf);
-    }
-
-    /// The descriptor, to wait on or to pass to a peer.
-    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
-    }
-
-    /// A second descriptor for the same event.
-    pub(crate) fn try_clone_fd(&self) -> io::Result<OwnedFd> {
-        Ok(self.fd.try_clone()?)
     }
 }
 
@@ -122,6 +105,52 @@ pub(crate) fn wait(
                     return Ok(Ready::TimedOut);
                 }
             }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// What [`wait_many`] saw.
+#[derive(Debug)]
+pub(crate) struct ReadyMany {
+    /// The event was readable.
+    pub(crate) woken: bool,
+    /// The `revents` of each descriptor, in the order given (empty when
+    /// not ready).
+    pub(crate) fds: Vec<PollFlags>,
+}
+
+/// Waits until one of `fds` is ready for `interest`, `wake` is readable, or
+/// `timeout` passes: one `poll(2)` over all of them (the acceptor's loop).
+#[doc(alias = "poll")]
+pub(crate) fn wait_many(
+    fds: &[BorrowedFd<'_>],
+    interest: PollFlags,
+    wake: &Event,
+    timeout: Option<Duration>,
+) -> io::Result<ReadyMany> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let mut pollfds: Vec<PollFd<'_>> = Vec::with_capacity(fds.len() + 1);
+        pollfds.push(PollFd::new(&wake.fd, PollFlags::IN));
+        for fd in fds {
+            pollfds.push(PollFd::new(fd, interest));
+        }
+        let spec = deadline.map(|d| {
+            let left = d.saturating_duration_since(Instant::now());
+            Timespec {
+                tv_sec: left.as_secs() as i64,
+                tv_nsec: left.subsec_nanos() as _,
+            }
+        });
+        match rustix::event::poll(&mut pollfds, spec.as_ref()) {
+            Ok(_) => {
+                return Ok(ReadyMany {
+                    woken: !pollfds[0].revents().is_empty(),
+                    fds: pollfds[1..].iter().map(|p| p.revents()).collect(),
+                })
+            }
+            Err(Errno::INTR) => {}
             Err(e) => return Err(e.into()),
         }
     }

@@ -1,11 +1,14 @@
 //! The credit page: a page of memory shared by the two ends of a named-pipe
-//! connection, holding how many bytes each end has consumed and a futex
-//! word per end on which a blocked writer sleeps.
+//! connection, holding how many bytes each end has consumed and a flag per
+//! end saying its writer waits for credits.
 //!
 //! Credits are a *latest value*, not a queue, so shared memory fits them:
-//! a reader publishes its consumed count with one atomic store and makes a
-//! system call (`futex` wake) only when the writer sleeps; a writer blocked
-//! on its quota or in a flush sleeps on its futex word. Nothing can clog.
+//! a reader publishes its consumed count with one atomic store. A writer
+//! blocked on its quota or in a flush raises its flag and waits on the
+//! connection's socket (beside its cancellation event, so that it can be
+//! woken at once); a reader that finds the flag raised clears it and rings
+//! the writer with a `Consumed` frame. Nothing can clog, and every wait is
+//! on a descriptor (`crate::pipe::transport::unix`).
 //!
 //! The client creates the page (`memfd_create`), seals it against
 //! shrinking and growing, and sends the descriptor with its hello; the
@@ -18,18 +21,16 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::Duration;
 
 use rustix::fs::{MemfdFlags, SealFlags};
 use rustix::mm::{MapFlags, ProtFlags};
-use rustix::thread::futex;
 
 /// The page's layout. Index 0 belongs to the client end, 1 to the server.
 #[repr(C)]
 struct Page {
     /// Bytes each end has consumed (read or discarded).
     consumed: [AtomicU64; 2],
-    /// Non-zero while the writer of each end sleeps waiting for credits.
+    /// Non-zero while the writer of each end waits for credits.
     waiting: [AtomicU32; 2],
     /// How many instances the pipe name has, as the server last published.
     instances: AtomicU32,
@@ -112,36 +113,28 @@ impl CreditPage {
         unsafe { self.page.as_ref() }
     }
 
-    /// Publishes that end `me` has consumed `total` bytes, waking the
-    /// peer's writer if it sleeps.
-    pub(crate) fn publish_consumed(&self, me: usize, total: u64) {
+    /// Publishes that end `me` has consumed `total` bytes. Returns whether
+    /// the peer's writer was waiting for credits (its flag is cleared): the
+    /// caller then rings it.
+    pub(crate) fn publish_consumed(&self, me: usize, total: u64) -> bool {
         let page = self.page();
         page.consumed[me].store(total, Ordering::SeqCst);
         let peer = 1 - me;
-        if page.waiting[peer].load(Ordering::SeqCst) != 0 {
-            let _ = futex::wake(&page.waiting[peer], futex::Flags::empty(), u32::MAX);
-        }
+        page.waiting[peer].load(Ordering::SeqCst) != 0
+            && page.waiting[peer].swap(0, Ordering::SeqCst) != 0
     }
 
-    /// What the peer of end `me` says it has consumed.
+    /// What the peer of end `me` says it has consumed (untrusted: the
+    /// caller checks it against what it sent).
     pub(crate) fn peer_consumed(&self, me: usize) -> u64 {
         self.page().consumed[1 - me].load(Ordering::SeqCst)
     }
 
-    /// Sleeps (at most `timeout`) until the peer publishes a new count or
-    /// [`CreditPage::wake`] is called, unless `ready` — checked after
-    /// announcing the sleep, so no wake-up is lost — is already true.
-    pub(crate) fn sleep(&self, me: usize, timeout: Duration, ready: impl Fn() -> bool) {
-        let page = self.page();
-        page.waiting[me].store(1, Ordering::SeqCst);
-        if !ready() {
-            let spec = rustix::thread::futex::Timespec {
-                tv_sec: timeout.as_secs() as i64,
-                tv_nsec: timeout.subsec_nanos() as _,
-            };
-            let _ = futex::wait(&page.waiting[me], futex::Flags::empty(), 1, Some(&spec));
-        }
-        page.waiting[me].store(0, Ordering::SeqCst);
+    /// Raises end `me`'s flag: its writer is about to wait for credits. The
+    /// caller looks at [`CreditPage::peer_consumed`] again afterwards, so a
+    /// count published in between is not missed (both sides use `SeqCst`).
+    pub(crate) fn want_credits(&self, me: usize) {
+        self.page().waiting[me].store(1, Ordering::SeqCst);
     }
 
     /// Publishes the name's instance count (server end).
@@ -152,13 +145,6 @@ impl CreditPage {
     /// The name's instance count, as the server last published it.
     pub(crate) fn instances(&self) -> u32 {
         self.page().instances.load(Ordering::SeqCst)
-    }
-
-    /// Wakes end `me`'s sleeping writer (cancellation, local state changes).
-    pub(crate) fn wake(&self, me: usize) {
-        let page = self.page();
-        page.waiting[me].store(0, Ordering::SeqCst);
-        let _ = futex::wake(&page.waiting[me], futex::Flags::empty(), u32::MAX);
     }
 }
 

@@ -59,37 +59,6 @@ pub(crate) fn send_all(fd: BorrowedFd<'_>, mut bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
-/// `sendmsg(2)` of `header` then `payload`, every byte, with
-/// `MSG_NOSIGNAL` (T18): one system call in the usual case, no copy.
-pub(crate) fn send_all_vectored(
-    fd: BorrowedFd<'_>,
-    header: &[u8],
-    payload: &[u8],
-) -> io::Result<()> {
-    let total = header.len() + payload.len();
-    let mut done = 0;
-    while done < total {
-        let parts: [IoSlice<'_>; 2] = if done < header.len() {
-            [IoSlice::new(&header[done..]), IoSlice::new(payload)]
-        } else {
-            [
-                IoSlice::new(&payload[done - header.len()..]),
-                IoSlice::new(&[]),
-            ]
-        };
-        let mut control = SendAncillaryBuffer::default();
-        match rustix::net::sendmsg(fd, &parts, &mut control, SendFlags::NOSIGNAL) {
-            Ok(n) => done += n,
-            Err(Errno::INTR) => {}
-            Err(Errno::AGAIN) => {
-                wait(&[fd], PollFlags::OUT, None)?;
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(())
-}
-
 /// Non-blocking `send(2)` of one datagram, `MSG_NOSIGNAL | MSG_DONTWAIT`.
 /// Returns whether it was sent (`false` when the buffer is full).
 pub(crate) fn send_nonblocking(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<bool> {
@@ -101,6 +70,45 @@ pub(crate) fn send_nonblocking(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<b
             Err(e) => return Err(e.into()),
         }
     }
+}
+
+/// `sendmsg(2)` of as much of `parts` (in order) as the socket takes now,
+/// with `MSG_DONTWAIT | MSG_NOSIGNAL` (T18). `Ok(None)` when it takes
+/// nothing (the buffer is full), else the bytes sent.
+#[doc(alias = "sendmsg")]
+pub(crate) fn send_parts_nonblocking(
+    fd: BorrowedFd<'_>,
+    parts: &[&[u8]],
+) -> io::Result<Option<usize>> {
+    let slices: Vec<IoSlice<'_>> = parts
+        .iter()
+        .filter(|p| !p.is_empty())
+        .map(|p| IoSlice::new(p))
+        .collect();
+    if slices.is_empty() {
+        return Ok(Some(0));
+    }
+    loop {
+        let mut control = SendAncillaryBuffer::default();
+        match rustix::net::sendmsg(
+            fd,
+            &slices,
+            &mut control,
+            SendFlags::NOSIGNAL | SendFlags::DONTWAIT,
+        ) {
+            Ok(n) => return Ok(Some(n)),
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// `shutdown(2)` of both directions: the peer sees end of stream, and
+/// every wait on the socket in this process wakes.
+#[doc(alias = "shutdown")]
+pub(crate) fn shut_down(fd: BorrowedFd<'_>) {
+    let _ = rustix::net::shutdown(fd, rustix::net::Shutdown::Both);
 }
 
 /// `sendmsg(2)` of `bytes` with one descriptor attached (`SCM_RIGHTS`).
@@ -131,19 +139,28 @@ pub(crate) fn send_with_fd(
     }
 }
 
-/// `recvmsg(2)` of up to `buf.len()` bytes, taking at most one attached
-/// descriptor. Extra descriptors are closed; a truncated control message
-/// is an error (`EPROTO`). Returns the byte count (0 at end of stream) and
-/// the descriptor, if one came.
-pub(crate) fn receive_with_fd(
+/// `recvmsg(2)` of up to `buf.len()` bytes without waiting, taking at most
+/// one attached descriptor. Extra descriptors are closed; a truncated
+/// control message is an error (`EPROTO`). Returns the byte count (0 at
+/// end of stream) and the descriptor, if one came; `Ok(None)` when nothing
+/// is there.
+pub(crate) fn receive_with_fd_nonblocking(
     fd: BorrowedFd<'_>,
     buf: &mut [u8],
-) -> io::Result<(usize, Option<OwnedFd>)> {
+) -> io::Result<Option<(usize, Option<OwnedFd>)>> {
+    receive_with_fd_flags(fd, buf, RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT)
+}
+
+fn receive_with_fd_flags(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+    flags: RecvFlags,
+) -> io::Result<Option<(usize, Option<OwnedFd>)>> {
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
     loop {
         let mut control = RecvAncillaryBuffer::new(&mut space);
         let mut iov = [IoSliceMut::new(buf)];
-        match rustix::net::recvmsg(fd, &mut iov, &mut control, RecvFlags::CMSG_CLOEXEC) {
+        match rustix::net::recvmsg(fd, &mut iov, &mut control, flags) {
             Ok(msg) => {
                 let mut first = None;
                 for message in control.drain() {
@@ -159,11 +176,44 @@ pub(crate) fn receive_with_fd(
                 if msg.flags.contains(ReturnFlags::CTRUNC) {
                     return Err(io::Error::from_raw_os_error(libc::EPROTO));
                 }
-                return Ok((msg.bytes, first));
+                return Ok(Some((msg.bytes, first)));
             }
             Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) => return Ok(None),
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+/// `getsockopt(SO_PEERGROUPS)`: the supplementary groups of the peer's
+/// process when it connected, as the kernel recorded them (T20).
+#[doc(alias = "SO_PEERGROUPS")]
+pub(crate) fn peer_groups(fd: BorrowedFd<'_>) -> io::Result<Vec<u32>> {
+    let mut groups: Vec<libc::gid_t> = vec![0; 64];
+    loop {
+        let mut len = (groups.len() * std::mem::size_of::<libc::gid_t>()) as libc::socklen_t;
+        // SAFETY: `groups` is a writable buffer of `len` bytes; the kernel
+        // writes at most `len` bytes and reports the size it needs.
+        let rc = unsafe {
+            libc::getsockopt(
+                std::os::fd::AsRawFd::as_raw_fd(&fd),
+                libc::SOL_SOCKET,
+                libc::SO_PEERGROUPS,
+                groups.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        let needed = len as usize / std::mem::size_of::<libc::gid_t>();
+        if rc == 0 {
+            groups.truncate(needed);
+            return Ok(groups);
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ERANGE) && needed > groups.len() && needed <= 65536 {
+            groups.resize(needed, 0);
+            continue;
+        }
+        return Err(err);
     }
 }
 
@@ -255,4 +305,9 @@ fn receive_flags(blocking: bool) -> RecvFlags {
     } else {
         RecvFlags::DONTWAIT
     }
+}
+
+/// Whether `fd` is a stream socket (`getsockopt(SO_TYPE)`).
+pub(crate) fn is_stream_socket(fd: BorrowedFd<'_>) -> bool {
+    rustix::net::sockopt::socket_type(fd).ok() == Some(rustix::net::SocketType::STREAM)
 }

@@ -1,0 +1,211 @@
+//! One thread per served name: it accepts connections and multiplexes
+//! every handshake in progress and every waiting client (WaitNamedPipe) in
+//! one `poll(2)`, with their deadlines — no thread per client, so a
+//! thousand clients connecting at once cost no thousand threads.
+//!
+//! Limits (T11, T16): at most [`MAX_INCOMPLETE`] handshakes at once, and
+//! [`MAX_INCOMPLETE_PER_UID`] from one uid; the server's own uid and root
+//! are not counted against the global cap, so other users' silent
+//! connections cannot lock the owner out. At most [`MAX_WAITERS_PER_UID`]
+//! waiting clients per uid (and [`MAX_WAITERS`] in all); beyond that a
+//! client is answered `LimitsExceeded` (ERROR_PIPE_BUSY on its side). A
+//! connection over a limit is answered or closed at once, never queued.
+//!
+//! The acceptor also keeps the name's socket file in place (T4): if it is
+//! removed or replaced while the name's lock is still ours, it is bound
+//! again. It wakes for that check every [`SOCKET_CHECK`]; everything else
+//! wakes it through a descriptor (a connection, the listener, the name's
+//! event).
+
+use std::collections::HashMap;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixListener;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use pipeslot_proto::handshake::ServerHello;
+
+use super::handshake::{PendingHello, Progress, Waiter};
+use super::names::{Core, NameOwner};
+use crate::sys::event::{self, PollFlags};
+use crate::sys::stream;
+
+/// How many connections may be in their handshake at once (T11).
+pub(crate) const MAX_INCOMPLETE: usize = 64;
+
+/// How many of those may come from one uid, so that one user's silent
+/// connections cannot take every place (T11).
+pub(crate) const MAX_INCOMPLETE_PER_UID: usize = 16;
+
+/// How many clients of one uid may wait for an instance at once (T16).
+pub(crate) const MAX_WAITERS_PER_UID: usize = 256;
+
+/// How many clients may wait for an instance at once, in all.
+pub(crate) const MAX_WAITERS: usize = 4096;
+
+/// How often the acceptor checks that its socket file is still in place
+/// (T4).
+const SOCKET_CHECK: Duration = Duration::from_millis(250);
+
+/// Accepts and serves handshakes until the name goes away.
+pub(crate) fn run(
+    mut listener: UnixListener,
+    mut identity: Option<(u64, u64)>,
+    core: Weak<Core>,
+    owner: Weak<NameOwner>,
+) {
+    if listener.set_nonblocking(true).is_err() {
+        return;
+    }
+    let mut hellos: Vec<PendingHello> = Vec::new();
+    let mut waiters: Vec<Waiter> = Vec::new();
+    let mut next_check = Instant::now() + SOCKET_CHECK;
+    loop {
+        let Some(core) = core.upgrade() else { return };
+        if owner.strong_count() == 0 || core.lock().closed {
+            for waiter in waiters.drain(..) {
+                waiter.answer(ServerHello::NoInstance);
+            }
+            return;
+        }
+        let now = Instant::now();
+        // Waiters whose answer is known, and handshakes out of time.
+        waiters.retain(|waiter| match waiter.answer_now(&core, now) {
+            Some(answer) => {
+                waiter.answer(answer);
+                false
+            }
+            None => true,
+        });
+        hellos.retain(|hello| hello.deadline > now); // T11: it never said hello
+        let mut deadline = next_check;
+        for hello in &hellos {
+            deadline = deadline.min(hello.deadline);
+        }
+        for waiter in &waiters {
+            if let Some(d) = waiter.deadline {
+                deadline = deadline.min(d);
+            }
+        }
+        let ready = {
+            let mut fds = Vec::with_capacity(2 + hellos.len() + waiters.len());
+            fds.push(listener.as_fd());
+            fds.extend(hellos.iter().map(|h| h.stream.as_fd()));
+            // A waiting client that goes away reads as end of stream.
+            fds.extend(waiters.iter().map(|w| w.stream.as_fd()));
+            event::wait_many(
+                &fds,
+                PollFlags::IN,
+                &core.acceptor_wake,
+                Some(deadline.saturating_duration_since(now)),
+            )
+        };
+        let Ok(ready) = ready else { return };
+        if ready.woken {
+            core.acceptor_wake.clear();
+        }
+        let now = Instant::now();
+        // Oldest first; removals from the back keep indices valid.
+        let hello_ready = &ready.fds[1..1 + hellos.len()];
+        let waiter_ready = &ready.fds[1 + hellos.len()..];
+        for i in (0..waiters.len()).rev() {
+            if !waiter_ready[i].is_empty() {
+                waiters.swap_remove(i);
+            }
+        }
+        for i in (0..hellos.len()).rev() {
+            if hello_ready[i].is_empty() {
+                continue;
+            }
+            match hellos[i].readable(&core, now) {
+                Progress::More => {}
+                Progress::Done => {
+                    hellos.swap_remove(i);
+                }
+                Progress::Wait(deadline) => {
+                    let hello = hellos.swap_remove(i);
+                    let uid = hello.peer.uid;
+                    let of_uid = waiters.iter().filter(|w| w.uid == uid).count();
+                    let waiter = hello.into_waiter(deadline);
+                    if of_uid >= MAX_WAITERS_PER_UID || waiters.len() >= MAX_WAITERS {
+                        waiter.answer(ServerHello::LimitsExceeded);
+                    } else {
+                        waiters.push(waiter);
+                    }
+                }
+            }
+        }
+        if !ready.fds[0].is_empty() {
+            accept_all(&listener, &core, &mut hellos, now);
+        }
+        if now >= next_check {
+            next_check = now + SOCKET_CHECK;
+            let Some(owner) = owner.upgrade() else { return };
+            if owner.claim.socket_identity() != identity {
+                if let Ok((fresh, id)) = owner.rebind() {
+                    if fresh.set_nonblocking(true).is_ok() {
+                        listener = fresh;
+                        identity = Some(id);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Accepts every connection waiting on the listener, within the limits.
+fn accept_all(
+    listener: &UnixListener,
+    core: &Arc<Core>,
+    hellos: &mut Vec<PendingHello>,
+    now: Instant,
+) {
+    loop {
+        let stream = match listener.accept() {
+            Ok((stream, _)) => stream,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+                ) =>
+            {
+                // T8: out of descriptors. The connection stays queued; the
+                // next round (at most SOCKET_CHECK away) tries again, instead
+                // of spinning on a readable listener.
+                std::thread::sleep(Duration::from_millis(10));
+                return;
+            }
+            Err(_) => return, // nothing more (or shut down: the loop ends)
+        };
+        if stream.set_nonblocking(true).is_err() {
+            continue;
+        }
+        let Ok(peer) = stream::peer_credentials(stream.as_fd()) else {
+            continue;
+        };
+        if !admit(hellos, core, peer.uid) {
+            continue; // T11: over a limit; dropping it closes it
+        }
+        hellos.push(PendingHello::new(stream, peer, now));
+    }
+}
+
+/// Whether one more handshake of `uid` fits (T11).
+fn admit(hellos: &[PendingHello], core: &Core, uid: u32) -> bool {
+    let mut by_uid: HashMap<u32, usize> = HashMap::new();
+    let mut counted = 0;
+    for hello in hellos {
+        *by_uid.entry(hello.peer.uid).or_default() += 1;
+        if !privileged(core, hello.peer.uid) {
+            counted += 1;
+        }
+    }
+    let mine = by_uid.get(&uid).copied().unwrap_or(0);
+    mine < MAX_INCOMPLETE_PER_UID && (privileged(core, uid) || counted < MAX_INCOMPLETE)
+}
+
+/// The server's own uid and root: never locked out by others (T11).
+fn privileged(core: &Core, uid: u32) -> bool {
+    uid == core.own_uid || uid == 0
+}

@@ -1,0 +1,267 @@
+//! The server's side of the connection handshake (pipeslot-proto
+//! `handshake`): reading a client's hello without blocking, checking it,
+//! and answering — binding the client to the instance listening longest
+//! (S31), or ERROR_PIPE_BUSY (S30), or, for WaitNamedPipe, a [`Waiter`] the
+//! acceptor answers once an instance listens or the wait times out
+//! (S35-S40).
+//!
+//! Who may connect: the server's own uid, root, and the uids and groups
+//! the server allowed (primary and supplementary groups of the peer's
+//! process, T20). A local client is this machine: the computer name its
+//! hello claims is not believed (only the gateway may name another host,
+//! as its authenticated peer; T22).
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pipeslot_proto::handshake::{
+    self, ClientHello, HandshakeError, OpenMode, PipeType, ServerHello, MAX_HELLO_LEN,
+};
+
+use super::conn::Conn;
+use super::names::{Core, SlotState};
+use super::transport::unix::UnixTransport;
+use super::{PeerIdentity, PipeEnd, PipeMode};
+use crate::sys;
+use crate::sys::shm::CreditPage;
+use crate::sys::stream::{self, PeerCredentials};
+
+/// How long a new connection may take to say hello (T11).
+pub(crate) const HELLO_DEADLINE: Duration = Duration::from_secs(5);
+
+/// A connection whose hello is still coming in.
+pub(crate) struct PendingHello {
+    pub(crate) stream: UnixStream,
+    pub(crate) peer: PeerCredentials,
+    pub(crate) deadline: Instant,
+    bytes: Vec<u8>,
+    credits: Option<OwnedFd>,
+}
+
+/// A client waiting for an instance (WaitNamedPipe).
+pub(crate) struct Waiter {
+    pub(crate) stream: UnixStream,
+    pub(crate) uid: u32,
+    /// `None`: NMPWAIT_WAIT_FOREVER.
+    pub(crate) deadline: Option<Instant>,
+}
+
+/// What reading more of a hello gave.
+pub(crate) enum Progress {
+    /// More bytes are needed.
+    More,
+    /// The hello is answered (or the connection dropped): done.
+    Done,
+    /// The client waits for an instance until this deadline (`None`:
+    /// forever); see [`PendingHello::into_waiter`].
+    Wait(Option<Instant>),
+}
+
+impl PendingHello {
+    pub(crate) fn new(stream: UnixStream, peer: PeerCredentials, now: Instant) -> PendingHello {
+        PendingHello {
+            stream,
+            peer,
+            deadline: now + HELLO_DEADLINE,
+            bytes: Vec::new(),
+            credits: None,
+        }
+    }
+
+    /// The waiter this connection becomes once its hello asked to wait.
+    pub(crate) fn into_waiter(self, deadline: Option<Instant>) -> Waiter {
+        Waiter {
+            stream: self.stream,
+            uid: self.peer.uid,
+            deadline,
+        }
+    }
+
+    /// Takes what has arrived (the socket polled readable) and answers the
+    /// hello once it is whole.
+    pub(crate) fn readable(&mut self, core: &Arc<Core>, now: Instant) -> Progress {
+        let mut buf = [0u8; 1024];
+        match stream::receive_with_fd_nonblocking(self.stream.as_fd(), &mut buf) {
+            Ok(None) => return Progress::More,
+            Ok(Some((0, _))) | Err(_) => return Progress::Done,
+            Ok(Some((n, fd))) => {
+                self.bytes.extend_from_slice(&buf[..n]);
+                if let Some(fd) = fd {
+                    if self.credits.is_some() {
+                        return Progress::Done; // T17: one descriptor only
+                    }
+                    self.credits = Some(fd);
+                }
+            }
+        }
+        match ClientHello::decode(&self.bytes) {
+            Ok(Some((hello, used))) => {
+                let leftover = self.bytes.len() - used;
+                answer(self, hello, leftover, core, now)
+            }
+            Ok(None) if self.bytes.len() <= MAX_HELLO_LEN => Progress::More,
+            Ok(None) => Progress::Done,
+            Err(HandshakeError::UnsupportedVersion(_)) => {
+                reply(
+                    &self.stream,
+                    ServerHello::VersionMismatch {
+                        supported: handshake::PROTOCOL_VERSION,
+                    },
+                );
+                Progress::Done
+            }
+            Err(_) => Progress::Done,
+        }
+    }
+}
+
+impl Waiter {
+    /// The answer this waiter can have now, if any.
+    pub(crate) fn answer_now(&self, core: &Core, now: Instant) -> Option<ServerHello> {
+        let registry = core.lock();
+        if registry.closed {
+            Some(ServerHello::NoInstance)
+        } else if !registry.listening.is_empty() {
+            Some(ServerHello::Available) // S36, S38; nothing reserved (S40)
+        } else if self.deadline.is_some_and(|d| now >= d) {
+            Some(ServerHello::TimedOut) // S37
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn answer(&self, answer: ServerHello) {
+        reply(&self.stream, answer);
+    }
+}
+
+/// Checks a complete hello and answers it.
+fn answer(
+    pending: &mut PendingHello,
+    hello: ClientHello,
+    leftover: usize,
+    core: &Arc<Core>,
+    now: Instant,
+) -> Progress {
+    let peer = pending.peer;
+    let allowed = peer.uid == core.own_uid
+        || peer.uid == 0
+        || core.allowed_uids.contains(&peer.uid)
+        || core.allowed_gids.contains(&peer.gid)
+        || (!core.allowed_gids.is_empty()
+            && stream::peer_groups(pending.stream.as_fd())
+                .unwrap_or_default()
+                .iter()
+                .any(|gid| core.allowed_gids.contains(gid)));
+    // Remote principals come only through the gateway, which does not
+    // exist yet: refuse them (T21, T22).
+    let access_ok = (!hello.access.read || core.outbound) && (!hello.access.write || core.inbound);
+    if !allowed || hello.remote.is_some() || !access_ok {
+        reply(&pending.stream, ServerHello::AccessDenied);
+        return Progress::Done;
+    }
+    match hello.mode {
+        OpenMode::Open => {
+            // The credit page the client sent, sealed (or the client goes);
+            // a client sends nothing before the answer.
+            let Some(credits) = pending
+                .credits
+                .take()
+                .and_then(|fd| CreditPage::open(fd).ok())
+            else {
+                return Progress::Done;
+            };
+            if leftover != 0 {
+                return Progress::Done;
+            }
+            bind(pending, credits, core);
+            Progress::Done
+        }
+        OpenMode::Wait { timeout } => {
+            let limit = match timeout {
+                handshake::WaitTimeout::Default => Some(core.default_timeout),
+                handshake::WaitTimeout::Forever => None,
+                handshake::WaitTimeout::Millis(ms) => Some(Duration::from_millis(ms.into())),
+            };
+            Progress::Wait(limit.map(|l| now + l))
+        }
+    }
+}
+
+/// Binds an opening client to the instance listening longest (S31), or
+/// answers ERROR_PIPE_BUSY (S30).
+fn bind(pending: &mut PendingHello, credits: CreditPage, core: &Arc<Core>) {
+    let mut registry = core.lock();
+    if registry.closed {
+        drop(registry);
+        reply(&pending.stream, ServerHello::NoInstance);
+        return;
+    }
+    let Some(id) = registry.listening.pop_front() else {
+        drop(registry);
+        reply(&pending.stream, ServerHello::Busy);
+        return;
+    };
+    let instances = registry.slots.len() as u32;
+    let Some(slot) = registry.slots.get_mut(&id) else {
+        return;
+    };
+    let answer = ServerHello::Connected {
+        instance: id,
+        pipe_type: match slot.mode {
+            PipeMode::Byte => PipeType::Byte,
+            PipeMode::Message => PipeType::Message,
+        },
+        server_pid: std::process::id(),
+        in_quota: slot.in_quota,
+        out_quota: slot.out_quota,
+        max_instances: slot.max_instances,
+        default_timeout_ms: core.default_timeout.as_millis().min(u32::MAX as u128) as u32,
+    };
+    // Published before the answer, so the client never reads a count of 0
+    // (S104).
+    credits.publish_instances(instances);
+    let Ok(socket) = pending.stream.try_clone() else {
+        registry.listening.push_front(id);
+        return;
+    };
+    if !matches!(
+        stream::send_nonblocking(pending.stream.as_fd(), &answer.encode()),
+        Ok(true)
+    ) {
+        registry.listening.push_front(id);
+        return;
+    }
+    let peer = pending.peer;
+    let conn = Conn::new(
+        Box::new(UnixTransport::new(
+            OwnedFd::from(socket),
+            credits,
+            PipeEnd::Server,
+        )),
+        PipeEnd::Server,
+        slot.mode,
+        slot.in_quota,
+        slot.out_quota,
+        PeerIdentity {
+            pid: peer.pid,
+            uid: peer.uid,
+            gid: peer.gid,
+            // T22: a local peer is this machine, whatever its hello says.
+            computer_name: sys::dgram::host_name(),
+        },
+    );
+    slot.state = SlotState::Connected {
+        conn: Arc::new(conn),
+        announced: false,
+    };
+    drop(registry);
+    core.changed();
+}
+
+fn reply(stream: &UnixStream, answer: ServerHello) {
+    // Small enough for any socket buffer; a peer that is gone needs none.
+    let _ = stream::send_nonblocking(stream.as_fd(), &answer.encode());
+}

@@ -1,0 +1,354 @@
+//! The names this process serves, and the bookkeeping of their instances.
+//!
+//! All instances of a name in this process share one [`Core`]: the
+//! registry of instances, the queue of listening ones (S31), a condition
+//! variable on which `ConnectNamedPipe` waits, and an event that wakes the
+//! name's acceptor (`super::acceptor`) when something its waiting clients
+//! care about changes (an instance listens, the name closes). A
+//! [`NameOwner`] holds the listening socket and the name's claim in the
+//! namespace; the process-wide table [`NAMES`] finds both by socket path,
+//! so a second `CreateNamedPipe` of a name joins them.
+
+use std::collections::{HashMap, VecDeque};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixListener;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::time::Duration;
+
+use super::conn::Conn;
+use super::{PipeMode, ServerOptions};
+use crate::error::{Error, ErrorKind, Result};
+use crate::name::PipeName;
+use crate::namespace::{NameClaim, Namespace};
+use crate::sys;
+use crate::sys::event::Event;
+
+/// What every instance of a name in this process shares.
+pub(crate) struct Core {
+    registry: Mutex<Registry>,
+    changed: Condvar,
+    /// Wakes the acceptor.
+    pub(crate) acceptor_wake: Event,
+    pub(crate) inbound: bool,
+    pub(crate) outbound: bool,
+    pub(crate) max_instances: u32,
+    pub(crate) default_timeout: Duration,
+    pub(crate) allowed_uids: Vec<u32>,
+    pub(crate) allowed_gids: Vec<u32>,
+    pub(crate) own_uid: u32,
+}
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    pub(crate) slots: HashMap<u32, Slot>,
+    /// Listening instances, longest-listening first (S31).
+    pub(crate) listening: VecDeque<u32>,
+    next_id: u32,
+    pub(crate) closed: bool,
+}
+
+pub(crate) struct Slot {
+    pub(crate) state: SlotState,
+    pub(crate) mode: PipeMode,
+    pub(crate) in_quota: u32,
+    pub(crate) out_quota: u32,
+    pub(crate) max_instances: u32,
+}
+
+pub(crate) enum SlotState {
+    Listening,
+    /// `announced` once `connect()` has reported the client.
+    Connected {
+        conn: Arc<Conn>,
+        announced: bool,
+    },
+    Disconnected,
+}
+
+/// The listening socket and name claim of a name, shared by its instances.
+pub(crate) struct NameOwner {
+    key: PathBuf,
+    pub(crate) listener: Mutex<OwnedFd>,
+    pub(crate) claim: NameClaim,
+    pub(crate) socket_mode: u32,
+    core: Weak<Core>,
+}
+
+/// A name this process serves: its socket path, owner and shared core.
+type ServedName = (PathBuf, Weak<NameOwner>, Weak<Core>);
+
+/// Every name this process serves.
+static NAMES: Mutex<Vec<ServedName>> = Mutex::new(Vec::new());
+
+impl Core {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Registry> {
+        self.registry.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wakes `ConnectNamedPipe` waiters and the acceptor: an instance
+    /// changed state.
+    pub(crate) fn changed(&self) {
+        self.changed.notify_all();
+        self.acceptor_wake.signal();
+    }
+
+    /// Waits on the registry's condition variable.
+    pub(crate) fn wait<'a>(&self, registry: MutexGuard<'a, Registry>) -> MutexGuard<'a, Registry> {
+        self.changed
+            .wait(registry)
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Wakes whatever instance `id`'s calls wait on, for a cancellation:
+    /// the condition variable (taken under its lock, so that a waiter
+    /// between its check and its wait is not missed) and its connection.
+    pub(crate) fn wake_instance(&self, id: u32) {
+        let registry = self.lock();
+        let conn = match registry.slots.get(&id).map(|slot| &slot.state) {
+            Some(SlotState::Connected { conn, .. }) => Some(conn.clone()),
+            _ => None,
+        };
+        self.changed.notify_all();
+        drop(registry);
+        if let Some(conn) = conn {
+            conn.wake_all();
+        }
+    }
+
+    /// Adds a listening instance (S29); ERROR_PIPE_BUSY at the limit (S22).
+    pub(crate) fn add_instance(&self, options: &ServerOptions, name: &PipeName) -> Result<u32> {
+        let mut registry = self.lock();
+        if self.max_instances != super::UNLIMITED_INSTANCES
+            && registry.slots.len() as u32 >= self.max_instances
+        {
+            return Err(Error::new(
+                ErrorKind::PipeBusy,
+                format!(
+                    "creating pipe {name}: the pipe has its maximum of {} instances",
+                    self.max_instances
+                ),
+            ));
+        }
+        let id = registry.next_id;
+        registry.next_id += 1;
+        registry.slots.insert(
+            id,
+            Slot {
+                state: SlotState::Listening,
+                mode: options.mode,
+                in_quota: options.in_buffer_size,
+                out_quota: options.out_buffer_size,
+                max_instances: options.max_instances,
+            },
+        );
+        // S29: listening from the moment it exists; S38: wake waiters.
+        registry.listening.push_back(id);
+        registry.publish_instances();
+        drop(registry);
+        self.changed();
+        Ok(id)
+    }
+
+    /// Removes instance `id` (its handle closed): its client sees the end.
+    pub(crate) fn remove_instance(&self, id: u32) {
+        let mut registry = self.lock();
+        registry.listening.retain(|&i| i != id);
+        if let Some(slot) = registry.slots.remove(&id) {
+            if let SlotState::Connected { conn, .. } = slot.state {
+                conn.publish_instances(registry.slots.len() as u32);
+                conn.close();
+            }
+        }
+        if registry.slots.is_empty() {
+            registry.closed = true;
+        }
+        registry.publish_instances();
+        drop(registry);
+        self.changed();
+    }
+}
+
+impl Registry {
+    /// Tells every connected client how many instances the name has now
+    /// (GetNamedPipeHandleState's lpCurInstances, S26, S104).
+    pub(crate) fn publish_instances(&self) {
+        let count = self.slots.len() as u32;
+        for slot in self.slots.values() {
+            if let SlotState::Connected { conn, .. } = &slot.state {
+                conn.publish_instances(count);
+            }
+        }
+    }
+}
+
+/// The name's shared parts: those of the instances this process already
+/// has, or new ones (claiming the name, binding its socket, starting its
+/// acceptor).
+pub(crate) fn join_or_create(
+    options: &ServerOptions,
+    namespace: &Namespace,
+    name: &PipeName,
+) -> Result<(Arc<NameOwner>, Arc<Core>)> {
+    let context = || format!("creating pipe {name}");
+    let key = namespace.pipe_socket_path(name);
+    let mut closing = false;
+    loop {
+        let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+        names.retain(|(_, owner, _)| owner.strong_count() > 0);
+        let existing = names
+            .iter()
+            .find(|(path, _, _)| *path == key)
+            .and_then(|(_, owner, core)| Some((owner.upgrade()?, core.upgrade()?)));
+        let Some((owner, core)) = existing else {
+            let (owner, core) = create(options, namespace, name, key.clone())?;
+            names.push((key, Arc::downgrade(&owner), Arc::downgrade(&core)));
+            return Ok((owner, core));
+        };
+        // Never drop a NameOwner while holding NAMES: its Drop takes it.
+        drop(names);
+        if core.lock().closed {
+            // The last instance just went; its name is being released, which
+            // takes the dropping thread a moment. Wait for it on the core.
+            if closing {
+                std::thread::yield_now();
+            }
+            closing = true;
+            drop((owner, core));
+            continue;
+        }
+        if options.first_pipe_instance {
+            return Err(Error::new(
+                ErrorKind::AccessDenied,
+                format!("{}: the pipe already exists", context()),
+            ));
+        }
+        if (core.inbound, core.outbound) != (options.inbound, options.outbound) {
+            return Err(Error::new(
+                ErrorKind::AccessDenied,
+                format!(
+                    "{}: the existing instances have another access mode",
+                    context()
+                ),
+            ));
+        }
+        return Ok((owner, core));
+    }
+}
+
+fn create(
+    options: &ServerOptions,
+    namespace: &Namespace,
+    name: &PipeName,
+    key: PathBuf,
+) -> Result<(Arc<NameOwner>, Arc<Core>)> {
+    let context = || format!("creating pipe {name}");
+    let max = options.max_instances.to_string();
+    let mode = match options.mode {
+        PipeMode::Byte => "byte",
+        PipeMode::Message => "message",
+    };
+    let access = match (options.inbound, options.outbound) {
+        (true, true) => "duplex",
+        (true, false) => "inbound",
+        _ => "outbound",
+    };
+    let claim = namespace
+        .claim_pipe(
+            name,
+            &[("type", mode), ("access", access), ("max_instances", &max)],
+        )
+        .map_err(|e| match e.kind() {
+            // DESIGN §4: instances of one name live in one process.
+            ErrorKind::AlreadyExists => Error::new(ErrorKind::AccessDenied, e.to_string()),
+            _ => e,
+        })?;
+    let address = claim.socket_address()?;
+    let listener = UnixListener::bind(&address).map_err(|e| Error::from_io(e, context()))?;
+    let socket_mode = if options.machine_wide { 0o666 } else { 0o600 };
+    claim.set_socket_mode(socket_mode)?;
+    let core = Arc::new(Core {
+        registry: Mutex::new(Registry::default()),
+        changed: Condvar::new(),
+        acceptor_wake: Event::new().map_err(|e| Error::from_io(e, context()))?,
+        inbound: options.inbound,
+        outbound: options.outbound,
+        max_instances: options.max_instances,
+        default_timeout: if options.default_timeout.is_zero() {
+            Duration::from_millis(50) // S16
+        } else {
+            options.default_timeout
+        },
+        allowed_uids: options.allowed_uids.clone(),
+        allowed_gids: options.allowed_gids.clone(),
+        own_uid: sys::fs::effective_uid(),
+    });
+    // Taken now: the file may be removed before the acceptor starts.
+    let identity = claim.socket_identity();
+    let listener_fd: OwnedFd = listener.into();
+    let accept_fd = listener_fd
+        .try_clone()
+        .map_err(|e| Error::from_io(e, context()))?;
+    let owner = Arc::new(NameOwner {
+        key,
+        listener: Mutex::new(listener_fd),
+        claim,
+        socket_mode,
+        core: Arc::downgrade(&core),
+    });
+    let accept_core = Arc::downgrade(&core);
+    let accept_owner = Arc::downgrade(&owner);
+    std::thread::Builder::new()
+        .name("pipeslot-accept".into())
+        .spawn(move || {
+            super::acceptor::run(
+                UnixListener::from(accept_fd),
+                identity,
+                accept_core,
+                accept_owner,
+            )
+        })
+        .map_err(|e| Error::from_io(e, context()))?;
+    Ok((owner, core))
+}
+
+impl NameOwner {
+    /// Binds a new listening socket at the name's path, replacing the one
+    /// that went missing (T4); returns a listener for the acceptor and the
+    /// new file's identity.
+    pub(crate) fn rebind(&self) -> Result<(UnixListener, (u64, u64))> {
+        self.claim.remove_foreign_socket()?;
+        let address = self.claim.socket_address()?;
+        let listener = UnixListener::bind(&address)
+            .map_err(|e| Error::from_io(e, "re-binding a pipe's socket"))?;
+        self.claim.set_socket_mode(self.socket_mode)?;
+        let identity = self
+            .claim
+            .socket_identity()
+            .ok_or_else(|| Error::new(ErrorKind::FileNotFound, "the re-bound socket vanished"))?;
+        let fd: OwnedFd = listener.into();
+        let accept = fd
+            .try_clone()
+            .map_err(|e| Error::from_io(e, "re-binding a pipe's socket"))?;
+        let old = std::mem::replace(
+            &mut *self.listener.lock().unwrap_or_else(|p| p.into_inner()),
+            fd,
+        );
+        sys::stream::shut_down(std::os::fd::AsFd::as_fd(&old));
+        Ok((UnixListener::from(accept), identity))
+    }
+}
+
+impl Drop for NameOwner {
+    fn drop(&mut self) {
+        // Wakes the acceptor, which ends.
+        let listener = self.listener.lock().unwrap_or_else(|p| p.into_inner());
+        sys::stream::shut_down(std::os::fd::AsFd::as_fd(&*listener));
+        drop(listener);
+        if let Some(core) = self.core.upgrade() {
+            core.acceptor_wake.signal();
+        }
+        let mut names = NAMES.lock().unwrap_or_else(|p| p.into_inner());
+        names.retain(|(path, owner, _)| *path != self.key || owner.strong_count() > 0);
+    }
+}

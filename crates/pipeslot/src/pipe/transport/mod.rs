@@ -1,0 +1,94 @@
+//! How bytes, credits and wake-ups move between the two ends of a
+//! connection: the seam between the state machine
+//! ([`super::state::State`], which decides) and the drivers (the blocking
+//! driver [`super::conn::Conn`]; an async or relay driver later), which
+//! wait.
+//!
+//! A [`Transport`] does no waiting and keeps no protocol state. It sends
+//! and receives bytes without blocking, and names the one descriptor whose
+//! readiness tells that it can make progress; a driver waits on that
+//! descriptor with `poll(2)` beside a cancellation event (blocking driver)
+//! or registers it with a reactor (tokio's `AsyncFd`). Credits are the one
+//! thing transports do differently, so they are the one policy a transport
+//! chooses:
+//!
+//! - [`unix::UnixTransport`] (local pipes): a Unix stream socket, and a
+//!   shared *credit page* where each end stores its consumed count. A
+//!   reader rings a waiting writer with an in-band `Consumed` frame, so the
+//!   writer waits on the socket like everybody else.
+//! - A byte stream with in-band credits (the network gateway's multiplexed
+//!   stream): [`Transport::peer_consumed`] returns `None` and
+//!   [`Transport::publish_consumed`] always asks for a `Consumed` frame;
+//!   the state machine files those frames and checks them.
+//!
+//! # Adding a transport
+//!
+//! Implement [`Transport`] for the new carrier: non-blocking
+//! [`Transport::send`] and [`Transport::receive`] over a descriptor (or an
+//! eventfd the carrier signals when it has bytes or room), the credit policy
+//! above, and [`Transport::shut_down`]. Build a `Conn` from it with
+//! `Conn::new`; framing, message mode, quotas, peek, hand-off state and
+//! every error code then come from the shared state machine, unchanged.
+
+pub(crate) mod unix;
+
+use std::io;
+use std::os::fd::{BorrowedFd, OwnedFd};
+
+/// What publishing a consumed count asks of the driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ring {
+    /// Nothing more: the peer reads the count where it was published.
+    No,
+    /// Send a `Consumed { total }` frame: the peer waits for one.
+    SendConsumed,
+}
+
+/// One connection's carrier. See the module docs.
+pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
+    /// The descriptor to wait on: readable when [`Transport::receive`] has
+    /// bytes or the end of the stream, writable when [`Transport::send`]
+    /// has room.
+    fn fd(&self) -> BorrowedFd<'_>;
+
+    /// Sends as much of `parts`, in order, as fits now. `Ok(None)` when
+    /// nothing fits; a peer that is gone is `EPIPE` or `ECONNRESET`.
+    fn send(&self, parts: &[&[u8]]) -> io::Result<Option<usize>>;
+
+    /// Receives what has arrived, appending to `buf` up to `limit` bytes in
+    /// all. `Ok(None)`: nothing yet; `Ok(Some(0))`: end of stream.
+    fn receive(&self, buf: &mut Vec<u8>, limit: usize) -> io::Result<Option<usize>>;
+
+    /// Publishes that this end (`me`) has consumed `total` bytes.
+    fn publish_consumed(&self, total: u64) -> Ring;
+
+    /// The peer's consumed count, where the transport carries it out of
+    /// band (untrusted). `None`: it comes in `Consumed` frames only.
+    fn peer_consumed(&self) -> Option<u64>;
+
+    /// This end's writer is about to wait for credits: arrange for the
+    /// peer to ring. The driver looks at [`Transport::peer_consumed`] once
+    /// more after this, before it waits.
+    fn want_credits(&self);
+
+    /// Ends the connection in both directions: the peer sees the end of
+    /// the stream, and local waits on [`Transport::fd`] wake.
+    fn shut_down(&self);
+
+    /// Publishes the name's instance count to the client (server end).
+    fn publish_instances(&self, _count: u32) {}
+
+    /// The name's instance count as the server last published it.
+    fn instances(&self) -> Option<u32> {
+        None
+    }
+
+    /// Duplicates of the descriptors that make up this transport, for a
+    /// child process that takes the end over (`super::handoff`).
+    fn duplicate_fds(&self) -> io::Result<Vec<OwnedFd>> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this connection cannot be handed to another process",
+        ))
+    }
+}

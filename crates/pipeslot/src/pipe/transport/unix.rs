@@ -1,0 +1,97 @@
+//! The local transport: a Unix stream socket per connection, and a credit
+//! page both ends map (`crate::sys::shm`).
+//!
+//! The client creates the page and sends it with its hello; the server
+//! refuses a page that is not sealed. Each end stores its consumed count
+//! there with one atomic store per read. A writer that must wait for
+//! credits raises its flag on the page and waits on the socket; the reader
+//! that next publishes a count finds the flag, clears it and sends one
+//! `Consumed` frame ([`Ring::SendConsumed`]), which wakes the writer
+//! through the socket — so a blocked writer, like a blocked reader, waits
+//! on one descriptor and its cancellation event, and nothing polls.
+//!
+//! Nothing on the page is trusted: a count beyond what was sent, or going
+//! back, is the peer's protocol violation (`super::super::state`).
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use super::{Ring, Transport};
+use crate::pipe::PipeEnd;
+use crate::sys::shm::CreditPage;
+use crate::sys::stream;
+
+/// A Unix stream socket and a credit page.
+#[derive(Debug)]
+pub(crate) struct UnixTransport {
+    socket: OwnedFd,
+    credits: CreditPage,
+    /// This end's index on the page: 0 client, 1 server.
+    me: usize,
+}
+
+impl UnixTransport {
+    pub(crate) fn new(socket: OwnedFd, credits: CreditPage, end: PipeEnd) -> UnixTransport {
+        UnixTransport {
+            socket,
+            credits,
+            me: match end {
+                PipeEnd::Client => 0,
+                PipeEnd::Server => 1,
+            },
+        }
+    }
+}
+
+impl Transport for UnixTransport {
+    fn fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+
+    fn send(&self, parts: &[&[u8]]) -> io::Result<Option<usize>> {
+        stream::send_parts_nonblocking(self.socket.as_fd(), parts)
+    }
+
+    fn receive(&self, buf: &mut Vec<u8>, limit: usize) -> io::Result<Option<usize>> {
+        match stream::receive_appending(self.socket.as_fd(), buf, limit, false) {
+            // A reset is the peer gone, as an end of stream is.
+            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => Ok(Some(0)),
+            other => other,
+        }
+    }
+
+    fn publish_consumed(&self, total: u64) -> Ring {
+        if self.credits.publish_consumed(self.me, total) {
+            Ring::SendConsumed
+        } else {
+            Ring::No
+        }
+    }
+
+    fn peer_consumed(&self) -> Option<u64> {
+        Some(self.credits.peer_consumed(self.me))
+    }
+
+    fn want_credits(&self) {
+        self.credits.want_credits(self.me);
+    }
+
+    fn shut_down(&self) {
+        stream::shut_down(self.socket.as_fd());
+    }
+
+    fn publish_instances(&self, count: u32) {
+        self.credits.publish_instances(count);
+    }
+
+    fn instances(&self) -> Option<u32> {
+        Some(self.credits.instances())
+    }
+
+    fn duplicate_fds(&self) -> io::Result<Vec<OwnedFd>> {
+        Ok(vec![
+            self.socket.try_clone()?,
+            self.credits.fd().try_clone_to_owned()?,
+        ])
+    }
+}
