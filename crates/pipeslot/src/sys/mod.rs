@@ -10,6 +10,7 @@ pub(crate) mod account;
 pub(crate) mod dgram;
 pub(crate) mod event;
 pub(crate) mod fs;
+pub(crate) mod liveness;
 pub(crate) mod pipe;
 pub(crate) mod shm;
 pub(crate) mod signal;
