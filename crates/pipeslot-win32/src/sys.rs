@@ -123,6 +123,8 @@ fn standard(fd: RawFd) -> io::Result<BorrowedFd<'static>> {
         0 => Ok(rustix::stdio::stdin()),
         1 => Ok(rustix::stdio::stdout()),
         2 => Ok(rustix::stdio::stderr()),
-        _ => Err(io::Error::from_raw_os_error(rustix::io::Errno::BADF.raw_os_error())),
+        _ => Err(io::Error::from_raw_os_error(
+            rustix::io::Errno::BADF.raw_os_error(),
+        )),
     }
 }

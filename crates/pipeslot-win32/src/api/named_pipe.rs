@@ -465,7 +465,9 @@ pub unsafe extern "C" fn GetNamedPipeHandleStateA(
                 let user = if lpUserName.is_null() {
                     None
                 } else {
-                    Some(pipeslot::host::user_name(rustix::process::geteuid().as_raw()))
+                    Some(pipeslot::host::user_name(
+                        rustix::process::geteuid().as_raw(),
+                    ))
                 };
                 (anon_state(end.nowait.load(Ordering::SeqCst)), user)
             }
@@ -620,12 +622,16 @@ pub unsafe extern "C" fn GetNamedPipeClientComputerNameA(
         let entry = handles::lookup(Pipe)?;
         let name = match &*entry.object {
             Object::PipeServer(handle) => handle.server.client_computer_name(),
-            Object::PipeClient(handle) => {
-                handle.client.client_process_id().map(|_| pipeslot::host::computer_name())
-            }
+            Object::PipeClient(handle) => handle
+                .client
+                .client_process_id()
+                .map(|_| pipeslot::host::computer_name()),
             Object::PipeConnection(handle) => match handle.conn.end() {
                 PipeEnd::Server => handle.conn.peer_identity().map(|peer| peer.computer_name),
-                PipeEnd::Client => handle.conn.client_process_id().map(|_| pipeslot::host::computer_name()),
+                PipeEnd::Client => handle
+                    .conn
+                    .client_process_id()
+                    .map(|_| pipeslot::host::computer_name()),
             },
             _ => return Err(ERROR_INVALID_HANDLE),
         }

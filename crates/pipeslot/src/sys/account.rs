@@ -21,7 +21,13 @@ pub(crate) fn user_name(uid: u32) -> Option<String> {
         // SAFETY: every pointer is valid and writable for the call, and
         // `buf.len()` is the size of `buf`.
         let rc = unsafe {
-            libc::getpwuid_r(uid, pwd.as_mut_ptr(), buf.as_mut_ptr(), buf.len(), &mut result)
+            libc::getpwuid_r(
+                uid,
+                pwd.as_mut_ptr(),
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut result,
+            )
         };
         if rc == libc::ERANGE && size < MAX_BUFFER {
             size *= 2;
