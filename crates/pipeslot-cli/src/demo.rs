@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use crate::classic::EXIT_FAILURE;
 use crate::failure::Failure;
+use crate::output::{self, say};
 
 /// The arguments of `pipeslot demo`.
 #[derive(clap::Args)]
@@ -92,16 +93,25 @@ pub fn run(args: DemoArgs) -> Result<u8, Failure> {
     std::fs::create_dir(&temp_dir).map_err(|e| setup_error("creating TMPDIR", e))?;
 
     let mut demo = Demo::new(exe, root, temp_dir, Duration::from_millis(args.timeout));
-    println!("pipeslot demo: the classic command server and five clients");
-    println!("  pipe:      {}", demo.pipe);
-    println!("  mailslot:  {}", demo.mailslot);
-    println!("  CS_TIMEOUT {} ms, 4 instances", args.timeout);
-    println!();
+    say!("pipeslot demo: the classic command server and five clients");
+    say!("  pipe:      {}", demo.pipe);
+    say!("  mailslot:  {}", demo.mailslot);
+    say!("  CS_TIMEOUT {} ms, 4 instances", args.timeout);
+    say!();
+    // `| head -1`: nobody reads the transcript, so nothing is started.
+    if output::closed() {
+        return Ok(0);
+    }
     if let Err(e) = demo.start() {
         return Err(setup_error("starting the server and the clients", e));
     }
     demo.run_steps();
     demo.stop_all();
+    if output::closed() {
+        // The reader of the transcript has gone: the demo stopped at the
+        // step it was in, killed its processes, and ends quietly (T18).
+        return Ok(0);
+    }
     Ok(demo.summary())
 }
 
@@ -304,7 +314,7 @@ impl Demo {
         let piping = served[3];
         let exe = self.exe.to_string_lossy().into_owned();
         let redirected = if exe.chars().any(char::is_whitespace) {
-            println!("demo     | this executable's path has whitespace: the server cannot run it");
+            say!("demo     | this executable's path has whitespace: the server cannot run it");
             false
         } else {
             self.send(piping, &format!("{exe} pipe seq 5 = sort -r"));
@@ -346,7 +356,7 @@ impl Demo {
 
         let leftovers = directory_entries(&self.temp_dir);
         if !leftovers.is_empty() {
-            println!("demo     | left in TMPDIR: {}", leftovers.join(", "));
+            say!("demo     | left in TMPDIR: {}", leftovers.join(", "));
         }
         self.step(
             "the server has deleted its temp files",
@@ -354,38 +364,39 @@ impl Demo {
         );
     }
 
-    /// Records a step's outcome and returns it.
+    /// Records a step's outcome and returns whether to go on: it worked,
+    /// and someone still reads the transcript.
     fn step(&mut self, what: &str, worked: bool) -> bool {
-        println!(
+        say!(
             "demo     | step {}: {what}: {}",
             self.steps.len() + 1,
             if worked { "ok" } else { "FAILED" }
         );
         self.steps.push((what.to_owned(), worked));
-        worked
+        worked && !output::closed()
     }
 
     /// Prints the summary and returns the exit status.
     fn summary(&self) -> u8 {
-        println!();
-        println!("Summary:");
+        say!();
+        say!("Summary:");
         for (number, (what, worked)) in self.steps.iter().enumerate() {
             let mark = if *worked { "ok    " } else { "FAILED" };
-            println!("  {mark} {}. {what}", number + 1);
+            say!("  {mark} {}. {what}", number + 1);
         }
         let worked = self.steps.iter().filter(|(_, worked)| *worked).count();
         if worked == STEPS && self.steps.len() == STEPS {
-            println!("Demo succeeded: all {STEPS} steps worked.");
+            say!("Demo succeeded: all {STEPS} steps worked.");
             0
         } else {
-            println!("Demo failed: {worked} of {STEPS} steps worked; see the transcript above.");
+            say!("Demo failed: {worked} of {STEPS} steps worked; see the transcript above.");
             EXIT_FAILURE
         }
     }
 
     /// Writes a command line into a client's stdin, and into the transcript.
     fn send(&mut self, client: Source, command: &str) {
-        println!("client {client} > {command}");
+        say!("client {client} > {command}");
         if let Some(stdin) = self.stdins[client].as_mut() {
             // A client that has gone shows up in the step's check.
             let _ = writeln!(stdin, "{command}");
@@ -406,6 +417,9 @@ impl Demo {
         loop {
             if done(&self.logs) {
                 return true;
+            }
+            if output::closed() {
+                return false;
             }
             let Some(left) = deadline.checked_duration_since(Instant::now()) else {
                 return false;
@@ -433,11 +447,11 @@ impl Demo {
                 self.children[source] = None;
                 // Collect what it printed last.
                 self.wait_until(Instant::now() + POLL, |_| false);
-                println!("{} exited: {status}", label(source));
+                say!("{} exited: {status}", label(source));
                 return Some(status.success());
             }
             if Instant::now() >= deadline {
-                println!("{} did not exit in time", label(source));
+                say!("{} did not exit in time", label(source));
                 return None;
             }
             self.wait_until(Instant::now() + POLL, |_| false);
@@ -450,7 +464,7 @@ impl Demo {
             text = rest;
         }
         if !text.is_empty() {
-            println!("{} | {text}", label(source));
+            say!("{} | {text}", label(source));
             self.logs[source].push(text.to_owned());
         }
     }

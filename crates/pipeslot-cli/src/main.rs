@@ -8,6 +8,7 @@ mod client;
 mod demo;
 mod failure;
 mod mailslot;
+mod output;
 mod pipe;
 mod server;
 

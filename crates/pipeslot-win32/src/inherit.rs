@@ -383,11 +383,8 @@ fn own(fd: RawFd) -> io::Result<OwnedFd> {
             "a standard descriptor cannot be an inherited handle's",
         ));
     }
-    // SAFETY: F_GETFD on any integer is harmless; it tells whether `fd` is
-    // an open descriptor.
-    if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    // Whether `fd` is open: its /proc link exists exactly while it is.
+    std::fs::symlink_metadata(format!("/proc/self/fd/{fd}"))?;
     // SAFETY: `fd` is open, was left open across exec for this process by
     // its parent for this entry alone, and no other owner exists in this
     // process (`take_over` refuses a descriptor named twice, and runs

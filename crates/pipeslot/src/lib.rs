@@ -14,6 +14,10 @@
 //!   peek and transactions ([`pipe::ServerOptions`], [`pipe::ClientOptions`]).
 //! - [`anon`]: anonymous pipes (`CreatePipe`) and handing their ends to child
 //!   processes.
+//! - [`host`]: this machine's name and its accounts' names, as pipeslot
+//!   reports them for peers.
+//! - [`stdio`]: writing to a descriptor pipeslot did not open (standard
+//!   output) without `SIGPIPE`.
 //! - [`Error`] / [`ErrorKind`]: one error type, with the Win32 code of every
 //!   failure.
 //!
@@ -23,10 +27,12 @@
 
 pub mod anon;
 pub mod error;
+pub mod host;
 pub mod mailslot;
 pub mod name;
 pub mod namespace;
 pub mod pipe;
+pub mod stdio;
 mod sys;
 
 pub use error::{Error, ErrorKind, Result};

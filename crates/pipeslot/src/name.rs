@@ -27,6 +27,31 @@
 //!   (pipeslot's choice: no source shows Windows accepting them, and they
 //!   would corrupt listings and logs).
 //!
+//! # A deliberate difference: invisible and reordering characters
+//!
+//! Windows accepts almost any character in the name part (S5 tests
+//! printable punctuation; nothing limits it to that). pipeslot refuses, with
+//! [`ErrorKind::InvalidName`], every character that is invisible or
+//! rearranges the text around it when the name is printed:
+//!
+//! - control characters (Unicode general category Cc: C0, DEL, C1),
+//! - format characters (category Cf): the bidirectional overrides and
+//!   isolates (U+202A-U+202E, U+2066-U+2069), which let
+//!   `\\.\pipe\x\u{202E}gol.exe` print as `\\.\pipe\xexe.log`, the
+//!   zero-width space, joiners and marks (U+200B-U+200F), the byte-order
+//!   mark U+FEFF, the soft hyphen, and the other Cf characters of
+//!   Unicode 15,
+//! - the line and paragraph separators U+2028 and U+2029 (categories Zl
+//!   and Zp), which end a log line as a newline does.
+//!
+//! Such a name could make two different names look alike, or make a log
+//! line, an error message or `pipeslot ls` say something else than it
+//! does. Refusing them at the one place names are parsed means every
+//! message that prints a name, in this crate and above it, prints only
+//! characters that show as what they are. A Windows program that uses such
+//! a name gets ERROR_INVALID_NAME here, which it already handles for
+//! malformed names.
+//!
 //! # From a name to a socket file
 //!
 //! A name never becomes a path directly: its file stem is a short sanitised
@@ -288,6 +313,12 @@ impl ParsedName {
                 bad
             )));
         }
+        if let Some(bad) = text.chars().find(|&c| is_invisible_or_reordering(c)) {
+            return Err(invalid(&format!(
+                "a {kind} name cannot contain the invisible format character U+{:04X}",
+                u32::from(bad)
+            )));
+        }
         if text.chars().count() > MAX_NAME_CHARS {
             return Err(Error::new(
                 ErrorKind::NameTooLong,
@@ -365,6 +396,24 @@ fn is_host_name(host: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
+/// Whether `c` is a format character (Unicode general category Cf) or a
+/// line or paragraph separator (Zl, Zp): invisible, or changing how the
+/// text around it is displayed (see the [module docs](self)).
+fn is_invisible_or_reordering(c: char) -> bool {
+    let c = u32::from(c);
+    FORMAT_AND_SEPARATOR_RANGES
+        .binary_search_by(|&(first, last)| {
+            if last < c {
+                std::cmp::Ordering::Less
+            } else if first > c {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        })
+        .is_ok()
+}
+
 /// Folds case the way Windows compares object names: every character that
 /// has a single-character upper case becomes it.
 fn fold_case(path: &str) -> String {
@@ -379,9 +428,62 @@ fn fold_case(path: &str) -> String {
         .collect()
 }
 
+/// The characters of general category Cf (Unicode 15.1), plus U+2028 (Zl)
+/// and U+2029 (Zp), as sorted, disjoint, inclusive ranges.
+const FORMAT_AND_SEPARATOR_RANGES: &[(u32, u32)] = &[
+    (0x00AD, 0x00AD),   // soft hyphen
+    (0x0600, 0x0605),   // Arabic number signs
+    (0x061C, 0x061C),   // Arabic letter mark
+    (0x06DD, 0x06DD),   // Arabic end of ayah
+    (0x070F, 0x070F),   // Syriac abbreviation mark
+    (0x0890, 0x0891),   // Arabic pound and piastre marks above
+    (0x08E2, 0x08E2),   // Arabic disputed end of ayah
+    (0x180E, 0x180E),   // Mongolian vowel separator
+    (0x200B, 0x200F),   // zero-width space, non-joiner, joiner; LRM, RLM
+    (0x2028, 0x202E),   // line and paragraph separators; bidi embeddings and overrides
+    (0x2060, 0x2064),   // word joiner, invisible operators
+    (0x2066, 0x206F),   // bidi isolates, deprecated format characters
+    (0xFEFF, 0xFEFF),   // zero-width no-break space (byte-order mark)
+    (0xFFF9, 0xFFFB),   // interlinear annotation
+    (0x110BD, 0x110BD), // Kaithi number sign
+    (0x110CD, 0x110CD), // Kaithi number sign above
+    (0x13430, 0x1343F), // Egyptian hieroglyph format controls
+    (0x1BCA0, 0x1BCA3), // shorthand format controls
+    (0x1D173, 0x1D17A), // musical symbol format controls
+    (0xE0001, 0xE0001), // language tag
+    (0xE0020, 0xE007F), // tag characters
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn format_table_is_sorted_and_disjoint() {
+        for pair in FORMAT_AND_SEPARATOR_RANGES.windows(2) {
+            assert!(pair[0].0 <= pair[0].1 && pair[0].1 < pair[1].0, "{pair:?}");
+        }
+    }
+
+    #[test]
+    fn format_table_edges() {
+        for c in [
+            '\u{AD}',
+            '\u{200B}',
+            '\u{202E}',
+            '\u{2028}',
+            '\u{2069}',
+            '\u{FEFF}',
+            '\u{E007F}',
+        ] {
+            assert!(is_invisible_or_reordering(c), "{c:?}");
+        }
+        for c in [
+            'a', '\u{AC}', '\u{200A}', '\u{2027}', '\u{202F}', '\u{2065}', '\u{FFFC}', 'é',
+        ] {
+            assert!(!is_invisible_or_reordering(c), "{c:?}");
+        }
+    }
 
     #[test]
     fn folding_keeps_characters_without_a_single_upper_case() {

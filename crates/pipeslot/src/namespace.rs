@@ -54,7 +54,27 @@
 //!   fails with [`ErrorKind::AddrInUse`];
 //! - the lock file is re-checked after locking (same inode still at the
 //!   path), so an owner that removes its lock file while releasing the name
-//!   cannot make two claimers both win.
+//!   cannot make two claimers both win;
+//! - a takeable lock is not enough to remove a socket file found at the
+//!   name's path: the lock file may have been removed under a live owner
+//!   (a runtime-directory cleaner, an `rm`), after which anybody can create
+//!   and lock a fresh one. So the claimant also asks the socket
+//!   (`connect(2)`, which a dead socket refuses) and removes it only when
+//!   nobody answers; a socket that answers keeps the name with its owner and
+//!   the claim fails with [`ErrorKind::AccessDenied`] (T3, T4). No server
+//!   ever unlinks a socket another live process serves;
+//! - a claim that fails after creating the lock file removes it again, so
+//!   a refused claim (a planted `.sock` symlink, a live socket) leaves no
+//!   empty lock file behind.
+//!
+//! # Keeping a name's files
+//!
+//! Lock files and sockets get the sticky bit, which the XDG base-directory
+//! specification and `systemd-tmpfiles` honour as "do not clean this up"
+//! (T4). If a lock file is removed anyway, its owner puts a new one in place
+//! at its next periodic socket check ([`NameClaim`]'s owner calls it every
+//! few hundred milliseconds for named pipes), locked and holding the same
+//! record, so `pipeslot ls` and later claimants see who owns the name.
 //!
 //! The lock file holds a [`LockRecord`]: the name as spelled, the owner's pid
 //! and uid, and its creation parameters, for `pipeslot ls` and for error
@@ -72,6 +92,7 @@ pub use pipeslot_proto::{LockRecord, ObjectKind};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::{MailslotName, PipeName};
 use crate::sys::fs::{self as sysfs, FileKind, FileStat};
+use crate::sys::liveness::{self, SocketKind};
 
 /// The environment variable that overrides every namespace location.
 pub const ROOT_ENV: &str = "PIPESLOT_ROOT";
@@ -127,6 +148,11 @@ pub struct NameClaim {
     dir_path: PathBuf,
     stem: String,
     lock: OwnedFd,
+    /// The mode of the lock file (sticky bit included).
+    lock_mode: u32,
+    /// A lock file put back after ours was removed (see the module docs),
+    /// held and locked alongside `lock`.
+    relinked: std::sync::Mutex<Option<OwnedFd>>,
     record: LockRecord,
     /// The lock was handed to a child process, which may outlive this
     /// claim: the files stay (see [`NameClaim::share_lock`]).
@@ -377,11 +403,12 @@ impl Namespace {
     ) -> Result<NameClaim> {
         let dir = self.subdir(kind);
         let lock_name = PathBuf::from(format!("{stem}.lock"));
-        let lock_mode = match self.scope {
-            Scope::Private => 0o600,
-            // Readable by everybody, for `pipeslot ls`.
-            Scope::MachineWide => 0o644,
-        };
+        let lock_mode = STICKY
+            | match self.scope {
+                Scope::Private => 0o600,
+                // Readable by everybody, for `pipeslot ls`.
+                Scope::MachineWide => 0o644,
+            };
         let record = LockRecord {
             kind,
             name: name.to_string(),
@@ -444,19 +471,31 @@ impl Namespace {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(Error::from_io(e, context())),
             }
-            remove_stale_socket(dir, stem).map_err(|e| prefix(e, &context()))?;
-            sysfs::replace_contents(lock.as_fd(), &bytes)
-                .map_err(|e| Error::from_io(e, context()))?;
-            let dir_fd = dir
-                .fd
-                .try_clone()
-                .map_err(|e| Error::from_io(e, context()))?;
+            let prepared = remove_stale_socket(dir, stem, kind)
+                .map_err(|e| prefix(e, &context()))
+                .and_then(|()| {
+                    sysfs::replace_contents(lock.as_fd(), &bytes)
+                        .and_then(|()| sysfs::set_mode(lock.as_fd(), lock_mode))
+                        .map_err(|e| Error::from_io(e, context()))
+                })
+                .and_then(|()| dir.fd.try_clone().map_err(|e| Error::from_io(e, context())));
+            let dir_fd = match prepared {
+                Ok(fd) => fd,
+                Err(e) => {
+                    // We hold the lock of the file at the path, so nobody
+                    // else owns it: leave no (empty) lock file behind.
+                    unlink_if_same(dir.fd.as_fd(), &lock_name, &locked);
+                    return Err(e);
+                }
+            };
             return Ok(NameClaim {
                 kind,
                 dir: dir_fd,
                 dir_path: dir.path.clone(),
                 stem: stem.to_string(),
                 lock,
+                lock_mode,
+                relinked: std::sync::Mutex::new(None),
                 record,
                 shared: std::sync::atomic::AtomicBool::new(false),
             });
@@ -528,11 +567,13 @@ impl NameClaim {
     /// Sets the mode of the bound socket file: 0600 keeps other users out
     /// even if the directory were opened up; 0666 lets every user of a
     /// machine-wide name connect (the server then checks peer credentials).
+    /// The sticky bit is added, so that runtime-directory cleaners leave
+    /// the socket alone (T4).
     pub fn set_socket_mode(&self, mode: u32) -> Result<()> {
         sysfs::set_mode_at(
             self.dir.as_fd(),
             format!("{}.sock", self.stem).as_ref(),
-            mode,
+            mode | STICKY,
         )
         .map_err(|e| {
             Error::from_io(
@@ -545,7 +586,11 @@ impl NameClaim {
     /// The (device, inode) of the file at the socket path, if any: a server
     /// compares it over time to notice its socket being removed or
     /// replaced (T4).
+    ///
+    /// Being the owner's periodic check, it also puts back the name's lock
+    /// file if it was removed ([`NameClaim::keep_lock_file`]).
     pub(crate) fn socket_identity(&self) -> Option<(u64, u64)> {
+        self.keep_lock_file();
         sysfs::stat_nofollow(
             Some(self.dir.as_fd()),
             format!("{}.sock", self.stem).as_ref(),
@@ -574,6 +619,56 @@ impl NameClaim {
         }
     }
 
+    /// Puts a lock file back at the name's path if ours was removed (T4):
+    /// creates one, locks it, checks that it is still the file at the path,
+    /// writes our record and keeps it open beside the original lock. If
+    /// another process holds a lock file there, that is a claimant in the
+    /// middle of its claim, which will find our socket live and give up
+    /// (removing its file); the next check puts ours back. Failures are
+    /// ignored: the name stays ours through the socket either way.
+    pub(crate) fn keep_lock_file(&self) {
+        let name = PathBuf::from(format!("{}.lock", self.stem));
+        let mut relinked = self
+            .relinked
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ours = relinked.as_ref().unwrap_or(&self.lock);
+        let (Ok(held), at_path) = (
+            sysfs::stat_fd(ours.as_fd()),
+            sysfs::stat_nofollow(Some(self.dir.as_fd()), &name),
+        ) else {
+            return;
+        };
+        match at_path {
+            Ok(at_path) if same_file(&held, &at_path) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(_) => return,
+        }
+        let Ok(fresh) = sysfs::open_lock_file(self.dir.as_fd(), &name, self.lock_mode) else {
+            return;
+        };
+        if !matches!(sysfs::try_lock_exclusive(fresh.as_fd()), Ok(true)) {
+            return;
+        }
+        let (Ok(locked), Ok(at_path)) = (
+            sysfs::stat_fd(fresh.as_fd()),
+            sysfs::stat_nofollow(Some(self.dir.as_fd()), &name),
+        ) else {
+            return;
+        };
+        if !same_file(&locked, &at_path) {
+            return;
+        }
+        let Ok(bytes) = self.record.encode() else {
+            return;
+        };
+        if sysfs::replace_contents(fresh.as_fd(), &bytes).is_ok() {
+            let _ = sysfs::set_mode(fresh.as_fd(), self.lock_mode);
+            *relinked = Some(fresh);
+        }
+    }
+
     /// Replaces the parameters recorded in the lock file.
     pub fn set_params(&mut self, params: &[(&str, &str)]) -> Result<()> {
         let mut record = self.record.clone();
@@ -586,6 +681,15 @@ impl NameClaim {
             .map_err(|e| Error::new(ErrorKind::InvalidParameter, format!("lock record: {e}")))?;
         sysfs::replace_contents(self.lock.as_fd(), &bytes)
             .map_err(|e| Error::from_io(e, "updating a lock record"))?;
+        if let Some(relinked) = self
+            .relinked
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_ref()
+        {
+            sysfs::replace_contents(relinked.as_fd(), &bytes)
+                .map_err(|e| Error::from_io(e, "updating a lock record"))?;
+        }
         self.record = record;
         Ok(())
     }
@@ -601,8 +705,19 @@ impl Drop for NameClaim {
         // Socket first, then the lock file, then (by closing `lock`) the
         // lock: while the lock is held nobody else can own these files.
         // Failures are ignored: the next claimer cleans up what is left.
+        // The lock file goes only if it is ours: one another claimant
+        // created after ours was removed is its business.
         let _ = sysfs::unlink(self.dir.as_fd(), format!("{}.sock", self.stem).as_ref());
-        let _ = sysfs::unlink(self.dir.as_fd(), format!("{}.lock", self.stem).as_ref());
+        let lock_name = PathBuf::from(format!("{}.lock", self.stem));
+        let relinked = self
+            .relinked
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for fd in [Some(&self.lock), relinked.as_ref()].into_iter().flatten() {
+            if let Ok(held) = sysfs::stat_fd(fd.as_fd()) {
+                unlink_if_same(self.dir.as_fd(), &lock_name, &held);
+            }
+        }
     }
 }
 
@@ -705,7 +820,7 @@ fn check_policy(stat: &FileStat, policy: Policy) -> std::result::Result<(), Stri
 /// Removes `<stem>.sock` if it is a socket of ours left by a dead owner
 /// (the caller holds the name's lock). Anything else there is an error and
 /// is left untouched (T3).
-fn remove_stale_socket(dir: &CheckedDir, stem: &str) -> Result<()> {
+fn remove_stale_socket(dir: &CheckedDir, stem: &str, kind: ObjectKind) -> Result<()> {
     let file = PathBuf::from(format!("{stem}.sock"));
     let stat = match sysfs::stat_nofollow(Some(dir.fd.as_fd()), &file) {
         Ok(stat) => stat,
@@ -728,8 +843,37 @@ fn remove_stale_socket(dir: &CheckedDir, stem: &str) -> Result<()> {
             ),
         ));
     }
+    // The lock was takeable, but its file may have been removed under a
+    // live owner: ask the socket itself (T3, T4).
+    let address = socket_address(&dir.path, dir.fd.as_fd(), stem)?;
+    let socket_kind = match kind {
+        ObjectKind::Pipe => SocketKind::Stream,
+        ObjectKind::Mailslot => SocketKind::Datagram,
+    };
+    let live = liveness::has_live_owner(&address, socket_kind)
+        .map_err(|e| Error::from_io(e, format!("asking whether {shown} is served")))?;
+    if live {
+        return Err(Error::new(
+            ErrorKind::AccessDenied,
+            format!(
+                "{shown} is served by a live process although the name's lock file is \
+                 gone (removed by a cleaner?); the name stays with that process"
+            ),
+        ));
+    }
     sysfs::unlink(dir.fd.as_fd(), &file)
         .map_err(|e| Error::from_io(e, format!("removing the stale socket {shown}")))
+}
+
+/// Removes `name` from `dir` if it is still the file `held` (the caller
+/// holds its lock, so nobody else owns it). Failures are ignored: a file
+/// left behind is stale and the next claimer handles it.
+fn unlink_if_same(dir: BorrowedFd<'_>, name: &Path, held: &FileStat) {
+    if let Ok(at_path) = sysfs::stat_nofollow(Some(dir), name) {
+        if same_file(held, &at_path) {
+            let _ = sysfs::unlink(dir, name);
+        }
+    }
 }
 
 fn socket_address(dir_path: &Path, dir_fd: BorrowedFd<'_>, stem: &str) -> Result<PathBuf> {
@@ -784,6 +928,11 @@ fn open_dir_following(path: &Path) -> io::Result<OwnedFd> {
     }
     Ok(OwnedFd::from(file))
 }
+
+/// `S_ISVTX`: "do not clean up" for runtime-directory cleaners (XDG base
+/// directory specification, systemd-tmpfiles); no meaning to the kernel on
+/// a regular file or socket.
+const STICKY: u32 = 0o1000;
 
 fn same_file(a: &FileStat, b: &FileStat) -> bool {
     a.dev == b.dev && a.ino == b.ino

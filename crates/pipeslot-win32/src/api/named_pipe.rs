@@ -437,7 +437,7 @@ pub unsafe extern "C" fn GetNamedPipeHandleStateA(
                     None
                 } else {
                     let peer = handle.server.client_identity().map_err(|e| code_of(&e))?;
-                    Some(sys::user_name(peer.uid))
+                    Some(pipeslot::host::user_name(peer.uid))
                 };
                 (state, user)
             }
@@ -454,7 +454,7 @@ pub unsafe extern "C" fn GetNamedPipeHandleStateA(
                     (false, PipeEnd::Client) => return Err(ERROR_INVALID_PARAMETER),
                     (false, PipeEnd::Server) => {
                         let peer = handle.conn.peer_identity().map_err(|e| code_of(&e))?;
-                        Some(sys::user_name(peer.uid))
+                        Some(pipeslot::host::user_name(peer.uid))
                     }
                 };
                 (state, user)
@@ -465,8 +465,9 @@ pub unsafe extern "C" fn GetNamedPipeHandleStateA(
                 let user = if lpUserName.is_null() {
                     None
                 } else {
-                    // SAFETY: geteuid cannot fail and has no preconditions.
-                    Some(sys::user_name(unsafe { libc::geteuid() }))
+                    Some(pipeslot::host::user_name(
+                        rustix::process::geteuid().as_raw(),
+                    ))
                 };
                 (anon_state(end.nowait.load(Ordering::SeqCst)), user)
             }
@@ -621,12 +622,16 @@ pub unsafe extern "C" fn GetNamedPipeClientComputerNameA(
         let entry = handles::lookup(Pipe)?;
         let name = match &*entry.object {
             Object::PipeServer(handle) => handle.server.client_computer_name(),
-            Object::PipeClient(handle) => {
-                handle.client.client_process_id().map(|_| sys::host_name())
-            }
+            Object::PipeClient(handle) => handle
+                .client
+                .client_process_id()
+                .map(|_| pipeslot::host::computer_name()),
             Object::PipeConnection(handle) => match handle.conn.end() {
                 PipeEnd::Server => handle.conn.peer_identity().map(|peer| peer.computer_name),
-                PipeEnd::Client => handle.conn.client_process_id().map(|_| sys::host_name()),
+                PipeEnd::Client => handle
+                    .conn
+                    .client_process_id()
+                    .map(|_| pipeslot::host::computer_name()),
             },
             _ => return Err(ERROR_INVALID_HANDLE),
         }
