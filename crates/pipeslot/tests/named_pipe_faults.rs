@@ -19,9 +19,9 @@ use pipeslot::pipe::{ClientOptions, PipeMode, ReadMode, ServerOptions};
 use pipeslot::ErrorKind;
 use pipeslot_proto::handshake::{ServerHello, MAGIC, PROTOCOL_VERSION};
 
-mod pipe_harness;
 mod util;
-use pipe_harness::*;
+use util::pipe::*;
+use util::*;
 use util::{ChildGuard, CHILD_ENV};
 
 const READY: &str = "pipeslot-child-ready";
@@ -69,8 +69,8 @@ fn still_serves(root: &Path, path: &str, server: &pipeslot::pipe::PipeServer) {
 fn a_hello_claiming_4_gib_is_refused_without_waiting_for_the_body() {
     // T9: a hello length of 0xFFFFFFFF is refused once the prefix is in; the
     // server closes; normal clients are unaffected.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "huge-hello");
+    let root = Root::new();
+    let server = root.pipe("huge-hello").server();
     let mut raw = RawPeer::connect(root.path(), "huge-hello");
     let mut prefix = MAGIC.to_vec();
     prefix.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
@@ -85,21 +85,14 @@ fn a_frame_header_claiming_4_gib_closes_the_connection() {
     // T9: after the handshake, a Data header with len 0xFFFFFFFF: the server
     // closes without draining the body; its read fails instead of waiting;
     // the instance can serve the next client after a disconnect.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(
-        ServerOptions::new()
-            .root(root.path())
-            .max_instances(1)
-            .create(&name("huge-frame"))
-            .unwrap(),
-    );
+    let root = Root::new();
+    let server = Arc::new(root.pipe("huge-frame").max_instances(1).server());
     let (mut raw, hello) = RawPeer::open(root.path(), "huge-frame", std::process::id());
     assert!(matches!(hello, ServerHello::Connected { .. }), "{hello:?}");
     raw.stream
         .write_all(&[1, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])
         .unwrap();
-    let s = Arc::clone(&server);
-    let result = util::within_10s(move || s.read_message(&mut [0; 64]));
+    let result = within_10s_on(&server, move |s| s.read_message(&mut [0; 64]));
     let err = result.expect_err("a read after a bad frame must fail");
     assert!(
         matches!(err.kind(), ErrorKind::BrokenPipe | ErrorKind::ProtocolError),
@@ -107,17 +100,8 @@ fn a_frame_header_claiming_4_gib_closes_the_connection() {
     );
     raw.read_until_closed();
     server.disconnect().unwrap();
-    let s = Arc::clone(&server);
-    let connect = thread::spawn(move || s.connect());
-    let dir = root.path().to_owned();
-    util::within_10s(move || {
-        ClientOptions::new()
-            .root(&dir)
-            .wait(&name("huge-frame"), pipeslot::pipe::WaitTimeout::Forever)
-    })
-    .unwrap();
-    let client = client(root.path(), "huge-frame");
-    join_10s(connect).unwrap();
+    let (client, connected) = root.connect_next_client(&server, "huge-frame");
+    connected.unwrap();
     client.send(b"next").unwrap();
     assert_eq!(server.recv_message().unwrap(), b"next");
 }
@@ -126,12 +110,8 @@ fn a_frame_header_claiming_4_gib_closes_the_connection() {
 fn garbage_instead_of_a_hello_is_refused() {
     // T10: 1024 zero bytes (zeroed memory never decodes as a hello) and a
     // wrong magic are closed; other clients are unaffected.
-    let root = tempfile::tempdir().unwrap();
-    let server = ServerOptions::new()
-        .root(root.path())
-        .max_instances(2)
-        .create(&name("garbage"))
-        .unwrap();
+    let root = Root::new();
+    let server = root.pipe("garbage").max_instances(2).server();
     let mut zeros = RawPeer::connect(root.path(), "garbage");
     // The server may close before all of it is sent.
     let _ = zeros.stream.write_all(&[0; 1024]);
@@ -146,8 +126,8 @@ fn garbage_instead_of_a_hello_is_refused() {
 fn a_wrong_version_gets_version_mismatch_then_close() {
     // T10: magic + version 2 is answered VersionMismatch { supported: 1 }
     // in the version-1 layout, then the connection closes.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "version");
+    let root = Root::new();
+    let server = root.pipe("version").server();
     let mut raw = RawPeer::connect(root.path(), "version");
     let mut prefix = MAGIC.to_vec();
     prefix.extend_from_slice(&2u16.to_le_bytes());
@@ -168,21 +148,13 @@ fn garbage_mid_stream_disconnects_only_that_client() {
     // T10 (D-Bus /corrupt/unix): one round trip, then 1024 zero bytes: the
     // server's read of that connection fails, and a second client connected
     // throughout still round-trips.
-    let root = tempfile::tempdir().unwrap();
-    let make = || {
-        ServerOptions::new()
-            .root(root.path())
-            .pipe_mode(PipeMode::Message)
-            .read_mode(ReadMode::Message)
-            .max_instances(2)
-            .create(&name("mid-stream"))
-            .unwrap()
-    };
+    let root = Root::new();
+    let make = || root.pipe("mid-stream").message().max_instances(2).server();
     let corrupted = Arc::new(make());
     let (mut raw, hello) = RawPeer::open(root.path(), "mid-stream", std::process::id());
     assert!(matches!(hello, ServerHello::Connected { .. }), "{hello:?}");
     let other = make();
-    let good = client(root.path(), "mid-stream");
+    let good = root.client("mid-stream");
     let mut message = Vec::new();
     pipeslot_proto::frame::encode_message(
         b"hello",
@@ -193,8 +165,7 @@ fn garbage_mid_stream_disconnects_only_that_client() {
     assert_eq!(corrupted.recv_message().unwrap(), b"hello");
     let _ = raw.stream.write_all(&[0; 1024]);
     let s = Arc::clone(&corrupted);
-    let err =
-        util::within_10s(move || s.recv_message()).expect_err("garbage must not read as data");
+    let err = within_10s(move || s.recv_message()).expect_err("garbage must not read as data");
     assert!(
         matches!(err.kind(), ErrorKind::BrokenPipe | ErrorKind::ProtocolError),
         "unexpected error: {err}"
@@ -210,13 +181,13 @@ fn garbage_mid_stream_disconnects_only_that_client() {
 fn a_silent_connection_does_not_block_other_clients() {
     // T11: a peer that connects and never says hello does not hold up the
     // accept path; after the handshake deadline (5 s locally) it is closed.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "silent");
+    let root = Root::new();
+    let server = root.pipe("silent").server();
     let mut silent: Vec<RawPeer> = (0..8)
         .map(|_| RawPeer::connect(root.path(), "silent"))
         .collect();
     let dir = root.path().to_owned();
-    let client = util::within_10s(move || pipe_harness::client(&dir, "silent"));
+    let client = within_10s(move || pipe_harness::client(&dir, "silent"));
     client.send(b"through").unwrap();
     assert_eq!(server.recv_message().unwrap(), b"through");
     // The deadline closes the silent ones (read_until_closed allows 10 s).
@@ -230,8 +201,8 @@ fn one_users_silent_connections_cannot_take_every_place() {
     // T11: at most 16 connections of one uid may be in their handshake; the
     // 17th is closed at once, without waiting for the hello deadline. Once
     // the silent ones go, clients of that uid are served again.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "per-uid");
+    let root = Root::new();
+    let server = root.pipe("per-uid").server();
     let silent: Vec<RawPeer> = (0..16)
         .map(|_| RawPeer::connect(root.path(), "per-uid"))
         .collect();
@@ -239,7 +210,7 @@ fn one_users_silent_connections_cannot_take_every_place() {
     thread::sleep(Duration::from_millis(300));
     let mut extra = RawPeer::connect(root.path(), "per-uid");
     let dir = root.path().to_owned();
-    let closed_early = util::within_10s(move || {
+    let closed_early = within_10s(move || {
         let start = std::time::Instant::now();
         extra.read_until_closed();
         start.elapsed() < Duration::from_secs(4)
@@ -265,10 +236,12 @@ fn one_users_silent_connections_cannot_take_every_place() {
 fn a_message_read_with_a_1_byte_buffer_concatenates_to_the_original() {
     // T13, S62 (§21 item 6): 512 bytes read 1 byte at a time: 511 pieces
     // with ERROR_MORE_DATA, then the last; together the original.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "one-byte");
-    let client = client(root.path(), "one-byte");
-    client.set_read_mode(ReadMode::Message).unwrap();
+    let root = Root::new();
+    let Pair { server, client } = root
+        .pipe("one-byte")
+        .message()
+        .client_read_mode(ReadMode::Message)
+        .pair();
     let original: Vec<u8> = (0..512u32).map(|i| (i * 7) as u8).collect();
     server.send(&original).unwrap();
     let mut got = Vec::new();
@@ -288,14 +261,13 @@ fn a_message_read_with_a_1_byte_buffer_concatenates_to_the_original() {
 fn a_message_larger_than_a_frame_arrives_whole_or_not_at_all() {
     // T13: a 4 MiB message (4 frames of 1 MiB, 64 quotas) is read as one
     // complete message, never a prefix.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(message_server(root.path(), "four-mib"));
-    let client = client(root.path(), "four-mib");
+    let root = Root::new();
+    let server = Arc::new(root.pipe("four-mib").message().server());
+    let client = root.client("four-mib");
     client.set_read_mode(ReadMode::Message).unwrap();
     let big: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 251) as u8).collect();
     let expected = big.clone();
-    let s = Arc::clone(&server);
-    let write = thread::spawn(move || s.send(&big).unwrap());
+    let write = on_thread(&server, move |s| s.send(&big).unwrap());
     let mut buf = vec![0u8; (4 << 20) + 16];
     let got = client.read_message(&mut buf).unwrap();
     assert_eq!((got.bytes, got.complete), (4 << 20, true));
@@ -313,8 +285,8 @@ fn a_client_killed_during_a_pending_write_leaves_complete_messages_then_broken_p
     // Once every byte of B is visible (S73), the child is killed. The server
     // reads A, then ERROR_BROKEN_PIPE: the unread bytes of the pending write
     // are discarded, B never reads as a message.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "killed-client");
+    let root = Root::new();
+    let server = root.pipe("killed-client").message().server();
     let child = spawn_child(root.path(), "client-mid-message");
     assert_eq!(server.recv_message().unwrap(), b"message A");
     wait_available(|| server.peek(&mut []), PENDING_LEN);
@@ -329,8 +301,8 @@ fn a_client_killed_during_a_pending_write_leaves_complete_messages_then_broken_p
 fn a_partial_frame_from_a_dead_peer_never_surfaces() {
     // T14: a peer sends message A, then the header of a 1000-byte frame and
     // 500 bytes of it, and dies. The server reads A, then ERROR_BROKEN_PIPE.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "partial-frame");
+    let root = Root::new();
+    let server = root.pipe("partial-frame").message().server();
     let (mut raw, hello) = RawPeer::open(root.path(), "partial-frame", std::process::id());
     assert!(matches!(hello, ServerHello::Connected { .. }), "{hello:?}");
     let mut wire = Vec::new();
@@ -358,11 +330,10 @@ fn a_partial_frame_from_a_dead_peer_never_surfaces() {
 #[test]
 fn a_read_blocked_when_the_client_is_killed_wakes_with_broken_pipe() {
     // T14, S83: a server blocked in read wakes with ERROR_BROKEN_PIPE.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(byte_server(root.path(), "killed-idle"));
+    let root = Root::new();
+    let server = Arc::new(root.pipe("killed-idle").server());
     let child = spawn_child(root.path(), "client-idle");
-    let s = Arc::clone(&server);
-    let read = thread::spawn(move || s.read_message(&mut [0; 8]));
+    let read = on_thread(&server, move |s| s.read_message(&mut [0; 8]));
     assert_still_blocked(&read, "a read with nothing sent");
     kill_9(child);
     expect_err(join_10s(read), ErrorKind::BrokenPipe, 109);
@@ -373,9 +344,9 @@ fn a_server_killed_during_a_pending_write_leaves_complete_messages_then_broken_p
     // T14, S75 (mirror): the child server wrote A, then B (16 quotas,
     // pending), and was killed once all of B was visible. The client reads
     // A, then ERROR_BROKEN_PIPE; its writes are ERROR_NO_DATA.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let child = spawn_child(root.path(), "server-mid-message");
-    let client = client(root.path(), "killed-server");
+    let client = root.client("killed-server");
     client.set_read_mode(ReadMode::Message).unwrap();
     assert_eq!(client.recv_message().unwrap(), b"message A");
     wait_available(|| client.peek(&mut []), PENDING_LEN);
@@ -391,39 +362,18 @@ fn reuse_after_disconnect_discards_the_previous_session() {
     // client is refused with ERROR_PIPE_BUSY before the disconnect; after
     // disconnect + connect, client B's first message is the first read, and
     // B sees nothing the server wrote to A.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(
-        ServerOptions::new()
-            .root(root.path())
-            .pipe_mode(PipeMode::Message)
-            .read_mode(ReadMode::Message)
-            .max_instances(1)
-            .create(&name("reuse"))
-            .unwrap(),
-    );
-    let a = client(root.path(), "reuse");
+    let root = Root::new();
+    let server = Arc::new(root.pipe("reuse").message().max_instances(1).server());
+    let a = root.client("reuse");
     for i in 0..10u8 {
         a.send(&[b'A', i]).unwrap();
     }
     server.send(b"for A only").unwrap();
     drop(a);
-    expect_open_err(
-        ClientOptions::new().root(root.path()).open(&name("reuse")),
-        ErrorKind::PipeBusy,
-        231,
-    );
+    expect_open_err(root.open("reuse"), ErrorKind::PipeBusy, 231);
     server.disconnect().unwrap();
-    let s = Arc::clone(&server);
-    let connect = thread::spawn(move || s.connect());
-    let dir = root.path().to_owned();
-    util::within_10s(move || {
-        ClientOptions::new()
-            .root(&dir)
-            .wait(&name("reuse"), pipeslot::pipe::WaitTimeout::Forever)
-    })
-    .unwrap();
-    let b = client(root.path(), "reuse");
-    join_10s(connect).unwrap();
+    let (b, connected) = root.connect_next_client(&server, "reuse");
+    connected.unwrap();
     assert_eq!(b.peek(&mut []).unwrap().total_available, 0);
     b.send(b"B1").unwrap();
     assert_eq!(server.recv_message().unwrap(), b"B1");
@@ -436,7 +386,7 @@ fn writing_to_a_dead_peer_raises_no_sigpipe() {
     // T18, S81: the child restores SIGPIPE to SIG_DFL, as a C host would,
     // and writes to closed peers from both ends; it must exit 0, not die of
     // signal 13.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -449,7 +399,7 @@ fn writing_to_a_dead_peer_raises_no_sigpipe() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let status = util::within_10s(move || child.wait().unwrap());
+    let status = within_10s(move || child.wait().unwrap());
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(
         status.signal(),
@@ -463,10 +413,9 @@ fn writing_to_a_dead_peer_raises_no_sigpipe() {
 fn the_library_creates_no_inheritable_descriptors() {
     // T19: every descriptor of servers, clients and their connections is
     // close-on-exec: none appears among the inheritable ones.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let before = util::inherited_from_environment();
-    let server = message_server(root.path(), "cloexec");
-    let client = client(root.path(), "cloexec");
+    let Pair { server, client } = root.pipe("cloexec").message().pair();
     client.send(b"x").unwrap();
     assert_eq!(server.recv_message().unwrap(), b"x");
     let during = util::inherited_from_environment();
@@ -481,9 +430,9 @@ fn the_library_creates_no_inheritable_descriptors() {
 fn an_unrelated_child_does_not_keep_a_connection_alive() {
     // T19, S80: a child spawned while both ends are open gets none of them,
     // so closing the client still shows ERROR_BROKEN_PIPE at the server.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(byte_server(root.path(), "unrelated-child"));
-    let client = client(root.path(), "unrelated-child");
+    let root = Root::new();
+    let server = Arc::new(root.pipe("unrelated-child").server());
+    let client = root.client("unrelated-child");
     let _sleeper = ChildGuard(
         Command::new("sleep")
             .arg("30")
@@ -495,7 +444,7 @@ fn an_unrelated_child_does_not_keep_a_connection_alive() {
     drop(client);
     let s = Arc::clone(&server);
     expect_err(
-        util::within_10s(move || s.read_message(&mut [0; 8])),
+        within_10s(move || s.read_message(&mut [0; 8])),
         ErrorKind::BrokenPipe,
         109,
     );
