@@ -8,59 +8,26 @@
 //! Subprocess scenarios re-execute this binary through the ignored
 //! `subprocess_entry` test, with `PIPESLOT_ROOT` set to the test's root.
 
-use std::io::{BufRead, BufReader, Lines, Write};
-use std::path::Path;
-use std::process::{ChildStdout, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use pipeslot::pipe::{ClientOptions, PipeMode, ReadMode, ServerOptions};
+use pipeslot::pipe::{ClientOptions, PipeMode, PipeServer, ReadMode, ServerOptions};
 use pipeslot::ErrorKind;
 use pipeslot_proto::handshake::{ServerHello, MAGIC, PROTOCOL_VERSION};
 
 mod util;
+use util::child::*;
 use util::pipe::*;
+use util::raw_peer::RawPeer;
 use util::*;
-use util::{ChildGuard, CHILD_ENV};
-
-const READY: &str = "pipeslot-child-ready";
-
-/// Starts `scenario` in a child with `PIPESLOT_ROOT=root` and waits until
-/// it prints READY. The rest of its output is drained in the background.
-fn spawn_child(root: &Path, scenario: &str) -> ChildGuard {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "subprocess_entry",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, scenario)
-        .env("PIPESLOT_ROOT", root)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let child = ChildGuard(child);
-    let mut lines: Lines<BufReader<ChildStdout>> = BufReader::new(stdout).lines();
-    let ready = lines.by_ref().any(|l| l.is_ok_and(|l| l.contains(READY)));
-    assert!(ready, "the child ({scenario}) never got ready");
-    thread::spawn(move || lines.for_each(drop));
-    child
-}
-
-/// Kills the child with SIGKILL and reaps it.
-fn kill_9(mut child: ChildGuard) {
-    child.0.kill().unwrap();
-    child.0.wait().unwrap();
-}
 
 /// Asserts that a normal client still round-trips with `server`.
 #[track_caller]
-fn still_serves(root: &Path, path: &str, server: &pipeslot::pipe::PipeServer) {
-    let client = client(root, path);
+fn still_serves(root: &Root, path: &str, server: &PipeServer) {
+    let client = root.client(path);
     client.send(b"still fine").unwrap();
     assert_eq!(server.recv_message().unwrap(), b"still fine");
 }
@@ -71,13 +38,13 @@ fn a_hello_claiming_4_gib_is_refused_without_waiting_for_the_body() {
     // server closes; normal clients are unaffected.
     let root = Root::new();
     let server = root.pipe("huge-hello").server();
-    let mut raw = RawPeer::connect(root.path(), "huge-hello");
+    let mut raw = RawPeer::connect(&root, "huge-hello");
     let mut prefix = MAGIC.to_vec();
     prefix.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
     prefix.extend_from_slice(&u32::MAX.to_le_bytes());
     raw.stream.write_all(&prefix).unwrap();
     raw.read_until_closed();
-    still_serves(root.path(), "huge-hello", &server);
+    still_serves(&root, "huge-hello", &server);
 }
 
 #[test]
@@ -87,7 +54,7 @@ fn a_frame_header_claiming_4_gib_closes_the_connection() {
     // the instance can serve the next client after a disconnect.
     let root = Root::new();
     let server = Arc::new(root.pipe("huge-frame").max_instances(1).server());
-    let (mut raw, hello) = RawPeer::open(root.path(), "huge-frame", std::process::id());
+    let (mut raw, hello) = RawPeer::open(&root, "huge-frame", std::process::id());
     assert!(matches!(hello, ServerHello::Connected { .. }), "{hello:?}");
     raw.stream
         .write_all(&[1, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])
@@ -112,14 +79,14 @@ fn garbage_instead_of_a_hello_is_refused() {
     // wrong magic are closed; other clients are unaffected.
     let root = Root::new();
     let server = root.pipe("garbage").max_instances(2).server();
-    let mut zeros = RawPeer::connect(root.path(), "garbage");
+    let mut zeros = RawPeer::connect(&root, "garbage");
     // The server may close before all of it is sent.
     let _ = zeros.stream.write_all(&[0; 1024]);
     zeros.read_until_closed();
-    let mut wrong = RawPeer::connect(root.path(), "garbage");
+    let mut wrong = RawPeer::connect(&root, "garbage");
     let _ = wrong.stream.write_all(b"GET / HTTP/1.1\r\n\r\n");
     wrong.read_until_closed();
-    still_serves(root.path(), "garbage", &server);
+    still_serves(&root, "garbage", &server);
 }
 
 #[test]
@@ -128,7 +95,7 @@ fn a_wrong_version_gets_version_mismatch_then_close() {
     // in the version-1 layout, then the connection closes.
     let root = Root::new();
     let server = root.pipe("version").server();
-    let mut raw = RawPeer::connect(root.path(), "version");
+    let mut raw = RawPeer::connect(&root, "version");
     let mut prefix = MAGIC.to_vec();
     prefix.extend_from_slice(&2u16.to_le_bytes());
     prefix.extend_from_slice(&0u32.to_le_bytes());
@@ -140,7 +107,7 @@ fn a_wrong_version_gets_version_mismatch_then_close() {
         }
         other => panic!("expected VersionMismatch, got {other:?} from {reply:?}"),
     }
-    still_serves(root.path(), "version", &server);
+    still_serves(&root, "version", &server);
 }
 
 #[test]
@@ -151,7 +118,7 @@ fn garbage_mid_stream_disconnects_only_that_client() {
     let root = Root::new();
     let make = || root.pipe("mid-stream").message().max_instances(2).server();
     let corrupted = Arc::new(make());
-    let (mut raw, hello) = RawPeer::open(root.path(), "mid-stream", std::process::id());
+    let (mut raw, hello) = RawPeer::open(&root, "mid-stream", std::process::id());
     assert!(matches!(hello, ServerHello::Connected { .. }), "{hello:?}");
     let other = make();
     let good = root.client("mid-stream");
@@ -183,11 +150,9 @@ fn a_silent_connection_does_not_block_other_clients() {
     // accept path; after the handshake deadline (5 s locally) it is closed.
     let root = Root::new();
     let server = root.pipe("silent").server();
-    let mut silent: Vec<RawPeer> = (0..8)
-        .map(|_| RawPeer::connect(root.path(), "silent"))
-        .collect();
-    let dir = root.path().to_owned();
-    let client = within_10s(move || pipe_harness::client(&dir, "silent"));
+    let mut silent: Vec<RawPeer> = (0..8).map(|_| RawPeer::connect(&root, "silent")).collect();
+    let options = root.client_options();
+    let client = within_10s(move || options.open(&name("silent")).unwrap());
     client.send(b"through").unwrap();
     assert_eq!(server.recv_message().unwrap(), b"through");
     // The deadline closes the silent ones (read_until_closed allows 10 s).
@@ -204,12 +169,11 @@ fn one_users_silent_connections_cannot_take_every_place() {
     let root = Root::new();
     let server = root.pipe("per-uid").server();
     let silent: Vec<RawPeer> = (0..16)
-        .map(|_| RawPeer::connect(root.path(), "per-uid"))
+        .map(|_| RawPeer::connect(&root, "per-uid"))
         .collect();
     // Let the acceptor count them before the extra one arrives.
     thread::sleep(Duration::from_millis(300));
-    let mut extra = RawPeer::connect(root.path(), "per-uid");
-    let dir = root.path().to_owned();
+    let mut extra = RawPeer::connect(&root, "per-uid");
     let closed_early = within_10s(move || {
         let start = std::time::Instant::now();
         extra.read_until_closed();
@@ -224,7 +188,7 @@ fn one_users_silent_connections_cannot_take_every_place() {
     // may still be turned away.
     let mut client = None;
     eventually("a client is served again", || {
-        client = ClientOptions::new().root(&dir).open(&name("per-uid")).ok();
+        client = root.open("per-uid").ok();
         client.is_some()
     });
     let client = client.unwrap();
@@ -287,10 +251,10 @@ fn a_client_killed_during_a_pending_write_leaves_complete_messages_then_broken_p
     // are discarded, B never reads as a message.
     let root = Root::new();
     let server = root.pipe("killed-client").message().server();
-    let child = spawn_child(root.path(), "client-mid-message");
+    let child = spawn_ready(&mut root.scenario("client-mid-message"));
     assert_eq!(server.recv_message().unwrap(), b"message A");
     wait_available(|| server.peek(&mut []), PENDING_LEN);
-    kill_9(child);
+    child.kill_9();
     let mut buf = vec![0u8; 2 * PENDING_LEN];
     expect_err(server.read_message(&mut buf), ErrorKind::BrokenPipe, 109);
     // The server's write to the dead client is ERROR_NO_DATA.
@@ -303,7 +267,7 @@ fn a_partial_frame_from_a_dead_peer_never_surfaces() {
     // 500 bytes of it, and dies. The server reads A, then ERROR_BROKEN_PIPE.
     let root = Root::new();
     let server = root.pipe("partial-frame").message().server();
-    let (mut raw, hello) = RawPeer::open(root.path(), "partial-frame", std::process::id());
+    let (mut raw, hello) = RawPeer::open(&root, "partial-frame", std::process::id());
     assert!(matches!(hello, ServerHello::Connected { .. }), "{hello:?}");
     let mut wire = Vec::new();
     pipeslot_proto::frame::encode_message(
@@ -332,10 +296,10 @@ fn a_read_blocked_when_the_client_is_killed_wakes_with_broken_pipe() {
     // T14, S83: a server blocked in read wakes with ERROR_BROKEN_PIPE.
     let root = Root::new();
     let server = Arc::new(root.pipe("killed-idle").server());
-    let child = spawn_child(root.path(), "client-idle");
+    let child = spawn_ready(&mut root.scenario("client-idle"));
     let read = on_thread(&server, move |s| s.read_message(&mut [0; 8]));
     assert_still_blocked(&read, "a read with nothing sent");
-    kill_9(child);
+    child.kill_9();
     expect_err(join_10s(read), ErrorKind::BrokenPipe, 109);
 }
 
@@ -345,12 +309,12 @@ fn a_server_killed_during_a_pending_write_leaves_complete_messages_then_broken_p
     // pending), and was killed once all of B was visible. The client reads
     // A, then ERROR_BROKEN_PIPE; its writes are ERROR_NO_DATA.
     let root = Root::new();
-    let child = spawn_child(root.path(), "server-mid-message");
+    let child = spawn_ready(&mut root.scenario("server-mid-message"));
     let client = root.client("killed-server");
     client.set_read_mode(ReadMode::Message).unwrap();
     assert_eq!(client.recv_message().unwrap(), b"message A");
     wait_available(|| client.peek(&mut []), PENDING_LEN);
-    kill_9(child);
+    child.kill_9();
     let mut buf = vec![0u8; 2 * PENDING_LEN];
     expect_err(client.read_message(&mut buf), ErrorKind::BrokenPipe, 109);
     expect_err(client.send(b"x"), ErrorKind::NoData, 232);
@@ -387,15 +351,8 @@ fn writing_to_a_dead_peer_raises_no_sigpipe() {
     // and writes to closed peers from both ends; it must exit 0, not die of
     // signal 13.
     let root = Root::new();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "subprocess_entry",
-            "--ignored",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "sigpipe")
-        .env("PIPESLOT_ROOT", root.path())
+    let mut child = root
+        .scenario("sigpipe")
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
@@ -489,17 +446,16 @@ fn subprocess_entry() {
             unsafe {
                 libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             }
-            let root = std::env::var_os("PIPESLOT_ROOT").unwrap();
-            let root = Path::new(&root);
-            let server = byte_server(root, "sigpipe-1");
-            drop(pipe_harness::client(root, "sigpipe-1"));
+            let root = Root::from_env();
+            let server = root.pipe("sigpipe-1").server();
+            drop(root.client("sigpipe-1"));
             eventually("the server sees the close", || {
                 server
                     .send(b"x")
                     .is_err_and(|e| e.kind() == ErrorKind::NoData)
             });
-            let server = byte_server(root, "sigpipe-2");
-            let client = pipe_harness::client(root, "sigpipe-2");
+            let server = root.pipe("sigpipe-2").server();
+            let client = root.client("sigpipe-2");
             drop(server);
             eventually("the client sees the close", || {
                 client
@@ -507,8 +463,8 @@ fn subprocess_entry() {
                     .is_err_and(|e| e.kind() == ErrorKind::NoData)
             });
             // Large writes too, which reach the socket layer for certain.
-            let server = byte_server(root, "sigpipe-3");
-            drop(pipe_harness::client(root, "sigpipe-3"));
+            let server = root.pipe("sigpipe-3").server();
+            drop(root.client("sigpipe-3"));
             for _ in 0..10 {
                 let _ = server.send(&[0; 65536]);
             }

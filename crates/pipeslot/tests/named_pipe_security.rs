@@ -12,8 +12,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -23,42 +22,30 @@ use pipeslot::pipe::{ClientOptions, PipeServer, ServerOptions};
 use pipeslot::ErrorKind;
 
 mod util;
+use util::child::*;
 use util::pipe::*;
+use util::raw_peer::RawPeer;
 use util::*;
-use util::{ChildGuard, CHILD_DONE, CHILD_ENV};
 
-const READY: &str = "pipeslot-child-ready";
 const NOBODY: u32 = 65534;
 
 /// A child running `scenario` with `PIPESLOT_ROOT=root`, optionally as
 /// uid/gid 65534, its stdout piped.
-fn child_command(root: &Path, scenario: &str, as_nobody: bool) -> Command {
-    let exe = if as_nobody {
-        util::exe_for_other_users()
-    } else {
-        std::env::current_exe().unwrap()
-    };
-    let mut command = Command::new(exe);
-    command
-        .args([
-            "--exact",
-            "subprocess_entry",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, scenario)
-        .env("PIPESLOT_ROOT", root)
-        .stdout(Stdio::piped());
-    if as_nobody {
-        command.uid(NOBODY).gid(NOBODY);
+fn child_command(root: &Root, scenario: &str, as_nobody: bool) -> Command {
+    if !as_nobody {
+        return root.scenario(scenario);
     }
+    let mut command = scenario_command(exe_for_other_users(), scenario);
+    command
+        .env("PIPESLOT_ROOT", root.path())
+        .uid(NOBODY)
+        .gid(NOBODY);
     command
 }
 
 /// Runs `scenario` to the end and returns its stdout; fails unless it
 /// exited 0.
-fn run_child(root: &Path, scenario: &str, as_nobody: bool) -> String {
+fn run_child(root: &Root, scenario: &str, as_nobody: bool) -> String {
     let child = child_command(root, scenario, as_nobody).spawn().unwrap();
     let output = within_10s(move || child.wait_with_output().unwrap());
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -74,27 +61,11 @@ fn run_child(root: &Path, scenario: &str, as_nobody: bool) -> String {
     stdout
 }
 
-/// Starts `scenario` and waits for READY; the rest of its output is drained.
-fn spawn_ready(root: &Path, scenario: &str) -> ChildGuard {
-    let mut child = child_command(root, scenario, false).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let child = ChildGuard(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let ready = lines.by_ref().any(|l| l.is_ok_and(|l| l.contains(READY)));
-    assert!(ready, "the child ({scenario}) never got ready");
-    thread::spawn(move || lines.for_each(drop));
-    child
-}
-
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
 /// Makes `root` and the machine-wide namespace under it usable by uid
 /// 65534: world-writable and sticky, which the shared policy accepts.
-fn open_to_nobody(root: &Path) {
-    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let ns = Namespace::at_root(root, Scope::MachineWide).unwrap();
+fn open_to_nobody(root: &Root) {
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let ns = Namespace::at_root(root.path(), Scope::MachineWide).unwrap();
     for dir in [ns.dir().to_owned(), ns.dir().join("pipe")] {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
     }
@@ -130,7 +101,7 @@ fn a_second_process_cannot_create_an_instance() {
     // first_pipe_instance, gets ERROR_ACCESS_DENIED; we still serve.
     let root = Root::new();
     let server = root.pipe("owned").max_instances(UNLIMITED).server();
-    run_child(root.path(), "create-owned", false);
+    run_child(&root, "create-owned", false);
     let client = root.client("owned");
     client.send(b"still ours").unwrap();
     assert_eq!(server.recv_message().unwrap(), b"still ours");
@@ -142,7 +113,7 @@ const UNLIMITED: u32 = pipeslot::pipe::UNLIMITED_INSTANCES;
 fn we_cannot_create_an_instance_of_another_processs_name() {
     // T1: the mirror case; the child holds the name.
     let root = Root::new();
-    let child = spawn_ready(root.path(), "hold-server");
+    let child = spawn_ready(&mut root.scenario("hold-server"));
     for first in [false, true] {
         expect_open_err(
             root.pipe("held")
@@ -162,14 +133,10 @@ fn the_name_claim_survives_a_busy_accept_loop() {
     // trying to create the name; it never succeeds.
     let root = Root::new();
     let server = Arc::new(root.pipe("busy-claim").max_instances(1).server());
-    let child = child_command(root.path(), "claim-loop", false)
-        .spawn()
-        .unwrap();
+    let child = child_command(&root, "claim-loop", false).spawn().unwrap();
     for round in 0..100u32 {
-        let connect = on_thread(&server, |s| s.connect());
-        root.wait_10s("busy-claim", WaitTimeout::Forever).unwrap();
-        let client = root.client("busy-claim");
-        match join_10s(connect) {
+        let (client, connected) = root.connect_next_client(&server, "busy-claim");
+        match connected {
             Ok(()) => {}
             Err(e) => assert_eq!(e.kind(), ErrorKind::PipeConnected, "round {round}: {e}"),
         }
@@ -192,12 +159,12 @@ fn a_name_is_reclaimed_after_its_server_is_killed() {
     // T3: the child server is killed with SIGKILL; its socket file stays;
     // a new create succeeds and a client round-trips.
     let root = Root::new();
-    let mut child = spawn_ready(root.path(), "hold-server");
+    let mut child = spawn_ready(&mut root.scenario("hold-server"));
     expect_open_err(root.pipe("held").create(), ErrorKind::AccessDenied, 5);
     child.0.kill().unwrap();
     child.0.wait().unwrap();
     assert!(
-        socket_path(root.path(), "held").exists(),
+        root.socket_path("held").exists(),
         "the stale socket file was expected to stay"
     );
     let Pair { server, client } = root.pipe("held").pair();
@@ -210,7 +177,7 @@ fn a_regular_file_at_the_socket_path_is_never_removed() {
     // T3: something that is not our socket sits at the path: creation
     // fails with AddrInUse (ERROR_ALREADY_EXISTS) and the file is untouched.
     let root = Root::new();
-    let path = socket_path(root.path(), "occupied");
+    let path = root.socket_path("occupied");
     std::fs::write(&path, b"not a socket").unwrap();
     expect_open_err(root.pipe("occupied").create(), ErrorKind::AddrInUse, 183);
     assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
@@ -223,7 +190,7 @@ fn the_server_recovers_after_its_socket_is_removed() {
     let root = Root::new();
     let server = root.pipe("removed").max_instances(2).server();
     let spare = root.pipe("removed").max_instances(2).server();
-    std::fs::remove_file(socket_path(root.path(), "removed")).unwrap();
+    std::fs::remove_file(root.socket_path("removed")).unwrap();
     let mut client = None;
     eventually("a client reaches the server again", || {
         client = root.open("removed").ok();
@@ -263,8 +230,8 @@ fn expect_server_uid_adds_to_the_trusted_uids() {
     let server = root.pipe("own-uid").server();
     let me = rustix::process::geteuid().as_raw();
     for expected in [me, me.wrapping_add(4242)] {
-        let client = ClientOptions::new()
-            .root(root.path())
+        let client = root
+            .client_options()
             .expect_server_uid(expected)
             .open(&name("own-uid"))
             .unwrap();
@@ -290,11 +257,11 @@ fn a_client_refuses_a_server_run_by_another_user() {
         return;
     }
     let root = Root::new();
-    open_to_nobody(root.path());
+    open_to_nobody(&root);
     let socket = Namespace::at_root(root.path(), Scope::MachineWide)
         .unwrap()
         .pipe_socket_path(&name("foreign"));
-    let mut child = child_command(root.path(), "foreign-listener", true)
+    let mut child = child_command(&root, "foreign-listener", true)
         .env("PIPESLOT_CHILD_SOCKET", &socket)
         .spawn()
         .unwrap();
@@ -305,14 +272,9 @@ fn a_client_refuses_a_server_run_by_another_user() {
         lines.by_ref().any(|l| l.is_ok_and(|l| l.contains(READY))),
         "the uid-65534 listener never got ready"
     );
-    let dir = root.path().to_owned();
+    let options = root.client_options();
     expect_open_err(
-        within_10s(move || {
-            ClientOptions::new()
-                .root(&dir)
-                .open(&name("foreign"))
-                .map(drop)
-        }),
+        within_10s(move || options.open(&name("foreign")).map(drop)),
         ErrorKind::ServerIdentityMismatch,
         5,
     );
@@ -323,10 +285,9 @@ fn a_client_refuses_a_server_run_by_another_user() {
         Some("received 0"),
         "the client sent bytes to an impostor"
     );
-    let dir = root.path().to_owned();
+    let mut options = root.client_options();
     let trusting = within_10s(move || {
-        ClientOptions::new()
-            .root(&dir)
+        options
             .expect_server_uid(NOBODY)
             .open(&name("foreign"))
             .map(drop)
@@ -364,7 +325,7 @@ fn a_pid_claimed_in_the_hello_is_ignored() {
     // reports the kernel's pid.
     let root = Root::new();
     let server = root.pipe("claimed-pid").server();
-    let (_raw, hello) = RawPeer::open(root.path(), "claimed-pid", 1);
+    let (_raw, hello) = RawPeer::open(&root, "claimed-pid", 1);
     assert!(
         matches!(
             hello,
@@ -379,13 +340,13 @@ fn a_pid_claimed_in_the_hello_is_ignored() {
 
 /// A machine-wide server under `root` allowing what `allow` sets.
 fn shared_server(
-    root: &Path,
+    root: &Root,
     path: &str,
     allow: impl FnOnce(&mut ServerOptions) -> &mut ServerOptions,
 ) -> PipeServer {
-    let mut options = ServerOptions::new();
-    options.root(root).machine_wide(true);
-    allow(&mut options).create(&name(path)).unwrap()
+    root.pipe(path)
+        .with(|o| allow(o.machine_wide(true)))
+        .server()
 }
 
 #[test]
@@ -399,15 +360,15 @@ fn other_users_are_refused_unless_allowed() {
         return;
     }
     let root = Root::new();
-    open_to_nobody(root.path());
+    open_to_nobody(&root);
     {
-        let server = shared_server(root.path(), "guarded", |o| o);
+        let server = shared_server(&root, "guarded", |o| o);
         // Make sure file permissions are not what stops the client.
         let socket = Namespace::at_root(root.path(), Scope::MachineWide)
             .unwrap()
             .pipe_socket_path(&name("guarded"));
         std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
-        let stdout = run_child(root.path(), "nobody-open-guarded", true);
+        let stdout = run_child(&root, "nobody-open-guarded", true);
         assert!(stdout.contains("open: AccessDenied 5"), "{stdout}");
         expect_err(server.peek(&mut []), ErrorKind::BadPipe, 230);
     }
@@ -416,11 +377,11 @@ fn other_users_are_refused_unless_allowed() {
         ("allowed-gid", "nobody-open-gid"),
     ] {
         let server = if path == "allowed-uid" {
-            shared_server(root.path(), path, |o| o.allow_uid(NOBODY))
+            shared_server(&root, path, |o| o.allow_uid(NOBODY))
         } else {
-            shared_server(root.path(), path, |o| o.allow_gid(NOBODY))
+            shared_server(&root, path, |o| o.allow_gid(NOBODY))
         };
-        let stdout = run_child(root.path(), scenario, true);
+        let stdout = run_child(&root, scenario, true);
         assert!(stdout.contains("open: ok"), "{stdout}");
         assert!(stdout.contains(&format!("my uid {NOBODY}")), "{stdout}");
         // The child has closed; what it wrote is still readable (S79).
