@@ -11,7 +11,8 @@ use std::process::{Command, Stdio};
 use pipeslot::anon::{self, PeekInfo, PipeEnd, PipeMode};
 use pipeslot::ErrorKind;
 
-use util::{assert_close_on_exec, within_10s, ChildGuard};
+use util::child::ChildGuard;
+use util::{assert_close_on_exec, within_10s};
 
 #[test]
 fn size_zero_reports_4096_and_has_a_real_capacity() {
@@ -384,7 +385,7 @@ fn write_after_reader_closed_raises_no_sigpipe() {
     // T18, S129: with SIGPIPE at its default action (as in a C host), a
     // write to a pipe with no reader fails with ERROR_NO_DATA and the
     // process lives: a normal exit 0, not death by signal 13.
-    let output = util::run_subprocess(ENTRY, SCENARIO_PIPESLOT_WRITE);
+    let output = util::child::run_subprocess(SCENARIO_PIPESLOT_WRITE);
     assert_child_done(&output, SCENARIO_PIPESLOT_WRITE);
     assert_eq!(output.status.signal(), None, "{output:?}");
     assert_eq!(output.status.code(), Some(0), "{output:?}");
@@ -394,7 +395,7 @@ fn write_after_reader_closed_raises_no_sigpipe() {
 fn raw_write_after_reader_closed_dies_of_sigpipe() {
     // T18, control for the test above: the same scenario with a plain
     // write(2) is killed by SIGPIPE, so that test can tell the difference.
-    let output = util::run_subprocess(ENTRY, SCENARIO_RAW_WRITE);
+    let output = util::child::run_subprocess(SCENARIO_RAW_WRITE);
     assert_eq!(output.status.signal(), Some(libc::SIGPIPE), "{output:?}");
 }
 
@@ -402,7 +403,7 @@ fn raw_write_after_reader_closed_dies_of_sigpipe() {
 #[test]
 #[ignore = "subprocess entry point, run by other tests"]
 fn subprocess_entry() {
-    let Ok(scenario) = std::env::var(util::CHILD_ENV) else {
+    let Ok(scenario) = std::env::var(util::child::CHILD_ENV) else {
         return;
     };
     match scenario.as_str() {
@@ -410,7 +411,7 @@ fn subprocess_entry() {
         SCENARIO_RAW_WRITE => raw_write_with_default_sigpipe(),
         other => panic!("unknown scenario {other}"),
     }
-    println!("{}{scenario}", util::CHILD_DONE);
+    println!("{}{scenario}", util::child::CHILD_DONE);
 }
 
 /// The child side of `write_after_reader_closed_raises_no_sigpipe`.
@@ -464,11 +465,10 @@ fn sigpipe_pending_or_blocked() -> bool {
 fn assert_child_done(output: &std::process::Output, scenario: &str) {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.contains(&format!("{}{scenario}", util::CHILD_DONE)),
+        stdout.contains(&format!("{}{scenario}", util::child::CHILD_DONE)),
         "the scenario did not run to its end: {output:?}"
     );
 }
 
-const ENTRY: &str = "subprocess_entry";
 const SCENARIO_PIPESLOT_WRITE: &str = "anon-write-default-sigpipe";
 const SCENARIO_RAW_WRITE: &str = "raw-write-default-sigpipe";

@@ -11,15 +11,14 @@ use pipeslot::mailslot::{Mailslot, MailslotOptions, MailslotWriter};
 use pipeslot::pipe::{PipeConnection, PipeEnd, ReadMode};
 use pipeslot::{ErrorKind, MailslotName};
 
-mod pipe_harness;
 mod util;
-use pipe_harness::*;
+use util::pipe::*;
+use util::*;
 
 #[test]
 fn a_client_end_handed_over_keeps_unread_messages_and_their_boundaries() {
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "handoff-client");
-    let client = client(root.path(), "handoff-client");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("handoff-client").message().pair();
     // S29: the client came first; the connection is good.
     expect_err(server.connect(), ErrorKind::PipeConnected, 535);
     client.set_read_mode(ReadMode::Message).unwrap();
@@ -52,9 +51,8 @@ fn a_client_end_handed_over_keeps_unread_messages_and_their_boundaries() {
 
 #[test]
 fn the_peer_sees_the_end_only_when_every_holder_closed() {
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "handoff-close");
-    let client = client(root.path(), "handoff-close");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("handoff-close").pair();
     // S29: the client came first; the connection is good.
     expect_err(server.connect(), ErrorKind::PipeConnected, 535);
     let adopted = PipeConnection::adopt(client.handoff().unwrap()).unwrap();
@@ -71,9 +69,8 @@ fn the_peer_sees_the_end_only_when_every_holder_closed() {
 
 #[test]
 fn a_connected_server_end_handed_over_serves_its_client_and_can_disconnect_it() {
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "handoff-server");
-    let client = client(root.path(), "handoff-server");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("handoff-server").message().pair();
     // S29: the client came first; the connection is good.
     expect_err(server.connect(), ErrorKind::PipeConnected, 535);
     client.send(b"request").unwrap();
@@ -100,16 +97,15 @@ fn a_connected_server_end_handed_over_serves_its_client_and_can_disconnect_it() 
 
 #[test]
 fn a_listening_instance_cannot_be_handed_over() {
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "handoff-listening");
+    let root = Root::new();
+    let server = root.pipe("handoff-listening").server();
     expect_err(server.handoff(), ErrorKind::PipeListening, 536);
 }
 
 #[test]
 fn a_client_end_cannot_disconnect() {
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "handoff-client-disconnect");
-    let client = client(root.path(), "handoff-client-disconnect");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("handoff-client-disconnect").pair();
     // S29: the client came first; the connection is good.
     expect_err(server.connect(), ErrorKind::PipeConnected, 535);
     let adopted = PipeConnection::adopt(client.handoff().unwrap()).unwrap();
@@ -118,7 +114,7 @@ fn a_client_end_cannot_disconnect() {
 
 #[test]
 fn a_mailslot_handed_over_keeps_its_queue_and_its_name() {
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let name: MailslotName = r"\\.\mailslot\handoff\reader".parse().unwrap();
     let slot = MailslotOptions::new()
         .root(root.path())
@@ -157,7 +153,7 @@ fn a_mailslot_handed_over_keeps_its_queue_and_its_name() {
 
 #[test]
 fn a_mailslot_writer_handed_over_writes_to_the_same_mailslot() {
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let name: MailslotName = r"\\.\mailslot\handoff\writer".parse().unwrap();
     let slot = MailslotOptions::new()
         .root(root.path())
@@ -174,7 +170,7 @@ fn a_mailslot_writer_handed_over_writes_to_the_same_mailslot() {
 #[test]
 fn a_shared_mailslot_has_one_read_timeout() {
     // S152: SetMailslotInfo applies to inherited handles too, both ways.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let name: MailslotName = r"\\.\mailslot\handoff\timeout".parse().unwrap();
     let slot = MailslotOptions::new()
         .root(root.path())

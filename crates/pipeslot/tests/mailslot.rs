@@ -5,18 +5,16 @@
 //! `MailslotOptions::root` / `MailslotWriter::open_in`, in subprocesses
 //! through `PIPESLOT_ROOT`.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use pipeslot::mailslot::{Mailslot, MailslotOptions, MailslotWriter, MAX_LOCAL_MESSAGE_SIZE};
 use pipeslot::{ErrorKind, MailslotName};
 
 mod util;
-use util::{ChildGuard, CHILD_ENV};
-
-const READY: &str = "pipeslot-child-ready";
+use util::child::*;
+use util::Root;
 
 fn name(path: &str) -> MailslotName {
     MailslotName::local(path).unwrap()
@@ -40,7 +38,7 @@ const NOW: Option<Duration> = Some(Duration::ZERO);
 #[test]
 fn info_reports_the_creation_parameters() {
     // S144: (-1, -1) reports max 0xFFFFFFFF, no message, count 0, forever.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let slot = create(root.path(), "params", u32::MAX, None);
     let info = slot.info().unwrap();
     assert_eq!(info.max_message_size, 0xFFFF_FFFF);
@@ -56,7 +54,7 @@ fn info_reports_the_creation_parameters() {
 #[test]
 fn a_live_name_cannot_be_created_twice_but_can_be_after_close() {
     // S143 (ERROR_ALREADY_EXISTS), S156 (re-creatable), T1.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let first = create(root.path(), "Twice", 0, NOW);
     let err = MailslotOptions::new()
         .root(root.path())
@@ -73,7 +71,7 @@ fn a_live_name_cannot_be_created_twice_but_can_be_after_close() {
 #[test]
 fn only_local_names_can_be_created() {
     // S139: the creation name must be \\.\mailslot\...
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     for text in [r"\\*\mailslot\x", r"\\otherhost\mailslot\x"] {
         let err = MailslotOptions::new()
             .root(root.path())
@@ -86,7 +84,7 @@ fn only_local_names_can_be_created() {
 #[test]
 fn empty_read_with_timeout_zero_is_sem_timeout() {
     // S145: FALSE with ERROR_SEM_TIMEOUT, even with a 0-byte buffer.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let slot = create(root.path(), "empty", 0, NOW);
     for len in [0, 64] {
         let err = slot.read(&mut vec![0; len]).unwrap_err();
@@ -102,7 +100,7 @@ fn empty_read_with_timeout_zero_is_sem_timeout() {
 fn timed_read_waits_for_the_timeout() {
     // S146: the read fails with ERROR_SEM_TIMEOUT once the timeout has
     // passed, not before (a lower bound only: never flaky under load).
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let slot = create(root.path(), "timed", 0, Some(Duration::from_millis(200)));
     let start = Instant::now();
     let err = slot.read(&mut [0; 16]).unwrap_err();
@@ -117,7 +115,7 @@ fn timed_read_waits_for_the_timeout() {
 #[test]
 fn wait_forever_completes_when_a_message_arrives() {
     // S147: a read with MAILSLOT_WAIT_FOREVER stays pending until a write.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let slot = create(root.path(), "forever", 0, None);
     let w = writer(root.path(), "forever");
     let reader = std::thread::spawn(move || {
@@ -134,7 +132,7 @@ fn wait_forever_completes_when_a_message_arrives() {
 #[test]
 fn messages_keep_order_and_size_across_writers() {
     // S148: 'a' from one writer, then 'bc' from another.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let slot = create(root.path(), "order", 0, NOW);
     let (w1, w2) = (writer(root.path(), "order"), writer(root.path(), "ORDER"));
     assert_eq!(w1.write(b"a").unwrap(), 1);
@@ -149,7 +147,7 @@ fn messages_keep_order_and_size_across_writers() {
 #[test]
 fn zero_length_messages_count_and_read_as_empty() {
     // S149; S151 (a queued empty message gives next size 0, not NO_MESSAGE).
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let slot = create(root.path(), "zero-length", 0, NOW);
     let w = writer(root.path(), "zero-length");
     assert_eq!(w.write(b"").unwrap(), 0);
@@ -162,7 +160,7 @@ fn zero_length_messages_count_and_read_as_empty() {
 #[test]
 fn small_buffer_is_insufficient_and_keeps_the_message() {
     // S150: ERROR_INSUFFICIENT_BUFFER; next size and count unchanged.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let slot = create(root.path(), "small", 0, NOW);
     writer(root.path(), "small").write(b"hi").unwrap();
     // Straight from the socket ...
@@ -186,7 +184,7 @@ fn small_buffer_is_insufficient_and_keeps_the_message() {
 #[test]
 fn info_counts_exactly() {
     // S151: after 3 writes the count goes 1, 2, 3; after each read 2, 1, 0.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let slot = create(root.path(), "count", 0, NOW);
     let w = writer(root.path(), "count");
     for (i, message) in [&b"1"[..], b"22", b"333"].iter().enumerate() {
@@ -207,7 +205,7 @@ fn info_counts_exactly() {
 #[test]
 fn set_read_timeout_applies_to_later_reads() {
     // S152
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let slot = create(root.path(), "retimed", 0, None);
     slot.set_read_timeout(NOW);
     assert_eq!(slot.info().unwrap().read_timeout, NOW);
@@ -220,7 +218,7 @@ fn set_read_timeout_applies_to_later_reads() {
 #[test]
 fn opening_a_missing_mailslot_is_file_not_found() {
     // S155: ERROR_FILE_NOT_FOUND (2).
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let err = MailslotWriter::open_in(root.path(), &name("nobody")).unwrap_err();
     assert_eq!((err.kind(), err.win32_code()), (ErrorKind::FileNotFound, 2));
 }
@@ -229,7 +227,7 @@ fn opening_a_missing_mailslot_is_file_not_found() {
 fn writing_after_the_reader_closed_fails() {
     // S156: the mailslot is gone with its reader; pipeslot reports
     // ERROR_FILE_NOT_FOUND (the spec has no code for this: our choice).
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let slot = create(root.path(), "gone", 0, NOW);
     let w = writer(root.path(), "gone");
     w.write(b"queued").unwrap();
@@ -244,7 +242,7 @@ fn writing_after_the_reader_closed_fails() {
 #[test]
 fn oversized_messages_are_refused_at_the_writer() {
     // S157 (our documented choice): MessageTooLarge at the writer, nothing sent.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let slot = create(root.path(), "limited", 8, NOW);
     let w = writer(root.path(), "limited");
     assert_eq!(w.max_message_size(), 8);
@@ -271,7 +269,7 @@ fn oversized_messages_are_refused_at_the_writer() {
 fn star_names_reach_the_local_mailslot_with_the_broadcast_limit() {
     // S140, S141: `*` reaches every mailslot of the name (here: the local
     // one); more than 424 bytes fails with ERROR_BAD_NETPATH.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let slot = create(root.path(), "everyone", 0, NOW);
     let star = MailslotWriter::open_in(
         root.path(),
@@ -287,7 +285,7 @@ fn star_names_reach_the_local_mailslot_with_the_broadcast_limit() {
 #[test]
 fn other_hosts_are_bad_netpath_until_the_gateway_exists() {
     // S140: \\host\mailslot\x needs the gateway (not built yet): ERROR_BAD_NETPATH.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let err = MailslotWriter::open_in(
         root.path(),
         &MailslotName::parse(r"\\no-such-host-xyz\mailslot\x").unwrap(),
@@ -301,7 +299,7 @@ fn a_full_queue_blocks_or_would_block_and_loses_nothing() {
     // T12, T25 (locally nothing is dropped): a full queue holds the writer back.
     // Local delivery is reliable: a non-blocking writer gets WouldBlock when
     // the queue is full; every message accepted is delivered.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let slot = create(root.path(), "full", 0, NOW);
     let w = writer(root.path(), "full");
     w.set_nonblocking(true).unwrap();
@@ -347,20 +345,12 @@ fn four_writer_processes_100k_messages_arrive_exactly_once_in_order() {
     // arriving exactly once and in its writer's order (S148).
     const WRITERS: u32 = 4;
     const PER_WRITER: u32 = 25_000;
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let slot = create(root.path(), "stress", 0, Some(Duration::from_secs(20)));
     let children: Vec<ChildGuard> = (0..WRITERS)
         .map(|id| {
             ChildGuard(
-                Command::new(std::env::current_exe().unwrap())
-                    .args([
-                        "--exact",
-                        "subprocess_entry",
-                        "--ignored",
-                        "--test-threads=1",
-                    ])
-                    .env("PIPESLOT_ROOT", root.path())
-                    .env(CHILD_ENV, "write-sequence")
+                root.scenario("write-sequence")
                     .env("PIPESLOT_CHILD_WRITER", id.to_string())
                     .env("PIPESLOT_CHILD_COUNT", PER_WRITER.to_string())
                     .stdout(Stdio::null())
@@ -398,33 +388,14 @@ fn four_writer_processes_100k_messages_arrive_exactly_once_in_order() {
 fn reclaims_the_name_of_a_reader_killed_with_sigkill() {
     // T3: a reader killed with SIGKILL leaves its socket; the name can be
     // created again, and writers reach the new reader.
-    let root = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "subprocess_entry",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("PIPESLOT_ROOT", root.path())
-        .env(CHILD_ENV, "hold-mailslot")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut child = ChildGuard(child);
-    let ready = BufReader::new(stdout)
-        .lines()
-        .any(|l| l.is_ok_and(|l| l.contains(READY)));
-    assert!(ready, "the child never created its mailslot");
+    let root = Root::new();
+    let child = spawn_ready(&mut root.scenario("hold-mailslot"));
     let err = MailslotOptions::new()
         .root(root.path())
         .create(&name("killed"))
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::AlreadyExists);
-    child.0.kill().unwrap();
-    child.0.wait().unwrap();
+    child.kill_9();
     let slot = create(root.path(), "killed", 0, NOW);
     writer(root.path(), "killed").write(b"after").unwrap();
     assert_eq!(slot.read_message().unwrap(), b"after");
@@ -434,7 +405,7 @@ fn reclaims_the_name_of_a_reader_killed_with_sigkill() {
 fn machine_wide_mailslots_are_found_after_the_private_namespace() {
     // T1, T2: writers look in their own namespace first.
     // DESIGN §3: writers look in the private namespace, then the machine-wide one.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let slot = MailslotOptions::new()
         .root(root.path())
         .machine_wide(true)
@@ -457,7 +428,7 @@ fn machine_wide_mailslot_ignores_other_users_unless_allowed() {
     }
     use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
     for allow in [false, true] {
         let path = format!("guarded-{allow}");
@@ -468,15 +439,8 @@ fn machine_wide_mailslot_ignores_other_users_unless_allowed() {
             .read_timeout(Some(Duration::from_millis(300)))
             .create(&name(&path))
             .unwrap();
-        let status = Command::new(util::exe_for_other_users())
-            .args([
-                "--exact",
-                "subprocess_entry",
-                "--ignored",
-                "--test-threads=1",
-            ])
+        let status = scenario_command(exe_for_other_users(), "write-one")
             .env("PIPESLOT_ROOT", root.path())
-            .env(CHILD_ENV, "write-one")
             .env("PIPESLOT_CHILD_NAME", &path)
             .uid(65534)
             .gid(65534)
@@ -543,7 +507,7 @@ fn info_and_reads_do_not_wait_behind_a_blocked_read() {
     // S151: GetMailslotInfo never waits, also while another thread of the
     // process is blocked in ReadFile on the same mailslot; a message then
     // reaches exactly one of the readers.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let slot = std::sync::Arc::new(create(root.path(), "shared-by-threads", 0, None));
     let reader = {
         let slot = slot.clone();

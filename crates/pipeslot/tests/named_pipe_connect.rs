@@ -5,30 +5,24 @@
 //! Every test uses its own namespace root; the cross-process scenario
 //! re-executes this binary through the ignored `subprocess_entry` test.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::thread;
 
-use pipeslot::pipe::{ClientOptions, PipeClient, PipeMode, PipeServer, ReadMode, ServerOptions};
+use pipeslot::pipe::{ClientOptions, PipeClient, PipeMode, PipeServer, ReadMode, WaitTimeout};
 use pipeslot::ErrorKind;
 
-mod pipe_harness;
 mod util;
-use pipe_harness::*;
-use util::{ChildGuard, CHILD_ENV};
-
-const READY: &str = "pipeslot-child-ready";
+use util::child::*;
+use util::pipe::*;
+use util::*;
 
 #[test]
 fn a_blocking_connect_waits_for_a_client() {
     // S41: ConnectNamedPipe does not return until a client connects.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(byte_server(root.path(), "blocking"));
-    let waiting = Arc::clone(&server);
-    let connect = thread::spawn(move || waiting.connect());
+    let root = Root::new();
+    let server = Arc::new(root.pipe("blocking").server());
+    let connect = on_thread(&server, |s| s.connect());
     assert_still_blocked(&connect, "ConnectNamedPipe with no client");
-    let client = client(root.path(), "blocking");
+    let client = root.client("blocking");
     // TRUE once the client came; had the thread been slower than the
     // client, ERROR_PIPE_CONNECTED would be as correct (S42).
     match join_10s(connect) {
@@ -43,15 +37,14 @@ fn a_blocking_connect_waits_for_a_client() {
 fn a_blocked_connect_can_be_cancelled() {
     // S41 (test_CancelSynchronousIo): ERROR_OPERATION_ABORTED; the instance
     // still serves a client afterwards.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(byte_server(root.path(), "cancel-connect"));
+    let root = Root::new();
+    let server = Arc::new(root.pipe("cancel-connect").server());
     let canceller = server.canceller();
-    let waiting = Arc::clone(&server);
-    let connect = thread::spawn(move || waiting.connect());
+    let connect = on_thread(&server, |s| s.connect());
     assert_still_blocked(&connect, "ConnectNamedPipe with no client");
     canceller.cancel();
     expect_err(join_10s(connect), ErrorKind::OperationAborted, 995);
-    let client = client(root.path(), "cancel-connect");
+    let client = root.client("cancel-connect");
     client.send(b"after").unwrap();
     assert_eq!(server.recv_message().unwrap(), b"after");
 }
@@ -60,9 +53,8 @@ fn a_blocked_connect_can_be_cancelled() {
 fn connect_with_a_client_already_there_is_pipe_connected() {
     // S42, S86 (§21 item 1): FALSE with ERROR_PIPE_CONNECTED, and the
     // connection is usable; repeated, it says the same.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "already");
-    let client = client(root.path(), "already");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("already").pair();
     expect_err(server.connect(), ErrorKind::PipeConnected, 535);
     expect_err(server.connect(), ErrorKind::PipeConnected, 535);
     server.send(b"usable").unwrap();
@@ -72,9 +64,9 @@ fn connect_with_a_client_already_there_is_pipe_connected() {
 #[test]
 fn connect_after_the_client_closed_is_no_data() {
     // S43, S84: the client closed and there was no DisconnectNamedPipe.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "closed-client");
-    drop(client(root.path(), "closed-client"));
+    let root = Root::new();
+    let server = root.pipe("closed-client").server();
+    drop(root.client("closed-client"));
     eventually("the server sees the close", || {
         server
             .connect()
@@ -89,17 +81,16 @@ fn nowait_connect_reports_listening_closing_and_connected() {
     // ERROR_PIPE_LISTENING with no client, ERROR_NO_DATA once a client
     // opened and closed, ERROR_PIPE_LISTENING again after a disconnect, and
     // ERROR_PIPE_CONNECTED with a client connected. Both pipe types.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     for mode in [PipeMode::Byte, PipeMode::Message] {
         let path = format!("nowait-{mode:?}");
-        let server = ServerOptions::new()
-            .root(root.path())
-            .pipe_mode(mode)
-            .nowait(true)
-            .create(&name(&path))
-            .unwrap();
+        let server = root
+            .pipe(&path)
+            .nowait()
+            .with(|o| o.pipe_mode(mode))
+            .server();
         expect_err(server.connect(), ErrorKind::PipeListening, 536);
-        let client = client(root.path(), &path);
+        let client = root.client(&path);
         expect_err(server.connect(), ErrorKind::PipeConnected, 535);
         drop(client);
         eventually("the server sees the close", || {
@@ -111,7 +102,7 @@ fn nowait_connect_reports_listening_closing_and_connected() {
         server.disconnect().unwrap();
         expect_err(server.connect(), ErrorKind::PipeListening, 536);
         // It listens: a client can open it.
-        let _again = pipe_harness::client(root.path(), &path);
+        let _again = root.client(&path);
     }
 }
 
@@ -119,39 +110,16 @@ fn nowait_connect_reports_listening_closing_and_connected() {
 fn connect_after_disconnect_listens_again() {
     // S44, S53 (§21 item 17): the server loop connect, read, write, flush,
     // disconnect serves clients in turn, also after a client closed first.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(
-        ServerOptions::new()
-            .root(root.path())
-            .pipe_mode(PipeMode::Message)
-            .read_mode(ReadMode::Message)
-            .max_instances(1)
-            .create(&name("echo"))
-            .unwrap(),
-    );
-    let echo = Arc::clone(&server);
-    let loop_thread = thread::spawn(move || {
-        for _ in 0..3 {
-            match echo.connect() {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::PipeConnected => {}
-                Err(e) => panic!("connect: {e}"),
-            }
-            let request = echo.recv_message().unwrap();
-            echo.send(&request).unwrap();
-            echo.flush().unwrap();
-            echo.disconnect().unwrap();
-        }
+    let root = Root::new();
+    let server = Arc::new(root.pipe("echo").message().max_instances(1).server());
+    let loop_thread = serve(&server, 3, |echo| {
+        let request = echo.recv_message().unwrap();
+        echo.send(&request).unwrap();
+        echo.flush().unwrap();
     });
     for round in 0..3u8 {
-        let dir = root.path().to_owned();
-        util::within_10s(move || {
-            ClientOptions::new()
-                .root(&dir)
-                .wait(&name("echo"), pipeslot::pipe::WaitTimeout::Forever)
-        })
-        .unwrap();
-        let client = pipe_harness::client(root.path(), "echo");
+        root.wait_10s("echo", WaitTimeout::Forever).unwrap();
+        let client = root.client("echo");
         client.set_read_mode(ReadMode::Message).unwrap();
         let mut reply = [0u8; 16];
         let got = client.transact(&[round; 5], &mut reply).unwrap();
@@ -166,15 +134,9 @@ fn connect_after_disconnect_listens_again() {
 fn disconnect_discards_unread_data_in_both_directions() {
     // S49, T15: DisconnectNamedPipe succeeds with unread data waiting and
     // throws it away; the next client sees none of it.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(
-        ServerOptions::new()
-            .root(root.path())
-            .max_instances(1)
-            .create(&name("discard"))
-            .unwrap(),
-    );
-    let first = client(root.path(), "discard");
+    let root = Root::new();
+    let server = Arc::new(root.pipe("discard").max_instances(1).server());
+    let first = root.client("discard");
     first.send(b"from the first client").unwrap();
     server.send(b"to the first client").unwrap();
     wait_available(|| server.peek(&mut []), 21);
@@ -184,17 +146,8 @@ fn disconnect_discards_unread_data_in_both_directions() {
         ErrorKind::PipeNotConnected,
         233,
     );
-    let listening = Arc::clone(&server);
-    let connect = thread::spawn(move || listening.connect());
-    let dir = root.path().to_owned();
-    util::within_10s(move || {
-        ClientOptions::new()
-            .root(&dir)
-            .wait(&name("discard"), pipeslot::pipe::WaitTimeout::Forever)
-    })
-    .unwrap();
-    let second = client(root.path(), "discard");
-    join_10s(connect).unwrap();
+    let (second, connected) = root.connect_next_client(&server, "discard");
+    connected.unwrap();
     let peek = server.peek(&mut [0; 64]).unwrap();
     assert_eq!(peek.total_available, 0, "the first client's bytes leaked");
     assert_eq!(second.peek(&mut [0; 64]).unwrap().total_available, 0);
@@ -204,11 +157,13 @@ fn disconnect_discards_unread_data_in_both_directions() {
 
 /// A connected pair on `path`, the client forced off by a disconnect while
 /// bytes were waiting both ways.
-fn disconnected_pair(root: &std::path::Path, path: &str) -> (PipeServer, PipeClient) {
-    let server = message_server(root, path);
-    let client = client(root, path);
+fn disconnected_pair(root: &Root, path: &str) -> (PipeServer, PipeClient) {
     // Message-read mode, so that transact is refused for the state alone.
-    client.set_read_mode(ReadMode::Message).unwrap();
+    let Pair { server, client } = root
+        .pipe(path)
+        .message()
+        .client_read_mode(ReadMode::Message)
+        .pair();
     client.send(b"unread by the server").unwrap();
     server.send(b"unread by the client").unwrap();
     wait_available(|| client.peek(&mut []), 20);
@@ -221,8 +176,8 @@ fn io_after_a_disconnect_is_pipe_not_connected() {
     // S50, S51 (§21 items 4, 6): reads and writes at both ends fail with
     // ERROR_PIPE_NOT_CONNECTED, even with bytes waiting before; a second
     // disconnect too.
-    let root = tempfile::tempdir().unwrap();
-    let (server, client) = disconnected_pair(root.path(), "after-disconnect");
+    let root = Root::new();
+    let (server, client) = disconnected_pair(&root, "after-disconnect");
     expect_err(client.send(b"x"), ErrorKind::PipeNotConnected, 233);
     expect_err(server.send(b"x"), ErrorKind::PipeNotConnected, 233);
     expect_err(
@@ -241,8 +196,8 @@ fn io_after_a_disconnect_is_pipe_not_connected() {
 #[test]
 fn the_disconnected_matrix_at_both_ends() {
     // S52, S57, S88, S96, S108, S118 (§21 items 4, 19): the table of S88.
-    let root = tempfile::tempdir().unwrap();
-    let (server, client) = disconnected_pair(root.path(), "matrix-disconnected");
+    let root = Root::new();
+    let (server, client) = disconnected_pair(&root, "matrix-disconnected");
     // Server end.
     expect_err(server.peek(&mut [0; 8]), ErrorKind::BadPipe, 230);
     expect_err(server.transact(b"q", &mut [0; 8]), ErrorKind::BadPipe, 230);
@@ -283,12 +238,12 @@ fn the_disconnected_matrix_at_both_ends() {
 fn the_listening_matrix() {
     // S70, S85, S96, S118 (§21 items 4, 19): a server that never had a
     // client.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     for (path, server) in [
-        ("listening-byte", byte_server(root.path(), "listening-byte")),
+        ("listening-byte", root.pipe("listening-byte").server()),
         (
             "listening-msg",
-            message_server(root.path(), "listening-msg"),
+            root.pipe("listening-msg").message().server(),
         ),
     ] {
         expect_err(server.peek(&mut [0; 8]), ErrorKind::BadPipe, 230);
@@ -303,7 +258,7 @@ fn the_listening_matrix() {
         server.info().unwrap();
         server.handle_state().unwrap();
         // Re-listened after a disconnect: the same again.
-        let client = client(root.path(), path);
+        let client = root.client(path);
         drop(client);
         server.disconnect().unwrap();
         server.set_nowait(true).unwrap();
@@ -323,9 +278,8 @@ fn the_listening_matrix() {
 fn the_connected_matrix() {
     // S86: peek, read, write and flush succeed at both ends; connect on the
     // server is ERROR_PIPE_CONNECTED.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "matrix-connected");
-    let client = client(root.path(), "matrix-connected");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("matrix-connected").pair();
     server.peek(&mut [0; 8]).unwrap();
     client.peek(&mut [0; 8]).unwrap();
     server.send(b"s").unwrap();
@@ -343,9 +297,8 @@ fn the_closing_matrix_at_the_server() {
     // and read succeed and a write is ERROR_NO_DATA; once empty, peek and
     // read are ERROR_BROKEN_PIPE, transact ERROR_BAD_PIPE, flush and
     // disconnect succeed, connect is ERROR_NO_DATA.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "matrix-closing-server");
-    let client = client(root.path(), "matrix-closing-server");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("matrix-closing-server").message().pair();
     client.send(b"left").unwrap();
     drop(client);
     assert_eq!(
@@ -366,10 +319,12 @@ fn the_closing_matrix_at_the_server() {
 #[test]
 fn the_closing_matrix_at_the_client() {
     // S87: the server closed its handle (no disconnect).
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "matrix-closing-client");
-    let client = client(root.path(), "matrix-closing-client");
-    client.set_read_mode(ReadMode::Message).unwrap();
+    let root = Root::new();
+    let Pair { server, client } = root
+        .pipe("matrix-closing-client")
+        .message()
+        .client_read_mode(ReadMode::Message)
+        .pair();
     server.send(b"left").unwrap();
     drop(server);
     assert_eq!(
@@ -390,23 +345,16 @@ fn pending_writes_and_flushes_fail_when_the_server_disconnects() {
     // S54, S74: a client write pending on the quota, a client flush pending
     // on unread data, and a server write pending on the quota all fail with
     // ERROR_PIPE_NOT_CONNECTED when the server disconnects.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(
-        ServerOptions::new()
-            .root(root.path())
-            .in_buffer_size(16)
-            .out_buffer_size(16)
-            .create(&name("pending-disconnect"))
-            .unwrap(),
-    );
-    let client = Arc::new(client(root.path(), "pending-disconnect"));
-    let c = Arc::clone(&client);
-    let client_write = thread::spawn(move || c.send(&[1; 64]));
+    let root = Root::new();
+    let (server, client) = root
+        .pipe("pending-disconnect")
+        .quotas(16, 16)
+        .pair()
+        .shared();
+    let client_write = on_thread(&client, move |c| c.send(&[1; 64]));
     assert_still_blocked(&client_write, "a client write beyond the quota");
-    let c = Arc::clone(&client);
-    let client_flush = thread::spawn(move || c.flush());
-    let s = Arc::clone(&server);
-    let server_write = thread::spawn(move || s.send(&[2; 64]));
+    let client_flush = on_thread(&client, move |c| c.flush());
+    let server_write = on_thread(&server, move |s| s.send(&[2; 64]));
     assert_still_blocked(&client_flush, "a client flush with unread data");
     assert_still_blocked(&server_write, "a server write beyond the quota");
     server.disconnect().unwrap();
@@ -418,9 +366,8 @@ fn pending_writes_and_flushes_fail_when_the_server_disconnects() {
 #[test]
 fn process_ids_from_both_ends() {
     // S125 (§21 item 18), same process: client id and server id are ours.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "pids");
-    let client = client(root.path(), "pids");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("pids").pair();
     let me = std::process::id();
     assert_eq!(server.client_process_id().unwrap(), me);
     assert_eq!(server.server_process_id().unwrap(), me);
@@ -432,34 +379,17 @@ fn process_ids_from_both_ends() {
 fn process_ids_across_processes() {
     // S125 (§21 item 18), cross-process: the server reports the child's pid;
     // the child checks its own view and exits 0.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "pids-cross");
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "subprocess_entry",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "client-pids")
-        .env("PIPESLOT_ROOT", root.path())
-        .env("PIPESLOT_PARENT_PID", std::process::id().to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let child = ChildGuard(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let ready = lines.by_ref().any(|l| l.is_ok_and(|l| l.contains(READY)));
-    assert!(ready, "the child never opened the pipe");
-    // Keep reading, so that the child's last lines never meet a closed pipe.
-    thread::spawn(move || lines.for_each(drop));
+    let root = Root::new();
+    let server = root.pipe("pids-cross").server();
+    let child = spawn_ready(
+        root.scenario("client-pids")
+            .env("PIPESLOT_PARENT_PID", std::process::id().to_string()),
+    );
     assert_eq!(server.client_process_id().unwrap(), child.0.id());
     assert_eq!(server.server_process_id().unwrap(), std::process::id());
     server.send(b"done").unwrap();
     let mut child = child;
-    let status = util::within_10s(move || child.0.wait().unwrap());
+    let status = within_10s(move || child.0.wait().unwrap());
     assert!(status.success(), "the child's checks failed");
 }
 
@@ -467,13 +397,12 @@ fn process_ids_across_processes() {
 fn process_ids_survive_a_close() {
     // S127: after the client closes, the server still reports the client's
     // pid; after the server closes, the client still reports both.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let me = std::process::id();
-    let server = byte_server(root.path(), "pids-close");
-    drop(client(root.path(), "pids-close"));
+    let server = root.pipe("pids-close").server();
+    drop(root.client("pids-close"));
     assert_eq!(server.client_process_id().unwrap(), me);
-    let server = byte_server(root.path(), "pids-close-2");
-    let client = client(root.path(), "pids-close-2");
+    let Pair { server, client } = root.pipe("pids-close-2").pair();
     drop(server);
     assert_eq!(client.client_process_id().unwrap(), me);
     assert_eq!(client.server_process_id().unwrap(), me);
@@ -483,8 +412,8 @@ fn process_ids_survive_a_close() {
 fn process_ids_after_a_disconnect() {
     // S128: the server's client id is ERROR_NOT_FOUND, its server id still
     // works; both calls on the client are ERROR_PIPE_NOT_CONNECTED.
-    let root = tempfile::tempdir().unwrap();
-    let (server, client) = disconnected_pair(root.path(), "pids-disconnect");
+    let root = Root::new();
+    let (server, client) = disconnected_pair(&root, "pids-disconnect");
     expect_err(server.client_process_id(), ErrorKind::NotFound, 1168);
     assert_eq!(server.server_process_id().unwrap(), std::process::id());
     expect_err(client.client_process_id(), ErrorKind::PipeNotConnected, 233);
@@ -496,8 +425,8 @@ fn a_listening_server_has_no_client_process_id() {
     // S128 by extension: before any client, there is no client pid to give.
     // The spec only covers the disconnected state; ERROR_NOT_FOUND is the
     // consistent answer [I].
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "pids-listening");
+    let root = Root::new();
+    let server = root.pipe("pids-listening").server();
     expect_err(server.client_process_id(), ErrorKind::NotFound, 1168);
     assert_eq!(server.server_process_id().unwrap(), std::process::id());
 }

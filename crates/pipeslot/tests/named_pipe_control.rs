@@ -5,32 +5,27 @@
 //! `wait_named_pipe` and `call_named_pipe`, which use the default
 //! namespace, run in a subprocess with `PIPESLOT_ROOT` set.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
 use pipeslot::pipe::{
-    call_named_pipe, wait_named_pipe, ClientOptions, PipeEnd, PipeMode, ReadMode, ServerOptions,
-    WaitTimeout, UNLIMITED_INSTANCES,
+    call_named_pipe, wait_named_pipe, PipeEnd, PipeMode, PipeServer, ReadMode, WaitTimeout,
+    UNLIMITED_INSTANCES,
 };
 use pipeslot::ErrorKind;
 
-mod pipe_harness;
 mod util;
-use pipe_harness::*;
-use util::{ChildGuard, CHILD_ENV};
-
-const READY: &str = "pipeslot-child-ready";
+use util::child::*;
+use util::pipe::*;
+use util::*;
 
 #[test]
 fn message_read_mode_is_refused_on_a_byte_pipe() {
     // S98 (§21 item 8): ERROR_INVALID_PARAMETER at the server and the
     // client; byte-read mode on the client of a byte pipe is fine.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "byte-modes");
-    let client = client(root.path(), "byte-modes");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("byte-modes").pair();
     expect_err(
         server.set_read_mode(ReadMode::Message),
         ErrorKind::InvalidParameter,
@@ -51,9 +46,8 @@ fn message_read_mode_is_refused_on_a_byte_pipe() {
 fn read_modes_switch_freely_on_a_message_pipe() {
     // S99 (§21 item 8): the server goes message -> byte, the client byte ->
     // message -> byte.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "msg-modes");
-    let client = client(root.path(), "msg-modes");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("msg-modes").message().pair();
     server.set_read_mode(ReadMode::Byte).unwrap();
     assert_eq!(server.handle_state().unwrap().read_mode, ReadMode::Byte);
     server.set_read_mode(ReadMode::Message).unwrap();
@@ -66,9 +60,8 @@ fn read_modes_switch_freely_on_a_message_pipe() {
 #[test]
 fn modes_are_per_handle() {
     // S100: changing one end's read or wait mode leaves the other alone.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "per-handle");
-    let client = client(root.path(), "per-handle");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("per-handle").message().pair();
     server.set_nowait(true).unwrap();
     let state = client.handle_state().unwrap();
     assert_eq!((state.read_mode, state.nowait), (ReadMode::Byte, false));
@@ -87,20 +80,18 @@ fn handle_state_reports_modes_and_instances() {
     // S104 (§21 item 8): a byte | wait server reports (byte, wait); a message
     // pipe created without message-read mode reports byte-read mode too; the
     // instance count is the name's, seen from every handle.
-    let root = tempfile::tempdir().unwrap();
-    let byte = byte_server(root.path(), "state-byte");
+    let root = Root::new();
+    let byte = root.pipe("state-byte").server();
     let state = byte.handle_state().unwrap();
     assert_eq!(
         (state.read_mode, state.nowait, state.instances),
         (ReadMode::Byte, false, 1)
     );
     let make = || {
-        ServerOptions::new()
-            .root(root.path())
-            .pipe_mode(PipeMode::Message)
+        root.pipe("state-msg")
             .max_instances(4)
-            .create(&name("state-msg"))
-            .unwrap()
+            .with(|o| o.pipe_mode(PipeMode::Message))
+            .server()
     };
     let first = make();
     let state = first.handle_state().unwrap();
@@ -110,7 +101,7 @@ fn handle_state_reports_modes_and_instances() {
     );
     let second = make();
     let _third = make();
-    let client = client(root.path(), "state-msg");
+    let client = root.client("state-msg");
     for (end, state) in [
         ("first server", first.handle_state().unwrap()),
         ("second server", second.handle_state().unwrap()),
@@ -122,13 +113,7 @@ fn handle_state_reports_modes_and_instances() {
     eventually("the count follows a closed instance", || {
         first.handle_state().unwrap().instances == 2
     });
-    let nowait = ServerOptions::new()
-        .root(root.path())
-        .pipe_mode(PipeMode::Message)
-        .read_mode(ReadMode::Message)
-        .nowait(true)
-        .create(&name("state-nowait"))
-        .unwrap();
+    let nowait = root.pipe("state-nowait").message().nowait().server();
     let state = nowait.handle_state().unwrap();
     assert_eq!((state.read_mode, state.nowait), (ReadMode::Message, true));
 }
@@ -138,29 +123,27 @@ fn info_reports_the_end_the_type_and_the_flags() {
     // S105 (§21 item 9): a byte server has flags 1; its client 0; a message
     // pipe with PIPE_NOWAIT and 3 instances has flags 5 and max 3; its
     // client flags 4.
-    let root = tempfile::tempdir().unwrap();
-    let byte = byte_server(root.path(), "flags-byte");
+    let root = Root::new();
+    let byte = root.pipe("flags-byte").server();
     let info = byte.info().unwrap();
     assert_eq!(
         (info.end, info.mode, info.flags()),
         (PipeEnd::Server, PipeMode::Byte, 1)
     );
-    let info = client(root.path(), "flags-byte").info().unwrap();
+    let info = root.client("flags-byte").info().unwrap();
     assert_eq!(
         (info.end, info.mode, info.flags()),
         (PipeEnd::Client, PipeMode::Byte, 0)
     );
-    let message = ServerOptions::new()
-        .root(root.path())
-        .pipe_mode(PipeMode::Message)
-        .read_mode(ReadMode::Message)
-        .nowait(true)
+    let message = root
+        .pipe("flags-msg")
+        .message()
+        .nowait()
         .max_instances(3)
-        .create(&name("flags-msg"))
-        .unwrap();
+        .server();
     let info = message.info().unwrap();
     assert_eq!((info.flags(), info.max_instances), (5, 3));
-    let info = client(root.path(), "flags-msg").info().unwrap();
+    let info = root.client("flags-msg").info().unwrap();
     assert_eq!((info.flags(), info.max_instances), (4, 3));
 }
 
@@ -168,15 +151,13 @@ fn info_reports_the_end_the_type_and_the_flags() {
 fn info_reports_sizes_and_instances_exactly_as_given() {
     // S17, S106 (§21 item 9): 1024/1024, 0/0 and 0xf000/0xf000; unlimited
     // instances report 255.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     for (i, size) in [1024u32, 0, 0xf000].into_iter().enumerate() {
-        let server = ServerOptions::new()
-            .root(root.path())
-            .in_buffer_size(size)
-            .out_buffer_size(size)
+        let server = root
+            .pipe(&format!("sizes-{i}"))
+            .quotas(size, size)
             .max_instances(UNLIMITED_INSTANCES)
-            .create(&name(&format!("sizes-{i}")))
-            .unwrap();
+            .server();
         let info = server.info().unwrap();
         assert_eq!(
             (
@@ -192,14 +173,8 @@ fn info_reports_sizes_and_instances_exactly_as_given() {
 #[test]
 fn both_ends_report_the_servers_quotas() {
     // S107: in 100 and out 200 at both ends, from the server's point of view.
-    let root = tempfile::tempdir().unwrap();
-    let server = ServerOptions::new()
-        .root(root.path())
-        .in_buffer_size(100)
-        .out_buffer_size(200)
-        .create(&name("quotas"))
-        .unwrap();
-    let client = client(root.path(), "quotas");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("quotas").quotas(100, 200).pair();
     for info in [server.info().unwrap(), client.info().unwrap()] {
         assert_eq!((info.in_buffer_size, info.out_buffer_size), (100, 200));
     }
@@ -208,9 +183,8 @@ fn both_ends_report_the_servers_quotas() {
 #[test]
 fn transact_is_refused_on_a_byte_pipe() {
     // S109 (§21 item 10): ERROR_BAD_PIPE at either end.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "transact-byte");
-    let client = client(root.path(), "transact-byte");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("transact-byte").pair();
     expect_err(
         client.transact(b"abc", &mut [0; 8]),
         ErrorKind::BadPipe,
@@ -229,9 +203,8 @@ fn transact_is_refused_on_a_byte_pipe() {
 fn transact_needs_message_read_mode() {
     // S110 (§21 item 10): a message pipe with the caller in byte-read mode
     // gives ERROR_BAD_PIPE.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "transact-readmode");
-    let client = client(root.path(), "transact-readmode");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("transact-readmode").message().pair();
     expect_err(
         client.transact(b"abc", &mut [0; 8]),
         ErrorKind::BadPipe,
@@ -249,10 +222,12 @@ fn transact_needs_message_read_mode() {
 fn transact_with_unread_inbound_data_is_pipe_busy() {
     // S111 (§21 item 10): ERROR_PIPE_BUSY; the waiting data stays readable
     // and the request is not written.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "transact-busy");
-    let client = client(root.path(), "transact-busy");
-    client.set_read_mode(ReadMode::Message).unwrap();
+    let root = Root::new();
+    let Pair { server, client } = root
+        .pipe("transact-busy")
+        .message()
+        .client_read_mode(ReadMode::Message)
+        .pair();
     server.send(b"waiting").unwrap();
     wait_available(|| client.peek(&mut []), 7);
     expect_err(
@@ -272,12 +247,14 @@ fn transact_with_unread_inbound_data_is_pipe_busy() {
 fn transact_writes_one_message_and_reads_one_reply() {
     // S112, S116 (§21 item 10): "abc" answered by "test" gives 4 bytes; the
     // server can transact too.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(message_server(root.path(), "transact"));
-    let client = Arc::new(client(root.path(), "transact"));
-    client.set_read_mode(ReadMode::Message).unwrap();
-    let c = Arc::clone(&client);
-    let call = thread::spawn(move || {
+    let root = Root::new();
+    let (server, client) = root
+        .pipe("transact")
+        .message()
+        .client_read_mode(ReadMode::Message)
+        .pair()
+        .shared();
+    let call = on_thread(&client, move |c| {
         let mut reply = [0u8; 16];
         let got = c.transact(b"abc", &mut reply).unwrap();
         (got, reply[..got.bytes].to_vec())
@@ -288,8 +265,7 @@ fn transact_writes_one_message_and_reads_one_reply() {
     assert_eq!((got.bytes, got.complete), (4, true));
     assert_eq!(reply, b"test");
     // And the other way round.
-    let s = Arc::clone(&server);
-    let call = thread::spawn(move || {
+    let call = on_thread(&server, move |s| {
         let mut reply = [0u8; 16];
         let got = s.transact(b"from server", &mut reply).unwrap();
         reply[..got.bytes].to_vec()
@@ -302,12 +278,14 @@ fn transact_writes_one_message_and_reads_one_reply() {
 #[test]
 fn a_reply_may_come_from_a_transact_of_the_peer() {
     // S116: the server answers the client's transaction with its own.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(message_server(root.path(), "transact-chain"));
-    let client = Arc::new(client(root.path(), "transact-chain"));
-    client.set_read_mode(ReadMode::Message).unwrap();
-    let c = Arc::clone(&client);
-    let first = thread::spawn(move || {
+    let root = Root::new();
+    let (server, client) = root
+        .pipe("transact-chain")
+        .message()
+        .client_read_mode(ReadMode::Message)
+        .pair()
+        .shared();
+    let first = on_thread(&client, move |c| {
         let mut reply = [0u8; 16];
         let got = c.transact(b"one", &mut reply).unwrap();
         let answer = reply[..got.bytes].to_vec();
@@ -315,8 +293,7 @@ fn a_reply_may_come_from_a_transact_of_the_peer() {
         answer
     });
     assert_eq!(server.recv_message().unwrap(), b"one");
-    let s = Arc::clone(&server);
-    let second = util::within_10s(move || {
+    let second = within_10s_on(&server, move |s| {
         let mut reply = [0u8; 16];
         let got = s.transact(b"two", &mut reply).unwrap();
         reply[..got.bytes].to_vec()
@@ -329,12 +306,14 @@ fn a_reply_may_come_from_a_transact_of_the_peer() {
 fn a_reply_bigger_than_the_buffer_is_more_data_and_the_rest_stays() {
     // S113 (§21 item 10): a 10-byte reply into 6 bytes: 6 with
     // ERROR_MORE_DATA; peek and the next read see the last 4.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(message_server(root.path(), "transact-more"));
-    let client = Arc::new(client(root.path(), "transact-more"));
-    client.set_read_mode(ReadMode::Message).unwrap();
-    let c = Arc::clone(&client);
-    let call = thread::spawn(move || {
+    let root = Root::new();
+    let (server, client) = root
+        .pipe("transact-more")
+        .message()
+        .client_read_mode(ReadMode::Message)
+        .pair()
+        .shared();
+    let call = on_thread(&client, move |c| {
         let mut reply = [0u8; 6];
         let got = c.transact(b"q", &mut reply).unwrap();
         (got, reply)
@@ -353,23 +332,17 @@ fn a_reply_bigger_than_the_buffer_is_more_data_and_the_rest_stays() {
 fn transact_does_not_wait_for_earlier_pending_writes() {
     // S114, S73 (§21 item 10): the request is queued behind a pending write
     // at once; the server sees both before reading anything.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(
-        ServerOptions::new()
-            .root(root.path())
-            .pipe_mode(PipeMode::Message)
-            .read_mode(ReadMode::Message)
-            .in_buffer_size(10)
-            .create(&name("transact-queued"))
-            .unwrap(),
-    );
-    let client = Arc::new(client(root.path(), "transact-queued"));
-    client.set_read_mode(ReadMode::Message).unwrap();
-    let c = Arc::clone(&client);
-    let write = thread::spawn(move || c.send(&[1; 100]).unwrap());
+    let root = Root::new();
+    let (server, client) = root
+        .pipe("transact-queued")
+        .message()
+        .in_quota(10)
+        .client_read_mode(ReadMode::Message)
+        .pair()
+        .shared();
+    let write = on_thread(&client, move |c| c.send(&[1; 100]).unwrap());
     assert_still_blocked(&write, "a write beyond the quota");
-    let c = Arc::clone(&client);
-    let call = thread::spawn(move || {
+    let call = on_thread(&client, move |c| {
         let mut reply = [0u8; 8];
         let got = c.transact(b"req", &mut reply).unwrap();
         reply[..got.bytes].to_vec()
@@ -385,10 +358,13 @@ fn transact_does_not_wait_for_earlier_pending_writes() {
 #[test]
 fn zero_size_requests_and_replies_work() {
     // S115 (§21 item 10): requests of 5 and 0 bytes, replies of 0 bytes.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(message_server(root.path(), "transact-zero"));
-    let client = Arc::new(client(root.path(), "transact-zero"));
-    client.set_read_mode(ReadMode::Message).unwrap();
+    let root = Root::new();
+    let (server, client) = root
+        .pipe("transact-zero")
+        .message()
+        .client_read_mode(ReadMode::Message)
+        .pair()
+        .shared();
     for request in [&b"abcde"[..], b""] {
         let c = Arc::clone(&client);
         let req = request.to_vec();
@@ -403,12 +379,11 @@ fn zero_size_requests_and_replies_work() {
 #[test]
 fn a_cancelled_transaction_keeps_its_request() {
     // S117: the request already written stays for the server to read.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "transact-cancel");
-    let client = Arc::new(client(root.path(), "transact-cancel"));
+    let root = Root::new();
+    let server = root.pipe("transact-cancel").message().server();
+    let client = Arc::new(root.client("transact-cancel"));
     client.set_read_mode(ReadMode::Message).unwrap();
-    let c = Arc::clone(&client);
-    let call = thread::spawn(move || c.transact(b"kept", &mut [0; 8]));
+    let call = on_thread(&client, move |c| c.transact(b"kept", &mut [0; 8]));
     wait_available(|| server.peek(&mut []), 4);
     assert_still_blocked(&call, "a transaction with no reply");
     client.canceller().cancel();
@@ -421,10 +396,10 @@ fn transact_outside_the_connected_state() {
     // S118 (§21 item 19): listening or disconnected server ERROR_BAD_PIPE;
     // disconnected client ERROR_PIPE_NOT_CONNECTED; other end closed
     // ERROR_BAD_PIPE.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "transact-states");
+    let root = Root::new();
+    let server = root.pipe("transact-states").message().server();
     expect_err(server.transact(b"q", &mut [0; 8]), ErrorKind::BadPipe, 230);
-    let client = client(root.path(), "transact-states");
+    let client = root.client("transact-states");
     client.set_read_mode(ReadMode::Message).unwrap();
     server.disconnect().unwrap();
     expect_err(server.transact(b"q", &mut [0; 8]), ErrorKind::BadPipe, 230);
@@ -434,9 +409,11 @@ fn transact_outside_the_connected_state() {
         233,
     );
 
-    let server = message_server(root.path(), "transact-closed");
-    let client = pipe_harness::client(root.path(), "transact-closed");
-    client.set_read_mode(ReadMode::Message).unwrap();
+    let Pair { server, client } = root
+        .pipe("transact-closed")
+        .message()
+        .client_read_mode(ReadMode::Message)
+        .pair();
     drop(server);
     eventually("the client sees the close", || {
         client
@@ -449,12 +426,14 @@ fn transact_outside_the_connected_state() {
 #[test]
 fn a_64_kib_transaction_works() {
     // S119: the guaranteed maximum transaction size.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(message_server(root.path(), "transact-64k"));
-    let client = Arc::new(client(root.path(), "transact-64k"));
-    client.set_read_mode(ReadMode::Message).unwrap();
-    let c = Arc::clone(&client);
-    let call = thread::spawn(move || {
+    let root = Root::new();
+    let (server, client) = root
+        .pipe("transact-64k")
+        .message()
+        .client_read_mode(ReadMode::Message)
+        .pair()
+        .shared();
+    let call = on_thread(&client, move |c| {
         let mut reply = vec![0u8; 65536];
         let got = c.transact(&vec![3; 65536], &mut reply).unwrap();
         (got.bytes, got.complete, reply.iter().all(|&b| b == 4))
@@ -466,25 +445,16 @@ fn a_64_kib_transaction_works() {
 
 /// Answers `count` CallNamedPipe requests with `reply`, one client each.
 fn answer_calls(
-    server: Arc<pipeslot::pipe::PipeServer>,
+    server: &Arc<PipeServer>,
     count: usize,
     reply: &'static [u8],
 ) -> thread::JoinHandle<Vec<Vec<u8>>> {
-    thread::spawn(move || {
-        let mut requests = Vec::new();
-        for _ in 0..count {
-            match server.connect() {
-                Ok(()) => {}
-                Err(e) if e.kind() == ErrorKind::PipeConnected => {}
-                Err(e) => panic!("connect: {e}"),
-            }
-            requests.push(server.recv_message().unwrap());
-            server.send(reply).unwrap();
-            // The caller closes once it has the reply.
-            let _ = server.flush();
-            server.disconnect().unwrap();
-        }
-        requests
+    serve(server, count, move |server| {
+        let request = server.recv_message().unwrap();
+        server.send(reply).unwrap();
+        // The caller closes once it has the reply.
+        let _ = server.flush();
+        request
     })
 }
 
@@ -492,21 +462,13 @@ fn answer_calls(
 fn call_opens_transacts_and_closes() {
     // S120, S121: CallNamedPipe = open, message mode, transact, close; it
     // waits for a busy pipe when asked to.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(
-        ServerOptions::new()
-            .root(root.path())
-            .pipe_mode(PipeMode::Message)
-            .read_mode(ReadMode::Message)
-            .max_instances(1)
-            .create(&name("call"))
-            .unwrap(),
-    );
-    let answering = answer_calls(Arc::clone(&server), 2, b"answer");
+    let root = Root::new();
+    let server = Arc::new(root.pipe("call").message().max_instances(1).server());
+    let answering = answer_calls(&server, 2, b"answer");
     let call = |timeout| {
         let mut reply = [0u8; 16];
-        let got = ClientOptions::new()
-            .root(root.path())
+        let got = root
+            .client_options()
             .call(&name("call"), b"question", &mut reply, timeout)
             .unwrap();
         assert_eq!((got.bytes, got.complete), (6, true));
@@ -521,16 +483,10 @@ fn call_opens_transacts_and_closes() {
 fn call_with_nowait_fails_on_a_busy_pipe() {
     // S121 (NMPWAIT_NOWAIT is 1 ms), S120 step 2, S37: the open is busy and
     // the 1 ms wait times out with ERROR_SEM_TIMEOUT.
-    let root = tempfile::tempdir().unwrap();
-    let _server = ServerOptions::new()
-        .root(root.path())
-        .pipe_mode(PipeMode::Message)
-        .read_mode(ReadMode::Message)
-        .max_instances(1)
-        .create(&name("call-busy"))
-        .unwrap();
-    let _busy = client(root.path(), "call-busy");
-    let result = ClientOptions::new().root(root.path()).call(
+    let root = Root::new();
+    let _server = root.pipe("call-busy").message().max_instances(1).server();
+    let _busy = root.client("call-busy");
+    let result = root.client_options().call(
         &name("call-busy"),
         b"q",
         &mut [0; 8],
@@ -542,29 +498,20 @@ fn call_with_nowait_fails_on_a_busy_pipe() {
 #[test]
 fn call_waits_for_a_busy_pipe_to_free_up() {
     // S120 step 2, S38: the wait ends when the server re-listens.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(
-        ServerOptions::new()
-            .root(root.path())
-            .pipe_mode(PipeMode::Message)
-            .read_mode(ReadMode::Message)
-            .max_instances(1)
-            .create(&name("call-wait"))
-            .unwrap(),
-    );
-    let busy = client(root.path(), "call-wait");
-    let dir = root.path().to_owned();
+    let root = Root::new();
+    let server = Arc::new(root.pipe("call-wait").message().max_instances(1).server());
+    let busy = root.client("call-wait");
+    let options = root.client_options();
     let caller = thread::spawn(move || {
         let mut reply = [0u8; 16];
-        ClientOptions::new()
-            .root(&dir)
+        options
             .call(&name("call-wait"), b"q", &mut reply, WaitTimeout::Forever)
             .map(|got| reply[..got.bytes].to_vec())
     });
     assert_still_blocked(&caller, "CallNamedPipe on a busy pipe");
     drop(busy);
     server.disconnect().unwrap();
-    let answering = answer_calls(Arc::clone(&server), 1, b"freed");
+    let answering = answer_calls(&server, 1, b"freed");
     assert_eq!(join_10s(caller).unwrap(), b"freed");
     join_10s(answering);
 }
@@ -573,27 +520,19 @@ fn call_waits_for_a_busy_pipe_to_free_up() {
 fn a_call_reply_longer_than_the_buffer_is_more_data_and_the_rest_is_lost() {
     // S122: ERROR_MORE_DATA (complete == false); the handle is closed, so the
     // rest does not reach the next caller.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(
-        ServerOptions::new()
-            .root(root.path())
-            .pipe_mode(PipeMode::Message)
-            .read_mode(ReadMode::Message)
-            .max_instances(1)
-            .create(&name("call-more"))
-            .unwrap(),
-    );
-    let answering = answer_calls(Arc::clone(&server), 2, b"0123456789");
+    let root = Root::new();
+    let server = Arc::new(root.pipe("call-more").message().max_instances(1).server());
+    let answering = answer_calls(&server, 2, b"0123456789");
     let mut reply = [0u8; 4];
-    let got = ClientOptions::new()
-        .root(root.path())
+    let got = root
+        .client_options()
         .call(&name("call-more"), b"q", &mut reply, WaitTimeout::Forever)
         .unwrap();
     assert_eq!((got.bytes, got.complete), (4, false));
     assert_eq!(&reply, b"0123");
     let mut reply = [0u8; 16];
-    let got = ClientOptions::new()
-        .root(root.path())
+    let got = root
+        .client_options()
         .call(&name("call-more"), b"q", &mut reply, WaitTimeout::Forever)
         .unwrap();
     assert_eq!((got.bytes, got.complete), (10, true));
@@ -604,9 +543,9 @@ fn a_call_reply_longer_than_the_buffer_is_more_data_and_the_rest_is_lost() {
 #[test]
 fn call_on_a_byte_pipe_is_invalid_parameter() {
     // S123 [I]: Wine fails setting message-read mode: ERROR_INVALID_PARAMETER.
-    let root = tempfile::tempdir().unwrap();
-    let _server = byte_server(root.path(), "call-byte");
-    let result = ClientOptions::new().root(root.path()).call(
+    let root = Root::new();
+    let _server = root.pipe("call-byte").server();
+    let result = root.client_options().call(
         &name("call-byte"),
         b"q",
         &mut [0; 8],
@@ -618,10 +557,10 @@ fn call_on_a_byte_pipe_is_invalid_parameter() {
 #[test]
 fn call_on_a_missing_pipe_is_file_not_found() {
     // S124, S35.
-    let root = tempfile::tempdir().unwrap();
-    let dir = root.path().to_owned();
-    let result = util::within_10s(move || {
-        ClientOptions::new().root(&dir).call(
+    let root = Root::new();
+    let options = root.client_options();
+    let result = within_10s(move || {
+        options.call(
             &name("call-nobody"),
             b"q",
             &mut [0; 8],
@@ -635,37 +574,16 @@ fn call_on_a_missing_pipe_is_file_not_found() {
 fn the_free_functions_use_the_default_namespace() {
     // S35-S37, S120: wait_named_pipe and call_named_pipe, run in a child
     // whose PIPESLOT_ROOT is this test's root.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let server = Arc::new(
-        ServerOptions::new()
-            .root(root.path())
-            .pipe_mode(PipeMode::Message)
-            .read_mode(ReadMode::Message)
+        root.pipe("free-functions")
+            .message()
             .max_instances(1)
-            .create(&name("free-functions"))
-            .unwrap(),
+            .server(),
     );
-    let answering = answer_calls(Arc::clone(&server), 1, b"free");
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "subprocess_entry",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "free-functions")
-        .env("PIPESLOT_ROOT", root.path())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut child = ChildGuard(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let done = lines.by_ref().any(|l| l.is_ok_and(|l| l.contains(READY)));
-    thread::spawn(move || lines.for_each(drop));
-    assert!(done, "the child did not finish its calls");
-    let status = util::within_10s(move || child.0.wait().unwrap());
+    let answering = answer_calls(&server, 1, b"free");
+    let mut child = spawn_ready(&mut root.scenario("free-functions"));
+    let status = within_10s(move || child.0.wait().unwrap());
     assert!(status.success());
     join_10s(answering);
 }

@@ -6,21 +6,19 @@
 
 use std::io::{Read, Write};
 use std::sync::Arc;
-use std::thread;
 
-use pipeslot::pipe::{PipeMode, ReadMode, ServerOptions};
+use pipeslot::pipe::{PipeMode, ReadMode};
 use pipeslot::ErrorKind;
 
-mod pipe_harness;
 mod util;
-use pipe_harness::*;
+use util::pipe::*;
+use util::*;
 
 #[test]
 fn byte_writes_join_into_one_stream() {
     // S58 (§21 item 1): 11 then 10 bytes read as 21 with a 32-byte buffer.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "stream");
-    let client = client(root.path(), "stream");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("stream").pair();
     assert_eq!(client.send(b"12345678901").unwrap(), 11);
     assert_eq!(client.send(b"1234567890").unwrap(), 10);
     wait_available(|| server.peek(&mut []), 21);
@@ -33,9 +31,8 @@ fn byte_writes_join_into_one_stream() {
 #[test]
 fn short_byte_reads_leave_the_rest_and_never_say_more_data() {
     // S59: 4, then 4, then the rest; always complete in byte-read mode.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "short");
-    let client = client(root.path(), "short");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("short").pair();
     client.send(b"0123456789").unwrap();
     wait_available(|| server.peek(&mut []), 10);
     let mut buf = [0u8; 4];
@@ -52,11 +49,10 @@ fn short_byte_reads_leave_the_rest_and_never_say_more_data() {
 #[test]
 fn a_blocking_read_returns_what_is_available() {
     // S60: a 2-byte read completes with 1 byte when 1 byte is written.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "partial");
-    let client = Arc::new(client(root.path(), "partial"));
-    let reader = Arc::clone(&client);
-    let read = thread::spawn(move || {
+    let root = Root::new();
+    let server = root.pipe("partial").server();
+    let client = Arc::new(root.client("partial"));
+    let read = on_thread(&client, move |reader| {
         let mut buf = [0u8; 2];
         let got = reader.read_message(&mut buf).unwrap();
         (got.bytes, buf[0])
@@ -69,9 +65,8 @@ fn a_blocking_read_returns_what_is_available() {
 #[test]
 fn one_write_is_one_message() {
     // S61 (§21 item 2): 11 and 10 bytes read as two messages.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "messages");
-    let client = client(root.path(), "messages");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("messages").message().pair();
     client.send(b"12345678901").unwrap();
     client.send(b"1234567890").unwrap();
     wait_available(|| server.peek(&mut []), 21);
@@ -86,10 +81,12 @@ fn one_write_is_one_message() {
 fn a_message_bigger_than_the_buffer_reads_in_pieces() {
     // S62 (§21 items 2, 6), T13: 4 + 4 + 2 of a 10-byte message, the first
     // two with ERROR_MORE_DATA; then 3 pieces of another.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "pieces");
-    let client = client(root.path(), "pieces");
-    client.set_read_mode(ReadMode::Message).unwrap();
+    let root = Root::new();
+    let Pair { server, client } = root
+        .pipe("pieces")
+        .message()
+        .client_read_mode(ReadMode::Message)
+        .pair();
     server.send(b"0123456789").unwrap();
     server.send(b"abcde").unwrap();
     let mut buf = [0u8; 4];
@@ -112,15 +109,14 @@ fn a_message_bigger_than_the_buffer_reads_in_pieces() {
 fn the_rest_of_a_message_belongs_to_the_pipe_not_the_thread() {
     // S63 (§21 item 2): another thread reads the rest of a partly read
     // message.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(message_server(root.path(), "rest"));
-    let client = client(root.path(), "rest");
+    let root = Root::new();
+    let server = Arc::new(root.pipe("rest").message().server());
+    let client = root.client("rest");
     client.send(b"0123456789").unwrap();
     let mut buf = [0u8; 4];
     let got = server.read_message(&mut buf).unwrap();
     assert_eq!((got.bytes, got.complete), (4, false));
-    let other = Arc::clone(&server);
-    let rest = util::within_10s(move || {
+    let rest = within_10s_on(&server, move |other| {
         let mut buf = [0u8; 32];
         let got = other.read_message(&mut buf).unwrap();
         (buf[..got.bytes].to_vec(), got.complete)
@@ -132,9 +128,9 @@ fn the_rest_of_a_message_belongs_to_the_pipe_not_the_thread() {
 fn io_read_returns_partial_messages_then_the_rest() {
     // S62 through std::io::Read: a partial message is Ok(n), the rest comes
     // with the next read; Write sends one message per call.
-    let root = tempfile::tempdir().unwrap();
-    let mut server = message_server(root.path(), "io-read");
-    let mut client = client(root.path(), "io-read");
+    let root = Root::new();
+    let mut server = root.pipe("io-read").message().server();
+    let mut client = root.client("io-read");
     client.set_read_mode(ReadMode::Message).unwrap();
     server.write_all(b"0123456789").unwrap();
     let mut buf = [0u8; 6];
@@ -152,9 +148,8 @@ fn byte_read_mode_on_a_message_pipe_ignores_boundaries() {
     // S64 (§21 item 2): the client starts in byte-read mode; a 4-byte read
     // of a 10-byte message is complete; 11 + 10 bytes come as 21. Switching
     // the client to message mode brings boundaries back (S99).
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "byte-on-message");
-    let client = client(root.path(), "byte-on-message");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("byte-on-message").message().pair();
     server.send(b"0123456789").unwrap();
     wait_available(|| client.peek(&mut []), 10);
     let mut buf = [0u8; 4];
@@ -179,9 +174,8 @@ fn byte_read_mode_on_a_message_pipe_ignores_boundaries() {
 fn zero_length_messages_are_queued_and_read_as_empty() {
     // S65 (§21 items 5, 15), T13: a 0-byte write on a message pipe returns
     // 0 and queues an empty message; peek shows (0, 0, 0); the read gives 0.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "empty-message");
-    let client = client(root.path(), "empty-message");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("empty-message").message().pair();
     assert_eq!(client.send(b"").unwrap(), 0);
     client.send(b"after").unwrap();
     wait_available(|| server.peek(&mut []), 5);
@@ -200,7 +194,7 @@ fn zero_length_messages_are_queued_and_read_as_empty() {
         ),
         (0, 0, 0)
     );
-    let empty = util::within_10s({
+    let empty = within_10s({
         let server = Arc::new(server);
         move || server.recv_message().unwrap()
     });
@@ -210,11 +204,12 @@ fn zero_length_messages_are_queued_and_read_as_empty() {
 #[test]
 fn a_zero_byte_write_completes_one_pending_read_on_a_message_pipe() {
     // S66 (§21 item 15): exactly one pending read completes with 0 bytes.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(message_server(root.path(), "zero-wakes"));
-    let client = client(root.path(), "zero-wakes");
-    let reader = Arc::clone(&server);
-    let read = thread::spawn(move || reader.read_message(&mut [0; 8]).unwrap());
+    let root = Root::new();
+    let server = Arc::new(root.pipe("zero-wakes").message().server());
+    let client = root.client("zero-wakes");
+    let read = on_thread(&server, move |reader| {
+        reader.read_message(&mut [0; 8]).unwrap()
+    });
     assert_still_blocked(&read, "a read of an empty message pipe");
     assert_eq!(client.send(b"").unwrap(), 0);
     let got = join_10s(read);
@@ -224,11 +219,10 @@ fn a_zero_byte_write_completes_one_pending_read_on_a_message_pipe() {
 #[test]
 fn a_zero_byte_write_completes_no_pending_read_on_a_byte_pipe() {
     // S66: on a byte pipe a 0-byte write returns 0 and wakes nobody.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(byte_server(root.path(), "zero-byte-pipe"));
-    let client = client(root.path(), "zero-byte-pipe");
-    let reader = Arc::clone(&server);
-    let read = thread::spawn(move || {
+    let root = Root::new();
+    let server = Arc::new(root.pipe("zero-byte-pipe").server());
+    let client = root.client("zero-byte-pipe");
+    let read = on_thread(&server, move |reader| {
         let mut buf = [0u8; 8];
         let got = reader.read_message(&mut buf).unwrap();
         buf[..got.bytes].to_vec()
@@ -244,19 +238,17 @@ fn a_zero_byte_write_completes_no_pending_read_on_a_byte_pipe() {
 fn a_zero_byte_write_never_blocks_even_when_the_quota_is_full() {
     // S66: the quota is full (a write of exactly the quota completed, S72),
     // and a 0-byte write still returns at once, on both pipe types.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     for mode in [PipeMode::Byte, PipeMode::Message] {
         let path = format!("zero-full-{mode:?}");
-        let server = ServerOptions::new()
-            .root(root.path())
-            .pipe_mode(mode)
-            .out_buffer_size(64)
-            .create(&name(&path))
-            .unwrap();
-        let _client = client(root.path(), &path);
+        let server = root
+            .pipe(&path)
+            .out_quota(64)
+            .with(|o| o.pipe_mode(mode))
+            .server();
+        let _client = root.client(&path);
         let server = Arc::new(server);
-        let writer = Arc::clone(&server);
-        util::within_10s(move || {
+        within_10s_on(&server, move |writer| {
             assert_eq!(writer.send(&[7; 64]).unwrap(), 64);
             assert_eq!(writer.send(b"").unwrap(), 0);
         });
@@ -268,9 +260,8 @@ fn zero_byte_reads_consume_nothing() {
     // S67 (§21 item 5): byte-read mode with data waiting: 0 bytes, TRUE;
     // message-read mode with a message waiting: 0 bytes with
     // ERROR_MORE_DATA (Windows 8 and later). Nothing is consumed.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "zero-read");
-    let client = client(root.path(), "zero-read");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("zero-read").message().pair();
     server.send(b"abc").unwrap();
     wait_available(|| client.peek(&mut []), 3);
     let got = client.read_message(&mut []).unwrap();
@@ -285,11 +276,10 @@ fn zero_byte_reads_consume_nothing() {
 fn a_zero_byte_read_of_an_empty_pipe_waits_for_data_and_leaves_it() {
     // S67 (test_readfileex_pending): pending until data arrives, then 0
     // bytes; the next read gets the data.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "zero-read-pending");
-    let client = Arc::new(client(root.path(), "zero-read-pending"));
-    let reader = Arc::clone(&client);
-    let read = thread::spawn(move || reader.read_message(&mut []).unwrap());
+    let root = Root::new();
+    let server = root.pipe("zero-read-pending").server();
+    let client = Arc::new(root.client("zero-read-pending"));
+    let read = on_thread(&client, move |reader| reader.read_message(&mut []).unwrap());
     assert_still_blocked(&read, "a 0-byte read of an empty pipe");
     server.send(b"data").unwrap();
     assert_eq!(join_10s(read).bytes, 0);
@@ -303,9 +293,8 @@ fn data_written_before_a_close_is_still_read_then_broken_pipe() {
     // S79, S80 (§21 items 5, 17): the server writes 12 bytes and closes; the
     // client peeks 12 and reads them; then read, a 0-byte read and peek are
     // ERROR_BROKEN_PIPE. The same with the roles swapped.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "close-server");
-    let client = client(root.path(), "close-server");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("close-server").pair();
     server.send(b"twelve bytes").unwrap();
     drop(server);
     let peek = wait_available(|| client.peek(&mut [0; 32]), 12);
@@ -317,8 +306,7 @@ fn data_written_before_a_close_is_still_read_then_broken_pipe() {
     expect_err(client.read_message(&mut []), ErrorKind::BrokenPipe, 109);
     expect_err(client.peek(&mut buf), ErrorKind::BrokenPipe, 109);
 
-    let server = byte_server(root.path(), "close-client");
-    let client = pipe_harness::client(root.path(), "close-client");
+    let Pair { server, client } = root.pipe("close-client").pair();
     client.send(b"twelve bytes").unwrap();
     drop(client);
     let peek = wait_available(|| server.peek(&mut [0; 32]), 12);
@@ -333,10 +321,12 @@ fn data_written_before_a_close_is_still_read_then_broken_pipe() {
 fn an_empty_message_before_a_close_is_read_first() {
     // S80 (§21 item 5): the last queued item is an empty message: TRUE with
     // 0 bytes, then ERROR_BROKEN_PIPE.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "empty-then-close");
-    let client = client(root.path(), "empty-then-close");
-    client.set_read_mode(ReadMode::Message).unwrap();
+    let root = Root::new();
+    let Pair { server, client } = root
+        .pipe("empty-then-close")
+        .message()
+        .client_read_mode(ReadMode::Message)
+        .pair();
     server.send(b"data").unwrap();
     server.send(b"").unwrap();
     drop(server);
@@ -350,9 +340,8 @@ fn an_empty_message_before_a_close_is_read_first() {
 fn writing_to_a_closed_peer_is_no_data() {
     // S81 (§21 items 5, 17), T18: ERROR_NO_DATA for client and server, and
     // no SIGPIPE (the test process survives).
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "write-closed-1");
-    let client = client(root.path(), "write-closed-1");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("write-closed-1").pair();
     drop(server);
     eventually("the client sees the close", || {
         client
@@ -360,8 +349,8 @@ fn writing_to_a_closed_peer_is_no_data() {
             .is_err_and(|e| e.kind() == ErrorKind::NoData)
     });
     expect_err(client.send(b"x"), ErrorKind::NoData, 232);
-    let server = byte_server(root.path(), "write-closed-2");
-    drop(pipe_harness::client(root.path(), "write-closed-2"));
+    let server = root.pipe("write-closed-2").server();
+    drop(root.client("write-closed-2"));
     eventually("the server sees the close", || {
         server
             .send(b"x")
@@ -373,9 +362,8 @@ fn writing_to_a_closed_peer_is_no_data() {
 #[test]
 fn handle_state_still_works_after_the_peer_closed() {
     // S82 (§21 item 5): Get/SetNamedPipeHandleState on the orphaned handle.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "orphan");
-    let client = client(root.path(), "orphan");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("orphan").message().pair();
     drop(server);
     client.set_read_mode(ReadMode::Message).unwrap();
     client.set_nowait(true).unwrap();
@@ -383,8 +371,8 @@ fn handle_state_still_works_after_the_peer_closed() {
     assert_eq!((state.read_mode, state.nowait), (ReadMode::Message, true));
     client.set_read_mode(ReadMode::Byte).unwrap();
 
-    let server = message_server(root.path(), "orphan-2");
-    drop(pipe_harness::client(root.path(), "orphan-2"));
+    let server = root.pipe("orphan-2").message().server();
+    drop(root.client("orphan-2"));
     server.set_read_mode(ReadMode::Byte).unwrap();
     server.set_nowait(true).unwrap();
     let state = server.handle_state().unwrap();
@@ -397,21 +385,14 @@ fn pending_operations_fail_with_broken_pipe_when_the_peer_closes() {
     // complete with ERROR_BROKEN_PIPE when the other end closes; a write
     // issued after the close is ERROR_NO_DATA, a read ERROR_BROKEN_PIPE at
     // once.
-    let root = tempfile::tempdir().unwrap();
-    let server = ServerOptions::new()
-        .root(root.path())
-        .in_buffer_size(16)
-        .create(&name("pending-close"))
-        .unwrap();
-    let reading = Arc::new(client(root.path(), "pending-close"));
-    let r = Arc::clone(&reading);
-    let read = thread::spawn(move || r.read_message(&mut [0; 8]));
-    let w = Arc::clone(&reading);
-    let write = thread::spawn(move || w.send(&[1; 64]));
+    let root = Root::new();
+    let server = root.pipe("pending-close").in_quota(16).server();
+    let reading = Arc::new(root.client("pending-close"));
+    let read = on_thread(&reading, move |r| r.read_message(&mut [0; 8]));
+    let write = on_thread(&reading, move |w| w.send(&[1; 64]));
     assert_still_blocked(&read, "a read of an empty pipe");
     assert_still_blocked(&write, "a write beyond the quota");
-    let f = Arc::clone(&reading);
-    let flush = thread::spawn(move || f.flush());
+    let flush = on_thread(&reading, move |f| f.flush());
     assert_still_blocked(&flush, "a flush with unread data");
     drop(server);
     expect_err(join_10s(read), ErrorKind::BrokenPipe, 109);
@@ -420,7 +401,7 @@ fn pending_operations_fail_with_broken_pipe_when_the_peer_closes() {
     expect_err(reading.send(b"late"), ErrorKind::NoData, 232);
     let r = Arc::clone(&reading);
     expect_err(
-        util::within_10s(move || r.read_message(&mut [0; 8])),
+        within_10s(move || r.read_message(&mut [0; 8])),
         ErrorKind::BrokenPipe,
         109,
     );
@@ -429,11 +410,10 @@ fn pending_operations_fail_with_broken_pipe_when_the_peer_closes() {
 #[test]
 fn a_pending_server_read_fails_with_broken_pipe_when_the_client_closes() {
     // S83: the mirror case.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(byte_server(root.path(), "pending-close-server"));
-    let client = client(root.path(), "pending-close-server");
-    let s = Arc::clone(&server);
-    let read = thread::spawn(move || s.read_message(&mut [0; 8]));
+    let root = Root::new();
+    let server = Arc::new(root.pipe("pending-close-server").server());
+    let client = root.client("pending-close-server");
+    let read = on_thread(&server, move |s| s.read_message(&mut [0; 8]));
     assert_still_blocked(&read, "a read of an empty pipe");
     drop(client);
     expect_err(join_10s(read), ErrorKind::BrokenPipe, 109);
@@ -443,11 +423,10 @@ fn a_pending_server_read_fails_with_broken_pipe_when_the_client_closes() {
 fn peek_copies_without_consuming_and_returns_at_once() {
     // S89, S95: a blocking handle's peek of an empty pipe returns at once
     // with (0, 0, 0); data peeked stays; a 0-byte buffer is fine.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(byte_server(root.path(), "peek-basic"));
-    let client = client(root.path(), "peek-basic");
-    let s = Arc::clone(&server);
-    let empty = util::within_10s(move || s.peek(&mut [0; 8]).unwrap());
+    let root = Root::new();
+    let server = Arc::new(root.pipe("peek-basic").server());
+    let client = root.client("peek-basic");
+    let empty = within_10s_on(&server, move |s| s.peek(&mut [0; 8]).unwrap());
     assert_eq!(
         (
             empty.bytes_read,
@@ -479,12 +458,12 @@ fn peek_copies_without_consuming_and_returns_at_once() {
 fn peek_counts_every_unread_byte() {
     // S90 (§21 item 1): 11 + 10 bytes give 21 available on byte and
     // message pipes.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     for (path, server) in [
-        ("avail-byte", byte_server(root.path(), "avail-byte")),
-        ("avail-msg", message_server(root.path(), "avail-msg")),
+        ("avail-byte", root.pipe("avail-byte").server()),
+        ("avail-msg", root.pipe("avail-msg").message().server()),
     ] {
-        let client = client(root.path(), path);
+        let client = root.client(path);
         client.send(b"12345678901").unwrap();
         client.send(b"1234567890").unwrap();
         assert_eq!(
@@ -499,9 +478,8 @@ fn peek_on_a_byte_pipe_spans_writes_and_reports_minus_bytes_read() {
     // S91 (C5; §21 item 1): bytes read = min(buffer, available) across
     // writes; left this message is 0 when nothing was copied and
     // (DWORD)(0 - bytes read) otherwise.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "peek-byte");
-    let client = client(root.path(), "peek-byte");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("peek-byte").pair();
     client.send(b"12345678901").unwrap();
     client.send(b"1234567890").unwrap();
     wait_available(|| server.peek(&mut []), 21);
@@ -528,9 +506,8 @@ fn peek_on_a_message_pipe_sees_the_first_message_only() {
     // S92 (§21 item 1), T13: (4, 10, 6) for a 10-byte message and a 4-byte
     // buffer; (11, 21, 0) for 11 + 10 with 32 bytes; an empty buffer gives
     // the whole message as left.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "peek-msg");
-    let client = client(root.path(), "peek-msg");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("peek-msg").message().pair();
     client.send(b"0123456789").unwrap();
     wait_available(|| server.peek(&mut []), 10);
     let peek = server.peek(&mut [0; 4]).unwrap();
@@ -570,9 +547,8 @@ fn peek_on_a_message_pipe_sees_the_first_message_only() {
 fn the_pipe_type_decides_how_peek_delimits_not_the_read_mode() {
     // S93 (§21 item 1): a client in byte-read mode on a message pipe peeks
     // 11 bytes of 11 + 10, left 0.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "peek-type");
-    let client = client(root.path(), "peek-type");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("peek-type").message().pair();
     assert_eq!(client.handle_state().unwrap().read_mode, ReadMode::Byte);
     server.send(b"12345678901").unwrap();
     server.send(b"1234567890").unwrap();
@@ -591,9 +567,8 @@ fn the_pipe_type_decides_how_peek_delimits_not_the_read_mode() {
 #[test]
 fn peek_after_a_partial_read_shows_the_rest_as_the_message() {
     // S94: 1000 of a 4000-byte message read: peek gives (3000, 3000, 0).
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "peek-partial");
-    let client = client(root.path(), "peek-partial");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("peek-partial").message().pair();
     client.send(&[5; 4000]).unwrap();
     wait_available(|| server.peek(&mut []), 4000);
     let got = server.read_message(&mut [0; 1000]).unwrap();

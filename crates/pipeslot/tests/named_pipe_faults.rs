@@ -8,59 +8,26 @@
 //! Subprocess scenarios re-execute this binary through the ignored
 //! `subprocess_entry` test, with `PIPESLOT_ROOT` set to the test's root.
 
-use std::io::{BufRead, BufReader, Lines, Write};
-use std::path::Path;
-use std::process::{ChildStdout, Command, Stdio};
+use std::io::Write;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use pipeslot::pipe::{ClientOptions, PipeMode, ReadMode, ServerOptions};
+use pipeslot::pipe::{ClientOptions, PipeMode, PipeServer, ReadMode, ServerOptions};
 use pipeslot::ErrorKind;
 use pipeslot_proto::handshake::{ServerHello, MAGIC, PROTOCOL_VERSION};
 
-mod pipe_harness;
 mod util;
-use pipe_harness::*;
-use util::{ChildGuard, CHILD_ENV};
-
-const READY: &str = "pipeslot-child-ready";
-
-/// Starts `scenario` in a child with `PIPESLOT_ROOT=root` and waits until
-/// it prints READY. The rest of its output is drained in the background.
-fn spawn_child(root: &Path, scenario: &str) -> ChildGuard {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "subprocess_entry",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, scenario)
-        .env("PIPESLOT_ROOT", root)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let child = ChildGuard(child);
-    let mut lines: Lines<BufReader<ChildStdout>> = BufReader::new(stdout).lines();
-    let ready = lines.by_ref().any(|l| l.is_ok_and(|l| l.contains(READY)));
-    assert!(ready, "the child ({scenario}) never got ready");
-    thread::spawn(move || lines.for_each(drop));
-    child
-}
-
-/// Kills the child with SIGKILL and reaps it.
-fn kill_9(mut child: ChildGuard) {
-    child.0.kill().unwrap();
-    child.0.wait().unwrap();
-}
+use util::child::*;
+use util::pipe::*;
+use util::raw_peer::RawPeer;
+use util::*;
 
 /// Asserts that a normal client still round-trips with `server`.
 #[track_caller]
-fn still_serves(root: &Path, path: &str, server: &pipeslot::pipe::PipeServer) {
-    let client = client(root, path);
+fn still_serves(root: &Root, path: &str, server: &PipeServer) {
+    let client = root.client(path);
     client.send(b"still fine").unwrap();
     assert_eq!(server.recv_message().unwrap(), b"still fine");
 }
@@ -69,15 +36,15 @@ fn still_serves(root: &Path, path: &str, server: &pipeslot::pipe::PipeServer) {
 fn a_hello_claiming_4_gib_is_refused_without_waiting_for_the_body() {
     // T9: a hello length of 0xFFFFFFFF is refused once the prefix is in; the
     // server closes; normal clients are unaffected.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "huge-hello");
-    let mut raw = RawPeer::connect(root.path(), "huge-hello");
+    let root = Root::new();
+    let server = root.pipe("huge-hello").server();
+    let mut raw = RawPeer::connect(&root, "huge-hello");
     let mut prefix = MAGIC.to_vec();
     prefix.extend_from_slice(&PROTOCOL_VERSION.to_le_bytes());
     prefix.extend_from_slice(&u32::MAX.to_le_bytes());
     raw.stream.write_all(&prefix).unwrap();
     raw.read_until_closed();
-    still_serves(root.path(), "huge-hello", &server);
+    still_serves(&root, "huge-hello", &server);
 }
 
 #[test]
@@ -85,21 +52,14 @@ fn a_frame_header_claiming_4_gib_closes_the_connection() {
     // T9: after the handshake, a Data header with len 0xFFFFFFFF: the server
     // closes without draining the body; its read fails instead of waiting;
     // the instance can serve the next client after a disconnect.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(
-        ServerOptions::new()
-            .root(root.path())
-            .max_instances(1)
-            .create(&name("huge-frame"))
-            .unwrap(),
-    );
-    let (mut raw, hello) = RawPeer::open(root.path(), "huge-frame", std::process::id());
+    let root = Root::new();
+    let server = Arc::new(root.pipe("huge-frame").max_instances(1).server());
+    let (mut raw, hello) = RawPeer::open(&root, "huge-frame", std::process::id());
     assert!(matches!(hello, ServerHello::Connected { .. }), "{hello:?}");
     raw.stream
         .write_all(&[1, 0, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF])
         .unwrap();
-    let s = Arc::clone(&server);
-    let result = util::within_10s(move || s.read_message(&mut [0; 64]));
+    let result = within_10s_on(&server, move |s| s.read_message(&mut [0; 64]));
     let err = result.expect_err("a read after a bad frame must fail");
     assert!(
         matches!(err.kind(), ErrorKind::BrokenPipe | ErrorKind::ProtocolError),
@@ -107,17 +67,8 @@ fn a_frame_header_claiming_4_gib_closes_the_connection() {
     );
     raw.read_until_closed();
     server.disconnect().unwrap();
-    let s = Arc::clone(&server);
-    let connect = thread::spawn(move || s.connect());
-    let dir = root.path().to_owned();
-    util::within_10s(move || {
-        ClientOptions::new()
-            .root(&dir)
-            .wait(&name("huge-frame"), pipeslot::pipe::WaitTimeout::Forever)
-    })
-    .unwrap();
-    let client = client(root.path(), "huge-frame");
-    join_10s(connect).unwrap();
+    let (client, connected) = root.connect_next_client(&server, "huge-frame");
+    connected.unwrap();
     client.send(b"next").unwrap();
     assert_eq!(server.recv_message().unwrap(), b"next");
 }
@@ -126,29 +77,25 @@ fn a_frame_header_claiming_4_gib_closes_the_connection() {
 fn garbage_instead_of_a_hello_is_refused() {
     // T10: 1024 zero bytes (zeroed memory never decodes as a hello) and a
     // wrong magic are closed; other clients are unaffected.
-    let root = tempfile::tempdir().unwrap();
-    let server = ServerOptions::new()
-        .root(root.path())
-        .max_instances(2)
-        .create(&name("garbage"))
-        .unwrap();
-    let mut zeros = RawPeer::connect(root.path(), "garbage");
+    let root = Root::new();
+    let server = root.pipe("garbage").max_instances(2).server();
+    let mut zeros = RawPeer::connect(&root, "garbage");
     // The server may close before all of it is sent.
     let _ = zeros.stream.write_all(&[0; 1024]);
     zeros.read_until_closed();
-    let mut wrong = RawPeer::connect(root.path(), "garbage");
+    let mut wrong = RawPeer::connect(&root, "garbage");
     let _ = wrong.stream.write_all(b"GET / HTTP/1.1\r\n\r\n");
     wrong.read_until_closed();
-    still_serves(root.path(), "garbage", &server);
+    still_serves(&root, "garbage", &server);
 }
 
 #[test]
 fn a_wrong_version_gets_version_mismatch_then_close() {
     // T10: magic + version 2 is answered VersionMismatch { supported: 1 }
     // in the version-1 layout, then the connection closes.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "version");
-    let mut raw = RawPeer::connect(root.path(), "version");
+    let root = Root::new();
+    let server = root.pipe("version").server();
+    let mut raw = RawPeer::connect(&root, "version");
     let mut prefix = MAGIC.to_vec();
     prefix.extend_from_slice(&2u16.to_le_bytes());
     prefix.extend_from_slice(&0u32.to_le_bytes());
@@ -160,7 +107,7 @@ fn a_wrong_version_gets_version_mismatch_then_close() {
         }
         other => panic!("expected VersionMismatch, got {other:?} from {reply:?}"),
     }
-    still_serves(root.path(), "version", &server);
+    still_serves(&root, "version", &server);
 }
 
 #[test]
@@ -168,21 +115,13 @@ fn garbage_mid_stream_disconnects_only_that_client() {
     // T10 (D-Bus /corrupt/unix): one round trip, then 1024 zero bytes: the
     // server's read of that connection fails, and a second client connected
     // throughout still round-trips.
-    let root = tempfile::tempdir().unwrap();
-    let make = || {
-        ServerOptions::new()
-            .root(root.path())
-            .pipe_mode(PipeMode::Message)
-            .read_mode(ReadMode::Message)
-            .max_instances(2)
-            .create(&name("mid-stream"))
-            .unwrap()
-    };
+    let root = Root::new();
+    let make = || root.pipe("mid-stream").message().max_instances(2).server();
     let corrupted = Arc::new(make());
-    let (mut raw, hello) = RawPeer::open(root.path(), "mid-stream", std::process::id());
+    let (mut raw, hello) = RawPeer::open(&root, "mid-stream", std::process::id());
     assert!(matches!(hello, ServerHello::Connected { .. }), "{hello:?}");
     let other = make();
-    let good = client(root.path(), "mid-stream");
+    let good = root.client("mid-stream");
     let mut message = Vec::new();
     pipeslot_proto::frame::encode_message(
         b"hello",
@@ -193,8 +132,7 @@ fn garbage_mid_stream_disconnects_only_that_client() {
     assert_eq!(corrupted.recv_message().unwrap(), b"hello");
     let _ = raw.stream.write_all(&[0; 1024]);
     let s = Arc::clone(&corrupted);
-    let err =
-        util::within_10s(move || s.recv_message()).expect_err("garbage must not read as data");
+    let err = within_10s(move || s.recv_message()).expect_err("garbage must not read as data");
     assert!(
         matches!(err.kind(), ErrorKind::BrokenPipe | ErrorKind::ProtocolError),
         "unexpected error: {err}"
@@ -210,13 +148,11 @@ fn garbage_mid_stream_disconnects_only_that_client() {
 fn a_silent_connection_does_not_block_other_clients() {
     // T11: a peer that connects and never says hello does not hold up the
     // accept path; after the handshake deadline (5 s locally) it is closed.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "silent");
-    let mut silent: Vec<RawPeer> = (0..8)
-        .map(|_| RawPeer::connect(root.path(), "silent"))
-        .collect();
-    let dir = root.path().to_owned();
-    let client = util::within_10s(move || pipe_harness::client(&dir, "silent"));
+    let root = Root::new();
+    let server = root.pipe("silent").server();
+    let mut silent: Vec<RawPeer> = (0..8).map(|_| RawPeer::connect(&root, "silent")).collect();
+    let options = root.client_options();
+    let client = within_10s(move || options.open(&name("silent")).unwrap());
     client.send(b"through").unwrap();
     assert_eq!(server.recv_message().unwrap(), b"through");
     // The deadline closes the silent ones (read_until_closed allows 10 s).
@@ -230,16 +166,15 @@ fn one_users_silent_connections_cannot_take_every_place() {
     // T11: at most 16 connections of one uid may be in their handshake; the
     // 17th is closed at once, without waiting for the hello deadline. Once
     // the silent ones go, clients of that uid are served again.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "per-uid");
+    let root = Root::new();
+    let server = root.pipe("per-uid").server();
     let silent: Vec<RawPeer> = (0..16)
-        .map(|_| RawPeer::connect(root.path(), "per-uid"))
+        .map(|_| RawPeer::connect(&root, "per-uid"))
         .collect();
     // Let the acceptor count them before the extra one arrives.
     thread::sleep(Duration::from_millis(300));
-    let mut extra = RawPeer::connect(root.path(), "per-uid");
-    let dir = root.path().to_owned();
-    let closed_early = util::within_10s(move || {
+    let mut extra = RawPeer::connect(&root, "per-uid");
+    let closed_early = within_10s(move || {
         let start = std::time::Instant::now();
         extra.read_until_closed();
         start.elapsed() < Duration::from_secs(4)
@@ -253,7 +188,7 @@ fn one_users_silent_connections_cannot_take_every_place() {
     // may still be turned away.
     let mut client = None;
     eventually("a client is served again", || {
-        client = ClientOptions::new().root(&dir).open(&name("per-uid")).ok();
+        client = root.open("per-uid").ok();
         client.is_some()
     });
     let client = client.unwrap();
@@ -265,10 +200,12 @@ fn one_users_silent_connections_cannot_take_every_place() {
 fn a_message_read_with_a_1_byte_buffer_concatenates_to_the_original() {
     // T13, S62 (§21 item 6): 512 bytes read 1 byte at a time: 511 pieces
     // with ERROR_MORE_DATA, then the last; together the original.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "one-byte");
-    let client = client(root.path(), "one-byte");
-    client.set_read_mode(ReadMode::Message).unwrap();
+    let root = Root::new();
+    let Pair { server, client } = root
+        .pipe("one-byte")
+        .message()
+        .client_read_mode(ReadMode::Message)
+        .pair();
     let original: Vec<u8> = (0..512u32).map(|i| (i * 7) as u8).collect();
     server.send(&original).unwrap();
     let mut got = Vec::new();
@@ -288,14 +225,13 @@ fn a_message_read_with_a_1_byte_buffer_concatenates_to_the_original() {
 fn a_message_larger_than_a_frame_arrives_whole_or_not_at_all() {
     // T13: a 4 MiB message (4 frames of 1 MiB, 64 quotas) is read as one
     // complete message, never a prefix.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(message_server(root.path(), "four-mib"));
-    let client = client(root.path(), "four-mib");
+    let root = Root::new();
+    let server = Arc::new(root.pipe("four-mib").message().server());
+    let client = root.client("four-mib");
     client.set_read_mode(ReadMode::Message).unwrap();
     let big: Vec<u8> = (0..4 << 20).map(|i: u32| (i % 251) as u8).collect();
     let expected = big.clone();
-    let s = Arc::clone(&server);
-    let write = thread::spawn(move || s.send(&big).unwrap());
+    let write = on_thread(&server, move |s| s.send(&big).unwrap());
     let mut buf = vec![0u8; (4 << 20) + 16];
     let got = client.read_message(&mut buf).unwrap();
     assert_eq!((got.bytes, got.complete), (4 << 20, true));
@@ -313,12 +249,12 @@ fn a_client_killed_during_a_pending_write_leaves_complete_messages_then_broken_p
     // Once every byte of B is visible (S73), the child is killed. The server
     // reads A, then ERROR_BROKEN_PIPE: the unread bytes of the pending write
     // are discarded, B never reads as a message.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "killed-client");
-    let child = spawn_child(root.path(), "client-mid-message");
+    let root = Root::new();
+    let server = root.pipe("killed-client").message().server();
+    let child = spawn_ready(&mut root.scenario("client-mid-message"));
     assert_eq!(server.recv_message().unwrap(), b"message A");
     wait_available(|| server.peek(&mut []), PENDING_LEN);
-    kill_9(child);
+    child.kill_9();
     let mut buf = vec![0u8; 2 * PENDING_LEN];
     expect_err(server.read_message(&mut buf), ErrorKind::BrokenPipe, 109);
     // The server's write to the dead client is ERROR_NO_DATA.
@@ -329,9 +265,9 @@ fn a_client_killed_during_a_pending_write_leaves_complete_messages_then_broken_p
 fn a_partial_frame_from_a_dead_peer_never_surfaces() {
     // T14: a peer sends message A, then the header of a 1000-byte frame and
     // 500 bytes of it, and dies. The server reads A, then ERROR_BROKEN_PIPE.
-    let root = tempfile::tempdir().unwrap();
-    let server = message_server(root.path(), "partial-frame");
-    let (mut raw, hello) = RawPeer::open(root.path(), "partial-frame", std::process::id());
+    let root = Root::new();
+    let server = root.pipe("partial-frame").message().server();
+    let (mut raw, hello) = RawPeer::open(&root, "partial-frame", std::process::id());
     assert!(matches!(hello, ServerHello::Connected { .. }), "{hello:?}");
     let mut wire = Vec::new();
     pipeslot_proto::frame::encode_message(
@@ -358,13 +294,12 @@ fn a_partial_frame_from_a_dead_peer_never_surfaces() {
 #[test]
 fn a_read_blocked_when_the_client_is_killed_wakes_with_broken_pipe() {
     // T14, S83: a server blocked in read wakes with ERROR_BROKEN_PIPE.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(byte_server(root.path(), "killed-idle"));
-    let child = spawn_child(root.path(), "client-idle");
-    let s = Arc::clone(&server);
-    let read = thread::spawn(move || s.read_message(&mut [0; 8]));
+    let root = Root::new();
+    let server = Arc::new(root.pipe("killed-idle").server());
+    let child = spawn_ready(&mut root.scenario("client-idle"));
+    let read = on_thread(&server, move |s| s.read_message(&mut [0; 8]));
     assert_still_blocked(&read, "a read with nothing sent");
-    kill_9(child);
+    child.kill_9();
     expect_err(join_10s(read), ErrorKind::BrokenPipe, 109);
 }
 
@@ -373,13 +308,13 @@ fn a_server_killed_during_a_pending_write_leaves_complete_messages_then_broken_p
     // T14, S75 (mirror): the child server wrote A, then B (16 quotas,
     // pending), and was killed once all of B was visible. The client reads
     // A, then ERROR_BROKEN_PIPE; its writes are ERROR_NO_DATA.
-    let root = tempfile::tempdir().unwrap();
-    let child = spawn_child(root.path(), "server-mid-message");
-    let client = client(root.path(), "killed-server");
+    let root = Root::new();
+    let child = spawn_ready(&mut root.scenario("server-mid-message"));
+    let client = root.client("killed-server");
     client.set_read_mode(ReadMode::Message).unwrap();
     assert_eq!(client.recv_message().unwrap(), b"message A");
     wait_available(|| client.peek(&mut []), PENDING_LEN);
-    kill_9(child);
+    child.kill_9();
     let mut buf = vec![0u8; 2 * PENDING_LEN];
     expect_err(client.read_message(&mut buf), ErrorKind::BrokenPipe, 109);
     expect_err(client.send(b"x"), ErrorKind::NoData, 232);
@@ -391,39 +326,18 @@ fn reuse_after_disconnect_discards_the_previous_session() {
     // client is refused with ERROR_PIPE_BUSY before the disconnect; after
     // disconnect + connect, client B's first message is the first read, and
     // B sees nothing the server wrote to A.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(
-        ServerOptions::new()
-            .root(root.path())
-            .pipe_mode(PipeMode::Message)
-            .read_mode(ReadMode::Message)
-            .max_instances(1)
-            .create(&name("reuse"))
-            .unwrap(),
-    );
-    let a = client(root.path(), "reuse");
+    let root = Root::new();
+    let server = Arc::new(root.pipe("reuse").message().max_instances(1).server());
+    let a = root.client("reuse");
     for i in 0..10u8 {
         a.send(&[b'A', i]).unwrap();
     }
     server.send(b"for A only").unwrap();
     drop(a);
-    expect_open_err(
-        ClientOptions::new().root(root.path()).open(&name("reuse")),
-        ErrorKind::PipeBusy,
-        231,
-    );
+    expect_open_err(root.open("reuse"), ErrorKind::PipeBusy, 231);
     server.disconnect().unwrap();
-    let s = Arc::clone(&server);
-    let connect = thread::spawn(move || s.connect());
-    let dir = root.path().to_owned();
-    util::within_10s(move || {
-        ClientOptions::new()
-            .root(&dir)
-            .wait(&name("reuse"), pipeslot::pipe::WaitTimeout::Forever)
-    })
-    .unwrap();
-    let b = client(root.path(), "reuse");
-    join_10s(connect).unwrap();
+    let (b, connected) = root.connect_next_client(&server, "reuse");
+    connected.unwrap();
     assert_eq!(b.peek(&mut []).unwrap().total_available, 0);
     b.send(b"B1").unwrap();
     assert_eq!(server.recv_message().unwrap(), b"B1");
@@ -436,20 +350,13 @@ fn writing_to_a_dead_peer_raises_no_sigpipe() {
     // T18, S81: the child restores SIGPIPE to SIG_DFL, as a C host would,
     // and writes to closed peers from both ends; it must exit 0, not die of
     // signal 13.
-    let root = tempfile::tempdir().unwrap();
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "subprocess_entry",
-            "--ignored",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "sigpipe")
-        .env("PIPESLOT_ROOT", root.path())
+    let root = Root::new();
+    let mut child = root
+        .scenario("sigpipe")
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let status = util::within_10s(move || child.wait().unwrap());
+    let status = within_10s(move || child.wait().unwrap());
     use std::os::unix::process::ExitStatusExt;
     assert_eq!(
         status.signal(),
@@ -463,10 +370,9 @@ fn writing_to_a_dead_peer_raises_no_sigpipe() {
 fn the_library_creates_no_inheritable_descriptors() {
     // T19: every descriptor of servers, clients and their connections is
     // close-on-exec: none appears among the inheritable ones.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let before = util::inherited_from_environment();
-    let server = message_server(root.path(), "cloexec");
-    let client = client(root.path(), "cloexec");
+    let Pair { server, client } = root.pipe("cloexec").message().pair();
     client.send(b"x").unwrap();
     assert_eq!(server.recv_message().unwrap(), b"x");
     let during = util::inherited_from_environment();
@@ -481,9 +387,9 @@ fn the_library_creates_no_inheritable_descriptors() {
 fn an_unrelated_child_does_not_keep_a_connection_alive() {
     // T19, S80: a child spawned while both ends are open gets none of them,
     // so closing the client still shows ERROR_BROKEN_PIPE at the server.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(byte_server(root.path(), "unrelated-child"));
-    let client = client(root.path(), "unrelated-child");
+    let root = Root::new();
+    let server = Arc::new(root.pipe("unrelated-child").server());
+    let client = root.client("unrelated-child");
     let _sleeper = ChildGuard(
         Command::new("sleep")
             .arg("30")
@@ -495,7 +401,7 @@ fn an_unrelated_child_does_not_keep_a_connection_alive() {
     drop(client);
     let s = Arc::clone(&server);
     expect_err(
-        util::within_10s(move || s.read_message(&mut [0; 8])),
+        within_10s(move || s.read_message(&mut [0; 8])),
         ErrorKind::BrokenPipe,
         109,
     );
@@ -540,17 +446,16 @@ fn subprocess_entry() {
             unsafe {
                 libc::signal(libc::SIGPIPE, libc::SIG_DFL);
             }
-            let root = std::env::var_os("PIPESLOT_ROOT").unwrap();
-            let root = Path::new(&root);
-            let server = byte_server(root, "sigpipe-1");
-            drop(pipe_harness::client(root, "sigpipe-1"));
+            let root = Root::from_env();
+            let server = root.pipe("sigpipe-1").server();
+            drop(root.client("sigpipe-1"));
             eventually("the server sees the close", || {
                 server
                     .send(b"x")
                     .is_err_and(|e| e.kind() == ErrorKind::NoData)
             });
-            let server = byte_server(root, "sigpipe-2");
-            let client = pipe_harness::client(root, "sigpipe-2");
+            let server = root.pipe("sigpipe-2").server();
+            let client = root.client("sigpipe-2");
             drop(server);
             eventually("the client sees the close", || {
                 client
@@ -558,8 +463,8 @@ fn subprocess_entry() {
                     .is_err_and(|e| e.kind() == ErrorKind::NoData)
             });
             // Large writes too, which reach the socket layer for certain.
-            let server = byte_server(root, "sigpipe-3");
-            drop(pipe_harness::client(root, "sigpipe-3"));
+            let server = root.pipe("sigpipe-3").server();
+            drop(root.client("sigpipe-3"));
             for _ in 0..10 {
                 let _ = server.send(&[0; 65536]);
             }

@@ -9,37 +9,13 @@
 //! Every test uses its own namespace root.
 
 use std::sync::Arc;
-use std::thread;
 
-use pipeslot::pipe::{PipeMode, PipeServer, ReadMode, ServerOptions, DEFAULT_QUOTA};
+use pipeslot::pipe::{PipeMode, ReadMode, DEFAULT_QUOTA};
 use pipeslot::ErrorKind;
 
-mod pipe_harness;
 mod util;
-use pipe_harness::*;
-
-/// A byte or message pipe with the given in (client to server) and out
-/// (server to client) quotas.
-fn quota_server(
-    root: &std::path::Path,
-    path: &str,
-    mode: PipeMode,
-    inbound: u32,
-    outbound: u32,
-) -> PipeServer {
-    let read_mode = match mode {
-        PipeMode::Byte => ReadMode::Byte,
-        PipeMode::Message => ReadMode::Message,
-    };
-    ServerOptions::new()
-        .root(root)
-        .pipe_mode(mode)
-        .read_mode(read_mode)
-        .in_buffer_size(inbound)
-        .out_buffer_size(outbound)
-        .create(&name(path))
-        .unwrap()
-}
+use util::pipe::*;
+use util::*;
 
 /// Reads exactly `len` bytes from `read` (message pieces or stream bytes).
 fn drain(
@@ -60,27 +36,22 @@ fn each_direction_has_its_own_quota() {
     // S71, S72 (§21 item 15): server 5000 out / 6000 in. Server-to-client
     // takes 5000 at once and holds the next byte; client-to-server takes
     // 6000 at once and holds the next byte.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(quota_server(
-        root.path(),
-        "quotas",
-        PipeMode::Byte,
-        6000,
-        5000,
-    ));
-    let client = Arc::new(client(root.path(), "quotas"));
-    let s = Arc::clone(&server);
-    util::within_10s(move || s.send(&[1; 5000]).unwrap());
-    let s = Arc::clone(&server);
-    let over = thread::spawn(move || s.send(&[1]).unwrap());
+    let root = Root::new();
+    let server = Arc::new(
+        root.pipe("quotas")
+            .mode(PipeMode::Byte)
+            .quotas(6000, 5000)
+            .server(),
+    );
+    let client = Arc::new(root.client("quotas"));
+    within_10s_on(&server, move |s| s.send(&[1; 5000]).unwrap());
+    let over = on_thread(&server, move |s| s.send(&[1]).unwrap());
     assert_still_blocked(&over, "a server write beyond the out quota");
     drain(|b| client.read_message(b), 1);
     assert_eq!(join_10s(over), 1);
 
-    let c = Arc::clone(&client);
-    util::within_10s(move || c.send(&[2; 6000]).unwrap());
-    let c = Arc::clone(&client);
-    let over = thread::spawn(move || c.send(&[2]).unwrap());
+    within_10s_on(&client, move |c| c.send(&[2; 6000]).unwrap());
+    let over = on_thread(&client, move |c| c.send(&[2]).unwrap());
     assert_still_blocked(&over, "a client write beyond the in quota");
     drain(|b| server.read_message(b), 1);
     assert_eq!(join_10s(over), 1);
@@ -91,24 +62,21 @@ fn a_write_completes_once_the_unread_bytes_and_its_own_fit() {
     // S72 (§21 items 15, 16): quota 5000. 4000 at once; with 3000 unread a
     // 5000-byte write waits until those 3000 are read. A write of quota +
     // 2000 waits while the reader has taken 1999 and completes at 2000.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     for mode in [PipeMode::Byte, PipeMode::Message] {
         let path = format!("fit-{mode:?}");
-        let server = Arc::new(quota_server(root.path(), &path, mode, 5000, 5000));
-        let client = client(root.path(), &path);
-        let s = Arc::clone(&server);
-        util::within_10s(move || s.send(&[1; 4000]).unwrap());
+        let server = Arc::new(root.pipe(&path).mode(mode).quotas(5000, 5000).server());
+        let client = root.client(&path);
+        within_10s_on(&server, move |s| s.send(&[1; 4000]).unwrap());
         drain(|b| client.read_message(b), 1000);
         // 3000 unread now.
-        let s = Arc::clone(&server);
-        let write = thread::spawn(move || s.send(&[2; 5000]).unwrap());
+        let write = on_thread(&server, move |s| s.send(&[2; 5000]).unwrap());
         assert_still_blocked(&write, "a 5000-byte write behind 3000 unread");
         drain(|b| client.read_message(b), 3000);
         assert_eq!(join_10s(write), 5000);
         drain(|b| client.read_message(b), 5000);
 
-        let s = Arc::clone(&server);
-        let write = thread::spawn(move || s.send(&[3; 7000]).unwrap());
+        let write = on_thread(&server, move |s| s.send(&[3; 7000]).unwrap());
         assert_still_blocked(&write, "a write of quota + 2000");
         drain(|b| client.read_message(b), 1999);
         assert_still_blocked(&write, "a write of quota + 2000 after 1999 were read");
@@ -121,17 +89,15 @@ fn a_write_completes_once_the_unread_bytes_and_its_own_fit() {
 #[test]
 fn the_bytes_of_a_pending_write_are_already_visible() {
     // S73 (§21 item 15): peek counts them and readers read them.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(quota_server(
-        root.path(),
-        "visible",
-        PipeMode::Message,
-        5000,
-        5000,
-    ));
-    let client = client(root.path(), "visible");
-    let s = Arc::clone(&server);
-    let write = thread::spawn(move || s.send(&[4; 7000]).unwrap());
+    let root = Root::new();
+    let server = Arc::new(
+        root.pipe("visible")
+            .mode(PipeMode::Message)
+            .quotas(5000, 5000)
+            .server(),
+    );
+    let client = root.client("visible");
+    let write = on_thread(&server, move |s| s.send(&[4; 7000]).unwrap());
     let peek = wait_available(|| client.peek(&mut []), 7000);
     assert_eq!(peek.total_available, 7000);
     assert!(
@@ -148,14 +114,12 @@ fn the_bytes_of_a_pending_write_are_already_visible() {
 fn flush_waits_until_the_peer_has_read_everything() {
     // S74 (§21 item 15): a flush returns at once on an empty pipe, and waits
     // for the reader otherwise.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(byte_server(root.path(), "flush"));
-    let client = client(root.path(), "flush");
-    let s = Arc::clone(&server);
-    util::within_10s(move || s.flush().unwrap());
+    let root = Root::new();
+    let server = Arc::new(root.pipe("flush").server());
+    let client = root.client("flush");
+    within_10s_on(&server, move |s| s.flush().unwrap());
     server.send(&[1; 100]).unwrap();
-    let s = Arc::clone(&server);
-    let flush = thread::spawn(move || s.flush());
+    let flush = on_thread(&server, move |s| s.flush());
     assert_still_blocked(&flush, "a flush with 100 unread bytes");
     drain(|b| client.read_message(b), 60);
     assert_still_blocked(&flush, "a flush with 40 unread bytes");
@@ -166,18 +130,12 @@ fn flush_waits_until_the_peer_has_read_everything() {
 #[test]
 fn flush_includes_the_bytes_of_pending_writes() {
     // S74: the flush waits for data of pending writes too.
-    let root = tempfile::tempdir().unwrap();
-    let server = ServerOptions::new()
-        .root(root.path())
-        .in_buffer_size(100)
-        .create(&name("flush-pending"))
-        .unwrap();
-    let client = Arc::new(client(root.path(), "flush-pending"));
-    let c = Arc::clone(&client);
-    let write = thread::spawn(move || c.send(&[1; 300]).unwrap());
+    let root = Root::new();
+    let server = root.pipe("flush-pending").in_quota(100).server();
+    let client = Arc::new(root.client("flush-pending"));
+    let write = on_thread(&client, move |c| c.send(&[1; 300]).unwrap());
     assert_still_blocked(&write, "a write of 3 quotas");
-    let c = Arc::clone(&client);
-    let flush = thread::spawn(move || c.flush());
+    let flush = on_thread(&client, move |c| c.flush());
     drain(|b| server.read_message(b), 250);
     assert_eq!(join_10s(write), 300);
     assert_still_blocked(&flush, "a flush with 50 unread bytes");
@@ -191,19 +149,17 @@ fn cancelling_a_pending_write_withdraws_its_unread_bytes() {
     // ERROR_OPERATION_ABORTED; its unread bytes leave the pipe, also when
     // part was read; an earlier write stays queued; a flush waiting only on
     // the cancelled data completes.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(quota_server(
-        root.path(),
-        "cancel-write",
-        PipeMode::Message,
-        5000,
-        5000,
-    ));
-    let client = client(root.path(), "cancel-write");
+    let root = Root::new();
+    let server = Arc::new(
+        root.pipe("cancel-write")
+            .mode(PipeMode::Message)
+            .quotas(5000, 5000)
+            .server(),
+    );
+    let client = root.client("cancel-write");
     client.set_read_mode(ReadMode::Message).unwrap();
     server.send(b"earlier").unwrap();
-    let s = Arc::clone(&server);
-    let write = thread::spawn(move || s.send(&[6; 7000]));
+    let write = on_thread(&server, move |s| s.send(&[6; 7000]));
     wait_available(|| client.peek(&mut []), 7007);
     assert_eq!(client.recv_message().unwrap(), b"earlier");
     // Read part of the pending message.
@@ -215,8 +171,7 @@ fn cancelling_a_pending_write_withdraws_its_unread_bytes() {
     eventually("the cancelled bytes leave the pipe", || {
         client.peek(&mut []).unwrap().total_available == 0
     });
-    let s = Arc::clone(&server);
-    util::within_10s(move || s.flush().unwrap());
+    within_10s_on(&server, move |s| s.flush().unwrap());
     // The pipe still works: a later write arrives whole.
     server.send(b"later").unwrap();
     assert_eq!(client.recv_message().unwrap(), b"later");
@@ -225,19 +180,17 @@ fn cancelling_a_pending_write_withdraws_its_unread_bytes() {
 #[test]
 fn cancelling_keeps_the_writes_queued_before() {
     // S75: earlier complete writes are untouched by cancelling a later one.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(quota_server(
-        root.path(),
-        "cancel-keeps",
-        PipeMode::Message,
-        100,
-        100,
-    ));
-    let client = client(root.path(), "cancel-keeps");
+    let root = Root::new();
+    let server = Arc::new(
+        root.pipe("cancel-keeps")
+            .mode(PipeMode::Message)
+            .quotas(100, 100)
+            .server(),
+    );
+    let client = root.client("cancel-keeps");
     client.set_read_mode(ReadMode::Message).unwrap();
     server.send(&[1; 60]).unwrap();
-    let s = Arc::clone(&server);
-    let write = thread::spawn(move || s.send(&[2; 60]));
+    let write = on_thread(&server, move |s| s.send(&[2; 60]));
     assert_still_blocked(&write, "a write beyond the quota");
     server.canceller().cancel();
     expect_err(join_10s(write), ErrorKind::OperationAborted, 995);
@@ -251,11 +204,10 @@ fn cancelling_keeps_the_writes_queued_before() {
 fn cancel_aborts_a_blocked_read() {
     // S41 (the canceller's contract): a blocked read fails with
     // ERROR_OPERATION_ABORTED; the pipe still works.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "cancel-read");
-    let client = Arc::new(client(root.path(), "cancel-read"));
-    let c = Arc::clone(&client);
-    let read = thread::spawn(move || c.read_message(&mut [0; 8]));
+    let root = Root::new();
+    let server = root.pipe("cancel-read").server();
+    let client = Arc::new(root.client("cancel-read"));
+    let read = on_thread(&client, move |c| c.read_message(&mut [0; 8]));
     assert_still_blocked(&read, "a read of an empty pipe");
     client.canceller().cancel();
     expect_err(join_10s(read), ErrorKind::OperationAborted, 995);
@@ -266,18 +218,11 @@ fn cancel_aborts_a_blocked_read() {
 #[test]
 fn a_nowait_read_of_an_empty_pipe_is_no_data() {
     // S76 (§21 item 13): ERROR_NO_DATA, at both ends, without blocking.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(
-        ServerOptions::new()
-            .root(root.path())
-            .nowait(true)
-            .create(&name("nowait-read"))
-            .unwrap(),
-    );
-    let client = Arc::new(client(root.path(), "nowait-read"));
+    let root = Root::new();
+    let (server, client) = root.pipe("nowait-read").nowait().pair().shared();
     client.set_nowait(true).unwrap();
     let (s, c) = (Arc::clone(&server), Arc::clone(&client));
-    util::within_10s(move || {
+    within_10s(move || {
         expect_err(s.read_message(&mut [0; 8]), ErrorKind::NoData, 232);
         expect_err(c.read_message(&mut [0; 8]), ErrorKind::NoData, 232);
     });
@@ -291,15 +236,14 @@ fn nowait_writes_are_all_or_nothing_against_the_quota() {
     // S77 (C4; §21 items 13, 14), quota 512, no pending read: 513 bytes
     // write 0, 512 bytes write 512; then with 512 unread even 1 byte writes
     // 0. Byte and message pipes, server and client ends.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     for mode in [PipeMode::Byte, PipeMode::Message] {
         let path = format!("nowait-write-{mode:?}");
-        let server = Arc::new(quota_server(root.path(), &path, mode, 512, 512));
-        let client = Arc::new(client(root.path(), &path));
+        let (server, client) = root.pipe(&path).mode(mode).quotas(512, 512).pair().shared();
         server.set_nowait(true).unwrap();
         client.set_nowait(true).unwrap();
         let (s, c) = (Arc::clone(&server), Arc::clone(&client));
-        util::within_10s(move || {
+        within_10s(move || {
             for end in [0, 1] {
                 let send = |bytes: &[u8]| {
                     if end == 0 {
@@ -331,16 +275,13 @@ fn nowait_writes_are_all_or_nothing_against_the_quota() {
 fn the_servers_wait_mode_is_not_inherited() {
     // S78, S33: a PIPE_NOWAIT server leaves the client blocking; the client
     // can switch itself.
-    let root = tempfile::tempdir().unwrap();
-    let server = ServerOptions::new()
-        .root(root.path())
-        .nowait(true)
-        .create(&name("not-inherited"))
-        .unwrap();
-    let client = Arc::new(client(root.path(), "not-inherited"));
+    let root = Root::new();
+    let server = root.pipe("not-inherited").nowait().server();
+    let client = Arc::new(root.client("not-inherited"));
     assert!(!client.handle_state().unwrap().nowait);
-    let c = Arc::clone(&client);
-    let read = thread::spawn(move || c.read_message(&mut [0; 8]).map(|r| r.bytes));
+    let read = on_thread(&client, move |c| {
+        c.read_message(&mut [0; 8]).map(|r| r.bytes)
+    });
     assert_still_blocked(&read, "a blocking client read");
     server.send(b"x").unwrap();
     assert_eq!(join_10s(read).unwrap(), 1);
@@ -353,18 +294,10 @@ fn a_reader_that_never_reads_holds_the_writer_back() {
     // T12, S72, S106: with a buffer size of 0 the quota is DEFAULT_QUOTA. A
     // client that never reads makes a nowait writer accept at most the
     // quota, and a blocking writer wait; other instances keep working.
-    let root = tempfile::tempdir().unwrap();
-    let make = || {
-        ServerOptions::new()
-            .root(root.path())
-            .max_instances(2)
-            .pipe_mode(PipeMode::Message)
-            .read_mode(ReadMode::Message)
-            .create(&name("never-reads"))
-            .unwrap()
-    };
+    let root = Root::new();
+    let make = || root.pipe("never-reads").message().max_instances(2).server();
     let stuck = Arc::new(make());
-    let _silent = client(root.path(), "never-reads");
+    let _silent = root.client("never-reads");
     stuck.set_nowait(true).unwrap();
     let mut accepted = 0usize;
     for _ in 0..(4 * DEFAULT_QUOTA as usize / 4096) {
@@ -376,12 +309,11 @@ fn a_reader_that_never_reads_holds_the_writer_back() {
         "{accepted} bytes exceed the quota"
     );
     stuck.set_nowait(false).unwrap();
-    let s = Arc::clone(&stuck);
-    let blocked = thread::spawn(move || s.send(&[0; 4096]));
+    let blocked = on_thread(&stuck, move |s| s.send(&[0; 4096]));
     assert_still_blocked(&blocked, "a write to a reader that never reads");
     // Another client of another instance still round-trips.
     let other = make();
-    let fine = client(root.path(), "never-reads");
+    let fine = root.client("never-reads");
     fine.set_read_mode(ReadMode::Message).unwrap();
     fine.send(b"ping").unwrap();
     assert_eq!(other.recv_message().unwrap(), b"ping");

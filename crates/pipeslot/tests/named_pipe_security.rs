@@ -12,8 +12,7 @@
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -22,45 +21,33 @@ use pipeslot::namespace::{Namespace, Scope};
 use pipeslot::pipe::{ClientOptions, PipeServer, ServerOptions};
 use pipeslot::ErrorKind;
 
-mod pipe_harness;
 mod util;
-use pipe_harness::*;
-use util::{ChildGuard, CHILD_DONE, CHILD_ENV};
+use util::child::*;
+use util::pipe::*;
+use util::raw_peer::RawPeer;
+use util::*;
 
-const READY: &str = "pipeslot-child-ready";
 const NOBODY: u32 = 65534;
 
 /// A child running `scenario` with `PIPESLOT_ROOT=root`, optionally as
 /// uid/gid 65534, its stdout piped.
-fn child_command(root: &Path, scenario: &str, as_nobody: bool) -> Command {
-    let exe = if as_nobody {
-        util::exe_for_other_users()
-    } else {
-        std::env::current_exe().unwrap()
-    };
-    let mut command = Command::new(exe);
-    command
-        .args([
-            "--exact",
-            "subprocess_entry",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, scenario)
-        .env("PIPESLOT_ROOT", root)
-        .stdout(Stdio::piped());
-    if as_nobody {
-        command.uid(NOBODY).gid(NOBODY);
+fn child_command(root: &Root, scenario: &str, as_nobody: bool) -> Command {
+    if !as_nobody {
+        return root.scenario(scenario);
     }
+    let mut command = scenario_command(exe_for_other_users(), scenario);
+    command
+        .env("PIPESLOT_ROOT", root.path())
+        .uid(NOBODY)
+        .gid(NOBODY);
     command
 }
 
 /// Runs `scenario` to the end and returns its stdout; fails unless it
 /// exited 0.
-fn run_child(root: &Path, scenario: &str, as_nobody: bool) -> String {
+fn run_child(root: &Root, scenario: &str, as_nobody: bool) -> String {
     let child = child_command(root, scenario, as_nobody).spawn().unwrap();
-    let output = util::within_10s(move || child.wait_with_output().unwrap());
+    let output = within_10s(move || child.wait_with_output().unwrap());
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
         output.status.success(),
@@ -74,27 +61,11 @@ fn run_child(root: &Path, scenario: &str, as_nobody: bool) -> String {
     stdout
 }
 
-/// Starts `scenario` and waits for READY; the rest of its output is drained.
-fn spawn_ready(root: &Path, scenario: &str) -> ChildGuard {
-    let mut child = child_command(root, scenario, false).spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let child = ChildGuard(child);
-    let mut lines = BufReader::new(stdout).lines();
-    let ready = lines.by_ref().any(|l| l.is_ok_and(|l| l.contains(READY)));
-    assert!(ready, "the child ({scenario}) never got ready");
-    thread::spawn(move || lines.for_each(drop));
-    child
-}
-
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
 /// Makes `root` and the machine-wide namespace under it usable by uid
 /// 65534: world-writable and sticky, which the shared policy accepts.
-fn open_to_nobody(root: &Path) {
-    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o1777)).unwrap();
-    let ns = Namespace::at_root(root, Scope::MachineWide).unwrap();
+fn open_to_nobody(root: &Root) {
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let ns = Namespace::at_root(root.path(), Scope::MachineWide).unwrap();
     for dir in [ns.dir().to_owned(), ns.dir().join("pipe")] {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o1777)).unwrap();
     }
@@ -104,23 +75,21 @@ fn open_to_nobody(root: &Path) {
 fn a_second_first_instance_in_the_same_process_is_access_denied() {
     // T1, S25: first_pipe_instance on a live name -> ERROR_ACCESS_DENIED;
     // the first server still serves.
-    let root = tempfile::tempdir().unwrap();
-    let first = ServerOptions::new()
-        .root(root.path())
-        .first_pipe_instance(true)
+    let root = Root::new();
+    let first = root
+        .pipe("squat")
         .max_instances(2)
-        .create(&name("squat"))
-        .unwrap();
+        .with(|o| o.first_pipe_instance(true))
+        .server();
     expect_open_err(
-        ServerOptions::new()
-            .root(root.path())
-            .first_pipe_instance(true)
+        root.pipe("SQUAT")
             .max_instances(2)
-            .create(&name("SQUAT")),
+            .with(|o| o.first_pipe_instance(true))
+            .create(),
         ErrorKind::AccessDenied,
         5,
     );
-    let client = client(root.path(), "squat");
+    let client = root.client("squat");
     client.send(b"to the real server").unwrap();
     assert_eq!(first.recv_message().unwrap(), b"to the real server");
 }
@@ -130,14 +99,10 @@ fn a_second_process_cannot_create_an_instance() {
     // T1 (deliberate difference: instances live in one process): a child
     // creating an instance of our live name, with or without
     // first_pipe_instance, gets ERROR_ACCESS_DENIED; we still serve.
-    let root = tempfile::tempdir().unwrap();
-    let server = ServerOptions::new()
-        .root(root.path())
-        .max_instances(UNLIMITED)
-        .create(&name("owned"))
-        .unwrap();
-    run_child(root.path(), "create-owned", false);
-    let client = client(root.path(), "owned");
+    let root = Root::new();
+    let server = root.pipe("owned").max_instances(UNLIMITED).server();
+    run_child(&root, "create-owned", false);
+    let client = root.client("owned");
     client.send(b"still ours").unwrap();
     assert_eq!(server.recv_message().unwrap(), b"still ours");
 }
@@ -147,15 +112,14 @@ const UNLIMITED: u32 = pipeslot::pipe::UNLIMITED_INSTANCES;
 #[test]
 fn we_cannot_create_an_instance_of_another_processs_name() {
     // T1: the mirror case; the child holds the name.
-    let root = tempfile::tempdir().unwrap();
-    let child = spawn_ready(root.path(), "hold-server");
+    let root = Root::new();
+    let child = spawn_ready(&mut root.scenario("hold-server"));
     for first in [false, true] {
         expect_open_err(
-            ServerOptions::new()
-                .root(root.path())
-                .first_pipe_instance(first)
+            root.pipe("held")
                 .max_instances(UNLIMITED)
-                .create(&name("held")),
+                .with(|o| o.first_pipe_instance(first))
+                .create(),
             ErrorKind::AccessDenied,
             5,
         );
@@ -167,29 +131,12 @@ fn we_cannot_create_an_instance_of_another_processs_name() {
 fn the_name_claim_survives_a_busy_accept_loop() {
     // T1: while we run connect/disconnect cycles, a second process keeps
     // trying to create the name; it never succeeds.
-    let root = tempfile::tempdir().unwrap();
-    let server = Arc::new(
-        ServerOptions::new()
-            .root(root.path())
-            .max_instances(1)
-            .create(&name("busy-claim"))
-            .unwrap(),
-    );
-    let child = child_command(root.path(), "claim-loop", false)
-        .spawn()
-        .unwrap();
+    let root = Root::new();
+    let server = Arc::new(root.pipe("busy-claim").max_instances(1).server());
+    let child = child_command(&root, "claim-loop", false).spawn().unwrap();
     for round in 0..100u32 {
-        let s = Arc::clone(&server);
-        let connect = thread::spawn(move || s.connect());
-        let dir = root.path().to_owned();
-        util::within_10s(move || {
-            ClientOptions::new()
-                .root(&dir)
-                .wait(&name("busy-claim"), pipeslot::pipe::WaitTimeout::Forever)
-        })
-        .unwrap();
-        let client = client(root.path(), "busy-claim");
-        match join_10s(connect) {
+        let (client, connected) = root.connect_next_client(&server, "busy-claim");
+        match connected {
             Ok(()) => {}
             Err(e) => assert_eq!(e.kind(), ErrorKind::PipeConnected, "round {round}: {e}"),
         }
@@ -198,7 +145,7 @@ fn the_name_claim_survives_a_busy_accept_loop() {
         drop(client);
         server.disconnect().unwrap();
     }
-    let output = util::within_10s(move || child.wait_with_output().unwrap());
+    let output = within_10s(move || child.wait_with_output().unwrap());
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -211,21 +158,16 @@ fn the_name_claim_survives_a_busy_accept_loop() {
 fn a_name_is_reclaimed_after_its_server_is_killed() {
     // T3: the child server is killed with SIGKILL; its socket file stays;
     // a new create succeeds and a client round-trips.
-    let root = tempfile::tempdir().unwrap();
-    let mut child = spawn_ready(root.path(), "hold-server");
-    expect_open_err(
-        ServerOptions::new().root(root.path()).create(&name("held")),
-        ErrorKind::AccessDenied,
-        5,
-    );
+    let root = Root::new();
+    let mut child = spawn_ready(&mut root.scenario("hold-server"));
+    expect_open_err(root.pipe("held").create(), ErrorKind::AccessDenied, 5);
     child.0.kill().unwrap();
     child.0.wait().unwrap();
     assert!(
-        socket_path(root.path(), "held").exists(),
+        root.socket_path("held").exists(),
         "the stale socket file was expected to stay"
     );
-    let server = byte_server(root.path(), "held");
-    let client = client(root.path(), "held");
+    let Pair { server, client } = root.pipe("held").pair();
     client.send(b"new owner").unwrap();
     assert_eq!(server.recv_message().unwrap(), b"new owner");
 }
@@ -234,16 +176,10 @@ fn a_name_is_reclaimed_after_its_server_is_killed() {
 fn a_regular_file_at_the_socket_path_is_never_removed() {
     // T3: something that is not our socket sits at the path: creation
     // fails with AddrInUse (ERROR_ALREADY_EXISTS) and the file is untouched.
-    let root = tempfile::tempdir().unwrap();
-    let path = socket_path(root.path(), "occupied");
+    let root = Root::new();
+    let path = root.socket_path("occupied");
     std::fs::write(&path, b"not a socket").unwrap();
-    expect_open_err(
-        ServerOptions::new()
-            .root(root.path())
-            .create(&name("occupied")),
-        ErrorKind::AddrInUse,
-        183,
-    );
+    expect_open_err(root.pipe("occupied").create(), ErrorKind::AddrInUse, 183);
     assert_eq!(std::fs::read(&path).unwrap(), b"not a socket");
 }
 
@@ -251,24 +187,13 @@ fn a_regular_file_at_the_socket_path_is_never_removed() {
 fn the_server_recovers_after_its_socket_is_removed() {
     // T4: `rm` of the socket while the server runs; the server re-binds
     // (it still holds the lock) and clients reach it again.
-    let root = tempfile::tempdir().unwrap();
-    let server = ServerOptions::new()
-        .root(root.path())
-        .max_instances(2)
-        .create(&name("removed"))
-        .unwrap();
-    let spare = ServerOptions::new()
-        .root(root.path())
-        .max_instances(2)
-        .create(&name("removed"))
-        .unwrap();
-    std::fs::remove_file(socket_path(root.path(), "removed")).unwrap();
+    let root = Root::new();
+    let server = root.pipe("removed").max_instances(2).server();
+    let spare = root.pipe("removed").max_instances(2).server();
+    std::fs::remove_file(root.socket_path("removed")).unwrap();
     let mut client = None;
     eventually("a client reaches the server again", || {
-        client = ClientOptions::new()
-            .root(root.path())
-            .open(&name("removed"))
-            .ok();
+        client = root.open("removed").ok();
         client.is_some()
     });
     let client = client.unwrap();
@@ -285,18 +210,12 @@ fn the_server_recovers_after_its_socket_is_removed() {
 fn a_group_writable_namespace_is_refused() {
     // T4, T7: chmod 0770 on the private namespace: creating a pipe fails
     // with InsecureNamespace (ERROR_ACCESS_DENIED) and nothing is repaired.
-    let root = tempfile::tempdir().unwrap();
+    let root = Root::new();
     let ns = Namespace::at_root(root.path(), Scope::Private).unwrap();
     let dir = ns.dir().to_owned();
     drop(ns);
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o770)).unwrap();
-    expect_open_err(
-        ServerOptions::new()
-            .root(root.path())
-            .create(&name("loose")),
-        ErrorKind::InsecureNamespace,
-        5,
-    );
+    expect_open_err(root.pipe("loose").create(), ErrorKind::InsecureNamespace, 5);
     let mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o7777;
     assert_eq!(mode, 0o770, "the directory was repaired");
 }
@@ -307,12 +226,12 @@ fn expect_server_uid_adds_to_the_trusted_uids() {
     // adds one more (it does not narrow the set, as documented on
     // `ClientOptions::expect_server_uid`), so a server of our own uid is
     // reached whatever uid is expected.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "own-uid");
+    let root = Root::new();
+    let server = root.pipe("own-uid").server();
     let me = rustix::process::geteuid().as_raw();
     for expected in [me, me.wrapping_add(4242)] {
-        let client = ClientOptions::new()
-            .root(root.path())
+        let client = root
+            .client_options()
             .expect_server_uid(expected)
             .open(&name("own-uid"))
             .unwrap();
@@ -337,12 +256,12 @@ fn a_client_refuses_a_server_run_by_another_user() {
         eprintln!("SKIPPED a_client_refuses_a_server_run_by_another_user: needs root to run a listener as uid 65534 (CI runs it as root)");
         return;
     }
-    let root = tempfile::tempdir().unwrap();
-    open_to_nobody(root.path());
+    let root = Root::new();
+    open_to_nobody(&root);
     let socket = Namespace::at_root(root.path(), Scope::MachineWide)
         .unwrap()
         .pipe_socket_path(&name("foreign"));
-    let mut child = child_command(root.path(), "foreign-listener", true)
+    let mut child = child_command(&root, "foreign-listener", true)
         .env("PIPESLOT_CHILD_SOCKET", &socket)
         .spawn()
         .unwrap();
@@ -353,14 +272,9 @@ fn a_client_refuses_a_server_run_by_another_user() {
         lines.by_ref().any(|l| l.is_ok_and(|l| l.contains(READY))),
         "the uid-65534 listener never got ready"
     );
-    let dir = root.path().to_owned();
+    let options = root.client_options();
     expect_open_err(
-        util::within_10s(move || {
-            ClientOptions::new()
-                .root(&dir)
-                .open(&name("foreign"))
-                .map(drop)
-        }),
+        within_10s(move || options.open(&name("foreign")).map(drop)),
         ErrorKind::ServerIdentityMismatch,
         5,
     );
@@ -371,10 +285,9 @@ fn a_client_refuses_a_server_run_by_another_user() {
         Some("received 0"),
         "the client sent bytes to an impostor"
     );
-    let dir = root.path().to_owned();
-    let trusting = util::within_10s(move || {
-        ClientOptions::new()
-            .root(&dir)
+    let mut options = root.client_options();
+    let trusting = within_10s(move || {
+        options
             .expect_server_uid(NOBODY)
             .open(&name("foreign"))
             .map(drop)
@@ -390,9 +303,8 @@ fn a_client_refuses_a_server_run_by_another_user() {
 fn identities_are_the_kernels() {
     // T20 (socketpair_creds_match_self): uid, gid and pid of both ends come
     // from SO_PEERCRED; the computer name is this machine's.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "identity");
-    let client = client(root.path(), "identity");
+    let root = Root::new();
+    let Pair { server, client } = root.pipe("identity").pair();
     let uid = rustix::process::geteuid().as_raw();
     let gid = rustix::process::getegid().as_raw();
     for identity in [
@@ -411,9 +323,9 @@ fn identities_are_the_kernels() {
 fn a_pid_claimed_in_the_hello_is_ignored() {
     // T20 (payload_identity_ignored): a raw client claims pid 1; the server
     // reports the kernel's pid.
-    let root = tempfile::tempdir().unwrap();
-    let server = byte_server(root.path(), "claimed-pid");
-    let (_raw, hello) = RawPeer::open(root.path(), "claimed-pid", 1);
+    let root = Root::new();
+    let server = root.pipe("claimed-pid").server();
+    let (_raw, hello) = RawPeer::open(&root, "claimed-pid", 1);
     assert!(
         matches!(
             hello,
@@ -428,13 +340,13 @@ fn a_pid_claimed_in_the_hello_is_ignored() {
 
 /// A machine-wide server under `root` allowing what `allow` sets.
 fn shared_server(
-    root: &Path,
+    root: &Root,
     path: &str,
     allow: impl FnOnce(&mut ServerOptions) -> &mut ServerOptions,
 ) -> PipeServer {
-    let mut options = ServerOptions::new();
-    options.root(root).machine_wide(true);
-    allow(&mut options).create(&name(path)).unwrap()
+    root.pipe(path)
+        .with(|o| allow(o.machine_wide(true)))
+        .server()
 }
 
 #[test]
@@ -447,16 +359,16 @@ fn other_users_are_refused_unless_allowed() {
         eprintln!("SKIPPED other_users_are_refused_unless_allowed: needs root to run a client as uid 65534 (CI runs it as root)");
         return;
     }
-    let root = tempfile::tempdir().unwrap();
-    open_to_nobody(root.path());
+    let root = Root::new();
+    open_to_nobody(&root);
     {
-        let server = shared_server(root.path(), "guarded", |o| o);
+        let server = shared_server(&root, "guarded", |o| o);
         // Make sure file permissions are not what stops the client.
         let socket = Namespace::at_root(root.path(), Scope::MachineWide)
             .unwrap()
             .pipe_socket_path(&name("guarded"));
         std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
-        let stdout = run_child(root.path(), "nobody-open-guarded", true);
+        let stdout = run_child(&root, "nobody-open-guarded", true);
         assert!(stdout.contains("open: AccessDenied 5"), "{stdout}");
         expect_err(server.peek(&mut []), ErrorKind::BadPipe, 230);
     }
@@ -465,11 +377,11 @@ fn other_users_are_refused_unless_allowed() {
         ("allowed-gid", "nobody-open-gid"),
     ] {
         let server = if path == "allowed-uid" {
-            shared_server(root.path(), path, |o| o.allow_uid(NOBODY))
+            shared_server(&root, path, |o| o.allow_uid(NOBODY))
         } else {
-            shared_server(root.path(), path, |o| o.allow_gid(NOBODY))
+            shared_server(&root, path, |o| o.allow_gid(NOBODY))
         };
-        let stdout = run_child(root.path(), scenario, true);
+        let stdout = run_child(&root, scenario, true);
         assert!(stdout.contains("open: ok"), "{stdout}");
         assert!(stdout.contains(&format!("my uid {NOBODY}")), "{stdout}");
         // The child has closed; what it wrote is still readable (S79).

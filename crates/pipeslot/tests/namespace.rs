@@ -4,25 +4,16 @@
 //! Every test uses its own root: in-process through `Namespace::at_root`,
 //! in subprocesses through `PIPESLOT_ROOT`.
 
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
 
 use pipeslot::namespace::{Namespace, ObjectKind, Scope};
 use pipeslot::{ErrorKind, MailslotName, PipeName};
 
 mod util;
-use util::{ChildGuard, CHILD_ENV};
-
-/// What the holder subprocess prints once it owns its name.
-const READY: &str = "pipeslot-child-ready";
-
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
+use util::child::*;
 
 fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path)
@@ -143,7 +134,7 @@ fn refuses_a_world_writable_shared_dir_that_is_not_sticky() {
 #[test]
 fn refuses_a_private_dir_of_another_owner() {
     // T7 (root CI): the directory is owned by uid 65534.
-    if !is_root() {
+    if !util::is_root() {
         eprintln!("SKIPPED refuses_a_private_dir_of_another_owner: needs root to chown (CI runs it as root)");
         return;
     }
@@ -326,32 +317,12 @@ fn pipeslot_root_overrides_the_private_namespace() {
 /// namespace under `root` (through `$PIPESLOT_ROOT`), binds its socket,
 /// reports "ready" and sleeps until killed.
 fn spawn_holder(root: &Path, name: &str) -> ChildGuard {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "subprocess_entry",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("PIPESLOT_ROOT", root)
-        .env(CHILD_ENV, "hold-name")
-        .env("PIPESLOT_CHILD_NAME", name)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let child = ChildGuard(child);
-    let mut lines = BufReader::new(stdout).lines();
-    loop {
-        match lines.next() {
-            // libtest prints "test subprocess_entry ... " on the same line.
-            Some(Ok(line)) if line.contains(READY) => break,
-            Some(Ok(_)) => continue,
-            other => panic!("holder failed before getting ready: {other:?}"),
-        }
-    }
-    child
+    let exe = std::env::current_exe().unwrap();
+    spawn_ready(
+        scenario_command(exe, "hold-name")
+            .env("PIPESLOT_ROOT", root)
+            .env("PIPESLOT_CHILD_NAME", name),
+    )
 }
 
 /// The subprocess side of [`spawn_holder`]. Does nothing unless run by it.

@@ -1,29 +1,69 @@
-//! Helpers shared by the integration tests of `pipeslot`.
+//! The one harness shared by the integration tests of `pipeslot`, after
+//! mio's `tests/util`.
+//!
+//! - [`Root`]: every test gets its own namespace root (a temp dir it owns),
+//!   passed to the library through `.root(dir)` in-process and through
+//!   `PIPESLOT_ROOT` in subprocesses, so the tests run in parallel and
+//!   repeatedly without meeting each other. No test changes the
+//!   environment of its own process.
+//! - [`pipe`]: named-pipe builders ([`Root::pipe`], [`pipe::Pair`]), exact
+//!   error assertions, waiting for bytes, and server loops on a thread.
+//! - [`raw_peer`]: a peer that speaks the wire protocol by hand (T9-T11,
+//!   T20).
+//! - [`child`]: re-executing the test binary to run a scenario in a child
+//!   process.
+//! - Here: waiting without timing assertions. The 10 s limits only turn a
+//!   hang into a failure; no test relies on them to pass.
+//!
+//! A behaviour test reaches the two ends of a pipe through [`pipe::Pair`],
+//! whose fields are today the sync `PipeServer` and `PipeClient`. That is
+//! the seam for running the same tests later against an async API or a
+//! remote (network) name: another way of building a `Pair`, not another
+//! copy of the tests.
 // Each test crate includes this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod child;
+pub mod pipe;
+pub mod raw_peer;
+
 use std::os::fd::AsFd;
-use std::process::{Child, Command, Output};
-use std::sync::mpsc;
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// The environment variable that tells a re-executed test binary which
-/// scenario to run (see [`run_subprocess`]).
-pub const CHILD_ENV: &str = "PIPESLOT_CHILD";
+/// A namespace root for one test: a temp dir, removed when dropped. Keep
+/// it alive as long as the pipes made under it.
+pub struct Root {
+    path: PathBuf,
+    _dir: Option<tempfile::TempDir>,
+}
 
-/// What a subprocess scenario prints when it ran to the end.
-pub const CHILD_DONE: &str = "pipeslot-child-done:";
+impl Root {
+    /// A fresh, empty root.
+    pub fn new() -> Root {
+        let dir = tempfile::tempdir().expect("creating the test's root");
+        Root {
+            path: dir.path().to_owned(),
+            _dir: Some(dir),
+        }
+    }
 
-/// Asserts that `fd` has `FD_CLOEXEC` set (T19), like mio's
-/// `assert_socket_close_on_exec`.
-#[track_caller]
-pub fn assert_close_on_exec(fd: impl AsFd) {
-    let flags = rustix::io::fcntl_getfd(fd.as_fd()).expect("fcntl(F_GETFD)");
-    assert!(
-        flags.contains(rustix::io::FdFlags::CLOEXEC),
-        "descriptor is inheritable (no FD_CLOEXEC)"
-    );
+    /// The root the parent test handed to this subprocess scenario through
+    /// `PIPESLOT_ROOT`; the parent owns (and removes) it.
+    pub fn from_env() -> Root {
+        let path = std::env::var_os("PIPESLOT_ROOT").expect("PIPESLOT_ROOT is set");
+        Root {
+            path: PathBuf::from(path),
+            _dir: None,
+        }
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
 }
 
 /// Runs `work` on another thread and returns its result, failing the test
@@ -41,33 +81,79 @@ pub fn within_10s<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
     }
 }
 
-/// A child process that is killed and reaped when dropped, so that a
-/// failing test leaves no process behind.
-pub struct ChildGuard(pub Child);
+/// [`within_10s`] with a shared value: `within_10s_on(&server, |s| s.flush())`.
+#[track_caller]
+pub fn within_10s_on<S, T>(shared: &Arc<S>, work: impl FnOnce(&S) -> T + Send + 'static) -> T
+where
+    S: Send + Sync + 'static,
+    T: Send + 'static,
+{
+    let shared = Arc::clone(shared);
+    within_10s(move || work(&shared))
+}
 
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+/// Starts `work` on a thread with a shared value, typically a call that is
+/// expected to block: `let read = on_thread(&server, |s| s.recv_message());`.
+/// Join it with [`join_10s`].
+pub fn on_thread<S, T>(
+    shared: &Arc<S>,
+    work: impl FnOnce(&S) -> T + Send + 'static,
+) -> thread::JoinHandle<T>
+where
+    S: Send + Sync + 'static,
+    T: Send + 'static,
+{
+    let shared = Arc::clone(shared);
+    thread::spawn(move || work(&shared))
+}
+
+/// Joins `handle`, failing the test if it has not finished within 10 s.
+/// The limit only turns a hang into a failure; it asserts no timing.
+#[track_caller]
+pub fn join_10s<T: Send + 'static>(handle: thread::JoinHandle<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !handle.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "hung: the thread did not finish within 10 s"
+        );
+        thread::sleep(Duration::from_millis(5));
+    }
+    handle.join().expect("the thread panicked")
+}
+
+/// Polls `check` until it returns true, failing after 10 s.
+#[track_caller]
+pub fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(
+            Instant::now() < deadline,
+            "hung: {what} never happened within 10 s"
+        );
+        thread::sleep(Duration::from_millis(5));
     }
 }
 
-/// Re-executes this test binary to run only the ignored test `entry`, with
-/// `PIPESLOT_CHILD=<scenario>`, and returns what it did. The entry test
-/// does nothing unless that variable is set.
-pub fn run_subprocess(entry: &str, scenario: &str) -> Output {
-    let exe = std::env::current_exe().expect("current_exe");
-    Command::new(exe)
-        .args([
-            "--exact",
-            entry,
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, scenario)
-        .output()
-        .expect("re-executing the test binary")
+/// Gives a thread started just before time to block in its call, then
+/// asserts that it is still blocked. A lower bound only: an engine that
+/// wrongly blocks a little and then returns may pass, but a correct engine
+/// never fails this under load.
+#[track_caller]
+pub fn assert_still_blocked<T>(handle: &thread::JoinHandle<T>, what: &str) {
+    thread::sleep(Duration::from_millis(150));
+    assert!(!handle.is_finished(), "{what} should still be blocked");
+}
+
+/// Asserts that `fd` has `FD_CLOEXEC` set (T19), like mio's
+/// `assert_socket_close_on_exec`.
+#[track_caller]
+pub fn assert_close_on_exec(fd: impl AsFd) {
+    let flags = rustix::io::fcntl_getfd(fd.as_fd()).expect("fcntl(F_GETFD)");
+    assert!(
+        flags.contains(rustix::io::FdFlags::CLOEXEC),
+        "descriptor is inheritable (no FD_CLOEXEC)"
+    );
 }
 
 /// The descriptors above 2 of this process that a child would inherit (no
@@ -99,49 +185,7 @@ pub fn inherited_from_environment() -> Vec<u32> {
     fds
 }
 
-/// This test binary, at a path that another user (the uid-65534 peers of
-/// the root-only tests) can execute: the binary itself when every directory
-/// above it lets others through, else a copy in a world-readable directory
-/// under the system's temp dir, made once per test process. CI may clone
-/// the project under a private directory such as /root.
-pub fn exe_for_other_users() -> std::path::PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    static COPY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    let exe = std::env::current_exe().expect("current_exe");
-    let reachable = exe
-        .ancestors()
-        .skip(1)
-        .all(|dir| std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
-        && std::fs::metadata(&exe).is_ok_and(|m| m.permissions().mode() & 0o005 == 0o005);
-    if reachable {
-        return exe;
-    }
-    COPY.get_or_init(|| {
-        // One copy per build of the binary, shared by the test processes
-        // (renamed into place, so a racing process never runs half a copy).
-        let meta = std::fs::metadata(&exe).expect("metadata of the test binary");
-        let stamp = meta
-            .modified()
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join("pipeslot-test-exe");
-        std::fs::create_dir_all(&dir).expect("creating the copy's directory");
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        let name = exe
-            .file_name()
-            .expect("file name")
-            .to_string_lossy()
-            .into_owned();
-        let copy = dir.join(format!("{name}-{stamp}-{}", meta.len()));
-        if !copy.exists() {
-            let partial = dir.join(format!("{name}.{}.partial", std::process::id()));
-            std::fs::copy(&exe, &partial).expect("copying the test binary");
-            std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755))
-                .expect("chmod");
-            std::fs::rename(&partial, &copy).expect("moving the copy into place");
-        }
-        copy
-    })
-    .clone()
+/// Whether the tests run as root (the uid-65534 tests need it).
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
 }
