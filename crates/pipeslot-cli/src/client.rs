@@ -197,8 +197,9 @@ fn command_loop(client: &PipeClient) -> Result<u8, Failure> {
             .send(&request)
             .map_err(|e| Failure::os("Write NP failed.", EXIT_FAILURE, e))?;
         loop {
+            // One response record at most (T12).
             let message = client
-                .recv_message()
+                .recv_message_limited(classic::MAX_RESPONSE_LEN)
                 .map_err(|e| Failure::os("Read NP failed.", EXIT_FAILURE, e))?;
             match classic::decode_response(&message) {
                 Ok(Response::Line(text)) => {

@@ -311,7 +311,9 @@ fn serve_client(server: &PipeServer, pid: u32, temp: &mut TempFile, shutdown: &S
     while !shutdown.is_requested() {
         // A read error is the client leaving (broken pipe), a cancel, or a
         // broken connection: either way this client is done.
-        let Ok(message) = server.recv_message() else {
+        // The request is one 4100-byte record: a longer message is refused
+        // before it is buffered (T12).
+        let Ok(message) = server.recv_message_limited(classic::REQUEST_LEN) else {
             return;
         };
         let command = match classic::decode_request(&message) {

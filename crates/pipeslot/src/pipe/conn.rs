@@ -971,7 +971,7 @@ fn resolve_quota(quota: u32) -> u32 {
 
 fn too_long(limit: usize) -> Error {
     Error::new(
-        ErrorKind::MoreData,
+        ErrorKind::MessageTooLarge,
         format!("receiving a message: it is longer than the limit of {limit} bytes"),
     )
 }

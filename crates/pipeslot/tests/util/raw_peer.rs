@@ -50,33 +50,8 @@ impl RawPeer {
         }
         .encode()
         .unwrap();
-        // The credit page the engine's client sends with its hello: a
-        // sealed 4096-byte memfd.
-        let page = rustix::fs::memfd_create(
-            "raw-peer-credits",
-            rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING,
-        )
-        .unwrap();
-        rustix::fs::ftruncate(&page, 4096).unwrap();
-        rustix::fs::fcntl_add_seals(
-            &page,
-            rustix::fs::SealFlags::SHRINK
-                | rustix::fs::SealFlags::GROW
-                | rustix::fs::SealFlags::SEAL,
-        )
-        .unwrap();
-        let fds = [page.as_fd()];
-        let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
-        let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
-        assert!(control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds)));
-        let sent = rustix::net::sendmsg(
-            &peer.stream,
-            &[std::io::IoSlice::new(&hello)],
-            &mut control,
-            rustix::net::SendFlags::NOSIGNAL,
-        )
-        .unwrap();
-        peer.stream.write_all(&hello[sent..]).unwrap();
+        let page = sealed_page();
+        send_with_fd(&peer.stream, &hello, page.as_fd());
         peer.credits = Some(page);
         let answer = peer.read_server_hello().expect("a server hello");
         (peer, answer)
@@ -116,4 +91,37 @@ impl RawPeer {
             }
         }
     }
+}
+
+/// The credit page the engine's client sends with its hello: a sealed
+/// 4096-byte memfd.
+pub fn sealed_page() -> std::os::fd::OwnedFd {
+    let page = rustix::fs::memfd_create(
+        "raw-peer-credits",
+        rustix::fs::MemfdFlags::CLOEXEC | rustix::fs::MemfdFlags::ALLOW_SEALING,
+    )
+    .unwrap();
+    rustix::fs::ftruncate(&page, 4096).unwrap();
+    rustix::fs::fcntl_add_seals(
+        &page,
+        rustix::fs::SealFlags::SHRINK | rustix::fs::SealFlags::GROW | rustix::fs::SealFlags::SEAL,
+    )
+    .unwrap();
+    page
+}
+
+/// Sends `bytes` with `fd` attached (`SCM_RIGHTS`), as a hello goes.
+pub fn send_with_fd(stream: &UnixStream, bytes: &[u8], fd: std::os::fd::BorrowedFd<'_>) {
+    let fds = [fd];
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
+    assert!(control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds)));
+    let sent = rustix::net::sendmsg(
+        stream,
+        &[std::io::IoSlice::new(bytes)],
+        &mut control,
+        rustix::net::SendFlags::NOSIGNAL,
+    )
+    .unwrap();
+    (&*stream).write_all(&bytes[sent..]).unwrap();
 }
