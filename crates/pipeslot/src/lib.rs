@@ -22,6 +22,7 @@
 #![deny(missing_docs)]
 
 pub mod anon;
+mod cancel;
 pub mod error;
 pub mod mailslot;
 pub mod name;

@@ -92,8 +92,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Host, MailslotName};
 use crate::namespace::{NameClaim, Namespace, ObjectKind, Scope};
 
+use crate::cancel::Waits;
 use crate::sys;
-use crate::sys::event::{Event, Ready};
+use crate::sys::event::Ready;
 pub use pipeslot_proto::handoff::MailslotState;
 
 /// The largest message a local mailslot carries, in bytes.
@@ -211,22 +212,6 @@ pub struct Mailslot {
 #[derive(Clone)]
 pub struct MailslotCanceller {
     waits: Arc<Waits>,
-}
-
-/// The doorbells of the reads blocked on one reading end: each blocked
-/// read waits on its socket and on its own [`Event`], which
-/// [`MailslotCanceller::cancel`] rings.
-#[derive(Default)]
-struct Waits {
-    list: Mutex<WaitList>,
-}
-
-#[derive(Default)]
-struct WaitList {
-    /// The events of the reads waiting now; a cancel takes them all.
-    waiting: Vec<Arc<Event>>,
-    /// An event no read waits on, kept for the next wait.
-    spare: Option<Arc<Event>>,
 }
 
 /// A reading end's own queue and receive buffers.
@@ -475,50 +460,13 @@ impl MailslotCanceller {
     #[doc(alias = "CancelIoEx")]
     #[doc(alias = "CancelSynchronousIo")]
     pub fn cancel(&self) -> bool {
-        let mut list = self.waits.lock();
-        let any = !list.waiting.is_empty();
-        for doorbell in list.waiting.drain(..) {
-            doorbell.signal();
-        }
-        any
+        self.waits.cancel()
     }
 }
 
 impl fmt::Debug for MailslotCanceller {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MailslotCanceller").finish_non_exhaustive()
-    }
-}
-
-impl Waits {
-    fn lock(&self) -> std::sync::MutexGuard<'_, WaitList> {
-        // The list is consistent after every update.
-        self.list.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Registers a read about to wait; returns the event a cancel rings.
-    fn start(&self) -> io::Result<Arc<Event>> {
-        let mut list = self.lock();
-        let doorbell = match list.spare.take() {
-            Some(doorbell) => doorbell,
-            None => Arc::new(Event::new()?),
-        };
-        list.waiting.push(doorbell.clone());
-        Ok(doorbell)
-    }
-
-    /// Unregisters a read that stopped waiting; returns whether it was
-    /// cancelled (a cancel took its event from the list).
-    fn finish(&self, doorbell: Arc<Event>) -> bool {
-        let mut list = self.lock();
-        let before = list.waiting.len();
-        list.waiting.retain(|d| !Arc::ptr_eq(d, &doorbell));
-        let cancelled = list.waiting.len() == before;
-        if cancelled {
-            doorbell.clear();
-        }
-        list.spare = Some(doorbell);
-        cancelled
     }
 }
 
