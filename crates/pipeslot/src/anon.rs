@@ -73,7 +73,9 @@
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd, RawFd};
 use std::process::Stdio;
+use std::sync::Arc;
 
+use crate::cancel::Waits;
 use crate::error::{Error, ErrorKind, Result};
 use crate::sys;
 use crate::sys::pipe::Readable;
@@ -129,6 +131,7 @@ pub fn pipe_with_size(size_hint: u32) -> Result<(PipeReader, PipeWriter)> {
     let writer = PipeWriter {
         fd: write_end,
         size_hint,
+        waits: Arc::default(),
     };
     Ok((reader, writer))
 }
@@ -319,6 +322,41 @@ pub struct PipeReader {
 pub struct PipeWriter {
     fd: OwnedFd,
     size_hint: u32,
+    /// The flushes waiting now, for [`FlushCanceller`].
+    waits: Arc<Waits>,
+}
+
+/// Makes the [`PipeWriter::wait_drained`] calls under way on one write end
+/// fail at once with [`ErrorKind::OperationAborted`]
+/// (ERROR_OPERATION_ABORTED), from another thread.
+///
+/// ```
+/// use std::io::Write;
+/// use pipeslot::ErrorKind;
+///
+/// let (_reader, mut writer) = pipeslot::anon::pipe()?;
+/// writer.write_all(b"never read")?;
+/// let canceller = writer.flush_canceller();
+/// std::thread::scope(|s| {
+///     let flush = s.spawn(|| writer.wait_drained());
+///     while !canceller.cancel() {
+///         std::thread::sleep(std::time::Duration::from_millis(1));
+///     }
+///     assert_eq!(flush.join().unwrap().unwrap_err().kind(), ErrorKind::OperationAborted);
+/// });
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct FlushCanceller {
+    waits: Arc<Waits>,
+}
+
+impl FlushCanceller {
+    /// Makes every flush waiting now fail; returns whether there was any.
+    #[doc(alias = "CancelIoEx")]
+    pub fn cancel(&self) -> bool {
+        self.waits.cancel()
+    }
 }
 
 impl PipeReader {
@@ -462,7 +500,7 @@ impl PipeReader {
     /// Fails with [`ErrorKind::InvalidHandle`] when `fd` is not a pipe open
     /// for reading.
     pub fn from_inherited(fd: OwnedFd, size_hint: u32) -> Result<PipeReader> {
-        check_pipe_end(fd.as_fd(), rustix::fs::OFlags::RDONLY)?;
+        check_pipe_end(fd.as_fd(), sys::pipe::Access::Read)?;
         Ok(PipeReader {
             fd,
             size_hint,
@@ -472,17 +510,14 @@ impl PipeReader {
 }
 
 /// Checks that `fd` is a pipe opened with `access` (read or write only).
-fn check_pipe_end(fd: BorrowedFd<'_>, access: rustix::fs::OFlags) -> Result<()> {
-    let is_fifo = rustix::fs::fstat(fd)
-        .map(|st| rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Fifo);
-    let mode = rustix::fs::fcntl_getfl(fd).map(|flags| flags & rustix::fs::OFlags::ACCMODE);
-    match (is_fifo, mode) {
-        (Ok(true), Ok(mode)) if mode == access => Ok(()),
-        _ => Err(Error::new(
-            ErrorKind::InvalidHandle,
-            "taking over a pipe end: the descriptor is not that end of a pipe",
-        )),
+fn check_pipe_end(fd: BorrowedFd<'_>, access: sys::pipe::Access) -> Result<()> {
+    if sys::pipe::is_pipe_end(fd, access) {
+        return Ok(());
     }
+    Err(Error::new(
+        ErrorKind::InvalidHandle,
+        "taking over a pipe end: the descriptor is not that end of a pipe",
+    ))
 }
 
 impl PipeWriter {
@@ -549,6 +584,7 @@ impl PipeWriter {
         Ok(PipeWriter {
             fd: duplicate(self.fd.as_fd())?,
             size_hint: self.size_hint,
+            waits: Arc::default(),
         })
     }
 
@@ -561,25 +597,63 @@ impl PipeWriter {
     /// `FlushFileBuffers` on the write end (S74): waits until the readers
     /// have read everything written; at once on an empty pipe. Fails with
     /// [`ErrorKind::BrokenPipe`] when every read end closes first, bytes
-    /// unread. The kernel gives no wake-up for a drained pipe, so this
-    /// looks every 1 ms at first, backing off to every 20 ms.
+    /// unread, and with [`ErrorKind::OperationAborted`] when a
+    /// [`FlushCanceller`] cancels it.
+    ///
+    /// The kernel has no "drained" notification, so the wait is woken by
+    /// every read of the pipe (an inotify watch on it, see the private
+    /// `sys::pipe` module) and looks at `FIONREAD` then: it returns the
+    /// moment the pipe is empty. Only when no watch can be set (a pipe of
+    /// another user, inotify limits reached) does it look at intervals
+    /// instead (every 1 ms at first, backing off to every 20 ms); a cancel
+    /// still ends that wait at once.
     #[doc(alias = "FlushFileBuffers")]
     pub fn wait_drained(&self) -> Result<()> {
+        const CONTEXT: &str = "flushing a pipe";
+        let fd = self.fd.as_fd();
+        // Set up before the first look, so that no read is missed.
+        let watch = sys::pipe::ReadWatch::new(fd).ok();
         let mut pause = std::time::Duration::from_millis(1);
         loop {
             if self.queued()? == 0 {
                 return Ok(());
             }
-            if sys::pipe::reader_gone(self.fd.as_fd())
-                .map_err(|e| Error::from_io(e, "flushing a pipe"))?
-            {
+            if sys::pipe::reader_gone(fd).map_err(|e| Error::from_io(e, CONTEXT))? {
                 return Err(Error::new(
                     ErrorKind::BrokenPipe,
                     "flushing a pipe: every read end closed before reading everything",
                 ));
             }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(std::time::Duration::from_millis(20));
+            // With no watch, wait out a pause (still woken by a cancel).
+            let timeout = match watch {
+                Some(_) => None,
+                None => {
+                    let this = pause;
+                    pause = (pause * 2).min(std::time::Duration::from_millis(20));
+                    Some(this)
+                }
+            };
+            let doorbell = self.waits.start().map_err(|e| Error::from_io(e, CONTEXT))?;
+            let woke = match &watch {
+                Some(watch) => watch.wait(fd, &doorbell, timeout),
+                None => sys::pipe::wait_doorbell(fd, &doorbell, timeout),
+            };
+            if self.waits.finish(doorbell) {
+                return Err(Error::new(
+                    ErrorKind::OperationAborted,
+                    "flushing a pipe: the flush was cancelled",
+                ));
+            }
+            woke.map_err(|e| Error::from_io(e, CONTEXT))?;
+        }
+    }
+
+    /// A handle that makes this write end's [`PipeWriter::wait_drained`]
+    /// calls under way fail at once with [`ErrorKind::OperationAborted`]
+    /// (`CancelIoEx` on a flush).
+    pub fn flush_canceller(&self) -> FlushCanceller {
+        FlushCanceller {
+            waits: self.waits.clone(),
         }
     }
 
@@ -588,8 +662,12 @@ impl PipeWriter {
     /// with. Fails with [`ErrorKind::InvalidHandle`] when `fd` is not a
     /// pipe open for writing.
     pub fn from_inherited(fd: OwnedFd, size_hint: u32) -> Result<PipeWriter> {
-        check_pipe_end(fd.as_fd(), rustix::fs::OFlags::WRONLY)?;
-        Ok(PipeWriter { fd, size_hint })
+        check_pipe_end(fd.as_fd(), sys::pipe::Access::Write)?;
+        Ok(PipeWriter {
+            fd,
+            size_hint,
+            waits: Arc::default(),
+        })
     }
 }
 

@@ -26,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod anon;
+mod cancel;
 pub mod error;
 pub mod host;
 pub mod mailslot;

@@ -85,14 +85,16 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Host, MailslotName};
 use crate::namespace::{NameClaim, Namespace, ObjectKind, Scope};
 
+use crate::cancel::Waits;
 use crate::sys;
+use crate::sys::event::Ready;
 pub use pipeslot_proto::handoff::MailslotState;
 
 /// The largest message a local mailslot carries, in bytes.
@@ -103,8 +105,27 @@ pub const MAX_LOCAL_MESSAGE_SIZE: usize = 64 * 1024;
 /// blocked writer, so a little more than that is enough).
 const REFILL_BATCH: usize = 16;
 
+/// The reader's own queue takes no more datagrams once it holds this many
+/// (T12): the rest wait in the kernel, which holds their writers back.
+const MAX_QUEUED_MESSAGES: usize = 64;
+
+/// ... or once it holds this many bytes (one refill may go over by at most
+/// [`REFILL_BATCH`] messages).
+const MAX_QUEUED_BYTES: usize = 1024 * 1024;
+
+/// The most datagrams [`Mailslot::info`] counts in the kernel's queue, a
+/// guard against a `net.unix.max_dgram_qlen` raised far above its default
+/// of 10 (the kernel queues at most that many plus one).
+const MAX_COUNTED_IN_KERNEL: usize = 4096;
+
 /// The largest message that may be sent through a domain or `*` name (S141).
 pub const MAX_BROADCAST_MESSAGE_SIZE: usize = 424;
+
+/// The lock-record parameter saying whose messages the reader keeps:
+/// [`SENDERS_OWNER`] (its own uid and root) or [`SENDERS_ANY`].
+const SENDERS_PARAM: &str = "senders";
+const SENDERS_OWNER: &str = "owner";
+const SENDERS_ANY: &str = "any";
 
 /// How to create a [`Mailslot`]: `CreateMailslot`'s parameters, with secure
 /// defaults (any size, wait forever, private namespace, own uid only).
@@ -158,11 +179,51 @@ pub struct Mailslot {
     /// waits for the socket with nothing locked, so that `info` and other
     /// readers never wait behind it.
     inbox: Mutex<Inbox>,
+    /// The reads blocked now, for [`MailslotCanceller`].
+    waits: Arc<Waits>,
+}
+
+/// Makes the reads blocked on one [`Mailslot`] fail at once with
+/// [`ErrorKind::OperationAborted`] (ERROR_OPERATION_ABORTED), from another
+/// thread: `CancelIoEx` / `CancelSynchronousIo` on a mailslot handle.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use pipeslot::mailslot::MailslotOptions;
+/// use pipeslot::ErrorKind;
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let slot = MailslotOptions::new()
+///     .root(root.path())
+///     .create(&r"\\.\mailslot\cancel".parse().unwrap())?;
+/// let canceller = slot.canceller();
+/// std::thread::scope(|s| {
+///     let reader = s.spawn(|| slot.read_message());
+///     // Wait until the read is blocked, then cancel it.
+///     while !canceller.cancel() {
+///         std::thread::sleep(Duration::from_millis(1));
+///     }
+///     let err = reader.join().unwrap().unwrap_err();
+///     assert_eq!(err.kind(), ErrorKind::OperationAborted);
+///     assert_eq!(err.win32_code(), 995);
+/// });
+/// # Ok::<(), pipeslot::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct MailslotCanceller {
+    waits: Arc<Waits>,
 }
 
 /// A reading end's own queue and receive buffers.
 struct Inbox {
     queue: VecDeque<Vec<u8>>,
+    /// The bytes in `queue`.
+    queued_bytes: usize,
+    /// The datagrams still in the kernel's queue that [`Mailslot::info`]
+    /// has counted, oldest first: each one's length when the reader will
+    /// accept it, `None` when it will be discarded. A peek cursor on the
+    /// socket stays just past them (see `sys::dgram`).
+    counted: VecDeque<Option<u32>>,
     buffer: Box<[u8]>,
     /// Slots to take several datagrams per system call (when senders need
     /// no checking; a sender's credentials come one datagram at a time).
@@ -234,6 +295,179 @@ pub struct MailslotWriter {
     socket: UnixDatagram,
     limit: usize,
     broadcast: bool,
+}
+
+/// How to open a [`MailslotWriter`]: which namespaces, and which reader
+/// to trust.
+///
+/// A writer delivers only to a reader running as its own uid or root,
+/// unless told to expect another uid (T2): in the machine-wide namespace
+/// anybody can create a mailslot, and a message must not reach a squatter.
+///
+/// ```
+/// use pipeslot::mailslot::{MailslotOptions, WriterOptions};
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let name = r"\\.\mailslot\writer_options".parse().unwrap();
+/// let slot = MailslotOptions::new().root(root.path()).create(&name)?;
+/// let writer = WriterOptions::new()
+///     .root(root.path())
+///     .expect_reader_uid(65534)
+///     .open(&name)?; // our own reader is trusted too
+/// writer.write(b"hi")?;
+/// assert_eq!(slot.read_message()?, b"hi");
+/// # Ok::<(), pipeslot::Error>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct WriterOptions {
+    root: Option<PathBuf>,
+    expected_reader_uid: Option<u32>,
+}
+
+impl WriterOptions {
+    /// The defaults: the namespaces of `$PIPESLOT_ROOT` or the system's,
+    /// readers of the caller's uid and root only.
+    pub fn new() -> Self {
+        WriterOptions::default()
+    }
+
+    /// Uses the namespaces under `root` (see [`MailslotOptions::root`]).
+    pub fn root(&mut self, root: impl Into<PathBuf>) -> &mut Self {
+        self.root = Some(root.into());
+        self
+    }
+
+    /// Trusts a reader running as `uid` (besides the caller's uid and
+    /// root), as [`ClientOptions::expect_server_uid`] does for pipes.
+    ///
+    /// [`ClientOptions::expect_server_uid`]: crate::pipe::ClientOptions::expect_server_uid
+    pub fn expect_reader_uid(&mut self, uid: u32) -> &mut Self {
+        self.expected_reader_uid = Some(uid);
+        self
+    }
+
+    /// Opens the mailslot `name` for writing; see [`MailslotWriter::open`].
+    pub fn open(&self, name: &MailslotName) -> Result<MailslotWriter> {
+        let broadcast = match name.host() {
+            Host::Local => false,
+            Host::AllHosts => true,
+            Host::Remote(_) if name.host().is_this_machine() => false,
+            Host::Remote(host) => {
+                return Err(Error::new(
+                    ErrorKind::BadNetPath,
+                    format!("{name}: mailslots on other hosts ({host}) need the pipeslot gateway, which is not available"),
+                ))
+            }
+        };
+        let local = name.to_local();
+        let context = || format!("opening mailslot {name}");
+        for scope in [Scope::Private, Scope::MachineWide] {
+            let namespace = match &self.root {
+                Some(root) => Namespace::at_root(root, scope),
+                None => Namespace::open(scope),
+            };
+            let Ok(namespace) = namespace else {
+                continue;
+            };
+            let record = match namespace.live_owner(ObjectKind::Mailslot, &local.file_stem()) {
+                Ok(Some(record)) => record,
+                // Nobody holds it here, or its creator has not finished.
+                Ok(None) | Err(_) => continue,
+            };
+            let address = namespace.mailslot_socket_address(&local)?;
+            let path = namespace.mailslot_socket_path(&local);
+            // T2: the socket file's owner is the uid that bound it, which
+            // nobody but root can fake; the directory is sticky, so only
+            // that uid can remove or replace it. Looking before and after
+            // connecting proves that the socket connected to is that file.
+            let Ok(before) = sys::fs::stat_nofollow(None, &path) else {
+                continue;
+            };
+            let socket = UnixDatagram::unbound().map_err(|e| Error::from_io(e, context()))?;
+            match socket.connect(&address) {
+                Ok(()) => {}
+                Err(e) if sys::dgram::is_no_receiver(&e) => continue,
+                Err(e) => return Err(Error::from_io(e, context())),
+            }
+            let after = sys::fs::stat_nofollow(None, &path).ok();
+            let same = after.is_some_and(|after| {
+                (after.dev, after.ino, after.uid) == (before.dev, before.ino, before.uid)
+            });
+            if before.kind != sys::fs::FileKind::Socket || !same {
+                return Err(Error::new(
+                    ErrorKind::ServerIdentityMismatch,
+                    format!(
+                        "{}: the mailslot's socket was replaced while it was being opened",
+                        context()
+                    ),
+                ));
+            }
+            let me = sys::fs::effective_uid();
+            let reader = before.uid;
+            if reader != me && reader != 0 && Some(reader) != self.expected_reader_uid {
+                return Err(Error::new(
+                    ErrorKind::ServerIdentityMismatch,
+                    format!(
+                        "{}: its reader runs as uid {reader}, which this writer does not trust (see expect_reader_uid)",
+                        context()
+                    ),
+                ));
+            }
+            // T24: a reader that keeps only its own users' messages would
+            // discard ours without the sender knowing; say so now. (The
+            // record is the reader's own word; it only saves a silent loss.)
+            if reader != me && me != 0 && record.param(SENDERS_PARAM) != Some(SENDERS_ANY) {
+                return Err(Error::new(
+                    ErrorKind::AccessDenied,
+                    format!(
+                        "{}: its reader (uid {reader}) accepts messages only from its own uid and root",
+                        context()
+                    ),
+                ));
+            }
+            let max: u32 = record
+                .param("max_message_size")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let mut limit = buffer_len(max);
+            if broadcast {
+                limit = limit.min(MAX_BROADCAST_MESSAGE_SIZE);
+            }
+            // Room for one largest message plus the kernel's bookkeeping.
+            sys::dgram::set_send_buffer(socket.as_fd(), 2 * limit + 4096)
+                .map_err(|e| Error::from_io(e, context()))?;
+            return Ok(MailslotWriter {
+                name: name.clone(),
+                socket,
+                limit,
+                broadcast,
+            });
+        }
+        Err(Error::new(
+            ErrorKind::FileNotFound,
+            format!(
+                "opening mailslot {name}: no mailslot of that name exists (is its reader running?)"
+            ),
+        ))
+    }
+}
+
+impl MailslotCanceller {
+    /// Makes every read blocked now on the reading end fail at once with
+    /// [`ErrorKind::OperationAborted`]; the messages stay queued. Returns
+    /// whether any read was blocked (`CancelIoEx`'s ERROR_NOT_FOUND when
+    /// not). Reads that start later are not affected.
+    #[doc(alias = "CancelIoEx")]
+    #[doc(alias = "CancelSynchronousIo")]
+    pub fn cancel(&self) -> bool {
+        self.waits.cancel()
+    }
+}
+
+impl fmt::Debug for MailslotCanceller {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailslotCanceller").finish_non_exhaustive()
+    }
 }
 
 impl MailslotOptions {
@@ -308,11 +542,20 @@ impl MailslotOptions {
             None => Namespace::open(self.scope)?,
         };
         let max = self.max_message_size.to_string();
-        let claim = namespace.claim_mailslot(name, &[("max_message_size", &max)])?;
+        let check_sender = self.scope == Scope::MachineWide && !self.allow_other_users;
+        let senders = if self.scope == Scope::MachineWide && !check_sender {
+            SENDERS_ANY
+        } else {
+            SENDERS_OWNER
+        };
+        let claim = namespace.claim_mailslot(
+            name,
+            &[("max_message_size", &max), (SENDERS_PARAM, senders)],
+        )?;
         let address = claim.socket_address()?;
         let context = || format!("creating mailslot {name}");
         let socket = UnixDatagram::bind(&address).map_err(|e| Error::from_io(e, context()))?;
-        let check_sender = self.scope == Scope::MachineWide && !self.allow_other_users;
+        sys::dgram::enable_peek_cursor(socket.as_fd()).map_err(|e| Error::from_io(e, context()))?;
         match self.scope {
             Scope::Private => claim.set_socket_mode(0o600)?,
             Scope::MachineWide => {
@@ -333,6 +576,7 @@ impl MailslotOptions {
             shared_timeout: AtomicBool::new(false),
             check_sender,
             inbox: Mutex::new(Inbox::new(VecDeque::new(), buffer_len, check_sender)),
+            waits: Arc::default(),
         })
     }
 }
@@ -357,12 +601,42 @@ fn from_shared_number(stored: i32) -> Option<Duration> {
 impl Inbox {
     fn new(queue: VecDeque<Vec<u8>>, buffer_len: usize, check_sender: bool) -> Inbox {
         Inbox {
+            queued_bytes: queue.iter().map(Vec::len).sum(),
             queue,
+            counted: VecDeque::new(),
             // One byte more than the largest acceptable message, so that an
             // oversized datagram is recognised.
             buffer: vec![0; buffer_len + 1].into_boxed_slice(),
             batch: (!check_sender).then(|| sys::dgram::Batch::new(REFILL_BATCH, buffer_len + 1)),
         }
+    }
+
+    /// How many datagrams the next refill may take: none once the queue
+    /// is at its bound (T12).
+    fn room(&self) -> usize {
+        if self.queued_bytes >= MAX_QUEUED_BYTES {
+            return 0;
+        }
+        MAX_QUEUED_MESSAGES
+            .saturating_sub(self.queue.len())
+            .min(REFILL_BATCH)
+    }
+
+    fn push(&mut self, message: Vec<u8>) {
+        self.queued_bytes += message.len();
+        self.queue.push_back(message);
+    }
+
+    fn pop(&mut self) -> Option<Vec<u8>> {
+        let message = self.queue.pop_front()?;
+        self.queued_bytes -= message.len();
+        Some(message)
+    }
+
+    /// One datagram left the kernel's queue: if it was counted, it was the
+    /// oldest counted one.
+    fn taken_from_kernel(&mut self) {
+        self.counted.pop_front();
     }
 }
 
@@ -435,7 +709,7 @@ impl Mailslot {
             if next.len() > buf.len() {
                 return Some(Err(insufficient(next.len(), buf.len())));
             }
-            let message = inbox.queue.pop_front().unwrap_or_default();
+            let message = inbox.pop().unwrap_or_default();
             buf[..message.len()].copy_from_slice(&message);
             Some(Ok(message.len()))
         })
@@ -443,7 +717,7 @@ impl Mailslot {
 
     /// Reads the next message whole, whatever its size.
     pub fn read_message(&self) -> Result<Vec<u8>> {
-        self.next_message(|inbox| inbox.queue.pop_front().map(Ok))
+        self.next_message(|inbox| inbox.pop().map(Ok))
     }
 
     /// Takes a message with `take` (which returns `None` while the queue is
@@ -473,11 +747,30 @@ impl Mailslot {
                     Some(left)
                 }
             };
-            let ready = sys::dgram::wait_readable(self.socket.as_fd(), remaining)
-                .map_err(|e| Error::from_io(e, format!("reading mailslot {}", self.name)))?;
-            if !ready && deadline.is_some_and(|d| Instant::now() >= d) {
+            let context = || format!("reading mailslot {}", self.name);
+            let doorbell = self
+                .waits
+                .start()
+                .map_err(|e| Error::from_io(e, context()))?;
+            let ready = sys::dgram::wait_readable(self.socket.as_fd(), &doorbell, remaining);
+            if self.waits.finish(doorbell) {
+                return Err(Error::new(
+                    ErrorKind::OperationAborted,
+                    format!("reading mailslot {}: the read was cancelled", self.name),
+                ));
+            }
+            let ready = ready.map_err(|e| Error::from_io(e, context()))?;
+            if ready == Ready::TimedOut && deadline.is_some_and(|d| Instant::now() >= d) {
                 return Err(self.timed_out());
             }
+        }
+    }
+
+    /// A handle that makes this reading end's blocked reads fail at once
+    /// with [`ErrorKind::OperationAborted`], from another thread.
+    pub fn canceller(&self) -> MailslotCanceller {
+        MailslotCanceller {
+            waits: self.waits.clone(),
         }
     }
 
@@ -491,15 +784,43 @@ impl Mailslot {
     /// The maximum size, next message size, message count and timeout
     /// (`GetMailslotInfo`, S151). Never waits, also while another thread
     /// is blocked reading.
+    ///
+    /// The counts are exact, but only a bounded number of messages is
+    /// taken into this process (T12): the rest are counted where they
+    /// wait, in the kernel, whose full queue holds their writers back
+    /// (see the [module docs](self)).
     pub fn info(&self) -> Result<MailslotInfo> {
         let mut inbox = self.inbox();
-        while self.refill(&mut inbox)? > 0 {}
+        // Up to the bound; a flood of discarded datagrams cannot keep
+        // this loop going: it stops after as many rounds as the bound has
+        // messages, and what is left is counted below.
+        for _ in 0..MAX_QUEUED_MESSAGES {
+            if self.refill(&mut inbox)? == 0 {
+                break;
+            }
+        }
+        self.count_in_kernel(&mut inbox)?;
+        let counted = inbox.counted.iter().flatten();
+        let in_kernel = counted.clone().count();
+        let next_size = match inbox.queue.front() {
+            Some(message) => Some(message.len() as u32),
+            None => counted.copied().next(),
+        };
         Ok(MailslotInfo {
             max_message_size: self.max_message_size,
-            next_size: inbox.queue.front().map(|m| m.len() as u32),
-            message_count: inbox.queue.len() as u32,
+            next_size,
+            message_count: u32::try_from(inbox.queue.len() + in_kernel).unwrap_or(u32::MAX),
             read_timeout: self.read_timeout(),
         })
+    }
+
+    /// How many messages this process holds in its own queue, and their
+    /// bytes: the memory a reader spends on messages it has not read
+    /// (bounded, T12). For tests.
+    #[doc(hidden)]
+    pub fn queued_in_process(&self) -> (usize, usize) {
+        let inbox = self.inbox();
+        (inbox.queue.len(), inbox.queued_bytes)
     }
 
     fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
@@ -508,51 +829,83 @@ impl Mailslot {
         self.inbox.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Moves up to [`REFILL_BATCH`] pending datagrams into the queue without
-    /// waiting; returns how many (at least 1 when oversized ones were
-    /// dropped, so that callers look again).
-    fn refill(&self, inbox: &mut Inbox) -> Result<usize> {
-        let acceptable = buffer_len(self.max_message_size);
+    /// Whether the reader keeps a datagram of `len` bytes from `uid`.
+    fn accepts(&self, len: usize, uid: Option<u32>) -> bool {
+        // S157: writers refuse oversized messages; a forged one is dropped.
+        if len > buffer_len(self.max_message_size) {
+            return false;
+        }
+        if !self.check_sender {
+            return true;
+        }
+        // T24: only the owner's uid and root may write.
+        let me = sys::fs::effective_uid();
+        matches!(uid, Some(uid) if uid == me || uid == 0)
+    }
+
+    /// Looks at the datagrams in the kernel's queue past those already
+    /// counted, without taking them, and records them in `inbox.counted`.
+    fn count_in_kernel(&self, inbox: &mut Inbox) -> Result<()> {
+        let fd = self.socket.as_fd();
         let context = || format!("reading mailslot {}", self.name);
-        let Inbox {
-            queue,
-            buffer,
-            batch,
-        } = inbox;
-        if let Some(batch) = batch.as_mut() {
-            let got = sys::dgram::receive_batch(self.socket.as_fd(), batch)
-                .map_err(|e| Error::from_io(e, context()))?;
-            let before = queue.len();
-            for (bytes, len) in batch.received() {
-                // S157: writers refuse oversized messages; drop a forged one.
-                if len <= acceptable {
-                    queue.push_back(bytes.to_vec());
+        if self.shared_timeout.load(Ordering::SeqCst) {
+            // Another process reads this socket too: what it took is
+            // unknown here, so count afresh from the head (see the module
+            // docs for what this misses).
+            inbox.counted.clear();
+            sys::dgram::reset_peek_cursor(fd).map_err(|e| Error::from_io(e, context()))?;
+        }
+        while inbox.counted.len() < MAX_COUNTED_IN_KERNEL {
+            let Some(next) = sys::dgram::peek_next(fd, self.check_sender)
+                .map_err(|e| Error::from_io(e, context()))?
+            else {
+                break;
+            };
+            let keep = self.accepts(next.len, next.uid);
+            inbox.counted.push_back(keep.then_some(next.len as u32));
+        }
+        Ok(())
+    }
+
+    /// Moves pending datagrams into the queue without waiting, as many as
+    /// its bound leaves room for and at most [`REFILL_BATCH`]; returns how
+    /// many left the socket (discarded ones included).
+    fn refill(&self, inbox: &mut Inbox) -> Result<usize> {
+        let room = inbox.room();
+        if room == 0 {
+            return Ok(0);
+        }
+        let context = || format!("reading mailslot {}", self.name);
+        if let Some(mut batch) = inbox.batch.take() {
+            let got = sys::dgram::receive_batch(self.socket.as_fd(), &mut batch, room);
+            for (bytes, len) in batch.received().take(*got.as_ref().unwrap_or(&0)) {
+                inbox.taken_from_kernel();
+                if self.accepts(len, None) {
+                    inbox.push(bytes.to_vec());
                 }
             }
-            return Ok((queue.len() - before).max(usize::from(got > 0)));
+            inbox.batch = Some(batch);
+            return got.map_err(|e| Error::from_io(e, context()));
         }
-        let mut moved = 0;
-        while moved < REFILL_BATCH {
-            let received = match sys::dgram::receive(self.socket.as_fd(), buffer, self.check_sender)
-            {
+        let mut taken = 0;
+        while taken < room {
+            let received = match sys::dgram::receive(
+                self.socket.as_fd(),
+                &mut inbox.buffer,
+                self.check_sender,
+            ) {
                 Ok(received) => received,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => return Err(Error::from_io(e, context())),
             };
-            moved += 1;
-            if received.len > acceptable {
-                continue; // S157: writers refuse these; drop a forged one.
+            taken += 1;
+            inbox.taken_from_kernel();
+            if self.accepts(received.len, received.uid) {
+                let message = inbox.buffer[..received.len].to_vec();
+                inbox.push(message);
             }
-            if self.check_sender {
-                let me = sys::fs::effective_uid();
-                match received.uid {
-                    Some(uid) if uid == me || uid == 0 => {}
-                    _ => continue, // T24: not a permitted writer.
-                }
-            }
-            queue.push_back(buffer[..received.len].to_vec());
         }
-        Ok(moved)
+        Ok(taken)
     }
 
     /// Hands this reading end to a child process (`CreateProcessA` with an
@@ -611,15 +964,14 @@ impl Mailslot {
                 ),
             )
         })?;
-        match rustix::net::sockopt::socket_type(&socket) {
-            Ok(rustix::net::SocketType::DGRAM) => {}
-            _ => {
-                return Err(Error::new(
-                    ErrorKind::InvalidParameter,
-                    format!("taking over mailslot {name}: not a datagram socket"),
-                ))
-            }
+        if !sys::dgram::is_datagram_socket(socket.as_fd()) {
+            return Err(Error::new(
+                ErrorKind::InvalidParameter,
+                format!("taking over mailslot {name}: not a datagram socket"),
+            ));
         }
+        sys::dgram::enable_peek_cursor(socket.as_fd())
+            .map_err(|e| Error::from_io(e, format!("taking over mailslot {name}")))?;
         Ok(Mailslot {
             name,
             socket: UnixDatagram::from(socket),
@@ -633,6 +985,7 @@ impl Mailslot {
                 buffer_len(state.max_message_size),
                 state.check_sender,
             )),
+            waits: Arc::default(),
         })
     }
 }
@@ -657,82 +1010,22 @@ impl fmt::Debug for Mailslot {
 }
 
 impl MailslotWriter {
-    /// Opens the mailslot `name` for writing (`CreateFile`, S154, S155).
+    /// Opens the mailslot `name` for writing (`CreateFile`, S154, S155),
+    /// with the default [`WriterOptions`].
     ///
     /// Looks in the private namespace, then the machine-wide one. Fails with
-    /// [`ErrorKind::FileNotFound`] when no reader holds the name, and
-    /// [`ErrorKind::BadNetPath`] for a name on another host (see the
-    /// [module docs](self)).
+    /// [`ErrorKind::FileNotFound`] when no reader holds the name,
+    /// [`ErrorKind::ServerIdentityMismatch`] when the reader runs as
+    /// another user (T2), and [`ErrorKind::BadNetPath`] for a name on
+    /// another host (see the [module docs](self)).
     pub fn open(name: &MailslotName) -> Result<MailslotWriter> {
-        MailslotWriter::open_namespaces(name, None)
+        WriterOptions::new().open(name)
     }
 
     /// Opens `name` in the namespaces under `root` (see
     /// [`MailslotOptions::root`]).
     pub fn open_in(root: &Path, name: &MailslotName) -> Result<MailslotWriter> {
-        MailslotWriter::open_namespaces(name, Some(root))
-    }
-
-    fn open_namespaces(name: &MailslotName, root: Option<&Path>) -> Result<MailslotWriter> {
-        let broadcast = match name.host() {
-            Host::Local => false,
-            Host::AllHosts => true,
-            Host::Remote(_) if name.host().is_this_machine() => false,
-            Host::Remote(host) => {
-                return Err(Error::new(
-                    ErrorKind::BadNetPath,
-                    format!("{name}: mailslots on other hosts ({host}) need the pipeslot gateway, which is not available"),
-                ))
-            }
-        };
-        let local = name.to_local();
-        for scope in [Scope::Private, Scope::MachineWide] {
-            let namespace = match root {
-                Some(root) => Namespace::at_root(root, scope),
-                None => Namespace::open(scope),
-            };
-            let Ok(namespace) = namespace else {
-                continue;
-            };
-            let record = match namespace.live_owner(ObjectKind::Mailslot, &local.file_stem()) {
-                Ok(Some(record)) => record,
-                // Nobody holds it here, or its creator has not finished.
-                Ok(None) | Err(_) => continue,
-            };
-            let address = namespace.mailslot_socket_address(&local)?;
-            let socket = UnixDatagram::unbound()
-                .map_err(|e| Error::from_io(e, format!("opening {name}")))?;
-            match socket.connect(&address) {
-                Ok(()) => {}
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ECONNREFUSED)) => {
-                    continue
-                }
-                Err(e) => return Err(Error::from_io(e, format!("opening mailslot {name}"))),
-            }
-            let max: u32 = record
-                .param("max_message_size")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let mut limit = buffer_len(max);
-            if broadcast {
-                limit = limit.min(MAX_BROADCAST_MESSAGE_SIZE);
-            }
-            // Room for one largest message plus the kernel's bookkeeping.
-            sys::dgram::set_send_buffer(socket.as_fd(), 2 * limit + 4096)
-                .map_err(|e| Error::from_io(e, format!("opening mailslot {name}")))?;
-            return Ok(MailslotWriter {
-                name: name.clone(),
-                socket,
-                limit,
-                broadcast,
-            });
-        }
-        Err(Error::new(
-            ErrorKind::FileNotFound,
-            format!(
-                "opening mailslot {name}: no mailslot of that name exists (is its reader running?)"
-            ),
-        ))
+        WriterOptions::new().root(root).open(name)
     }
 
     /// The mailslot's name, as opened.
@@ -772,7 +1065,7 @@ impl MailslotWriter {
             match self.socket.send(message) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if matches!(e.raw_os_error(), Some(libc::ECONNREFUSED | libc::ENOTCONN)) => {
+                Err(e) if sys::dgram::is_receiver_gone(&e) => {
                     return Err(Error::with_source(
                         ErrorKind::FileNotFound,
                         e,
@@ -811,17 +1104,14 @@ impl MailslotWriter {
     /// Fails with [`ErrorKind::InvalidParameter`] when the socket is not a
     /// datagram socket.
     pub fn adopt(handoff: WriterHandoff) -> Result<MailslotWriter> {
-        match rustix::net::sockopt::socket_type(&handoff.socket) {
-            Ok(rustix::net::SocketType::DGRAM) => {}
-            _ => {
-                return Err(Error::new(
-                    ErrorKind::InvalidParameter,
-                    format!(
-                        "taking over mailslot {}: not a datagram socket",
-                        handoff.name
-                    ),
-                ))
-            }
+        if !sys::dgram::is_datagram_socket(handoff.socket.as_fd()) {
+            return Err(Error::new(
+                ErrorKind::InvalidParameter,
+                format!(
+                    "taking over mailslot {}: not a datagram socket",
+                    handoff.name
+                ),
+            ));
         }
         Ok(MailslotWriter {
             name: handoff.name,

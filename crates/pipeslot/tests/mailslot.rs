@@ -421,13 +421,14 @@ fn machine_wide_mailslots_are_found_after_the_private_namespace() {
 #[test]
 fn machine_wide_mailslot_ignores_other_users_unless_allowed() {
     // T24 (root CI): a writer of uid 65534 reaches a machine-wide mailslot's
-    // socket, but its messages are discarded unless other users are allowed.
+    // socket. Unless other users are allowed, pipeslot's writer is refused
+    // at open (ERROR_ACCESS_DENIED, so nothing is reported as delivered),
+    // and a datagram sent to the socket directly is discarded by the reader.
     if !rustix::process::geteuid().is_root() {
         eprintln!("SKIPPED machine_wide_mailslot_ignores_other_users_unless_allowed: needs root to run a writer as uid 65534 (CI runs it as root)");
         return;
     }
     use std::os::unix::fs::PermissionsExt;
-    use std::os::unix::process::CommandExt;
     let root = Root::new();
     std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
     for allow in [false, true] {
@@ -439,27 +440,44 @@ fn machine_wide_mailslot_ignores_other_users_unless_allowed() {
             .read_timeout(Some(Duration::from_millis(300)))
             .create(&name(&path))
             .unwrap();
-        let status = scenario_command(exe_for_other_users(), "write-one")
-            .env("PIPESLOT_ROOT", root.path())
-            .env("PIPESLOT_CHILD_NAME", &path)
-            .uid(65534)
-            .gid(65534)
-            .stdout(Stdio::null())
-            .status()
-            .unwrap();
-        assert!(status.success(), "the uid-65534 writer could not send");
+        let library = run_as_nobody(root.path(), "write-one", &path);
+        let raw = run_as_nobody(root.path(), "write-raw", &path);
+        assert!(raw.success(), "the uid-65534 raw sender could not send");
         writer(root.path(), &path).write(b"from root").unwrap();
         let first = slot.read_message().unwrap();
         if allow {
+            assert!(library.success(), "the uid-65534 writer could not send");
             assert_eq!(first, b"from nobody");
+            assert_eq!(slot.read_message().unwrap(), b"raw from nobody");
             assert_eq!(slot.read_message().unwrap(), b"from root");
         } else {
+            assert_eq!(
+                library.code(),
+                Some(ACCESS_DENIED_EXIT),
+                "the writer must be told its messages would be discarded"
+            );
             assert_eq!(
                 first, b"from root",
                 "the other user's message must be discarded"
             );
         }
     }
+}
+
+/// The exit status of a `write-one` child refused with ERROR_ACCESS_DENIED.
+const ACCESS_DENIED_EXIT: i32 = 3;
+
+/// Runs a subprocess scenario as uid 65534 with `PIPESLOT_ROOT=root`.
+fn run_as_nobody(root: &Path, scenario: &str, path: &str) -> std::process::ExitStatus {
+    use std::os::unix::process::CommandExt;
+    scenario_command(exe_for_other_users(), scenario)
+        .env("PIPESLOT_ROOT", root)
+        .env("PIPESLOT_CHILD_NAME", path)
+        .uid(65534)
+        .gid(65534)
+        .stdout(Stdio::null())
+        .status()
+        .unwrap()
 }
 
 /// Subprocess scenarios, run by the tests above. Does nothing otherwise.
@@ -493,9 +511,28 @@ fn subprocess_entry() {
         }
         Ok("write-one") => {
             let path = std::env::var("PIPESLOT_CHILD_NAME").unwrap();
-            MailslotWriter::open(&name(&path))
-                .unwrap()
-                .write(b"from nobody")
+            match MailslotWriter::open(&name(&path)) {
+                Ok(w) => {
+                    w.write(b"from nobody").unwrap();
+                }
+                Err(e) if e.kind() == ErrorKind::AccessDenied => {
+                    std::process::exit(ACCESS_DENIED_EXIT)
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        Ok("write-raw") => {
+            // Straight to the socket, past the writer's checks.
+            let path = std::env::var("PIPESLOT_CHILD_NAME").unwrap();
+            let namespace =
+                pipeslot::namespace::Namespace::open(pipeslot::namespace::Scope::MachineWide)
+                    .unwrap();
+            let socket = std::os::unix::net::UnixDatagram::unbound().unwrap();
+            socket
+                .send_to(
+                    b"raw from nobody",
+                    namespace.mailslot_socket_path(&name(&path)),
+                )
                 .unwrap();
         }
         _ => {}

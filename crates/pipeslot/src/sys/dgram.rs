@@ -1,10 +1,21 @@
 //! Unix datagram sockets for mailslots: receiving with the true length of
 //! each datagram (`MSG_TRUNC`), with the sender's credentials
-//! (`SCM_CREDENTIALS`), and waiting with a timeout (`poll`).
+//! (`SCM_CREDENTIALS`), looking at queued datagrams without taking them
+//! (`MSG_PEEK` at `SO_PEEK_OFF`), and classifying `connect`/`send` errors.
 //!
 //! The sockets themselves are `std::os::unix::net::UnixDatagram`s (created
 //! `SOCK_CLOEXEC`, T19); these wrappers add the calls std lacks. This file
-//! allows `unsafe` for one call, `recvmmsg(2)`, which rustix does not offer.
+//! allows `unsafe` for the calls rustix does not offer: `recvmmsg(2)` and
+//! the `SO_RCVLOWAT`/`SO_PEEK_OFF` socket options.
+//!
+//! Contract of the peek cursor ([`enable_peek_cursor`], [`peek_next`]):
+//! with `SO_PEEK_OFF` set, each `MSG_PEEK` starts where the last one
+//! stopped, and every datagram really received moves that position back by
+//! its length, so the cursor stays on the first datagram not yet looked at
+//! (this is how CRIU walks a socket's queue). A zero-length datagram, once
+//! peeked, is marked by the kernel and skipped by later peeks at the same
+//! position, so that walking on never returns it twice — but a cursor
+//! moved back to 0 ([`reset_peek_cursor`]) does not see it again either.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -13,8 +24,10 @@ use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::Duration;
 
-use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::event::PollFlags;
 use rustix::net::{RecvAncillaryBuffer, RecvAncillaryMessage, RecvFlags};
+
+use super::event::{Event, Ready};
 
 /// What one receive returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -89,10 +102,14 @@ impl Batch {
 }
 
 /// `recvmmsg(2)` with `MSG_DONTWAIT | MSG_TRUNC`: every datagram queued, up
-/// to the batch's slot count, in one system call. Returns how many came (0
-/// when none was waiting); [`Batch::received`] gives them.
+/// to `max` and the batch's slot count, in one system call. Returns how
+/// many came (0 when none was waiting); [`Batch::received`] gives them.
 #[doc(alias = "recvmmsg")]
-pub(crate) fn receive_batch(fd: BorrowedFd<'_>, batch: &mut Batch) -> io::Result<usize> {
+pub(crate) fn receive_batch(
+    fd: BorrowedFd<'_>,
+    batch: &mut Batch,
+    max: usize,
+) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
     batch.lens.clear();
     let slot_len = batch.slot_len;
@@ -125,7 +142,7 @@ pub(crate) fn receive_batch(fd: BorrowedFd<'_>, batch: &mut Batch) -> io::Result
             libc::recvmmsg(
                 fd.as_raw_fd(),
                 headers.as_mut_ptr(),
-                headers.len() as libc::c_uint,
+                headers.len().min(max) as libc::c_uint,
                 libc::MSG_DONTWAIT | libc::MSG_TRUNC,
                 std::ptr::null_mut(),
             )
@@ -150,25 +167,103 @@ pub(crate) fn receive_batch(fd: BorrowedFd<'_>, batch: &mut Batch) -> io::Result
     Ok(count)
 }
 
-/// `poll(2)` for readability. `None` waits forever. Returns whether the
-/// socket became readable before the timeout.
+/// Waits until the socket is readable, `doorbell` rings, or `timeout`
+/// passes (`None`: forever): one `poll(2)` through [`super::event::wait`].
 #[doc(alias = "poll")]
-pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    let deadline = timeout.map(|t| std::time::Instant::now() + t);
-    loop {
-        let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-        let remaining = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
-        let spec = remaining.map(|r| Timespec {
-            tv_sec: r.as_secs() as i64,
-            tv_nsec: r.subsec_nanos() as _,
-        });
-        match rustix::event::poll(&mut fds, spec.as_ref()) {
-            Ok(0) => return Ok(false),
-            Ok(_) => return Ok(true),
+pub(crate) fn wait_readable(
+    fd: BorrowedFd<'_>,
+    doorbell: &Event,
+    timeout: Option<Duration>,
+) -> io::Result<Ready> {
+    super::event::wait(Some(fd), PollFlags::IN, &[doorbell], timeout)
+}
+
+/// `recvmsg(2)` with `MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT` at the peek
+/// cursor (see the module docs), then moves the cursor past the whole
+/// datagram: the next call looks at the datagram after it. Returns `None`
+/// when no datagram is queued past the cursor. Copies one byte at most, so
+/// it costs no memory whatever the datagram's size.
+#[doc(alias = "MSG_PEEK")]
+pub(crate) fn peek_next(
+    fd: BorrowedFd<'_>,
+    with_credentials: bool,
+) -> io::Result<Option<Received>> {
+    let at = peek_offset(fd)?;
+    let mut byte = [0u8; 1];
+    let flags = RecvFlags::TRUNC | RecvFlags::PEEK | RecvFlags::DONTWAIT | RecvFlags::CMSG_CLOEXEC;
+    let received = loop {
+        let result = if with_credentials {
+            let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmCredentials(1))];
+            let mut control = RecvAncillaryBuffer::new(&mut space);
+            let mut iov = [IoSliceMut::new(&mut byte)];
+            rustix::net::recvmsg(fd, &mut iov, &mut control, flags).map(|msg| {
+                let uid = control.drain().find_map(|m| match m {
+                    RecvAncillaryMessage::ScmCredentials(cred) => Some(cred.uid.as_raw()),
+                    _ => None,
+                });
+                Received {
+                    len: msg.bytes,
+                    uid,
+                }
+            })
+        } else {
+            rustix::net::recv(fd, &mut byte, flags).map(|(_, len)| Received { len, uid: None })
+        };
+        match result {
             Err(rustix::io::Errno::INTR) => continue,
-            Err(e) => return Err(e.into()),
+            Err(rustix::io::Errno::AGAIN) => return Ok(None),
+            other => break other?,
         }
+    };
+    // The kernel moved the cursor by the byte copied; move it past the
+    // whole datagram. (A datagram is at most a socket buffer, < 2 GiB.)
+    let past = at.saturating_add(i32::try_from(received.len).unwrap_or(i32::MAX));
+    set_peek_offset(fd, past)?;
+    Ok(Some(received))
+}
+
+/// Turns the peek cursor on (`SO_PEEK_OFF` = 0; off is -1), unless it is
+/// on already (a reading end handed over by another process keeps its
+/// position).
+#[doc(alias = "SO_PEEK_OFF")]
+pub(crate) fn enable_peek_cursor(fd: BorrowedFd<'_>) -> io::Result<()> {
+    if peek_offset(fd)? < 0 {
+        set_peek_offset(fd, 0)?;
     }
+    Ok(())
+}
+
+/// Moves the peek cursor back to the first queued datagram.
+pub(crate) fn reset_peek_cursor(fd: BorrowedFd<'_>) -> io::Result<()> {
+    set_peek_offset(fd, 0)
+}
+
+fn peek_offset(fd: BorrowedFd<'_>) -> io::Result<i32> {
+    int_option(fd, libc::SO_PEEK_OFF)
+}
+
+fn set_peek_offset(fd: BorrowedFd<'_>, value: i32) -> io::Result<()> {
+    set_int_option(fd, libc::SO_PEEK_OFF, value)
+}
+
+/// Whether `fd` is a datagram socket (`getsockopt(SO_TYPE)`).
+pub(crate) fn is_datagram_socket(fd: BorrowedFd<'_>) -> bool {
+    matches!(
+        rustix::net::sockopt::socket_type(fd),
+        Ok(rustix::net::SocketType::DGRAM)
+    )
+}
+
+/// Whether a `connect(2)` error means that nobody is bound at the path
+/// (`ENOENT`: no file; `ECONNREFUSED`: a socket file nobody holds).
+pub(crate) fn is_no_receiver(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ECONNREFUSED))
+}
+
+/// Whether a `send(2)` error on a connected socket means that the
+/// receiver closed its socket (`ECONNREFUSED`, `ENOTCONN`).
+pub(crate) fn is_receiver_gone(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::ECONNREFUSED | libc::ENOTCONN))
 }
 
 /// `setsockopt(SO_PASSCRED)`: have the kernel attach each sender's
@@ -188,6 +283,16 @@ pub(crate) fn set_send_buffer(fd: BorrowedFd<'_>, bytes: usize) -> io::Result<()
 /// datagram sockets keep but never use: a number that every process
 /// holding the socket sees (a shared mailslot's read timeout).
 pub(crate) fn set_shared_number(fd: BorrowedFd<'_>, value: i32) -> io::Result<()> {
+    set_int_option(fd, libc::SO_RCVLOWAT, value)
+}
+
+/// The number [`set_shared_number`] stored (1 when none was).
+pub(crate) fn shared_number(fd: BorrowedFd<'_>) -> io::Result<i32> {
+    int_option(fd, libc::SO_RCVLOWAT)
+}
+
+/// `setsockopt(SOL_SOCKET, option)` of an `int`.
+fn set_int_option(fd: BorrowedFd<'_>, option: libc::c_int, value: i32) -> io::Result<()> {
     let value: libc::c_int = value;
     // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from `&value`,
     // which lives for the call; `fd` is a valid descriptor.
@@ -195,7 +300,7 @@ pub(crate) fn set_shared_number(fd: BorrowedFd<'_>, value: i32) -> io::Result<()
         libc::setsockopt(
             fd.as_raw_fd(),
             libc::SOL_SOCKET,
-            libc::SO_RCVLOWAT,
+            option,
             (&value as *const libc::c_int).cast(),
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )
@@ -206,8 +311,8 @@ pub(crate) fn set_shared_number(fd: BorrowedFd<'_>, value: i32) -> io::Result<()
     Ok(())
 }
 
-/// The number [`set_shared_number`] stored (1 when none was).
-pub(crate) fn shared_number(fd: BorrowedFd<'_>) -> io::Result<i32> {
+/// `getsockopt(SOL_SOCKET, option)` of an `int`.
+fn int_option(fd: BorrowedFd<'_>, option: libc::c_int) -> io::Result<i32> {
     let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: getsockopt writes at most `len` bytes to `&mut value`, which
@@ -216,7 +321,7 @@ pub(crate) fn shared_number(fd: BorrowedFd<'_>) -> io::Result<i32> {
         libc::getsockopt(
             fd.as_raw_fd(),
             libc::SOL_SOCKET,
-            libc::SO_RCVLOWAT,
+            option,
             (&mut value as *mut libc::c_int).cast(),
             &mut len,
         )

@@ -48,6 +48,13 @@ impl Event {
     }
 }
 
+impl Event {
+    /// The descriptor, to wait on beside others.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.fd)
+    }
+}
+
 /// What [`wait`] saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Ready {

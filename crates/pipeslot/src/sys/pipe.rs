@@ -1,5 +1,16 @@
 //! Pipe system calls for anonymous pipes: `pipe2`, `F_GETPIPE_SZ` /
-//! `F_SETPIPE_SZ`, `FIONREAD`, `tee`, `poll`, and `read`/`write`.
+//! `F_SETPIPE_SZ`, `FIONREAD`, `tee`, `poll`, `read`/`write`, and an
+//! `inotify` watch that wakes when a pipe is read ([`ReadWatch`]).
+//!
+//! Why inotify: the kernel has no "pipe drained" notification. `POLLOUT` on
+//! the write end means "a slot is free", not "empty" (a pipe of 16 slots
+//! polls writable with 15 of them full), and `FIONREAD` only answers when
+//! asked. But every `read(2)`, `readv(2)` and `splice(2)` out of a pipe
+//! raises `IN_ACCESS` or `IN_MODIFY` on the pipe's inode, whichever process
+//! reads, so a waiter woken by those events and looking at `FIONREAD` then
+//! sees the pipe drained the moment it is. A watch cannot be added when the
+//! pipe belongs to another user (`EACCES`) or the user's inotify limits are
+//! reached; callers then fall back to looking at intervals.
 //!
 //! Contract:
 //! - every descriptor is created `O_CLOEXEC` (T19); duplicates too
@@ -10,13 +21,125 @@
 //!   context and the Win32 classification.
 
 use std::io;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
 
-use rustix::event::{PollFd, PollFlags};
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::fs::inotify;
 use rustix::io::Errno;
 use rustix::pipe::{PipeFlags, SpliceFlags};
 
+use super::event::Event;
 use super::signal;
+
+/// Which end of a pipe a descriptor should be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    Read,
+    Write,
+}
+
+/// Whether `fd` is a pipe (a FIFO) opened for `access` only
+/// (`fstat(2)` and `fcntl(F_GETFL)`).
+pub(crate) fn is_pipe_end(fd: BorrowedFd<'_>, access: Access) -> bool {
+    use rustix::fs::{FileType, OFlags};
+    let is_fifo =
+        rustix::fs::fstat(fd).is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Fifo);
+    let wanted = match access {
+        Access::Read => OFlags::RDONLY,
+        Access::Write => OFlags::WRONLY,
+    };
+    is_fifo && rustix::fs::fcntl_getfl(fd).is_ok_and(|flags| flags & OFlags::ACCMODE == wanted)
+}
+
+/// An inotify watch on a pipe's inode that becomes readable when the pipe
+/// is read (see the module docs).
+#[derive(Debug)]
+pub(crate) struct ReadWatch {
+    inotify: OwnedFd,
+}
+
+/// What [`ReadWatch::wait`] saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WatchWake {
+    /// The pipe was read or written (or the event queue overflowed): look
+    /// again.
+    Activity,
+    /// Every read end of the pipe is closed.
+    ReaderGone,
+    /// The doorbell rang.
+    Doorbell,
+    /// The timeout passed.
+    TimedOut,
+}
+
+impl ReadWatch {
+    /// `inotify_init1(IN_CLOEXEC | IN_NONBLOCK)` and `inotify_add_watch`
+    /// (`IN_ACCESS | IN_MODIFY`) on the pipe `fd` refers to, through
+    /// `/proc/self/fd`.
+    #[doc(alias = "inotify_add_watch")]
+    pub(crate) fn new(fd: BorrowedFd<'_>) -> io::Result<ReadWatch> {
+        let inotify =
+            inotify::init(inotify::CreateFlags::CLOEXEC | inotify::CreateFlags::NONBLOCK)?;
+        let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        inotify::add_watch(
+            &inotify,
+            path.as_str(),
+            inotify::WatchFlags::ACCESS | inotify::WatchFlags::MODIFY,
+        )?;
+        Ok(ReadWatch { inotify })
+    }
+
+    /// Waits in one `poll(2)` until the pipe is read, every reader of the
+    /// write end `write_end` is gone (`POLLERR`), `doorbell` rings, or
+    /// `timeout` passes (`None`: forever). Events seen are consumed.
+    pub(crate) fn wait(
+        &self,
+        write_end: BorrowedFd<'_>,
+        doorbell: &Event,
+        timeout: Option<Duration>,
+    ) -> io::Result<WatchWake> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let mut fds = [
+                PollFd::from_borrowed_fd(doorbell.fd(), PollFlags::IN),
+                // No interest: POLLERR (no reader left) is always reported.
+                PollFd::from_borrowed_fd(write_end, PollFlags::empty()),
+                PollFd::from_borrowed_fd(self.inotify.as_fd(), PollFlags::IN),
+            ];
+            let spec = deadline.map(|d| {
+                let left = d.saturating_duration_since(Instant::now());
+                Timespec {
+                    tv_sec: left.as_secs() as i64,
+                    tv_nsec: left.subsec_nanos() as _,
+                }
+            });
+            match rustix::event::poll(&mut fds, spec.as_ref()) {
+                Ok(0) => return Ok(WatchWake::TimedOut),
+                Ok(_) => {}
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            if !fds[0].revents().is_empty() {
+                return Ok(WatchWake::Doorbell);
+            }
+            if fds[1].revents().intersects(PollFlags::ERR | PollFlags::HUP) {
+                return Ok(WatchWake::ReaderGone);
+            }
+            if fds[1].revents().contains(PollFlags::NVAL) {
+                return Err(Errno::BADF.into());
+            }
+            self.consume();
+            return Ok(WatchWake::Activity);
+        }
+    }
+
+    /// Reads and throws away every queued inotify event.
+    fn consume(&self) {
+        let mut buf = [0u8; 4096];
+        while matches!(rustix::io::read(&self.inotify, &mut buf), Ok(n) if n > 0) {}
+    }
+}
 
 /// `pipe2(O_CLOEXEC)`: a new pipe, as (read end, write end).
 #[doc(alias = "pipe2")]
@@ -147,6 +270,21 @@ pub(crate) fn wait_writable(fd: BorrowedFd<'_>) -> io::Result<()> {
         if revents.contains(PollFlags::NVAL) {
             return Err(Errno::BADF.into());
         }
+    }
+}
+
+/// Waits in one `poll(2)` until every reader of the write end `fd` is
+/// gone, `doorbell` rings, or `timeout` passes; for flushes that cannot
+/// set a [`ReadWatch`].
+pub(crate) fn wait_doorbell(
+    fd: BorrowedFd<'_>,
+    doorbell: &Event,
+    timeout: Option<Duration>,
+) -> io::Result<WatchWake> {
+    match super::event::wait(Some(fd), PollFlags::empty(), &[doorbell], timeout)? {
+        super::event::Ready::Event(_) => Ok(WatchWake::Doorbell),
+        super::event::Ready::Fd(_) => Ok(WatchWake::ReaderGone),
+        super::event::Ready::TimedOut => Ok(WatchWake::TimedOut),
     }
 }
 
