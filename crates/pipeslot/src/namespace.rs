@@ -85,6 +85,7 @@ use std::fmt;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use pipeslot_proto::lock_record::MAX_RECORD_LEN;
 pub use pipeslot_proto::{LockRecord, ObjectKind};
@@ -219,6 +220,57 @@ impl Namespace {
                 }
             },
         }
+    }
+
+    /// The namespace of `scope` under `root` (or, for `None`, as
+    /// [`Namespace::open`] finds it), validated once per process and shared:
+    /// the connect path of every client uses it. A later call checks with
+    /// one `stat(2)` that the path still names the directory validated, and
+    /// validates again if not (a directory replaced after validation is
+    /// never used through the cache).
+    pub(crate) fn cached(root: Option<&Path>, scope: Scope) -> Result<Arc<Namespace>> {
+        type Cached = (
+            Option<PathBuf>,
+            Option<OsString>,
+            u32,
+            Scope,
+            Arc<Namespace>,
+        );
+        static CACHE: Mutex<Vec<Cached>> = Mutex::new(Vec::new());
+        let root = root.map(Path::to_owned);
+        let env = std::env::var_os(ROOT_ENV);
+        let uid = sysfs::effective_uid();
+        let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(at) = cache
+            .iter()
+            .position(|(r, e, u, s, _)| *r == root && *e == env && *u == uid && *s == scope)
+        {
+            let namespace = cache[at].4.clone();
+            if namespace.still_in_place() {
+                return Ok(namespace);
+            }
+            cache.swap_remove(at);
+        }
+        let namespace = Arc::new(match &root {
+            Some(root) => Namespace::at_root(root, scope)?,
+            None => Namespace::open(scope)?,
+        });
+        cache.push((root, env, uid, scope, namespace.clone()));
+        Ok(namespace)
+    }
+
+    /// Whether the socket directories' paths still name the directories
+    /// this namespace validated and holds open.
+    fn still_in_place(&self) -> bool {
+        [&self.pipe, &self.mailslot].iter().all(|dir| {
+            match (
+                sysfs::stat_nofollow(None, &dir.path),
+                sysfs::stat_fd(dir.fd.as_fd()),
+            ) {
+                (Ok(path), Ok(held)) => (path.dev, path.ino) == (held.dev, held.ino),
+                _ => false,
+            }
+        })
     }
 
     /// The namespace of `scope` under the root directory `root`, exactly as

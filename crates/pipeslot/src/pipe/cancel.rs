@@ -3,28 +3,32 @@
 //!
 //! A call takes a [`Token`] when it starts. [`Cancel::cancel`] bumps the
 //! generation, so every token taken before it reads as cancelled, and
-//! signals the [`Event`] those tokens hold: a call blocked in `poll(2)`
-//! waits on that event beside its socket and wakes at once. A call asleep
-//! on a condition variable is woken by the notification the canceller sends
-//! under that variable's lock.
+//! signals the wake-up [`Event`] of every thread blocked in
+//! [`Token::wait`]: such a thread waits in `poll(2)` on that event beside
+//! its socket and wakes at once. A call asleep on a condition variable is
+//! woken by the notification the canceller sends under that variable's
+//! lock.
 //!
-//! The signalled event is never cleared (a waiter that has not yet reached
-//! its `poll` must still see it); calls that start after the cancellation
-//! take a fresh event, made on first use.
+//! Each thread has one event, made on its first blocking wait and kept for
+//! its life, so a blocking call costs no descriptor of its own; a thread
+//! registers its event with the handle only while it waits. A signal that
+//! arrives for a wait that already ended is found stale by the next wait
+//! (its token is not cancelled) and cleared.
 
+use std::cell::RefCell;
+use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::sys::event::Event;
+use crate::sys::event::{self, Event, PollFlags, Ready};
 
 /// The cancellation state of one handle.
 #[derive(Debug, Default)]
 pub(crate) struct Cancel {
     generation: AtomicU64,
-    /// The event of the current generation; `None` until a call needs one,
-    /// and again after a cancellation used it up.
-    event: Mutex<Option<Arc<Event>>>,
+    /// The events of the threads blocked in a wait of this handle.
+    waiting: Mutex<Vec<Arc<Event>>>,
 }
 
 /// One call's view of its handle's cancellation.
@@ -32,6 +36,11 @@ pub(crate) struct Cancel {
 pub(crate) struct Token {
     cancel: Arc<Cancel>,
     generation: u64,
+}
+
+thread_local! {
+    /// This thread's wake-up event.
+    static WAKE: RefCell<Option<Arc<Event>>> = const { RefCell::new(None) };
 }
 
 impl Cancel {
@@ -42,9 +51,9 @@ impl Cancel {
     /// Makes every blocking call of the handle under way fail with
     /// ERROR_OPERATION_ABORTED, waking those blocked on a descriptor.
     pub(crate) fn cancel(&self) {
-        let mut event = self.event.lock().unwrap_or_else(|p| p.into_inner());
+        let waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
         self.generation.fetch_add(1, Ordering::SeqCst);
-        if let Some(event) = event.take() {
+        for event in waiting.iter() {
             event.signal();
         }
     }
@@ -72,13 +81,53 @@ impl Token {
         }
     }
 
-    /// The event to wait on beside a descriptor: signalled when this
-    /// token's call is cancelled (or already signalled if it was).
-    pub(crate) fn event(&self, what: &str) -> Result<Arc<Event>> {
-        let mut slot = self.cancel.event.lock().unwrap_or_else(|p| p.into_inner());
-        if self.is_cancelled() {
-            return Err(aborted(what));
+    /// Waits until `fd` is ready for `interest` (its `revents`), or this
+    /// call is cancelled (ERROR_OPERATION_ABORTED).
+    pub(crate) fn wait(
+        &self,
+        fd: BorrowedFd<'_>,
+        interest: PollFlags,
+        what: &str,
+    ) -> Result<PollFlags> {
+        let wake = thread_event(what)?;
+        self.cancel
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(wake.clone());
+        let result = loop {
+            if self.is_cancelled() {
+                break Err(aborted(what));
+            }
+            match event::wait(Some(fd), interest, &[&wake], None) {
+                Ok(Ready::Event(_)) => {
+                    if self.is_cancelled() {
+                        break Err(aborted(what));
+                    }
+                    // A signal meant for an earlier wait of this thread.
+                    wake.clear();
+                }
+                Ok(Ready::Fd(revents)) => break Ok(revents),
+                Ok(Ready::TimedOut) => {}
+                Err(e) => break Err(Error::from_io(e, what)),
+            }
+        };
+        let mut waiting = self
+            .cancel
+            .waiting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(at) = waiting.iter().position(|e| Arc::ptr_eq(e, &wake)) {
+            waiting.swap_remove(at);
         }
+        result
+    }
+}
+
+/// This thread's wake-up event, made on first use.
+fn thread_event(what: &str) -> Result<Arc<Event>> {
+    WAKE.with(|slot| {
+        let mut slot = slot.borrow_mut();
         if let Some(event) = slot.as_ref() {
             return Ok(event.clone());
         }
@@ -87,7 +136,7 @@ impl Token {
         );
         *slot = Some(event.clone());
         Ok(event)
-    }
+    })
 }
 
 pub(crate) fn aborted(what: &str) -> Error {
@@ -99,34 +148,29 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::sys::event::{wait, Ready};
+    use crate::sys::event::Event;
 
     #[test]
     fn a_cancel_wakes_a_waiter_and_later_calls_start_clean() {
         let cancel = Cancel::new();
+        let idle = Arc::new(Event::new().unwrap());
         let token = cancel.token();
-        let event = token.event("test").unwrap();
         let canceller = cancel.clone();
-        let t = std::thread::spawn(move || canceller.cancel());
-        assert_eq!(
-            wait(None, crate::sys::event::PollFlags::IN, &[&event], None).unwrap(),
-            Ready::Event(0)
-        );
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            canceller.cancel();
+        });
+        assert!(token.wait(idle.fd(), PollFlags::IN, "test").is_err());
         t.join().unwrap();
-        assert!(token.check("test").is_err());
-        // A call after the cancellation gets an event that is not signalled.
+        // A call after the cancellation waits normally: a stale signal is
+        // cleared, not taken for a cancel.
         let later = cancel.token();
-        let fresh = later.event("test").unwrap();
-        assert_eq!(
-            wait(
-                None,
-                crate::sys::event::PollFlags::IN,
-                &[&fresh],
-                Some(Duration::ZERO)
-            )
-            .unwrap(),
-            Ready::TimedOut
-        );
-        assert!(later.check("test").is_ok());
+        let ready = idle.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            ready.signal();
+        });
+        assert!(later.wait(idle.fd(), PollFlags::IN, "test").is_ok());
+        t.join().unwrap();
     }
 }

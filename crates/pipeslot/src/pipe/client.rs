@@ -199,11 +199,9 @@ impl ClientOptions {
         }
         let local = name.to_local();
         for scope in [Scope::Private, Scope::MachineWide] {
-            let namespace = match &self.root {
-                Some(root) => Namespace::at_root(root, scope),
-                None => Namespace::open(scope),
+            let Ok(namespace) = Namespace::cached(self.root.as_deref(), scope) else {
+                continue;
             };
-            let Ok(namespace) = namespace else { continue };
             let address = namespace.pipe_socket_address(&local)?;
             let stream = match UnixStream::connect(&address) {
                 Ok(stream) => stream,

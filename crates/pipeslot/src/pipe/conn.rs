@@ -40,7 +40,7 @@ use super::state::{not_connected, Counters, End, Filed, State, Violation, PENDIN
 use super::transport::{Ring, Transport};
 use super::{MessageRead, PeekInfo, PeerIdentity, PipeEnd, PipeMode, ReadMode};
 use crate::error::{Error, ErrorKind, Result};
-use crate::sys::event::{self, PollFlags, Ready};
+use crate::sys::event::{self, PollFlags};
 
 /// Bytes received from the transport at a time.
 const RECEIVE_CHUNK: usize = 64 * 1024;
@@ -574,17 +574,7 @@ impl Conn {
         let mut receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
         let receive = &mut *receive;
         if let Some(token) = wait {
-            let cancelled = token.event(what)?;
-            match event::wait(
-                Some(self.transport.fd()),
-                PollFlags::IN,
-                &[&cancelled],
-                None,
-            ) {
-                Ok(Ready::Event(_)) => return Err(aborted(what)),
-                Ok(_) => {}
-                Err(e) => return Err(Error::from_io(e, what)),
-            }
+            token.wait(self.transport.fd(), PollFlags::IN, what)?;
         }
         let got = match receive.large.as_mut() {
             Some(large) => self.transport.receive(&mut large.data, large.len),
@@ -845,24 +835,20 @@ impl Conn {
                         return Ok(());
                     }
                 }
-                Ok(None) => {
-                    let cancelled = match token {
-                        Some(token) => match token.event("sending") {
-                            Ok(event) => Some(event),
-                            Err(_) => return Err(self.stop_unit(outbox, owed_done, parts, done)),
-                        },
-                        None => None,
-                    };
-                    let events: Vec<&crate::sys::event::Event> =
-                        cancelled.iter().map(|e| &**e).collect();
-                    match event::wait(Some(self.transport.fd()), PollFlags::OUT, &events, None) {
-                        Ok(Ready::Event(_)) => {
-                            return Err(self.stop_unit(outbox, owed_done, parts, done))
+                Ok(None) => match token {
+                    Some(token) => {
+                        if token
+                            .wait(self.transport.fd(), PollFlags::OUT, "sending")
+                            .is_err()
+                        {
+                            return Err(self.stop_unit(outbox, owed_done, parts, done));
                         }
-                        Ok(_) => {}
-                        Err(e) => return Err(SendError::Io(e)),
                     }
-                }
+                    None => {
+                        event::wait(Some(self.transport.fd()), PollFlags::OUT, &[], None)
+                            .map_err(SendError::Io)?;
+                    }
+                },
                 Err(e) => return Err(SendError::Io(e)),
             }
         }

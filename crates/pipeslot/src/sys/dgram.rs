@@ -334,8 +334,14 @@ fn int_option(fd: BorrowedFd<'_>, option: libc::c_int) -> io::Result<i32> {
 
 /// This machine's host name (`uname(2)`).
 pub(crate) fn host_name() -> String {
-    rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned()
+    // Asked on every connection: read once per process, as Windows fixes
+    // the computer name at boot.
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        rustix::system::uname()
+            .nodename()
+            .to_string_lossy()
+            .into_owned()
+    })
+    .clone()
 }
