@@ -181,7 +181,6 @@ fn signalled(object: &Object) -> Win32Result<bool> {
 pub(crate) fn canceller(object: &Object) -> Option<Canceller> {
     match object {
         Object::PipeServer(handle) => Some(handle.server.canceller()),
-        Object::PipeClient(handle) => Some(handle.client.canceller()),
         Object::PipeConnection(handle) => Some(handle.conn.canceller()),
         _ => None,
     }
@@ -191,7 +190,6 @@ pub(crate) fn canceller(object: &Object) -> Option<Canceller> {
 pub(crate) fn busy(object: &Object) -> bool {
     let busy = match object {
         Object::PipeServer(handle) => &handle.busy,
-        Object::PipeClient(handle) => &handle.busy,
         Object::PipeConnection(handle) => &handle.busy,
         _ => return false,
     };
@@ -210,7 +208,6 @@ impl<'a> Blocking<'a> {
     pub(crate) fn new(object: &'a Arc<Object>) -> Self {
         let busy = match &**object {
             Object::PipeServer(handle) => &handle.busy,
-            Object::PipeClient(handle) => &handle.busy,
             Object::PipeConnection(handle) => &handle.busy,
             _ => {
                 return Blocking {

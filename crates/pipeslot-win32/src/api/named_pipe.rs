@@ -81,7 +81,7 @@ use pipeslot::{MailslotName, PipeName};
 
 use super::{buffer, buffer_mut, c_string, store};
 use crate::error::{code_of, code_of_io, ffi_call, set_last_error, Win32Result};
-use crate::handles::{self, FileHandle, Object, PipeClientHandle, PipeServerHandle};
+use crate::handles::{self, FileHandle, Object, PipeConnectionHandle, PipeServerHandle};
 use crate::sys;
 use crate::thread::{Blocking, Busy};
 use crate::types::{
@@ -182,13 +182,12 @@ pub unsafe extern "C" fn ConnectNamedPipe(
         let entry = handles::lookup(hNamedPipe)?;
         let server = match &*entry.object {
             Object::PipeServer(handle) => &handle.server,
-            Object::PipeClient(_) => return Err(ERROR_INVALID_FUNCTION), // S34
-            // An inherited end has its client already; waiting for new
-            // ones stays with the process that created the name.
+            // An inherited server end has its client already; waiting for
+            // new ones stays with the process that created the name.
             Object::PipeConnection(handle) if handle.conn.end() == PipeEnd::Server => {
                 return Err(ERROR_NOT_SUPPORTED)
             }
-            Object::PipeConnection(_) => return Err(ERROR_INVALID_FUNCTION),
+            Object::PipeConnection(_) => return Err(ERROR_INVALID_FUNCTION), // S34
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         if !lpOverlapped.is_null() {
@@ -207,8 +206,8 @@ pub extern "C" fn DisconnectNamedPipe(hNamedPipe: HANDLE) -> BOOL {
         let entry = handles::lookup(hNamedPipe)?;
         match &*entry.object {
             Object::PipeServer(handle) => handle.server.disconnect().map_err(|e| code_of(&e))?,
+            // A client end: ERROR_INVALID_FUNCTION.
             Object::PipeConnection(handle) => handle.conn.disconnect().map_err(|e| code_of(&e))?,
-            Object::PipeClient(_) => return Err(ERROR_INVALID_FUNCTION),
             _ => return Err(ERROR_INVALID_HANDLE),
         }
         Ok(TRUE)
@@ -249,8 +248,8 @@ pub unsafe extern "C" fn CreateFileA(
                     .write(write)
                     .open(&name)
                     .map_err(|e| code_of(&e))?;
-                Object::PipeClient(PipeClientHandle {
-                    client,
+                Object::PipeConnection(PipeConnectionHandle {
+                    conn: client.into_connection(),
                     can_set_state: write || dwDesiredAccess & FILE_WRITE_ATTRIBUTES != 0,
                     busy: Busy::default(),
                 })
@@ -289,7 +288,6 @@ pub extern "C" fn FlushFileBuffers(hFile: HANDLE) -> BOOL {
         let _blocking = Blocking::new(&entry.object);
         match &*entry.object {
             Object::PipeServer(handle) => handle.server.flush().map_err(|e| code_of(&e))?,
-            Object::PipeClient(handle) => handle.client.flush().map_err(|e| code_of(&e))?,
             Object::PipeConnection(handle) => handle.conn.flush().map_err(|e| code_of(&e))?,
             Object::File(handle) => handle.file.sync_all().map_err(code_of_io)?,
             Object::StdStream(fd) => sys::sync(*fd).map_err(code_of_io)?,
@@ -339,7 +337,6 @@ pub unsafe extern "C" fn TransactNamedPipe(
         let _blocking = Blocking::new(&entry.object);
         let result = match &*entry.object {
             Object::PipeServer(handle) => handle.server.transact(request, reply),
-            Object::PipeClient(handle) => handle.client.transact(request, reply),
             Object::PipeConnection(handle) => handle.conn.transact(request, reply),
             _ => return Err(ERROR_INVALID_HANDLE),
         };
@@ -441,21 +438,17 @@ pub unsafe extern "C" fn GetNamedPipeHandleStateA(
                 };
                 (state, user)
             }
-            Object::PipeClient(handle) => {
-                if !lpUserName.is_null() {
+            Object::PipeConnection(handle) => {
+                // A client end has no user name to give (checked first).
+                if !lpUserName.is_null() && handle.conn.end() == PipeEnd::Client {
                     return Err(ERROR_INVALID_PARAMETER);
                 }
-                (handle.client.handle_state().map_err(|e| code_of(&e))?, None)
-            }
-            Object::PipeConnection(handle) => {
                 let state = handle.conn.handle_state().map_err(|e| code_of(&e))?;
-                let user = match (lpUserName.is_null(), handle.conn.end()) {
-                    (true, _) => None,
-                    (false, PipeEnd::Client) => return Err(ERROR_INVALID_PARAMETER),
-                    (false, PipeEnd::Server) => {
-                        let peer = handle.conn.peer_identity().map_err(|e| code_of(&e))?;
-                        Some(pipeslot::host::user_name(peer.uid))
-                    }
+                let user = if lpUserName.is_null() {
+                    None
+                } else {
+                    let peer = handle.conn.peer_identity().map_err(|e| code_of(&e))?;
+                    Some(pipeslot::host::user_name(peer.uid))
                 };
                 (state, user)
             }
@@ -525,7 +518,6 @@ pub unsafe extern "C" fn SetNamedPipeHandleState(
         let entry = handles::lookup(hNamedPipe)?;
         let allowed = match &*entry.object {
             Object::PipeServer(handle) => handle.outbound,
-            Object::PipeClient(handle) => handle.can_set_state,
             Object::PipeConnection(handle) => handle.can_set_state,
             // S132: both ends of an anonymous pipe have FILE_WRITE_ATTRIBUTES.
             Object::AnonReader(_) | Object::AnonWriter(_) => true,
@@ -551,10 +543,6 @@ pub unsafe extern "C" fn SetNamedPipeHandleState(
                 .server
                 .set_read_mode(read_mode)
                 .and_then(|()| handle.server.set_nowait(nowait)),
-            Object::PipeClient(handle) => handle
-                .client
-                .set_read_mode(read_mode)
-                .and_then(|()| handle.client.set_nowait(nowait)),
             Object::PipeConnection(handle) => handle
                 .conn
                 .set_read_mode(read_mode)
@@ -622,10 +610,6 @@ pub unsafe extern "C" fn GetNamedPipeClientComputerNameA(
         let entry = handles::lookup(Pipe)?;
         let name = match &*entry.object {
             Object::PipeServer(handle) => handle.server.client_computer_name(),
-            Object::PipeClient(handle) => handle
-                .client
-                .client_process_id()
-                .map(|_| pipeslot::host::computer_name()),
             Object::PipeConnection(handle) => match handle.conn.end() {
                 PipeEnd::Server => handle.conn.peer_identity().map(|peer| peer.computer_name),
                 PipeEnd::Client => handle
@@ -652,8 +636,6 @@ unsafe fn process_id(pipe: HANDLE, out: *mut u32, client: bool) -> BOOL {
         let pid = match (&*entry.object, client) {
             (Object::PipeServer(h), true) => h.server.client_process_id(),
             (Object::PipeServer(h), false) => h.server.server_process_id(),
-            (Object::PipeClient(h), true) => h.client.client_process_id(),
-            (Object::PipeClient(h), false) => h.client.server_process_id(),
             (Object::PipeConnection(h), true) => h.conn.client_process_id(),
             (Object::PipeConnection(h), false) => h.conn.server_process_id(),
             _ => return Err(ERROR_INVALID_HANDLE),

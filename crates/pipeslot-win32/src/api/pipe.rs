@@ -152,12 +152,6 @@ pub unsafe extern "C" fn ReadFile(
                     message_result(handle.server.read_message(buf), lpNumberOfBytesRead)
                 };
             }
-            Object::PipeClient(handle) => {
-                // SAFETY: as above.
-                return unsafe {
-                    message_result(handle.client.read_message(buf), lpNumberOfBytesRead)
-                };
-            }
             Object::PipeConnection(handle) => {
                 // SAFETY: as above.
                 return unsafe {
@@ -226,9 +220,6 @@ pub unsafe extern "C" fn WriteFile(
             Object::PipeServer(handle) => {
                 handle.server.send(data).map_err(|e| code_of(&e))? as DWORD
             }
-            Object::PipeClient(handle) => {
-                handle.client.send(data).map_err(|e| code_of(&e))? as DWORD
-            }
             Object::PipeConnection(handle) => {
                 handle.conn.send(data).map_err(|e| code_of(&e))? as DWORD
             }
@@ -277,7 +268,6 @@ pub unsafe extern "C" fn PeekNamedPipe(
             Object::AnonWriter(_) => return Err(ERROR_ACCESS_DENIED), // S96: needs read access
             // S89-S96: the library computes the message-type values (S92-S94).
             Object::PipeServer(handle) => peek_values(handle.server.peek(buf))?,
-            Object::PipeClient(handle) => peek_values(handle.client.peek(buf))?,
             Object::PipeConnection(handle) => peek_values(handle.conn.peek(buf))?,
             _ => return Err(ERROR_INVALID_HANDLE),
         };
@@ -311,7 +301,6 @@ pub unsafe extern "C" fn GetNamedPipeInfo(
             Object::AnonWriter(end) => anon_info(end.lock().info()),
             // S105-S108.
             Object::PipeServer(handle) => pipe_info(handle.server.info())?,
-            Object::PipeClient(handle) => pipe_info(handle.client.info())?,
             Object::PipeConnection(handle) => pipe_info(handle.conn.info())?,
             _ => return Err(ERROR_INVALID_HANDLE),
         };
