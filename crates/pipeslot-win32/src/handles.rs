@@ -190,9 +190,10 @@ pub(crate) fn lookup(handle: HANDLE) -> Win32Result<Entry> {
     table.slots[index].entry.clone().ok_or(ERROR_INVALID_HANDLE)
 }
 
-/// Closes `handle`: frees its slot, so the value becomes stale. The
+/// Closes `handle`: frees its slot, so the value becomes stale, and wakes
+/// the calls blocked on a named-pipe handle (`crate::thread::close`). The
 /// object is dropped (closing its descriptor) once no call in progress
-/// uses it. A standard handle stays valid and its descriptor open (see
+/// (nor a relay) uses it. A standard handle stays valid and its descriptor open (see
 /// `CloseHandle` in the header).
 pub(crate) fn close(handle: HANDLE) -> Win32Result<()> {
     let removed = {
@@ -209,8 +210,10 @@ pub(crate) fn close(handle: HANDLE) -> Win32Result<()> {
         table.free.push(index);
         removed
     };
-    // Dropped outside the lock: closing a process handle may start a
-    // reaper thread, closing a pipe end closes a descriptor.
+    // Outside the lock: the calls blocked on a pipe handle are woken and
+    // waited for (issue 10), closing a process handle may start a reaper
+    // thread, closing a pipe end closes a descriptor.
+    crate::thread::close(&removed.object);
     drop(removed);
     Ok(())
 }

@@ -68,9 +68,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use pipeslot::error::win32::{
-    ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_BAD_PATHNAME, ERROR_INSUFFICIENT_BUFFER,
-    ERROR_INVALID_FUNCTION, ERROR_INVALID_HANDLE, ERROR_INVALID_NAME, ERROR_INVALID_PARAMETER,
-    ERROR_MORE_DATA, ERROR_NOT_SUPPORTED, ERROR_PATH_NOT_FOUND, ERROR_SUCCESS,
+    ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_BAD_PATHNAME, ERROR_BROKEN_PIPE,
+    ERROR_INSUFFICIENT_BUFFER, ERROR_INVALID_FUNCTION, ERROR_INVALID_HANDLE, ERROR_INVALID_NAME,
+    ERROR_INVALID_PARAMETER, ERROR_MORE_DATA, ERROR_NOT_SUPPORTED, ERROR_OPERATION_ABORTED,
+    ERROR_PATH_NOT_FOUND, ERROR_SUCCESS,
 };
 use pipeslot::mailslot::MailslotWriter;
 use pipeslot::pipe::{
@@ -169,7 +170,8 @@ pub unsafe extern "C" fn CreateNamedPipeA(
     })
 }
 
-/// `ConnectNamedPipe`: waits for a client (S29, S41-S47).
+/// `ConnectNamedPipe`: waits for a client (S29, S41-S47); closing the
+/// handle from another thread ends the wait with ERROR_BROKEN_PIPE (S168).
 ///
 /// # Safety
 /// None beyond the C contract: `lpOverlapped` is only compared with NULL.
@@ -180,8 +182,8 @@ pub unsafe extern "C" fn ConnectNamedPipe(
 ) -> BOOL {
     ffi_call(FALSE, || {
         let entry = handles::lookup(hNamedPipe)?;
-        let server = match &*entry.object {
-            Object::PipeServer(handle) => &handle.server,
+        let handle = match &*entry.object {
+            Object::PipeServer(handle) => handle,
             // An inherited server end has its client already; waiting for
             // new ones stays with the process that created the name.
             Object::PipeConnection(handle) if handle.conn.end() == PipeEnd::Server => {
@@ -193,8 +195,15 @@ pub unsafe extern "C" fn ConnectNamedPipe(
         if !lpOverlapped.is_null() {
             return Err(ERROR_NOT_SUPPORTED);
         }
-        let _blocking = Blocking::new(&entry.object);
-        server.connect().map_err(|e| code_of(&e))?;
+        let _blocking = Blocking::new(&entry.object)?;
+        handle.server.connect().map_err(|e| match code_of(&e) {
+            // S168: a connect whose instance handle is closed meanwhile
+            // (CloseHandle in another thread) fails with ERROR_BROKEN_PIPE;
+            // CancelIoEx and CancelSynchronousIo give ERROR_OPERATION_ABORTED
+            // (S41).
+            ERROR_OPERATION_ABORTED if handle.busy.closed() => ERROR_BROKEN_PIPE,
+            code => code,
+        })?;
         Ok(TRUE)
     })
 }
@@ -285,7 +294,7 @@ pub unsafe extern "C" fn CreateFileA(
 pub extern "C" fn FlushFileBuffers(hFile: HANDLE) -> BOOL {
     ffi_call(FALSE, || {
         let entry = handles::lookup(hFile)?;
-        let _blocking = Blocking::new(&entry.object);
+        let _blocking = Blocking::new(&entry.object)?;
         match &*entry.object {
             Object::PipeServer(handle) => handle.server.flush().map_err(|e| code_of(&e))?,
             Object::PipeConnection(handle) => handle.conn.flush().map_err(|e| code_of(&e))?,
@@ -334,7 +343,7 @@ pub unsafe extern "C" fn TransactNamedPipe(
                 buffer_mut(lpOutBuffer, nOutBufferSize)?,
             )
         };
-        let _blocking = Blocking::new(&entry.object);
+        let _blocking = Blocking::new(&entry.object)?;
         let result = match &*entry.object {
             Object::PipeServer(handle) => handle.server.transact(request, reply),
             Object::PipeConnection(handle) => handle.conn.transact(request, reply),

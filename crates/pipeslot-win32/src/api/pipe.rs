@@ -51,6 +51,15 @@ use crate::types::{
 /// `CloseHandle`: closes a handle; it becomes invalid (ERROR_INVALID_HANDLE
 /// on reuse, a second close included). Standard handles stay open.
 ///
+/// The blocking calls other threads are in on a named-pipe handle are
+/// woken at once (issue 10, T12; `crate::thread::close`):
+/// `ConnectNamedPipe` fails with ERROR_BROKEN_PIPE, the code S168 chooses
+/// for a connect whose instance handle is closed, and `ReadFile`,
+/// `WriteFile`, `TransactNamedPipe` and `FlushFileBuffers` with
+/// ERROR_OPERATION_ABORTED (no spec statement covers closing one's own
+/// handle under them; it is the code of a cancellation, S165). A mailslot
+/// read is not woken: `pipeslot::mailslot::Mailslot` has no canceller.
+///
 /// # Safety
 /// None beyond the C contract: `hObject` is only compared, never
 /// dereferenced.
@@ -127,7 +136,7 @@ pub unsafe extern "C" fn ReadFile(
         }
         // SAFETY: valid for `nNumberOfBytesToRead` bytes by contract.
         let buf = unsafe { buffer_mut(lpBuffer, nNumberOfBytesToRead)? };
-        let _blocking = Blocking::new(&entry.object);
+        let _blocking = Blocking::new(&entry.object)?;
         let count = match &*entry.object {
             // S134, S135: partial reads, ERROR_BROKEN_PIPE at end of data.
             Object::AnonReader(end) => {
@@ -193,7 +202,7 @@ pub unsafe extern "C" fn WriteFile(
         }
         // SAFETY: valid for `nNumberOfBytesToWrite` bytes by contract.
         let data = unsafe { buffer(lpBuffer, nNumberOfBytesToWrite)? };
-        let _blocking = Blocking::new(&entry.object);
+        let _blocking = Blocking::new(&entry.object)?;
         let written = match &*entry.object {
             // S136: blocks until all is written; S129: ERROR_NO_DATA, no SIGPIPE.
             Object::AnonWriter(end) => {
