@@ -30,7 +30,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError};
 use pipeslot::anon::{PipeReader, PipeWriter};
 use pipeslot::error::win32::{ERROR_INVALID_HANDLE, ERROR_TOO_MANY_OPEN_FILES};
 use pipeslot::mailslot::{Mailslot, MailslotWriter};
-use pipeslot::pipe::{PipeClient, PipeConnection, PipeServer};
+use pipeslot::pipe::{PipeConnection, PipeServer};
 
 use crate::error::Win32Result;
 use crate::process::Process;
@@ -54,10 +54,9 @@ pub(crate) enum Object {
     Process(Process),
     /// A named-pipe instance (`CreateNamedPipeA`).
     PipeServer(PipeServerHandle),
-    /// A named-pipe client end (`CreateFileA` on a pipe name).
-    PipeClient(PipeClientHandle),
-    /// A connected named-pipe end (client or server) inherited from the
-    /// parent process (`crate::inherit`).
+    /// A connected named-pipe end: a client (`CreateFileA` on a pipe
+    /// name), or a client or server end inherited from the parent process
+    /// (`crate::inherit`).
     PipeConnection(PipeConnectionHandle),
     /// A mailslot's reading end (`CreateMailslotA`), boxed as it is large.
     Mailslot(Box<Mailslot>),
@@ -80,18 +79,10 @@ pub(crate) struct PipeServerHandle {
     pub(crate) busy: Busy,
 }
 
-/// A named-pipe client end and whether it may change its handle state
-/// (S102: GENERIC_WRITE or FILE_WRITE_ATTRIBUTES was asked for).
-#[derive(Debug)]
-pub(crate) struct PipeClientHandle {
-    pub(crate) client: PipeClient,
-    pub(crate) can_set_state: bool,
-    /// Blocking calls under way on this handle (for `CancelIoEx`).
-    pub(crate) busy: Busy,
-}
-
-/// An inherited named-pipe end, and whether it may change its handle
-/// state (S102).
+/// A connected named-pipe end, and whether it may change its handle
+/// state (S102: a client asked for GENERIC_WRITE or
+/// FILE_WRITE_ATTRIBUTES; an inherited end keeps what the parent's
+/// handle had).
 #[derive(Debug)]
 pub(crate) struct PipeConnectionHandle {
     pub(crate) conn: PipeConnection,
@@ -152,7 +143,6 @@ impl Object {
             // child could use: the flag is kept, nothing is passed.
             Object::Process(_)
             | Object::PipeServer(_)
-            | Object::PipeClient(_)
             | Object::PipeConnection(_)
             | Object::Mailslot(_)
             | Object::MailslotWriter(_)
@@ -200,9 +190,10 @@ pub(crate) fn lookup(handle: HANDLE) -> Win32Result<Entry> {
     table.slots[index].entry.clone().ok_or(ERROR_INVALID_HANDLE)
 }
 
-/// Closes `handle`: frees its slot, so the value becomes stale. The
+/// Closes `handle`: frees its slot, so the value becomes stale, and wakes
+/// the calls blocked on a named-pipe handle (`crate::thread::close`). The
 /// object is dropped (closing its descriptor) once no call in progress
-/// uses it. A standard handle stays valid and its descriptor open (see
+/// (nor a relay) uses it. A standard handle stays valid and its descriptor open (see
 /// `CloseHandle` in the header).
 pub(crate) fn close(handle: HANDLE) -> Win32Result<()> {
     let removed = {
@@ -219,8 +210,10 @@ pub(crate) fn close(handle: HANDLE) -> Win32Result<()> {
         table.free.push(index);
         removed
     };
-    // Dropped outside the lock: closing a process handle may start a
-    // reaper thread, closing a pipe end closes a descriptor.
+    // Outside the lock: the calls blocked on a pipe handle are woken and
+    // waited for (issue 10), closing a process handle may start a reaper
+    // thread, closing a pipe end closes a descriptor.
+    crate::thread::close(&removed.object);
     drop(removed);
     Ok(())
 }

@@ -161,7 +161,6 @@ fn describe(object: &Object) -> Option<(ObjectState, Vec<RawFd>, Vec<OwnedFd>)> 
         )),
         // A server instance still waiting for a client is not passed.
         Object::PipeServer(handle) => pipe(handle.server.handoff(), handle.outbound),
-        Object::PipeClient(handle) => pipe(handle.client.handoff(), handle.can_set_state),
         Object::PipeConnection(handle) => pipe(handle.conn.handoff(), handle.can_set_state),
         Object::Mailslot(slot) => {
             let handoff = slot.handoff().ok()?;

@@ -44,7 +44,6 @@ pub(crate) fn needs_relay(object: &Object) -> bool {
     matches!(
         object,
         Object::PipeServer(_)
-            | Object::PipeClient(_)
             | Object::PipeConnection(_)
             | Object::Mailslot(_)
             | Object::MailslotWriter(_)
@@ -114,7 +113,6 @@ fn reader_gone(writer: &PipeWriter) -> bool {
 fn waiting(object: &Object) -> Result<bool, ()> {
     let peeked = match object {
         Object::PipeServer(handle) => handle.server.peek(&mut []),
-        Object::PipeClient(handle) => handle.client.peek(&mut []),
         Object::PipeConnection(handle) => handle.conn.peek(&mut []),
         Object::Mailslot(slot) => {
             return match slot.info() {
@@ -135,7 +133,6 @@ fn waiting(object: &Object) -> Result<bool, ()> {
 fn read(object: &Object, buf: &mut [u8]) -> Result<usize, ()> {
     let read = match object {
         Object::PipeServer(handle) => handle.server.read_message(buf),
-        Object::PipeClient(handle) => handle.client.read_message(buf),
         Object::PipeConnection(handle) => handle.conn.read_message(buf),
         Object::Mailslot(slot) => return slot.read(buf).map_err(drop),
         _ => return Err(()),
@@ -155,7 +152,6 @@ fn write(object: &Object, mut data: &[u8]) -> Result<(), ()> {
     while !data.is_empty() {
         let sent = match object {
             Object::PipeServer(handle) => handle.server.send(data),
-            Object::PipeClient(handle) => handle.client.send(data),
             Object::PipeConnection(handle) => handle.conn.send(data),
             _ => return Err(()),
         };

@@ -15,9 +15,16 @@
 //! (what `CancelIoEx` checks) and, on a thread started by `CreateThread`,
 //! records the handle's object as the one the thread is blocked on (what
 //! `CancelSynchronousIo` cancels).
+//!
+//! Closing a handle (`CloseHandle`) that such a call is blocked on wakes
+//! the call at once (issue 10, T12): [`close`] marks the handle closed,
+//! then cancels the calls counted in its [`Busy`] counter, and waits the
+//! short while they take to return. A call that starts on the handle
+//! after that sees the mark and fails with ERROR_INVALID_HANDLE, as if the
+//! handle had been closed before it looked it up.
 
 use std::cell::OnceCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -47,9 +54,24 @@ pub(crate) struct Shared {
     blocked: Mutex<Option<Arc<Object>>>,
 }
 
-/// Blocking calls under way on a named-pipe handle.
+/// Blocking calls under way on a named-pipe handle, and whether the
+/// handle was closed.
 #[derive(Debug, Default)]
-pub(crate) struct Busy(AtomicUsize);
+pub(crate) struct Busy {
+    calls: AtomicUsize,
+    closed: AtomicBool,
+}
+
+impl Busy {
+    /// Whether `CloseHandle` closed the handle (the call that sees it was
+    /// woken by the close, not by a cancellation).
+    pub(crate) fn closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+/// How long [`close`] waits for the calls it cancelled to return.
+const CLOSE_WAIT: Duration = Duration::from_millis(100);
 
 thread_local! {
     /// The shared state of the current thread, when `CreateThread` started it.
@@ -181,21 +203,58 @@ fn signalled(object: &Object) -> Win32Result<bool> {
 pub(crate) fn canceller(object: &Object) -> Option<Canceller> {
     match object {
         Object::PipeServer(handle) => Some(handle.server.canceller()),
-        Object::PipeClient(handle) => Some(handle.client.canceller()),
         Object::PipeConnection(handle) => Some(handle.conn.canceller()),
+        _ => None,
+    }
+}
+
+/// The call counter of a named-pipe object; `None` for other kinds.
+fn busy_of(object: &Object) -> Option<&Busy> {
+    match object {
+        Object::PipeServer(handle) => Some(&handle.busy),
+        Object::PipeConnection(handle) => Some(&handle.busy),
         _ => None,
     }
 }
 
 /// Whether a blocking call is under way on a named-pipe object.
 pub(crate) fn busy(object: &Object) -> bool {
-    let busy = match object {
-        Object::PipeServer(handle) => &handle.busy,
-        Object::PipeClient(handle) => &handle.busy,
-        Object::PipeConnection(handle) => &handle.busy,
-        _ => return false,
+    busy_of(object).is_some_and(|busy| busy.calls.load(Ordering::SeqCst) != 0)
+}
+
+/// What `CloseHandle` does to a named-pipe object before dropping the
+/// table's reference: marks it closed, so that no call starts on it any
+/// more, and cancels the calls blocked on it, which fail at once (see
+/// [`crate::api::pipe::CloseHandle`] for the codes). Then waits, at most
+/// [`CLOSE_WAIT`], for them to return, cancelling again meanwhile: a call
+/// that was about to start waiting when the first cancellation came takes
+/// the next one. Does nothing for other objects.
+///
+/// A relay serving a child (`crate::relay`) is not counted: with no call
+/// of this process under way, closing the handle leaves the relay alone,
+/// as closing a parent's handle leaves the child's handle alone on
+/// Windows.
+pub(crate) fn close(object: &Object) {
+    let Some(busy) = busy_of(object) else {
+        return;
     };
-    busy.0.load(Ordering::SeqCst) != 0
+    busy.closed.store(true, Ordering::SeqCst);
+    if busy.calls.load(Ordering::SeqCst) == 0 {
+        return;
+    }
+    let Some(canceller) = canceller(object) else {
+        return;
+    };
+    let deadline = Instant::now() + CLOSE_WAIT;
+    let mut pause = Duration::from_micros(20);
+    loop {
+        canceller.cancel();
+        if busy.calls.load(Ordering::SeqCst) == 0 || Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
+    }
 }
 
 /// Marks a blocking call on a named-pipe object, for as long as it lives
@@ -206,28 +265,32 @@ pub(crate) struct Blocking<'a> {
 }
 
 impl<'a> Blocking<'a> {
-    /// Starts marking a call on `object`.
-    pub(crate) fn new(object: &'a Arc<Object>) -> Self {
-        let busy = match &**object {
-            Object::PipeServer(handle) => &handle.busy,
-            Object::PipeClient(handle) => &handle.busy,
-            Object::PipeConnection(handle) => &handle.busy,
-            _ => {
-                return Blocking {
-                    busy: None,
-                    thread: None,
-                }
-            }
+    /// Starts marking a call on `object`; ERROR_INVALID_HANDLE if the
+    /// handle was closed meanwhile (by another thread, after this call
+    /// looked it up).
+    pub(crate) fn new(object: &'a Arc<Object>) -> Win32Result<Self> {
+        let Some(busy) = busy_of(object) else {
+            return Ok(Blocking {
+                busy: None,
+                thread: None,
+            });
         };
-        busy.0.fetch_add(1, Ordering::SeqCst);
-        let thread = CURRENT.with(|current| current.get().cloned());
-        if let Some(shared) = &thread {
+        // Counted before the mark is read, as `close` marks before it
+        // reads the count: either `close` sees this call, or this call
+        // sees the mark.
+        busy.calls.fetch_add(1, Ordering::SeqCst);
+        let mut blocking = Blocking {
+            busy: Some(busy),
+            thread: None,
+        };
+        if busy.closed() {
+            return Err(ERROR_INVALID_HANDLE);
+        }
+        blocking.thread = CURRENT.with(|current| current.get().cloned());
+        if let Some(shared) = &blocking.thread {
             *lock(&shared.blocked) = Some(object.clone());
         }
-        Blocking {
-            busy: Some(busy),
-            thread,
-        }
+        Ok(blocking)
     }
 }
 
@@ -237,7 +300,7 @@ impl Drop for Blocking<'_> {
             lock(&shared.blocked).take();
         }
         if let Some(busy) = self.busy {
-            busy.0.fetch_sub(1, Ordering::SeqCst);
+            busy.calls.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }

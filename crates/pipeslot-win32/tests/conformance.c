@@ -1351,6 +1351,119 @@ static void test_cancel(void)
     CloseHandle(w);
 }
 
+/* T12 (issue 11 item 5), S41, S165, S168: a blocked call is woken at once by
+ * CancelIoEx, CancelSynchronousIo and CloseHandle of its handle. Each wait
+ * below is a hang guard (5 s), not a timing assertion. */
+#define PIPE_W "\\\\.\\pipe\\conformance\\wake"
+#define BIG_WRITE (4u << 20)
+
+static char big_write[BIG_WRITE];
+
+/* WriteFile of 4 MiB; the exit code is 0 or the error. */
+static DWORD WINAPI write_big_and_report(LPVOID param)
+{
+    DWORD n = 0;
+    if (WriteFile((HANDLE)param, big_write, BIG_WRITE, &n, NULL))
+        return 0;
+    return GetLastError();
+}
+
+/* A byte pipe with small quotas and a connected client that never reads;
+   *client receives the client handle. */
+static HANDLE small_pipe_with_idle_client(HANDLE *client)
+{
+    HANDLE s = CreateNamedPipeA(PIPE_W, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE, 1, 4096, 4096, 0,
+                                NULL);
+    *client = open_client(PIPE_W, GENERIC_READ | GENERIC_WRITE);
+    return s;
+}
+
+/* Waits (hang guard: 5 s) for thread t and checks that it ended with code
+   `want`; closes t. Returns whether it ended: the checks that would block
+   behind a thread still stuck are skipped (failed) instead of hanging. */
+static int check_woken(HANDLE t, DWORD want, const char *what)
+{
+    DWORD code = 0;
+    int ended = WaitForSingleObject(t, 5000) == WAIT_OBJECT_0;
+    CHECK(ended && GetExitCodeThread(t, &code) && code == want, what);
+    CloseHandle(t);
+    return ended;
+}
+
+static void test_cancel_wakes_blocked_calls(void)
+{
+    HANDLE s, c, t;
+    DWORD n;
+    char buf[8];
+    int ended;
+
+    /* T12: a 4 MiB write to a client that never reads, cancelled by
+       CancelIoEx from another thread. */
+    s = small_pipe_with_idle_client(&c);
+    CHECK(s != INVALID_HANDLE_VALUE && c != INVALID_HANDLE_VALUE,
+          "T12 a byte pipe with 4 KiB quotas and a client that never reads");
+    t = CreateThread(NULL, 0, write_big_and_report, s, 0, NULL);
+    Sleep(150);
+    CHECK(WaitForSingleObject(t, 0) == WAIT_TIMEOUT,
+          "T12 WriteFile of 4 MiB to a client that never reads blocks");
+    CHECK(CancelIoEx(s, NULL), "T12 CancelIoEx of the blocked WriteFile -> TRUE");
+    check_woken(t, ERROR_OPERATION_ABORTED,
+                "T12/S41 CancelIoEx wakes the blocked 4 MiB WriteFile: ERROR_OPERATION_ABORTED");
+
+    /* The same write, woken by closing its handle. */
+    t = CreateThread(NULL, 0, write_big_and_report, s, 0, NULL);
+    Sleep(150);
+    CHECK(WaitForSingleObject(t, 0) == WAIT_TIMEOUT, "T12 a second 4 MiB WriteFile blocks");
+    CHECK(CloseHandle(s), "T12 CloseHandle of the instance a WriteFile is blocked on");
+    ended = check_woken(t, ERROR_OPERATION_ABORTED,
+                        "T12 CloseHandle wakes the blocked WriteFile: ERROR_OPERATION_ABORTED");
+    SetLastError(0);
+    CHECK(!WriteFile(s, "x", 1, &n, NULL) && GetLastError() == ERROR_INVALID_HANDLE,
+          "T12 the closed instance handle is invalid afterwards");
+    /* The client sees the server gone once it has read what arrived. */
+    while (ended && ReadFile(c, big_write, sizeof big_write, &n, NULL))
+        ;
+    CHECK(ended && GetLastError() == ERROR_BROKEN_PIPE,
+          "S80 the client reads what arrived, then ERROR_BROKEN_PIPE");
+    CloseHandle(c);
+
+    /* S41: CancelSynchronousIo on a ReadFile blocked on an idle pipe. */
+    s = small_pipe_with_idle_client(&c);
+    t = CreateThread(NULL, 0, read_and_report, c, 0, NULL);
+    Sleep(150);
+    CHECK(WaitForSingleObject(t, 0) == WAIT_TIMEOUT, "S41 ReadFile on an idle pipe blocks");
+    CHECK(CancelSynchronousIo(t), "S41 CancelSynchronousIo of the thread blocked in ReadFile");
+    ended = check_woken(t, ERROR_OPERATION_ABORTED,
+                        "S41/S165 CancelSynchronousIo wakes the blocked ReadFile: ERROR_OPERATION_ABORTED");
+    CHECK(ended && WriteFile(s, "ok", 2, &n, NULL) && ReadFile(c, buf, sizeof buf, &n, NULL) && n == 2
+              && memcmp(buf, "ok", 2) == 0,
+          "S41 the pipe still works after a cancelled ReadFile");
+
+    /* CloseHandle of the client end a ReadFile is blocked on. */
+    t = CreateThread(NULL, 0, read_and_report, c, 0, NULL);
+    Sleep(150);
+    CHECK(WaitForSingleObject(t, 0) == WAIT_TIMEOUT, "T12 a second ReadFile on the idle pipe blocks");
+    CHECK(CloseHandle(c), "T12 CloseHandle of the client end a ReadFile is blocked on");
+    ended = check_woken(t, ERROR_OPERATION_ABORTED,
+                        "T12 CloseHandle wakes the blocked ReadFile: ERROR_OPERATION_ABORTED");
+    CHECK(ended && !ReadFile(s, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_BROKEN_PIPE,
+          "S83 the server sees the closed client: ERROR_BROKEN_PIPE");
+    CloseHandle(s);
+
+    /* S168: CloseHandle of an instance a ConnectNamedPipe is blocked on. */
+    s = CreateNamedPipeA(PIPE_W, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE, 1, 0, 0, 0, NULL);
+    t = CreateThread(NULL, 0, connect_and_report, s, 0, NULL);
+    Sleep(150);
+    CHECK(WaitForSingleObject(t, 0) == WAIT_TIMEOUT, "S168 ConnectNamedPipe with no client blocks");
+    CHECK(CloseHandle(s), "S168 CloseHandle of the instance a ConnectNamedPipe is blocked on");
+    check_woken(t, ERROR_BROKEN_PIPE,
+                "S168 CloseHandle wakes the blocked ConnectNamedPipe: ERROR_BROKEN_PIPE");
+    SetLastError(0);
+    CHECK(open_client(PIPE_W, GENERIC_READ) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_FILE_NOT_FOUND,
+          "S168 the closed instance is gone: a client gets ERROR_FILE_NOT_FOUND");
+}
+
 int _tmain(int argc, LPTSTR argv[])
 {
     if (argc > 1 && _tcscmp(argv[1], _T("--print-args")) == 0) {
@@ -1386,6 +1499,7 @@ int _tmain(int argc, LPTSTR argv[])
     test_performance_counter();
     test_temp_files();
     test_cancel();
+    test_cancel_wakes_blocked_calls();
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -282,7 +282,14 @@ void WINAPI SetLastError(DWORD dwErrCode);
 /* ---- Handles and anonymous pipes (S129-S138) ------------------------- */
 
 /* Closes a handle; a second close, or any later use, gives
-   ERROR_INVALID_HANDLE. A GetStdHandle handle: TRUE, and it stays open. */
+   ERROR_INVALID_HANDLE. A GetStdHandle handle: TRUE, and it stays open.
+   Closing a named-pipe handle (instance or connected end) wakes the
+   blocking calls other threads are in on it at once: ConnectNamedPipe
+   fails with ERROR_BROKEN_PIPE (S168), ReadFile/WriteFile/
+   TransactNamedPipe/FlushFileBuffers with ERROR_OPERATION_ABORTED (T12);
+   a call that starts on it after the close: ERROR_INVALID_HANDLE. A
+   mailslot read blocked on a closed handle ends only at its read timeout
+   (not woken yet). */
 BOOL WINAPI CloseHandle(HANDLE hObject);
 /* Anonymous byte pipe; read end = server end, write end = client end
    (S130); nSize is a hint, 0 = default, reported as 4096 (S131); handles

@@ -68,9 +68,10 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use pipeslot::error::win32::{
-    ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_BAD_PATHNAME, ERROR_INSUFFICIENT_BUFFER,
-    ERROR_INVALID_FUNCTION, ERROR_INVALID_HANDLE, ERROR_INVALID_NAME, ERROR_INVALID_PARAMETER,
-    ERROR_MORE_DATA, ERROR_NOT_SUPPORTED, ERROR_PATH_NOT_FOUND, ERROR_SUCCESS,
+    ERROR_ACCESS_DENIED, ERROR_ALREADY_EXISTS, ERROR_BAD_PATHNAME, ERROR_BROKEN_PIPE,
+    ERROR_INSUFFICIENT_BUFFER, ERROR_INVALID_FUNCTION, ERROR_INVALID_HANDLE, ERROR_INVALID_NAME,
+    ERROR_INVALID_PARAMETER, ERROR_MORE_DATA, ERROR_NOT_SUPPORTED, ERROR_OPERATION_ABORTED,
+    ERROR_PATH_NOT_FOUND, ERROR_SUCCESS,
 };
 use pipeslot::mailslot::MailslotWriter;
 use pipeslot::pipe::{
@@ -81,7 +82,7 @@ use pipeslot::{MailslotName, PipeName};
 
 use super::{buffer, buffer_mut, c_string, store};
 use crate::error::{code_of, code_of_io, ffi_call, set_last_error, Win32Result};
-use crate::handles::{self, FileHandle, Object, PipeClientHandle, PipeServerHandle};
+use crate::handles::{self, FileHandle, Object, PipeConnectionHandle, PipeServerHandle};
 use crate::sys;
 use crate::thread::{Blocking, Busy};
 use crate::types::{
@@ -169,7 +170,8 @@ pub unsafe extern "C" fn CreateNamedPipeA(
     })
 }
 
-/// `ConnectNamedPipe`: waits for a client (S29, S41-S47).
+/// `ConnectNamedPipe`: waits for a client (S29, S41-S47); closing the
+/// handle from another thread ends the wait with ERROR_BROKEN_PIPE (S168).
 ///
 /// # Safety
 /// None beyond the C contract: `lpOverlapped` is only compared with NULL.
@@ -180,22 +182,28 @@ pub unsafe extern "C" fn ConnectNamedPipe(
 ) -> BOOL {
     ffi_call(FALSE, || {
         let entry = handles::lookup(hNamedPipe)?;
-        let server = match &*entry.object {
-            Object::PipeServer(handle) => &handle.server,
-            Object::PipeClient(_) => return Err(ERROR_INVALID_FUNCTION), // S34
-            // An inherited end has its client already; waiting for new
-            // ones stays with the process that created the name.
+        let handle = match &*entry.object {
+            Object::PipeServer(handle) => handle,
+            // An inherited server end has its client already; waiting for
+            // new ones stays with the process that created the name.
             Object::PipeConnection(handle) if handle.conn.end() == PipeEnd::Server => {
                 return Err(ERROR_NOT_SUPPORTED)
             }
-            Object::PipeConnection(_) => return Err(ERROR_INVALID_FUNCTION),
+            Object::PipeConnection(_) => return Err(ERROR_INVALID_FUNCTION), // S34
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         if !lpOverlapped.is_null() {
             return Err(ERROR_NOT_SUPPORTED);
         }
-        let _blocking = Blocking::new(&entry.object);
-        server.connect().map_err(|e| code_of(&e))?;
+        let _blocking = Blocking::new(&entry.object)?;
+        handle.server.connect().map_err(|e| match code_of(&e) {
+            // S168: a connect whose instance handle is closed meanwhile
+            // (CloseHandle in another thread) fails with ERROR_BROKEN_PIPE;
+            // CancelIoEx and CancelSynchronousIo give ERROR_OPERATION_ABORTED
+            // (S41).
+            ERROR_OPERATION_ABORTED if handle.busy.closed() => ERROR_BROKEN_PIPE,
+            code => code,
+        })?;
         Ok(TRUE)
     })
 }
@@ -207,8 +215,8 @@ pub extern "C" fn DisconnectNamedPipe(hNamedPipe: HANDLE) -> BOOL {
         let entry = handles::lookup(hNamedPipe)?;
         match &*entry.object {
             Object::PipeServer(handle) => handle.server.disconnect().map_err(|e| code_of(&e))?,
+            // A client end: ERROR_INVALID_FUNCTION.
             Object::PipeConnection(handle) => handle.conn.disconnect().map_err(|e| code_of(&e))?,
-            Object::PipeClient(_) => return Err(ERROR_INVALID_FUNCTION),
             _ => return Err(ERROR_INVALID_HANDLE),
         }
         Ok(TRUE)
@@ -249,8 +257,8 @@ pub unsafe extern "C" fn CreateFileA(
                     .write(write)
                     .open(&name)
                     .map_err(|e| code_of(&e))?;
-                Object::PipeClient(PipeClientHandle {
-                    client,
+                Object::PipeConnection(PipeConnectionHandle {
+                    conn: client.into_connection(),
                     can_set_state: write || dwDesiredAccess & FILE_WRITE_ATTRIBUTES != 0,
                     busy: Busy::default(),
                 })
@@ -286,10 +294,9 @@ pub unsafe extern "C" fn CreateFileA(
 pub extern "C" fn FlushFileBuffers(hFile: HANDLE) -> BOOL {
     ffi_call(FALSE, || {
         let entry = handles::lookup(hFile)?;
-        let _blocking = Blocking::new(&entry.object);
+        let _blocking = Blocking::new(&entry.object)?;
         match &*entry.object {
             Object::PipeServer(handle) => handle.server.flush().map_err(|e| code_of(&e))?,
-            Object::PipeClient(handle) => handle.client.flush().map_err(|e| code_of(&e))?,
             Object::PipeConnection(handle) => handle.conn.flush().map_err(|e| code_of(&e))?,
             Object::File(handle) => handle.file.sync_all().map_err(code_of_io)?,
             Object::StdStream(fd) => sys::sync(*fd).map_err(code_of_io)?,
@@ -336,10 +343,9 @@ pub unsafe extern "C" fn TransactNamedPipe(
                 buffer_mut(lpOutBuffer, nOutBufferSize)?,
             )
         };
-        let _blocking = Blocking::new(&entry.object);
+        let _blocking = Blocking::new(&entry.object)?;
         let result = match &*entry.object {
             Object::PipeServer(handle) => handle.server.transact(request, reply),
-            Object::PipeClient(handle) => handle.client.transact(request, reply),
             Object::PipeConnection(handle) => handle.conn.transact(request, reply),
             _ => return Err(ERROR_INVALID_HANDLE),
         };
@@ -441,21 +447,17 @@ pub unsafe extern "C" fn GetNamedPipeHandleStateA(
                 };
                 (state, user)
             }
-            Object::PipeClient(handle) => {
-                if !lpUserName.is_null() {
+            Object::PipeConnection(handle) => {
+                // A client end has no user name to give (checked first).
+                if !lpUserName.is_null() && handle.conn.end() == PipeEnd::Client {
                     return Err(ERROR_INVALID_PARAMETER);
                 }
-                (handle.client.handle_state().map_err(|e| code_of(&e))?, None)
-            }
-            Object::PipeConnection(handle) => {
                 let state = handle.conn.handle_state().map_err(|e| code_of(&e))?;
-                let user = match (lpUserName.is_null(), handle.conn.end()) {
-                    (true, _) => None,
-                    (false, PipeEnd::Client) => return Err(ERROR_INVALID_PARAMETER),
-                    (false, PipeEnd::Server) => {
-                        let peer = handle.conn.peer_identity().map_err(|e| code_of(&e))?;
-                        Some(pipeslot::host::user_name(peer.uid))
-                    }
+                let user = if lpUserName.is_null() {
+                    None
+                } else {
+                    let peer = handle.conn.peer_identity().map_err(|e| code_of(&e))?;
+                    Some(pipeslot::host::user_name(peer.uid))
                 };
                 (state, user)
             }
@@ -525,7 +527,6 @@ pub unsafe extern "C" fn SetNamedPipeHandleState(
         let entry = handles::lookup(hNamedPipe)?;
         let allowed = match &*entry.object {
             Object::PipeServer(handle) => handle.outbound,
-            Object::PipeClient(handle) => handle.can_set_state,
             Object::PipeConnection(handle) => handle.can_set_state,
             // S132: both ends of an anonymous pipe have FILE_WRITE_ATTRIBUTES.
             Object::AnonReader(_) | Object::AnonWriter(_) => true,
@@ -551,10 +552,6 @@ pub unsafe extern "C" fn SetNamedPipeHandleState(
                 .server
                 .set_read_mode(read_mode)
                 .and_then(|()| handle.server.set_nowait(nowait)),
-            Object::PipeClient(handle) => handle
-                .client
-                .set_read_mode(read_mode)
-                .and_then(|()| handle.client.set_nowait(nowait)),
             Object::PipeConnection(handle) => handle
                 .conn
                 .set_read_mode(read_mode)
@@ -622,10 +619,6 @@ pub unsafe extern "C" fn GetNamedPipeClientComputerNameA(
         let entry = handles::lookup(Pipe)?;
         let name = match &*entry.object {
             Object::PipeServer(handle) => handle.server.client_computer_name(),
-            Object::PipeClient(handle) => handle
-                .client
-                .client_process_id()
-                .map(|_| pipeslot::host::computer_name()),
             Object::PipeConnection(handle) => match handle.conn.end() {
                 PipeEnd::Server => handle.conn.peer_identity().map(|peer| peer.computer_name),
                 PipeEnd::Client => handle
@@ -652,8 +645,6 @@ unsafe fn process_id(pipe: HANDLE, out: *mut u32, client: bool) -> BOOL {
         let pid = match (&*entry.object, client) {
             (Object::PipeServer(h), true) => h.server.client_process_id(),
             (Object::PipeServer(h), false) => h.server.server_process_id(),
-            (Object::PipeClient(h), true) => h.client.client_process_id(),
-            (Object::PipeClient(h), false) => h.client.server_process_id(),
             (Object::PipeConnection(h), true) => h.conn.client_process_id(),
             (Object::PipeConnection(h), false) => h.conn.server_process_id(),
             _ => return Err(ERROR_INVALID_HANDLE),

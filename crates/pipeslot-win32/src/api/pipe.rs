@@ -51,6 +51,15 @@ use crate::types::{
 /// `CloseHandle`: closes a handle; it becomes invalid (ERROR_INVALID_HANDLE
 /// on reuse, a second close included). Standard handles stay open.
 ///
+/// The blocking calls other threads are in on a named-pipe handle are
+/// woken at once (issue 10, T12; `crate::thread::close`):
+/// `ConnectNamedPipe` fails with ERROR_BROKEN_PIPE, the code S168 chooses
+/// for a connect whose instance handle is closed, and `ReadFile`,
+/// `WriteFile`, `TransactNamedPipe` and `FlushFileBuffers` with
+/// ERROR_OPERATION_ABORTED (no spec statement covers closing one's own
+/// handle under them; it is the code of a cancellation, S165). A mailslot
+/// read is not woken: `pipeslot::mailslot::Mailslot` has no canceller.
+///
 /// # Safety
 /// None beyond the C contract: `hObject` is only compared, never
 /// dereferenced.
@@ -127,7 +136,7 @@ pub unsafe extern "C" fn ReadFile(
         }
         // SAFETY: valid for `nNumberOfBytesToRead` bytes by contract.
         let buf = unsafe { buffer_mut(lpBuffer, nNumberOfBytesToRead)? };
-        let _blocking = Blocking::new(&entry.object);
+        let _blocking = Blocking::new(&entry.object)?;
         let count = match &*entry.object {
             // S134, S135: partial reads, ERROR_BROKEN_PIPE at end of data.
             Object::AnonReader(end) => {
@@ -150,12 +159,6 @@ pub unsafe extern "C" fn ReadFile(
                 // SAFETY: NULL or valid for writes by the caller's contract.
                 return unsafe {
                     message_result(handle.server.read_message(buf), lpNumberOfBytesRead)
-                };
-            }
-            Object::PipeClient(handle) => {
-                // SAFETY: as above.
-                return unsafe {
-                    message_result(handle.client.read_message(buf), lpNumberOfBytesRead)
                 };
             }
             Object::PipeConnection(handle) => {
@@ -199,7 +202,7 @@ pub unsafe extern "C" fn WriteFile(
         }
         // SAFETY: valid for `nNumberOfBytesToWrite` bytes by contract.
         let data = unsafe { buffer(lpBuffer, nNumberOfBytesToWrite)? };
-        let _blocking = Blocking::new(&entry.object);
+        let _blocking = Blocking::new(&entry.object)?;
         let written = match &*entry.object {
             // S136: blocks until all is written; S129: ERROR_NO_DATA, no SIGPIPE.
             Object::AnonWriter(end) => {
@@ -225,9 +228,6 @@ pub unsafe extern "C" fn WriteFile(
             // S61, S72, S77 (PIPE_NOWAIT: 0 when it does not fit), S81.
             Object::PipeServer(handle) => {
                 handle.server.send(data).map_err(|e| code_of(&e))? as DWORD
-            }
-            Object::PipeClient(handle) => {
-                handle.client.send(data).map_err(|e| code_of(&e))? as DWORD
             }
             Object::PipeConnection(handle) => {
                 handle.conn.send(data).map_err(|e| code_of(&e))? as DWORD
@@ -277,7 +277,6 @@ pub unsafe extern "C" fn PeekNamedPipe(
             Object::AnonWriter(_) => return Err(ERROR_ACCESS_DENIED), // S96: needs read access
             // S89-S96: the library computes the message-type values (S92-S94).
             Object::PipeServer(handle) => peek_values(handle.server.peek(buf))?,
-            Object::PipeClient(handle) => peek_values(handle.client.peek(buf))?,
             Object::PipeConnection(handle) => peek_values(handle.conn.peek(buf))?,
             _ => return Err(ERROR_INVALID_HANDLE),
         };
@@ -311,7 +310,6 @@ pub unsafe extern "C" fn GetNamedPipeInfo(
             Object::AnonWriter(end) => anon_info(end.lock().info()),
             // S105-S108.
             Object::PipeServer(handle) => pipe_info(handle.server.info())?,
-            Object::PipeClient(handle) => pipe_info(handle.client.info())?,
             Object::PipeConnection(handle) => pipe_info(handle.conn.info())?,
             _ => return Err(ERROR_INVALID_HANDLE),
         };

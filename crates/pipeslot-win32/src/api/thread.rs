@@ -22,6 +22,8 @@
 //!   ERROR_NOT_FOUND. A non-NULL `lpOverlapped` gives ERROR_NOT_FOUND (no
 //!   overlapped operation can be under way). A call cancelled in the
 //!   instant before it starts to wait may not see the cancellation.
+//!   `CloseHandle` of a named-pipe handle cancels its calls too (see
+//!   `crate::thread::close`), re-cancelling until they have returned.
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
