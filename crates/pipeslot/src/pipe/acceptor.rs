@@ -6,10 +6,13 @@
 //! Limits (T11, T16): at most [`MAX_INCOMPLETE`] handshakes at once, and
 //! [`MAX_INCOMPLETE_PER_UID`] from one uid; the server's own uid and root
 //! are not counted against the global cap, so other users' silent
-//! connections cannot lock the owner out. At most [`MAX_WAITERS_PER_UID`]
-//! waiting clients per uid (and [`MAX_WAITERS`] in all); beyond that a
-//! client is answered `LimitsExceeded` (ERROR_PIPE_BUSY on its side). A
-//! connection over a limit is answered or closed at once, never queued.
+//! connections cannot lock the owner out. A hello that is already there
+//! when its connection is accepted is answered at once, and before a new
+//! connection is refused for a cap the hellos that arrived meanwhile are
+//! taken, so a burst of real clients is not refused; a connection still
+//! over a cap is answered `LimitsExceeded` and closed. At most [`MAX_WAITERS_PER_UID`] waiting clients
+//! per uid (and [`MAX_WAITERS`] in all); beyond that a client is answered
+//! `LimitsExceeded` (ERROR_PIPE_BUSY on its side).
 //!
 //! The acceptor also keeps the name's socket file in place (T4): if it is
 //! removed or replaced while the name's lock is still ours, it is bound
@@ -17,7 +20,6 @@
 //! wakes it through a descriptor (a connection, the listener, the name's
 //! event).
 
-use std::collections::HashMap;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixListener;
 use std::sync::{Arc, Weak};
@@ -78,6 +80,16 @@ pub(crate) fn run(
             None => true,
         });
         hellos.retain(|hello| hello.deadline > now); // T11: it never said hello
+        {
+            // Instances wake the acceptor only while it holds waiters: the
+            // count is published under the registry's lock, and what it
+            // guards is looked at again under the same lock.
+            let mut registry = core.lock();
+            registry.waiters = waiters.len();
+            if !waiters.is_empty() && (!registry.listening.is_empty() || registry.closed) {
+                continue;
+            }
+        }
         let mut deadline = next_check;
         for hello in &hellos {
             deadline = deadline.min(hello.deadline);
@@ -124,19 +136,13 @@ pub(crate) fn run(
                 }
                 Progress::Wait(deadline) => {
                     let hello = hellos.swap_remove(i);
-                    let uid = hello.peer.uid;
-                    let of_uid = waiters.iter().filter(|w| w.uid == uid).count();
-                    let waiter = hello.into_waiter(deadline);
-                    if of_uid >= MAX_WAITERS_PER_UID || waiters.len() >= MAX_WAITERS {
-                        waiter.answer(ServerHello::LimitsExceeded);
-                    } else {
-                        waiters.push(waiter);
-                    }
+                    hold(&mut waiters, hello, deadline);
                 }
+                Progress::Open(credits) => hellos.swap_remove(i).bind(credits, &core),
             }
         }
         if !ready.fds[0].is_empty() {
-            accept_all(&listener, &core, &mut hellos, now);
+            accept_all(&listener, &core, &mut hellos, &mut waiters, now);
         }
         if now >= next_check {
             next_check = now + SOCKET_CHECK;
@@ -158,6 +164,7 @@ fn accept_all(
     listener: &UnixListener,
     core: &Arc<Core>,
     hellos: &mut Vec<PendingHello>,
+    waiters: &mut Vec<Waiter>,
     now: Instant,
 ) {
     loop {
@@ -184,24 +191,79 @@ fn accept_all(
         let Ok(peer) = stream::peer_credentials(stream.as_fd()) else {
             continue;
         };
-        if !admit(hellos, core, peer.uid) {
-            continue; // T11: over a limit; dropping it closes it
+        let mut hello = PendingHello::new(stream, peer, now);
+        // A client sends its hello right after connecting: it is often here
+        // already, and then it costs no round through poll.
+        match hello.readable(core, now) {
+            Progress::More => {}
+            Progress::Done => continue,
+            Progress::Open(credits) => {
+                hello.bind(credits, core);
+                continue;
+            }
+            Progress::Wait(deadline) => {
+                hold(waiters, hello, deadline);
+                continue;
+            }
         }
-        hellos.push(PendingHello::new(stream, peer, now));
+        if make_room(hellos, waiters, core, peer.uid, now) {
+            hellos.push(hello);
+        } else {
+            // T11: over a cap; closed at once, told why.
+            hello.refuse(ServerHello::LimitsExceeded);
+        }
     }
 }
 
-/// Whether one more handshake of `uid` fits (T11).
-fn admit(hellos: &[PendingHello], core: &Core, uid: u32) -> bool {
-    let mut by_uid: HashMap<u32, usize> = HashMap::new();
-    let mut counted = 0;
-    for hello in hellos {
-        *by_uid.entry(hello.peer.uid).or_default() += 1;
-        if !privileged(core, hello.peer.uid) {
-            counted += 1;
+/// Holds a client that waits for an instance, within the limits (T16).
+fn hold(waiters: &mut Vec<Waiter>, hello: PendingHello, deadline: Option<Instant>) {
+    let uid = hello.peer.uid;
+    let of_uid = waiters.iter().filter(|w| w.uid == uid).count();
+    let waiter = hello.into_waiter(deadline);
+    if of_uid >= MAX_WAITERS_PER_UID || waiters.len() >= MAX_WAITERS {
+        waiter.answer(ServerHello::LimitsExceeded);
+    } else {
+        waiters.push(waiter);
+    }
+}
+
+/// Whether one more handshake of `uid` fits (T11), after taking the
+/// hellos that have arrived meanwhile from the handshakes in progress — a
+/// burst of real clients, whose hellos follow their connections at once,
+/// frees its places as it goes; only silence keeps them.
+fn make_room(
+    hellos: &mut Vec<PendingHello>,
+    waiters: &mut Vec<Waiter>,
+    core: &Arc<Core>,
+    uid: u32,
+    now: Instant,
+) -> bool {
+    if fits(hellos, core, uid) {
+        return true;
+    }
+    for i in (0..hellos.len()).rev() {
+        match hellos[i].readable(core, now) {
+            Progress::More => {}
+            Progress::Done => {
+                hellos.swap_remove(i);
+            }
+            Progress::Open(credits) => hellos.swap_remove(i).bind(credits, core),
+            Progress::Wait(deadline) => {
+                let hello = hellos.swap_remove(i);
+                hold(waiters, hello, deadline);
+            }
         }
     }
-    let mine = by_uid.get(&uid).copied().unwrap_or(0);
+    fits(hellos, core, uid)
+}
+
+/// The caps: per uid, and globally for other than privileged uids.
+fn fits(hellos: &[PendingHello], core: &Core, uid: u32) -> bool {
+    let mine = hellos.iter().filter(|h| h.peer.uid == uid).count();
+    let counted = hellos
+        .iter()
+        .filter(|h| !privileged(core, h.peer.uid))
+        .count();
     mine < MAX_INCOMPLETE_PER_UID && (privileged(core, uid) || counted < MAX_INCOMPLETE)
 }
 

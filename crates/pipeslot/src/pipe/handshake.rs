@@ -57,6 +57,9 @@ pub(crate) enum Progress {
     /// The client waits for an instance until this deadline (`None`:
     /// forever); see [`PendingHello::into_waiter`].
     Wait(Option<Instant>),
+    /// The client may open, with this credit page: see
+    /// [`PendingHello::bind`].
+    Open(CreditPage),
 }
 
 impl PendingHello {
@@ -70,6 +73,11 @@ impl PendingHello {
         }
     }
 
+    /// Answers `answer` and drops the connection.
+    pub(crate) fn refuse(self, answer: ServerHello) {
+        reply(&self.stream, answer);
+    }
+
     /// The waiter this connection becomes once its hello asked to wait.
     pub(crate) fn into_waiter(self, deadline: Option<Instant>) -> Waiter {
         Waiter {
@@ -77,6 +85,72 @@ impl PendingHello {
             uid: self.peer.uid,
             deadline,
         }
+    }
+
+    /// Binds this opening client to the instance listening longest (S31),
+    /// or answers ERROR_PIPE_BUSY (S30).
+    pub(crate) fn bind(self, credits: CreditPage, core: &Arc<Core>) {
+        let mut registry = core.lock();
+        if registry.closed {
+            drop(registry);
+            reply(&self.stream, ServerHello::NoInstance);
+            return;
+        }
+        let Some(id) = registry.listening.pop_front() else {
+            drop(registry);
+            reply(&self.stream, ServerHello::Busy);
+            return;
+        };
+        let instances = registry.slots.len() as u32;
+        let Some(slot) = registry.slots.get_mut(&id) else {
+            return;
+        };
+        let answer = ServerHello::Connected {
+            instance: id,
+            pipe_type: match slot.mode {
+                PipeMode::Byte => PipeType::Byte,
+                PipeMode::Message => PipeType::Message,
+            },
+            server_pid: std::process::id(),
+            in_quota: slot.in_quota,
+            out_quota: slot.out_quota,
+            max_instances: slot.max_instances,
+            default_timeout_ms: core.default_timeout.as_millis().min(u32::MAX as u128) as u32,
+        };
+        // Published before the answer, so the client never reads a count of 0
+        // (S104).
+        credits.publish_instances(instances);
+        if !matches!(
+            stream::send_nonblocking(self.stream.as_fd(), &answer.encode()),
+            Ok(true)
+        ) {
+            registry.listening.push_front(id);
+            return;
+        }
+        let peer = self.peer;
+        let conn = Conn::new(
+            Box::new(UnixTransport::new(
+                OwnedFd::from(self.stream),
+                credits,
+                PipeEnd::Server,
+            )),
+            PipeEnd::Server,
+            slot.mode,
+            slot.in_quota,
+            slot.out_quota,
+            PeerIdentity {
+                pid: peer.pid,
+                uid: peer.uid,
+                gid: peer.gid,
+                // T22: a local peer is this machine, whatever its hello says.
+                computer_name: sys::dgram::host_name(),
+            },
+        );
+        slot.state = SlotState::Connected {
+            conn: Arc::new(conn),
+            announced: false,
+        };
+        slot.bound.notify_all();
     }
 
     /// Takes what has arrived (the socket polled readable) and answers the
@@ -176,8 +250,7 @@ fn answer(
             if leftover != 0 {
                 return Progress::Done;
             }
-            bind(pending, credits, core);
-            Progress::Done
+            Progress::Open(credits)
         }
         OpenMode::Wait { timeout } => {
             let limit = match timeout {
@@ -188,77 +261,6 @@ fn answer(
             Progress::Wait(limit.map(|l| now + l))
         }
     }
-}
-
-/// Binds an opening client to the instance listening longest (S31), or
-/// answers ERROR_PIPE_BUSY (S30).
-fn bind(pending: &mut PendingHello, credits: CreditPage, core: &Arc<Core>) {
-    let mut registry = core.lock();
-    if registry.closed {
-        drop(registry);
-        reply(&pending.stream, ServerHello::NoInstance);
-        return;
-    }
-    let Some(id) = registry.listening.pop_front() else {
-        drop(registry);
-        reply(&pending.stream, ServerHello::Busy);
-        return;
-    };
-    let instances = registry.slots.len() as u32;
-    let Some(slot) = registry.slots.get_mut(&id) else {
-        return;
-    };
-    let answer = ServerHello::Connected {
-        instance: id,
-        pipe_type: match slot.mode {
-            PipeMode::Byte => PipeType::Byte,
-            PipeMode::Message => PipeType::Message,
-        },
-        server_pid: std::process::id(),
-        in_quota: slot.in_quota,
-        out_quota: slot.out_quota,
-        max_instances: slot.max_instances,
-        default_timeout_ms: core.default_timeout.as_millis().min(u32::MAX as u128) as u32,
-    };
-    // Published before the answer, so the client never reads a count of 0
-    // (S104).
-    credits.publish_instances(instances);
-    let Ok(socket) = pending.stream.try_clone() else {
-        registry.listening.push_front(id);
-        return;
-    };
-    if !matches!(
-        stream::send_nonblocking(pending.stream.as_fd(), &answer.encode()),
-        Ok(true)
-    ) {
-        registry.listening.push_front(id);
-        return;
-    }
-    let peer = pending.peer;
-    let conn = Conn::new(
-        Box::new(UnixTransport::new(
-            OwnedFd::from(socket),
-            credits,
-            PipeEnd::Server,
-        )),
-        PipeEnd::Server,
-        slot.mode,
-        slot.in_quota,
-        slot.out_quota,
-        PeerIdentity {
-            pid: peer.pid,
-            uid: peer.uid,
-            gid: peer.gid,
-            // T22: a local peer is this machine, whatever its hello says.
-            computer_name: sys::dgram::host_name(),
-        },
-    );
-    slot.state = SlotState::Connected {
-        conn: Arc::new(conn),
-        announced: false,
-    };
-    drop(registry);
-    core.changed();
 }
 
 fn reply(stream: &UnixStream, answer: ServerHello) {

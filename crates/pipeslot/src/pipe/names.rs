@@ -1,10 +1,11 @@
 //! The names this process serves, and the bookkeeping of their instances.
 //!
 //! All instances of a name in this process share one [`Core`]: the
-//! registry of instances, the queue of listening ones (S31), a condition
-//! variable on which `ConnectNamedPipe` waits, and an event that wakes the
-//! name's acceptor (`super::acceptor`) when something its waiting clients
-//! care about changes (an instance listens, the name closes). A
+//! registry of instances, the queue of listening ones (S31), and an event
+//! that wakes the name's acceptor (`super::acceptor`) when something its
+//! waiting clients care about changes (an instance listens, the name
+//! closes). Each instance has a condition variable of its own on which its
+//! `ConnectNamedPipe` waits, so binding a client wakes that one thread. A
 //! [`NameOwner`] holds the listening socket and the name's claim in the
 //! namespace; the process-wide table [`NAMES`] finds both by socket path,
 //! so a second `CreateNamedPipe` of a name joins them.
@@ -27,7 +28,6 @@ use crate::sys::event::Event;
 /// What every instance of a name in this process shares.
 pub(crate) struct Core {
     registry: Mutex<Registry>,
-    changed: Condvar,
     /// Wakes the acceptor.
     pub(crate) acceptor_wake: Event,
     pub(crate) inbound: bool,
@@ -46,10 +46,16 @@ pub(crate) struct Registry {
     pub(crate) listening: VecDeque<u32>,
     next_id: u32,
     pub(crate) closed: bool,
+    /// Clients the acceptor holds waiting for an instance: only then does
+    /// an instance that starts listening need to wake it.
+    pub(crate) waiters: usize,
 }
 
 pub(crate) struct Slot {
     pub(crate) state: SlotState,
+    /// `ConnectNamedPipe` of this instance waits here: woken when a client
+    /// is bound to it, or on a cancellation — and by nothing else.
+    pub(crate) bound: Arc<Condvar>,
     pub(crate) mode: PipeMode,
     pub(crate) in_quota: u32,
     pub(crate) out_quota: u32,
@@ -86,18 +92,24 @@ impl Core {
         self.registry.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Wakes `ConnectNamedPipe` waiters and the acceptor: an instance
-    /// changed state.
-    pub(crate) fn changed(&self) {
-        self.changed.notify_all();
-        self.acceptor_wake.signal();
+    /// An instance started listening or went away: wakes the acceptor if
+    /// it holds waiting clients (S38) or the name closed.
+    pub(crate) fn listening_changed(&self, registry: &Registry) {
+        if registry.waiters > 0 || registry.closed {
+            self.acceptor_wake.signal();
+        }
     }
 
-    /// Waits on the registry's condition variable.
-    pub(crate) fn wait<'a>(&self, registry: MutexGuard<'a, Registry>) -> MutexGuard<'a, Registry> {
-        self.changed
-            .wait(registry)
-            .unwrap_or_else(|p| p.into_inner())
+    /// Waits for instance `id` to be bound or woken (`ConnectNamedPipe`).
+    pub(crate) fn wait_bound<'a>(
+        &self,
+        registry: MutexGuard<'a, Registry>,
+        id: u32,
+    ) -> MutexGuard<'a, Registry> {
+        let Some(bound) = registry.slots.get(&id).map(|slot| slot.bound.clone()) else {
+            return registry;
+        };
+        bound.wait(registry).unwrap_or_else(|p| p.into_inner())
     }
 
     /// Wakes whatever instance `id`'s calls wait on, for a cancellation:
@@ -109,7 +121,9 @@ impl Core {
             Some(SlotState::Connected { conn, .. }) => Some(conn.clone()),
             _ => None,
         };
-        self.changed.notify_all();
+        if let Some(slot) = registry.slots.get(&id) {
+            slot.bound.notify_all();
+        }
         drop(registry);
         if let Some(conn) = conn {
             conn.wake_all();
@@ -136,6 +150,7 @@ impl Core {
             id,
             Slot {
                 state: SlotState::Listening,
+                bound: Arc::new(Condvar::new()),
                 mode: options.mode,
                 in_quota: options.in_buffer_size,
                 out_quota: options.out_buffer_size,
@@ -145,8 +160,7 @@ impl Core {
         // S29: listening from the moment it exists; S38: wake waiters.
         registry.listening.push_back(id);
         registry.publish_instances();
-        drop(registry);
-        self.changed();
+        self.listening_changed(&registry);
         Ok(id)
     }
 
@@ -164,8 +178,7 @@ impl Core {
             registry.closed = true;
         }
         registry.publish_instances();
-        drop(registry);
-        self.changed();
+        self.listening_changed(&registry);
     }
 }
 
@@ -269,7 +282,6 @@ fn create(
     claim.set_socket_mode(socket_mode)?;
     let core = Arc::new(Core {
         registry: Mutex::new(Registry::default()),
-        changed: Condvar::new(),
         acceptor_wake: Event::new().map_err(|e| Error::from_io(e, context()))?,
         inbound: options.inbound,
         outbound: options.outbound,

@@ -165,7 +165,7 @@ impl PipeServer {
                 SlotState::Disconnected => {
                     slot.state = SlotState::Listening;
                     registry.listening.push_back(self.id);
-                    self.core.changed();
+                    self.core.listening_changed(&registry);
                 }
                 SlotState::Listening => {}
             }
@@ -179,7 +179,7 @@ impl PipeServer {
             waited = true;
             // Woken when the acceptor binds a client, the instance changes,
             // or a cancellation (notified under this lock).
-            registry = self.core.wait(registry);
+            registry = self.core.wait_bound(registry, self.id);
         }
     }
 
