@@ -262,15 +262,15 @@ impl Namespace {
     /// Whether the socket directories' paths still name the directories
     /// this namespace validated and holds open.
     fn still_in_place(&self) -> bool {
-        [&self.pipe, &self.mailslot].iter().all(|dir| {
-            match (
-                sysfs::stat_nofollow(None, &dir.path),
-                sysfs::stat_fd(dir.fd.as_fd()),
-            ) {
-                (Ok(path), Ok(held)) => (path.dev, path.ino) == (held.dev, held.ino),
-                _ => false,
-            }
-        })
+        // The socket directories are reached through the namespace
+        // directory's path: checking that one covers both.
+        match (
+            sysfs::stat_nofollow(None, &self.dir.path),
+            sysfs::stat_fd(self.dir.fd.as_fd()),
+        ) {
+            (Ok(path), Ok(held)) => (path.dev, path.ino) == (held.dev, held.ino),
+            _ => false,
+        }
     }
 
     /// The namespace of `scope` under the root directory `root`, exactly as

@@ -56,8 +56,10 @@ impl ClientOptions {
     #[doc(alias = "CreateFile")]
     pub fn open(&self, name: &PipeName) -> Result<PipeClient> {
         let context = || format!("opening pipe {name}");
-        let (stream, server) = self.connect(name)?;
+        // The page first: the hello then follows the connection at once,
+        // and the server's acceptor finds it there when it accepts.
         let credits = CreditPage::create().map_err(|e| Error::from_io(e, context()))?;
+        let (stream, server) = self.connect(name)?;
         let hello = self.hello(OpenMode::Open)?;
         stream::send_with_fd(stream.as_fd(), &hello, credits.fd())
             .map_err(|e| Error::from_io(e, context()))?;

@@ -146,8 +146,11 @@ impl PipeServer {
                     let already = *announced || !waited;
                     *announced = true;
                     drop(registry);
-                    // See whether the client has closed meanwhile (S43).
-                    let _ = conn.refresh();
+                    // A client that came before this call may have closed
+                    // meanwhile (S43); one this call waited for just came.
+                    if already {
+                        let _ = conn.refresh();
+                    }
                     if conn.end_state() == End::PeerClosed {
                         return Err(Error::new(
                             ErrorKind::NoData,

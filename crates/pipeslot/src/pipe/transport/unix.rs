@@ -15,6 +15,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{Ring, Transport};
 use crate::pipe::PipeEnd;
@@ -28,6 +29,8 @@ pub(crate) struct UnixTransport {
     credits: CreditPage,
     /// This end's index on the page: 0 client, 1 server.
     me: usize,
+    /// `shutdown(2)` was done (once is enough).
+    shut: AtomicBool,
 }
 
 impl UnixTransport {
@@ -39,6 +42,7 @@ impl UnixTransport {
                 PipeEnd::Client => 0,
                 PipeEnd::Server => 1,
             },
+            shut: AtomicBool::new(false),
         }
     }
 }
@@ -77,7 +81,9 @@ impl Transport for UnixTransport {
     }
 
     fn shut_down(&self) {
-        stream::shut_down(self.socket.as_fd());
+        if !self.shut.swap(true, Ordering::SeqCst) {
+            stream::shut_down(self.socket.as_fd());
+        }
     }
 
     fn publish_instances(&self, count: u32) {
