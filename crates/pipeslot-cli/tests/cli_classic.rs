@@ -603,3 +603,35 @@ const DEMO_HANG: Duration = Duration::from_secs(90);
 
 /// Slack over CS_TIMEOUT for a loaded machine, where shutdown is bounded.
 const MARGIN: Duration = Duration::from_millis(1500);
+
+#[test]
+fn sigterm_stops_the_server_while_its_clients_never_read() {
+    // T12 (issue 11 item 6): two clients ask for a long output and never
+    // read it, pinning both instances in a write that waits for them. The
+    // server still stops within CS_TIMEOUT on SIGTERM: its shutdown cancels
+    // the blocked writes.
+    let sandbox = Sandbox::new();
+    let server = sandbox.start_server(&["--timeout", "2000", "--instances", "2"]);
+    let name: PipeName = sandbox.pipe.parse().unwrap();
+    let request = pipeslot_proto::classic::encode_request(b"seq 1 3000000").unwrap();
+    let stalled: Vec<_> = (0..2)
+        .map(|_| {
+            let client = open_client(&sandbox, &name);
+            client.send(&request).unwrap();
+            client
+        })
+        .collect();
+    server.wait_for_stdout("seq 1 3000000", HANG);
+    // Give the workers time to fill both connections and block.
+    thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    signal(server.id(), "TERM");
+    let output = server.finish(HANG);
+    let elapsed = started.elapsed();
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        elapsed < Duration::from_millis(2000) + MARGIN,
+        "took {elapsed:?}"
+    );
+    drop(stalled);
+}

@@ -390,6 +390,49 @@ fn other_users_are_refused_unless_allowed() {
     }
 }
 
+#[test]
+fn allow_gid_accepts_a_supplementary_group() {
+    // T20 (issue 11 item 13; root CI): a uid-65534 client whose primary
+    // group is 65534 but who is also in group 4242 (a supplementary group,
+    // as the kernel records it at connect time) is let in by allow_gid(4242)
+    // and refused by allow_gid(4243).
+    if !is_root() {
+        eprintln!("SKIPPED allow_gid_accepts_a_supplementary_group: needs root to run a client as uid 65534 with a supplementary group (CI runs it as root)");
+        return;
+    }
+    let root = Root::new();
+    open_to_nobody(&root);
+    for (gid, expected) in [(4242, "open: ok"), (4243, "open: AccessDenied 5")] {
+        let path = format!("group-{gid}");
+        let server = shared_server(&root, &path, |o| o.allow_gid(gid));
+        let mut command = scenario_command(exe_for_other_users(), "nobody-open-supplementary");
+        command
+            .env("PIPESLOT_ROOT", root.path())
+            .env("PIPESLOT_CHILD_NAME", &path);
+        // SAFETY: between fork and exec only async-signal-safe calls are
+        // made (setgroups, setgid, setuid), on values owned by the closure.
+        unsafe {
+            command.pre_exec(|| {
+                let groups = [4242 as libc::gid_t];
+                if libc::setgroups(groups.len(), groups.as_ptr()) != 0
+                    || libc::setgid(NOBODY) != 0
+                    || libc::setuid(NOBODY) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn().unwrap();
+        let output = within_10s(move || child.wait_with_output().unwrap());
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(stdout.contains(expected), "allow_gid({gid}): {stdout}");
+        if gid == 4242 {
+            assert_eq!(server.recv_message().unwrap(), b"from nobody");
+        }
+    }
+}
+
 /// Subprocess scenarios, run by the tests above. Does nothing otherwise.
 #[test]
 #[ignore = "subprocess entry point, run by other tests"]
@@ -469,6 +512,9 @@ fn subprocess_entry() {
         Ok("nobody-open-guarded") => nobody_open("guarded"),
         Ok("nobody-open-uid") => nobody_open("allowed-uid"),
         Ok("nobody-open-gid") => nobody_open("allowed-gid"),
+        Ok("nobody-open-supplementary") => {
+            nobody_open(&std::env::var("PIPESLOT_CHILD_NAME").unwrap_or_default())
+        }
         _ => {}
     }
 }

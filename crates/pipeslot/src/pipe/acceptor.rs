@@ -238,7 +238,7 @@ fn make_room(
     uid: u32,
     now: Instant,
 ) -> bool {
-    if fits(hellos, core, uid) {
+    if fits(hellos, core.own_uid, uid) {
         return true;
     }
     for i in (0..hellos.len()).rev() {
@@ -254,20 +254,53 @@ fn make_room(
             }
         }
     }
-    fits(hellos, core, uid)
+    fits(hellos, core.own_uid, uid)
 }
 
-/// The caps: per uid, and globally for other than privileged uids.
-fn fits(hellos: &[PendingHello], core: &Core, uid: u32) -> bool {
+/// The caps: per uid, and globally for other than privileged uids
+/// (`owner`, the server's uid, and root).
+fn fits(hellos: &[PendingHello], owner: u32, uid: u32) -> bool {
+    let privileged = |uid: u32| uid == owner || uid == 0;
     let mine = hellos.iter().filter(|h| h.peer.uid == uid).count();
-    let counted = hellos
-        .iter()
-        .filter(|h| !privileged(core, h.peer.uid))
-        .count();
-    mine < MAX_INCOMPLETE_PER_UID && (privileged(core, uid) || counted < MAX_INCOMPLETE)
+    let counted = hellos.iter().filter(|h| !privileged(h.peer.uid)).count();
+    mine < MAX_INCOMPLETE_PER_UID && (privileged(uid) || counted < MAX_INCOMPLETE)
 }
 
-/// The server's own uid and root: never locked out by others (T11).
-fn privileged(core: &Core, uid: u32) -> bool {
-    uid == core.own_uid || uid == 0
+#[cfg(test)]
+mod tests {
+    use std::os::unix::net::UnixStream;
+
+    use super::*;
+    use crate::sys::stream::PeerCredentials;
+
+    fn silent(uid: u32) -> PendingHello {
+        let (stream, _peer) = UnixStream::pair().unwrap();
+        let peer = PeerCredentials {
+            pid: 1,
+            uid,
+            gid: uid,
+        };
+        PendingHello::new(stream, peer, Instant::now())
+    }
+
+    #[test]
+    fn other_users_cannot_lock_the_owner_out() {
+        // T11 (issue 11 item 10): four other uids fill the global cap with
+        // 16 silent connections each; the owner's uid still fits, a fifth
+        // uid does not, and no uid gets a 17th place.
+        let owner = 1000;
+        let hellos: Vec<PendingHello> = (2001..=2004)
+            .flat_map(|uid| (0..MAX_INCOMPLETE_PER_UID).map(move |_| silent(uid)))
+            .collect();
+        assert_eq!(hellos.len(), MAX_INCOMPLETE);
+        assert!(fits(&hellos, owner, owner));
+        assert!(fits(&hellos, owner, 0));
+        assert!(!fits(&hellos, owner, 2005));
+        assert!(!fits(&hellos, owner, 2001));
+        let own: Vec<PendingHello> = (0..MAX_INCOMPLETE_PER_UID).map(|_| silent(owner)).collect();
+        assert!(
+            !fits(&own, owner, owner),
+            "the per-uid cap holds for the owner too"
+        );
+    }
 }
