@@ -1,5 +1,5 @@
 /* conformance.c -- checks every function libpipeslot_win32 exports against
- * ../shared/spec/win32-semantics.md. One line per check; the last line is
+ * docs/win32-semantics.md. One line per check; the last line is
  * "N passed, M failed". Run by tests/c_programs.rs; argv[0] must be a path
  * to this program, which re-runs itself as a child (--print-args, --exit,
  * --print-env). */

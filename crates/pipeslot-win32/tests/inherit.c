@@ -1,5 +1,5 @@
 /* inherit.c -- handle inheritance through CreateProcessA(bInheritHandles
- * TRUE), checked against ../shared/spec/win32-semantics.md (S19, S133,
+ * TRUE), checked against docs/win32-semantics.md (S19, S133,
  * S135, S144, S152-S156 and the pipe statements they rely on).
  *
  * The program re-runs itself (argv[0] must be a path to it) as a child,

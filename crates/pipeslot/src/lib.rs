@@ -2,7 +2,7 @@
 //!
 //! The Win32 interprocess-communication model on Linux: anonymous pipes with
 //! I/O redirection, named pipes and mailslots, with the exact behaviour and
-//! error codes Windows programs rely on (`../shared/spec/win32-semantics.md`,
+//! error codes Windows programs rely on (`docs/win32-semantics.md`,
 //! cited as S1..S157).
 //!
 //! - [`name`]: pipe and mailslot names, parsed once ([`PipeName`],

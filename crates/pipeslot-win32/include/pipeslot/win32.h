@@ -2,7 +2,7 @@
  * pipeslot/win32.h -- the Win32 IPC C API on Linux (libpipeslot_win32).
  *
  * Declares exactly what libpipeslot_win32 exports. Behaviour and
- * GetLastError codes follow ../shared/spec/win32-semantics.md (S1..S157).
+ * GetLastError codes follow docs/win32-semantics.md (S1..S157).
  *
  * NOT YET PROVIDED (absent, not stubbed; programs using them do not link):
  *   overlapped   -- any non-NULL OVERLAPPED gives ERROR_NOT_SUPPORTED (50);
