@@ -353,3 +353,133 @@ fn a_message_bigger_than_quota_and_window_reads_whole_into_a_big_buffer() {
     assert_eq!(&buf[..read.bytes], &expected[..]);
     assert_eq!(join_10s(writer).unwrap(), 3 << 20);
 }
+
+/// Descriptors open in this process.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+// T17: a hello flooded with descriptors (`SCM_RIGHTS`, beyond what the
+// server takes: its control buffer is cut short, MSG_CTRUNC) is refused;
+// the server keeps none of them and goes on serving.
+#[test]
+fn a_hello_flooded_with_descriptors_is_refused_and_leaks_nothing() {
+    let root = Root::new();
+    let server = root.pipe("fds").server();
+    let before = open_fds();
+    for _ in 0..20 {
+        let stream = std::os::unix::net::UnixStream::connect(root.socket_path("fds")).unwrap();
+        let hello = ClientHello {
+            access: Access {
+                read: true,
+                write: true,
+            },
+            mode: OpenMode::Open,
+            client_pid: 1,
+            computer_name: String::new(),
+            remote: None,
+        }
+        .encode()
+        .unwrap();
+        let page = util::raw_peer::sealed_page();
+        let fds: Vec<_> = (0..200).map(|_| page.as_fd()).collect();
+        let mut space = vec![std::mem::MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(200))];
+        let mut control = rustix::net::SendAncillaryBuffer::new(&mut space);
+        assert!(control.push(rustix::net::SendAncillaryMessage::ScmRights(&fds)));
+        rustix::net::sendmsg(
+            &stream,
+            &[std::io::IoSlice::new(&hello)],
+            &mut control,
+            rustix::net::SendFlags::NOSIGNAL,
+        )
+        .unwrap();
+        let mut peer = RawPeer {
+            stream,
+            credits: Some(page),
+        };
+        assert_eq!(
+            peer.read_server_hello(),
+            None,
+            "a flooded hello was answered"
+        );
+    }
+    // Every descriptor the server received was closed again.
+    util::eventually("the refused descriptors to be closed", || {
+        open_fds() <= before
+    });
+    // And a well-behaved client is served.
+    let client = root.client("fds");
+    client.send(b"ok").unwrap();
+    accept(&server);
+    let mut buf = [0u8; 2];
+    assert_eq!(server.read_message(&mut buf).unwrap().bytes, 2);
+}
+
+// T8: running out of descriptors neither kills the server nor stops it for
+// good: once descriptors are free again, clients are served. Run in a
+// child process, whose descriptor limit it lowers.
+#[test]
+fn running_out_of_descriptors_is_survived() {
+    let root = Root::new();
+    let output = root.scenario("emfile").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("served after EMFILE"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Subprocess scenarios, run by the tests above. Does nothing otherwise.
+#[test]
+#[ignore = "subprocess entry point, run by other tests"]
+fn subprocess_entry() {
+    if std::env::var(util::child::CHILD_ENV).as_deref() != Ok("emfile") {
+        return;
+    }
+    let root = Root::from_env();
+    let server = root.pipe("emfile").server();
+    // A small limit: room for a few connections, then EMFILE.
+    let open = open_fds() as u64;
+    let limit = rustix::process::getrlimit(rustix::process::Resource::Nofile);
+    rustix::process::setrlimit(
+        rustix::process::Resource::Nofile,
+        rustix::process::Rlimit {
+            current: Some(open + 24),
+            maximum: limit.maximum,
+        },
+    )
+    .unwrap();
+    let mut clients = Vec::new();
+    let mut exhausted = false;
+    for _ in 0..64 {
+        match root.open("emfile") {
+            Ok(client) => clients.push(client),
+            Err(_) => {
+                exhausted = true;
+                break;
+            }
+        }
+    }
+    assert!(exhausted, "the limit was never reached");
+    drop(clients);
+    drop(server);
+    // Descriptors are free again: a new instance serves a client.
+    let server = root.pipe("emfile").server();
+    let client = within_10s({
+        let root = Root::from_env();
+        move || {
+            let mut client = None;
+            util::eventually("a client is served after EMFILE", || {
+                client = root.open("emfile").ok();
+                client.is_some()
+            });
+            client.unwrap()
+        }
+    });
+    client.send(b"x").unwrap();
+    accept(&server);
+    let mut buf = [0u8; 1];
+    assert_eq!(server.read_message(&mut buf).unwrap().bytes, 1);
+    println!("served after EMFILE");
+}
