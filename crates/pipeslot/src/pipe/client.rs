@@ -419,7 +419,7 @@ fn read_answer(stream: &UnixStream, limit: Option<Duration>) -> Result<(ServerHe
                 "the server did not answer",
             ));
         }
-        let ready = stream::wait(&[stream.as_fd()], rustix::event::PollFlags::IN, left)
+        let ready = stream::wait(&[stream.as_fd()], crate::sys::event::PollFlags::IN, left)
             .map_err(|e| Error::from_io(e, "waiting for the server"))?;
         if ready[0].is_empty() {
             continue;

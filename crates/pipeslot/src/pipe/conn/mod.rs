@@ -35,12 +35,14 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 use pipeslot_proto::frame::{self, Frame, FrameDecoder, DEFAULT_MAX_FRAME};
 use pipeslot_proto::handoff::{self, ConnectionState, EndState};
 
-use super::cancel::{aborted, Token};
-use super::state::{not_connected, Counters, End, Filed, State, Violation, PENDING_WINDOW};
+mod receive;
+mod send;
+
+use super::cancel::Token;
+use super::state::{not_connected, Counters, End, State, Violation};
 use super::transport::{Ring, Transport};
 use super::{MessageRead, PeekInfo, PeerIdentity, PipeEnd, PipeMode, ReadMode};
 use crate::error::{Error, ErrorKind, Result};
-use crate::sys::event::{self, PollFlags};
 
 /// Bytes received from the transport at a time.
 const RECEIVE_CHUNK: usize = 64 * 1024;
@@ -180,7 +182,8 @@ impl Conn {
 
     /// Where this end stands, for a child process to take it over; from
     /// now on the connection is shared. A thread of this process blocked
-    /// receiving is woken first (its call sees the connection as it was).
+    /// receiving waits without the receive buffer, so this never waits for
+    /// it.
     pub(crate) fn snapshot(&self) -> ConnectionState {
         self.shared.store(true, Ordering::SeqCst);
         let receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
@@ -566,367 +569,11 @@ impl Conn {
         }
     }
 
-    /// Receives what the transport holds and files it; whether anything
-    /// (or the end of the stream) came. With a token, first waits until
-    /// something comes or the call is cancelled. The caller is the
-    /// receiver.
-    fn pump(&self, wait: Option<&Token>, what: &str) -> Result<bool> {
-        let mut receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
-        let receive = &mut *receive;
-        if let Some(token) = wait {
-            token.wait(self.transport.fd(), PollFlags::IN, what)?;
-        }
-        let got = match receive.large.as_mut() {
-            Some(large) => self.transport.receive(&mut large.data, large.len),
-            None => {
-                receive.make_room(RECEIVE_CHUNK / 4);
-                let limit = receive.bytes.capacity();
-                self.transport.receive(&mut receive.bytes, limit)
-            }
-        };
-        let got = match got {
-            Ok(Some(n)) => n,
-            Ok(None) => return Ok(false),
-            Err(e) => return Err(Error::from_io(e, what)),
-        };
-        let mut inner = self.lock();
-        let mut filed = Filed::default();
-        let mut violation = None;
-        let large_done = receive
-            .large
-            .as_ref()
-            .is_some_and(|large| large.data.len() == large.len);
-        if large_done {
-            if let Some(done) = receive.large.take() {
-                match inner.st.file_data(done.data, done.end_of_message) {
-                    Ok(f) => filed = merge(filed, f),
-                    Err(v) => violation = Some(v),
-                }
-            }
-        }
-        while receive.large.is_none() && violation.is_none() {
-            match receive.decoder.decode(&receive.bytes[receive.start..]) {
-                Ok(Some((frame, used))) => {
-                    match inner.st.file_frame(frame) {
-                        Ok(f) => filed = merge(filed, f),
-                        Err(v) => violation = Some(v),
-                    }
-                    receive.start += used;
-                }
-                Ok(None) => {
-                    // A large Data frame whose payload is still to come:
-                    // receive the rest straight into a buffer of its own.
-                    let rest = &receive.bytes[receive.start..];
-                    if let Some(header) = frame::decode_data_header(rest, self.max_frame) {
-                        if header.len >= LARGE_FRAME {
-                            let mut data = Vec::with_capacity(header.len);
-                            data.extend_from_slice(&rest[frame::HEADER_LEN..]);
-                            receive.large = Some(LargeFrame {
-                                data,
-                                len: header.len,
-                                end_of_message: header.end_of_message,
-                            });
-                            receive.bytes.clear();
-                            receive.start = 0;
-                        }
-                    }
-                    break;
-                }
-                Err(_) => {
-                    violation = Some(Violation("a malformed frame"));
-                }
-            }
-        }
-        if receive.start == receive.bytes.len() {
-            receive.bytes.clear();
-            receive.start = 0;
-        }
-        if let Some(violation) = violation {
-            self.violated(&mut inner, violation);
-            filed.data = true;
-        } else if got == 0 {
-            // End of stream: a partial frame is never surfaced (T14).
-            filed.consumed |= inner.st.end_of_stream();
-            filed.data = true;
-        }
-        if got == 0 || !inner.st.is_open() {
-            receive.bytes.clear();
-            receive.start = 0;
-            receive.large = None;
-        }
-        let consumed = inner.st.consumed();
-        if filed.data || filed.credits || filed.consumed {
-            self.notify(&inner);
-        }
-        drop(inner);
-        if filed.consumed {
-            self.publish(consumed, None);
-        }
-        Ok(true)
-    }
-
     /// Tells the peer how much this end has consumed, ringing it if the
     /// transport asks.
     fn publish(&self, consumed: u64, token: Option<&Token>) {
         if self.transport.publish_consumed(consumed) == Ring::SendConsumed {
             self.send_control(Frame::Consumed { total: consumed }, token);
-        }
-    }
-
-    /// Sends a control frame. Best effort: a peer that is gone needs none,
-    /// and a cancelled one is left in the outbox, to go before anything
-    /// else.
-    fn send_control(&self, frame: Frame<'_>, token: Option<&Token>) {
-        let mut bytes = Vec::with_capacity(frame::HEADER_LEN + 16);
-        if frame.encode(&mut bytes).is_ok() {
-            let mut outbox = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
-            match self.send_unit(&mut outbox, &[&bytes], token) {
-                Ok(()) | Err(SendError::CancelledPartway) | Err(SendError::Io(_)) => {}
-                Err(SendError::Cancelled) => outbox.extend_from_slice(&bytes),
-            }
-        }
-    }
-
-    /// Sends the frames of one write; returns its stream offset and whether
-    /// it was announced as pending.
-    fn send_write(&self, data: &[u8], token: &Token) -> Result<(u64, bool)> {
-        const WHAT: &str = "writing to a pipe";
-        let _order = self.write_order.lock().unwrap_or_else(|p| p.into_inner());
-        let quota = self.out_quota;
-        let (start, pending) = {
-            let mut inner = self.lock();
-            self.sync_credits(&mut inner);
-            inner.st.begin_write(data.len(), quota)
-        };
-        let end = start + data.len() as u64;
-        let end_of_message = self.mode == PipeMode::Message;
-        let max = self.max_frame.get() as usize;
-        let mut sent = 0usize;
-        let mut first = true;
-        loop {
-            let piece = (data.len() - sent).min(max);
-            {
-                // A piece goes once the bytes in flight and it fit in the
-                // quota plus the pending window: at once for a write of up
-                // to the window behind completed writes, as credits come
-                // back for the rest of a bigger one (T12).
-                let unsent = (data.len() - sent) as u64;
-                let waited = self.wait_until(
-                    |st| st.unacknowledged() - unsent + piece as u64 <= quota + PENDING_WINDOW,
-                    true,
-                    token,
-                    WHAT,
-                );
-                match waited {
-                    Ok(inner) if inner.st.is_open() => {}
-                    Ok(inner) => {
-                        drop(inner);
-                        return Err(self.unsent(data.len() - sent, WHAT));
-                    }
-                    Err(e) => {
-                        self.lock().st.unsend(data.len() - sent);
-                        if sent > 0 {
-                            self.send_control(
-                                Frame::Discard {
-                                    start,
-                                    end: start + sent as u64,
-                                },
-                                None,
-                            );
-                        }
-                        return Err(e);
-                    }
-                }
-            }
-            let mut prefix = Vec::with_capacity(2 * frame::HEADER_LEN + 16);
-            if pending && first {
-                // A write that will wait for credits is announced first:
-                // its bytes are the pipe's only once it completes (S75).
-                let _ = (Frame::Pending { start, end }).encode(&mut prefix);
-            }
-            let last = sent + piece == data.len();
-            if let Some(header) = frame::data_header(piece, end_of_message && last, self.max_frame)
-            {
-                prefix.extend_from_slice(&header);
-            }
-            let payload = &data[sent..sent + piece];
-            let mut outbox = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
-            match self.send_unit(&mut outbox, &[&prefix, payload], Some(token)) {
-                Ok(()) => {}
-                Err(SendError::Cancelled) => {
-                    drop(outbox);
-                    self.lock().st.unsend(data.len() - sent);
-                    if sent > 0 {
-                        self.send_control(
-                            Frame::Discard {
-                                start,
-                                end: start + sent as u64,
-                            },
-                            None,
-                        );
-                    }
-                    return Err(aborted(WHAT));
-                }
-                Err(SendError::CancelledPartway) => {
-                    // The piece went part-way and is owed: withdraw what
-                    // the peer will get of this write.
-                    let owed_end = start + (sent + piece) as u64;
-                    let _ = (Frame::Discard {
-                        start,
-                        end: owed_end,
-                    })
-                    .encode(&mut outbox);
-                    drop(outbox);
-                    self.lock().st.unsend(data.len() - sent - piece);
-                    return Err(aborted(WHAT));
-                }
-                Err(SendError::Io(e)) => {
-                    drop(outbox);
-                    return Err(self.send_failed(e, data.len() - sent, WHAT));
-                }
-            }
-            first = false;
-            sent += piece;
-            if sent == data.len() {
-                return Ok((start, pending));
-            }
-        }
-    }
-
-    /// Sends `parts` whole, after whatever the outbox owes. Waits for room
-    /// with the call's cancellation; a unit cancelled part-way is finished
-    /// from the outbox later.
-    fn send_unit(
-        &self,
-        outbox: &mut Vec<u8>,
-        parts: &[&[u8]],
-        token: Option<&Token>,
-    ) -> std::result::Result<(), SendError> {
-        let total: usize = parts.iter().map(|p| p.len()).sum();
-        let mut done = 0usize;
-        let mut owed_done = 0usize;
-        loop {
-            let result = if owed_done < outbox.len() {
-                self.transport.send(&[&outbox[owed_done..]])
-            } else {
-                let mut rest: Vec<&[u8]> = Vec::with_capacity(parts.len());
-                let mut skip = done;
-                for part in parts {
-                    if skip >= part.len() {
-                        skip -= part.len();
-                    } else {
-                        rest.push(&part[skip..]);
-                        skip = 0;
-                    }
-                }
-                self.transport.send(&rest)
-            };
-            match result {
-                Ok(Some(n)) if owed_done < outbox.len() => {
-                    owed_done += n;
-                    if owed_done == outbox.len() {
-                        outbox.clear();
-                        owed_done = 0;
-                    }
-                }
-                Ok(Some(n)) => {
-                    done += n;
-                    if done == total {
-                        return Ok(());
-                    }
-                }
-                Ok(None) => match token {
-                    Some(token) => {
-                        if token
-                            .wait(self.transport.fd(), PollFlags::OUT, "sending")
-                            .is_err()
-                        {
-                            return Err(self.stop_unit(outbox, owed_done, parts, done));
-                        }
-                    }
-                    None => {
-                        event::wait(Some(self.transport.fd()), PollFlags::OUT, &[], None)
-                            .map_err(SendError::Io)?;
-                    }
-                },
-                Err(e) => return Err(SendError::Io(e)),
-            }
-        }
-    }
-
-    /// A unit's send was cancelled: keep what is still owed.
-    fn stop_unit(
-        &self,
-        outbox: &mut Vec<u8>,
-        owed_done: usize,
-        parts: &[&[u8]],
-        done: usize,
-    ) -> SendError {
-        outbox.drain(..owed_done);
-        if done == 0 {
-            return SendError::Cancelled;
-        }
-        let mut skip = done;
-        for part in parts {
-            if skip >= part.len() {
-                skip -= part.len();
-            } else {
-                outbox.extend_from_slice(&part[skip..]);
-                skip = 0;
-            }
-        }
-        SendError::CancelledPartway
-    }
-
-    /// A send failed: did the server disconnect us, or did the peer close?
-    /// The frames still queued tell.
-    fn send_failed(&self, e: std::io::Error, unsent: usize, what: &str) -> Error {
-        if !matches!(e.raw_os_error(), Some(libc::EPIPE | libc::ECONNRESET)) {
-            self.lock().st.unsend(unsent);
-            return Error::from_io(e, what);
-        }
-        self.unsent(unsent, what)
-    }
-
-    fn unsent(&self, unsent: usize, what: &str) -> Error {
-        let _ = self.refresh();
-        let mut inner = self.lock();
-        inner.st.unsend(unsent);
-        if inner.st.is_open() {
-            inner.st.end_of_stream();
-        }
-        self.notify(&inner);
-        match inner.st.write_error(what) {
-            Err(e) => e,
-            Ok(()) => Error::new(
-                ErrorKind::NoData,
-                format!("{what}: the other end has closed"),
-            ),
-        }
-    }
-}
-
-impl ReceiveBuffer {
-    /// Makes room for at least `wanted` more bytes (or the whole frame
-    /// being received, if that is more, up to the frame limit), moving the
-    /// undecoded bytes to the front when that helps.
-    fn make_room(&mut self, wanted: usize) {
-        let pending = self.bytes.len() - self.start;
-        let frame_needs = frame::frame_len(&self.bytes[self.start..]).map_or(0, |len| {
-            // The decoder refuses a length over the limit; do not grow for it.
-            let cap = (frame::HEADER_LEN + DEFAULT_MAX_FRAME.get() as usize) as u64;
-            (len.min(cap) as usize).saturating_sub(pending)
-        });
-        let wanted = wanted.max(frame_needs);
-        if self.bytes.capacity() - self.bytes.len() >= wanted {
-            return;
-        }
-        if self.start > 0 {
-            self.bytes.drain(..self.start);
-            self.start = 0;
-        }
-        if self.bytes.capacity() - self.bytes.len() < wanted {
-            self.bytes.reserve_exact(wanted);
         }
     }
 }
@@ -936,14 +583,6 @@ impl Drop for Conn {
         if !self.shared.load(Ordering::SeqCst) {
             self.transport.shut_down();
         }
-    }
-}
-
-fn merge(a: Filed, b: Filed) -> Filed {
-    Filed {
-        data: a.data || b.data,
-        credits: a.credits || b.credits,
-        consumed: a.consumed || b.consumed,
     }
 }
 

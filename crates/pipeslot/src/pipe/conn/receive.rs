@@ -1,0 +1,147 @@
+//! The receiving half of the blocking driver: waiting for the transport,
+//! receiving without copying large frames twice, and filing frames into
+//! the state machine.
+
+use pipeslot_proto::frame::{self, DEFAULT_MAX_FRAME};
+
+use super::{Conn, LargeFrame, ReceiveBuffer, LARGE_FRAME, RECEIVE_CHUNK};
+use crate::error::{Error, Result};
+use crate::pipe::cancel::Token;
+use crate::pipe::state::{Filed, Violation};
+use crate::sys::event::PollFlags;
+
+impl Conn {
+    /// Receives what the transport holds and files it; whether anything
+    /// (or the end of the stream) came. With a token, first waits until
+    /// something comes or the call is cancelled. The caller is the
+    /// receiver.
+    pub(super) fn pump(&self, wait: Option<&Token>, what: &str) -> Result<bool> {
+        // Waited for before the receive buffer is taken: a hand-off
+        // (`snapshot`) never waits behind a blocked receiver.
+        if let Some(token) = wait {
+            token.wait(self.transport.fd(), PollFlags::IN, what)?;
+        }
+        let mut receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
+        let receive = &mut *receive;
+        let got = match receive.large.as_mut() {
+            Some(large) => self.transport.receive(&mut large.data, large.len),
+            None => {
+                receive.make_room(RECEIVE_CHUNK / 4);
+                let limit = receive.bytes.capacity();
+                self.transport.receive(&mut receive.bytes, limit)
+            }
+        };
+        let got = match got {
+            Ok(Some(n)) => n,
+            Ok(None) => return Ok(false),
+            Err(e) => return Err(Error::from_io(e, what)),
+        };
+        let mut inner = self.lock();
+        let mut filed = Filed::default();
+        let mut violation = None;
+        let large_done = receive
+            .large
+            .as_ref()
+            .is_some_and(|large| large.data.len() == large.len);
+        if large_done {
+            if let Some(done) = receive.large.take() {
+                match inner.st.file_data(done.data, done.end_of_message) {
+                    Ok(f) => filed = merge(filed, f),
+                    Err(v) => violation = Some(v),
+                }
+            }
+        }
+        while receive.large.is_none() && violation.is_none() {
+            match receive.decoder.decode(&receive.bytes[receive.start..]) {
+                Ok(Some((frame, used))) => {
+                    match inner.st.file_frame(frame) {
+                        Ok(f) => filed = merge(filed, f),
+                        Err(v) => violation = Some(v),
+                    }
+                    receive.start += used;
+                }
+                Ok(None) => {
+                    // A large Data frame whose payload is still to come:
+                    // receive the rest straight into a buffer of its own.
+                    let rest = &receive.bytes[receive.start..];
+                    if let Some(header) = frame::decode_data_header(rest, self.max_frame) {
+                        if header.len >= LARGE_FRAME {
+                            let mut data = Vec::with_capacity(header.len);
+                            data.extend_from_slice(&rest[frame::HEADER_LEN..]);
+                            receive.large = Some(LargeFrame {
+                                data,
+                                len: header.len,
+                                end_of_message: header.end_of_message,
+                            });
+                            receive.bytes.clear();
+                            receive.start = 0;
+                        }
+                    }
+                    break;
+                }
+                Err(_) => {
+                    violation = Some(Violation("a malformed frame"));
+                }
+            }
+        }
+        if receive.start == receive.bytes.len() {
+            receive.bytes.clear();
+            receive.start = 0;
+        }
+        if let Some(violation) = violation {
+            self.violated(&mut inner, violation);
+            filed.data = true;
+        } else if got == 0 {
+            // End of stream: a partial frame is never surfaced (T14).
+            filed.consumed |= inner.st.end_of_stream();
+            filed.data = true;
+        }
+        if got == 0 || !inner.st.is_open() {
+            receive.bytes.clear();
+            receive.start = 0;
+            receive.large = None;
+        }
+        let consumed = inner.st.consumed();
+        if filed.data || filed.credits || filed.consumed {
+            self.notify(&inner);
+        }
+        drop(inner);
+        if filed.consumed {
+            self.publish(consumed, None);
+        }
+        Ok(true)
+    }
+}
+
+impl ReceiveBuffer {
+    /// Makes room for at least `wanted` more bytes (or the whole frame
+    /// being received, if that is more, up to the frame limit), moving the
+    /// undecoded bytes to the front when that helps.
+    pub(super) fn make_room(&mut self, wanted: usize) {
+        let pending = self.bytes.len() - self.start;
+        let frame_needs = frame::frame_len(&self.bytes[self.start..]).map_or(0, |len| {
+            // The decoder refuses a length over the limit; do not grow for it.
+            let cap = (frame::HEADER_LEN + DEFAULT_MAX_FRAME.get() as usize) as u64;
+            (len.min(cap) as usize).saturating_sub(pending)
+        });
+        let wanted = wanted.max(frame_needs);
+        if self.bytes.capacity() - self.bytes.len() >= wanted {
+            return;
+        }
+        if self.start > 0 {
+            self.bytes.drain(..self.start);
+            self.start = 0;
+        }
+        if self.bytes.capacity() - self.bytes.len() < wanted {
+            self.bytes.reserve_exact(wanted);
+        }
+    }
+}
+
+fn merge(a: Filed, b: Filed) -> Filed {
+    Filed {
+        data: a.data || b.data,
+        credits: a.credits || b.credits,
+        consumed: a.consumed || b.consumed,
+    }
+}
