@@ -294,14 +294,11 @@ pub fn data_header(
     if len == 0 && !end_of_message {
         return None;
     }
-    let mut header = Vec::with_capacity(HEADER_LEN);
-    push_header(
-        TYPE_DATA,
-        if end_of_message { END_OF_MESSAGE } else { 0 },
-        len,
-        &mut header,
-    );
-    header.try_into().ok()
+    let flags = if end_of_message { END_OF_MESSAGE } else { 0 };
+    let len = len.to_le_bytes();
+    // The layout of `push_header`, without allocating: this is on every
+    // write's path.
+    Some([TYPE_DATA, flags, 0, 0, len[0], len[1], len[2], len[3]])
 }
 
 /// Appends one byte-pipe write to `out`: Data frames of at most `max_frame`

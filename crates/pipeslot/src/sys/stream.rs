@@ -80,11 +80,25 @@ pub(crate) fn send_parts_nonblocking(
     fd: BorrowedFd<'_>,
     parts: &[&[u8]],
 ) -> io::Result<Option<usize>> {
-    let slices: Vec<IoSlice<'_>> = parts
-        .iter()
-        .filter(|p| !p.is_empty())
-        .map(|p| IoSlice::new(p))
-        .collect();
+    // Up to four parts without allocating (a write is at most three).
+    let mut fixed = [IoSlice::new(&[]); 4];
+    let mut used = 0;
+    let mut spilled = Vec::new();
+    for part in parts.iter().filter(|p| !p.is_empty()) {
+        if used < fixed.len() {
+            fixed[used] = IoSlice::new(part);
+            used += 1;
+        } else {
+            spilled.push(IoSlice::new(part));
+        }
+    }
+    let slices: Vec<IoSlice<'_>>;
+    let slices: &[IoSlice<'_>] = if spilled.is_empty() {
+        &fixed[..used]
+    } else {
+        slices = fixed[..used].iter().copied().chain(spilled).collect();
+        &slices
+    };
     if slices.is_empty() {
         return Ok(Some(0));
     }
@@ -92,7 +106,7 @@ pub(crate) fn send_parts_nonblocking(
         let mut control = SendAncillaryBuffer::default();
         match rustix::net::sendmsg(
             fd,
-            &slices,
+            slices,
             &mut control,
             SendFlags::NOSIGNAL | SendFlags::DONTWAIT,
         ) {

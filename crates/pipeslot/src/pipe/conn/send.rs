@@ -77,20 +77,20 @@ impl Conn {
                     }
                 }
             }
-            let mut prefix = Vec::with_capacity(2 * frame::HEADER_LEN + 16);
+            let mut announcement = Vec::new();
             if pending && first {
                 // A write that will wait for credits is announced first:
                 // its bytes are the pipe's only once it completes (S75).
-                let _ = (Frame::Pending { start, end }).encode(&mut prefix);
+                let _ = (Frame::Pending { start, end }).encode(&mut announcement);
             }
             let last = sent + piece == data.len();
-            if let Some(header) = frame::data_header(piece, end_of_message && last, self.max_frame)
-            {
-                prefix.extend_from_slice(&header);
-            }
+            // `piece` is at most `max_frame`, and an empty piece is a whole
+            // message: the header always exists.
+            let header = frame::data_header(piece, end_of_message && last, self.max_frame)
+                .unwrap_or_default();
             let payload = &data[sent..sent + piece];
             let mut outbox = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
-            match self.send_unit(&mut outbox, &[&prefix, payload], Some(token)) {
+            match self.send_unit(&mut outbox, &[&announcement, &header, payload], Some(token)) {
                 Ok(()) => {}
                 Err(SendError::Cancelled) => {
                     drop(outbox);
@@ -148,17 +148,21 @@ impl Conn {
             let result = if owed_done < outbox.len() {
                 self.transport.send(&[&outbox[owed_done..]])
             } else {
-                let mut rest: Vec<&[u8]> = Vec::with_capacity(parts.len());
-                let mut skip = done;
-                for part in parts {
-                    if skip >= part.len() {
-                        skip -= part.len();
-                    } else {
-                        rest.push(&part[skip..]);
-                        skip = 0;
+                if done == 0 {
+                    self.transport.send(parts)
+                } else {
+                    let mut rest: Vec<&[u8]> = Vec::with_capacity(parts.len());
+                    let mut skip = done;
+                    for part in parts {
+                        if skip >= part.len() {
+                            skip -= part.len();
+                        } else {
+                            rest.push(&part[skip..]);
+                            skip = 0;
+                        }
                     }
+                    self.transport.send(&rest)
                 }
-                self.transport.send(&rest)
             };
             match result {
                 Ok(Some(n)) if owed_done < outbox.len() => {
