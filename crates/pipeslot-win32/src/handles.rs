@@ -59,7 +59,7 @@ pub(crate) enum Object {
     /// (`crate::inherit`).
     PipeConnection(PipeConnectionHandle),
     /// A mailslot's reading end (`CreateMailslotA`), boxed as it is large.
-    Mailslot(Box<Mailslot>),
+    Mailslot(Box<MailslotHandle>),
     /// A mailslot's writing end (`CreateFileA` on a mailslot name).
     MailslotWriter(MailslotWriter),
     /// An ordinary file (`CreateFileA` on a path).
@@ -89,6 +89,25 @@ pub(crate) struct PipeConnectionHandle {
     pub(crate) can_set_state: bool,
     /// Blocking calls under way on this handle (for `CancelIoEx`).
     pub(crate) busy: Busy,
+}
+
+/// A mailslot's reading end, and its blocking reads (for `CancelIoEx`,
+/// `CancelSynchronousIo` and `CloseHandle`, as for named-pipe handles).
+#[derive(Debug)]
+pub(crate) struct MailslotHandle {
+    pub(crate) slot: Mailslot,
+    /// Blocking reads under way on this handle (for `CancelIoEx`).
+    pub(crate) busy: Busy,
+}
+
+impl MailslotHandle {
+    /// A new handle's object for `slot`, with no read under way.
+    pub(crate) fn new(slot: Mailslot) -> Box<Self> {
+        Box::new(MailslotHandle {
+            slot,
+            busy: Busy::default(),
+        })
+    }
 }
 
 /// An ordinary file and the access `CreateFileA` granted.
@@ -191,7 +210,8 @@ pub(crate) fn lookup(handle: HANDLE) -> Win32Result<Entry> {
 }
 
 /// Closes `handle`: frees its slot, so the value becomes stale, and wakes
-/// the calls blocked on a named-pipe handle (`crate::thread::close`). The
+/// the calls blocked on a named-pipe or mailslot handle
+/// (`crate::thread::close`). The
 /// object is dropped (closing its descriptor) once no call in progress
 /// (nor a relay) uses it. A standard handle stays valid and its descriptor open (see
 /// `CloseHandle` in the header).
@@ -210,9 +230,9 @@ pub(crate) fn close(handle: HANDLE) -> Win32Result<()> {
         table.free.push(index);
         removed
     };
-    // Outside the lock: the calls blocked on a pipe handle are woken and
-    // waited for (issue 10), closing a process handle may start a reaper
-    // thread, closing a pipe end closes a descriptor.
+    // Outside the lock: the calls blocked on a pipe or mailslot handle are
+    // woken and waited for (issue 10), closing a process handle may start
+    // a reaper thread, closing a pipe end closes a descriptor.
     crate::thread::close(&removed.object);
     drop(removed);
     Ok(())

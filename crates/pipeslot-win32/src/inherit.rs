@@ -45,7 +45,7 @@ use pipeslot::pipe::{PipeConnection, PipeHandoff};
 use pipeslot::MailslotName;
 use pipeslot_proto::handoff::{Entry, Manifest, ObjectState};
 
-use crate::handles::{AnonEnd, FileHandle, Object, PipeConnectionHandle};
+use crate::handles::{AnonEnd, FileHandle, MailslotHandle, Object, PipeConnectionHandle};
 use crate::thread::Busy;
 use crate::types::HANDLE;
 
@@ -162,8 +162,8 @@ fn describe(object: &Object) -> Option<(ObjectState, Vec<RawFd>, Vec<OwnedFd>)> 
         // A server instance still waiting for a client is not passed.
         Object::PipeServer(handle) => pipe(handle.server.handoff(), handle.outbound),
         Object::PipeConnection(handle) => pipe(handle.conn.handoff(), handle.can_set_state),
-        Object::Mailslot(slot) => {
-            let handoff = slot.handoff().ok()?;
+        Object::Mailslot(handle) => {
+            let handoff = handle.slot.handoff().ok()?;
             let fds = vec![handoff.socket.as_raw_fd(), handoff.lock.as_raw_fd()];
             Some((
                 ObjectState::Mailslot(handoff.state),
@@ -349,7 +349,7 @@ fn adopt(entry: Entry) -> Result<Object, String> {
                 lock,
             })
             .map_err(|e| e.to_string())?;
-            Object::Mailslot(Box::new(slot))
+            Object::Mailslot(MailslotHandle::new(slot))
         }
         ObjectState::MailslotWriter {
             name,

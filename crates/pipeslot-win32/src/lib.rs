@@ -36,7 +36,8 @@
 //!   `GetExitCodeThread`; no CREATE_SUSPENDED), `WaitForSingleObject`
 //!   and `WaitForMultipleObjects` (process and thread handles),
 //!   `GetExitCodeProcess`, `CancelIoEx` and `CancelSynchronousIo`
-//!   (blocking named-pipe calls, S41), `GetCurrentProcessId`, `Sleep`,
+//!   (blocking named-pipe calls and mailslot reads, S41),
+//!   `GetCurrentProcessId`, `Sleep`,
 //!   `GetTickCount`, `GetTickCount64`, `QueryPerformanceCounter`,
 //!   `QueryPerformanceFrequency`, `DeleteFileA`, `GetTempFileNameA`,
 //!   `FormatMessageA` (system messages), `LocalFree`, `ExitProcess`.

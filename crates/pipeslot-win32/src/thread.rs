@@ -1,7 +1,7 @@
 //! Threads: the object behind a `CreateThread` handle, waiting on thread
 //! and process handles (`WaitForSingleObject`, `WaitForMultipleObjects`),
-//! and the record of blocking pipe calls that `CancelIoEx` and
-//! `CancelSynchronousIo` cancel.
+//! and the record of blocking pipe and mailslot calls that `CancelIoEx`,
+//! `CancelSynchronousIo` and `CloseHandle` cancel.
 //!
 //! A thread runs on a `std::thread`, detached: closing its handle does not
 //! stop it. When the start routine returns, its value becomes the exit
@@ -11,13 +11,17 @@
 //!
 //! Blocking calls. While `ConnectNamedPipe`, `ReadFile`, `WriteFile`,
 //! `TransactNamedPipe` or `FlushFileBuffers` runs on a named-pipe handle,
-//! a [`Blocking`] guard counts the call in the handle's [`Busy`] counter
-//! (what `CancelIoEx` checks) and, on a thread started by `CreateThread`,
-//! records the handle's object as the one the thread is blocked on (what
-//! `CancelSynchronousIo` cancels).
+//! or `ReadFile` on a mailslot's reading end, a [`Blocking`] guard counts
+//! the call in the handle's [`Busy`] counter (what `CancelIoEx` checks)
+//! and, on a thread started by `CreateThread`, records the handle's object
+//! as the one the thread is blocked on (what `CancelSynchronousIo`
+//! cancels). [`canceller`] gives the [`CallCanceller`] of either kind:
+//! the pipe's `Canceller` or the mailslot's `MailslotCanceller`; a
+//! cancelled call fails with ERROR_OPERATION_ABORTED (S41).
 //!
 //! Closing a handle (`CloseHandle`) that such a call is blocked on wakes
-//! the call at once (issue 10, T12): [`close`] marks the handle closed,
+//! the call at once (issue 10, T12), a mailslot read waiting forever (or
+//! for a long read timeout) included: [`close`] marks the handle closed,
 //! then cancels the calls counted in its [`Busy`] counter, and waits the
 //! short while they take to return. A call that starts on the handle
 //! after that sees the mark and fails with ERROR_INVALID_HANDLE, as if the
@@ -29,6 +33,7 @@ use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use pipeslot::error::win32::ERROR_INVALID_HANDLE;
+use pipeslot::mailslot::MailslotCanceller;
 use pipeslot::pipe::Canceller;
 
 use crate::error::{code_of_io, Win32Result};
@@ -50,12 +55,12 @@ pub(crate) struct Thread {
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     exit_code: OnceLock<DWORD>,
-    /// The named-pipe object the thread is blocked on, if any.
+    /// The named-pipe or mailslot object the thread is blocked on, if any.
     blocked: Mutex<Option<Arc<Object>>>,
 }
 
-/// Blocking calls under way on a named-pipe handle, and whether the
-/// handle was closed.
+/// Blocking calls under way on a named-pipe or mailslot handle, and
+/// whether the handle was closed.
 #[derive(Debug, Default)]
 pub(crate) struct Busy {
     calls: AtomicUsize,
@@ -123,8 +128,9 @@ impl Thread {
         self.shared.exit_code.get().copied().unwrap_or(STILL_ACTIVE)
     }
 
-    /// A canceller for the named-pipe call the thread is blocked in, if any.
-    pub(crate) fn blocked_call(&self) -> Option<Canceller> {
+    /// A canceller for the named-pipe or mailslot call the thread is
+    /// blocked in, if any.
+    pub(crate) fn blocked_call(&self) -> Option<CallCanceller> {
         lock(&self.shared.blocked).as_deref().and_then(canceller)
     }
 }
@@ -199,33 +205,62 @@ fn signalled(object: &Object) -> Win32Result<bool> {
     }
 }
 
-/// The canceller of a named-pipe object; `None` for other kinds.
-pub(crate) fn canceller(object: &Object) -> Option<Canceller> {
+/// Cancels the blocking calls under way on a named-pipe handle or a
+/// mailslot's reading end: they fail with ERROR_OPERATION_ABORTED.
+#[derive(Debug)]
+pub(crate) enum CallCanceller {
+    /// A named-pipe instance or connected end.
+    Pipe(Canceller),
+    /// A mailslot's reading end.
+    Mailslot(MailslotCanceller),
+}
+
+impl CallCanceller {
+    /// Cancels the calls blocked now (a mailslot read that starts later
+    /// is not affected; see [`close`] for how closing catches it).
+    pub(crate) fn cancel(&self) {
+        match self {
+            CallCanceller::Pipe(canceller) => canceller.cancel(),
+            CallCanceller::Mailslot(canceller) => {
+                canceller.cancel();
+            }
+        }
+    }
+}
+
+/// The canceller of a named-pipe or mailslot object; `None` for other
+/// kinds (a mailslot writer included).
+pub(crate) fn canceller(object: &Object) -> Option<CallCanceller> {
     match object {
-        Object::PipeServer(handle) => Some(handle.server.canceller()),
-        Object::PipeConnection(handle) => Some(handle.conn.canceller()),
+        Object::PipeServer(handle) => Some(CallCanceller::Pipe(handle.server.canceller())),
+        Object::PipeConnection(handle) => Some(CallCanceller::Pipe(handle.conn.canceller())),
+        Object::Mailslot(handle) => Some(CallCanceller::Mailslot(handle.slot.canceller())),
         _ => None,
     }
 }
 
-/// The call counter of a named-pipe object; `None` for other kinds.
+/// The call counter of a named-pipe or mailslot object; `None` for other
+/// kinds.
 fn busy_of(object: &Object) -> Option<&Busy> {
     match object {
         Object::PipeServer(handle) => Some(&handle.busy),
         Object::PipeConnection(handle) => Some(&handle.busy),
+        Object::Mailslot(handle) => Some(&handle.busy),
         _ => None,
     }
 }
 
-/// Whether a blocking call is under way on a named-pipe object.
+/// Whether a blocking call is under way on a named-pipe or mailslot
+/// object.
 pub(crate) fn busy(object: &Object) -> bool {
     busy_of(object).is_some_and(|busy| busy.calls.load(Ordering::SeqCst) != 0)
 }
 
-/// What `CloseHandle` does to a named-pipe object before dropping the
-/// table's reference: marks it closed, so that no call starts on it any
-/// more, and cancels the calls blocked on it, which fail at once (see
-/// [`crate::api::pipe::CloseHandle`] for the codes). Then waits, at most
+/// What `CloseHandle` does to a named-pipe or mailslot object before
+/// dropping the table's reference: marks it closed, so that no call
+/// starts on it any more, and cancels the calls blocked on it, which fail
+/// at once (see [`crate::api::pipe::CloseHandle`] for the codes; a
+/// mailslot `ReadFile`: ERROR_OPERATION_ABORTED). Then waits, at most
 /// [`CLOSE_WAIT`], for them to return, cancelling again meanwhile: a call
 /// that was about to start waiting when the first cancellation came takes
 /// the next one. Does nothing for other objects.
@@ -257,8 +292,8 @@ pub(crate) fn close(object: &Object) {
     }
 }
 
-/// Marks a blocking call on a named-pipe object, for as long as it lives
-/// (see the module docs); does nothing for other objects.
+/// Marks a blocking call on a named-pipe or mailslot object, for as long
+/// as it lives (see the module docs); does nothing for other objects.
 pub(crate) struct Blocking<'a> {
     busy: Option<&'a Busy>,
     thread: Option<Arc<Shared>>,

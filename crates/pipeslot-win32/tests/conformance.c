@@ -1464,6 +1464,106 @@ static void test_cancel_wakes_blocked_calls(void)
           "S168 the closed instance is gone: a client gets ERROR_FILE_NOT_FOUND");
 }
 
+/* S41, T12: a ReadFile blocked on a mailslot (MAILSLOT_WAIT_FOREVER, or a
+ * long read timeout) is woken like one on a named pipe: by CancelIoEx of
+ * the handle, CancelSynchronousIo of its thread and CloseHandle of the
+ * handle, and fails with ERROR_OPERATION_ABORTED. Each scenario has its own
+ * mailslot, so that a reader left blocked (a failed check) never takes a
+ * later scenario's message; every wait is a hang guard (5 s), and a read in
+ * this thread only happens once the blocked one has ended. */
+#define SLOT_WAKE(x) "\\\\.\\mailslot\\conformance\\wake\\" x
+
+static HANDLE open_mailslot_writer(const char *name)
+{
+    return CreateFileA(name, GENERIC_WRITE, FILE_SHARE_READ, NULL, OPEN_EXISTING,
+                       FILE_ATTRIBUTE_NORMAL, NULL);
+}
+
+static void test_cancel_wakes_blocked_mailslot_read(void)
+{
+    HANDLE slot, writer, t;
+    DWORD n = 0;
+    char buf[16];
+    int ended;
+
+    /* S41: CancelIoEx, with nothing under way and of a blocked ReadFile. */
+    slot = CreateMailslotA(SLOT_WAKE("ex"), 0, MAILSLOT_WAIT_FOREVER, NULL);
+    writer = open_mailslot_writer(SLOT_WAKE("ex"));
+    CHECK(slot != INVALID_HANDLE_VALUE && writer != INVALID_HANDLE_VALUE,
+          "S41 a mailslot (MAILSLOT_WAIT_FOREVER) and a writer");
+    SetLastError(0);
+    CHECK(!CancelIoEx(slot, NULL) && GetLastError() == ERROR_NOT_FOUND,
+          "S41 CancelIoEx on an idle mailslot -> ERROR_NOT_FOUND");
+    SetLastError(0);
+    CHECK(!CancelIoEx(writer, NULL) && GetLastError() == ERROR_INVALID_HANDLE,
+          "CancelIoEx on a mailslot writer -> ERROR_INVALID_HANDLE (documented)");
+    t = CreateThread(NULL, 0, read_and_report, slot, 0, NULL);
+    Sleep(150);
+    CHECK(WaitForSingleObject(t, 0) == WAIT_TIMEOUT,
+          "S147 ReadFile on an empty mailslot with MAILSLOT_WAIT_FOREVER blocks");
+    CHECK(CancelIoEx(slot, NULL), "S41 CancelIoEx of the ReadFile blocked on the mailslot -> TRUE");
+    ended = check_woken(t, ERROR_OPERATION_ABORTED,
+                        "S41/T12 CancelIoEx wakes the ReadFile blocked on a mailslot: ERROR_OPERATION_ABORTED");
+    SetLastError(0);
+    CHECK(ended && !CancelIoEx(slot, NULL) && GetLastError() == ERROR_NOT_FOUND,
+          "S41 CancelIoEx on the mailslot once the read returned -> ERROR_NOT_FOUND");
+    CHECK(ended && WriteFile(writer, "after", 5, &n, NULL) && n == 5
+              && ReadFile(slot, buf, sizeof buf, &n, NULL) && n == 5 && memcmp(buf, "after", 5) == 0,
+          "S41 the mailslot still receives a message after a cancelled ReadFile");
+    CloseHandle(writer);
+    CloseHandle(slot);
+
+    /* S41: CancelSynchronousIo of the thread blocked in ReadFile. */
+    slot = CreateMailslotA(SLOT_WAKE("sync"), 0, MAILSLOT_WAIT_FOREVER, NULL);
+    writer = open_mailslot_writer(SLOT_WAKE("sync"));
+    t = CreateThread(NULL, 0, read_and_report, slot, 0, NULL);
+    Sleep(150);
+    CHECK(WaitForSingleObject(t, 0) == WAIT_TIMEOUT, "S147 a second ReadFile on an empty mailslot blocks");
+    CHECK(CancelSynchronousIo(t), "S41 CancelSynchronousIo of the thread blocked in ReadFile on a mailslot");
+    ended = check_woken(t, ERROR_OPERATION_ABORTED,
+                        "S41/T12 CancelSynchronousIo wakes the mailslot ReadFile: ERROR_OPERATION_ABORTED");
+    /* A new blocked read gets a message written after the cancel. */
+    if (ended) {
+        t = CreateThread(NULL, 0, read_mailslot_blocking, slot, 0, NULL);
+        Sleep(50);
+        CHECK(WriteFile(writer, "again", 5, &n, NULL) && n == 5,
+              "S148 a message for the next blocked ReadFile");
+        check_woken(t, 5, "S41/S147 the next blocked ReadFile after a cancel gets the message");
+    } else {
+        CHECK(0, "S41/S147 the next blocked ReadFile after a cancel gets the message (skipped)");
+    }
+    CloseHandle(writer);
+    CloseHandle(slot);
+
+    /* S41: a read waiting for a long read timeout (60 s) is cancelled too. */
+    slot = CreateMailslotA(SLOT_WAKE("timeout"), 0, 60000, NULL);
+    t = CreateThread(NULL, 0, read_and_report, slot, 0, NULL);
+    Sleep(150);
+    CHECK(WaitForSingleObject(t, 0) == WAIT_TIMEOUT, "S146 ReadFile with a 60 s read timeout waits");
+    CHECK(CancelIoEx(slot, NULL), "S41 CancelIoEx of the ReadFile waiting for its 60 s timeout");
+    check_woken(t, ERROR_OPERATION_ABORTED,
+                "S41 CancelIoEx wakes a ReadFile with a 60 s timeout: ERROR_OPERATION_ABORTED, not ERROR_SEM_TIMEOUT");
+    CloseHandle(slot);
+
+    /* T12: CloseHandle of the mailslot a ReadFile is blocked on, as for a
+       pipe ReadFile. */
+    slot = CreateMailslotA(SLOT_WAKE("close"), 0, MAILSLOT_WAIT_FOREVER, NULL);
+    t = CreateThread(NULL, 0, read_and_report, slot, 0, NULL);
+    Sleep(150);
+    CHECK(WaitForSingleObject(t, 0) == WAIT_TIMEOUT, "T12 a ReadFile blocked on a mailslot to be closed");
+    CHECK(CloseHandle(slot), "T12 CloseHandle of the mailslot a ReadFile is blocked on");
+    ended = check_woken(t, ERROR_OPERATION_ABORTED,
+                        "T12 CloseHandle wakes the mailslot ReadFile: ERROR_OPERATION_ABORTED");
+    SetLastError(0);
+    CHECK(!ReadFile(slot, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_INVALID_HANDLE,
+          "T12 the closed mailslot handle is invalid afterwards");
+    slot = ended ? CreateMailslotA(SLOT_WAKE("close"), 0, 0, NULL) : INVALID_HANDLE_VALUE;
+    CHECK(slot != INVALID_HANDLE_VALUE,
+          "S143 the closed mailslot's name is free once the woken read returned");
+    if (slot != INVALID_HANDLE_VALUE)
+        CloseHandle(slot);
+}
+
 int _tmain(int argc, LPTSTR argv[])
 {
     if (argc > 1 && _tcscmp(argv[1], _T("--print-args")) == 0) {
@@ -1500,6 +1600,7 @@ int _tmain(int argc, LPTSTR argv[])
     test_temp_files();
     test_cancel();
     test_cancel_wakes_blocked_calls();
+    test_cancel_wakes_blocked_mailslot_read();
 
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;

@@ -283,13 +283,13 @@ void WINAPI SetLastError(DWORD dwErrCode);
 
 /* Closes a handle; a second close, or any later use, gives
    ERROR_INVALID_HANDLE. A GetStdHandle handle: TRUE, and it stays open.
-   Closing a named-pipe handle (instance or connected end) wakes the
-   blocking calls other threads are in on it at once: ConnectNamedPipe
-   fails with ERROR_BROKEN_PIPE (S168), ReadFile/WriteFile/
-   TransactNamedPipe/FlushFileBuffers with ERROR_OPERATION_ABORTED (T12);
-   a call that starts on it after the close: ERROR_INVALID_HANDLE. A
-   mailslot read blocked on a closed handle ends only at its read timeout
-   (not woken yet). */
+   Closing a named-pipe handle (instance or connected end) or a mailslot
+   handle wakes the blocking calls other threads are in on it at once:
+   ConnectNamedPipe fails with ERROR_BROKEN_PIPE (S168), ReadFile/
+   WriteFile/TransactNamedPipe/FlushFileBuffers with
+   ERROR_OPERATION_ABORTED (T12), a mailslot ReadFile too (waiting
+   forever or for its read timeout); a call that starts on it after the
+   close: ERROR_INVALID_HANDLE. */
 BOOL WINAPI CloseHandle(HANDLE hObject);
 /* Anonymous byte pipe; read end = server end, write end = client end
    (S130); nSize is a hint, 0 = default, reported as 4096 (S131); handles
@@ -446,7 +446,10 @@ BOOL WINAPI GetNamedPipeClientComputerNameA(HANDLE Pipe, LPSTR ClientComputerNam
    malformed: ERROR_INVALID_NAME (S142); name in use: ERROR_ALREADY_EXISTS
    (S143); nMaxMessageSize 0 = any (S144); lReadTimeout 0 = return at once,
    MAILSLOT_WAIT_FOREVER, or ms (S144-S147). WriteFile on it:
-   ERROR_ACCESS_DENIED (S153). */
+   ERROR_ACCESS_DENIED (S153). A ReadFile waiting on it is woken with
+   ERROR_OPERATION_ABORTED by CancelIoEx, CancelSynchronousIo and
+   CloseHandle from another thread, as on a named-pipe handle (S41, T12);
+   the cancelled read takes no message. */
 HANDLE WINAPI CreateMailslotA(LPCSTR lpName, DWORD nMaxMessageSize, DWORD lReadTimeout,
                               LPSECURITY_ATTRIBUTES lpSecurityAttributes);
 /* Max size, next size (MAILSLOT_NO_MESSAGE when empty, 0 for an empty
@@ -506,14 +509,16 @@ HANDLE WINAPI CreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes, size_t dwSt
 BOOL WINAPI GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode);
 /* Cancels the blocking ConnectNamedPipe/ReadFile/WriteFile/
    TransactNamedPipe/FlushFileBuffers calls under way on a named-pipe
-   handle: they fail with ERROR_OPERATION_ABORTED (S41); nothing under way
-   or lpOverlapped non-NULL: ERROR_NOT_FOUND; other handles:
+   handle, or the ReadFile calls under way on a mailslot: they fail with
+   ERROR_OPERATION_ABORTED (S41); nothing under way or lpOverlapped
+   non-NULL: ERROR_NOT_FOUND; other handles (a mailslot writer included):
    ERROR_INVALID_HANDLE. */
 BOOL WINAPI CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped);
-/* Cancels the blocking named-pipe call (as CancelIoEx lists) the thread
-   is in, with every other call under way on that pipe handle: they fail
-   with ERROR_OPERATION_ABORTED (S41); thread not in such a call:
-   ERROR_NOT_FOUND; not a CreateThread handle: ERROR_INVALID_HANDLE. */
+/* Cancels the blocking named-pipe call or mailslot read (as CancelIoEx
+   lists) the thread is in, with every other call under way on that
+   handle: they fail with ERROR_OPERATION_ABORTED (S41); thread not in
+   such a call: ERROR_NOT_FOUND; not a CreateThread handle:
+   ERROR_INVALID_HANDLE. */
 BOOL WINAPI CancelSynchronousIo(HANDLE hThread);
 /* This process's id. */
 DWORD WINAPI GetCurrentProcessId(void);

@@ -6,9 +6,14 @@
 //! Choices, all documented in the header too:
 //! - Read timeouts: `MAILSLOT_WAIT_FOREVER` waits forever, 0 returns at
 //!   once (an empty mailslot: ERROR_SEM_TIMEOUT, S145), `n` waits `n` ms.
-//! - A `ReadFile` blocked on a mailslot holds it: `GetMailslotInfo` and
-//!   `SetMailslotInfo` on the same handle wait until that read returns
-//!   (`pipeslot`'s `Mailslot` reads through `&mut self`).
+//! - A `ReadFile` blocked on a mailslot holds nothing: `GetMailslotInfo`
+//!   and `SetMailslotInfo` on the same handle return at once (S151).
+//! - A `ReadFile` blocked on a mailslot (`MAILSLOT_WAIT_FOREVER` or a
+//!   read timeout not yet passed) is woken, as on a named-pipe handle, by
+//!   `CancelIoEx` of the handle, `CancelSynchronousIo` of its thread and
+//!   `CloseHandle` of the handle in another thread: it fails with
+//!   ERROR_OPERATION_ABORTED (S41, T12; `crate::thread`) and takes no
+//!   message. `CancelIoEx` with no read under way: ERROR_NOT_FOUND.
 //! - `GetMailslotInfo`/`SetMailslotInfo` on a writer handle give
 //!   ERROR_INVALID_HANDLE (only the reading end has these properties).
 #![allow(unsafe_code)]
@@ -22,7 +27,7 @@ use pipeslot::mailslot::MailslotOptions;
 use super::named_pipe::mailslot_name;
 use super::{c_string, store};
 use crate::error::{code_of, ffi_call};
-use crate::handles::{self, Object};
+use crate::handles::{self, MailslotHandle, Object};
 use crate::types::{
     BOOL, DWORD, FALSE, HANDLE, INVALID_HANDLE_VALUE, MAILSLOT_NO_MESSAGE, MAILSLOT_WAIT_FOREVER,
     SECURITY_ATTRIBUTES, TRUE,
@@ -52,7 +57,7 @@ pub unsafe extern "C" fn CreateMailslotA(
             .read_timeout(timeout_of(lReadTimeout))
             .create(&name) // S143: ERROR_ALREADY_EXISTS
             .map_err(|e| code_of(&e))?;
-        handles::insert(Object::Mailslot(Box::new(slot)), inheritable)
+        handles::insert(Object::Mailslot(MailslotHandle::new(slot)), inheritable)
     })
 }
 
@@ -71,10 +76,10 @@ pub unsafe extern "C" fn GetMailslotInfo(
 ) -> BOOL {
     ffi_call(FALSE, || {
         let entry = handles::lookup(hMailslot)?;
-        let Object::Mailslot(slot) = &*entry.object else {
+        let Object::Mailslot(handle) = &*entry.object else {
             return Err(ERROR_INVALID_HANDLE);
         };
-        let info = slot.info().map_err(|e| code_of(&e))?;
+        let info = handle.slot.info().map_err(|e| code_of(&e))?;
         let timeout = match info.read_timeout {
             None => MAILSLOT_WAIT_FOREVER,
             Some(t) => u32::try_from(t.as_millis()).unwrap_or(MAILSLOT_WAIT_FOREVER - 1),
@@ -95,10 +100,10 @@ pub unsafe extern "C" fn GetMailslotInfo(
 pub extern "C" fn SetMailslotInfo(hMailslot: HANDLE, lReadTimeout: DWORD) -> BOOL {
     ffi_call(FALSE, || {
         let entry = handles::lookup(hMailslot)?;
-        let Object::Mailslot(slot) = &*entry.object else {
+        let Object::Mailslot(handle) = &*entry.object else {
             return Err(ERROR_INVALID_HANDLE);
         };
-        slot.set_read_timeout(timeout_of(lReadTimeout));
+        handle.slot.set_read_timeout(timeout_of(lReadTimeout));
         Ok(TRUE)
     })
 }

@@ -51,14 +51,15 @@ use crate::types::{
 /// `CloseHandle`: closes a handle; it becomes invalid (ERROR_INVALID_HANDLE
 /// on reuse, a second close included). Standard handles stay open.
 ///
-/// The blocking calls other threads are in on a named-pipe handle are
-/// woken at once (issue 10, T12; `crate::thread::close`):
+/// The blocking calls other threads are in on a named-pipe or mailslot
+/// handle are woken at once (issue 10, T12; `crate::thread::close`):
 /// `ConnectNamedPipe` fails with ERROR_BROKEN_PIPE, the code S168 chooses
 /// for a connect whose instance handle is closed, and `ReadFile`,
 /// `WriteFile`, `TransactNamedPipe` and `FlushFileBuffers` with
 /// ERROR_OPERATION_ABORTED (no spec statement covers closing one's own
-/// handle under them; it is the code of a cancellation, S165). A mailslot
-/// read is not woken: `pipeslot::mailslot::Mailslot` has no canceller.
+/// handle under them; it is the code of a cancellation, S165). A
+/// `ReadFile` on a mailslot's reading end, waiting forever or for its
+/// read timeout, also fails with ERROR_OPERATION_ABORTED.
 ///
 /// # Safety
 /// None beyond the C contract: `hObject` is only compared, never
@@ -168,7 +169,7 @@ pub unsafe extern "C" fn ReadFile(
                 };
             }
             // S145-S150: ERROR_SEM_TIMEOUT, ERROR_INSUFFICIENT_BUFFER.
-            Object::Mailslot(slot) => slot.read(buf).map_err(|e| code_of(&e))?,
+            Object::Mailslot(handle) => handle.slot.read(buf).map_err(|e| code_of(&e))?,
             Object::MailslotWriter(_) => return Err(ERROR_ACCESS_DENIED), // S154
             Object::File(handle) if handle.read => read_file(&handle.file, buf)?,
             Object::File(_) => return Err(ERROR_ACCESS_DENIED),

@@ -10,20 +10,24 @@
 //!   ERROR_NOT_SUPPORTED, any other bit ERROR_INVALID_PARAMETER; a NULL
 //!   `lpStartAddress` gives ERROR_INVALID_PARAMETER. The thread id is the
 //!   Linux thread id. Closing the handle does not stop the thread.
-//! - **Cancellation** works on named-pipe handles only, the only handles
-//!   whose blocking calls can be cancelled (other handles:
-//!   ERROR_INVALID_HANDLE for `CancelIoEx`, ERROR_NOT_FOUND for a thread
-//!   blocked on one). `CancelIoEx(h, NULL)` makes every blocking
-//!   `ConnectNamedPipe`, `ReadFile`, `WriteFile`, `TransactNamedPipe` or
-//!   `FlushFileBuffers` under way on `h` fail with ERROR_OPERATION_ABORTED
-//!   (S41); `CancelSynchronousIo(hThread)` does the same for the pipe
-//!   handle that thread is blocked on (so other threads blocked on that
-//!   same handle are cancelled too). Nothing under way: FALSE +
-//!   ERROR_NOT_FOUND. A non-NULL `lpOverlapped` gives ERROR_NOT_FOUND (no
-//!   overlapped operation can be under way). A call cancelled in the
-//!   instant before it starts to wait may not see the cancellation.
-//!   `CloseHandle` of a named-pipe handle cancels its calls too (see
-//!   `crate::thread::close`), re-cancelling until they have returned.
+//! - **Cancellation** works on named-pipe handles and mailslot reading
+//!   ends, the only handles whose blocking calls can be cancelled (other
+//!   handles, a mailslot writer included: ERROR_INVALID_HANDLE for
+//!   `CancelIoEx`, ERROR_NOT_FOUND for a thread blocked on one).
+//!   `CancelIoEx(h, NULL)` makes every blocking `ConnectNamedPipe`,
+//!   `ReadFile`, `WriteFile`, `TransactNamedPipe` or `FlushFileBuffers`
+//!   under way on a pipe handle `h`, or every `ReadFile` under way on a
+//!   mailslot `h` (waiting forever or for its read timeout), fail with
+//!   ERROR_OPERATION_ABORTED (S41); `CancelSynchronousIo(hThread)` does
+//!   the same for the pipe or mailslot handle that thread is blocked on
+//!   (so other threads blocked on that same handle are cancelled too).
+//!   Nothing under way: FALSE + ERROR_NOT_FOUND. A non-NULL
+//!   `lpOverlapped` gives ERROR_NOT_FOUND (no overlapped operation can be
+//!   under way). A call cancelled in the instant before it starts to wait
+//!   may not see the cancellation. A cancelled mailslot read takes no
+//!   message: the next read gets the next one. `CloseHandle` of a pipe or
+//!   mailslot handle cancels its calls too (see `crate::thread::close`),
+//!   re-cancelling until they have returned.
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
@@ -121,7 +125,8 @@ pub unsafe extern "C" fn GetExitCodeThread(hThread: HANDLE, lpExitCode: *mut DWO
 }
 
 /// `CancelIoEx`: cancels the blocking calls under way on a named-pipe
-/// handle; they fail with ERROR_OPERATION_ABORTED (S41).
+/// handle or a mailslot's reading end; they fail with
+/// ERROR_OPERATION_ABORTED (S41).
 ///
 /// # Safety
 /// None beyond the C contract: `lpOverlapped` is only compared with NULL.
@@ -138,8 +143,8 @@ pub unsafe extern "C" fn CancelIoEx(hFile: HANDLE, lpOverlapped: *mut OVERLAPPED
     })
 }
 
-/// `CancelSynchronousIo`: cancels the blocking named-pipe call the thread
-/// is in; it fails with ERROR_OPERATION_ABORTED (S41).
+/// `CancelSynchronousIo`: cancels the blocking named-pipe call or mailslot
+/// read the thread is in; it fails with ERROR_OPERATION_ABORTED (S41).
 #[no_mangle]
 pub extern "C" fn CancelSynchronousIo(hThread: HANDLE) -> BOOL {
     ffi_call(FALSE, || {
