@@ -238,7 +238,7 @@ fn four_concurrent_writers_deliver_every_line_once_in_order() {
     // End to end: four `send NAME -` processes write 25,000 lines each at
     // once while one recv prints them. Every line arrives exactly once, and
     // each writer's lines arrive in its order (S148; nothing is dropped
-    // locally, DESIGN §5).
+    // locally, docs/design.md §5).
     const WRITERS: usize = 4;
     const LINES: usize = 25_000;
     let sandbox = Sandbox::new();

@@ -1,7 +1,7 @@
 //! The records of the classic command server and client (`pipeslot server`,
 //! `client`, `bcast`): the book's `REQUEST`, `RESPONSE` and `MS_MESSAGE` of
 //! its 4th edition (`ClientServer.h`), byte for byte, so that the C
-//! programs and the Rust ones interoperate (DESIGN §8).
+//! programs and the Rust ones interoperate (docs/design.md §8).
 //!
 //! All integers are little-endian; text is 8-bit (the book's records use
 //! `char`, not UNICODE).

@@ -1,6 +1,6 @@
 //! Frames: what flows on a named-pipe connection after the handshake.
 //!
-//! A local named pipe is one Unix stream socket per connection (DESIGN §4).
+//! A local named pipe is one Unix stream socket per connection (docs/design.md §4).
 //! Once the [handshake](crate::handshake) is over, both directions carry a
 //! sequence of frames, each an 8-byte header and a payload. All integers are
 //! little-endian.

@@ -4,7 +4,7 @@
 //! [`ClientHello`]: what access it wants, whether it opens (CreateFile) or
 //! waits for a free instance (WaitNamedPipe), and who it says it is. The
 //! server checks the access against the pipe and the peer's credentials and
-//! answers with one [`ServerHello`] (DESIGN §4). After a
+//! answers with one [`ServerHello`] (docs/design.md §4). After a
 //! [`ServerHello::Connected`] both sides switch to [frames](crate::frame);
 //! after any other answer the server closes the connection.
 //!

@@ -424,7 +424,7 @@ fn remote_principal_is_carried() {
     assert_eq!(ClientHello::decode(&bytes).unwrap().unwrap().0, hello);
 }
 
-// DESIGN §4: the hello and the first frames may arrive in one read; the
+// docs/design.md §4: the hello and the first frames may arrive in one read; the
 // consumed count says where the frames start.
 #[test]
 fn frames_may_follow_the_hello_in_one_buffer() {

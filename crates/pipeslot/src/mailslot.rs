@@ -1,4 +1,4 @@
-//! Mailslots on one host (S139-S157; DESIGN §5; threats T3, T24).
+//! Mailslots on one host (S139-S157; docs/design.md §5; threats T3, T24).
 //!
 //! A Win32 mailslot is a one-reader message queue with a name: the process
 //! that creates it ([`Mailslot`], `CreateMailslot`) is the only reader, and
@@ -506,7 +506,7 @@ impl MailslotOptions {
     }
 
     /// Creates the mailslot in the machine-wide namespace instead of the
-    /// caller's private one (DESIGN §3).
+    /// caller's private one (docs/design.md §3).
     pub fn machine_wide(&mut self, yes: bool) -> &mut Self {
         self.scope = if yes {
             Scope::MachineWide

@@ -58,7 +58,7 @@
 //! prefix of the folded path plus 128 bits of SHA-256 of it
 //! (`server-3f2a…`), so that the file is always one component, never
 //! contains `/` or `..`, and is at most [`MAX_FILE_STEM_LEN`] bytes — well
-//! inside the 108-byte limit of a Unix socket address (DESIGN §3, T5). The
+//! inside the 108-byte limit of a Unix socket address (docs/design.md §3, T5). The
 //! host part does not enter the stem: `\\hostb\pipe\x` maps to the same file
 //! as `\\.\pipe\x` on host b.
 

@@ -1,4 +1,4 @@
-//! Where names live on disk, and who owns them (DESIGN §3; threats T1, T3,
+//! Where names live on disk, and who owns them (docs/design.md §3; threats T1, T3,
 //! T4, T5, T7).
 //!
 //! Windows keeps pipe and mailslot names in the kernel's object namespace.

@@ -404,7 +404,7 @@ fn reclaims_the_name_of_a_reader_killed_with_sigkill() {
 #[test]
 fn machine_wide_mailslots_are_found_after_the_private_namespace() {
     // T1, T2: writers look in their own namespace first.
-    // DESIGN §3: writers look in the private namespace, then the machine-wide one.
+    // docs/design.md §3: writers look in the private namespace, then the machine-wide one.
     let root = Root::new();
     let slot = MailslotOptions::new()
         .root(root.path())

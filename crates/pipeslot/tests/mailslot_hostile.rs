@@ -41,7 +41,7 @@ fn info_takes_a_bounded_batch_and_writers_are_held_back() {
     // T12, T9: GetMailslotInfo used to move the whole kernel queue into the
     // reader, so a writer never blocked and the reader's memory grew without
     // limit. Now the reader takes a bounded batch, the kernel holds the
-    // writer back (DESIGN §5), and the counts stay exact.
+    // writer back (docs/design.md §5), and the counts stay exact.
     let root = tempfile::tempdir().unwrap();
     let slot = MailslotOptions::new()
         .root(root.path())

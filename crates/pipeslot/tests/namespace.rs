@@ -1,4 +1,4 @@
-//! The namespace directories and name ownership (DESIGN §3; threats T1, T3,
+//! The namespace directories and name ownership (docs/design.md §3; threats T1, T3,
 //! T4, T7).
 //!
 //! Every test uses its own root: in-process through `Namespace::at_root`,

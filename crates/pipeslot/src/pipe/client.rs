@@ -2,7 +2,7 @@
 //! CallNamedPipe.
 //!
 //! Opening a name looks in the caller's private namespace, then the
-//! machine-wide one (DESIGN §3). Before sending a byte, the client checks
+//! machine-wide one (docs/design.md §3). Before sending a byte, the client checks
 //! the server's uid as the kernel recorded it (`SO_PEERCRED`): it must be the
 //! caller's own, root's, or the one named with
 //! [`ClientOptions::expect_server_uid`] — so that a squatter cannot pose as

@@ -1,4 +1,4 @@
-//! Named pipes on one host (S1-S128; DESIGN §4).
+//! Named pipes on one host (S1-S128 of `docs/win32-semantics.md`).
 //!
 //! A server creates instances of a pipe name with [`ServerOptions`]; each
 //! [`PipeServer`] is one instance, serving one client at a time. Clients
@@ -15,12 +15,15 @@
 //!   ERROR_ACCESS_DENIED, as with FILE_FLAG_FIRST_PIPE_INSTANCE — a
 //!   deliberate, documented difference from Windows, where instances of one
 //!   name may be spread over processes.
-//! - **A background thread accepts connections** and binds each to the
-//!   instance that has been listening longest (S31), so an instance listens
-//!   from the moment it is created, before anybody calls
-//!   [`PipeServer::connect`] (S29). A client that finds no listening instance
-//!   is answered ERROR_PIPE_BUSY (S30); a [`wait_named_pipe`] request is held
-//!   until an instance listens or its timeout passes (S35-S40).
+//! - **One acceptor thread per name** accepts connections and serves every
+//!   handshake in progress and every waiting client in one `poll(2)` (no
+//!   thread per client), binding each client to the instance that has been
+//!   listening longest (S31), so an instance listens from the moment it is
+//!   created, before anybody calls [`PipeServer::connect`] (S29). A client
+//!   that finds no listening instance is answered ERROR_PIPE_BUSY (S30); a
+//!   [`wait_named_pipe`] request is held until an instance listens or its
+//!   timeout passes (S35-S40). Half-open connections and waiters are capped
+//!   per uid (T11, T16).
 //! - **The handshake** (pipeslot-proto `handshake`) carries the protocol
 //!   version, the requested access and the client's identity, so that a
 //!   network relay can later open pipes for remote clients without changing
@@ -31,13 +34,16 @@
 //!   message pipe is one message (S61), byte pipes are a stream (S58).
 //! - **Flow control by credits.** Each reader publishes how many bytes it
 //!   has consumed on a page of memory shared by the two ends (a sealed
-//!   memfd passed with the handshake); a writer's call returns once the bytes it has written that
-//!   the reader has not consumed fit in the direction's quota (S71-S73), and
-//!   [`PipeServer::flush`] returns once everything was consumed (S74). The
-//!   bytes of a blocked write are already visible to the reader's peek and
-//!   read (S73), and a reader that never reads holds the writer back instead
-//!   of growing anybody's memory (T12). A quota of 0 ("allocated as needed",
-//!   S106) means [`DEFAULT_QUOTA`].
+//!   memfd passed with the handshake); a writer's call returns once the
+//!   bytes it has written that the reader has not consumed fit in the
+//!   direction's quota (S71-S73), and [`PipeServer::flush`] returns once
+//!   everything was consumed (S74). The bytes of a blocked write are
+//!   already visible to the reader's peek and read (S73) — up to a window
+//!   of 1 MiB beyond the quota; a bigger write sends the rest as credits
+//!   come back. A reader never holds more than its quota plus that window:
+//!   a peer that sends beyond its credits, or lies about what it consumed,
+//!   is dropped (T12). A quota of 0 ("allocated as needed", S106) means
+//!   [`DEFAULT_QUOTA`].
 //! - **End states.** A client is told of DisconnectNamedPipe by a
 //!   `Disconnect` frame: its later calls fail with ERROR_PIPE_NOT_CONNECTED
 //!   (S50), unlike a peer that closed its end, which leaves ERROR_BROKEN_PIPE
@@ -45,8 +51,34 @@
 //! - **Cancellation.** [`PipeServer::canceller`] and
 //!   [`PipeClient::canceller`] give a handle that another thread uses to make
 //!   a blocked connect, read, write, flush or transact fail with
-//!   ERROR_OPERATION_ABORTED (S41), for a clean shutdown. A blocked write or
-//!   flush notices at once; a blocked connect or read within 50 ms.
+//!   ERROR_OPERATION_ABORTED (S41), for a clean shutdown. Every blocking
+//!   call waits in `poll(2)` on its socket beside an eventfd the canceller
+//!   signals (or, for a connect, on a condition variable the canceller
+//!   notifies), so it wakes at once; closing or disconnecting the end wakes
+//!   it through the socket. Nothing polls on a timer.
+//!
+//! # Inside: one state machine, one transport seam
+//!
+//! ```text
+//! options.rs    ServerOptions, ClientOptions (builders only)
+//! server.rs     PipeServer: an instance (connect, disconnect) over EndCore
+//! client.rs     PipeClient, CreateFile / WaitNamedPipe / CallNamedPipe
+//! end.rs        EndCore, PipeConnection: every call on a connected end, once
+//! handoff.rs    PipeHandoff, PipeConnection::adopt (inheritance)
+//! state.rs      the sans-IO connection state machine: frames in, reads,
+//!               peeks, credits and errors out; no syscalls, no clocks
+//! conn/         the blocking driver: feeds the state from a transport,
+//!               waits with cancellation
+//! transport/    how bytes, credits and wake-ups move: unix.rs today
+//! names.rs      the process-wide name table and instance bookkeeping
+//! acceptor.rs   one thread per name, multiplexing handshakes and waiters
+//! handshake.rs  hello checks, binding, BUSY/WAIT answers
+//! cancel.rs     per-handle cancellation, per-thread wake-up events
+//! ```
+//!
+//! A new transport (the gateway's multiplexed stream) implements
+//! `transport::Transport`; a new driver (tokio) feeds the same
+//! `state::State`. See the `transport` module's docs.
 //!
 //! # Example
 //!

@@ -272,7 +272,7 @@ fn create(
             &[("type", mode), ("access", access), ("max_instances", &max)],
         )
         .map_err(|e| match e.kind() {
-            // DESIGN §4: instances of one name live in one process.
+            // docs/design.md §4: instances of one name live in one process.
             ErrorKind::AlreadyExists => Error::new(ErrorKind::AccessDenied, e.to_string()),
             _ => e,
         })?;

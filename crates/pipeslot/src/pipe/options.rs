@@ -138,7 +138,7 @@ impl ServerOptions {
         self
     }
 
-    /// Create the name in the machine-wide namespace (DESIGN §3).
+    /// Create the name in the machine-wide namespace (docs/design.md §3).
     pub fn machine_wide(&mut self, machine_wide: bool) -> &mut Self {
         self.machine_wide = machine_wide;
         self

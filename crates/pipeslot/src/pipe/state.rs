@@ -1,5 +1,5 @@
 //! The connection state machine, with no I/O: frames in, data and credits
-//! out (DESIGN §4; quinn-proto's `Connection` is the model).
+//! out (docs/design.md §4; quinn-proto's `Connection` is the model).
 //!
 //! [`State`] is one end's view of a connection: the unread data it has
 //! received (with message boundaries), the writes of the peer still pending
