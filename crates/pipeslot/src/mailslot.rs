@@ -13,15 +13,26 @@
 //!   `ROOT/mailslot/<stem>.sock`. One write is one datagram, so message
 //!   boundaries (S148) and zero-length messages (S149) come for free.
 //! - A writer reads the reader's lock record (to learn its maximum message
-//!   size) and connects a datagram socket to it. No reader: ERROR_FILE_NOT_FOUND
-//!   (S155).
+//!   size and whose messages it keeps) and connects a datagram socket to it.
+//!   No reader: ERROR_FILE_NOT_FOUND (S155). The writer trusts a reader of
+//!   its own uid or root only, judged by the owner of the socket file (which
+//!   only that owner or root can make), before and after connecting — or
+//!   the uid named with [`WriterOptions::expect_reader_uid`] (T2); another
+//!   gives ERROR_ACCESS_DENIED, and nothing is sent. A writer the reader's
+//!   sender filter would drop is refused at open, not told "delivered".
 //! - **Nothing is lost locally.** The kernel blocks a datagram sender while
 //!   the receiver's queue is full, so a writer facing a slow reader waits (or,
 //!   non-blocking, gets [`ErrorKind::WouldBlock`]) instead of dropping.
-//! - The reader keeps an in-process queue beside the socket's: [`Mailslot::info`]
-//!   moves every pending datagram into it, so the next message's size and the
-//!   message count it reports are exact (S151), and a read into a too-small
-//!   buffer leaves its message queued (S150).
+//! - The reader keeps a **bounded** in-process queue beside the socket's (at
+//!   most 64 messages or 1 MiB per refill, T12): the rest stays in the
+//!   kernel, which holds the writers back. [`Mailslot::info`] counts what
+//!   the kernel still holds without taking it (a peek offset walks the
+//!   queued datagrams, `SO_PEEK_OFF`), so the next message's size and the
+//!   message count it reports are exact (S151), and a read into a
+//!   too-small buffer leaves its message queued (S150).
+//! - A read blocked on an empty mailslot waits in `poll(2)` beside an
+//!   eventfd: [`Mailslot::canceller`] wakes it at once with
+//!   ERROR_OPERATION_ABORTED (S41), and the message stays queued.
 //! - Read timeouts (S144-S147, S152): `Some(Duration::ZERO)` returns at once,
 //!   `Some(t)` waits up to `t`, `None` waits forever (MAILSLOT_WAIT_FOREVER).
 //!   An empty mailslot gives ERROR_SEM_TIMEOUT when the timeout passes — also
@@ -49,6 +60,14 @@
 //!   kernel-attested sender uid (`SCM_CREDENTIALS`, T24): messages from
 //!   other users are discarded unless [`MailslotOptions::allow_other_users`]
 //!   is set.
+//! - **Residual limits.** The count of messages still in the kernel stops at
+//!   4096 datagrams (only reachable with `net.unix.max_dgram_qlen` raised far
+//!   above its default of 10), and a reading end handed to a child recounts
+//!   from the start, where zero-length datagrams counted once before are not
+//!   seen again: its count can be low. A reader whose lock file was removed
+//!   by a cleaner keeps its name (a second reader is refused, T4), but new
+//!   writers, which read the lock record, get ERROR_FILE_NOT_FOUND until the
+//!   reader is created again.
 //! - **Remote names.** `\\*\mailslot\x` reaches the local mailslot; other
 //!   hosts need the network gateway, which is not built yet, so
 //!   `\\host\mailslot\x` for another host gives ERROR_BAD_NETPATH. Through
