@@ -435,6 +435,14 @@ impl Conn {
     /// Sends a `Disconnect` frame (best effort) and shuts the connection
     /// down; later calls on this end fail with ERROR_PIPE_NOT_CONNECTED.
     pub(crate) fn disconnect(&self) {
+        // The state first: a call woken by the shutdown below must find
+        // the end disconnected (S54), not take the end of the stream for the
+        // peer closing.
+        {
+            let mut inner = self.lock();
+            inner.st.disconnected();
+            self.notify(&inner);
+        }
         let mut bytes = Vec::new();
         let _ = Frame::Disconnect.encode(&mut bytes);
         if let Ok(outbox) = self.outbox.try_lock() {
@@ -443,9 +451,6 @@ impl Conn {
             }
         }
         self.transport.shut_down();
-        let mut inner = self.lock();
-        inner.st.disconnected();
-        self.notify(&inner);
     }
 
     /// Closes this end: the peer sees the end of the stream (once every
