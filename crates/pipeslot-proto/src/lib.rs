@@ -15,10 +15,13 @@
 //!   mailslot handles (`CreateProcessA` with `bInheritHandles`).
 //! - [`classic`]: the records of the classic command server and client
 //!   (the book's request, response lines and mailslot announcement).
+//! - [`credit_page`]: the layout of the shared page where the two ends of
+//!   a local named-pipe connection publish their consumed counts.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod classic;
+pub mod credit_page;
 pub mod frame;
 pub mod handoff;
 pub mod handshake;

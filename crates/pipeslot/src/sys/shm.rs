@@ -22,6 +22,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use pipeslot_proto::credit_page::{self, PAGE_LEN};
 use rustix::fs::{MemfdFlags, SealFlags};
 use rustix::mm::{MapFlags, ProtFlags};
 
@@ -36,7 +37,14 @@ struct Page {
     instances: AtomicU32,
 }
 
-const PAGE_LEN: usize = 4096;
+// The layout is the protocol's (pipeslot-proto `credit_page`): checked at
+// compile time.
+const _: () = {
+    assert!(std::mem::offset_of!(Page, consumed) == credit_page::consumed_offset(0));
+    assert!(std::mem::offset_of!(Page, waiting) == credit_page::waiting_offset(0));
+    assert!(std::mem::offset_of!(Page, instances) == credit_page::INSTANCES_OFFSET);
+    assert!(std::mem::size_of::<Page>() <= PAGE_LEN);
+};
 
 /// A mapped credit page, and its descriptor: kept open (one descriptor per
 /// connection end) so that the end can be handed to a child process, which

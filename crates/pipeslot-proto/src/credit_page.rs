@@ -1,0 +1,48 @@
+//! The credit page: the layout of the page of shared memory the two ends
+//! of a local named-pipe connection map (a sealed memfd the client sends
+//! with its hello).
+//!
+//! All fields are little-endian on the machines pipeslot runs on (both
+//! ends are on one host) and are read and written with atomic operations
+//! at these offsets. Index 0 of a pair belongs to the client end, 1 to the
+//! server end.
+//!
+//! ```text
+//! offset  size  field
+//! 0       8     consumed[0]   bytes the client has consumed (read or discarded)
+//! 8       8     consumed[1]   bytes the server has consumed
+//! 16      4     waiting[0]    non-zero: the client's writer waits for credits
+//! 20      4     waiting[1]    non-zero: the server's writer waits for credits
+//! 24      4     instances     the name's instance count, as the server published it
+//! 28      4     (padding)
+//! 32..4096      zero, reserved
+//! ```
+//!
+//! Nothing on the page is trusted: a consumed count beyond what was sent
+//! is the peer's protocol violation (threat T12), a raised `waiting` flag
+//! costs at most one `Consumed` frame, and a wrong instance count is only
+//! reported back to the application.
+//!
+//! ```
+//! use pipeslot_proto::credit_page::{consumed_offset, waiting_offset, PAGE_LEN};
+//!
+//! assert_eq!((consumed_offset(0), consumed_offset(1)), (0, 8));
+//! assert_eq!(waiting_offset(1), 20);
+//! assert!(PAGE_LEN >= 32);
+//! ```
+
+/// The page's length: one page; a page shorter than this is refused.
+pub const PAGE_LEN: usize = 4096;
+
+/// The offset of the `instances` field.
+pub const INSTANCES_OFFSET: usize = 24;
+
+/// The offset of end `end`'s consumed count (0 client, 1 server).
+pub const fn consumed_offset(end: usize) -> usize {
+    8 * end
+}
+
+/// The offset of end `end`'s waiting flag (0 client, 1 server).
+pub const fn waiting_offset(end: usize) -> usize {
+    16 + 4 * end
+}
