@@ -530,24 +530,7 @@ impl PipeWriter {
     /// failure are lost with the pipe.
     #[doc(alias = "WriteFile")]
     pub fn write_all_data(&mut self, data: &[u8]) -> Result<()> {
-        let fd = self.fd.as_fd();
-        let mut written = 0;
-        while written < data.len() {
-            match sys::pipe::write(fd, &data[written..]) {
-                Ok(0) => {
-                    let zero = io::Error::from(io::ErrorKind::WriteZero);
-                    return Err(Error::from_io(zero, WRITE_CONTEXT));
-                }
-                Ok(n) => written += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // Another holder of this pipe made it non-blocking.
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    sys::pipe::wait_writable(fd).map_err(|e| Error::from_io(e, WRITE_CONTEXT))?;
-                }
-                Err(e) => return Err(Error::from_io(e, WRITE_CONTEXT)),
-            }
-        }
-        Ok(())
+        sys::pipe::write_all(self.fd.as_fd(), data).map_err(|e| Error::from_io(e, WRITE_CONTEXT))
     }
 
     /// What `GetNamedPipeInfo` reports for this end (S130, S131).

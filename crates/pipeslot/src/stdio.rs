@@ -9,7 +9,6 @@
 //! (ERROR_NO_DATA, 232), as `WriteFile` on a closed pipe does on Windows
 //! (S129), and the process lives on.
 
-use std::io;
 use std::os::fd::BorrowedFd;
 
 use crate::error::{Error, Result};
@@ -34,22 +33,7 @@ use crate::sys;
 /// ```
 #[doc(alias = "WriteFile")]
 pub fn write_all(fd: BorrowedFd<'_>, data: &[u8]) -> Result<()> {
-    let mut written = 0;
-    while written < data.len() {
-        match sys::pipe::write(fd, &data[written..]) {
-            Ok(0) => {
-                let zero = io::Error::from(io::ErrorKind::WriteZero);
-                return Err(Error::from_io(zero, WRITE_CONTEXT));
-            }
-            Ok(n) => written += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                sys::pipe::wait_writable(fd).map_err(|e| Error::from_io(e, WRITE_CONTEXT))?;
-            }
-            Err(e) => return Err(Error::from_io(e, WRITE_CONTEXT)),
-        }
-    }
-    Ok(())
+    sys::pipe::write_all(fd, data).map_err(|e| Error::from_io(e, WRITE_CONTEXT))
 }
 
 /// The context of write errors.

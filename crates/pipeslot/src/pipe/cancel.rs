@@ -2,33 +2,32 @@
 //! CancelIoEx, closing a handle, shutting a server down; S41, T12).
 //!
 //! A call takes a [`Token`] when it starts. [`Cancel::cancel`] bumps the
-//! generation, so every token taken before it reads as cancelled, and
-//! signals the wake-up [`Event`] of every thread blocked in
-//! [`Token::wait`]: such a thread waits in `poll(2)` on that event beside
-//! its socket and wakes at once. A call asleep on a condition variable is
-//! woken by the notification the canceller sends under that variable's
-//! lock.
+//! generation, so every token taken before it reads as cancelled, then
+//! rings the doorbell of every call blocked in [`Token::wait`] — the
+//! crate's one doorbell mechanism, [`crate::cancel::Waits`], which mailslot
+//! reads and anonymous-pipe flushes use too: such a call waits in `poll(2)`
+//! on its doorbell beside its socket and wakes at once. A call asleep on a
+//! condition variable is woken by the notification the canceller sends
+//! under that variable's lock.
 //!
-//! Each thread has one event, made on its first blocking wait and kept for
-//! its life, so a blocking call costs no descriptor of its own; a thread
-//! registers its event with the handle only while it waits. A signal that
-//! arrives for a wait that already ended is found stale by the next wait
-//! (its token is not cancelled) and cleared.
+//! A call registers its doorbell before it looks at the generation, and a
+//! cancel bumps the generation before it rings the doorbells registered:
+//! whichever comes first, the call does not sleep through the cancel.
 
-use std::cell::RefCell;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
+use crate::cancel::Waits;
 use crate::error::{Error, ErrorKind, Result};
-use crate::sys::event::{self, Event, PollFlags, Ready};
+use crate::sys::event::{self, PollFlags, Ready};
 
 /// The cancellation state of one handle.
 #[derive(Debug, Default)]
 pub(crate) struct Cancel {
     generation: AtomicU64,
-    /// The events of the threads blocked in a wait of this handle.
-    waiting: Mutex<Vec<Arc<Event>>>,
+    /// The doorbells of the calls blocked in a wait of this handle.
+    waits: Waits,
 }
 
 /// One call's view of its handle's cancellation.
@@ -36,11 +35,6 @@ pub(crate) struct Cancel {
 pub(crate) struct Token {
     cancel: Arc<Cancel>,
     generation: u64,
-}
-
-thread_local! {
-    /// This thread's wake-up event.
-    static WAKE: RefCell<Option<Arc<Event>>> = const { RefCell::new(None) };
 }
 
 impl Cancel {
@@ -51,11 +45,8 @@ impl Cancel {
     /// Makes every blocking call of the handle under way fail with
     /// ERROR_OPERATION_ABORTED, waking those blocked on a descriptor.
     pub(crate) fn cancel(&self) {
-        let waiting = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
         self.generation.fetch_add(1, Ordering::SeqCst);
-        for event in waiting.iter() {
-            event.signal();
-        }
+        self.waits.cancel();
     }
 
     /// A token for one call.
@@ -89,54 +80,25 @@ impl Token {
         interest: PollFlags,
         what: &str,
     ) -> Result<PollFlags> {
-        let wake = thread_event(what)?;
-        self.cancel
-            .waiting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(wake.clone());
-        let result = loop {
-            if self.is_cancelled() {
-                break Err(aborted(what));
-            }
-            match event::wait(Some(fd), interest, &[&wake], None) {
-                Ok(Ready::Event(_)) => {
-                    if self.is_cancelled() {
-                        break Err(aborted(what));
-                    }
-                    // A signal meant for an earlier wait of this thread.
-                    wake.clear();
-                }
-                Ok(Ready::Fd(revents)) => break Ok(revents),
-                Ok(Ready::TimedOut) => {}
-                Err(e) => break Err(Error::from_io(e, what)),
-            }
+        let waits = &self.cancel.waits;
+        let doorbell = waits
+            .start()
+            .map_err(|e| Error::from_io(e, format!("{what}: a wake-up event")))?;
+        let ready = if self.is_cancelled() {
+            Ok(Ready::Event(0))
+        } else {
+            event::wait(Some(fd), interest, &[&doorbell], None)
         };
-        let mut waiting = self
-            .cancel
-            .waiting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(at) = waiting.iter().position(|e| Arc::ptr_eq(e, &wake)) {
-            waiting.swap_remove(at);
+        if waits.finish(doorbell) || self.is_cancelled() {
+            return Err(aborted(what));
         }
-        result
+        match ready {
+            Ok(Ready::Fd(revents)) => Ok(revents),
+            // Not cancelled: the doorbell cannot have rung; no timeout was set.
+            Ok(Ready::Event(_) | Ready::TimedOut) => Ok(PollFlags::empty()),
+            Err(e) => Err(Error::from_io(e, what)),
+        }
     }
-}
-
-/// This thread's wake-up event, made on first use.
-fn thread_event(what: &str) -> Result<Arc<Event>> {
-    WAKE.with(|slot| {
-        let mut slot = slot.borrow_mut();
-        if let Some(event) = slot.as_ref() {
-            return Ok(event.clone());
-        }
-        let event = Arc::new(
-            Event::new().map_err(|e| Error::from_io(e, format!("{what}: a wake-up event")))?,
-        );
-        *slot = Some(event.clone());
-        Ok(event)
-    })
 }
 
 pub(crate) fn aborted(what: &str) -> Error {

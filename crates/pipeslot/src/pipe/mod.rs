@@ -73,7 +73,7 @@
 //! names.rs      the process-wide name table and instance bookkeeping
 //! acceptor.rs   one thread per name, multiplexing handshakes and waiters
 //! handshake.rs  hello checks, binding, BUSY/WAIT answers
-//! cancel.rs     per-handle cancellation, per-thread wake-up events
+//! cancel.rs     per-handle cancellation over the crate's doorbells (`crate::cancel`)
 //! ```
 //!
 //! A new transport (the gateway's multiplexed stream) implements

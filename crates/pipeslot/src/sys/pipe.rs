@@ -253,6 +253,23 @@ pub(crate) fn wait_readable(fd: BorrowedFd<'_>) -> io::Result<Readable> {
     }
 }
 
+/// Writes every byte of `data` ([`write`], so never `SIGPIPE`): blocks
+/// while the pipe is full, waiting for room even if another holder of the
+/// pipe made it non-blocking. `EPIPE` when every read end is closed.
+pub(crate) fn write_all(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<()> {
+    let mut written = 0;
+    while written < data.len() {
+        match write(fd, &data[written..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => wait_writable(fd)?,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// `poll(POLLOUT)` without a timeout: waits until the pipe has room or has
 /// no reader left (the next write then fails with `EPIPE`).
 pub(crate) fn wait_writable(fd: BorrowedFd<'_>) -> io::Result<()> {
