@@ -18,6 +18,8 @@
 //!   reports them for peers.
 //! - [`stdio`]: writing to a descriptor pipeslot did not open (standard
 //!   output) without `SIGPIPE`.
+//! - `tokio` (feature `tokio`): the same named pipes and mailslots, awaitable,
+//!   shaped like `tokio::net::windows::named_pipe`.
 //! - [`Error`] / [`ErrorKind`]: one error type, with the Win32 code of every
 //!   failure.
 //!
@@ -35,6 +37,8 @@ pub mod namespace;
 pub mod pipe;
 pub mod stdio;
 mod sys;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
 pub use error::{Error, ErrorKind, Result};
 pub use name::{MailslotName, PipeName};

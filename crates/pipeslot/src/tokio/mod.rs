@@ -1,0 +1,41 @@
+//! Named pipes and mailslots on tokio (feature `tokio`), shaped like
+//! `tokio::net::windows::named_pipe`.
+//!
+//! The types mirror tokio's: [`ServerOptions::create`] makes a
+//! [`NamedPipeServer`] that waits for a client with
+//! [`connect`](NamedPipeServer::connect); [`ClientOptions::open`] returns a
+//! [`NamedPipeClient`], or ERROR_PIPE_BUSY at once when no instance
+//! listens, as tokio's does. Both ends have tokio's readiness calls
+//! (`ready`, `readable`, `writable`, `try_read`, `try_write`, vectored
+//! variants) and implement `AsyncRead`/`AsyncWrite` as a byte view; and what
+//! Windows has and tokio lacks, as async calls: message reads that report
+//! ERROR_MORE_DATA ([`NamedPipeServer::recv_msg`]), whole messages with a
+//! size limit, peeks, transactions, `FlushFileBuffers` that returns once the
+//! peer has read everything, `WaitNamedPipe` and `CallNamedPipe`.
+//!
+//! # How it works
+//!
+//! An async end is the same connection as a blocking one: the same state
+//! machine (`pipe::state`) behind the same driver (`pipe::conn`), whose
+//! waits are served by tokio's reactor instead of `poll(2)` — readiness of
+//! the connection's socket through [`AsyncFd`](::tokio::io::unix::AsyncFd)
+//! (data, credits and the peer's close all arrive there), and wakers for
+//! what another task or thread changes. No thread is started per
+//! connection or per pending call; a server's name keeps the one acceptor
+//! thread every pipeslot server has, so a server's thread count does not
+//! grow with its clients. Async and blocking ends, and the C API's, talk
+//! to each other freely.
+//!
+//! # Cancellation
+//!
+//! Dropping a future is how an async call is cancelled. Each method states
+//! what a drop leaves behind; in short, no call ever leaves half a message
+//! in the pipe or loses data it had taken from it.
+
+mod pipe;
+
+pub use self::pipe::{
+    call_named_pipe, wait_named_pipe, ClientOptions, NamedPipeClient, NamedPipeServer,
+    ServerOptions,
+};
+pub use ::tokio::io::{Interest, Ready};
