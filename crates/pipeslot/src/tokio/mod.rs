@@ -58,13 +58,24 @@
 //! grow with its clients. Async and blocking ends, and the C API's, talk
 //! to each other freely.
 //!
+//! Mailslots: [`MailslotOptions::create`] makes a [`Mailslot`] whose
+//! [`recv`](Mailslot::recv) awaits the next message, with the blocking
+//! reader's read timeout, exact [`info`](Mailslot::info) and errors;
+//! [`MailslotWriter::send`] awaits room in the reader's queue instead of
+//! blocking the thread. Both are the blocking ends of [`crate::mailslot`]
+//! with their sockets registered in tokio's reactor, and they talk to
+//! blocking ends freely.
+//!
 //! # Cancellation
 //!
 //! Dropping a future is how an async call is cancelled. Each method states
 //! what a drop leaves behind; in short, no call ever leaves half a message
 //! in the pipe or loses data it had taken from it.
 
+mod mailslot;
 mod pipe;
+
+pub use self::mailslot::{Mailslot, MailslotOptions, MailslotWriter, MailslotWriterOptions};
 
 pub use self::pipe::{
     call_named_pipe, wait_named_pipe, ClientOptions, NamedPipeClient, NamedPipeServer,
