@@ -26,6 +26,7 @@
 pub mod child;
 pub mod pipe;
 pub mod raw_peer;
+pub mod tokio_pipe;
 
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
