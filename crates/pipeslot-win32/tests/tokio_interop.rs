@@ -170,7 +170,9 @@ async fn c_clients_against_an_async_pool() {
             if i + 1 < CLIENTS {
                 listening = Some(create_when_possible(&options, &name).await);
             }
-            connections.push(tokio::spawn(serve_connection(connected)));
+            // spawn_local: send_msg's future is not Send yet (see
+            // crates/pipeslot/tests/tokio_send.rs).
+            connections.push(tokio::task::spawn_local(serve_connection(connected)));
         }
         let mut all = Vec::new();
         for connection in connections {
@@ -204,12 +206,16 @@ async fn c_clients_against_an_async_pool() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn async_server_serves_c_clients_on_current_thread() {
-    c_clients_against_an_async_pool().await;
+    tokio::task::LocalSet::new()
+        .run_until(c_clients_against_an_async_pool())
+        .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_server_serves_c_clients_on_multi_thread() {
-    c_clients_against_an_async_pool().await;
+    tokio::task::LocalSet::new()
+        .run_until(c_clients_against_an_async_pool())
+        .await;
 }
 
 /// The classic command server's protocol, async: each request's command

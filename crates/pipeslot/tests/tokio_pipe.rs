@@ -498,7 +498,7 @@ fn flush_includes_the_bytes_of_pending_writes() {
             .in_quota(100)
             .async_pair()
             .shared();
-        let write = tokio::spawn({
+        let write = tokio::task::spawn_local({
             let client = Arc::clone(&client);
             async move { client.send_msg(&[1; 300]).await }
         });
@@ -668,7 +668,7 @@ fn pending_writes_and_flushes_fail_when_the_server_disconnects() {
             .quotas(16, 16)
             .async_pair()
             .shared();
-        let client_write = tokio::spawn({
+        let client_write = tokio::task::spawn_local({
             let client = Arc::clone(&client);
             async move { client.send_msg(&[1; 64]).await }
         });
@@ -680,7 +680,7 @@ fn pending_writes_and_flushes_fail_when_the_server_disconnects() {
                 client.flush().await
             }
         });
-        let server_write = tokio::spawn({
+        let server_write = tokio::task::spawn_local({
             let server = Arc::clone(&server);
             async move { server.send_msg(&[2; 64]).await }
         });
@@ -1159,7 +1159,7 @@ fn a_reply_may_come_from_a_transact_of_the_peer() {
             .client_read_mode(ReadMode::Message)
             .async_pair()
             .shared();
-        let first = tokio::spawn(async move {
+        let first = tokio::task::spawn_local(async move {
             let mut reply = [0u8; 16];
             let got = client.transact(b"one", &mut reply).await.unwrap();
             let answer = reply[..got.bytes].to_vec();
@@ -1556,7 +1556,8 @@ fn try_read_and_try_write_follow_readiness() {
 #[test]
 fn try_write_on_a_byte_pipe_writes_what_fits() {
     // A byte pipe takes what fits of a try_write; a message pipe all or
-    // nothing (one message).
+    // nothing (one message): WouldBlock when it does not fit beside the
+    // unread bytes, InvalidInput when it exceeds the quota itself.
     current_thread(|| async {
         let root = Root::new();
         let AsyncPair { server, client } = root.pipe("try-bytes").out_quota(64).async_pair();
@@ -1569,7 +1570,20 @@ fn try_write_on_a_byte_pipe_writes_what_fits() {
             .out_quota(64)
             .client_read_mode(ReadMode::Message)
             .async_pair();
-        expect_would_block(server.try_write(&[1; 100]));
+        // A message longer than the whole quota can never be written
+        // without waiting: refused (InvalidInput), not WouldBlock forever.
+        match server.try_write(&[1; 100]) {
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {}
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+        // One that does not fit beside what is unread: WouldBlock.
+        assert_eq!(server.try_write(&[1; 40]).unwrap(), 40);
+        expect_would_block(server.try_write(&[1; 40]));
+        assert_eq!(
+            done_10s(client.recv_message(64)).await.unwrap(),
+            vec![1; 40]
+        );
+        done_10s(server.writable()).await.unwrap();
         let sent = server
             .try_write_vectored(&[IoSlice::new(b"one "), IoSlice::new(b"message")])
             .unwrap();
@@ -1698,7 +1712,11 @@ fn a_dropped_recv_msg_takes_nothing() {
         let mut read = Box::pin(server.recv_msg(&mut buf));
         poll_once_pending(&mut read, "recv_msg of an empty pipe").await;
         client.send_msg(b"whole message").await.unwrap();
-        end_available(&server, 13).await;
+        // Time for the message to reach the server's socket (whether it has
+        // or not, the next read must get it whole). Not a timing assertion;
+        // see a_parked_recv_msg_does_not_hide_data_from_peek for why this
+        // does not wait with peek.
+        tokio::time::sleep(Duration::from_millis(50)).await;
         drop(read);
         let mut buf = [0u8; 64];
         let got = done_10s(server.recv_msg(&mut buf)).await.unwrap();
@@ -1717,6 +1735,26 @@ fn a_dropped_recv_msg_takes_nothing() {
     });
 }
 
+#[test]
+fn a_parked_recv_msg_does_not_hide_data_from_peek() {
+    // S89, S73: bytes the peer wrote are visible to peek, which never
+    // waits — also while a recv_msg future of the same end is pending but
+    // not being polled (held by a task that awaits something else). Then
+    // that future, polled again, gets the message.
+    current_thread(|| async {
+        let root = Root::new();
+        let AsyncPair { server, client } = root.pipe("parked-recv").message().async_pair();
+        let mut buf = [0u8; 64];
+        let mut read = Box::pin(server.recv_msg(&mut buf));
+        poll_once_pending(&mut read, "recv_msg of an empty pipe").await;
+        client.send_msg(b"whole message").await.unwrap();
+        let peek = end_available(&server, 13).await;
+        assert_eq!(peek.total_available, 13);
+        let got = done_10s(read).await.unwrap();
+        assert_eq!((got.bytes, got.complete), (13, true));
+    });
+}
+
 /// A receiver that races every recv against a timer or a yield, dropping
 /// the losers, still sees every message of a sender whole and in order.
 async fn racing_receiver_sees_every_message(root: Root) {
@@ -1727,7 +1765,7 @@ async fn racing_receiver_sees_every_message(root: Root) {
         .quotas(1024, 1024)
         .async_pair()
         .shared();
-    let sender = tokio::spawn(async move {
+    let sender = tokio::task::spawn_local(async move {
         for i in 0..MESSAGES {
             let len = 1 + (i * 37) % 700;
             client.send_msg(&vec![(i % 256) as u8; len]).await.unwrap();
