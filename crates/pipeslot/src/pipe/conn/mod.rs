@@ -63,8 +63,10 @@ mod receive;
 mod send;
 mod wait;
 
+#[cfg(feature = "tokio")]
+pub(crate) use self::wait::register as register_waker;
 use self::wait::Gate;
-pub(crate) use self::wait::{block_on, register as register_waker, Waiter};
+pub(crate) use self::wait::{block_on, Waiter};
 
 use super::cancel::Token;
 use super::state::{not_connected, Counters, End, State, Violation};
@@ -457,24 +459,25 @@ impl Conn {
             waiter,
             pending.then_some(Frame::Committed { start, end }),
         );
+        // The state is read at once: no lock is held across a wait.
         let waited = self
             .wait_until(|st| st.unacknowledged() <= quota, true, waiter, WHAT)
-            .await;
+            .await
+            .map(|inner| (inner.st.end(), inner.st.unacknowledged()));
         commit.disarm();
-        let inner = match waited {
-            Ok(inner) => inner,
+        let (end_state, unacknowledged) = match waited {
+            Ok(state) => state,
             Err(e) => {
                 if e.kind() == ErrorKind::OperationAborted {
                     // S75: the cancelled write's unread bytes leave the pipe.
-                    self.send_control(Frame::Discard { start, end }, &Waiter::Block(None))
+                    self.send_control(Frame::Discard { start, end }, &waiter.uncancellable())
                         .await;
                 }
                 return Err(e);
             }
         };
-        match inner.st.end() {
+        match end_state {
             End::Open => {
-                drop(inner);
                 if pending {
                     self.send_control(Frame::Committed { start, end }, &waiter.uncancellable())
                         .await;
@@ -483,7 +486,7 @@ impl Conn {
             }
             End::Disconnected => Err(not_connected(WHAT)),
             // S83: a pending write whose reader closed fails.
-            End::PeerClosed if inner.st.unacknowledged() > quota => Err(Error::new(
+            End::PeerClosed if unacknowledged > quota => Err(Error::new(
                 ErrorKind::BrokenPipe,
                 "writing to a pipe: the other end closed before reading",
             )),

@@ -72,8 +72,7 @@ impl Conn {
         )
     }
 
-    /// `poll_read_ready`: as tokio's, only the last task to poll is
-    /// woken by the descriptor.
+    /// `poll_read_ready`.
     pub(crate) fn poll_readable(
         &self,
         cx: &mut Context<'_>,
@@ -124,7 +123,14 @@ impl Conn {
                 }
             }
             let mut guard = match reactor.poll_ready(cx, PollFlags::IN) {
-                Poll::Pending => return Poll::Pending,
+                Poll::Pending => {
+                    // tokio keeps one waker per direction of a descriptor,
+                    // and a reader and a writer waiting for credits both
+                    // wait for it to be readable: whichever is woken
+                    // receives, and its filing wakes the other.
+                    register(&mut self.lock().wakers, cx.waker());
+                    return Poll::Pending;
+                }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Ready(Ok(guard)) => guard,
             };

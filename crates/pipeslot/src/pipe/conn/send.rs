@@ -29,6 +29,7 @@ impl Waiter<'_> {
 /// blocking calls, which are never dropped half-way; disarmed when the call
 /// gets past the wait it guards.
 pub(super) struct OnDrop<'a> {
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     conn: &'a Conn,
     #[cfg(feature = "tokio")]
     reactor: Option<std::sync::Arc<super::reactor::Reactor>>,
@@ -233,11 +234,11 @@ impl Conn {
                         waiter,
                         WHAT,
                     )
-                    .await;
+                    .await
+                    .map(|inner| inner.st.is_open());
                 match waited {
-                    Ok(inner) if inner.st.is_open() => {}
-                    Ok(inner) => {
-                        drop(inner);
+                    Ok(true) => {}
+                    Ok(false) => {
                         undo.disarm();
                         return Err(self.unsent(data.len() - sent, WHAT));
                     }
@@ -250,7 +251,7 @@ impl Conn {
                                     start,
                                     end: start + sent as u64,
                                 },
-                                &Waiter::Block(None),
+                                &waiter.uncancellable(),
                             )
                             .await;
                         }
@@ -290,7 +291,7 @@ impl Conn {
                                 start,
                                 end: start + sent as u64,
                             },
-                            &Waiter::Block(None),
+                            &waiter.uncancellable(),
                         )
                         .await;
                     }

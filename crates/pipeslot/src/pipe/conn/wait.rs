@@ -21,7 +21,9 @@
 //! is never missed), and for a [`Gate`] (a lock held across waits, which
 //! keeps the frames of one write together).
 
-use std::future::{poll_fn, Future};
+#[cfg(feature = "tokio")]
+use std::future::poll_fn;
+use std::future::Future;
 use std::pin::pin;
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
@@ -132,6 +134,7 @@ impl<'a> Waiter<'a> {
 }
 
 /// Adds `waker` to `wakers` unless an equivalent one is there.
+#[cfg(feature = "tokio")]
 pub(crate) fn register(wakers: &mut Vec<Waker>, waker: &Waker) {
     if !wakers.iter().any(|w| w.will_wake(waker)) {
         wakers.push(waker.clone());
