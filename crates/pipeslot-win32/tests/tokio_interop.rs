@@ -25,18 +25,22 @@ use pipeslot_proto::classic;
 /// Hang detection only.
 const HANG: Duration = Duration::from_secs(30);
 
-/// The C programs, compiled once per test run (under names of this file's
-/// own, so that other test binaries compiling the same sources at the same
-/// time never write the same output).
+/// The C programs, compiled once per test process, under names of this
+/// process's own: other test binaries (or other runs of this one)
+/// compiling the same sources at the same time never write a program
+/// another one runs.
 fn c_program(source: &'static str) -> PathBuf {
     static CLIENT: OnceLock<PathBuf> = OnceLock::new();
     static CLIENT_NP: OnceLock<PathBuf> = OnceLock::new();
+    let pid = std::process::id();
     match source {
         "tokio_client" => CLIENT
-            .get_or_init(|| common::compile("tests/tokio_client.c", "tokio-client"))
+            .get_or_init(|| common::compile("tests/tokio_client.c", &format!("tokio-client-{pid}")))
             .clone(),
         "clientNP" => CLIENT_NP
-            .get_or_init(|| common::compile("examples/clientNP.c", "tokio-clientNP"))
+            .get_or_init(|| {
+                common::compile("examples/clientNP.c", &format!("tokio-clientNP-{pid}"))
+            })
             .clone(),
         other => panic!("unknown C program {other}"),
     }
@@ -170,9 +174,7 @@ async fn c_clients_against_an_async_pool() {
             if i + 1 < CLIENTS {
                 listening = Some(create_when_possible(&options, &name).await);
             }
-            // spawn_local: send_msg's future is not Send yet (see
-            // crates/pipeslot/tests/tokio_send.rs).
-            connections.push(tokio::task::spawn_local(serve_connection(connected)));
+            connections.push(tokio::spawn(serve_connection(connected)));
         }
         let mut all = Vec::new();
         for connection in connections {
@@ -206,16 +208,12 @@ async fn c_clients_against_an_async_pool() {
 
 #[tokio::test(flavor = "current_thread")]
 async fn async_server_serves_c_clients_on_current_thread() {
-    tokio::task::LocalSet::new()
-        .run_until(c_clients_against_an_async_pool())
-        .await;
+    c_clients_against_an_async_pool().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn async_server_serves_c_clients_on_multi_thread() {
-    tokio::task::LocalSet::new()
-        .run_until(c_clients_against_an_async_pool())
-        .await;
+    c_clients_against_an_async_pool().await;
 }
 
 /// The classic command server's protocol, async: each request's command

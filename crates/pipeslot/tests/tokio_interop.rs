@@ -65,7 +65,7 @@ async fn serve_connection(server: &NamedPipeServer) -> usize {
 fn spawn_pool_server(spec: &PipeSpec, clients: usize) -> tokio::task::JoinHandle<usize> {
     let spec = spec.clone();
     let mut listening = Some(spec.async_server());
-    tokio::task::spawn_local(async move {
+    tokio::spawn(async move {
         let mut connections = Vec::new();
         for i in 0..clients {
             let connected = listening.take().unwrap();
@@ -73,9 +73,9 @@ fn spawn_pool_server(spec: &PipeSpec, clients: usize) -> tokio::task::JoinHandle
             if i + 1 < clients {
                 listening = Some(create_when_possible(&spec).await);
             }
-            connections.push(tokio::task::spawn_local(async move {
-                serve_connection(&connected).await
-            }));
+            connections.push(tokio::spawn(
+                async move { serve_connection(&connected).await },
+            ));
         }
         let mut total = 0;
         for connection in connections {
@@ -205,7 +205,7 @@ async fn sync_server_with_async_clients() {
     let mut clients = Vec::new();
     for c in 0..6 {
         let root = Arc::clone(&root);
-        clients.push(tokio::task::spawn_local(async move {
+        clients.push(tokio::spawn(async move {
             async_session(&root, "sync-server", c).await
         }));
     }
@@ -244,7 +244,7 @@ async fn many_clients_many_instances() {
     let mut clients = Vec::new();
     for c in 0..ASYNC_CLIENTS {
         let root = Arc::clone(&root);
-        clients.push(tokio::task::spawn_local(async move {
+        clients.push(tokio::spawn(async move {
             async_session(&root, "pool", c).await
         }));
     }

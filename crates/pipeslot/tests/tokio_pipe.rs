@@ -498,7 +498,7 @@ fn flush_includes_the_bytes_of_pending_writes() {
             .in_quota(100)
             .async_pair()
             .shared();
-        let write = tokio::task::spawn_local({
+        let write = tokio::spawn({
             let client = Arc::clone(&client);
             async move { client.send_msg(&[1; 300]).await }
         });
@@ -668,7 +668,7 @@ fn pending_writes_and_flushes_fail_when_the_server_disconnects() {
             .quotas(16, 16)
             .async_pair()
             .shared();
-        let client_write = tokio::task::spawn_local({
+        let client_write = tokio::spawn({
             let client = Arc::clone(&client);
             async move { client.send_msg(&[1; 64]).await }
         });
@@ -680,7 +680,7 @@ fn pending_writes_and_flushes_fail_when_the_server_disconnects() {
                 client.flush().await
             }
         });
-        let server_write = tokio::task::spawn_local({
+        let server_write = tokio::spawn({
             let server = Arc::clone(&server);
             async move { server.send_msg(&[2; 64]).await }
         });
@@ -1159,7 +1159,7 @@ fn a_reply_may_come_from_a_transact_of_the_peer() {
             .client_read_mode(ReadMode::Message)
             .async_pair()
             .shared();
-        let first = tokio::task::spawn_local(async move {
+        let first = tokio::spawn(async move {
             let mut reply = [0u8; 16];
             let got = client.transact(b"one", &mut reply).await.unwrap();
             let answer = reply[..got.bytes].to_vec();
@@ -1765,7 +1765,7 @@ async fn racing_receiver_sees_every_message(root: Root) {
         .quotas(1024, 1024)
         .async_pair()
         .shared();
-    let sender = tokio::task::spawn_local(async move {
+    let sender = tokio::spawn(async move {
         for i in 0..MESSAGES {
             let len = 1 + (i * 37) % 700;
             client.send_msg(&vec![(i % 256) as u8; len]).await.unwrap();

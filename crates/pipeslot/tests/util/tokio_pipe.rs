@@ -145,8 +145,7 @@ impl PipeSpec {
 }
 
 /// Runs the test body `test()` on a current_thread runtime, on a thread
-/// of its own, inside a `LocalSet`; fails after 20 s. The body's future
-/// need not be `Send`.
+/// of its own; fails after 20 s. The body's future need not be `Send`.
 #[track_caller]
 pub fn current_thread<F, Fut>(test: F) -> Fut::Output
 where
@@ -158,7 +157,7 @@ where
 }
 
 /// Runs the test body on a multi-thread runtime (2 workers), on a thread of
-/// its own, inside a `LocalSet`; fails after 20 s.
+/// its own; fails after 20 s.
 #[track_caller]
 pub fn multi_thread<F, Fut>(test: F) -> Fut::Output
 where
@@ -188,9 +187,7 @@ where
                 .build()
         }
         .expect("building a tokio runtime");
-        // In a LocalSet, so that a test can also spawn tasks that are not
-        // `Send` (`tokio::task::spawn_local`) on either flavor.
-        runtime.block_on(tokio::task::LocalSet::new().run_until(test()))
+        runtime.block_on(test())
     });
     // A hang detector, not a timing assertion.
     let deadline = Instant::now() + Duration::from_secs(20);
