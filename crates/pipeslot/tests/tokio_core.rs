@@ -291,7 +291,10 @@ fn a_dropped_read_of_a_long_message_gives_its_parts_back() {
                 let read = guard("the read after the drop", client.recv_msg(&mut buf))
                     .await
                     .unwrap();
-                assert!(read.complete, "the message arrives whole after a dropped read");
+                assert!(
+                    read.complete,
+                    "the message arrives whole after a dropped read"
+                );
                 buf[..read.bytes].to_vec()
             }
         };
@@ -313,7 +316,10 @@ fn a_dropped_read_of_a_long_message_gives_its_parts_back() {
                 .unwrap_or_else(|e| panic!("{e}")),
         };
         if got.len() < message.len() {
-            panic!("a dropped recv_message lost {} bytes", message.len() - got.len());
+            panic!(
+                "a dropped recv_message lost {} bytes",
+                message.len() - got.len()
+            );
         }
         assert!(got == message);
         guard("the writer", writer).await.unwrap();
@@ -344,10 +350,15 @@ fn a_dropped_write_delivers_its_message_whole_or_not_at_all() {
         let mut buf = vec![0u8; 10_000];
         let first = guard("read", client.recv_msg(&mut buf)).await.unwrap();
         assert!(first.complete);
-        assert_eq!(first.bytes, 5000, "a dropped write that had gone is delivered whole");
+        assert_eq!(
+            first.bytes, 5000,
+            "a dropped write that had gone is delivered whole"
+        );
         assert!(buf[..5000].iter().all(|&b| b == 7));
         // The pipe goes on.
-        guard("a later write", server.send_msg(b"after")).await.unwrap();
+        guard("a later write", server.send_msg(b"after"))
+            .await
+            .unwrap();
         let second = guard("read", client.recv_msg(&mut buf)).await.unwrap();
         if second.bytes != 5 {
             panic!("expected the later message, got {} bytes", second.bytes);

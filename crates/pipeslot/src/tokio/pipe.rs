@@ -584,12 +584,13 @@ connected_end!(NamedPipeServer);
 connected_end!(NamedPipeClient);
 
 impl NamedPipeServer {
-    /// ConnectNamedPipe (S41-S44): waits for a client. A client that
-    /// connected before the call gives ERROR_PIPE_CONNECTED and the
-    /// connection is good (S42).
+    /// ConnectNamedPipe (S41-S44): waits for a client. As with tokio's, a
+    /// client that connected before the call is success (Win32 reports
+    /// ERROR_PIPE_CONNECTED, S42, and the connection is good); one that
+    /// came and already closed gives ERROR_NO_DATA (S43).
     ///
     /// Cancel safe: dropped while waiting, the instance keeps listening, and
-    /// a client bound meanwhile is reported by the next call.
+    /// a client bound meanwhile is found by the next call.
     pub async fn connect(&self) -> Result<()> {
         let mut waited = false;
         match poll_fn(|cx| self.inner.poll_connect(cx.waker(), &mut waited)).await {

@@ -115,6 +115,11 @@ pub(crate) struct Conn {
 struct Inner {
     st: State,
     receiving: bool,
+    /// The receiver blocks in `poll(2)`: `refresh` leaves the transport to
+    /// it (what it took would not wake the receiver). An async receiver is
+    /// woken by changes too, and may be parked (its task not polled), so
+    /// `refresh` receives beside it.
+    receiver_blocks: bool,
     /// Threads asleep on the condition variable: notifying costs a system
     /// call, so it is done only when somebody sleeps.
     sleepers: usize,
@@ -174,6 +179,7 @@ impl Conn {
             inner: Mutex::new(Inner {
                 st: State::new(side, mode, resolve_quota(in_quota)),
                 receiving: false,
+                receiver_blocks: false,
                 sleepers: 0,
                 changes: 0,
                 wakers: Vec::new(),
@@ -331,7 +337,9 @@ impl Conn {
         waiter: &Waiter<'_>,
     ) -> Result<MessageRead> {
         let mut taken = TakenParts::new(self, waiter);
-        let read = self.read_parts(buf, read_mode, nowait, waiter, &mut taken).await;
+        let read = self
+            .read_parts(buf, read_mode, nowait, waiter, &mut taken)
+            .await;
         taken.keep();
         read
     }
@@ -424,7 +432,13 @@ impl Conn {
             // `taken` holds the message so far (async callers).
             taken.took(&message[taken.len()..]);
             let read = self
-                .read_parts(&mut buf[..room], ReadMode::Message, nowait, waiter, &mut taken)
+                .read_parts(
+                    &mut buf[..room],
+                    ReadMode::Message,
+                    nowait,
+                    waiter,
+                    &mut taken,
+                )
                 .await;
             let read = match read {
                 Ok(read) => read,
@@ -597,16 +611,19 @@ impl Conn {
     }
 
     /// Files whatever the transport holds right now, without waiting,
-    /// unless another thread is receiving (it files it). Calls that report
-    /// the connection's state refresh first, so that they see what the peer
-    /// already did.
+    /// unless a blocked thread is receiving (it files it). Calls that report the connection's state refresh first, so that they
+    /// see what the peer already did.
     pub(crate) fn refresh(&self) -> Result<()> {
-        let mut inner = self.lock();
-        if inner.receiving || !inner.st.is_open() {
-            return Ok(());
-        }
-        inner.receiving = true;
-        drop(inner);
+        let took_role = {
+            let mut inner = self.lock();
+            // A blocked receiver files what arrives (it would not wake for
+            // what this took); an async one may be parked, and a change
+            // wakes it, so this receives beside it.
+            if inner.receiving && inner.receiver_blocks || !inner.st.is_open() {
+                return Ok(());
+            }
+            !std::mem::replace(&mut inner.receiving, true)
+        };
         let mut result = Ok(());
         for _ in 0..64 {
             match self.pump_now("reading from a pipe") {
@@ -618,12 +635,10 @@ impl Conn {
                 }
             }
         }
-        let mut inner = self.lock();
-        inner.receiving = false;
-        self.notify(&mut inner);
-        let owed = inner.owed_publish;
-        drop(inner);
-        if owed {
+        if took_role {
+            drop(Receiver(self));
+        }
+        if self.lock().owed_publish {
             self.publish_nowait();
         }
         result
@@ -734,21 +749,28 @@ impl Conn {
                         return Ok(inner);
                     }
                 }
-                if inner.receiving {
-                    Some(inner.changes)
-                } else {
+                let receiver = !inner.receiving;
+                if receiver {
                     inner.receiving = true;
-                    None
+                    inner.receiver_blocks = matches!(waiter, Waiter::Block(_));
                 }
+                (receiver, inner.changes)
             };
             match seen {
                 // Another caller receives: wait for it to file something.
-                Some(seen) => waiter.changed(self, seen, what).await?,
-                None => {
+                (false, seen) => waiter.changed(self, seen, what).await?,
+                (true, seen) => {
                     let receiver = Receiver(self);
-                    let ready = waiter.fd_ready(self, PollFlags::IN, what).await?;
-                    if !self.pump_now(what)? {
-                        ready.not_ready();
+                    // Under tokio another call may file what arrives first
+                    // (`refresh`; its readiness then never reaches the
+                    // reactor): a change wakes this wait too.
+                    if let Some(ready) = waiter
+                        .fd_ready_or_changed(self, PollFlags::IN, seen, what)
+                        .await?
+                    {
+                        if !self.pump_now(what)? {
+                            ready.not_ready();
+                        }
                     }
                     drop(receiver);
                     if std::mem::take(&mut self.lock().owed_publish) {
@@ -833,6 +855,7 @@ impl Drop for Receiver<'_> {
     fn drop(&mut self) {
         let mut inner = self.0.lock();
         inner.receiving = false;
+        inner.receiver_blocks = false;
         self.0.notify(&mut inner);
     }
 }

@@ -101,6 +101,39 @@ impl<'a> Waiter<'a> {
         }
     }
 
+    /// Waits until `conn`'s transport is ready for `interest` (`Some`), or
+    /// — async callers — until its state changed since the count `seen`
+    /// the caller took when it became the receiver (`None`).
+    pub(crate) async fn fd_ready_or_changed(
+        &self,
+        conn: &Conn,
+        interest: PollFlags,
+        seen: u64,
+        what: &str,
+    ) -> Result<Option<ReadyGuard<'a>>> {
+        match self {
+            Waiter::Block(_) => {
+                let _ = seen;
+                self.fd_ready(conn, interest, what).await.map(Some)
+            }
+            #[cfg(feature = "tokio")]
+            Waiter::Reactor(_) => {
+                let mut ready = pin!(self.fd_ready(conn, interest, what));
+                let mut changed = pin!(self.changed(conn, seen, what));
+                poll_fn(|cx| {
+                    if let Poll::Ready(result) = ready.as_mut().poll(cx) {
+                        return Poll::Ready(result.map(Some));
+                    }
+                    match changed.as_mut().poll(cx) {
+                        Poll::Ready(result) => Poll::Ready(result.map(|()| None)),
+                        Poll::Pending => Poll::Pending,
+                    }
+                })
+                .await
+            }
+        }
+    }
+
     /// Waits until `conn`'s state changed since its change count was
     /// `seen`, or (blocking) the call is cancelled.
     pub(crate) async fn changed(&self, conn: &Conn, seen: u64, what: &str) -> Result<()> {
