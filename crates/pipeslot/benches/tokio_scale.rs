@@ -7,7 +7,9 @@
 //!   runtime; beside the same over tokio `UnixStream`s (fixed 64-byte
 //!   messages). One iteration = all 100,000 round trips; the connections
 //!   are made once, before measuring (the time to connect 1,000 clients is
-//!   printed).
+//!   printed). The pipe server has 1,000 instances, each a task serving
+//!   its clients one after another; the socket server a task per
+//!   connection.
 //! - `round_trip_64B`: one client, one async echo server on a multi-thread
 //!   runtime: `send_msg` + `recv_msg`, and `transact`; beside the blocking
 //!   API (`send` + `read_message` against an echo thread), a tokio
@@ -67,17 +69,6 @@ fn server_options(root: &Path) -> ServerOptions {
     options
 }
 
-/// Starts an async echo server on `rt`: its first instance listens when
-/// this returns.
-fn start_pipe_echo_server(rt: &Runtime, root: &Path, name: &str) {
-    let options = server_options(root);
-    let first = {
-        let _context = rt.enter();
-        options.create(name).unwrap()
-    };
-    rt.spawn(pipe_echo_server(options, name.to_owned(), first));
-}
-
 /// An async echo server: tokio's accept loop (a new instance as soon as
 /// one is connected), a task per connection echoing each message.
 async fn pipe_echo_server(options: ServerOptions, name: String, mut server: NamedPipeServer) {
@@ -95,7 +86,36 @@ async fn pipe_echo_server(options: ServerOptions, name: String, mut server: Name
     }
 }
 
+/// Starts `count` instances on `rt`, each serving clients one after
+/// another (the book's server shape): all listen when this returns, so that
+/// 1,000 clients opening at once each find one.
+fn start_pipe_echo_instances(rt: &Runtime, root: &Path, name: &str, count: usize) {
+    let options = server_options(root);
+    let _context = rt.enter();
+    for _ in 0..count {
+        let server = options.create(name).unwrap();
+        rt.spawn(async move {
+            loop {
+                match server.connect().await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == ErrorKind::PipeConnected => {}
+                    Err(_) => {
+                        let _ = server.disconnect();
+                        continue;
+                    }
+                }
+                pipe_echo_on(&server).await;
+                let _ = server.disconnect();
+            }
+        });
+    }
+}
+
 async fn pipe_echo(server: NamedPipeServer) {
+    pipe_echo_on(&server).await;
+}
+
+async fn pipe_echo_on(server: &NamedPipeServer) {
     let mut buf = [0u8; SMALL];
     while let Ok(read) = server.recv_msg(&mut buf).await {
         if server.send_msg(&buf[..read.bytes]).await.is_err() {
@@ -159,12 +179,13 @@ struct Servers {
 }
 
 impl Servers {
-    fn start(rt: &Runtime) -> Servers {
+    /// An async echo pipe of `instances` instances and an echo socket.
+    fn start(rt: &Runtime, instances: usize) -> Servers {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("root");
         std::fs::create_dir(&root).unwrap();
         let pipe_name = PipeName::local("bench-async-echo").unwrap().to_string();
-        start_pipe_echo_server(rt, &root, &pipe_name);
+        start_pipe_echo_instances(rt, &root, &pipe_name, instances);
         let socket = dir.path().join("echo.sock");
         let listener = rt.block_on(async { UnixListener::bind(&socket) }).unwrap();
         rt.spawn(unix_echo_server(listener));
@@ -182,7 +203,7 @@ impl Servers {
 
 fn scale(c: &mut Criterion) {
     let rt = runtime();
-    let servers = Servers::start(&rt);
+    let servers = Servers::start(&rt, CLIENTS);
     let root = servers.root();
 
     let started = Instant::now();
@@ -283,7 +304,7 @@ fn round_trip(c: &mut Criterion) {
 }
 
 fn round_trip_on(rt: &Runtime, c: &mut Criterion) {
-    let servers = Servers::start(rt);
+    let servers = Servers::start(rt, 1);
     let root = servers.root();
     let pipe = rt.block_on(open_pipe(&root, &servers.pipe_name));
     let mut tokio_raw = rt.block_on(UnixStream::connect(servers.socket())).unwrap();
