@@ -39,6 +39,10 @@
 //!   with timeout 0, as Windows does (S145, spec C7).
 //! - The reader cannot write and writers cannot read (S153, S154): the types
 //!   have no such methods.
+//! - The same ends, awaitable, are `pipeslot::tokio::{Mailslot,
+//!   MailslotWriter}` (feature `tokio`): a blocking end registered with
+//!   tokio's reactor, whose reads make the same non-blocking step as
+//!   [`Mailslot::read`] between waits.
 //!
 //! # Choices where the spec is silent
 //!
@@ -298,6 +302,20 @@ pub struct MailslotInfo {
     pub message_count: u32,
     /// The current read timeout (`None` = forever).
     pub read_timeout: Option<Duration>,
+}
+
+/// What one step of a read that does not wait found
+/// ([`Mailslot::try_read`], [`Mailslot::try_read_message`]).
+#[derive(Debug)]
+pub(crate) enum Attempt<T> {
+    /// The next message, taken from the queue.
+    Taken(T),
+    /// No message, and the socket had no more datagrams: wait until it is
+    /// readable.
+    Empty,
+    /// No message kept (the datagrams taken were all discarded), but the
+    /// socket may hold more: try again without waiting.
+    Again,
 }
 
 /// A writing end of a mailslot: the client handle of `CreateFile`.
@@ -723,7 +741,19 @@ impl Mailslot {
     /// (S150). Another thread may call [`Mailslot::info`] or read meanwhile:
     /// nothing is locked while the call waits.
     pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
-        self.next_message(|inbox| {
+        self.wait_for(|| self.try_read(buf))
+    }
+
+    /// Reads the next message whole, whatever its size.
+    pub fn read_message(&self) -> Result<Vec<u8>> {
+        self.wait_for(|| self.try_read_message())
+    }
+
+    /// [`Mailslot::read`] without waiting: the one step every read, blocking
+    /// or async (`pipeslot::tokio::Mailslot`), takes each time the socket
+    /// may have something.
+    pub(crate) fn try_read(&self, buf: &mut [u8]) -> Result<Attempt<usize>> {
+        self.try_next(|inbox| {
             let next = inbox.queue.front()?;
             if next.len() > buf.len() {
                 return Some(Err(insufficient(next.len(), buf.len())));
@@ -734,27 +764,43 @@ impl Mailslot {
         })
     }
 
-    /// Reads the next message whole, whatever its size.
-    pub fn read_message(&self) -> Result<Vec<u8>> {
-        self.next_message(|inbox| inbox.pop().map(Ok))
+    /// [`Mailslot::read_message`] without waiting (see [`Mailslot::try_read`]).
+    pub(crate) fn try_read_message(&self) -> Result<Attempt<Vec<u8>>> {
+        self.try_next(|inbox| inbox.pop().map(Ok))
     }
 
     /// Takes a message with `take` (which returns `None` while the queue is
-    /// empty), waiting up to the read timeout for one to arrive.
-    fn next_message<T>(&self, mut take: impl FnMut(&mut Inbox) -> Option<Result<T>>) -> Result<T> {
+    /// empty) if one is there, refilling the queue from the socket first
+    /// when it is empty; never waits. Either a message is taken whole, or
+    /// nothing is: a caller that gives up after this step loses nothing.
+    fn try_next<T>(
+        &self,
+        take: impl FnOnce(&mut Inbox) -> Option<Result<T>>,
+    ) -> Result<Attempt<T>> {
+        let mut inbox = self.inbox();
+        let mut drained = false;
+        if inbox.queue.is_empty() {
+            // Under load, take everything already queued in the kernel in
+            // one go: later reads need no system call. A refill that took
+            // less than it had room for found the socket empty.
+            let room = inbox.room();
+            drained = self.refill(&mut inbox)? < room;
+        }
+        match take(&mut inbox) {
+            Some(result) => result.map(Attempt::Taken),
+            None if drained => Ok(Attempt::Empty),
+            None => Ok(Attempt::Again),
+        }
+    }
+
+    /// Makes `attempt` (a [`Mailslot::try_next`] step) until it takes a
+    /// message, waiting in `poll(2)` up to the read timeout between tries.
+    fn wait_for<T>(&self, mut attempt: impl FnMut() -> Result<Attempt<T>>) -> Result<T> {
         let timeout = self.read_timeout();
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            {
-                let mut inbox = self.inbox();
-                if inbox.queue.is_empty() {
-                    // Under load, take everything already queued in the
-                    // kernel in one go: later reads need no system call.
-                    self.refill(&mut inbox)?;
-                }
-                if let Some(result) = take(&mut inbox) {
-                    return result;
-                }
+            if let Attempt::Taken(value) = attempt()? {
+                return Ok(value);
             }
             let remaining = match deadline {
                 None => None,
@@ -793,7 +839,8 @@ impl Mailslot {
         }
     }
 
-    fn timed_out(&self) -> Error {
+    /// The error of a read whose timeout passed (ERROR_SEM_TIMEOUT).
+    pub(crate) fn timed_out(&self) -> Error {
         Error::new(
             ErrorKind::SemTimeout,
             format!("reading mailslot {}: no message arrived in time", self.name),
@@ -1064,44 +1111,64 @@ impl MailslotWriter {
     /// maximum size fails with [`ErrorKind::MessageTooLarge`] (S157), one
     /// over 424 bytes through `*` with [`ErrorKind::BadNetPath`] (S141).
     pub fn write(&self, message: &[u8]) -> Result<usize> {
-        if message.len() > self.limit {
-            let kind = if self.broadcast && message.len() > MAX_BROADCAST_MESSAGE_SIZE {
-                ErrorKind::BadNetPath
-            } else {
-                ErrorKind::MessageTooLarge
-            };
-            return Err(Error::new(
-                kind,
-                format!(
-                    "writing to mailslot {}: the message is {} bytes, more than the {} allowed",
-                    self.name,
-                    message.len(),
-                    self.limit
-                ),
-            ));
-        }
+        self.check_length(message)?;
         loop {
             match self.socket.send(message) {
                 Ok(n) => return Ok(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if sys::dgram::is_receiver_gone(&e) => {
-                    return Err(Error::with_source(
-                        ErrorKind::FileNotFound,
-                        e,
-                        format!(
-                            "writing to mailslot {}: its reader has closed it",
-                            self.name
-                        ),
-                    ))
-                }
-                Err(e) => {
-                    return Err(Error::from_io(
-                        e,
-                        format!("writing to mailslot {}", self.name),
-                    ))
-                }
+                Err(e) => return Err(self.send_error(e)),
             }
         }
+    }
+
+    /// [`MailslotWriter::write`] that never waits, whatever the socket's
+    /// mode: `None` while the reader's queue (or this writer's send buffer)
+    /// is full, the same errors otherwise. A message is sent whole or not
+    /// at all. For `pipeslot::tokio::MailslotWriter`.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn try_write(&self, message: &[u8]) -> Result<Option<usize>> {
+        self.check_length(message)?;
+        match sys::dgram::send_nowait(self.socket.as_fd(), message) {
+            Ok(n) => Ok(Some(n)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(self.send_error(e)),
+        }
+    }
+
+    /// Refuses a message this writer may not send (S141, S157).
+    fn check_length(&self, message: &[u8]) -> Result<()> {
+        if message.len() <= self.limit {
+            return Ok(());
+        }
+        let kind = if self.broadcast && message.len() > MAX_BROADCAST_MESSAGE_SIZE {
+            ErrorKind::BadNetPath
+        } else {
+            ErrorKind::MessageTooLarge
+        };
+        Err(Error::new(
+            kind,
+            format!(
+                "writing to mailslot {}: the message is {} bytes, more than the {} allowed",
+                self.name,
+                message.len(),
+                self.limit
+            ),
+        ))
+    }
+
+    /// The error of a failed `send(2)`.
+    fn send_error(&self, e: io::Error) -> Error {
+        if sys::dgram::is_receiver_gone(&e) {
+            return Error::with_source(
+                ErrorKind::FileNotFound,
+                e,
+                format!(
+                    "writing to mailslot {}: its reader has closed it",
+                    self.name
+                ),
+            );
+        }
+        Error::from_io(e, format!("writing to mailslot {}", self.name))
     }
 
     /// Hands this writing end to a child process, which takes it over with
@@ -1168,6 +1235,14 @@ impl io::Write for MailslotWriter {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+impl AsFd for MailslotWriter {
+    /// The socket, for polling writability; sending on it directly
+    /// bypasses the size checks of [`MailslotWriter::write`].
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
     }
 }
 

@@ -117,7 +117,20 @@ impl ClientOptions {
     /// ERROR_SEM_TIMEOUT when none listens in time (S37).
     #[doc(alias = "WaitNamedPipe")]
     pub fn wait(&self, name: &PipeName, timeout: WaitTimeout) -> Result<()> {
-        let context = || format!("waiting for pipe {name}");
+        let (stream, limit) = self.start_wait(name, timeout)?;
+        let answer = read_answer(&stream, limit).map_err(|e| prefix(e, &wait_context(name)))?;
+        wait_answered(answer.0, name)
+    }
+
+    /// WaitNamedPipe's first half: connects and asks the server to answer
+    /// once an instance listens. Returns the connection and how long to
+    /// wait for the answer (the server enforces the timeout; ours is a
+    /// safety margin).
+    pub(crate) fn start_wait(
+        &self,
+        name: &PipeName,
+        timeout: WaitTimeout,
+    ) -> Result<(UnixStream, Option<Duration>)> {
         let (stream, _) = self.connect(name)?;
         let wire_timeout = match timeout {
             WaitTimeout::Default => handshake::WaitTimeout::Default,
@@ -129,20 +142,14 @@ impl ClientOptions {
         let hello = self.hello(OpenMode::Wait {
             timeout: wire_timeout,
         })?;
-        stream::send_all(stream.as_fd(), &hello).map_err(|e| Error::from_io(e, context()))?;
-        // The server enforces the timeout; ours is a safety margin.
+        stream::send_all(stream.as_fd(), &hello)
+            .map_err(|e| Error::from_io(e, wait_context(name)))?;
         let limit = match timeout {
             WaitTimeout::Forever => None,
             WaitTimeout::Default => Some(ANSWER_DEADLINE),
             WaitTimeout::Duration(d) => Some(d + ANSWER_DEADLINE),
         };
-        match read_answer(&stream, limit)
-            .map_err(|e| prefix(e, &context()))?
-            .0
-        {
-            ServerHello::Available => Ok(()),
-            other => Err(answer_error(other, &context())),
-        }
+        Ok((stream, limit))
     }
 
     /// CallNamedPipe: open (waiting up to `timeout` for an instance), switch
@@ -397,20 +404,51 @@ impl io::Write for PipeClient {
 }
 
 /// Reads the server's answer; the bytes after it belong to the frames.
+/// WaitNamedPipe's outcome from the server's answer.
+pub(crate) fn wait_answered(answer: ServerHello, name: &PipeName) -> Result<()> {
+    match answer {
+        ServerHello::Available => Ok(()),
+        other => Err(answer_error(other, &wait_context(name))),
+    }
+}
+
+pub(crate) fn wait_context(name: &PipeName) -> String {
+    format!("waiting for pipe {name}")
+}
+
+/// The server's answer, once `bytes` hold it whole; the bytes after it.
+pub(crate) fn decode_answer(bytes: &mut Vec<u8>) -> Result<Option<(ServerHello, Vec<u8>)>> {
+    match ServerHello::decode(bytes) {
+        Ok(Some((answer, used))) => Ok(Some((answer, bytes.split_off(used)))),
+        Ok(None) => Ok(None),
+        Err(e) => Err(Error::new(
+            ErrorKind::ProtocolError,
+            format!("the server's answer: {e}"),
+        )),
+    }
+}
+
+/// What a receive of the server's answer brought: `Ok(n)` bytes, or the
+/// error (the server going away before answering means its last instance
+/// closed).
+pub(crate) fn answer_received(received: io::Result<usize>) -> Result<usize> {
+    match received {
+        Ok(0) => Err(Error::new(ErrorKind::FileNotFound, "the pipe went away")),
+        Ok(n) => Ok(n),
+        Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => {
+            Err(Error::new(ErrorKind::FileNotFound, "the pipe went away"))
+        }
+        Err(e) => Err(Error::from_io(e, "reading the server's answer")),
+    }
+}
+
 fn read_answer(stream: &UnixStream, limit: Option<Duration>) -> Result<(ServerHello, Vec<u8>)> {
     let deadline = limit.map(|l| Instant::now() + l);
     let mut bytes = Vec::with_capacity(64);
     let mut buf = [0u8; 4096];
     loop {
-        match ServerHello::decode(&bytes) {
-            Ok(Some((answer, used))) => return Ok((answer, bytes.split_off(used))),
-            Ok(None) => {}
-            Err(e) => {
-                return Err(Error::new(
-                    ErrorKind::ProtocolError,
-                    format!("the server's answer: {e}"),
-                ))
-            }
+        if let Some(answer) = decode_answer(&mut bytes)? {
+            return Ok(answer);
         }
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if left == Some(Duration::ZERO) {
@@ -425,14 +463,14 @@ fn read_answer(stream: &UnixStream, limit: Option<Duration>) -> Result<(ServerHe
             continue;
         }
         match stream::receive(stream.as_fd(), &mut buf, false) {
-            // The server went away before answering: its last instance closed.
-            Ok(Some(0)) => return Err(Error::new(ErrorKind::FileNotFound, "the pipe went away")),
-            Ok(Some(n)) => bytes.extend_from_slice(&buf[..n]),
             Ok(None) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => {
-                return Err(Error::new(ErrorKind::FileNotFound, "the pipe went away"))
+            Ok(Some(n)) => {
+                let n = answer_received(Ok(n))?;
+                bytes.extend_from_slice(&buf[..n]);
             }
-            Err(e) => return Err(Error::from_io(e, "reading the server's answer")),
+            Err(e) => {
+                answer_received(Err(e))?;
+            }
         }
     }
 }
@@ -455,7 +493,7 @@ fn answer_error(answer: ServerHello, context: &str) -> Error {
     Error::new(kind, format!("{context}: {why}"))
 }
 
-fn prefix(err: Error, context: &str) -> Error {
+pub(crate) fn prefix(err: Error, context: &str) -> Error {
     Error::new(err.kind(), format!("{context}: {err}"))
 }
 

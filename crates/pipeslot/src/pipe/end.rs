@@ -13,7 +13,7 @@
 use std::sync::{Arc, Mutex, Weak};
 
 use super::cancel::{Cancel, Token};
-use super::conn::Conn;
+use super::conn::{block_on, Conn, Waiter};
 use super::names::Core;
 use super::state::End;
 use super::{
@@ -116,29 +116,70 @@ impl EndCore {
 
     /// ReadFile (S58-S67, S70, S76, S79-S83).
     pub(crate) fn read_message(&self, conn: &Conn, buf: &mut [u8]) -> Result<MessageRead> {
+        let token = self.token();
+        block_on(self.read_message_with(conn, buf, &Waiter::Block(Some(&token))))
+    }
+
+    /// ReadFile, waiting as `waiter` waits.
+    pub(crate) async fn read_message_with(
+        &self,
+        conn: &Conn,
+        buf: &mut [u8],
+        waiter: &Waiter<'_>,
+    ) -> Result<MessageRead> {
         self.readable()?;
         let (read_mode, nowait) = self.modes();
-        conn.read(buf, read_mode, nowait, &self.token())
+        conn.read_with(buf, read_mode, nowait, waiter).await
     }
 
     /// One whole message of at most `limit` bytes.
     pub(crate) fn recv_message(&self, conn: &Conn, limit: usize) -> Result<Vec<u8>> {
+        let token = self.token();
+        block_on(self.recv_message_with(conn, limit, &Waiter::Block(Some(&token))))
+    }
+
+    /// One whole message of at most `limit` bytes, waiting as `waiter` waits.
+    pub(crate) async fn recv_message_with(
+        &self,
+        conn: &Conn,
+        limit: usize,
+        waiter: &Waiter<'_>,
+    ) -> Result<Vec<u8>> {
         self.readable()?;
-        conn.receive_message(self.modes().1, limit, &self.token())
+        conn.receive_message_with(self.modes().1, limit, waiter)
+            .await
     }
 
     /// WriteFile (S61, S72, S77, S81).
     pub(crate) fn send(&self, conn: &Conn, data: &[u8]) -> Result<usize> {
-        if !self.can_write {
-            return Err(Error::new(
-                ErrorKind::AccessDenied,
-                "writing to a pipe end without write access",
-            ));
-        }
-        conn.write(data, self.modes().1, &self.token())
+        let token = self.token();
+        block_on(self.send_with(conn, data, &Waiter::Block(Some(&token))))
     }
 
-    /// TransactNamedPipe (S109-S119).
+    /// WriteFile, waiting as `waiter` waits.
+    pub(crate) async fn send_with(
+        &self,
+        conn: &Conn,
+        data: &[u8],
+        waiter: &Waiter<'_>,
+    ) -> Result<usize> {
+        self.writable()?;
+        conn.write_with(data, self.modes().1, waiter).await
+    }
+
+    /// S18: an end without FILE_WRITE_DATA cannot write.
+    pub(crate) fn writable(&self) -> Result<()> {
+        if self.can_write {
+            Ok(())
+        } else {
+            Err(Error::new(
+                ErrorKind::AccessDenied,
+                "writing to a pipe end without write access",
+            ))
+        }
+    }
+
+    /// TransactNamedPipe (S109-S119), blocking.
     pub(crate) fn transact(
         &self,
         conn: &Conn,
@@ -146,6 +187,17 @@ impl EndCore {
         reply: &mut [u8],
     ) -> Result<MessageRead> {
         let token = self.token();
+        block_on(self.transact_with(conn, request, reply, &Waiter::Block(Some(&token))))
+    }
+
+    /// TransactNamedPipe (S109-S119).
+    pub(crate) async fn transact_with(
+        &self,
+        conn: &Conn,
+        request: &[u8],
+        reply: &mut [u8],
+        waiter: &Waiter<'_>,
+    ) -> Result<MessageRead> {
         if self.mode == PipeMode::Byte || self.modes().0 == ReadMode::Byte {
             return Err(Error::new(
                 ErrorKind::BadPipe,
@@ -174,8 +226,9 @@ impl EndCore {
             ));
         }
         // S114: the request queues behind earlier writes without waiting.
-        conn.send_only(request, &token)?;
-        conn.read(reply, ReadMode::Message, false, &token)
+        conn.send_only(request, waiter).await?;
+        conn.read_with(reply, ReadMode::Message, false, waiter)
+            .await
     }
 
     /// SetNamedPipeHandleState's read mode (S98, S99).
@@ -217,7 +270,7 @@ impl EndCore {
     }
 
     /// S18: an end without FILE_READ_DATA cannot read.
-    fn readable(&self) -> Result<()> {
+    pub(crate) fn readable(&self) -> Result<()> {
         if self.can_read {
             Ok(())
         } else {

@@ -150,7 +150,7 @@ impl PendingHello {
             conn: Arc::new(conn),
             announced: false,
         };
-        slot.bound.notify_all();
+        slot.wake();
     }
 
     /// Takes what has arrived (the socket polled readable) and answers the

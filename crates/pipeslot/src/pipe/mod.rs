@@ -109,9 +109,9 @@
 
 mod acceptor;
 mod cancel;
-mod client;
-mod conn;
-mod end;
+pub(crate) mod client;
+pub(crate) mod conn;
+pub(crate) mod end;
 mod handoff;
 mod handshake;
 mod names;

@@ -56,10 +56,22 @@ pub(crate) struct Slot {
     /// `ConnectNamedPipe` of this instance waits here: woken when a client
     /// is bound to it, or on a cancellation — and by nothing else.
     pub(crate) bound: Arc<Condvar>,
+    /// Async `connect` calls of this instance waiting, woken with `bound`.
+    pub(crate) wakers: Vec<std::task::Waker>,
     pub(crate) mode: PipeMode,
     pub(crate) in_quota: u32,
     pub(crate) out_quota: u32,
     pub(crate) max_instances: u32,
+}
+
+impl Slot {
+    /// Wakes this instance's `ConnectNamedPipe`, blocking or async.
+    pub(crate) fn wake(&mut self) {
+        self.bound.notify_all();
+        for waker in self.wakers.drain(..) {
+            waker.wake();
+        }
+    }
 }
 
 pub(crate) enum SlotState {
@@ -121,8 +133,9 @@ impl Core {
             Some(SlotState::Connected { conn, .. }) => Some(conn.clone()),
             _ => None,
         };
-        if let Some(slot) = registry.slots.get(&id) {
-            slot.bound.notify_all();
+        let mut registry = registry;
+        if let Some(slot) = registry.slots.get_mut(&id) {
+            slot.wake();
         }
         drop(registry);
         if let Some(conn) = conn {
@@ -151,6 +164,7 @@ impl Core {
             Slot {
                 state: SlotState::Listening,
                 bound: Arc::new(Condvar::new()),
+                wakers: Vec::new(),
                 mode: options.mode,
                 in_quota: options.in_buffer_size,
                 out_quota: options.out_buffer_size,

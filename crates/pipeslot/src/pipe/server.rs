@@ -39,7 +39,7 @@ use crate::namespace::{Namespace, Scope};
 /// # Ok::<(), pipeslot::Error>(())
 /// ```
 pub struct PipeServer {
-    end: EndCore,
+    pub(crate) end: EndCore,
     id: u32,
     core: Arc<Core>,
     /// Keeps the name (listener, claim) alive while this instance lives.
@@ -135,48 +135,16 @@ impl PipeServer {
     #[doc(alias = "ConnectNamedPipe")]
     pub fn connect(&self) -> Result<()> {
         let token = self.end.token();
-        let nowait = self.end.modes().1;
         let mut registry = self.core.lock();
         let mut waited = false;
         loop {
-            let slot = registry.slots.get_mut(&self.id).ok_or_else(closed)?;
-            match &mut slot.state {
-                SlotState::Connected { conn, announced } => {
-                    let conn = conn.clone();
-                    let already = *announced || !waited;
-                    *announced = true;
+            match self.look(&mut registry, waited) {
+                Look::Bound { conn, already } => {
                     drop(registry);
-                    // A client that came before this call may have closed
-                    // meanwhile (S43); one this call waited for just came.
-                    if already {
-                        let _ = conn.refresh();
-                    }
-                    if conn.end_state() == End::PeerClosed {
-                        return Err(Error::new(
-                            ErrorKind::NoData,
-                            "connecting a pipe: the client has already closed",
-                        ));
-                    }
-                    if already {
-                        return Err(Error::new(
-                            ErrorKind::PipeConnected,
-                            "connecting a pipe: a client is connected",
-                        ));
-                    }
-                    return Ok(());
+                    return connected(&conn, already);
                 }
-                SlotState::Disconnected => {
-                    slot.state = SlotState::Listening;
-                    registry.listening.push_back(self.id);
-                    self.core.listening_changed(&registry);
-                }
-                SlotState::Listening => {}
-            }
-            if nowait {
-                return Err(Error::new(
-                    ErrorKind::PipeListening,
-                    "connecting a PIPE_NOWAIT pipe: no client yet",
-                ));
+                Look::Failed(e) => return Err(e),
+                Look::Waiting => {}
             }
             token.check("connecting a pipe")?;
             waited = true;
@@ -184,6 +152,61 @@ impl PipeServer {
             // or a cancellation (notified under this lock).
             registry = self.core.wait_bound(registry, self.id);
         }
+    }
+
+    /// ConnectNamedPipe for an async caller: `Pending` (with `waker`
+    /// registered) until a client is bound; `waited` says whether an
+    /// earlier poll of this call found none.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn poll_connect(
+        &self,
+        waker: &std::task::Waker,
+        waited: &mut bool,
+    ) -> std::task::Poll<Result<Arc<Conn>>> {
+        let mut registry = self.core.lock();
+        match self.look(&mut registry, *waited) {
+            Look::Bound { conn, already } => {
+                drop(registry);
+                std::task::Poll::Ready(connected(&conn, already).map(|()| conn))
+            }
+            Look::Failed(e) => std::task::Poll::Ready(Err(e)),
+            Look::Waiting => {
+                *waited = true;
+                if let Some(slot) = registry.slots.get_mut(&self.id) {
+                    super::conn::register_waker(&mut slot.wakers, waker);
+                }
+                std::task::Poll::Pending
+            }
+        }
+    }
+
+    /// One look at the instance for ConnectNamedPipe: listens again after
+    /// a disconnect (behind the instances already listening, S31).
+    fn look(&self, registry: &mut names::Registry, waited: bool) -> Look {
+        let Some(slot) = registry.slots.get_mut(&self.id) else {
+            return Look::Failed(closed());
+        };
+        match &mut slot.state {
+            SlotState::Connected { conn, announced } => {
+                let conn = conn.clone();
+                let already = *announced || !waited;
+                *announced = true;
+                return Look::Bound { conn, already };
+            }
+            SlotState::Disconnected => {
+                slot.state = SlotState::Listening;
+                registry.listening.push_back(self.id);
+                self.core.listening_changed(registry);
+            }
+            SlotState::Listening => {}
+        }
+        if self.end.modes().1 {
+            return Look::Failed(Error::new(
+                ErrorKind::PipeListening,
+                "connecting a PIPE_NOWAIT pipe: no client yet",
+            ));
+        }
+        Look::Waiting
     }
 
     /// DisconnectNamedPipe: ends the connection, discarding unread data in
@@ -363,7 +386,7 @@ impl PipeServer {
         super::handoff::handoff(&self.end, &conn)
     }
 
-    fn conn(&self) -> Option<Arc<Conn>> {
+    pub(crate) fn conn(&self) -> Option<Arc<Conn>> {
         let registry = self.core.lock();
         match registry.slots.get(&self.id).map(|s| &s.state) {
             Some(SlotState::Connected { conn, .. }) => Some(conn.clone()),
@@ -372,7 +395,7 @@ impl PipeServer {
     }
 
     /// The connection for a read or write; S70 and S88 otherwise.
-    fn conn_for_io(&self, what: &str) -> Result<Arc<Conn>> {
+    pub(crate) fn conn_for_io(&self, what: &str) -> Result<Arc<Conn>> {
         let registry = self.core.lock();
         match registry.slots.get(&self.id).map(|s| &s.state) {
             Some(SlotState::Connected { conn, .. }) => Ok(conn.clone()),
@@ -433,6 +456,35 @@ impl io::Write for PipeServer {
     fn flush(&mut self) -> io::Result<()> {
         PipeServer::flush(self).map_err(io::Error::from)
     }
+}
+
+/// What ConnectNamedPipe found.
+enum Look {
+    Bound { conn: Arc<Conn>, already: bool },
+    Failed(Error),
+    Waiting,
+}
+
+/// ConnectNamedPipe's outcome for a bound client: `already` when it came
+/// before the call (S42: ERROR_PIPE_CONNECTED) — and may have closed
+/// meanwhile (S43: ERROR_NO_DATA).
+fn connected(conn: &Conn, already: bool) -> Result<()> {
+    if already {
+        let _ = conn.refresh();
+    }
+    if conn.end_state() == End::PeerClosed {
+        return Err(Error::new(
+            ErrorKind::NoData,
+            "connecting a pipe: the client has already closed",
+        ));
+    }
+    if already {
+        return Err(Error::new(
+            ErrorKind::PipeConnected,
+            "connecting a pipe: a client is connected",
+        ));
+    }
+    Ok(())
 }
 
 fn closed() -> Error {

@@ -167,6 +167,22 @@ pub(crate) fn receive_batch(
     Ok(count)
 }
 
+/// `send(2)` with `MSG_DONTWAIT | MSG_NOSIGNAL`: sends `message` as one
+/// datagram on a connected socket, or fails with `WouldBlock` at once while
+/// the receiver's queue or the socket's send buffer is full. Retries on
+/// `EINTR`.
+#[doc(alias = "send")]
+#[cfg(feature = "tokio")]
+pub(crate) fn send_nowait(fd: BorrowedFd<'_>, message: &[u8]) -> io::Result<usize> {
+    let flags = rustix::net::SendFlags::DONTWAIT | rustix::net::SendFlags::NOSIGNAL;
+    loop {
+        match rustix::net::send(fd, message, flags) {
+            Err(rustix::io::Errno::INTR) => continue,
+            other => return other.map_err(io::Error::from),
+        }
+    }
+}
+
 /// Waits until the socket is readable, `doorbell` rings, or `timeout`
 /// passes (`None`: forever): one `poll(2)` through [`super::event::wait`].
 #[doc(alias = "poll")]

@@ -12,6 +12,8 @@ pub(crate) mod event;
 pub(crate) mod fs;
 pub(crate) mod liveness;
 pub(crate) mod pipe;
+#[cfg(feature = "tokio")]
+pub(crate) mod reactor;
 pub(crate) mod shm;
 pub(crate) mod signal;
 pub(crate) mod stream;

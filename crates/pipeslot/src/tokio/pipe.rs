@@ -2,19 +2,25 @@
 //! [`NamedPipeServer`], [`NamedPipeClient`].
 
 use std::ffi::OsStr;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::path::PathBuf;
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::pin::{pin, Pin};
+use std::sync::{Arc, Mutex};
+use std::task::{ready, Context, Poll, Waker};
 use std::time::Duration;
 
 use ::tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf, Ready};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::PipeName;
+use crate::pipe::client::{answer_received, decode_answer, prefix, wait_answered, wait_context};
+use crate::pipe::conn::reactor::Reactor;
+use crate::pipe::conn::{Conn, Waiter};
+use crate::pipe::end::EndCore;
 use crate::pipe::{
-    self, HandleState, MessageRead, PeekInfo, PeerIdentity, PipeInfo, PipeMode, ReadMode,
-    WaitTimeout,
+    self, HandleState, MessageRead, PeekInfo, PeerIdentity, PipeConnection, PipeInfo, PipeMode,
+    PipeServer, ReadMode, WaitTimeout,
 };
 
 /// Parses a name given as tokio takes it (`impl AsRef<OsStr>`).
@@ -97,7 +103,10 @@ impl ServerOptions {
     /// connects).
     pub fn create(&self, name: impl AsRef<OsStr>) -> Result<NamedPipeServer> {
         let name = parse_name(name.as_ref())?;
-        todo!("{name}")
+        Ok(NamedPipeServer {
+            inner: self.inner.create(&name)?,
+            reactor: Mutex::new(None),
+        })
     }
 }
 
@@ -135,15 +144,60 @@ impl ClientOptions {
     /// answers the handshake at once; this call waits only for that answer.
     /// Must be called within a tokio runtime.
     pub fn open(&self, name: impl AsRef<OsStr>) -> Result<NamedPipeClient> {
-        let name = parse_name(name.as_ref())?;
-        todo!("{name}")
+        self.open_name(&parse_name(name.as_ref())?)
+    }
+
+    fn open_name(&self, name: &PipeName) -> Result<NamedPipeClient> {
+        let inner = self.inner.open(name)?.into_connection();
+        let reactor = Reactor::new(&inner.conn)?;
+        Ok(NamedPipeClient { inner, reactor })
     }
 
     /// `WaitNamedPipe`: waits until an instance of `name` listens (S35-S40),
     /// without blocking the runtime. Dropping the future stops the wait.
     pub async fn wait(&self, name: impl AsRef<OsStr>, timeout: WaitTimeout) -> Result<()> {
-        let name = parse_name(name.as_ref())?;
-        todo!("{name} {timeout:?}")
+        self.wait_name(&parse_name(name.as_ref())?, timeout).await
+    }
+
+    async fn wait_name(&self, name: &PipeName, timeout: WaitTimeout) -> Result<()> {
+        let context = || wait_context(name);
+        let (stream, limit) = self.inner.start_wait(name, timeout)?;
+        stream
+            .set_nonblocking(true)
+            .map_err(|e| Error::from_io(e, context()))?;
+        let stream =
+            ::tokio::net::UnixStream::from_std(stream).map_err(|e| Error::from_io(e, context()))?;
+        let answer = async {
+            let mut bytes = Vec::with_capacity(64);
+            let mut buf = [0u8; 256];
+            loop {
+                if let Some((answer, _)) = decode_answer(&mut bytes)? {
+                    return Ok(answer);
+                }
+                stream
+                    .readable()
+                    .await
+                    .map_err(|e| Error::from_io(e, "waiting for the server"))?;
+                match stream.try_read(&mut buf) {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    received => {
+                        let n = answer_received(received)?;
+                        bytes.extend_from_slice(&buf[..n]);
+                    }
+                }
+            }
+        };
+        let answer = match limit {
+            Some(limit) => match ::tokio::time::timeout(limit, answer).await {
+                Ok(answer) => answer,
+                Err(_) => Err(Error::new(
+                    ErrorKind::SemTimeout,
+                    "the server did not answer",
+                )),
+            },
+            None => answer.await,
+        };
+        wait_answered(answer.map_err(|e| prefix(e, &context()))?, name)
     }
 
     /// `CallNamedPipe`: opens `name` (waiting up to `timeout` for an
@@ -158,7 +212,16 @@ impl ClientOptions {
         timeout: WaitTimeout,
     ) -> Result<MessageRead> {
         let name = parse_name(name.as_ref())?;
-        todo!("{name} {} {} {timeout:?}", request.len(), reply.len())
+        let client = match self.open_name(&name) {
+            Ok(client) => client,
+            Err(e) if matches!(e.kind(), ErrorKind::PipeBusy | ErrorKind::FileNotFound) => {
+                self.wait_name(&name, timeout).await?;
+                self.open_name(&name)?
+            }
+            Err(e) => return Err(e),
+        };
+        client.set_read_mode(ReadMode::Message)?;
+        client.transact(request, reply).await
     }
 }
 
@@ -185,11 +248,114 @@ pub async fn call_named_pipe(
 /// [`disconnect`](NamedPipeServer::disconnect) lets it go.
 ///
 /// All methods take `&self`: one task may read while another writes.
-pub struct NamedPipeServer {}
+pub struct NamedPipeServer {
+    inner: PipeServer,
+    /// The current client's connection, registered with the reactor.
+    reactor: Mutex<Option<Arc<Reactor>>>,
+}
 
 /// The client end of a named pipe, async: what [`ClientOptions::open`]
 /// returns. All methods take `&self`.
-pub struct NamedPipeClient {}
+pub struct NamedPipeClient {
+    inner: PipeConnection,
+    reactor: Arc<Reactor>,
+}
+
+/// Polls `future` once, for the `try_*` calls: their futures complete at
+/// once unless another call holds the connection's send order.
+fn poll_once<F: Future>(future: F) -> Option<F::Output> {
+    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(output) => Some(output),
+        Poll::Pending => None,
+    }
+}
+
+fn would_block() -> io::Error {
+    io::Error::from(io::ErrorKind::WouldBlock)
+}
+
+/// What both ends do, given their connection.
+impl EndCore {
+    /// `try_read`: nothing queued is `WouldBlock`; the peer's close is 0.
+    fn try_read_on(&self, reactor: &Arc<Reactor>, buf: &mut [u8]) -> io::Result<usize> {
+        self.readable()?;
+        let read_mode = self.modes().0;
+        let read = poll_once(reactor.conn().read_with(
+            buf,
+            read_mode,
+            true,
+            &Waiter::Reactor(reactor),
+        ));
+        match read {
+            Some(Ok(read)) => Ok(read.bytes),
+            Some(Err(e)) if e.kind() == ErrorKind::NoData => Err(would_block()),
+            Some(Err(e)) if e.kind() == ErrorKind::BrokenPipe => Ok(0),
+            Some(Err(e)) => Err(e.into()),
+            None => Err(would_block()),
+        }
+    }
+
+    /// `try_write`: `whole` asks for all of `buf` as one message on a
+    /// message pipe (`try_write`); without it, what fits goes (`poll_write`).
+    fn try_write_on(&self, reactor: &Arc<Reactor>, buf: &[u8], whole: bool) -> io::Result<usize> {
+        self.writable()?;
+        let conn = reactor.conn();
+        let room = usize::try_from(conn.room()).unwrap_or(usize::MAX);
+        let open = conn.is_open();
+        let len = if !open {
+            buf.len() // the write reports why
+        } else if whole && self.mode == PipeMode::Message {
+            if buf.len() > room {
+                if room as u64 == u64::from(conn.out_quota()) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "a message longer than the pipe's quota cannot be written without waiting: use send_msg",
+                    ));
+                }
+                return Err(would_block());
+            }
+            buf.len()
+        } else if room == 0 && !buf.is_empty() {
+            return Err(would_block());
+        } else {
+            buf.len().min(room)
+        };
+        match poll_once(conn.write_with(&buf[..len], false, &Waiter::Reactor(reactor))) {
+            Some(Ok(n)) => Ok(n),
+            Some(Err(e)) => Err(e.into()),
+            None => Err(would_block()),
+        }
+    }
+}
+
+/// Waits until `conn` is ready for `interest`.
+async fn ready_on(reactor: &Arc<Reactor>, interest: Interest) -> io::Result<Ready> {
+    let waiter = Waiter::Reactor(reactor);
+    let conn: &Conn = reactor.conn();
+    let mut read = pin!(conn.wait_readable(&waiter));
+    let mut write = pin!(conn.wait_writable(&waiter));
+    poll_fn(|cx| {
+        let mut ready = Ready::EMPTY;
+        if interest.is_readable() {
+            if let Poll::Ready(result) = read.as_mut().poll(cx) {
+                result?;
+                ready |= Ready::READABLE;
+            }
+        }
+        if interest.is_writable() {
+            if let Poll::Ready(result) = write.as_mut().poll(cx) {
+                result?;
+                ready |= Ready::WRITABLE;
+            }
+        }
+        if ready.is_empty() {
+            Poll::Pending
+        } else {
+            Poll::Ready(Ok(ready))
+        }
+    })
+    .await
+}
 
 /// The calls both ends make on their connection.
 macro_rules! connected_end {
@@ -203,7 +369,10 @@ macro_rules! connected_end {
             /// Cancel safe: dropping the future before it completes takes
             /// nothing from the pipe.
             pub async fn recv_msg(&self, buf: &mut [u8]) -> Result<MessageRead> {
-                todo!("{}", buf.len())
+                let reactor = self.io("reading from a pipe")?;
+                self.end()
+                    .read_message_with(reactor.conn(), buf, &Waiter::Reactor(&reactor))
+                    .await
             }
 
             /// One whole message (on a byte pipe: what is available) of at
@@ -213,7 +382,10 @@ macro_rules! connected_end {
             ///
             /// Cancel safe: dropping the future takes nothing from the pipe.
             pub async fn recv_message(&self, limit: usize) -> Result<Vec<u8>> {
-                todo!("{limit}")
+                let reactor = self.io("reading from a pipe")?;
+                self.end()
+                    .recv_message_with(reactor.conn(), limit, &Waiter::Reactor(&reactor))
+                    .await
             }
 
             /// WriteFile: `data` as one message on a message pipe; returns
@@ -222,24 +394,34 @@ macro_rules! connected_end {
             /// Cancel safe: dropped before it returns, the message is either
             /// delivered whole or not at all.
             pub async fn send_msg(&self, data: &[u8]) -> Result<usize> {
-                todo!("{}", data.len())
+                self.end().writable()?;
+                let reactor = self.io("writing to a pipe")?;
+                self.end()
+                    .send_with(reactor.conn(), data, &Waiter::Reactor(&reactor))
+                    .await
             }
 
             /// PeekNamedPipe (S89-S97): never waits.
             pub fn peek(&self, buf: &mut [u8]) -> Result<PeekInfo> {
-                todo!("{}", buf.len())
+                self.inner.peek(buf)
             }
 
             /// TransactNamedPipe (S109-S119): sends `request` as one message
             /// and reads one reply message.
             pub async fn transact(&self, request: &[u8], reply: &mut [u8]) -> Result<MessageRead> {
-                todo!("{} {}", request.len(), reply.len())
+                let reactor = self.io_for_transact()?;
+                self.end()
+                    .transact_with(reactor.conn(), request, reply, &Waiter::Reactor(&reactor))
+                    .await
             }
 
             /// FlushFileBuffers: returns once the peer has read everything
             /// this end wrote (S74). Cancel safe.
             pub async fn flush(&self) -> Result<()> {
-                todo!()
+                match self.io_for_flush()? {
+                    Some(reactor) => reactor.conn().flush_with(&Waiter::Reactor(&reactor)).await,
+                    None => Ok(()),
+                }
             }
 
             /// Waits until the end is ready for `interest`, as tokio's
@@ -247,7 +429,8 @@ macro_rules! connected_end {
             /// or the peer closed), writable when a write of a byte would
             /// not wait. Cancel safe.
             pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
-                todo!("{interest:?}")
+                let reactor = self.io("waiting for a pipe")?;
+                ready_on(&reactor, interest).await
             }
 
             /// Waits until a read would not wait. Cancel safe.
@@ -262,69 +445,86 @@ macro_rules! connected_end {
 
             /// Polls for read readiness, as tokio's `poll_read_ready`.
             pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                todo!("{cx:?}")
+                let reactor = self.io("waiting for a pipe")?;
+                reactor.conn().poll_readable(cx, &reactor)
             }
 
             /// Polls for write readiness, as tokio's `poll_write_ready`.
             pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                todo!("{cx:?}")
+                let reactor = self.io("waiting for a pipe")?;
+                reactor.conn().poll_writable(cx, &reactor)
             }
 
             /// Reads what is queued without waiting, in the handle's read
             /// mode; `WouldBlock` when nothing is. In message-read mode a
             /// message longer than `buf` is returned in parts.
             pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-                todo!("{}", buf.len())
+                let reactor = self.io("reading from a pipe")?;
+                self.end().try_read_on(&reactor, buf)
             }
 
             /// [`try_read`](Self::try_read) into several buffers, filled in
             /// order.
             pub fn try_read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-                todo!("{}", bufs.len())
+                let total: usize = bufs.iter().map(|b| b.len()).sum();
+                let mut all = vec![0u8; total];
+                let n = self.try_read(&mut all)?;
+                let mut copied = 0;
+                for buf in bufs.iter_mut() {
+                    if copied == n {
+                        break;
+                    }
+                    let take = buf.len().min(n - copied);
+                    buf[..take].copy_from_slice(&all[copied..copied + take]);
+                    copied += take;
+                }
+                Ok(n)
             }
 
             /// Writes without waiting: all of `buf` if it fits in the quota
             /// (one message on a message pipe), else on a byte pipe what
             /// fits; `WouldBlock` when nothing does.
             pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-                todo!("{}", buf.len())
+                let reactor = self.io("writing to a pipe")?;
+                self.end().try_write_on(&reactor, buf, true)
             }
 
             /// [`try_write`](Self::try_write) of several buffers, as one
             /// write (one message on a message pipe).
             pub fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-                todo!("{}", bufs.len())
+                let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+                self.try_write(&all)
             }
 
             /// GetNamedPipeInfo (S105-S108).
             pub fn info(&self) -> Result<PipeInfo> {
-                todo!()
+                self.inner.info()
             }
 
             /// GetNamedPipeHandleState (S104).
             pub fn handle_state(&self) -> Result<HandleState> {
-                todo!()
+                self.inner.handle_state()
             }
 
             /// SetNamedPipeHandleState's read mode (S98-S100).
             pub fn set_read_mode(&self, mode: ReadMode) -> Result<()> {
-                todo!("{mode:?}")
+                self.inner.set_read_mode(mode)
             }
 
             /// GetNamedPipeClientProcessId (S125-S128).
             pub fn client_process_id(&self) -> Result<u32> {
-                todo!()
+                self.inner.client_process_id()
             }
 
             /// GetNamedPipeServerProcessId (S125).
             pub fn server_process_id(&self) -> Result<u32> {
-                todo!()
+                self.inner.server_process_id()
             }
 
             /// The peer's kernel-attested identity (pid, uid, gid, computer
             /// name); ERROR_NOT_FOUND when no peer is connected.
             pub fn peer_identity(&self) -> Result<PeerIdentity> {
-                todo!()
+                self.peer()
             }
         }
 
@@ -334,7 +534,18 @@ macro_rules! connected_end {
                 cx: &mut Context<'_>,
                 buf: &mut ReadBuf<'_>,
             ) -> Poll<io::Result<()>> {
-                todo!("{cx:?} {}", buf.remaining())
+                loop {
+                    match self.try_read(buf.initialize_unfilled()) {
+                        Ok(n) => {
+                            buf.advance(n);
+                            return Poll::Ready(Ok(()));
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            ready!(self.poll_read_ready(cx))?
+                        }
+                        Err(e) => return Poll::Ready(Err(e)),
+                    }
+                }
             }
         }
 
@@ -344,11 +555,22 @@ macro_rules! connected_end {
                 cx: &mut Context<'_>,
                 buf: &[u8],
             ) -> Poll<io::Result<usize>> {
-                todo!("{cx:?} {}", buf.len())
+                let reactor = self.io("writing to a pipe")?;
+                loop {
+                    match self.end().try_write_on(&reactor, buf, false) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                            ready!(reactor.conn().poll_writable(cx, &reactor))?
+                        }
+                        result => return Poll::Ready(result),
+                    }
+                }
             }
 
             fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-                todo!("{cx:?}")
+                match self.io_for_flush()? {
+                    Some(reactor) => reactor.conn().poll_flushed(cx, &reactor),
+                    None => Poll::Ready(Ok(())),
+                }
             }
 
             fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -369,13 +591,100 @@ impl NamedPipeServer {
     /// Cancel safe: dropped while waiting, the instance keeps listening, and
     /// a client bound meanwhile is reported by the next call.
     pub async fn connect(&self) -> Result<()> {
-        todo!()
+        let mut waited = false;
+        match poll_fn(|cx| self.inner.poll_connect(cx.waker(), &mut waited)).await {
+            Ok(conn) => self.reactor_for(conn).map(drop),
+            // tokio's connect succeeds when the client came first (S42).
+            Err(e) if e.kind() == ErrorKind::PipeConnected => Ok(()),
+            Err(e) => Err(e),
+        }
     }
 
     /// DisconnectNamedPipe (S49-S51): ends the connection, discarding
     /// unread data both ways; the instance does not listen again until
     /// [`connect`](Self::connect).
     pub fn disconnect(&self) -> Result<()> {
-        todo!()
+        let result = self.inner.disconnect();
+        *self.reactor.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        result
+    }
+
+    fn end(&self) -> &EndCore {
+        &self.inner.end
+    }
+
+    /// The current client's connection, registered with the reactor.
+    fn io(&self, what: &str) -> Result<Arc<Reactor>> {
+        self.reactor_for(self.inner.conn_for_io(what)?)
+    }
+
+    fn reactor_for(&self, conn: Arc<Conn>) -> Result<Arc<Reactor>> {
+        let mut cached = self.reactor.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(reactor) = &*cached {
+            if Arc::ptr_eq(reactor.conn(), &conn) {
+                return Ok(reactor.clone());
+            }
+        }
+        let reactor = Reactor::new(&conn)?;
+        *cached = Some(reactor.clone());
+        Ok(reactor)
+    }
+
+    fn io_for_transact(&self) -> Result<Arc<Reactor>> {
+        match self.inner.conn() {
+            Some(conn) => self.reactor_for(conn),
+            None => Err(Error::new(
+                ErrorKind::BadPipe,
+                "transacting on a pipe with no client",
+            )),
+        }
+    }
+
+    /// S85, S88: flushing an instance with no client succeeds at once.
+    fn io_for_flush(&self) -> Result<Option<Arc<Reactor>>> {
+        self.inner
+            .conn()
+            .map(|conn| self.reactor_for(conn))
+            .transpose()
+    }
+
+    fn peer(&self) -> Result<PeerIdentity> {
+        self.inner.client_identity()
+    }
+}
+
+impl NamedPipeClient {
+    fn end(&self) -> &EndCore {
+        &self.inner.core
+    }
+
+    fn io(&self, _what: &str) -> Result<Arc<Reactor>> {
+        Ok(self.reactor.clone())
+    }
+
+    fn io_for_transact(&self) -> Result<Arc<Reactor>> {
+        Ok(self.reactor.clone())
+    }
+
+    fn io_for_flush(&self) -> Result<Option<Arc<Reactor>>> {
+        Ok(Some(self.reactor.clone()))
+    }
+
+    fn peer(&self) -> Result<PeerIdentity> {
+        self.inner.peer_identity()
+    }
+}
+
+impl std::fmt::Debug for NamedPipeServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("NamedPipeServer").field(&self.inner).finish()
+    }
+}
+
+impl std::fmt::Debug for NamedPipeClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NamedPipeClient")
+            .field("name", self.inner.name())
+            .finish()
     }
 }

@@ -1,5 +1,14 @@
-//! The blocking driver: one connection's [`State`] fed from its
-//! [`Transport`], for callers that block (the sync API and the C API).
+//! The driver: one connection's [`State`] fed from its [`Transport`], for
+//! blocking callers (the sync API and the C API) and async ones (the
+//! `tokio` feature) alike.
+//!
+//! Every call is written once, as an `async fn` that waits only through a
+//! [`Waiter`] (`wait.rs`): a blocking caller runs it with [`block_on`] and
+//! its waits block the thread in place; an async caller awaits it and its
+//! waits go through tokio's reactor. The rest of this page describes the
+//! blocking waits; under tokio, `poll(2)` is the reactor, the condition
+//! variable is the connection's wakers, and a cancellation is the drop of
+//! the call's future.
 //!
 //! # Who receives
 //!
@@ -26,23 +35,45 @@
 //! frame fit in the quota plus [`PENDING_WINDOW`] — so a write of up to
 //! the window is visible to the reader at once, as a pending write is on
 //! Windows (S73), and the reader never holds more than that (T12).
+//!
+//! # Dropped async calls
+//!
+//! An async call may be dropped at any await point. The driver keeps the
+//! connection whole: the receiver's role is given back (a guard), a frame
+//! is never left half sent (under tokio a unit the socket does not take at
+//! once moves to the outbox before the call waits, and a task of the
+//! runtime finishes the outbox should nobody else), and a write dropped
+//! before it returns is either withdrawn (`Discard`, if part of it was
+//! still unsent) or delivered whole (`Committed`).
 
 use std::num::NonZeroU32;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
+use std::task::Waker;
 
 use pipeslot_proto::frame::{self, Frame, FrameDecoder, DEFAULT_MAX_FRAME};
 use pipeslot_proto::handoff::{self, ConnectionState, EndState};
 
+#[cfg(feature = "tokio")]
+pub(crate) mod reactor;
+#[cfg(feature = "tokio")]
+mod ready;
 mod receive;
 mod send;
+mod wait;
+
+#[cfg(feature = "tokio")]
+pub(crate) use self::wait::register as register_waker;
+use self::wait::Gate;
+pub(crate) use self::wait::{block_on, Waiter};
 
 use super::cancel::Token;
 use super::state::{not_connected, Counters, End, State, Violation};
 use super::transport::{Ring, Transport};
 use super::{MessageRead, PeekInfo, PeerIdentity, PipeEnd, PipeMode, ReadMode};
 use crate::error::{Error, ErrorKind, Result};
+use crate::sys::event::PollFlags;
 
 /// Bytes received from the transport at a time.
 const RECEIVE_CHUNK: usize = 64 * 1024;
@@ -52,7 +83,7 @@ const RECEIVE_CHUNK: usize = 64 * 1024;
 const LARGE_FRAME: usize = 16 * 1024;
 
 pub(crate) struct Conn {
-    transport: Box<dyn Transport>,
+    pub(crate) transport: Box<dyn Transport>,
     side: PipeEnd,
     mode: PipeMode,
     /// The quota of what this end writes.
@@ -63,11 +94,17 @@ pub(crate) struct Conn {
     changed: Condvar,
     /// Received bytes not yet decoded; the receiver's only.
     receive: Mutex<ReceiveBuffer>,
-    /// Serialises sends; holds what is owed to the stream.
+    /// What is owed to the stream: the rest of a unit a send could not
+    /// finish, to go before anything else. Used under `sending`.
     outbox: Mutex<Vec<u8>>,
+    /// Serialises sends.
+    sending: Gate,
+    /// A task of the runtime is finishing the outbox (async sends).
+    #[cfg(feature = "tokio")]
+    flushing: AtomicBool,
     /// Serialises the sending phase of writes, so that the frames of one
     /// write stay together.
-    write_order: Mutex<()>,
+    write_order: Gate,
     /// Another process holds this connection too (it was handed to a
     /// child, or this end is such a child's): closing it closes only this
     /// process's descriptor, and the peer sees the end once every holder
@@ -81,6 +118,14 @@ struct Inner {
     /// Threads asleep on the condition variable: notifying costs a system
     /// call, so it is done only when somebody sleeps.
     sleepers: usize,
+    /// Counts the changes waiters look for, so that one made between a
+    /// waiter's look and its sleep is not missed.
+    changes: u64,
+    /// Async calls waiting for a change.
+    wakers: Vec<Waker>,
+    /// Consumption not yet told to the peer (a receive that could not wait
+    /// to send it filed a withdrawal).
+    owed_publish: bool,
 }
 
 /// Received bytes not yet decoded: `bytes[start..]`.
@@ -130,16 +175,24 @@ impl Conn {
                 st: State::new(side, mode, resolve_quota(in_quota)),
                 receiving: false,
                 sleepers: 0,
+                changes: 0,
+                wakers: Vec::new(),
+                owed_publish: false,
             }),
             changed: Condvar::new(),
             receive: Mutex::new(ReceiveBuffer {
-                bytes: Vec::with_capacity(RECEIVE_CHUNK),
+                // Allocated on the first receive: an idle connection costs
+                // no buffer.
+                bytes: Vec::new(),
                 start: 0,
                 decoder: FrameDecoder::new(DEFAULT_MAX_FRAME),
                 large: None,
             }),
             outbox: Mutex::new(Vec::new()),
-            write_order: Mutex::new(()),
+            sending: Gate::default(),
+            #[cfg(feature = "tokio")]
+            flushing: AtomicBool::new(false),
+            write_order: Gate::default(),
             shared: AtomicBool::new(false),
         }
     }
@@ -265,52 +318,61 @@ impl Conn {
 
     /// ReadFile: waits for data (unless `nowait`), then copies as the read
     /// mode says (S58-S67, S76, S79-S83).
-    pub(crate) fn read(
+    ///
+    /// Dropped (async) while it waits for data, it has taken nothing. A
+    /// message longer than the quota, read into a buffer that can take more
+    /// than the quota, arrives in parts; dropped between them, the parts
+    /// already copied are lost with the buffer.
+    pub(crate) async fn read_with(
         &self,
         buf: &mut [u8],
         read_mode: ReadMode,
         nowait: bool,
-        token: &Token,
+        waiter: &Waiter<'_>,
     ) -> Result<MessageRead> {
         const WHAT: &str = "reading from a pipe";
         if self.lock().st.has_unread() {
             // Queued data must not hide a Disconnect that came after it (S50).
             self.refresh()?;
         }
-        let mut inner = if nowait {
-            self.refresh()?;
-            let inner = self.lock();
-            if !inner.st.has_unread() && inner.st.is_open() {
-                return Err(Error::new(
-                    ErrorKind::NoData,
-                    "reading a PIPE_NOWAIT pipe: nothing to read",
-                ));
-            }
-            inner
-        } else {
-            let wanted = buf.len();
-            self.wait_until(|st| st.readable(read_mode, wanted), false, token, WHAT)?
+        let mut outcome = {
+            let mut inner = if nowait {
+                self.refresh()?;
+                let inner = self.lock();
+                if !inner.st.has_unread() && inner.st.is_open() {
+                    return Err(Error::new(
+                        ErrorKind::NoData,
+                        "reading a PIPE_NOWAIT pipe: nothing to read",
+                    ));
+                }
+                inner
+            } else {
+                let wanted = buf.len();
+                self.wait_until(|st| st.readable(read_mode, wanted), false, waiter, WHAT)
+                    .await?
+            };
+            inner.st.read_error(WHAT)?;
+            inner.st.read(buf, read_mode)
         };
-        inner.st.read_error(WHAT)?;
-        let mut outcome = inner.st.read(buf, read_mode);
         // A message bigger than the quota arrives as it is read: take it in
         // parts into the caller's buffer until it ends or the buffer fills.
         while read_mode == ReadMode::Message
             && !nowait
             && !outcome.complete
             && outcome.bytes < buf.len()
-            && inner.st.is_open()
+            && self.lock().st.is_open()
         {
-            let consumed = inner.st.consumed();
-            drop(inner);
-            self.publish(consumed, Some(token));
+            self.publish(waiter).await;
             let wanted = buf.len() - outcome.bytes;
-            inner = match self.wait_until(
-                |st| st.readable(ReadMode::Message, wanted),
-                false,
-                token,
-                WHAT,
-            ) {
+            let mut inner = match self
+                .wait_until(
+                    |st| st.readable(ReadMode::Message, wanted),
+                    false,
+                    waiter,
+                    WHAT,
+                )
+                .await
+            {
                 Ok(inner) => inner,
                 // What was copied stays the caller's: ERROR_MORE_DATA.
                 Err(_) => return Ok(outcome),
@@ -319,9 +381,7 @@ impl Conn {
             outcome.bytes += more.bytes;
             outcome.complete = more.complete;
         }
-        let consumed = inner.st.consumed();
-        drop(inner);
-        self.publish(consumed, Some(token));
+        self.publish(waiter).await;
         Ok(outcome)
     }
 
@@ -329,17 +389,19 @@ impl Conn {
     /// [`ErrorKind::MessageTooLarge`] once it exceeds
     /// `limit` bytes — read no further than that, so a peer cannot make us
     /// buffer more (T12). The rest of such a message stays queued.
-    pub(crate) fn receive_message(
+    pub(crate) async fn receive_message_with(
         &self,
         nowait: bool,
         limit: usize,
-        token: &Token,
+        waiter: &Waiter<'_>,
     ) -> Result<Vec<u8>> {
         let mut message = Vec::new();
         let mut buf = vec![0u8; limit.clamp(1, 64 * 1024)];
         loop {
             let room = (limit + 1 - message.len()).min(buf.len());
-            let read = self.read(&mut buf[..room], ReadMode::Message, nowait, token)?;
+            let read = self
+                .read_with(&mut buf[..room], ReadMode::Message, nowait, waiter)
+                .await?;
             message.extend_from_slice(&buf[..read.bytes]);
             if read.complete || self.mode == PipeMode::Byte {
                 if message.len() > limit {
@@ -362,7 +424,15 @@ impl Conn {
     /// WriteFile: sends `data` (so a blocked write is visible to the
     /// reader, S73), then waits until it fits in the quota (S72). In
     /// `nowait` mode a write that does not fit writes nothing (S77).
-    pub(crate) fn write(&self, data: &[u8], nowait: bool, token: &Token) -> Result<usize> {
+    ///
+    /// Cancelled (blocking), the write's unread bytes leave the pipe (S75).
+    /// Dropped (async) once all of it went, it is delivered whole.
+    pub(crate) async fn write_with(
+        &self,
+        data: &[u8],
+        nowait: bool,
+        waiter: &Waiter<'_>,
+    ) -> Result<usize> {
         const WHAT: &str = "writing to a pipe";
         self.lock().st.write_error(WHAT)?;
         if data.is_empty() && self.mode == PipeMode::Byte {
@@ -376,33 +446,47 @@ impl Conn {
                 return Ok(0);
             }
         }
-        let (start, pending) = self.send_write(data, token)?;
+        let (start, pending) = self.send_write(data, waiter).await?;
         if data.is_empty() {
             return Ok(0); // S66: an empty message never blocks
         }
         let end = start + data.len() as u64;
         let quota = self.out_quota;
-        let inner = match self.wait_until(|st| st.unacknowledged() <= quota, true, token, WHAT) {
-            Ok(inner) => inner,
+        // Dropped while it waits for room, the write stands: it is
+        // committed, as if it had completed.
+        let mut commit = send::OnDrop::new(
+            self,
+            waiter,
+            pending.then_some(Frame::Committed { start, end }),
+        );
+        // The state is read at once: no lock is held across a wait.
+        let waited = self
+            .wait_until(|st| st.unacknowledged() <= quota, true, waiter, WHAT)
+            .await
+            .map(|inner| (inner.st.end(), inner.st.unacknowledged()));
+        commit.disarm();
+        let (end_state, unacknowledged) = match waited {
+            Ok(state) => state,
             Err(e) => {
                 if e.kind() == ErrorKind::OperationAborted {
                     // S75: the cancelled write's unread bytes leave the pipe.
-                    self.send_control(Frame::Discard { start, end }, None);
+                    self.send_control(Frame::Discard { start, end }, &waiter.uncancellable())
+                        .await;
                 }
                 return Err(e);
             }
         };
-        match inner.st.end() {
+        match end_state {
             End::Open => {
-                drop(inner);
                 if pending {
-                    self.send_control(Frame::Committed { start, end }, None);
+                    self.send_control(Frame::Committed { start, end }, &waiter.uncancellable())
+                        .await;
                 }
                 Ok(data.len())
             }
             End::Disconnected => Err(not_connected(WHAT)),
             // S83: a pending write whose reader closed fails.
-            End::PeerClosed if inner.st.unacknowledged() > quota => Err(Error::new(
+            End::PeerClosed if unacknowledged > quota => Err(Error::new(
                 ErrorKind::BrokenPipe,
                 "writing to a pipe: the other end closed before reading",
             )),
@@ -412,16 +496,23 @@ impl Conn {
 
     /// Sends `data` as one write without waiting for it to be read (the
     /// request of a transaction, S114).
-    pub(crate) fn send_only(&self, data: &[u8], token: &Token) -> Result<()> {
+    pub(crate) async fn send_only(&self, data: &[u8], waiter: &Waiter<'_>) -> Result<()> {
         self.lock().st.write_error("writing to a pipe")?;
-        self.send_write(data, token).map(drop)
+        self.send_write(data, waiter).await.map(drop)
+    }
+
+    /// FlushFileBuffers, blocking.
+    pub(crate) fn flush(&self, token: &Token) -> Result<()> {
+        block_on(self.flush_with(&Waiter::Block(Some(token))))
     }
 
     /// FlushFileBuffers: waits until the peer has consumed everything
-    /// written (S74).
-    pub(crate) fn flush(&self, token: &Token) -> Result<()> {
+    /// written (S74). Dropping it changes nothing.
+    pub(crate) async fn flush_with(&self, waiter: &Waiter<'_>) -> Result<()> {
         const WHAT: &str = "flushing a pipe";
-        let inner = self.wait_until(|st| st.unacknowledged() == 0, true, token, WHAT)?;
+        let inner = self
+            .wait_until(|st| st.unacknowledged() == 0, true, waiter, WHAT)
+            .await?;
         match inner.st.end() {
             End::Disconnected if self.side == PipeEnd::Client => Err(not_connected(WHAT)),
             End::PeerClosed if inner.st.unacknowledged() > 0 => Err(Error::new(
@@ -441,12 +532,12 @@ impl Conn {
         {
             let mut inner = self.lock();
             inner.st.disconnected();
-            self.notify(&inner);
+            self.notify(&mut inner);
         }
         let mut bytes = Vec::new();
         let _ = Frame::Disconnect.encode(&mut bytes);
-        if let Ok(outbox) = self.outbox.try_lock() {
-            if outbox.is_empty() {
+        if let Some(_sending) = self.sending.try_acquire() {
+            if self.outbox().is_empty() {
                 let _ = self.transport.send(&[&bytes]);
             }
         }
@@ -462,15 +553,18 @@ impl Conn {
         }
         let mut inner = self.lock();
         inner.st.closed();
-        self.notify(&inner);
+        self.notify(&mut inner);
     }
 
     /// Wakes the threads asleep on the condition variable, so that they
     /// look at their cancellation (a blocked receiver wakes through its
     /// event).
     pub(crate) fn wake_all(&self) {
-        let _inner = self.lock();
+        let mut inner = self.lock();
         self.changed.notify_all();
+        for waker in inner.wakers.drain(..) {
+            waker.wake();
+        }
     }
 
     /// Files whatever the transport holds right now, without waiting,
@@ -486,7 +580,7 @@ impl Conn {
         drop(inner);
         let mut result = Ok(());
         for _ in 0..64 {
-            match self.pump(None, "reading from a pipe") {
+            match self.pump_now("reading from a pipe") {
                 Ok(true) if self.lock().st.is_open() => continue,
                 Ok(_) => break,
                 Err(e) => {
@@ -497,8 +591,51 @@ impl Conn {
         }
         let mut inner = self.lock();
         inner.receiving = false;
-        self.notify(&inner);
+        self.notify(&mut inner);
+        let owed = inner.owed_publish;
+        drop(inner);
+        if owed {
+            self.publish_nowait();
+        }
         result
+    }
+
+    /// Tells the peer the consumption owed to it if that can be done
+    /// without waiting (callers that may not wait: their context is not
+    /// known); otherwise it stays owed, for the next call that waits.
+    pub(crate) fn publish_nowait(&self) {
+        let Some(_gate) = self.sending.try_acquire() else {
+            return;
+        };
+        let consumed = {
+            let mut inner = self.lock();
+            if !std::mem::take(&mut inner.owed_publish) {
+                return;
+            }
+            inner.st.consumed()
+        };
+        if self.transport.publish_consumed(consumed) != Ring::SendConsumed {
+            return;
+        }
+        let mut bytes = Vec::with_capacity(frame::HEADER_LEN + 16);
+        if (Frame::Consumed { total: consumed })
+            .encode(&mut bytes)
+            .is_err()
+        {
+            return;
+        }
+        let mut outbox = self.outbox();
+        if !outbox.is_empty() {
+            self.lock().owed_publish = true;
+            return;
+        }
+        match self.transport.send(&[&bytes]) {
+            Ok(Some(n)) if n == bytes.len() => {}
+            // The rest of the frame goes first with the next send.
+            Ok(Some(n)) => outbox.extend_from_slice(&bytes[n..]),
+            Ok(None) => self.lock().owed_publish = true,
+            Err(_) => {} // the peer is gone
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -507,10 +644,19 @@ impl Conn {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn notify(&self, inner: &Inner) {
+    /// Tells the waiters that the state changed.
+    fn notify(&self, inner: &mut Inner) {
+        inner.changes = inner.changes.wrapping_add(1);
         if inner.sleepers > 0 {
             self.changed.notify_all();
         }
+        for waker in inner.wakers.drain(..) {
+            waker.wake();
+        }
+    }
+
+    fn outbox(&self) -> MutexGuard<'_, Vec<u8>> {
+        self.outbox.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Reads the peer's consumed count where the transport publishes it; a
@@ -535,51 +681,85 @@ impl Conn {
     /// Waits until `ready` holds or the connection ends, receiving as it
     /// goes. `credits`: the wait is for the peer to consume (ask it to
     /// ring). Returns the state, locked.
-    fn wait_until(
+    async fn wait_until(
         &self,
         ready: impl Fn(&State) -> bool,
         credits: bool,
-        token: &Token,
+        waiter: &Waiter<'_>,
         what: &str,
     ) -> Result<MutexGuard<'_, Inner>> {
-        let mut inner = self.lock();
         loop {
-            if credits {
-                self.sync_credits(&mut inner);
-            }
-            if ready(&inner.st) || !inner.st.is_open() {
-                return Ok(inner);
-            }
-            token.check(what)?;
-            if credits {
-                self.transport.want_credits();
-                self.sync_credits(&mut inner);
-                if ready(&inner.st) {
+            let seen = {
+                let mut inner = self.lock();
+                if credits {
+                    self.sync_credits(&mut inner);
+                }
+                if ready(&inner.st) || !inner.st.is_open() {
                     return Ok(inner);
                 }
+                waiter.check(what)?;
+                if credits {
+                    self.transport.want_credits();
+                    self.sync_credits(&mut inner);
+                    if ready(&inner.st) {
+                        return Ok(inner);
+                    }
+                }
+                if inner.receiving {
+                    Some(inner.changes)
+                } else {
+                    inner.receiving = true;
+                    None
+                }
+            };
+            match seen {
+                // Another caller receives: wait for it to file something.
+                Some(seen) => waiter.changed(self, seen, what).await?,
+                None => {
+                    let receiver = Receiver(self);
+                    let ready = waiter.fd_ready(self, PollFlags::IN, what).await?;
+                    if !self.pump_now(what)? {
+                        ready.not_ready();
+                    }
+                    drop(receiver);
+                    if std::mem::take(&mut self.lock().owed_publish) {
+                        self.publish(waiter).await;
+                    }
+                }
             }
-            if inner.receiving {
-                inner.sleepers += 1;
-                inner = self.changed.wait(inner).unwrap_or_else(|p| p.into_inner());
-                inner.sleepers -= 1;
-                continue;
-            }
-            inner.receiving = true;
-            drop(inner);
-            let pumped = self.pump(Some(token), what);
-            inner = self.lock();
-            inner.receiving = false;
-            self.notify(&inner);
-            pumped?;
         }
     }
 
     /// Tells the peer how much this end has consumed, ringing it if the
-    /// transport asks.
-    fn publish(&self, consumed: u64, token: Option<&Token>) {
+    /// transport asks. An async caller never waits here: a ring the socket
+    /// cannot take at once is finished by the outbox's flusher, so that a
+    /// read that took data cannot be dropped before it returns it.
+    async fn publish(&self, waiter: &Waiter<'_>) {
+        let consumed = {
+            let mut inner = self.lock();
+            inner.owed_publish = false;
+            inner.st.consumed()
+        };
         if self.transport.publish_consumed(consumed) == Ring::SendConsumed {
-            self.send_control(Frame::Consumed { total: consumed }, token);
+            let frame = Frame::Consumed { total: consumed };
+            match waiter {
+                Waiter::Block(_) => self.send_control(frame, waiter).await,
+                #[cfg(feature = "tokio")]
+                Waiter::Reactor(reactor) => self.send_control_now(frame, reactor),
+            }
         }
+    }
+}
+
+/// The receiver's role, given back when the call that took it ends — or is
+/// dropped.
+struct Receiver<'a>(&'a Conn);
+
+impl Drop for Receiver<'_> {
+    fn drop(&mut self) {
+        let mut inner = self.0.lock();
+        inner.receiving = false;
+        self.0.notify(&mut inner);
     }
 }
 

@@ -6,23 +6,19 @@ use pipeslot_proto::frame::{self, DEFAULT_MAX_FRAME};
 
 use super::{Conn, LargeFrame, ReceiveBuffer, LARGE_FRAME, RECEIVE_CHUNK};
 use crate::error::{Error, Result};
-use crate::pipe::cancel::Token;
 use crate::pipe::state::{Filed, Violation};
-use crate::sys::event::PollFlags;
 
 impl Conn {
-    /// Receives what the transport holds and files it; whether anything
-    /// (or the end of the stream) came. With a token, first waits until
-    /// something comes or the call is cancelled. The caller is the
-    /// receiver.
-    pub(super) fn pump(&self, wait: Option<&Token>, what: &str) -> Result<bool> {
-        // Waited for before the receive buffer is taken: a hand-off
-        // (`snapshot`) never waits behind a blocked receiver.
-        if let Some(token) = wait {
-            token.wait(self.transport.fd(), PollFlags::IN, what)?;
-        }
+    /// Receives what the transport holds now and files it; whether
+    /// anything (or the end of the stream) came. The caller is the
+    /// receiver, and waited (if it had to) before: a hand-off (`snapshot`)
+    /// never waits behind a blocked receiver for the receive buffer.
+    pub(super) fn pump_now(&self, what: &str) -> Result<bool> {
         let mut receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
         let receive = &mut *receive;
+        if receive.bytes.capacity() == 0 {
+            receive.bytes.reserve_exact(RECEIVE_CHUNK);
+        }
         let got = match receive.large.as_mut() {
             Some(large) => self.transport.receive(&mut large.data, large.len),
             None => {
@@ -101,13 +97,13 @@ impl Conn {
             receive.start = 0;
             receive.large = None;
         }
-        let consumed = inner.st.consumed();
         if filed.data || filed.credits || filed.consumed {
-            self.notify(&inner);
+            self.notify(&mut inner);
         }
-        drop(inner);
-        if filed.consumed {
-            self.publish(consumed, None);
+        if filed.consumed && inner.st.is_open() {
+            // Bytes withdrawn unread count as consumed: the next wait
+            // tells the peer (it cannot wait here).
+            inner.owed_publish = true;
         }
         Ok(true)
     }

@@ -1,43 +1,220 @@
-//! The sending half of the blocking driver: the frames of a write, sends
-//! that wait for room with the call's cancellation, and the outbox that
-//! keeps a frame whole when a cancellation stops it part-way (S75, T12).
+//! The sending half of the driver: the frames of a write, sends that wait
+//! for room (with the call's cancellation, or through the reactor), and the
+//! outbox that keeps a frame whole when a send stops part-way (S75, T12).
 
 use pipeslot_proto::frame::{self, Frame};
 
+use super::wait::{GateGuard, Waiter};
 use super::{Conn, SendError};
 use crate::error::{Error, ErrorKind, Result};
-use crate::pipe::cancel::{aborted, Token};
+use crate::pipe::cancel::aborted;
 use crate::pipe::state::PENDING_WINDOW;
 use crate::pipe::PipeMode;
-use crate::sys::event::{self, PollFlags};
+use crate::sys::event::PollFlags;
+
+impl Waiter<'_> {
+    /// The same waiter, without the blocking caller's cancellation: for
+    /// the control frames that must go out even after a cancel.
+    pub(crate) fn uncancellable(&self) -> Waiter<'_> {
+        match self {
+            Waiter::Block(_) => Waiter::Block(None),
+            #[cfg(feature = "tokio")]
+            Waiter::Reactor(reactor) => Waiter::Reactor(reactor),
+        }
+    }
+}
+
+/// What a dropped async call still owes the connection: bytes it counted
+/// as sent that will not go, and a control frame to send. Inert for
+/// blocking calls, which are never dropped half-way; disarmed when the call
+/// gets past the wait it guards.
+pub(super) struct OnDrop<'a> {
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    conn: &'a Conn,
+    #[cfg(feature = "tokio")]
+    reactor: Option<std::sync::Arc<super::reactor::Reactor>>,
+    pub(super) frame: Option<Frame<'static>>,
+    pub(super) unsend: usize,
+}
+
+impl<'a> OnDrop<'a> {
+    pub(super) fn new(conn: &'a Conn, waiter: &Waiter<'_>, frame: Option<Frame<'static>>) -> Self {
+        #[cfg(not(feature = "tokio"))]
+        let _ = waiter;
+        OnDrop {
+            conn,
+            #[cfg(feature = "tokio")]
+            reactor: match waiter {
+                Waiter::Reactor(reactor) => Some((*reactor).clone()),
+                Waiter::Block(_) => None,
+            },
+            frame,
+            unsend: 0,
+        }
+    }
+
+    pub(super) fn disarm(&mut self) {
+        #[cfg(feature = "tokio")]
+        {
+            self.reactor = None;
+        }
+    }
+}
+
+impl Drop for OnDrop<'_> {
+    fn drop(&mut self) {
+        #[cfg(feature = "tokio")]
+        if let Some(reactor) = self.reactor.take() {
+            if self.unsend > 0 {
+                self.conn.lock().st.unsend(self.unsend);
+            }
+            if let Some(frame) = self.frame.take() {
+                self.conn.send_control_now(frame, &reactor);
+            }
+        }
+    }
+}
 
 impl Conn {
     /// Sends a control frame. Best effort: a peer that is gone needs none,
     /// and a cancelled one is left in the outbox, to go before anything
     /// else.
-    pub(super) fn send_control(&self, frame: Frame<'_>, token: Option<&Token>) {
+    pub(super) async fn send_control(&self, frame: Frame<'_>, waiter: &Waiter<'_>) {
         let mut bytes = Vec::with_capacity(frame::HEADER_LEN + 16);
         if frame.encode(&mut bytes).is_ok() {
-            let mut outbox = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
-            match self.send_unit(&mut outbox, &[&bytes], token) {
-                Ok(()) | Err(SendError::CancelledPartway) | Err(SendError::Io(_)) => {}
-                Err(SendError::Cancelled) => outbox.extend_from_slice(&bytes),
-            }
+            self.send_encoded(&bytes, waiter).await;
         }
+    }
+
+    /// Sends an encoded control frame (see [`Conn::send_control`]).
+    async fn send_encoded(&self, bytes: &[u8], waiter: &Waiter<'_>) {
+        let gate = self.sending.acquire(waiter).await;
+        match self.send_unit(&gate, &[bytes], waiter).await {
+            Ok(()) | Err(SendError::CancelledPartway) | Err(SendError::Io(_)) => {}
+            Err(SendError::Cancelled) => self.outbox().extend_from_slice(bytes),
+        }
+    }
+
+    /// Sends a control frame without waiting (an async caller that must
+    /// not be dropped with it, or a dropped one): what the socket does not
+    /// take now goes to the outbox, which a task of the runtime finishes.
+    #[cfg(feature = "tokio")]
+    pub(super) fn send_control_now(
+        &self,
+        frame: Frame<'_>,
+        reactor: &std::sync::Arc<super::reactor::Reactor>,
+    ) {
+        let mut bytes = Vec::with_capacity(frame::HEADER_LEN + 16);
+        if frame.encode(&mut bytes).is_err() {
+            return;
+        }
+        let consumed = matches!(frame, Frame::Consumed { .. });
+        if let Some(_gate) = self.sending.try_acquire() {
+            let mut outbox = self.outbox();
+            if outbox.is_empty() {
+                match self.transport.send(&[&bytes]) {
+                    Ok(Some(n)) if n == bytes.len() => return,
+                    Ok(Some(n)) => outbox.extend_from_slice(&bytes[n..]),
+                    Ok(None) if consumed => self.lock().owed_publish = true,
+                    Ok(None) => outbox.extend_from_slice(&bytes),
+                    Err(_) => return, // the peer is gone
+                }
+            } else if consumed {
+                self.lock().owed_publish = true;
+            } else {
+                outbox.extend_from_slice(&bytes);
+            }
+        } else if consumed {
+            // The sender under way leaves; the flusher rings after it.
+            self.lock().owed_publish = true;
+        } else {
+            // Another send is under way: queue behind it.
+            let reactor = reactor.clone();
+            ::tokio::spawn(async move {
+                let conn = reactor.conn().clone();
+                conn.send_encoded(&bytes, &Waiter::Reactor(&reactor)).await;
+            });
+            return;
+        }
+        self.spawn_flusher(reactor);
+    }
+
+    /// Finishes the outbox from a task of the runtime once the socket has
+    /// room, and then tells the peer the consumption owed to it: what an
+    /// async send could not finish at once, or a dropped call left. One
+    /// such task per connection at a time.
+    #[cfg(feature = "tokio")]
+    pub(super) fn spawn_flusher(&self, reactor: &std::sync::Arc<super::reactor::Reactor>) {
+        use std::sync::atomic::Ordering;
+        if self.flushing.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let reactor = reactor.clone();
+        ::tokio::spawn(async move {
+            let conn = reactor.conn().clone();
+            let waiter = Waiter::Reactor(&reactor);
+            loop {
+                {
+                    let gate = conn.sending.acquire(&waiter).await;
+                    loop {
+                        let owed = conn.outbox().len();
+                        if owed == 0 {
+                            break;
+                        }
+                        let sent = {
+                            let outbox = conn.outbox();
+                            conn.transport.send(&[&outbox[..]])
+                        };
+                        match sent {
+                            Ok(Some(n)) => drop(conn.outbox().drain(..n)),
+                            Ok(None) => {
+                                match waiter.fd_ready(&conn, PollFlags::OUT, "sending").await {
+                                    Ok(ready) => ready.not_ready(),
+                                    Err(_) => {
+                                        conn.outbox().clear();
+                                        break;
+                                    }
+                                }
+                            }
+                            // The peer is gone: nothing is owed any more.
+                            Err(_) => {
+                                conn.outbox().clear();
+                                break;
+                            }
+                        }
+                    }
+                    drop(gate);
+                }
+                if std::mem::take(&mut conn.lock().owed_publish) {
+                    conn.publish(&waiter).await;
+                }
+                conn.flushing.store(false, Ordering::SeqCst);
+                // Something owed since the last look, with no flusher
+                // started for it (it saw this one running): go again.
+                if conn.outbox().is_empty() && !conn.lock().owed_publish
+                    || conn.flushing.swap(true, Ordering::SeqCst)
+                {
+                    break;
+                }
+            }
+        });
     }
 
     /// Sends the frames of one write; returns its stream offset and whether
     /// it was announced as pending.
-    pub(super) fn send_write(&self, data: &[u8], token: &Token) -> Result<(u64, bool)> {
+    pub(super) async fn send_write(&self, data: &[u8], waiter: &Waiter<'_>) -> Result<(u64, bool)> {
         const WHAT: &str = "writing to a pipe";
-        let _order = self.write_order.lock().unwrap_or_else(|p| p.into_inner());
+        let _order = self.write_order.acquire(waiter).await;
         let quota = self.out_quota;
         let (start, pending) = {
             let mut inner = self.lock();
             self.sync_credits(&mut inner);
             inner.st.begin_write(data.len(), quota)
         };
-        let end = start + data.len() as u64;
+        // Dropped before all of it went: the rest is not sent, and what
+        // went is withdrawn.
+        let mut undo = OnDrop::new(self, waiter, None);
+        undo.unsend = data.len();
         let end_of_message = self.mode == PipeMode::Message;
         let max = self.max_frame.get() as usize;
         let mut sent = 0usize;
@@ -50,19 +227,23 @@ impl Conn {
                 // to the window behind completed writes, as credits come
                 // back for the rest of a bigger one (T12).
                 let unsent = (data.len() - sent) as u64;
-                let waited = self.wait_until(
-                    |st| st.unacknowledged() - unsent + piece as u64 <= quota + PENDING_WINDOW,
-                    true,
-                    token,
-                    WHAT,
-                );
+                let waited = self
+                    .wait_until(
+                        |st| st.unacknowledged() - unsent + piece as u64 <= quota + PENDING_WINDOW,
+                        true,
+                        waiter,
+                        WHAT,
+                    )
+                    .await
+                    .map(|inner| inner.st.is_open());
                 match waited {
-                    Ok(inner) if inner.st.is_open() => {}
-                    Ok(inner) => {
-                        drop(inner);
+                    Ok(true) => {}
+                    Ok(false) => {
+                        undo.disarm();
                         return Err(self.unsent(data.len() - sent, WHAT));
                     }
                     Err(e) => {
+                        undo.disarm();
                         self.lock().st.unsend(data.len() - sent);
                         if sent > 0 {
                             self.send_control(
@@ -70,8 +251,9 @@ impl Conn {
                                     start,
                                     end: start + sent as u64,
                                 },
-                                None,
-                            );
+                                &waiter.uncancellable(),
+                            )
+                            .await;
                         }
                         return Err(e);
                     }
@@ -81,7 +263,11 @@ impl Conn {
             if pending && first {
                 // A write that will wait for credits is announced first:
                 // its bytes are the pipe's only once it completes (S75).
-                let _ = (Frame::Pending { start, end }).encode(&mut announcement);
+                let _ = (Frame::Pending {
+                    start,
+                    end: start + data.len() as u64,
+                })
+                .encode(&mut announcement);
             }
             let last = sent + piece == data.len();
             // `piece` is at most `max_frame`, and an empty piece is a whole
@@ -89,11 +275,15 @@ impl Conn {
             let header = frame::data_header(piece, end_of_message && last, self.max_frame)
                 .unwrap_or_default();
             let payload = &data[sent..sent + piece];
-            let mut outbox = self.outbox.lock().unwrap_or_else(|p| p.into_inner());
-            match self.send_unit(&mut outbox, &[&announcement, &header, payload], Some(token)) {
+            let gate = self.sending.acquire(waiter).await;
+            match self
+                .send_unit(&gate, &[&announcement, &header, payload], waiter)
+                .await
+            {
                 Ok(()) => {}
                 Err(SendError::Cancelled) => {
-                    drop(outbox);
+                    drop(gate);
+                    undo.disarm();
                     self.lock().st.unsend(data.len() - sent);
                     if sent > 0 {
                         self.send_control(
@@ -101,122 +291,128 @@ impl Conn {
                                 start,
                                 end: start + sent as u64,
                             },
-                            None,
-                        );
+                            &waiter.uncancellable(),
+                        )
+                        .await;
                     }
                     return Err(aborted(WHAT));
                 }
                 Err(SendError::CancelledPartway) => {
                     // The piece went part-way and is owed: withdraw what
                     // the peer will get of this write.
+                    undo.disarm();
                     let owed_end = start + (sent + piece) as u64;
                     let _ = (Frame::Discard {
                         start,
                         end: owed_end,
                     })
-                    .encode(&mut outbox);
-                    drop(outbox);
+                    .encode(&mut self.outbox());
+                    drop(gate);
                     self.lock().st.unsend(data.len() - sent - piece);
                     return Err(aborted(WHAT));
                 }
                 Err(SendError::Io(e)) => {
-                    drop(outbox);
+                    drop(gate);
+                    undo.disarm();
                     return Err(self.send_failed(e, data.len() - sent, WHAT));
                 }
             }
             first = false;
             sent += piece;
+            undo.unsend = data.len() - sent;
+            undo.frame = Some(Frame::Discard {
+                start,
+                end: start + sent as u64,
+            });
             if sent == data.len() {
+                undo.disarm();
                 return Ok((start, pending));
             }
         }
     }
 
-    /// Sends `parts` whole, after whatever the outbox owes. Waits for room
-    /// with the call's cancellation; a unit cancelled part-way is finished
-    /// from the outbox later.
-    pub(super) fn send_unit(
+    /// Sends `parts` whole, after whatever the outbox owes; the caller
+    /// holds the sending gate. A blocking caller waits for room with its
+    /// cancellation, and a unit cancelled part-way is finished from the
+    /// outbox later. Under tokio, a unit the socket does not take at once
+    /// moves to the outbox before the call waits, so that a drop cannot cut
+    /// it: from then on it counts as sent.
+    pub(super) async fn send_unit(
         &self,
-        outbox: &mut Vec<u8>,
+        _gate: &GateGuard<'_>,
         parts: &[&[u8]],
-        token: Option<&Token>,
+        waiter: &Waiter<'_>,
     ) -> std::result::Result<(), SendError> {
         let total: usize = parts.iter().map(|p| p.len()).sum();
         let mut done = 0usize;
         let mut owed_done = 0usize;
         loop {
-            let result = if owed_done < outbox.len() {
-                self.transport.send(&[&outbox[owed_done..]])
-            } else {
-                if done == 0 {
+            let result = {
+                let outbox = self.outbox();
+                if owed_done < outbox.len() {
+                    self.transport.send(&[&outbox[owed_done..]])
+                } else if done == total {
+                    return Ok(());
+                } else if done == 0 {
                     self.transport.send(parts)
                 } else {
-                    let mut rest: Vec<&[u8]> = Vec::with_capacity(parts.len());
-                    let mut skip = done;
-                    for part in parts {
-                        if skip >= part.len() {
-                            skip -= part.len();
-                        } else {
-                            rest.push(&part[skip..]);
-                            skip = 0;
-                        }
-                    }
-                    self.transport.send(&rest)
+                    self.transport.send(&rest_of(parts, done))
                 }
             };
             match result {
-                Ok(Some(n)) if owed_done < outbox.len() => {
-                    owed_done += n;
-                    if owed_done == outbox.len() {
-                        outbox.clear();
-                        owed_done = 0;
+                Ok(Some(n)) => {
+                    let mut outbox = self.outbox();
+                    if owed_done < outbox.len() {
+                        owed_done += n;
+                        if owed_done == outbox.len() {
+                            outbox.clear();
+                            owed_done = 0;
+                        }
+                    } else {
+                        done += n;
                     }
                 }
-                Ok(Some(n)) => {
-                    done += n;
-                    if done == total {
+                Ok(None) => {
+                    #[cfg(feature = "tokio")]
+                    if let Waiter::Reactor(reactor) = waiter {
+                        // The unit is owed, not cut: it moves to the
+                        // outbox, which a task of the runtime finishes, and
+                        // counts as sent. The outbox stays within the
+                        // credits (data goes only with them), plus a few
+                        // control frames (a ring is sent at most once,
+                        // with the latest count).
+                        {
+                            let mut outbox = self.outbox();
+                            outbox.drain(..owed_done);
+                            for part in rest_of(parts, done) {
+                                outbox.extend_from_slice(part);
+                            }
+                        }
+                        self.spawn_flusher(reactor);
                         return Ok(());
                     }
+                    if waiter
+                        .fd_ready(self, PollFlags::OUT, "sending")
+                        .await
+                        .is_err()
+                    {
+                        return Err(self.stop_unit(owed_done, parts, done));
+                    }
                 }
-                Ok(None) => match token {
-                    Some(token) => {
-                        if token
-                            .wait(self.transport.fd(), PollFlags::OUT, "sending")
-                            .is_err()
-                        {
-                            return Err(self.stop_unit(outbox, owed_done, parts, done));
-                        }
-                    }
-                    None => {
-                        event::wait(Some(self.transport.fd()), PollFlags::OUT, &[], None)
-                            .map_err(SendError::Io)?;
-                    }
-                },
                 Err(e) => return Err(SendError::Io(e)),
             }
         }
     }
 
     /// A unit's send was cancelled: keep what is still owed.
-    pub(super) fn stop_unit(
-        &self,
-        outbox: &mut Vec<u8>,
-        owed_done: usize,
-        parts: &[&[u8]],
-        done: usize,
-    ) -> SendError {
+    pub(super) fn stop_unit(&self, owed_done: usize, parts: &[&[u8]], done: usize) -> SendError {
+        let mut outbox = self.outbox();
         outbox.drain(..owed_done);
         if done == 0 {
             return SendError::Cancelled;
         }
-        let mut skip = done;
-        for part in parts {
-            if skip >= part.len() {
-                skip -= part.len();
-            } else {
-                outbox.extend_from_slice(&part[skip..]);
-                skip = 0;
-            }
+        for part in rest_of(parts, done) {
+            outbox.extend_from_slice(part);
         }
         SendError::CancelledPartway
     }
@@ -238,7 +434,7 @@ impl Conn {
         if inner.st.is_open() {
             inner.st.end_of_stream();
         }
-        self.notify(&inner);
+        self.notify(&mut inner);
         match inner.st.write_error(what) {
             Err(e) => e,
             Ok(()) => Error::new(
@@ -247,4 +443,19 @@ impl Conn {
             ),
         }
     }
+}
+
+/// `parts` without their first `done` bytes.
+fn rest_of<'p>(parts: &[&'p [u8]], done: usize) -> Vec<&'p [u8]> {
+    let mut rest = Vec::with_capacity(parts.len());
+    let mut skip = done;
+    for part in parts {
+        if skip >= part.len() {
+            skip -= part.len();
+        } else {
+            rest.push(&part[skip..]);
+            skip = 0;
+        }
+    }
+    rest
 }

@@ -1,0 +1,242 @@
+//! The async driver under load: many tasks on one connection and many
+//! connections on one runtime, large messages through the quota, the byte
+//! view (`AsyncRead`/`AsyncWrite`), and waits that must be woken. These
+//! check that no wake-up is lost (a lost one hangs, caught by the guards).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pipeslot::pipe::{PipeMode, ReadMode, WaitTimeout};
+use pipeslot::tokio::{ClientOptions, NamedPipeServer, ServerOptions};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Fails a test that hangs instead of hanging the suite.
+async fn guard<T>(what: &str, future: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(30), future)
+        .await
+        .unwrap_or_else(|_| panic!("hung: {what}"))
+}
+
+fn name(tag: &str) -> String {
+    format!(r"\\.\pipe\tokio-core-{tag}")
+}
+
+/// An echo server: every instance serves clients one after another.
+fn echo_server(
+    root: &std::path::Path,
+    pipe: &str,
+    instances: u32,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let mut options = ServerOptions::new();
+    options
+        .pipe_mode(PipeMode::Message)
+        .read_mode(ReadMode::Message)
+        .max_instances(instances)
+        .root(root);
+    (0..instances)
+        .map(|_| {
+            let server: NamedPipeServer = options.create(pipe).unwrap();
+            tokio::spawn(async move {
+                loop {
+                    if server.connect().await.is_err() {
+                        return;
+                    }
+                    let mut buf = vec![0u8; 4096];
+                    loop {
+                        match server.recv_msg(&mut buf).await {
+                            Ok(read) if read.complete => {
+                                if server.send_msg(&buf[..read.bytes]).await.is_err() {
+                                    break;
+                                }
+                            }
+                            _ => break,
+                        }
+                    }
+                    let _ = server.disconnect();
+                }
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn many_clients_transact_with_many_async_instances() {
+    // S109-S119 under load: 64 clients, 8 instances, 50 transactions each;
+    // clients wait for a free instance (S35-S38) without threads.
+    let root = tempfile::tempdir().unwrap();
+    let pipe = name("many");
+    runtime().block_on(async {
+        let servers = echo_server(root.path(), &pipe, 8);
+        let mut clients = Vec::new();
+        for c in 0..64u32 {
+            let root = root.path().to_owned();
+            let pipe = pipe.clone();
+            clients.push(tokio::spawn(async move {
+                let mut options = ClientOptions::new();
+                options.root(&root);
+                let client = loop {
+                    match options.open(&pipe) {
+                        Ok(client) => break client,
+                        Err(e) if e.win32_code() == 231 => {
+                            options.wait(&pipe, WaitTimeout::Forever).await.unwrap();
+                        }
+                        Err(e) => panic!("open: {e}"),
+                    }
+                };
+                client.set_read_mode(ReadMode::Message).unwrap();
+                for t in 0..50u32 {
+                    let request = format!("client {c} transaction {t}");
+                    let mut reply = [0u8; 64];
+                    let read = client
+                        .transact(request.as_bytes(), &mut reply)
+                        .await
+                        .unwrap();
+                    assert!(read.complete);
+                    assert_eq!(&reply[..read.bytes], request.as_bytes());
+                }
+            }));
+        }
+        for client in clients {
+            guard("64 clients × 50 transactions", client).await.unwrap();
+        }
+        for server in servers {
+            server.abort();
+        }
+    });
+}
+
+#[test]
+fn a_message_larger_than_the_quota_arrives_whole() {
+    // S72, S73: a 3 MiB message through 4 KiB quotas, sent by one task while
+    // another reads it into a buffer big enough for all of it.
+    let root = tempfile::tempdir().unwrap();
+    let pipe = name("large");
+    runtime().block_on(async {
+        let server = ServerOptions::new()
+            .pipe_mode(PipeMode::Message)
+            .in_buffer_size(4096)
+            .out_buffer_size(4096)
+            .root(root.path())
+            .create(&pipe)
+            .unwrap();
+        let client = ClientOptions::new().root(root.path()).open(&pipe).unwrap();
+        client.set_read_mode(ReadMode::Message).unwrap();
+        let message: Vec<u8> = (0..3 << 20).map(|i: u32| (i % 251) as u8).collect();
+        let expected = message.clone();
+        let writer = tokio::spawn(async move {
+            server.connect().await.unwrap();
+            let sent = server.send_msg(&message).await.unwrap();
+            server.flush().await.unwrap();
+            (server, sent)
+        });
+        let mut buf = vec![0u8; 4 << 20];
+        let read = guard("reading 3 MiB", client.recv_msg(&mut buf))
+            .await
+            .unwrap();
+        assert_eq!((read.bytes, read.complete), (expected.len(), true));
+        assert!(buf[..read.bytes] == expected[..]);
+        let (_server, sent) = guard("the writer", writer).await.unwrap();
+        assert_eq!(sent, expected.len());
+    });
+}
+
+#[test]
+fn the_byte_view_copies_a_stream_in_both_directions() {
+    // S64: a byte pipe as AsyncRead/AsyncWrite, 4 MiB each way at once
+    // through 64 KiB quotas (full duplex).
+    let root = tempfile::tempdir().unwrap();
+    let pipe = name("bytes");
+    runtime().block_on(async {
+        let server = ServerOptions::new()
+            .in_buffer_size(65536)
+            .out_buffer_size(65536)
+            .root(root.path())
+            .create(&pipe)
+            .unwrap();
+        let client = ClientOptions::new().root(root.path()).open(&pipe).unwrap();
+        guard("connect", server.connect()).await.unwrap();
+        let data: Arc<Vec<u8>> = Arc::new((0..4u32 << 20).map(|i| (i % 253) as u8).collect());
+        let (mut server_read, mut server_write) = tokio::io::split(server);
+        let (mut client_read, mut client_write) = tokio::io::split(client);
+        let d = data.clone();
+        let up = tokio::spawn(async move {
+            client_write.write_all(&d).await.unwrap();
+            client_write.flush().await.unwrap();
+            client_write
+        });
+        let d = data.clone();
+        let down = tokio::spawn(async move {
+            server_write.write_all(&d).await.unwrap();
+            server_write.flush().await.unwrap();
+            server_write
+        });
+        let mut at_server = vec![0u8; data.len()];
+        let mut at_client = vec![0u8; data.len()];
+        let (a, b) = guard("4 MiB each way", async {
+            tokio::join!(
+                server_read.read_exact(&mut at_server),
+                client_read.read_exact(&mut at_client)
+            )
+        })
+        .await;
+        a.unwrap();
+        b.unwrap();
+        assert!(at_server == *data && at_client == *data);
+        guard("writers", async {
+            (up.await.unwrap(), down.await.unwrap())
+        })
+        .await;
+    });
+}
+
+#[test]
+fn readiness_and_try_calls_follow_the_quota() {
+    // S72, S77-style: try_write takes what fits in the quota and says
+    // WouldBlock when nothing does; writable() wakes when the reader reads.
+    let root = tempfile::tempdir().unwrap();
+    let pipe = name("ready");
+    runtime().block_on(async {
+        let server = ServerOptions::new()
+            .in_buffer_size(1000)
+            .out_buffer_size(1000)
+            .root(root.path())
+            .create(&pipe)
+            .unwrap();
+        let client = ClientOptions::new().root(root.path()).open(&pipe).unwrap();
+        guard("connect", server.connect()).await.unwrap();
+        assert_eq!(server.try_write(&[1; 1500]).unwrap(), 1000);
+        assert_eq!(
+            server.try_write(&[1; 10]).unwrap_err().kind(),
+            std::io::ErrorKind::WouldBlock
+        );
+        assert_eq!(client.try_read(&mut [0; 1]).unwrap(), 1);
+        guard("readable", client.readable()).await.unwrap();
+        let mut buf = [0u8; 2000];
+        let n = client.try_read(&mut buf).unwrap();
+        assert_eq!(n, 999);
+        assert_eq!(
+            client.try_read(&mut buf).unwrap_err().kind(),
+            std::io::ErrorKind::WouldBlock
+        );
+        guard("writable after the read", server.writable())
+            .await
+            .unwrap();
+        assert_eq!(server.try_write(&[2; 10]).unwrap(), 10);
+        // The peer's close reads as the end of the stream.
+        drop(server);
+        guard("readable at the end", client.readable())
+            .await
+            .unwrap();
+        let n = client.try_read(&mut buf).unwrap();
+        assert_eq!(n, 10);
+        assert_eq!(client.try_read(&mut buf).unwrap(), 0);
+    });
+}
