@@ -42,9 +42,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use pipeslot::mailslot::MailslotWriter;
 use pipeslot::pipe::{PipeMode, ReadMode};
-use pipeslot::tokio::{NamedPipeServer, ServerOptions};
+use pipeslot::tokio::{MailslotWriter, NamedPipeServer, ServerOptions};
 use pipeslot::{ErrorKind, MailslotName, PipeName};
 use pipeslot_proto::classic::{self, Announcement, END_OF_RESPONSE};
 use tokio::signal::unix::{signal, SignalKind};
@@ -350,17 +349,14 @@ async fn broadcast(
         let Ok(writer) = MailslotWriter::open(&mailslot) else {
             continue;
         };
-        // Never wait on the runtime's thread: a locator whose queue is full
-        // has announcements enough.
-        let written = writer
-            .set_nonblocking(true)
-            .and_then(|()| writer.write(&announcement));
-        match written {
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-            Err(e) => {
-                let _ = writeln!(io::stderr(), "pipeslot: Server MS Write error: {e}");
-            }
+        // A locator whose queue is full gets this announcement when it
+        // takes one, within this period; the next period opens it again.
+        let sent = tokio::select! {
+            () = shutdown.requested() => break,
+            sent = tokio::time::timeout(period, writer.send(&announcement)) => sent,
+        };
+        if let Ok(Err(e)) = sent {
+            let _ = writeln!(io::stderr(), "pipeslot: Server MS Write error: {e}");
         }
     }
     say("Shut down flag set. Cancel all outstanding I/O operations.");
