@@ -570,19 +570,25 @@ fn raise_fd_limit() {
         current: Some(WANTED),
         maximum: Some(limit.maximum.map_or(WANTED, |max| max.max(WANTED))),
     };
-    if setrlimit(Resource::Nofile, raised).is_err() {
-        let _ = setrlimit(
-            Resource::Nofile,
-            Rlimit {
-                current: limit.maximum,
-                maximum: limit.maximum,
-            },
-        );
-    }
+    let outcome = match setrlimit(Resource::Nofile, raised) {
+        Ok(()) => "raised".to_owned(),
+        Err(e) => {
+            let _ = setrlimit(
+                Resource::Nofile,
+                Rlimit {
+                    current: limit.maximum,
+                    maximum: limit.maximum,
+                },
+            );
+            format!("not raised to {WANTED} ({e}); at the hard limit")
+        }
+    };
     println!(
-        "RLIMIT_NOFILE: {:?} (was {:?})",
+        "RLIMIT_NOFILE {outcome}: {:?} (was {:?}; {} clients and their servers use about {})",
         getrlimit(Resource::Nofile).current,
-        limit.current
+        limit.current,
+        CLIENTS,
+        6 * CLIENTS
     );
 }
 
