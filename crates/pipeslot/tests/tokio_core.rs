@@ -240,3 +240,118 @@ fn readiness_and_try_calls_follow_the_quota() {
         assert_eq!(client.try_read(&mut buf).unwrap(), 0);
     });
 }
+
+#[test]
+fn a_dropped_read_of_a_long_message_gives_its_parts_back() {
+    // A message longer than the quota arrives in parts; a recv_msg dropped
+    // after it took some of them loses nothing: the next read gets the
+    // whole message (S61, S62), and a whole-message receive likewise.
+    let root = tempfile::tempdir().unwrap();
+    let pipe = name("dropped-read");
+    runtime().block_on(async {
+        let server = ServerOptions::new()
+            .pipe_mode(PipeMode::Message)
+            .in_buffer_size(4096)
+            .out_buffer_size(4096)
+            .root(root.path())
+            .create(&pipe)
+            .unwrap();
+        let client = ClientOptions::new().root(root.path()).open(&pipe).unwrap();
+        client.set_read_mode(ReadMode::Message).unwrap();
+        guard("connect", server.connect()).await.unwrap();
+        let message: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+        let server = Arc::new(server);
+        let writer = {
+            let server = server.clone();
+            let message = message.clone();
+            tokio::spawn(async move { server.send_msg(&message).await.unwrap() })
+        };
+        // Let the read take parts, then drop it part-way: the writer stalls
+        // because nothing more is read once the future is gone.
+        let mut buf = vec![0u8; 300_000];
+        let dropped = tokio::time::timeout(Duration::from_millis(50), async {
+            // Wait until the message has started to arrive, then read.
+            loop {
+                if client.peek(&mut []).unwrap().total_available > 0 {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            client.recv_msg(&mut buf).await
+        })
+        .await;
+        // Either it finished (a fast machine) or it was dropped part-way.
+        let mut got = match dropped {
+            Ok(read) => {
+                let read = read.unwrap();
+                assert!(read.complete);
+                buf[..read.bytes].to_vec()
+            }
+            Err(_) => {
+                let read = guard("the read after the drop", client.recv_msg(&mut buf))
+                    .await
+                    .unwrap();
+                assert!(read.complete, "the message arrives whole after a dropped read");
+                buf[..read.bytes].to_vec()
+            }
+        };
+        assert_eq!(got.len(), message.len());
+        assert!(got == message);
+        guard("the writer", writer).await.unwrap();
+        // The same through recv_message, dropped after a first part.
+        let writer = {
+            let server = server.clone();
+            let message = message.clone();
+            tokio::spawn(async move { server.send_msg(&message).await.unwrap() })
+        };
+        got = match tokio::time::timeout(Duration::from_millis(20), client.recv_message(1 << 20))
+            .await
+        {
+            Ok(whole) => whole.unwrap(), // it finished before the deadline
+            Err(_) => guard("recv_message after a drop", client.recv_message(1 << 20))
+                .await
+                .unwrap_or_else(|e| panic!("{e}")),
+        };
+        if got.len() < message.len() {
+            panic!("a dropped recv_message lost {} bytes", message.len() - got.len());
+        }
+        assert!(got == message);
+        guard("the writer", writer).await.unwrap();
+    });
+}
+
+#[test]
+fn a_dropped_write_delivers_its_message_whole_or_not_at_all() {
+    // S72, S75: send_msg dropped while it waits for the reader: the reader
+    // gets the whole message or none of it, never part; the pipe goes on.
+    let root = tempfile::tempdir().unwrap();
+    let pipe = name("dropped-write");
+    runtime().block_on(async {
+        let server = ServerOptions::new()
+            .pipe_mode(PipeMode::Message)
+            .in_buffer_size(1000)
+            .out_buffer_size(1000)
+            .root(root.path())
+            .create(&pipe)
+            .unwrap();
+        let client = ClientOptions::new().root(root.path()).open(&pipe).unwrap();
+        client.set_read_mode(ReadMode::Message).unwrap();
+        guard("connect", server.connect()).await.unwrap();
+        // 5000 bytes with a 1000-byte quota: it waits for the reader.
+        let big = vec![7u8; 5000];
+        let sent = tokio::time::timeout(Duration::from_millis(50), server.send_msg(&big)).await;
+        assert!(sent.is_err(), "the write waits for the reader");
+        let mut buf = vec![0u8; 10_000];
+        let first = guard("read", client.recv_msg(&mut buf)).await.unwrap();
+        assert!(first.complete);
+        assert_eq!(first.bytes, 5000, "a dropped write that had gone is delivered whole");
+        assert!(buf[..5000].iter().all(|&b| b == 7));
+        // The pipe goes on.
+        guard("a later write", server.send_msg(b"after")).await.unwrap();
+        let second = guard("read", client.recv_msg(&mut buf)).await.unwrap();
+        if second.bytes != 5 {
+            panic!("expected the later message, got {} bytes", second.bytes);
+        }
+        assert_eq!(&buf[..5], b"after");
+    });
+}

@@ -89,6 +89,9 @@ pub(crate) struct State {
     received: u64,
     /// Payload bytes read or discarded so far.
     consumed: u64,
+    /// Unread bytes at the front of `inbound` that were read once and given
+    /// back ([`State::unread`]): already counted in `consumed`.
+    restored: u64,
     /// The peer's writes announced as pending and not yet committed (S75),
     /// in stream order.
     pending: VecDeque<(u64, u64)>,
@@ -105,6 +108,8 @@ struct Chunk {
     end_of_message: bool,
     /// The stream offset of `data[0]`: payload bytes received before it.
     offset: u64,
+    /// Given back after a read ([`State::unread`]): counted as consumed.
+    restored: bool,
 }
 
 /// A snapshot of the counters, for a hand-off (`super::handoff`).
@@ -130,6 +135,7 @@ impl State {
             inbound_bytes: 0,
             received: 0,
             consumed: 0,
+            restored: 0,
             pending: VecDeque::new(),
             sent: 0,
             peer_consumed: 0,
@@ -151,6 +157,7 @@ impl State {
                 position: 0,
                 end_of_message,
                 offset,
+                restored: false,
             });
         }
     }
@@ -294,6 +301,7 @@ impl State {
             position: 0,
             end_of_message: end_of_message || self.mode == PipeMode::Byte,
             offset,
+            restored: false,
         });
         Ok(Filed {
             data: true,
@@ -416,6 +424,7 @@ impl State {
     pub(crate) fn read(&mut self, buf: &mut [u8], read_mode: ReadMode) -> MessageRead {
         let mut copied = 0;
         let mut complete = false;
+        let restored_before = self.restored;
         match read_mode {
             ReadMode::Byte => {
                 // S67: a zero-byte read of a non-empty pipe consumes nothing.
@@ -460,7 +469,10 @@ impl State {
             }
         }
         self.inbound_bytes -= copied as u64;
-        self.consumed += copied as u64;
+        // Bytes given back by `unread` were counted when first read.
+        let again = (copied as u64).min(restored_before);
+        self.restored -= again;
+        self.consumed += copied as u64 - again;
         MessageRead {
             bytes: copied,
             complete,
@@ -514,7 +526,7 @@ impl State {
         let mut dropped = 0u64;
         self.inbound.retain(|chunk| {
             let chunk_end = chunk.offset + chunk.data.len() as u64;
-            if chunk.offset >= start && chunk_end <= end {
+            if !chunk.restored && chunk.offset >= start && chunk_end <= end {
                 dropped += (chunk.data.len() - chunk.position) as u64;
                 false
             } else {
@@ -527,9 +539,35 @@ impl State {
     }
 
     fn clear_inbound(&mut self) {
-        self.consumed += self.inbound_bytes;
+        self.consumed += self.inbound_bytes - self.restored;
         self.inbound.clear();
         self.inbound_bytes = 0;
+        self.restored = 0;
+    }
+
+    /// Gives back bytes a read took from the front of the queue, as unread:
+    /// an async message read dropped after it copied the first parts of a
+    /// long message (they were already told to the peer as consumed, and
+    /// are not counted twice).
+    pub(crate) fn unread(&mut self, data: Vec<u8>) {
+        if data.is_empty() || self.end != End::Open {
+            return;
+        }
+        let len = data.len() as u64;
+        let offset = self
+            .inbound
+            .front()
+            .map_or(self.received, |chunk| chunk.offset + chunk.position as u64)
+            .saturating_sub(len);
+        self.inbound_bytes += len;
+        self.restored += len;
+        self.inbound.push_front(Chunk {
+            data,
+            position: 0,
+            end_of_message: false,
+            offset,
+            restored: true,
+        });
     }
 }
 

@@ -10,22 +10,28 @@
 //!   error assertions, waiting for bytes, and server loops on a thread.
 //! - [`raw_peer`]: a peer that speaks the wire protocol by hand (T9-T11,
 //!   T20).
+//! - [`tokio_pipe`]: the async API (`pipeslot::tokio`) on the same
+//!   [`pipe::PipeSpec`] (`async_server`, `async_pair`, `Root::async_open`,
+//!   `Root::async_wait`), test bodies on a runtime of their own
+//!   (`current_thread`, `multi_thread`) and the async waits (`done_10s`,
+//!   `assert_pending`, `poll_once_pending`).
 //! - [`child`]: re-executing the test binary to run a scenario in a child
 //!   process.
 //! - Here: waiting without timing assertions. The 10 s limits only turn a
 //!   hang into a failure; no test relies on them to pass.
 //!
 //! A behaviour test reaches the two ends of a pipe through [`pipe::Pair`],
-//! whose fields are today the sync `PipeServer` and `PipeClient`. That is
-//! the seam for running the same tests later against an async API or a
-//! remote (network) name: another way of building a `Pair`, not another
-//! copy of the tests.
+//! whose fields are the sync `PipeServer` and `PipeClient`, or through
+//! [`tokio_pipe::AsyncPair`], built by the same `PipeSpec`, for the async
+//! API. That is also the seam for a remote (network) name: another way of
+//! building a pair, not another copy of the tests.
 // Each test crate includes this module and uses only part of it.
 #![allow(dead_code)]
 
 pub mod child;
 pub mod pipe;
 pub mod raw_peer;
+pub mod tokio_pipe;
 
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};

@@ -50,6 +50,10 @@ pub struct PipeSpec {
     root: PathBuf,
     path: String,
     options: ServerOptions,
+    /// The same options for the async API ([`super::tokio_pipe`]); every
+    /// setter below sets both, except [`PipeSpec::nowait`] and
+    /// [`PipeSpec::with`] (sync only) and [`PipeSpec::with_async`].
+    async_options: pipeslot::tokio::ServerOptions,
     client_read_mode: Option<ReadMode>,
 }
 
@@ -58,10 +62,13 @@ impl Root {
     pub fn pipe(&self, path: &str) -> PipeSpec {
         let mut options = ServerOptions::new();
         options.root(self.path());
+        let mut async_options = pipeslot::tokio::ServerOptions::new();
+        async_options.root(self.path());
         PipeSpec {
             root: self.path().to_owned(),
             path: path.to_owned(),
             options,
+            async_options,
             client_read_mode: None,
         }
     }
@@ -147,6 +154,7 @@ impl PipeSpec {
             PipeMode::Message => ReadMode::Message,
         };
         self.options.pipe_mode(mode).read_mode(read_mode);
+        self.async_options.pipe_mode(mode).read_mode(read_mode);
         self
     }
 
@@ -155,24 +163,30 @@ impl PipeSpec {
         self.options
             .in_buffer_size(inbound)
             .out_buffer_size(outbound);
+        self.async_options
+            .in_buffer_size(inbound)
+            .out_buffer_size(outbound);
         self
     }
 
     /// The in (client to server) quota only.
     pub fn in_quota(mut self, inbound: u32) -> Self {
         self.options.in_buffer_size(inbound);
+        self.async_options.in_buffer_size(inbound);
         self
     }
 
     /// The out (server to client) quota only.
     pub fn out_quota(mut self, outbound: u32) -> Self {
         self.options.out_buffer_size(outbound);
+        self.async_options.out_buffer_size(outbound);
         self
     }
 
     /// `nMaxInstances`.
     pub fn max_instances(mut self, instances: u32) -> Self {
         self.options.max_instances(instances);
+        self.async_options.max_instances(instances);
         self
     }
 
@@ -183,9 +197,40 @@ impl PipeSpec {
     }
 
     /// Any other server option: `.with(|o| o.access_outbound(false))`.
+    /// Sync instances only; see [`PipeSpec::with_async`].
     pub fn with(mut self, set: impl FnOnce(&mut ServerOptions) -> &mut ServerOptions) -> Self {
         set(&mut self.options);
         self
+    }
+
+    /// Any other server option of async instances
+    /// (`pipeslot::tokio::ServerOptions`).
+    pub fn with_async(
+        mut self,
+        set: impl FnOnce(&mut pipeslot::tokio::ServerOptions) -> &mut pipeslot::tokio::ServerOptions,
+    ) -> Self {
+        set(&mut self.async_options);
+        self
+    }
+
+    /// The async `ServerOptions` this spec stands for (root set).
+    pub fn async_options(&self) -> &pipeslot::tokio::ServerOptions {
+        &self.async_options
+    }
+
+    /// The pipe's path (`\\.\pipe\<path>`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The root the pipe lives under.
+    pub fn root_path(&self) -> &std::path::Path {
+        &self.root
+    }
+
+    /// The read mode asked for clients, if any.
+    pub fn wanted_client_read_mode(&self) -> Option<ReadMode> {
+        self.client_read_mode
     }
 
     /// The read mode [`PipeSpec::pair`] puts the client in (clients start

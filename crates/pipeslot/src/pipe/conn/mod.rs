@@ -330,7 +330,24 @@ impl Conn {
         nowait: bool,
         waiter: &Waiter<'_>,
     ) -> Result<MessageRead> {
+        let mut taken = TakenParts::new(self, waiter);
+        let read = self.read_parts(buf, read_mode, nowait, waiter, &mut taken).await;
+        taken.keep();
+        read
+    }
+
+    /// ReadFile, keeping in `taken` (async callers) a copy of what it
+    /// copied before each wait, so that a dropped call gives it back.
+    async fn read_parts(
+        &self,
+        buf: &mut [u8],
+        read_mode: ReadMode,
+        nowait: bool,
+        waiter: &Waiter<'_>,
+        taken: &mut TakenParts<'_>,
+    ) -> Result<MessageRead> {
         const WHAT: &str = "reading from a pipe";
+        let base = taken.len();
         if self.lock().st.has_unread() {
             // Queued data must not hide a Disconnect that came after it (S50).
             self.refresh()?;
@@ -362,6 +379,7 @@ impl Conn {
             && outcome.bytes < buf.len()
             && self.lock().st.is_open()
         {
+            taken.took(&buf[taken.len() - base..outcome.bytes]);
             self.publish(waiter).await;
             let wanted = buf.len() - outcome.bytes;
             let mut inner = match self
@@ -381,6 +399,8 @@ impl Conn {
             outcome.bytes += more.bytes;
             outcome.complete = more.complete;
         }
+        // Not awaited under tokio (see `publish`): the read cannot be
+        // dropped once it took the bytes it returns.
         self.publish(waiter).await;
         Ok(outcome)
     }
@@ -397,20 +417,29 @@ impl Conn {
     ) -> Result<Vec<u8>> {
         let mut message = Vec::new();
         let mut buf = vec![0u8; limit.clamp(1, 64 * 1024)];
+        // Dropped between parts, an async call gives them back.
+        let mut taken = TakenParts::new(self, waiter);
         loop {
             let room = (limit + 1 - message.len()).min(buf.len());
+            // `taken` holds the message so far (async callers).
+            taken.took(&message[taken.len()..]);
             let read = self
-                .read_with(&mut buf[..room], ReadMode::Message, nowait, waiter)
-                .await?;
+                .read_parts(&mut buf[..room], ReadMode::Message, nowait, waiter, &mut taken)
+                .await;
+            let read = match read {
+                Ok(read) => read,
+                Err(e) => {
+                    taken.keep();
+                    return Err(e);
+                }
+            };
             message.extend_from_slice(&buf[..read.bytes]);
-            if read.complete || self.mode == PipeMode::Byte {
+            if read.complete || self.mode == PipeMode::Byte || message.len() > limit {
+                taken.keep();
                 if message.len() > limit {
                     return Err(too_long(limit));
                 }
                 return Ok(message);
-            }
-            if message.len() > limit {
-                return Err(too_long(limit));
             }
         }
     }
@@ -754,6 +783,51 @@ impl Conn {
 /// The receiver's role, given back when the call that took it ends — or is
 /// dropped.
 struct Receiver<'a>(&'a Conn);
+
+/// The parts of a message an async read took before it waits for the
+/// rest: given back to the front of the queue if the read is dropped, so
+/// that a dropped read loses nothing. Blocking reads keep no copy (they
+/// are never dropped half-way; a cancelled one returns what it copied).
+struct TakenParts<'a> {
+    conn: &'a Conn,
+    parts: Option<Vec<u8>>,
+}
+
+impl<'a> TakenParts<'a> {
+    fn new(conn: &'a Conn, waiter: &Waiter<'_>) -> Self {
+        let parts = match waiter {
+            Waiter::Block(_) => None,
+            #[cfg(feature = "tokio")]
+            Waiter::Reactor(_) => Some(Vec::new()),
+        };
+        TakenParts { conn, parts }
+    }
+
+    fn took(&mut self, bytes: &[u8]) {
+        if let Some(parts) = &mut self.parts {
+            parts.extend_from_slice(bytes);
+        }
+    }
+
+    fn keep(mut self) {
+        self.parts = None;
+    }
+
+    /// Bytes kept so far.
+    fn len(&self) -> usize {
+        self.parts.as_ref().map_or(0, Vec::len)
+    }
+}
+
+impl Drop for TakenParts<'_> {
+    fn drop(&mut self) {
+        if let Some(parts) = self.parts.take().filter(|p| !p.is_empty()) {
+            let mut inner = self.conn.lock();
+            inner.st.unread(parts);
+            self.conn.notify(&mut inner);
+        }
+    }
+}
 
 impl Drop for Receiver<'_> {
     fn drop(&mut self) {
