@@ -11,6 +11,7 @@ mod mailslot;
 mod output;
 mod pipe;
 mod server;
+mod server_async;
 
 use std::process::ExitCode;
 

@@ -1,5 +1,7 @@
 //! `pipeslot server`: the book's multi-threaded command server (serverNP,
 //! 4th edition), over [`pipeslot::pipe`] and [`pipeslot::mailslot`].
+//! `--async` runs the same server as tokio tasks instead
+//! ([`crate::server_async`]).
 //!
 //! # What it does
 //!
@@ -43,10 +45,8 @@
 //! duplicates of that one handle, so nobody can swap the file between a
 //! command and its read-back.
 
-use std::ffi::OsStr;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -64,6 +64,9 @@ use crate::classic::{
     DEFAULT_TIMEOUT_MS, EXIT_FAILURE, SHUTDOWN_REQUEST,
 };
 use crate::failure::Failure;
+// The threaded and async servers split command lines and word a failed
+// start the same way.
+use crate::server_async::{self, split_words, CANNOT_CREATE_PROCESS};
 
 /// The arguments of `pipeslot server`.
 #[derive(clap::Args)]
@@ -87,6 +90,10 @@ pub struct ServerArgs {
     /// command as this server's user.
     #[arg(long = "allow-uid", value_name = "UID")]
     allow_uids: Vec<u32>,
+    /// Serve with async tasks instead of threads: one tokio runtime on one
+    /// thread, a task per instance (same records, broadcast and shutdown).
+    #[arg(long = "async")]
+    use_async: bool,
 }
 
 /// One-line help of `pipeslot server`.
@@ -103,13 +110,20 @@ the program and its arguments; quotes, globs, pipes and redirections mean
 nothing special. The server announces its pipe name to locating clients
 through the mailslot every --timeout ms. `$ShutDownServer` from a client,
 Ctrl-C or SIGTERM stop it within --timeout ms. Only clients of this user (and
-root) may connect unless --allow-uid says otherwise.";
+root) may connect unless --allow-uid says otherwise.
+
+With --async the same server runs on pipeslot's async API instead: one tokio
+runtime on one thread, one task per instance, commands awaited as child
+processes, shutdown by cancelling the tasks (a client that never reads its
+output cannot hold it up). Clients see no difference.";
 
 /// Examples and exit codes of `pipeslot server`.
 pub const AFTER_HELP: &str = r"Examples:
   pipeslot server
       serve \\.\PIPE\SERVER with 4 instances, announcing it every 5 s
   pipeslot server --pipe cmds --instances 8 --timeout 1000
+  pipeslot server --async --instances 64
+      the same server as tokio tasks: 64 clients at once on one thread
 
 Exit status: 0 after a shutdown; 1 if the pipe, a temp file or the signal
 handler cannot be set up; 2 on a usage error.";
@@ -119,6 +133,15 @@ pub fn run(args: ServerArgs) -> Result<u8, Failure> {
     let pipe = parse_pipe_name(&args.pipe)?;
     let mailslot = parse_mailslot_name(&args.mailslot)?;
     let timeout = crate::classic::timeout(args.timeout);
+    if args.use_async {
+        return run_async(server_async::Config {
+            pipe,
+            mailslot,
+            instances: args.instances,
+            period: timeout,
+            allow_uids: args.allow_uids,
+        });
+    }
     let announcement = Announcement::new(pipe.as_str().as_bytes())
         .encode()
         .map_err(|e| Failure::usage(format!("Pipe name too long: {e}."), USAGE_HINT))?;
@@ -193,6 +216,28 @@ pub fn run(args: ServerArgs) -> Result<u8, Failure> {
         let _ = std::fs::remove_file(path);
     }
     say("Server process will exit.");
+    Ok(0)
+}
+
+/// `--async`: [`server_async::serve`] on a current-thread runtime — every
+/// instance on this one thread, which is the point of serving them as tasks.
+fn run_async(config: server_async::Config) -> Result<u8, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            Failure::os(
+                "Cannot start the async runtime.",
+                EXIT_FAILURE,
+                pipeslot::Error::from_io(e, "building a tokio runtime"),
+            )
+        })?;
+    runtime
+        .block_on(server_async::serve(config))
+        .map_err(|e| match e {
+            server_async::SetupError::Usage(message) => Failure::usage(message, USAGE_HINT),
+            server_async::SetupError::Os(what, error) => Failure::os(what, EXIT_FAILURE, error),
+        })?;
     Ok(0)
 }
 
@@ -523,18 +568,6 @@ fn wait_or_kill(mut child: Child, shutdown: &Shutdown) {
     }
 }
 
-/// The words of a command line: split at whitespace, nothing else.
-fn split_words(command: &[u8]) -> Vec<&OsStr> {
-    command
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|word| !word.is_empty())
-        .map(OsStr::from_bytes)
-        .collect()
-}
-
-/// What a command that cannot start answers.
-const CANNOT_CREATE_PROCESS: &str = "ERR: Cannot create process.";
-
 /// How often the main thread cancels workers that have not ended yet.
 const CANCEL_INTERVAL: Duration = Duration::from_millis(20);
 
@@ -551,10 +584,12 @@ const READ_CHUNK: usize = 64 * 1024;
 const TEMP_ATTEMPTS: u32 = 16;
 
 const USAGE_HINT: &str = "Usage: pipeslot server [--pipe NAME] [--mailslot NAME] [--instances N] \
-                          [--timeout MS] (see `pipeslot server --help`)";
+                          [--timeout MS] [--async] (see `pipeslot server --help`)";
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::ffi::OsStrExt;
+
     use super::*;
 
     #[test]

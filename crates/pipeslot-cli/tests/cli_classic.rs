@@ -635,3 +635,205 @@ fn sigterm_stops_the_server_while_its_clients_never_read() {
     );
     drop(stalled);
 }
+
+// `pipeslot server --async` (src/server_async.rs): the same server as tokio
+// tasks. Same records, same client, same broadcast and shutdown; and a
+// shutdown that no client can hold up, whatever CS_TIMEOUT is.
+
+#[test]
+fn async_server_runs_pipeslot_clients_commands_and_stops_on_shutdown_request() {
+    // `pipeslot client` against the async server: one-line and multi-line
+    // output, a last line without a newline, a program that cannot start,
+    // and the wire records byte for byte from a raw client; then
+    // `$ShutDownServer` while another client sits idle: the stopper gets its
+    // end record and quits normally, the server exits 0 and leaves no temp
+    // file.
+    let sandbox = Sandbox::new();
+    let server = sandbox.start_server(&["--async", "--timeout", "200"]);
+    assert!(
+        server.stdout_text().contains("async"),
+        "{}",
+        server.stdout_text()
+    );
+    let client = sandbox.start(
+        &["client", "--pipe", &sandbox.pipe, "--timeout", "200"],
+        Some("echo hello async\nprintf a\\nbc\nno-such-program-pipeslot-test x\n$Quit\n"),
+    );
+    let pid = client.id();
+    let output = client.finish(HANG);
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        output.stdout,
+        "\nEnter Command: hello async\n\nEnter Command: a\nbc\nEnter Command: \
+         ERR: Cannot create process.\n\nEnter Command: Quit command received. Disconnect.\n"
+    );
+
+    let name = PipeName::parse(&sandbox.pipe).unwrap();
+    let raw = open_client(&sandbox, &name);
+    raw.send(&pipeslot_proto::classic::encode_request(b"printf a\\nbcd\\nef").unwrap())
+        .unwrap();
+    assert_eq!(raw.recv_message().unwrap(), b"\x03\0\0\0a\n\0");
+    assert_eq!(raw.recv_message().unwrap(), b"\x05\0\0\0bcd\n\0");
+    assert_eq!(raw.recv_message().unwrap(), b"\x03\0\0\0ef\0");
+    assert_eq!(raw.recv_message().unwrap(), b"\0\0\0\0");
+
+    // `raw` stays connected and idle through the shutdown.
+    let started = Instant::now();
+    let stopper = sandbox.start(
+        &["client", "--pipe", &sandbox.pipe],
+        Some("$ShutDownServer\n$Quit\n"),
+    );
+    let stopper = stopper.finish(HANG);
+    assert!(stopper.status.success(), "{stopper:?}");
+    assert!(
+        stopper
+            .stdout
+            .contains("Quit command received. Disconnect."),
+        "{stopper:?}"
+    );
+    let log = server.finish(HANG);
+    assert!(log.status.success(), "{log:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(200) + MARGIN,
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(log.stdout.contains("Server process will exit."), "{log:?}");
+    assert!(
+        log.stdout.contains(&format!(
+            "Command from client thread: {pid}. printf a\\nbc\n"
+        )),
+        "{log:?}"
+    );
+    assert_eq!(sandbox.temp_files(), Vec::<String>::new());
+    // The idle client sees the server gone.
+    assert!(raw.recv_message().is_err());
+}
+
+#[test]
+fn async_server_sigterm_is_prompt_even_with_clients_that_never_read() {
+    // Four instances: two clients ask for a long output and never read it
+    // (both sends wait on a full pipe), one waits for `sleep 60`, one
+    // instance listens. SIGTERM drops every task's work: the server exits
+    // 0 well before its 5 s CS_TIMEOUT, the command is killed, no temp
+    // file is left.
+    let sandbox = Sandbox::new();
+    let server = sandbox.start_server(&["--async", "--timeout", "5000", "--instances", "4"]);
+    let name: PipeName = sandbox.pipe.parse().unwrap();
+    let flood = pipeslot_proto::classic::encode_request(b"seq 1 3000000").unwrap();
+    let stalled: Vec<_> = (0..2)
+        .map(|_| {
+            let client = open_client(&sandbox, &name);
+            client.send(&flood).unwrap();
+            client
+        })
+        .collect();
+    let busy = open_client(&sandbox, &name);
+    busy.send(&pipeslot_proto::classic::encode_request(b"sleep 60").unwrap())
+        .unwrap();
+    server.wait_for_stdout("seq 1 3000000", HANG);
+    server.wait_for_stdout("sleep 60", HANG);
+    // Give the tasks time to fill both connections and block.
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(sandbox.temp_files().len(), 4);
+    let started = Instant::now();
+    signal(server.id(), "TERM");
+    let output = server.finish(HANG);
+    let elapsed = started.elapsed();
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        elapsed < Duration::from_millis(500) + MARGIN,
+        "took {elapsed:?}"
+    );
+    assert!(
+        output.stdout.contains("In console control handler"),
+        "{output:?}"
+    );
+    assert!(
+        output.stdout.contains("Server process will exit."),
+        "{output:?}"
+    );
+    assert_eq!(sandbox.temp_files(), Vec::<String>::new());
+    // The busy client gets no answer: it sees the server go away.
+    assert!(busy.recv_message().is_err());
+    drop(stalled);
+}
+
+#[test]
+fn async_server_serves_several_clients_at_once_and_queues_the_next() {
+    // Eight instances, eight `pipeslot client`s connected at once, each
+    // served while the others stay connected; a ninth waits for a free
+    // instance and is served as soon as one leaves.
+    let sandbox = Sandbox::new();
+    let server = sandbox.start_server(&["--async", "--timeout", "200", "--instances", "8"]);
+    let mut clients: Vec<_> = (1..=8)
+        .map(|n| sandbox.start_client_open(&format!("echo hello {n}\n")))
+        .collect();
+    for (n, client) in clients.iter().enumerate() {
+        client.wait_for_stdout(&format!("hello {}\n", n + 1), HANG);
+    }
+    assert_eq!(server.stdout_text().matches("Connect to client").count(), 8);
+    let ninth = sandbox.start_client_open("echo hello 9\n");
+    thread::sleep(Duration::from_millis(600));
+    assert!(!ninth.stdout_text().contains("hello 9"), "served too soon");
+    let first = clients.remove(0);
+    assert!(first.finish(HANG).status.success());
+    ninth.wait_for_stdout("hello 9\n", HANG);
+    for client in clients.into_iter().chain([ninth]) {
+        assert!(client.finish(HANG).status.success());
+    }
+    let log = sandbox.shut_down(server).stdout;
+    assert_eq!(log.matches("Connect to client").count(), 10, "{log}");
+}
+
+#[test]
+fn async_server_announces_itself_and_a_client_locates_it() {
+    // The 268-byte announcement every CS_TIMEOUT, byte for byte; then a
+    // `pipeslot client` without --pipe locates the server through it.
+    let sandbox = Sandbox::new();
+    let slot_name = MailslotName::parse(&sandbox.mailslot).unwrap();
+    let slot = MailslotOptions::new()
+        .root(&sandbox.root)
+        .read_timeout(Some(HANG))
+        .create(&slot_name)
+        .unwrap();
+    let server = sandbox.start_server(&["--async", "--timeout", "100"]);
+    let mut expected = vec![0u8; 268];
+    expected[8..8 + sandbox.pipe.len()].copy_from_slice(sandbox.pipe.as_bytes());
+    assert_eq!(slot.read_message().unwrap(), expected);
+    assert_eq!(slot.read_message().unwrap(), expected);
+    drop(slot);
+    let client = sandbox.start(
+        &[
+            "client",
+            "--mailslot",
+            &sandbox.mailslot,
+            "--timeout",
+            "200",
+        ],
+        Some("echo located\n"),
+    );
+    let output = client.finish(HANG);
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        output.stdout.contains(&format!(
+            "Server has been located. Pipe Name: {}.",
+            sandbox.pipe
+        )),
+        "{output:?}"
+    );
+    assert!(output.stdout.contains("located\n"), "{output:?}");
+    sandbox.shut_down(server);
+}
+
+#[test]
+fn server_help_describes_async() {
+    let sandbox = Sandbox::new();
+    let output = sandbox.start(&["server", "--help"], None).finish(HANG);
+    assert!(output.status.success(), "{output:?}");
+    assert!(output.stdout.contains("--async"), "{output:?}");
+    assert!(
+        output.stdout.contains("one task per instance"),
+        "{output:?}"
+    );
+}

@@ -73,6 +73,55 @@ fn c_client_locates_the_rust_server_and_gets_a_commands_output() {
 }
 
 #[test]
+fn c_client_is_served_by_the_async_rust_server() {
+    // `pipeslot server --async` (one tokio task per instance) speaks the
+    // same records: the C clientNP locates it, runs a command with
+    // multi-line output, and stops it.
+    let Some(pipeslot) = pipeslot_binary() else {
+        return;
+    };
+    let sandbox = Sandbox::new("c-async");
+    let server = sandbox.start(
+        pipeslot,
+        &[
+            "server",
+            "--async",
+            "--pipe",
+            &sandbox.pipe,
+            "--mailslot",
+            &sandbox.mailslot,
+            "--timeout",
+            "200",
+        ],
+        None,
+    );
+    server.wait_for_stdout("is running");
+    let client = sandbox.start(
+        &c_program("clientNP"),
+        &["-m", &sandbox.mailslot, "-t", "200"],
+        Some("echo hello from C\nprintf a\\nbc\n$ShutDownServer\n"),
+    );
+    let client = client.finish();
+    assert!(client.status.success(), "{client:?}");
+    assert!(
+        client
+            .stdout
+            .contains(&format!("Pipe Name: {}.", sandbox.pipe)),
+        "{client:?}"
+    );
+    assert!(
+        client
+            .stdout
+            .contains("Enter Command: hello from C\n\nEnter Command: a\nbc\nEnter Command: "),
+        "{client:?}"
+    );
+    let server = server.finish();
+    assert!(server.status.success(), "{server:?}");
+    assert!(server.stdout.contains("Server process will exit."));
+    assert_eq!(sandbox.temp_files(), Vec::<String>::new());
+}
+
+#[test]
 fn rust_client_talks_to_the_c_server_and_shuts_it_down() {
     let Some(pipeslot) = pipeslot_binary() else {
         return;
