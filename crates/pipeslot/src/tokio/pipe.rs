@@ -37,6 +37,24 @@ fn parse_name(name: &OsStr) -> Result<PipeName> {
 /// How `CreateNamedPipe` is called, for an async server: the builder of
 /// [`pipe::ServerOptions`] with the same setters and defaults, whose
 /// [`create`](ServerOptions::create) makes a [`NamedPipeServer`].
+///
+/// ```
+/// use pipeslot::pipe::PipeMode;
+/// use pipeslot::tokio::ServerOptions;
+/// # let root = tempfile::tempdir().unwrap();
+/// # let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// # runtime.block_on(async {
+///
+/// let mut options = ServerOptions::new();
+/// options.pipe_mode(PipeMode::Message).max_instances(2).root(root.path());
+/// let first = options.create(r"\\.\pipe\two")?;
+/// let second = options.create(r"\\.\pipe\two")?;
+/// // S22: a third instance is over the limit: ERROR_PIPE_BUSY.
+/// assert_eq!(options.create(r"\\.\pipe\two").unwrap_err().win32_code(), 231);
+/// assert_eq!(first.info()?.max_instances, 2);
+/// # Ok::<(), pipeslot::Error>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct ServerOptions {
     inner: pipe::ServerOptions,
@@ -112,6 +130,29 @@ impl ServerOptions {
 
 /// How `CreateFile` opens a pipe, for an async client: the builder of
 /// [`pipe::ClientOptions`].
+///
+/// ```
+/// use pipeslot::pipe::WaitTimeout;
+/// use pipeslot::tokio::{ClientOptions, ServerOptions};
+/// use std::time::Duration;
+/// # let root = tempfile::tempdir().unwrap();
+/// # let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// # runtime.block_on(async {
+///
+/// let name = r"\\.\pipe\busy";
+/// let server = ServerOptions::new().max_instances(1).root(root.path()).create(name)?;
+/// let mut options = ClientOptions::new();
+/// options.root(root.path());
+/// let first = options.open(name)?;
+/// // S30: no instance listens now: ERROR_PIPE_BUSY at once, as tokio's.
+/// assert_eq!(options.open(name).unwrap_err().win32_code(), 231);
+/// // S37: and none becomes free in time: ERROR_SEM_TIMEOUT.
+/// let waited = options.wait(name, WaitTimeout::Duration(Duration::from_millis(20))).await;
+/// assert_eq!(waited.unwrap_err().win32_code(), 121);
+/// # drop((server, first));
+/// # Ok::<(), pipeslot::Error>(())
+/// # }).unwrap();
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct ClientOptions {
     inner: pipe::ClientOptions,
@@ -203,7 +244,8 @@ impl ClientOptions {
     /// `CallNamedPipe`: opens `name` (waiting up to `timeout` for an
     /// instance), switches to message-read mode, sends `request` as one
     /// message, reads one reply message into `reply`, and closes
-    /// (S120-S124).
+    /// (S120-S124). Dropping the future closes the pipe (a request that
+    /// went stays sent, as when a Windows client closes).
     pub async fn call(
         &self,
         name: impl AsRef<OsStr>,
@@ -248,6 +290,35 @@ pub async fn call_named_pipe(
 /// [`disconnect`](NamedPipeServer::disconnect) lets it go.
 ///
 /// All methods take `&self`: one task may read while another writes.
+///
+/// ```
+/// use pipeslot::pipe::{PipeMode, ReadMode};
+/// use pipeslot::tokio::{ClientOptions, ServerOptions};
+/// # let root = tempfile::tempdir().unwrap();
+/// # let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// # runtime.block_on(async {
+///
+/// let name = r"\\.\pipe\parts";
+/// let server = ServerOptions::new()
+///     .pipe_mode(PipeMode::Message)
+///     .read_mode(ReadMode::Message)
+///     .root(root.path())
+///     .create(name)?;
+/// let client = ClientOptions::new().root(root.path()).open(name)?;
+/// server.connect().await?;
+/// client.send_msg(b"a message of 27 bytes, long").await?;
+/// // S62: a read with a small buffer takes part of the message: ERROR_MORE_DATA.
+/// let mut buf = [0u8; 10];
+/// let read = server.recv_msg(&mut buf).await?;
+/// assert_eq!((read.bytes, read.complete), (10, false));
+/// // S92: peek tells how much of the message is left.
+/// assert_eq!(server.peek(&mut [])?.left_this_message, 17);
+/// let mut rest = [0u8; 64];
+/// let read = server.recv_msg(&mut rest).await?;
+/// assert_eq!((read.bytes, read.complete), (17, true));
+/// # Ok::<(), pipeslot::Error>(())
+/// # }).unwrap();
+/// ```
 pub struct NamedPipeServer {
     inner: PipeServer,
     /// The current client's connection, registered with the reactor.
@@ -256,6 +327,29 @@ pub struct NamedPipeServer {
 
 /// The client end of a named pipe, async: what [`ClientOptions::open`]
 /// returns. All methods take `&self`.
+///
+/// It is also a byte stream, as tokio's pipes are:
+///
+/// ```
+/// use pipeslot::tokio::{ClientOptions, ServerOptions};
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// # let root = tempfile::tempdir().unwrap();
+/// # let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// # runtime.block_on(async {
+///
+/// let name = r"\\.\pipe\stream";
+/// let mut server = ServerOptions::new().root(root.path()).create(name)?;
+/// let mut client = ClientOptions::new().root(root.path()).open(name)?;
+/// server.connect().await?;
+/// client.write_all(b"hello, ").await?;
+/// client.write_all(b"world").await?;
+/// drop(client); // the server reads to the end of the stream
+/// let mut text = String::new();
+/// server.read_to_string(&mut text).await?;
+/// assert_eq!(text, "hello, world");
+/// # Ok::<(), pipeslot::Error>(())
+/// # }).unwrap();
+/// ```
 pub struct NamedPipeClient {
     inner: PipeConnection,
     reactor: Arc<Reactor>,
@@ -408,6 +502,10 @@ macro_rules! connected_end {
 
             /// TransactNamedPipe (S109-S119): sends `request` as one message
             /// and reads one reply message.
+            ///
+            /// Cancel safe as [`send_msg`](Self::send_msg) and
+            /// [`recv_msg`](Self::recv_msg) are: dropped after the request
+            /// went, the reply is left in the pipe for the next read.
             pub async fn transact(&self, request: &[u8], reply: &mut [u8]) -> Result<MessageRead> {
                 let reactor = self.io_for_transact()?;
                 self.end()

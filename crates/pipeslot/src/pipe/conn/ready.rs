@@ -134,22 +134,26 @@ impl Conn {
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Ready(Ok(guard)) => guard,
             };
-            {
-                let mut inner = self.lock();
-                if inner.receiving {
-                    continue;
-                }
-                inner.receiving = true;
-            }
-            let receiver = Receiver(self);
-            let pumped = self.pump_now("waiting for a pipe");
-            drop(receiver);
-            self.publish_nowait();
-            match pumped {
-                Ok(true) => {}
-                Ok(false) => guard.clear_ready(),
-                Err(e) => return Poll::Ready(Err(e.into())),
+            if !self.try_pump()? {
+                guard.clear_ready();
             }
         }
+    }
+
+    /// Receives what is there now, as the receiver for the moment (unless
+    /// another call is); whether anything came.
+    fn try_pump(&self) -> io::Result<bool> {
+        {
+            let mut inner = self.lock();
+            if inner.receiving {
+                return Ok(false);
+            }
+            inner.receiving = true;
+        }
+        let receiver = Receiver(self);
+        let pumped = self.pump_now("waiting for a pipe");
+        drop(receiver);
+        self.publish_nowait();
+        pumped.map_err(Into::into)
     }
 }

@@ -122,6 +122,9 @@ impl<'a> Waiter<'a> {
                 let mut changed = pin!(self.changed(conn, seen, what));
                 poll_fn(|cx| {
                     if let Poll::Ready(result) = ready.as_mut().poll(cx) {
+                        // This call receives now: the change it waited
+                        // for too would only wake its own task again.
+                        conn.lock().wakers.retain(|w| !w.will_wake(cx.waker()));
                         return Poll::Ready(result.map(Some));
                     }
                     match changed.as_mut().poll(cx) {
