@@ -712,8 +712,14 @@ impl NamedPipeServer {
         &self.inner.end
     }
 
-    /// The current client's connection, registered with the reactor.
+    /// The current client's connection, registered with the reactor. The
+    /// instance's connection changes only through this handle (`connect`,
+    /// `disconnect`), so the one registered last is it while it is kept:
+    /// the name's registry, shared by all its instances, is not locked.
     fn io(&self, what: &str) -> Result<Arc<Reactor>> {
+        if let Some(reactor) = &*self.reactor.lock().unwrap_or_else(|p| p.into_inner()) {
+            return Ok(reactor.clone());
+        }
         self.reactor_for(self.inner.conn_for_io(what)?)
     }
 

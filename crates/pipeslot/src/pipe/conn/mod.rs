@@ -128,6 +128,9 @@ struct Inner {
     changes: u64,
     /// Async calls waiting for a change.
     wakers: Vec<Waker>,
+    /// The async receiver's, waiting for a change beside its descriptor;
+    /// kept apart so that what the receiver files itself does not wake it.
+    receiver_waker: Option<Waker>,
     /// Consumption not yet told to the peer (a receive that could not wait
     /// to send it filed a withdrawal).
     owed_publish: bool,
@@ -183,6 +186,7 @@ impl Conn {
                 sleepers: 0,
                 changes: 0,
                 wakers: Vec::new(),
+                receiver_waker: None,
                 owed_publish: false,
             }),
             changed: Condvar::new(),
@@ -608,6 +612,9 @@ impl Conn {
         for waker in inner.wakers.drain(..) {
             waker.wake();
         }
+        if let Some(waker) = inner.receiver_waker.take() {
+            waker.wake();
+        }
     }
 
     /// Files whatever the transport holds right now, without waiting,
@@ -695,6 +702,9 @@ impl Conn {
             self.changed.notify_all();
         }
         for waker in inner.wakers.drain(..) {
+            waker.wake();
+        }
+        if let Some(waker) = inner.receiver_waker.take() {
             waker.wake();
         }
     }

@@ -119,18 +119,20 @@ impl<'a> Waiter<'a> {
             #[cfg(feature = "tokio")]
             Waiter::Reactor(_) => {
                 let mut ready = pin!(self.fd_ready(conn, interest, what));
-                let mut changed = pin!(self.changed(conn, seen, what));
                 poll_fn(|cx| {
                     if let Poll::Ready(result) = ready.as_mut().poll(cx) {
-                        // This call receives now: the change it waited
-                        // for too would only wake its own task again.
-                        conn.lock().wakers.retain(|w| !w.will_wake(cx.waker()));
+                        // This call receives now: what it files would
+                        // only wake its own task again.
+                        conn.lock().receiver_waker = None;
                         return Poll::Ready(result.map(Some));
                     }
-                    match changed.as_mut().poll(cx) {
-                        Poll::Ready(result) => Poll::Ready(result.map(|()| None)),
-                        Poll::Pending => Poll::Pending,
+                    let mut inner = conn.lock();
+                    if inner.changes != seen {
+                        inner.receiver_waker = None;
+                        return Poll::Ready(Ok(None));
                     }
+                    inner.receiver_waker = Some(cx.waker().clone());
+                    Poll::Pending
                 })
                 .await
             }
