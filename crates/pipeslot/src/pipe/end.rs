@@ -10,7 +10,8 @@
 //! opened; a [`PipeServer`](super::PipeServer) is an `EndCore` whose
 //! connection changes with each client it serves.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Weak};
 
 use super::cancel::{Cancel, Token};
 use super::conn::{block_on, Conn, Waiter};
@@ -37,7 +38,9 @@ pub(crate) struct EndCore {
     pub(crate) max_instances: u32,
     /// The process that opened (client) or created (server) this end.
     pub(crate) own_pid: u32,
-    modes: Mutex<(ReadMode, bool)>,
+    /// The read mode (bit 0: message) and wait mode (bit 1: PIPE_NOWAIT),
+    /// read on every call.
+    modes: AtomicU8,
     pub(crate) cancel: Arc<Cancel>,
 }
 
@@ -101,13 +104,19 @@ impl EndCore {
             out_buffer_size,
             max_instances,
             own_pid,
-            modes: Mutex::new(modes),
+            modes: AtomicU8::new(encode_modes(modes)),
             cancel: Cancel::new(),
         }
     }
 
     pub(crate) fn modes(&self) -> (ReadMode, bool) {
-        *self.modes.lock().unwrap_or_else(|p| p.into_inner())
+        let bits = self.modes.load(Ordering::SeqCst);
+        let read_mode = if bits & 1 != 0 {
+            ReadMode::Message
+        } else {
+            ReadMode::Byte
+        };
+        (read_mode, bits & 2 != 0)
     }
 
     pub(crate) fn token(&self) -> Token {
@@ -239,13 +248,20 @@ impl EndCore {
                 "a byte pipe cannot be read in message mode",
             ));
         }
-        self.modes.lock().unwrap_or_else(|p| p.into_inner()).0 = mode;
+        match mode {
+            ReadMode::Message => self.modes.fetch_or(1, Ordering::SeqCst),
+            ReadMode::Byte => self.modes.fetch_and(!1, Ordering::SeqCst),
+        };
         Ok(())
     }
 
     /// SetNamedPipeHandleState's wait mode (S78, S100).
     pub(crate) fn set_nowait(&self, nowait: bool) {
-        self.modes.lock().unwrap_or_else(|p| p.into_inner()).1 = nowait;
+        if nowait {
+            self.modes.fetch_or(2, Ordering::SeqCst);
+        } else {
+            self.modes.fetch_and(!2, Ordering::SeqCst);
+        }
     }
 
     /// GetNamedPipeHandleState (S104).
@@ -504,4 +520,9 @@ pub(crate) fn io_read(read: Result<MessageRead>) -> std::io::Result<usize> {
         Err(e) if e.kind() == ErrorKind::BrokenPipe => Ok(0),
         Err(e) => Err(e.into()),
     }
+}
+
+/// [`EndCore`]'s modes as bits.
+fn encode_modes((read_mode, nowait): (ReadMode, bool)) -> u8 {
+    u8::from(read_mode == ReadMode::Message) | (u8::from(nowait) << 1)
 }

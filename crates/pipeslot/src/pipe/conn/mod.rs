@@ -782,8 +782,7 @@ impl Conn {
                             ready.not_ready();
                         }
                     }
-                    drop(receiver);
-                    if std::mem::take(&mut self.lock().owed_publish) {
+                    if receiver.release() {
                         self.publish(waiter).await;
                     }
                 }
@@ -815,6 +814,20 @@ impl Conn {
 /// The receiver's role, given back when the call that took it ends — or is
 /// dropped.
 struct Receiver<'a>(&'a Conn);
+
+impl Receiver<'_> {
+    /// Gives the role back; whether consumption is owed to the peer (taken:
+    /// the caller tells it).
+    fn release(self) -> bool {
+        let conn = self.0;
+        std::mem::forget(self);
+        let mut inner = conn.lock();
+        inner.receiving = false;
+        inner.receiver_blocks = false;
+        conn.notify(&mut inner);
+        std::mem::take(&mut inner.owed_publish)
+    }
+}
 
 /// The parts of a message an async read took before it waits for the
 /// rest: given back to the front of the queue if the read is dropped, so

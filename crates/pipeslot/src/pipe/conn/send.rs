@@ -347,29 +347,31 @@ impl Conn {
         let mut done = 0usize;
         let mut owed_done = 0usize;
         loop {
-            let result = {
+            let (result, from_outbox) = {
                 let outbox = self.outbox();
                 if owed_done < outbox.len() {
-                    self.transport.send(&[&outbox[owed_done..]])
+                    (self.transport.send(&[&outbox[owed_done..]]), true)
                 } else if done == total {
                     return Ok(());
                 } else if done == 0 {
-                    self.transport.send(parts)
+                    (self.transport.send(parts), false)
                 } else {
-                    self.transport.send(&rest_of(parts, done))
+                    (self.transport.send(&rest_of(parts, done)), false)
                 }
             };
             match result {
-                Ok(Some(n)) => {
+                Ok(Some(n)) if from_outbox => {
                     let mut outbox = self.outbox();
-                    if owed_done < outbox.len() {
-                        owed_done += n;
-                        if owed_done == outbox.len() {
-                            outbox.clear();
-                            owed_done = 0;
-                        }
-                    } else {
-                        done += n;
+                    owed_done += n;
+                    if owed_done == outbox.len() {
+                        outbox.clear();
+                        owed_done = 0;
+                    }
+                }
+                Ok(Some(n)) => {
+                    done += n;
+                    if done == total {
+                        return Ok(());
                     }
                 }
                 Ok(None) => {

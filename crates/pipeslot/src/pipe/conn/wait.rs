@@ -25,6 +25,7 @@
 use std::future::poll_fn;
 use std::future::Future;
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -198,17 +199,21 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
 /// A lock that may be held across waits, by blocking and async callers
 /// alike: it serialises the sends of a connection (so that frames are
 /// never interleaved) and the sending phase of writes.
+///
+/// Taking a free gate and giving back one nobody waits for are one atomic
+/// operation each; only waiters use the mutex. A waiter counts itself
+/// (under the mutex) before it tries the gate once more and sleeps, and
+/// the holder frees the gate before it reads the count: whichever comes
+/// first, a waiter is either seen and woken or finds the gate free.
 #[derive(Default)]
 pub(crate) struct Gate {
-    state: Mutex<GateState>,
+    held: AtomicBool,
+    /// Threads blocked waiting.
+    waiting: AtomicUsize,
+    /// Async waiters registered (set and cleared under `state`).
+    has_wakers: AtomicBool,
+    state: Mutex<Vec<Waker>>,
     freed: Condvar,
-}
-
-#[derive(Default)]
-struct GateState {
-    held: bool,
-    blocked: usize,
-    wakers: Vec<Waker>,
 }
 
 /// A held [`Gate`]; released on drop (also when an async call holding it
@@ -218,45 +223,53 @@ pub(crate) struct GateGuard<'a> {
 }
 
 impl Gate {
-    fn lock(&self) -> MutexGuard<'_, GateState> {
+    fn lock(&self) -> MutexGuard<'_, Vec<Waker>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Takes the gate if it is free.
     pub(crate) fn try_acquire(&self) -> Option<GateGuard<'_>> {
-        let mut state = self.lock();
-        if state.held {
-            return None;
-        }
-        state.held = true;
-        Some(GateGuard { gate: self })
+        self.held
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+            .then_some(GateGuard { gate: self })
     }
 
     /// Takes the gate, waiting as `waiter` waits. Not cancellable: the
     /// holder always finishes or gives up soon (it waits for the socket
     /// with its own cancellation).
     pub(crate) async fn acquire(&self, waiter: &Waiter<'_>) -> GateGuard<'_> {
+        if let Some(guard) = self.try_acquire() {
+            return guard;
+        }
         match waiter {
             Waiter::Block(_) => {
-                let mut state = self.lock();
-                while state.held {
-                    state.blocked += 1;
-                    state = self.freed.wait(state).unwrap_or_else(|p| p.into_inner());
-                    state.blocked -= 1;
-                }
-                state.held = true;
-                GateGuard { gate: self }
+                let mut wakers = self.lock();
+                self.waiting.fetch_add(1, Ordering::SeqCst);
+                let guard = loop {
+                    if let Some(guard) = self.try_acquire() {
+                        break guard;
+                    }
+                    wakers = self.freed.wait(wakers).unwrap_or_else(|p| p.into_inner());
+                };
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                guard
             }
             #[cfg(feature = "tokio")]
             Waiter::Reactor(_) => {
                 poll_fn(|cx| {
-                    let mut state = self.lock();
-                    if state.held {
-                        register(&mut state.wakers, cx.waker());
-                        return Poll::Pending;
+                    if let Some(guard) = self.try_acquire() {
+                        return Poll::Ready(guard);
                     }
-                    state.held = true;
-                    Poll::Ready(GateGuard { gate: self })
+                    let mut wakers = self.lock();
+                    register(&mut wakers, cx.waker());
+                    self.has_wakers.store(true, Ordering::SeqCst);
+                    // Freed meanwhile: take it (the registration is woken,
+                    // spuriously, at the next release).
+                    match self.try_acquire() {
+                        Some(guard) => Poll::Ready(guard),
+                        None => Poll::Pending,
+                    }
                 })
                 .await
             }
@@ -266,13 +279,15 @@ impl Gate {
 
 impl Drop for GateGuard<'_> {
     fn drop(&mut self) {
-        let mut state = self.gate.lock();
-        state.held = false;
-        if state.blocked > 0 {
-            self.gate.freed.notify_one();
-        }
-        for waker in state.wakers.drain(..) {
-            waker.wake();
+        let gate = self.gate;
+        gate.held.store(false, Ordering::SeqCst);
+        if gate.waiting.load(Ordering::SeqCst) > 0 || gate.has_wakers.load(Ordering::SeqCst) {
+            let mut wakers = gate.lock();
+            gate.freed.notify_all();
+            gate.has_wakers.store(false, Ordering::SeqCst);
+            for waker in wakers.drain(..) {
+                waker.wake();
+            }
         }
     }
 }
