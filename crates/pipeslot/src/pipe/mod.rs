@@ -67,8 +67,10 @@
 //! handoff.rs    PipeHandoff, PipeConnection::adopt (inheritance)
 //! state.rs      the sans-IO connection state machine: frames in, reads,
 //!               peeks, credits and errors out; no syscalls, no clocks
-//! conn/         the blocking driver: feeds the state from a transport,
-//!               waits with cancellation
+//! conn/         the driver: feeds the state from a transport; every call
+//!               written once as an async fn that waits through a Waiter
+//!               (blocking: poll(2) + cancellation, run by block_on; or
+//!               tokio's reactor, for `crate::tokio`)
 //! transport/    how bytes, credits and wake-ups move: unix.rs today
 //! names.rs      the process-wide name table and instance bookkeeping
 //! acceptor.rs   one thread per name, multiplexing handshakes and waiters
@@ -77,8 +79,9 @@
 //! ```
 //!
 //! A new transport (the gateway's multiplexed stream) implements
-//! `transport::Transport`; a new driver (tokio) feeds the same
-//! `state::State`. See the `transport` module's docs.
+//! `transport::Transport`; a new way of waiting is a `Waiter` variant, and
+//! every call of the driver works with it unchanged. See the `transport`
+//! and `conn` modules' docs.
 //!
 //! # Example
 //!

@@ -44,14 +44,14 @@ impl Reactor {
     }
 
     /// Waits until the descriptor is ready for `interest`.
+    ///
+    /// Through tokio's one waker per direction (`poll_read_ready`), which is
+    /// cheaper than its list of waiters: one call at a time waits for a
+    /// readable descriptor (the receiver), and one for a writable one (the
+    /// outbox's flusher). A poll-based call (`AsyncRead`) that takes the
+    /// slot meanwhile wakes the receiver through its filing.
     pub(crate) async fn ready(&self, interest: PollFlags, what: &str) -> Result<Guard<'_>> {
-        let interest = if interest.contains(PollFlags::OUT) {
-            Interest::WRITABLE
-        } else {
-            Interest::READABLE
-        };
-        self.fd
-            .ready(interest)
+        std::future::poll_fn(|cx| self.poll_ready(cx, interest))
             .await
             .map_err(|e| Error::from_io(e, what))
     }

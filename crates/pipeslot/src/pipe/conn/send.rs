@@ -32,20 +32,20 @@ pub(super) struct OnDrop<'a> {
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     conn: &'a Conn,
     #[cfg(feature = "tokio")]
-    reactor: Option<std::sync::Arc<super::reactor::Reactor>>,
+    reactor: Option<&'a std::sync::Arc<super::reactor::Reactor>>,
     pub(super) frame: Option<Frame<'static>>,
     pub(super) unsend: usize,
 }
 
 impl<'a> OnDrop<'a> {
-    pub(super) fn new(conn: &'a Conn, waiter: &Waiter<'_>, frame: Option<Frame<'static>>) -> Self {
+    pub(super) fn new(conn: &'a Conn, waiter: &Waiter<'a>, frame: Option<Frame<'static>>) -> Self {
         #[cfg(not(feature = "tokio"))]
         let _ = waiter;
         OnDrop {
             conn,
             #[cfg(feature = "tokio")]
             reactor: match waiter {
-                Waiter::Reactor(reactor) => Some((*reactor).clone()),
+                Waiter::Reactor(reactor) => Some(*reactor),
                 Waiter::Block(_) => None,
             },
             frame,
@@ -69,7 +69,7 @@ impl Drop for OnDrop<'_> {
                 self.conn.lock().st.unsend(self.unsend);
             }
             if let Some(frame) = self.frame.take() {
-                self.conn.send_control_now(frame, &reactor);
+                self.conn.send_control_now(frame, reactor);
             }
         }
     }

@@ -132,7 +132,9 @@ impl<'a> Waiter<'a> {
                         inner.receiver_waker = None;
                         return Poll::Ready(Ok(None));
                     }
-                    inner.receiver_waker = Some(cx.waker().clone());
+                    if !matches!(&inner.receiver_waker, Some(w) if w.will_wake(cx.waker())) {
+                        inner.receiver_waker = Some(cx.waker().clone());
+                    }
                     Poll::Pending
                 })
                 .await

@@ -1,8 +1,8 @@
 //! How bytes, credits and wake-ups move between the two ends of a
 //! connection: the seam between the state machine
-//! ([`super::state::State`], which decides) and the drivers (the blocking
-//! driver [`super::conn::Conn`]; an async or relay driver later), which
-//! wait.
+//! ([`super::state::State`], which decides) and the driver
+//! ([`super::conn::Conn`], whose calls wait through a `Waiter`: blocking in
+//! `poll(2)`, or through tokio's reactor), which waits.
 //!
 //! A [`Transport`] does no waiting and keeps no protocol state. It sends
 //! and receives bytes without blocking, and names the one descriptor whose
