@@ -3,9 +3,11 @@
 //! module, and turns a `failure::Failure` into a message and an exit code.
 
 mod bcast;
+mod call;
 mod classic;
 mod client;
 mod demo;
+mod docs;
 mod failure;
 mod mailslot;
 mod output;
@@ -15,7 +17,7 @@ mod server_async;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// The whole command line.
 #[derive(Parser)]
@@ -29,7 +31,9 @@ use clap::{Parser, Subcommand};
                   programs.",
     after_help = "Example:\n  pipeslot pipe ls -l = sort -k5 -n\n      \
                   runs `ls -l` with its output piped into `sort -k5 -n`\n\n\
-                  Run `pipeslot help <COMMAND>` for the details of a subcommand.",
+                  Run `pipeslot help <COMMAND>` for the details of a subcommand, \
+                  `pipeslot manpage`\nfor the man page, and `pipeslot completions \
+                  bash|zsh|fish` for a completion script.",
     arg_required_else_help = true
 )]
 struct Cli {
@@ -78,6 +82,25 @@ enum Command {
         after_help = demo::AFTER_HELP,
     )]
     Demo(demo::DemoArgs),
+    #[command(
+        about = call::ABOUT,
+        long_about = call::LONG_ABOUT,
+        after_help = call::AFTER_HELP,
+    )]
+    Call(call::CallArgs),
+    #[command(
+        about = docs::COMPLETIONS_ABOUT,
+        long_about = docs::COMPLETIONS_LONG_ABOUT,
+        after_help = docs::COMPLETIONS_AFTER_HELP,
+    )]
+    Completions(docs::CompletionsArgs),
+    #[command(
+        visible_alias = "man",
+        about = docs::MANPAGE_ABOUT,
+        long_about = docs::MANPAGE_LONG_ABOUT,
+        after_help = docs::MANPAGE_AFTER_HELP,
+    )]
+    Manpage,
 }
 
 fn main() -> ExitCode {
@@ -89,6 +112,9 @@ fn main() -> ExitCode {
         Command::Client(args) => client::run(args),
         Command::Bcast(args) => bcast::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Call(args) => Ok(call::run(args)),
+        Command::Completions(args) => Ok(docs::completions(args, Cli::command())),
+        Command::Manpage => Ok(docs::manpage(Cli::command())),
     };
     match outcome {
         Ok(status) => ExitCode::from(status),

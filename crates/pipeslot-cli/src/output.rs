@@ -32,6 +32,22 @@ pub fn line(args: fmt::Arguments<'_>) {
     }
 }
 
+/// Writes `bytes` as they are to stdout, unless stdout was found closed
+/// before; fails like [`line`] does, quietly.
+pub fn raw(bytes: &[u8]) {
+    if closed() {
+        return;
+    }
+    let mut stdout = io::stdout().lock();
+    let written = stdout.write_all(bytes).and_then(|()| stdout.flush());
+    if let Err(e) = written {
+        CLOSED.store(true, Ordering::SeqCst);
+        if e.kind() != io::ErrorKind::BrokenPipe {
+            let _ = writeln!(io::stderr(), "pipeslot: write to stdout failed: {e}");
+        }
+    }
+}
+
 /// Whether a write to stdout failed: its reader has gone, so whatever the
 /// subcommand would print next is for nobody.
 pub fn closed() -> bool {
