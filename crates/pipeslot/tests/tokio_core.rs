@@ -366,3 +366,48 @@ fn a_dropped_write_delivers_its_message_whole_or_not_at_all() {
         assert_eq!(&buf[..5], b"after");
     });
 }
+
+#[test]
+fn a_write_dropped_outside_any_runtime_does_not_panic() {
+    // A send_msg future left waiting for the reader and dropped after its
+    // runtime is gone: nothing may panic (its clean-up cannot start a task
+    // then); the pipe stays usable from blocking code.
+    let root = tempfile::tempdir().unwrap();
+    let pipe = name("dropped-outside");
+    let runtime = runtime();
+    let (server, client, pending) = runtime.block_on(async {
+        let server = ServerOptions::new()
+            .pipe_mode(PipeMode::Message)
+            .in_buffer_size(100)
+            .out_buffer_size(100)
+            .root(root.path())
+            .create(&pipe)
+            .unwrap();
+        let client = ClientOptions::new().root(root.path()).open(&pipe).unwrap();
+        guard("connect", server.connect()).await.unwrap();
+        let server = Arc::new(server);
+        let writer = server.clone();
+        let mut pending = Box::pin(async move { writer.send_msg(&[5u8; 1000]).await });
+        // Poll once: it sends, then waits for the reader.
+        let polled = futures_poll_once(&mut pending).await;
+        assert!(
+            polled.is_none(),
+            "a 1000-byte write waits with a 100-byte quota"
+        );
+        (server, client, pending)
+    });
+    drop(runtime);
+    drop(pending);
+    drop((server, client));
+}
+
+/// Polls a future once from inside a task.
+async fn futures_poll_once<F: std::future::Future + Unpin>(future: &mut F) -> Option<F::Output> {
+    std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(match std::pin::Pin::new(&mut *future).poll(cx) {
+            std::task::Poll::Ready(value) => Some(value),
+            std::task::Poll::Pending => None,
+        })
+    })
+    .await
+}

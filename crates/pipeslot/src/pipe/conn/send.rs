@@ -130,7 +130,7 @@ impl Conn {
         } else {
             // Another send is under way: queue behind it.
             let reactor = reactor.clone();
-            ::tokio::spawn(async move {
+            spawn(async move {
                 let conn = reactor.conn().clone();
                 conn.send_encoded(&bytes, &Waiter::Reactor(&reactor)).await;
             });
@@ -150,9 +150,12 @@ impl Conn {
             return;
         }
         let reactor = reactor.clone();
-        ::tokio::spawn(async move {
+        let started = spawn(async move {
             let conn = reactor.conn().clone();
             let waiter = Waiter::Reactor(&reactor);
+            // Dropped with its runtime before it finished: the next send
+            // starts another.
+            let unfinished = Unfinished(&conn.flushing);
             loop {
                 {
                     let gate = conn.sending.acquire(&waiter).await;
@@ -197,7 +200,13 @@ impl Conn {
                     break;
                 }
             }
+            std::mem::forget(unfinished);
         });
+        if !started {
+            // No runtime (a future dropped outside one): what is owed stays
+            // in the outbox and goes before this end's next send.
+            self.flushing.store(false, Ordering::SeqCst);
+        }
     }
 
     /// Sends the frames of one write; returns its stream offset and whether
@@ -444,6 +453,30 @@ impl Conn {
                 format!("{what}: the other end has closed"),
             ),
         }
+    }
+}
+
+/// Clears a flusher's flag when its task is dropped before it finished.
+#[cfg(feature = "tokio")]
+struct Unfinished<'a>(&'a std::sync::atomic::AtomicBool);
+
+#[cfg(feature = "tokio")]
+impl Drop for Unfinished<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Starts `task` on the current tokio runtime; `false` when there is none
+/// (an async call's future dropped outside any runtime): never a panic.
+#[cfg(feature = "tokio")]
+fn spawn(task: impl std::future::Future<Output = ()> + Send + 'static) -> bool {
+    match ::tokio::runtime::Handle::try_current() {
+        Ok(handle) => {
+            handle.spawn(task);
+            true
+        }
+        Err(_) => false,
     }
 }
 
