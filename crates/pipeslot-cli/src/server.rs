@@ -45,14 +45,13 @@
 //! duplicates of that one handle, so nobody can swap the file between a
 //! command and its read-back.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use pipeslot::mailslot::MailslotWriter;
 use pipeslot::pipe::{PipeMode, PipeServer, ReadMode, ServerOptions};
@@ -66,7 +65,9 @@ use crate::classic::{
 use crate::failure::Failure;
 // The threaded and async servers split command lines and word a failed
 // start the same way.
-use crate::server_async::{self, split_words, CANNOT_CREATE_PROCESS};
+use crate::server_async::{
+    self, create_temp_file, delete_temp_file, split_words, CANNOT_CREATE_PROCESS,
+};
 
 /// The arguments of `pipeslot server`.
 #[derive(clap::Args)]
@@ -478,39 +479,9 @@ struct TempFile {
 impl TempFile {
     /// Creates a new file, mode 0600, in the temp directory.
     fn create(number: u32) -> Result<TempFile, Failure> {
-        let dir = std::env::temp_dir();
-        let seed = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.subsec_nanos())
-            ^ std::process::id();
-        let mut last_error = None;
-        for attempt in 0..TEMP_ATTEMPTS {
-            let path = dir.join(format!(
-                "pipeslot-server-{}-{number}-{:x}.tmp",
-                std::process::id(),
-                seed.wrapping_add(attempt.wrapping_mul(0x9e37_79b9))
-            ));
-            match OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-            {
-                Ok(file) => return Ok(TempFile { path, file }),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_error = Some(e),
-                Err(e) => {
-                    last_error = Some(e);
-                    break;
-                }
-            }
-        }
-        let error = last_error.unwrap_or_else(|| io::Error::other("no name left"));
-        Err(Failure::os(
-            "Cannot create temp file",
-            EXIT_FAILURE,
-            pipeslot::Error::from_io(error, format!("creating a temp file in {}", dir.display())),
-        ))
+        let (path, file) = create_temp_file(number)
+            .map_err(|e| Failure::os("Cannot create temp file", EXIT_FAILURE, e))?;
+        Ok(TempFile { path, file })
     }
 
     /// Runs `command` with stdout and stderr into the emptied file, and
@@ -539,15 +510,7 @@ impl TempFile {
     }
 
     fn delete(&self) {
-        if let Err(e) = std::fs::remove_file(&self.path) {
-            if e.kind() != io::ErrorKind::NotFound {
-                let _ = writeln!(
-                    io::stderr(),
-                    "pipeslot: Failed deleting temp file {}: {e}",
-                    self.path.display()
-                );
-            }
-        }
+        delete_temp_file(&self.path);
     }
 }
 
@@ -579,9 +542,6 @@ const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 /// How much of the output is read at a time.
 const READ_CHUNK: usize = 64 * 1024;
-
-/// How many names to try for a temp file.
-const TEMP_ATTEMPTS: u32 = 16;
 
 const USAGE_HINT: &str = "Usage: pipeslot server [--pipe NAME] [--mailslot NAME] [--instances N] \
                           [--timeout MS] [--async] (see `pipeslot server --help`)";

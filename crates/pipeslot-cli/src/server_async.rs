@@ -37,7 +37,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -372,38 +372,9 @@ struct TempFile {
 impl TempFile {
     /// Creates a new file, mode 0600, in the temp directory.
     fn create(number: u32) -> Result<TempFile, SetupError> {
-        let dir = std::env::temp_dir();
-        let seed = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.subsec_nanos())
-            ^ std::process::id();
-        let mut last_error = None;
-        for attempt in 0..TEMP_ATTEMPTS {
-            let path = dir.join(format!(
-                "pipeslot-server-{}-{number}-{:x}.tmp",
-                std::process::id(),
-                seed.wrapping_add(attempt.wrapping_mul(0x9e37_79b9))
-            ));
-            match OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-            {
-                Ok(file) => return Ok(TempFile { path, file }),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_error = Some(e),
-                Err(e) => {
-                    last_error = Some(e);
-                    break;
-                }
-            }
-        }
-        let error = last_error.unwrap_or_else(|| io::Error::other("no name left"));
-        Err(SetupError::Os(
-            "Cannot create temp file",
-            pipeslot::Error::from_io(error, format!("creating a temp file in {}", dir.display())),
-        ))
+        let (path, file) =
+            create_temp_file(number).map_err(|e| SetupError::Os("Cannot create temp file", e))?;
+        Ok(TempFile { path, file })
     }
 
     /// Runs `command` with stdout and stderr into the emptied file, and
@@ -437,15 +408,7 @@ impl TempFile {
     }
 
     fn delete(&self) {
-        if let Err(e) = std::fs::remove_file(&self.path) {
-            if e.kind() != io::ErrorKind::NotFound {
-                let _ = writeln!(
-                    io::stderr(),
-                    "pipeslot: Failed deleting temp file {}: {e}",
-                    self.path.display()
-                );
-            }
-        }
+        delete_temp_file(&self.path);
     }
 }
 
@@ -453,6 +416,56 @@ impl Drop for TempFile {
     /// A task that panicked leaves no file behind either.
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Creates a command's temp file, `pipeslot-server-PID-N-XXXX.tmp` in
+/// `$TMPDIR`, mode 0600, under a name nobody has (both servers use it).
+pub fn create_temp_file(number: u32) -> Result<(PathBuf, File), pipeslot::Error> {
+    let dir = std::env::temp_dir();
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.subsec_nanos())
+        ^ std::process::id();
+    let mut last_error = None;
+    for attempt in 0..TEMP_ATTEMPTS {
+        let path = dir.join(format!(
+            "pipeslot-server-{}-{number}-{:x}.tmp",
+            std::process::id(),
+            seed.wrapping_add(attempt.wrapping_mul(0x9e37_79b9))
+        ));
+        match OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(file) => return Ok((path, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => last_error = Some(e),
+            Err(e) => {
+                last_error = Some(e);
+                break;
+            }
+        }
+    }
+    let error = last_error.unwrap_or_else(|| io::Error::other("no name left"));
+    Err(pipeslot::Error::from_io(
+        error,
+        format!("creating a temp file in {}", dir.display()),
+    ))
+}
+
+/// Deletes a command's temp file at shutdown, saying so if that fails.
+pub fn delete_temp_file(path: &Path) {
+    if let Err(e) = std::fs::remove_file(path) {
+        if e.kind() != io::ErrorKind::NotFound {
+            let _ = writeln!(
+                io::stderr(),
+                "pipeslot: Failed deleting temp file {}: {e}",
+                path.display()
+            );
+        }
     }
 }
 

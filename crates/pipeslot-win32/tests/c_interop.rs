@@ -30,33 +30,11 @@ fn c_client_locates_the_rust_server_and_gets_a_commands_output() {
         return;
     };
     let sandbox = Sandbox::new("c-client");
-    let server = sandbox.start(
+    let client = clientnp_against_rust_server(
+        &sandbox,
         pipeslot,
-        &[
-            "server",
-            "--pipe",
-            &sandbox.pipe,
-            "--mailslot",
-            &sandbox.mailslot,
-            "--timeout",
-            "200",
-        ],
-        None,
-    );
-    server.wait_for_stdout("is running");
-    // No pipe name: LocateServer reads the Rust server's announcement.
-    let client = sandbox.start(
-        &c_program("clientNP"),
-        &["-m", &sandbox.mailslot, "-t", "200"],
-        Some("echo hello from C\n$ShutDownServer\n"),
-    );
-    let client = client.finish();
-    assert!(client.status.success(), "{client:?}");
-    assert!(
-        client
-            .stdout
-            .contains(&format!("Pipe Name: {}.", sandbox.pipe)),
-        "{client:?}"
+        &[],
+        "echo hello from C\n$ShutDownServer\n",
     );
     assert!(
         client
@@ -67,9 +45,6 @@ fn c_client_locates_the_rust_server_and_gets_a_commands_output() {
     assert!(client
         .stdout
         .ends_with("Quit command received. Disconnect.\n"));
-    let server = server.finish();
-    assert!(server.status.success(), "{server:?}");
-    assert!(server.stdout.contains("Server process will exit."));
 }
 
 #[test]
@@ -81,33 +56,11 @@ fn c_client_is_served_by_the_async_rust_server() {
         return;
     };
     let sandbox = Sandbox::new("c-async");
-    let server = sandbox.start(
+    let client = clientnp_against_rust_server(
+        &sandbox,
         pipeslot,
-        &[
-            "server",
-            "--async",
-            "--pipe",
-            &sandbox.pipe,
-            "--mailslot",
-            &sandbox.mailslot,
-            "--timeout",
-            "200",
-        ],
-        None,
-    );
-    server.wait_for_stdout("is running");
-    let client = sandbox.start(
-        &c_program("clientNP"),
-        &["-m", &sandbox.mailslot, "-t", "200"],
-        Some("echo hello from C\nprintf a\\nbc\n$ShutDownServer\n"),
-    );
-    let client = client.finish();
-    assert!(client.status.success(), "{client:?}");
-    assert!(
-        client
-            .stdout
-            .contains(&format!("Pipe Name: {}.", sandbox.pipe)),
-        "{client:?}"
+        &["--async"],
+        "echo hello from C\nprintf a\\nbc\n$ShutDownServer\n",
     );
     assert!(
         client
@@ -115,10 +68,50 @@ fn c_client_is_served_by_the_async_rust_server() {
             .contains("Enter Command: hello from C\n\nEnter Command: a\nbc\nEnter Command: "),
         "{client:?}"
     );
+    assert_eq!(sandbox.temp_files(), Vec::<String>::new());
+}
+
+/// Starts `pipeslot server` (with `extra` arguments), runs the C clientNP
+/// with `commands` on stdin — it locates the server through the mailslot,
+/// no pipe name given — and checks that both end well: the client found
+/// the server's pipe, and the server shut down on the client's
+/// `$ShutDownServer`. Returns the client's run.
+fn clientnp_against_rust_server(
+    sandbox: &Sandbox,
+    pipeslot: &Path,
+    extra: &[&str],
+    commands: &str,
+) -> Finished {
+    let mut args = vec!["server"];
+    args.extend_from_slice(extra);
+    args.extend([
+        "--pipe",
+        sandbox.pipe.as_str(),
+        "--mailslot",
+        sandbox.mailslot.as_str(),
+        "--timeout",
+        "200",
+    ]);
+    let server = sandbox.start(pipeslot, &args, None);
+    server.wait_for_stdout("is running");
+    let client = sandbox
+        .start(
+            &c_program("clientNP"),
+            &["-m", &sandbox.mailslot, "-t", "200"],
+            Some(commands),
+        )
+        .finish();
+    assert!(client.status.success(), "{client:?}");
+    assert!(
+        client
+            .stdout
+            .contains(&format!("Pipe Name: {}.", sandbox.pipe)),
+        "{client:?}"
+    );
     let server = server.finish();
     assert!(server.status.success(), "{server:?}");
     assert!(server.stdout.contains("Server process will exit."));
-    assert_eq!(sandbox.temp_files(), Vec::<String>::new());
+    client
 }
 
 #[test]

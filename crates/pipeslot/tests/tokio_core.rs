@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pipeslot::pipe::{PipeMode, ReadMode, WaitTimeout};
-use pipeslot::tokio::{ClientOptions, NamedPipeServer, ServerOptions};
+use pipeslot::tokio::{ClientOptions, NamedPipeClient, NamedPipeServer, ServerOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -23,6 +23,26 @@ async fn guard<T>(what: &str, future: impl std::future::Future<Output = T>) -> T
     tokio::time::timeout(Duration::from_secs(30), future)
         .await
         .unwrap_or_else(|_| panic!("hung: {what}"))
+}
+
+/// A connected message pipe with `quota`-byte quotas both ways, the
+/// client in message-read mode.
+async fn connected_message_pair(
+    root: &std::path::Path,
+    pipe: &str,
+    quota: u32,
+) -> (NamedPipeServer, NamedPipeClient) {
+    let server = ServerOptions::new()
+        .pipe_mode(PipeMode::Message)
+        .in_buffer_size(quota)
+        .out_buffer_size(quota)
+        .root(root)
+        .create(pipe)
+        .unwrap();
+    let client = ClientOptions::new().root(root).open(pipe).unwrap();
+    client.set_read_mode(ReadMode::Message).unwrap();
+    guard("connect", server.connect()).await.unwrap();
+    (server, client)
 }
 
 fn name(tag: &str) -> String {
@@ -249,16 +269,7 @@ fn a_dropped_read_of_a_long_message_gives_its_parts_back() {
     let root = tempfile::tempdir().unwrap();
     let pipe = name("dropped-read");
     runtime().block_on(async {
-        let server = ServerOptions::new()
-            .pipe_mode(PipeMode::Message)
-            .in_buffer_size(4096)
-            .out_buffer_size(4096)
-            .root(root.path())
-            .create(&pipe)
-            .unwrap();
-        let client = ClientOptions::new().root(root.path()).open(&pipe).unwrap();
-        client.set_read_mode(ReadMode::Message).unwrap();
-        guard("connect", server.connect()).await.unwrap();
+        let (server, client) = connected_message_pair(root.path(), &pipe, 4096).await;
         let message: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
         let server = Arc::new(server);
         let writer = {
@@ -333,16 +344,7 @@ fn a_dropped_write_delivers_its_message_whole_or_not_at_all() {
     let root = tempfile::tempdir().unwrap();
     let pipe = name("dropped-write");
     runtime().block_on(async {
-        let server = ServerOptions::new()
-            .pipe_mode(PipeMode::Message)
-            .in_buffer_size(1000)
-            .out_buffer_size(1000)
-            .root(root.path())
-            .create(&pipe)
-            .unwrap();
-        let client = ClientOptions::new().root(root.path()).open(&pipe).unwrap();
-        client.set_read_mode(ReadMode::Message).unwrap();
-        guard("connect", server.connect()).await.unwrap();
+        let (server, client) = connected_message_pair(root.path(), &pipe, 1000).await;
         // 5000 bytes with a 1000-byte quota: it waits for the reader.
         let big = vec![7u8; 5000];
         let sent = tokio::time::timeout(Duration::from_millis(50), server.send_msg(&big)).await;

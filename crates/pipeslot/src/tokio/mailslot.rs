@@ -71,36 +71,19 @@ impl MailslotOptions {
         Self::default()
     }
 
-    /// See [`mailslot::MailslotOptions::root`]; writers must use the same
-    /// root ([`MailslotWriterOptions::root`]).
-    pub fn root(&mut self, root: impl Into<PathBuf>) -> &mut Self {
-        self.inner.root(root);
-        self
-    }
-
-    /// See [`mailslot::MailslotOptions::max_message_size`] (S144).
-    pub fn max_message_size(&mut self, bytes: u32) -> &mut Self {
-        self.inner.max_message_size(bytes);
-        self
-    }
-
-    /// See [`mailslot::MailslotOptions::read_timeout`] (S144): how long
-    /// [`Mailslot::recv`] waits for a message.
-    pub fn read_timeout(&mut self, timeout: Option<Duration>) -> &mut Self {
-        self.inner.read_timeout(timeout);
-        self
-    }
-
-    /// See [`mailslot::MailslotOptions::machine_wide`].
-    pub fn machine_wide(&mut self, yes: bool) -> &mut Self {
-        self.inner.machine_wide(yes);
-        self
-    }
-
-    /// See [`mailslot::MailslotOptions::allow_other_users`] (T24).
-    pub fn allow_other_users(&mut self, yes: bool) -> &mut Self {
-        self.inner.allow_other_users(yes);
-        self
+    forward! {
+        /// See [`mailslot::MailslotOptions::root`]; writers must use the same
+        /// root ([`MailslotWriterOptions::root`]).
+        root(root: impl Into<PathBuf>);
+        /// See [`mailslot::MailslotOptions::max_message_size`] (S144).
+        max_message_size(bytes: u32);
+        /// See [`mailslot::MailslotOptions::read_timeout`] (S144): how long
+        /// [`Mailslot::recv`] waits for a message.
+        read_timeout(timeout: Option<Duration>);
+        /// See [`mailslot::MailslotOptions::machine_wide`].
+        machine_wide(yes: bool);
+        /// See [`mailslot::MailslotOptions::allow_other_users`] (T24).
+        allow_other_users(yes: bool);
     }
 
     /// Creates the mailslot `name` (`CreateMailslot`), with the errors of
@@ -358,16 +341,11 @@ impl MailslotWriterOptions {
         Self::default()
     }
 
-    /// See [`mailslot::WriterOptions::root`].
-    pub fn root(&mut self, root: impl Into<PathBuf>) -> &mut Self {
-        self.inner.root(root);
-        self
-    }
-
-    /// See [`mailslot::WriterOptions::expect_reader_uid`] (T2).
-    pub fn expect_reader_uid(&mut self, uid: u32) -> &mut Self {
-        self.inner.expect_reader_uid(uid);
-        self
+    forward! {
+        /// See [`mailslot::WriterOptions::root`].
+        root(root: impl Into<PathBuf>);
+        /// See [`mailslot::WriterOptions::expect_reader_uid`] (T2).
+        expect_reader_uid(uid: u32);
     }
 
     /// Opens the mailslot `name` for writing (`CreateFile`), with the

@@ -72,6 +72,20 @@
 //! what a drop leaves behind; in short, no call ever leaves half a message
 //! in the pipe or loses data it had taken from it.
 
+/// Forwards builder setters to the blocking builder the async one wraps
+/// (`inner`), keeping the chain on the async one.
+macro_rules! forward {
+    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty);)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(&mut self, $arg: $ty) -> &mut Self {
+                self.inner.$name($arg);
+                self
+            }
+        )*
+    };
+}
+
 mod mailslot;
 mod pipe;
 

@@ -60,20 +60,6 @@ pub struct ServerOptions {
     inner: pipe::ServerOptions,
 }
 
-/// Forwards builder setters to the blocking builder, keeping the chain on
-/// the async one.
-macro_rules! forward {
-    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty);)*) => {
-        $(
-            $(#[$doc])*
-            pub fn $name(&mut self, $arg: $ty) -> &mut Self {
-                self.inner.$name($arg);
-                self
-            }
-        )*
-    };
-}
-
 impl ServerOptions {
     /// The defaults of [`pipe::ServerOptions`].
     pub fn new() -> Self {
@@ -107,12 +93,8 @@ impl ServerOptions {
         allow_uid(uid: u32);
         /// See [`pipe::ServerOptions::allow_gid`].
         allow_gid(gid: u32);
-    }
-
-    /// See [`pipe::ServerOptions::root`].
-    pub fn root(&mut self, root: impl Into<PathBuf>) -> &mut Self {
-        self.inner.root(root);
-        self
+        /// See [`pipe::ServerOptions::root`].
+        root(root: impl Into<PathBuf>);
     }
 
     /// Creates an instance of `name` (`CreateNamedPipe`), with the errors
@@ -171,12 +153,8 @@ impl ClientOptions {
         write(write: bool);
         /// See [`pipe::ClientOptions::expect_server_uid`].
         expect_server_uid(uid: u32);
-    }
-
-    /// See [`pipe::ClientOptions::root`].
-    pub fn root(&mut self, root: impl Into<PathBuf>) -> &mut Self {
-        self.inner.root(root);
-        self
+        /// See [`pipe::ClientOptions::root`].
+        root(root: impl Into<PathBuf>);
     }
 
     /// Opens `name` (`CreateFile`). Like tokio's, this does not wait for an

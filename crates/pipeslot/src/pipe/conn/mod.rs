@@ -795,17 +795,25 @@ impl Conn {
     /// cannot take at once is finished by the outbox's flusher, so that a
     /// read that took data cannot be dropped before it returns it.
     async fn publish(&self, waiter: &Waiter<'_>) {
-        let consumed = {
-            let mut inner = self.lock();
-            inner.owed_publish = false;
-            inner.st.consumed()
-        };
-        if self.transport.publish_consumed(consumed) == Ring::SendConsumed {
-            let frame = Frame::Consumed { total: consumed };
-            match waiter {
-                Waiter::Block(_) => self.send_control(frame, waiter).await,
-                #[cfg(feature = "tokio")]
-                Waiter::Reactor(reactor) => self.send_control_now(frame, reactor),
+        match waiter {
+            Waiter::Block(_) => {
+                let consumed = {
+                    let mut inner = self.lock();
+                    inner.owed_publish = false;
+                    inner.st.consumed()
+                };
+                if self.transport.publish_consumed(consumed) == Ring::SendConsumed {
+                    self.send_control(Frame::Consumed { total: consumed }, waiter)
+                        .await;
+                }
+            }
+            #[cfg(feature = "tokio")]
+            Waiter::Reactor(reactor) => {
+                self.lock().owed_publish = true;
+                self.publish_nowait();
+                if self.lock().owed_publish || !self.outbox().is_empty() {
+                    self.spawn_flusher(reactor);
+                }
             }
         }
     }

@@ -95,9 +95,10 @@ impl Conn {
         }
     }
 
-    /// Sends a control frame without waiting (an async caller that must
-    /// not be dropped with it, or a dropped one): what the socket does not
-    /// take now goes to the outbox, which a task of the runtime finishes.
+    /// Sends a control frame without waiting (a dropped async call's
+    /// `Committed` or `Discard`; rings go through `publish`): what the
+    /// socket does not take now goes to the outbox, which a task of the
+    /// runtime finishes.
     #[cfg(feature = "tokio")]
     pub(super) fn send_control_now(
         &self,
@@ -108,25 +109,18 @@ impl Conn {
         if frame.encode(&mut bytes).is_err() {
             return;
         }
-        let consumed = matches!(frame, Frame::Consumed { .. });
         if let Some(_gate) = self.sending.try_acquire() {
             let mut outbox = self.outbox();
             if outbox.is_empty() {
                 match self.transport.send(&[&bytes]) {
                     Ok(Some(n)) if n == bytes.len() => return,
                     Ok(Some(n)) => outbox.extend_from_slice(&bytes[n..]),
-                    Ok(None) if consumed => self.lock().owed_publish = true,
                     Ok(None) => outbox.extend_from_slice(&bytes),
                     Err(_) => return, // the peer is gone
                 }
-            } else if consumed {
-                self.lock().owed_publish = true;
             } else {
                 outbox.extend_from_slice(&bytes);
             }
-        } else if consumed {
-            // The sender under way leaves; the flusher rings after it.
-            self.lock().owed_publish = true;
         } else {
             // Another send is under way: queue behind it.
             let reactor = reactor.clone();
