@@ -9,6 +9,7 @@ mod client;
 mod demo;
 mod docs;
 mod failure;
+mod ls;
 mod mailslot;
 mod output;
 mod pipe;
@@ -89,6 +90,12 @@ enum Command {
     )]
     Call(call::CallArgs),
     #[command(
+        about = ls::ABOUT,
+        long_about = ls::LONG_ABOUT,
+        after_help = ls::AFTER_HELP,
+    )]
+    Ls(ls::LsArgs),
+    #[command(
         about = docs::COMPLETIONS_ABOUT,
         long_about = docs::COMPLETIONS_LONG_ABOUT,
         after_help = docs::COMPLETIONS_AFTER_HELP,
@@ -113,6 +120,7 @@ fn main() -> ExitCode {
         Command::Bcast(args) => bcast::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Call(args) => Ok(call::run(args)),
+        Command::Ls(args) => ls::run(args),
         Command::Completions(args) => Ok(docs::completions(args, Cli::command())),
         Command::Manpage => Ok(docs::manpage(Cli::command())),
     };

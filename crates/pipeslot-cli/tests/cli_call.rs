@@ -3,73 +3,15 @@
 //! PIPESLOT_ROOT; its pipe servers run in threads of the test, over the
 //! library, in that root.
 
+mod util;
+
 use std::io::Read;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
 use std::thread;
-use std::time::Duration;
 
 use pipeslot::pipe::{ClientOptions, PipeMode, PipeServer, ReadMode, ServerOptions};
 use pipeslot::PipeName;
-use tempfile::TempDir;
-
-/// A test's own namespace root.
-fn sandbox() -> TempDir {
-    tempfile::tempdir().expect("temp dir")
-}
-
-/// `pipeslot ARGS` in `root`, not yet started.
-fn command(root: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_pipeslot"));
-    command
-        .args(args)
-        .env("PIPESLOT_ROOT", root)
-        .env("RUST_BACKTRACE", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
-
-/// Runs `pipeslot ARGS` in `root` to its end (a hang detector kills it
-/// after 20 s).
-fn pipeslot(root: &Path, args: &[&str]) -> Output {
-    let child = command(root, args).spawn().expect("running pipeslot");
-    wait(child)
-}
-
-fn wait(child: Child) -> Output {
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(HANG) {
-        Ok(output) => output.expect("waiting for pipeslot"),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("hung: pipeslot did not finish within {HANG:?}");
-        }
-    }
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-/// No panic: not 101, not killed by a signal, no panic text on stderr.
-#[track_caller]
-fn assert_no_panic(status: Option<i32>, stderr: &str) {
-    assert!(status.is_some(), "killed by a signal: {stderr}");
-    assert_ne!(status, Some(101), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(!stderr.contains("stack backtrace"), "{stderr}");
-}
+use util::{assert_no_panic, command, pipeslot, sandbox, stderr, stdout, wait};
 
 /// A message pipe `\\.\pipe\<path>` in `root` with `instances` instances.
 fn message_pipe(root: &Path, path: &str, instances: u32) -> PipeServer {
@@ -298,6 +240,3 @@ fn manpage_is_roff() {
         assert!(page.contains("call"), "{page}");
     }
 }
-
-/// Hang detector for one program.
-const HANG: Duration = Duration::from_secs(20);

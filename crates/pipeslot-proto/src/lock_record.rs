@@ -35,6 +35,29 @@
 //! let bytes = record.encode().unwrap();
 //! assert_eq!(LockRecord::decode(&bytes).unwrap(), record);
 //! ```
+//!
+//! # Live status
+//!
+//! A record may end with a `status` parameter: counters the owner keeps
+//! current while it runs (for a pipe: instances, listening instances,
+//! connected instances; for a mailslot: queued messages), so that
+//! `pipeslot ls` shows them without asking each owner. Its value has a
+//! fixed width — every number is ten decimal digits, space-separated —
+//! so the owner rewrites it in place with one `pwrite(2)` and the record
+//! never changes length. The first and last numbers are a sequence number
+//! the owner bumps on every update; a reader that sees them differ has
+//! read in the middle of an update and reads again ([`decode_status`]).
+//!
+//! ```
+//! use pipeslot_proto::lock_record::{decode_status, encode_status};
+//!
+//! let value = encode_status(7, &[3, 1, 2]);
+//! assert_eq!(value, "0000000007 0000000003 0000000001 0000000002 0000000007");
+//! assert_eq!(decode_status(&value), Some(vec![3, 1, 2]));
+//! // Torn: the owner was half-way through update 8.
+//! let torn = "0000000008 0000000004 0000000001 0000000002 0000000007";
+//! assert_eq!(decode_status(torn), None);
+//! ```
 
 use std::fmt;
 
@@ -42,6 +65,47 @@ use std::fmt;
 pub const MAX_RECORD_LEN: usize = 8192;
 
 const MAGIC_LINE: &str = "pipeslot-lock 1";
+
+/// The key of the live-status parameter (see the [module docs](self)).
+pub const STATUS_KEY: &str = "status";
+
+/// The width of one number of a status value, in bytes.
+const STATUS_DIGITS: usize = 10;
+
+/// The value of a `status` parameter: `seq`, the `values`, `seq` again,
+/// each as ten decimal digits, separated by single spaces. Its length
+/// depends only on how many values there are.
+pub fn encode_status(seq: u32, values: &[u32]) -> String {
+    let mut out = String::with_capacity((values.len() + 2) * (STATUS_DIGITS + 1));
+    for (index, number) in std::iter::once(seq)
+        .chain(values.iter().copied())
+        .chain(std::iter::once(seq))
+        .enumerate()
+    {
+        if index > 0 {
+            out.push(' ');
+        }
+        out.push_str(&format!("{number:0width$}", width = STATUS_DIGITS));
+    }
+    out
+}
+
+/// The values of a `status` parameter, or `None` when it is malformed or
+/// torn (its two sequence numbers differ: read again).
+pub fn decode_status(value: &str) -> Option<Vec<u32>> {
+    let numbers = value
+        .split(' ')
+        .map(|word| {
+            (word.len() == STATUS_DIGITS && word.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| word.parse::<u32>().ok())
+                .flatten()
+        })
+        .collect::<Option<Vec<u32>>>()?;
+    match numbers.as_slice() {
+        [first, values @ .., last] if first == last => Some(values.to_vec()),
+        _ => None,
+    }
+}
 
 /// What kind of object a name belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -191,6 +255,12 @@ impl LockRecord {
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
+
+    /// The live status values, when the record has a well-formed,
+    /// untorn `status` parameter ([`decode_status`]).
+    pub fn status(&self) -> Option<Vec<u32>> {
+        decode_status(self.param(STATUS_KEY)?)
+    }
 }
 
 fn push_pair(out: &mut String, key: &str, value: &str) {
@@ -296,7 +366,36 @@ mod tests {
         assert_eq!(r.encode(), Err(RecordError::BadLine(7)));
     }
 
+    #[test]
+    fn status_has_a_fixed_width_and_detects_tearing() {
+        let short = encode_status(0, &[0, 0]);
+        let long = encode_status(u32::MAX, &[u32::MAX, 17]);
+        assert_eq!(short.len(), long.len());
+        assert_eq!(decode_status(&long), Some(vec![u32::MAX, 17]));
+        assert_eq!(decode_status(&encode_status(3, &[])), Some(vec![]));
+        for bad in [
+            "",
+            "1 2",
+            "0000000001",
+            "00000000x1 0000000001",
+            "99999999999 1 99999999999",
+        ] {
+            assert_eq!(decode_status(bad), None, "{bad:?}");
+        }
+        let mut r = record("x");
+        r.params.push((STATUS_KEY.into(), encode_status(2, &[5])));
+        assert_eq!(
+            LockRecord::decode(&r.encode().unwrap()).unwrap().status(),
+            Some(vec![5])
+        );
+    }
+
     proptest! {
+        #[test]
+        fn status_round_trips(seq: u32, values in proptest::collection::vec(any::<u32>(), 0..6)) {
+            prop_assert_eq!(decode_status(&encode_status(seq, &values)), Some(values));
+        }
+
         #[test]
         fn any_record_round_trips(name in any::<String>(), pid: u32, uid: u32,
                                    params in proptest::collection::vec(("[a-z0-9_]{1,12}", any::<String>()), 0..4)) {

@@ -189,7 +189,7 @@ pub struct Mailslot {
     socket: UnixDatagram,
     // Declared after the socket: the name is released (its files removed)
     // after the socket is closed.
-    _hold: NameHold,
+    hold: NameHold,
     max_message_size: u32,
     /// The read timeout, unless `shared_timeout`.
     read_timeout: Mutex<Option<Duration>>,
@@ -607,7 +607,7 @@ impl MailslotOptions {
         Ok(Mailslot {
             name: name.clone(),
             socket,
-            _hold: NameHold::Claim(claim),
+            hold: NameHold::Claim(claim),
             max_message_size: self.max_message_size,
             read_timeout: Mutex::new(self.read_timeout),
             shared_timeout: AtomicBool::new(false),
@@ -786,10 +786,27 @@ impl Mailslot {
             let room = inbox.room();
             drained = self.refill(&mut inbox)? < room;
         }
-        match take(&mut inbox) {
+        let taken = take(&mut inbox);
+        if drained {
+            // The kernel's queue is empty: what this process holds is all.
+            self.publish_queued(inbox.queue.len());
+        }
+        match taken {
             Some(result) => result.map(Attempt::Taken),
             None if drained => Ok(Attempt::Empty),
             None => Ok(Attempt::Again),
+        }
+    }
+
+    /// Publishes how many messages are queued, for `pipeslot ls`
+    /// (namespace module docs, "Live status"): exact when published, at
+    /// every [`Mailslot::info`] and every read that found the kernel's
+    /// queue empty; reads from this process's own queue leave it as it
+    /// was, so between those moments it may be higher than the truth.
+    /// A system call only when the count changed.
+    fn publish_queued(&self, count: usize) {
+        if let NameHold::Claim(claim) = &self.hold {
+            claim.publish_status(&[u32::try_from(count).unwrap_or(u32::MAX)]);
         }
     }
 
@@ -872,6 +889,7 @@ impl Mailslot {
             Some(message) => Some(message.len() as u32),
             None => counted.copied().next(),
         };
+        self.publish_queued(inbox.queue.len() + in_kernel);
         Ok(MailslotInfo {
             max_message_size: self.max_message_size,
             next_size,
@@ -993,7 +1011,7 @@ impl Mailslot {
             .as_fd()
             .try_clone_to_owned()
             .map_err(|e| Error::from_io(e, context()))?;
-        let lock = match &self._hold {
+        let lock = match &self.hold {
             NameHold::Claim(claim) => claim.share_lock()?,
             NameHold::Inherited(lock) => {
                 lock.try_clone().map_err(|e| Error::from_io(e, context()))?
@@ -1041,7 +1059,7 @@ impl Mailslot {
         Ok(Mailslot {
             name,
             socket: UnixDatagram::from(socket),
-            _hold: NameHold::Inherited(lock),
+            hold: NameHold::Inherited(lock),
             max_message_size: state.max_message_size,
             read_timeout: Mutex::new(state.read_timeout_ms.map(Duration::from_millis)),
             shared_timeout: AtomicBool::new(true),

@@ -79,6 +79,19 @@
 //! The lock file holds a [`LockRecord`]: the name as spelled, the owner's pid
 //! and uid, and its creation parameters, for `pipeslot ls` and for error
 //! messages that say who holds a name.
+//!
+//! # Live status
+//!
+//! Servers and mailslot readers also keep a few counters current in their
+//! record's `status` parameter (instances listening and connected; queued
+//! messages), rewritten in place with one `pwrite(2)` when they change
+//! ([`NameClaim::publish_status`]; format in
+//! [`pipeslot_proto::lock_record`]). `pipeslot ls` reads them from the
+//! lock files alone, without a round trip to any owner. They say nothing
+//! the namespace's permissions do not already give away: a private
+//! namespace's lock files are mode 0600 in a 0700 directory, and in the
+//! machine-wide one, where they are readable by all, anybody may connect
+//! to the pipe and see for themselves whether an instance is free.
 
 use std::ffi::OsString;
 use std::fmt;
@@ -87,7 +100,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use pipeslot_proto::lock_record::MAX_RECORD_LEN;
+use pipeslot_proto::lock_record::{encode_status, MAX_RECORD_LEN, STATUS_KEY};
 pub use pipeslot_proto::{LockRecord, ObjectKind};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -151,13 +164,64 @@ pub struct NameClaim {
     lock: OwnedFd,
     /// The mode of the lock file (sticky bit included).
     lock_mode: u32,
-    /// A lock file put back after ours was removed (see the module docs),
-    /// held and locked alongside `lock`.
-    relinked: std::sync::Mutex<Option<OwnedFd>>,
+    /// What changes while the claim is held: the lock file put back after
+    /// ours was removed, and the live status.
+    live: std::sync::Mutex<Live>,
+    /// The record as claimed, `status` parameter included (with its
+    /// value at creation; the current one is in `live`).
     record: LockRecord,
     /// The lock was handed to a child process, which may outlive this
     /// claim: the files stay (see [`NameClaim::share_lock`]).
     shared: std::sync::atomic::AtomicBool,
+}
+
+/// The mutable part of a [`NameClaim`].
+#[derive(Debug, Default)]
+struct Live {
+    /// A lock file put back after ours was removed (see the module docs),
+    /// held and locked alongside `lock`.
+    relinked: Option<OwnedFd>,
+    status: Option<LiveStatus>,
+}
+
+/// The `status` parameter of a claim's record, rewritten in place.
+#[derive(Debug)]
+struct LiveStatus {
+    seq: u32,
+    values: Vec<u32>,
+    /// Where its value starts in the encoded record.
+    offset: u64,
+}
+
+impl LiveStatus {
+    /// The status of a freshly encoded `record`, if it has one: the value
+    /// of its last parameter, which is where [`Namespace::claim`] puts it.
+    fn of(record: &LockRecord, bytes: &[u8]) -> Option<LiveStatus> {
+        let (key, value) = record.params.last()?;
+        if key != STATUS_KEY {
+            return None;
+        }
+        Some(LiveStatus {
+            seq: 0,
+            values: record.status()?,
+            // The record ends with `value` and a newline.
+            offset: (bytes.len() - value.len() - 1) as u64,
+        })
+    }
+
+    fn value(&self) -> String {
+        encode_status(self.seq, &self.values)
+    }
+
+    /// `bytes`, an encoding of the claim's record, with the current value.
+    fn apply(&self, mut bytes: Vec<u8>) -> Vec<u8> {
+        let value = self.value();
+        let at = self.offset as usize;
+        if let Some(slot) = bytes.get_mut(at..at + value.len()) {
+            slot.copy_from_slice(value.as_bytes());
+        }
+        bytes
+    }
 }
 
 /// One entry of a namespace listing.
@@ -338,7 +402,30 @@ impl Namespace {
     /// and [`ErrorKind::AccessDenied`] when the lock file belongs to another
     /// user.
     pub fn claim_pipe(&self, name: &PipeName, params: &[(&str, &str)]) -> Result<NameClaim> {
-        self.claim(ObjectKind::Pipe, &name.file_stem(), name.as_str(), params)
+        self.claim(
+            ObjectKind::Pipe,
+            &name.file_stem(),
+            name.as_str(),
+            params,
+            None,
+        )
+    }
+
+    /// [`Namespace::claim_pipe`] with a live status of `status.len()`
+    /// counters, for [`NameClaim::publish_status`].
+    pub(crate) fn claim_pipe_with_status(
+        &self,
+        name: &PipeName,
+        params: &[(&str, &str)],
+        status: &[u32],
+    ) -> Result<NameClaim> {
+        self.claim(
+            ObjectKind::Pipe,
+            &name.file_stem(),
+            name.as_str(),
+            params,
+            Some(status),
+        )
     }
 
     /// Claims the mailslot name `name`; see [`Namespace::claim_pipe`].
@@ -352,6 +439,7 @@ impl Namespace {
             &name.file_stem(),
             name.as_str(),
             params,
+            Some(&[0]),
         )
     }
 
@@ -399,9 +487,21 @@ impl Namespace {
                 continue;
             };
             let live = sysfs::is_locked(fd.as_fd()).unwrap_or(false);
-            let record = sysfs::read_contents(fd.as_fd(), MAX_RECORD_LEN)
-                .ok()
-                .and_then(|bytes| LockRecord::decode(&bytes).ok());
+            let read = || {
+                sysfs::read_contents(fd.as_fd(), MAX_RECORD_LEN)
+                    .ok()
+                    .and_then(|bytes| LockRecord::decode(&bytes).ok())
+            };
+            let mut record = read();
+            // A torn live status (read during its owner's update): again.
+            for _ in 0..3 {
+                match &record {
+                    Some(r) if r.param(STATUS_KEY).is_some() && r.status().is_none() => {
+                        record = read();
+                    }
+                    _ => break,
+                }
+            }
             entries.push(Entry {
                 stem: stem.to_string(),
                 record,
@@ -452,6 +552,7 @@ impl Namespace {
         stem: &str,
         name: &str,
         params: &[(&str, &str)],
+        status: Option<&[u32]>,
     ) -> Result<NameClaim> {
         let dir = self.subdir(kind);
         let lock_name = PathBuf::from(format!("{stem}.lock"));
@@ -469,6 +570,7 @@ impl Namespace {
             params: params
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
+                .chain(status.map(|values| (STATUS_KEY.to_string(), encode_status(0, values))))
                 .collect(),
         };
         let bytes = record.encode().map_err(|e| {
@@ -547,7 +649,10 @@ impl Namespace {
                 stem: stem.to_string(),
                 lock,
                 lock_mode,
-                relinked: std::sync::Mutex::new(None),
+                live: std::sync::Mutex::new(Live {
+                    relinked: None,
+                    status: LiveStatus::of(&record, &bytes),
+                }),
                 record,
                 shared: std::sync::atomic::AtomicBool::new(false),
             });
@@ -680,11 +785,8 @@ impl NameClaim {
     /// ignored: the name stays ours through the socket either way.
     pub(crate) fn keep_lock_file(&self) {
         let name = PathBuf::from(format!("{}.lock", self.stem));
-        let mut relinked = self
-            .relinked
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let ours = relinked.as_ref().unwrap_or(&self.lock);
+        let mut live = self.live();
+        let ours = live.relinked.as_ref().unwrap_or(&self.lock);
         let (Ok(held), at_path) = (
             sysfs::stat_fd(ours.as_fd()),
             sysfs::stat_nofollow(Some(self.dir.as_fd()), &name),
@@ -715,32 +817,78 @@ impl NameClaim {
         let Ok(bytes) = self.record.encode() else {
             return;
         };
+        let bytes = match &live.status {
+            Some(status) => status.apply(bytes),
+            None => bytes,
+        };
         if sysfs::replace_contents(fresh.as_fd(), &bytes).is_ok() {
             let _ = sysfs::set_mode(fresh.as_fd(), self.lock_mode);
-            *relinked = Some(fresh);
+            live.relinked = Some(fresh);
         }
     }
 
-    /// Replaces the parameters recorded in the lock file.
+    fn live(&self) -> std::sync::MutexGuard<'_, Live> {
+        self.live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Publishes new live status values (see the [module docs](self)) if
+    /// they differ from the last ones: one `pwrite(2)` per lock file.
+    /// `values` must have as many counters as the claim was made with;
+    /// a claim without a status ignores it. Failures are ignored: the
+    /// status is for display only.
+    pub(crate) fn publish_status(&self, values: &[u32]) {
+        let mut live = self.live();
+        let live = &mut *live;
+        let Some(status) = live.status.as_mut() else {
+            return;
+        };
+        if status.values == values || status.values.len() != values.len() {
+            return;
+        }
+        status.values.copy_from_slice(values);
+        status.seq = status.seq.wrapping_add(1);
+        let value = status.value();
+        for fd in [Some(&self.lock), live.relinked.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = sysfs::write_at(fd.as_fd(), status.offset, value.as_bytes());
+        }
+    }
+
+    /// Replaces the parameters recorded in the lock file (a live status
+    /// stays, after them).
     pub fn set_params(&mut self, params: &[(&str, &str)]) -> Result<()> {
+        let live = self
+            .live
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut record = self.record.clone();
         record.params = params
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
+            .chain(
+                live.status
+                    .as_ref()
+                    .map(|status| (STATUS_KEY.to_string(), status.value())),
+            )
             .collect();
         let bytes = record
             .encode()
             .map_err(|e| Error::new(ErrorKind::InvalidParameter, format!("lock record: {e}")))?;
-        sysfs::replace_contents(self.lock.as_fd(), &bytes)
-            .map_err(|e| Error::from_io(e, "updating a lock record"))?;
-        if let Some(relinked) = self
-            .relinked
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .as_ref()
+        for fd in [Some(&self.lock), live.relinked.as_ref()]
+            .into_iter()
+            .flatten()
         {
-            sysfs::replace_contents(relinked.as_fd(), &bytes)
+            sysfs::replace_contents(fd.as_fd(), &bytes)
                 .map_err(|e| Error::from_io(e, "updating a lock record"))?;
+        }
+        if let Some(status) = live.status.as_mut() {
+            if let Some(fresh) = LiveStatus::of(&record, &bytes) {
+                status.offset = fresh.offset;
+            }
         }
         self.record = record;
         Ok(())
@@ -761,11 +909,14 @@ impl Drop for NameClaim {
         // created after ours was removed is its business.
         let _ = sysfs::unlink(self.dir.as_fd(), format!("{}.sock", self.stem).as_ref());
         let lock_name = PathBuf::from(format!("{}.lock", self.stem));
-        let relinked = self
-            .relinked
+        let live = self
+            .live
             .get_mut()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        for fd in [Some(&self.lock), relinked.as_ref()].into_iter().flatten() {
+        for fd in [Some(&self.lock), live.relinked.as_ref()]
+            .into_iter()
+            .flatten()
+        {
             if let Ok(held) = sysfs::stat_fd(fd.as_fd()) {
                 unlink_if_same(self.dir.as_fd(), &lock_name, &held);
             }

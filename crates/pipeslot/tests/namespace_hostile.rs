@@ -120,11 +120,26 @@ fn removed_lock_file_of_a_live_pipe_server_does_not_free_its_name() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let ns = Namespace::at_root(root.path(), Scope::Private).unwrap();
-    let entries = ns.entries(ObjectKind::Pipe).unwrap();
-    assert!(entries.iter().any(|e| e.live
-        && e.record
-            .as_ref()
-            .is_some_and(|r| r.pid == std::process::id())));
+    // The record put back is whole (the file may be caught between its
+    // creation and its record being written), live status included: one
+    // instance, none listening, one connected.
+    let status = || {
+        ns.entries(ObjectKind::Pipe)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.live)
+            .find_map(|e| e.record.filter(|r| r.pid == std::process::id()))
+            .and_then(|r| r.status())
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status().is_none() {
+        assert!(Instant::now() < deadline, "no live record was put back");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(status(), Some(vec![1, 0, 1]));
+    // Later changes reach the file put back too (`pipeslot ls`).
+    server.disconnect().unwrap();
+    assert_eq!(status(), Some(vec![1, 0, 0]));
     // And a second server is refused as usual.
     assert_eq!(second_owner("pipe", root.path()), 5);
     drop(client);

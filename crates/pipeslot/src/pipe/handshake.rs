@@ -151,6 +151,7 @@ impl PendingHello {
             announced: false,
         };
         slot.wake();
+        core.publish_status(&registry);
     }
 
     /// Takes what has arrived (the socket polled readable) and answers the

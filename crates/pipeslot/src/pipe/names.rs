@@ -37,6 +37,9 @@ pub(crate) struct Core {
     pub(crate) allowed_uids: Vec<u32>,
     pub(crate) allowed_gids: Vec<u32>,
     pub(crate) own_uid: u32,
+    /// Where the name's live status is published (`pipeslot ls`): the
+    /// claim, which the [`NameOwner`] holds.
+    status: Weak<NameClaim>,
 }
 
 #[derive(Default)]
@@ -88,7 +91,7 @@ pub(crate) enum SlotState {
 pub(crate) struct NameOwner {
     key: PathBuf,
     pub(crate) listener: Mutex<OwnedFd>,
-    pub(crate) claim: NameClaim,
+    pub(crate) claim: Arc<NameClaim>,
     pub(crate) socket_mode: u32,
     core: Weak<Core>,
 }
@@ -110,6 +113,27 @@ impl Core {
         if registry.waiters > 0 || registry.closed {
             self.acceptor_wake.signal();
         }
+    }
+
+    /// Publishes the name's instance counts in its lock record, for
+    /// `pipeslot ls`: instances, listening, connected (a client bound,
+    /// until DisconnectNamedPipe). Called under the registry lock after
+    /// every change of an instance's state, so the last write wins in
+    /// the right order; costs one `pwrite(2)` when a count changed.
+    pub(crate) fn publish_status(&self, registry: &Registry) {
+        let Some(claim) = self.status.upgrade() else {
+            return;
+        };
+        let connected = registry
+            .slots
+            .values()
+            .filter(|slot| matches!(slot.state, SlotState::Connected { .. }))
+            .count();
+        claim.publish_status(&[
+            registry.slots.len() as u32,
+            registry.listening.len() as u32,
+            connected as u32,
+        ]);
     }
 
     /// Waits for instance `id` to be bound or woken (`ConnectNamedPipe`).
@@ -174,6 +198,7 @@ impl Core {
         // S29: listening from the moment it exists; S38: wake waiters.
         registry.listening.push_back(id);
         registry.publish_instances();
+        self.publish_status(&registry);
         self.listening_changed(&registry);
         Ok(id)
     }
@@ -192,6 +217,7 @@ impl Core {
             registry.closed = true;
         }
         registry.publish_instances();
+        self.publish_status(&registry);
         self.listening_changed(&registry);
     }
 }
@@ -280,10 +306,28 @@ fn create(
         (true, false) => "inbound",
         _ => "outbound",
     };
+    let (in_quota, out_quota) = (
+        options.in_buffer_size.to_string(),
+        options.out_buffer_size.to_string(),
+    );
+    let remote = if options.reject_remote_clients {
+        "reject"
+    } else {
+        "accept"
+    };
     let claim = namespace
-        .claim_pipe(
+        .claim_pipe_with_status(
             name,
-            &[("type", mode), ("access", access), ("max_instances", &max)],
+            &[
+                ("type", mode),
+                ("access", access),
+                ("max_instances", &max),
+                // Those of the first instance; later ones may differ.
+                ("in_quota", &in_quota),
+                ("out_quota", &out_quota),
+                ("remote_clients", remote),
+            ],
+            &[0, 0, 0],
         )
         .map_err(|e| match e.kind() {
             // docs/design.md §4: instances of one name live in one process.
@@ -294,6 +338,7 @@ fn create(
     let listener = UnixListener::bind(&address).map_err(|e| Error::from_io(e, context()))?;
     let socket_mode = if options.machine_wide { 0o666 } else { 0o600 };
     claim.set_socket_mode(socket_mode)?;
+    let claim = Arc::new(claim);
     let core = Arc::new(Core {
         registry: Mutex::new(Registry::default()),
         acceptor_wake: Event::new().map_err(|e| Error::from_io(e, context()))?,
@@ -308,6 +353,7 @@ fn create(
         allowed_uids: options.allowed_uids.clone(),
         allowed_gids: options.allowed_gids.clone(),
         own_uid: sys::fs::effective_uid(),
+        status: Arc::downgrade(&claim),
     });
     // Taken now: the file may be removed before the acceptor starts.
     let identity = claim.socket_identity();

@@ -196,6 +196,7 @@ impl PipeServer {
             SlotState::Disconnected => {
                 slot.state = SlotState::Listening;
                 registry.listening.push_back(self.id);
+                self.core.publish_status(registry);
                 self.core.listening_changed(registry);
             }
             SlotState::Listening => {}
@@ -221,12 +222,14 @@ impl PipeServer {
         let slot = registry.slots.get_mut(&id).ok_or_else(closed)?;
         match std::mem::replace(&mut slot.state, SlotState::Disconnected) {
             SlotState::Connected { conn, .. } => {
+                self.core.publish_status(&registry);
                 drop(registry);
                 conn.disconnect();
                 Ok(())
             }
             SlotState::Listening => {
                 registry.listening.retain(|&i| i != id);
+                self.core.publish_status(&registry);
                 Err(not_connected_instance())
             }
             SlotState::Disconnected => Err(not_connected_instance()),

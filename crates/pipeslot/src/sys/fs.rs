@@ -153,6 +153,21 @@ pub(crate) fn replace_contents(fd: BorrowedFd<'_>, bytes: &[u8]) -> io::Result<(
     Ok(())
 }
 
+/// Writes all of `bytes` at `offset` of `fd` (`pwrite`), in one call unless
+/// the kernel takes less.
+pub(crate) fn write_at(fd: BorrowedFd<'_>, offset: u64, bytes: &[u8]) -> io::Result<()> {
+    let mut done = 0;
+    while done < bytes.len() {
+        match rustix::io::pwrite(fd, &bytes[done..], offset + done as u64) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => done += n,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
 /// Reads at most `limit` bytes of `fd` from offset 0.
 pub(crate) fn read_contents(fd: BorrowedFd<'_>, limit: usize) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; limit];
