@@ -62,6 +62,7 @@
 //! 6 VersionMismatch      u16 supported version
 //! 7 LimitsExceeded       -
 //! 8 NoInstance           -
+//! 9 Unreachable          -
 //! ```
 //!
 //! No tag is ever 0, so that zeroed memory never decodes as a hello.
@@ -426,6 +427,10 @@ pub enum ServerHello {
     /// closed: ERROR_FILE_NOT_FOUND (2), as for a name with no instance
     /// (S35).
     NoInstance,
+    /// Sent by the gateway, never by a server: the host of a remote name
+    /// is unknown, cannot be reached or has no gateway:
+    /// ERROR_BAD_NETPATH (53).
+    Unreachable,
 }
 
 impl ServerHello {
@@ -468,6 +473,7 @@ impl ServerHello {
             }
             ServerHello::LimitsExceeded => body.push(STATUS_LIMITS_EXCEEDED),
             ServerHello::NoInstance => body.push(STATUS_NO_INSTANCE),
+            ServerHello::Unreachable => body.push(STATUS_UNREACHABLE),
         }
         with_prefix(&body)
     }
@@ -504,6 +510,7 @@ impl ServerHello {
             },
             STATUS_LIMITS_EXCEEDED => ServerHello::LimitsExceeded,
             STATUS_NO_INSTANCE => ServerHello::NoInstance,
+            STATUS_UNREACHABLE => ServerHello::Unreachable,
             _ => return Err(HandshakeError::BadValue("status")),
         };
         body.end()?;
@@ -714,6 +721,7 @@ const STATUS_ACCESS_DENIED: u8 = 5;
 const STATUS_VERSION_MISMATCH: u8 = 6;
 const STATUS_LIMITS_EXCEEDED: u8 = 7;
 const STATUS_NO_INSTANCE: u8 = 8;
+const STATUS_UNREACHABLE: u8 = 9;
 
 #[cfg(test)]
 mod tests {

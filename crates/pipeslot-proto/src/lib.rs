@@ -15,6 +15,8 @@
 //!   mailslot handles (`CreateProcessA` with `bInheritHandles`).
 //! - [`classic`]: the records of the classic command server and client
 //!   (the book's request, response lines and mailslot announcement).
+//! - [`relay`]: what the network gateway speaks: a process's request for
+//!   a remote pipe, and the multiplexed frames between two gateways.
 //! - [`credit_page`]: the layout of the shared page where the two ends of
 //!   a local named-pipe connection publish their consumed counts.
 #![forbid(unsafe_code)]
@@ -26,6 +28,7 @@ pub mod frame;
 pub mod handoff;
 pub mod handshake;
 pub mod lock_record;
+pub mod relay;
 
 pub use frame::{Frame, FrameDecoder, FrameError, ProtocolViolation};
 pub use handshake::{

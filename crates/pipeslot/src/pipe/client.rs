@@ -481,6 +481,10 @@ fn answer_error(answer: ServerHello, context: &str) -> Error {
         ServerHello::TimedOut => (ErrorKind::SemTimeout, "no instance became free in time"),
         ServerHello::AccessDenied => (ErrorKind::AccessDenied, "the server refused this client"),
         ServerHello::NoInstance => (ErrorKind::FileNotFound, "the pipe has no instance any more"),
+        ServerHello::Unreachable => (
+            ErrorKind::BadNetPath,
+            "the host cannot be reached through the pipeslot gateway",
+        ),
         ServerHello::LimitsExceeded => (ErrorKind::PipeBusy, "the server has too many connections"),
         ServerHello::VersionMismatch { .. } => (
             ErrorKind::ProtocolError,

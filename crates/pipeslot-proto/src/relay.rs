@@ -1,0 +1,583 @@
+//! What the network gateway speaks: the request a process puts before its
+//! hello to reach a pipe on another host, and the multiplexed frames two
+//! gateways exchange over their one authenticated connection.
+//!
+//! # A process and its local gateway
+//!
+//! A process opening `\\hostb\pipe\x` connects to its local gateway's
+//! socket (the machine-wide pipe name [`GATEWAY_PIPE`]) and sends a
+//! [`GatewayRequest`] naming the host and the pipe, then the usual
+//! [`ClientHello`](crate::handshake::ClientHello) with its credit page, as
+//! it would to a local server. The gateway answers with the
+//! [`ServerHello`](crate::handshake::ServerHello) of the remote server (or
+//! one of its own: `Unreachable` when the host cannot be reached), then
+//! relays [frames](crate::frame) both ways. The process's side of the
+//! connection is a local pipe connection in every respect.
+//!
+//! ```text
+//! offset  size  field
+//! 0       4     magic     "PSGW"
+//! 4       2     version   u16, 1
+//! 6       2     host_len  u16, 1..=255
+//! 8       n     host      UTF-8, no NUL
+//! 8+n     2     path_len  u16, 1..=1024
+//! 10+n    m     path      UTF-8, no NUL: the pipe name on that host, \\.\pipe\PATH
+//! ```
+//!
+//! # Between gateways
+//!
+//! One TLS connection per pair of hosts carries every pipe connection
+//! between them, each as a *stream* with an id chosen by the side that
+//! opened it (odd ids by the side that dialled, even by the side that
+//! accepted, so the two never collide). A [`MuxFrame`] is a 12-byte header
+//! and a payload; integers are little-endian.
+//!
+//! ```text
+//! offset  size  field
+//! 0       4     stream    u32 (0: the connection itself)
+//! 4       1     kind      1 Open, 2 Answer, 3 Data, 4 Credit, 5 Close,
+//!                         6 Ping, 7 Pong; 0 and 8..=255 are invalid
+//! 5       3     reserved  must be 0
+//! 8       4     len       payload length, at most MAX_MUX_PAYLOAD
+//! 12      len   payload
+//! ```
+//!
+//! | kind | stream | payload |
+//! |---|---|---|
+//! | Open | ≠ 0 | `u16` path length, the path (`\\.\pipe\PATH`), then the client's hello |
+//! | Answer | ≠ 0 | the server's hello |
+//! | Data | ≠ 0 | pipe frames, whole, as the sending end wrote them |
+//! | Credit | ≠ 0 | `u64`: the far reader's consumed total |
+//! | Close | ≠ 0 | `u32`: 0, or the Win32 error that ended the stream |
+//! | Ping, Pong | 0 | `u64` nonce |
+//!
+//! Anything else is a [`RelayError`], after which the receiving gateway
+//! drops the connection (threat T10); a header claiming more than
+//! [`MAX_MUX_PAYLOAD`] is refused as soon as its 12 bytes are in (T9).
+//!
+//! ```
+//! use pipeslot_proto::relay::{MuxDecoder, MuxFrame};
+//!
+//! let mut wire = Vec::new();
+//! MuxFrame::Credit { stream: 3, total: 4096 }.encode(&mut wire);
+//! MuxFrame::Close { stream: 3, code: 0 }.encode(&mut wire);
+//! let mut decoder = MuxDecoder::default();
+//! let (first, used) = decoder.decode(&wire).unwrap().unwrap();
+//! assert_eq!(first, MuxFrame::Credit { stream: 3, total: 4096 });
+//! let (second, _) = decoder.decode(&wire[used..]).unwrap().unwrap();
+//! assert_eq!(second, MuxFrame::Close { stream: 3, code: 0 });
+//! ```
+
+use std::fmt;
+
+/// The machine-wide pipe name whose socket the local gateway listens on.
+pub const GATEWAY_PIPE: &str = r"\\.\pipe\pipeslot\gateway";
+
+/// The first four bytes of a [`GatewayRequest`].
+pub const REQUEST_MAGIC: [u8; 4] = *b"PSGW";
+
+/// The longest host name in a request, in bytes.
+pub const MAX_HOST_LEN: usize = 255;
+
+/// The longest pipe name in a request, in bytes.
+pub const MAX_PATH_LEN: usize = 1024;
+
+/// The length of a [`MuxFrame`] header.
+pub const MUX_HEADER_LEN: usize = 12;
+
+/// The largest mux payload: one pipe frame of the default 1 MiB limit with
+/// its header, and room to spare.
+pub const MAX_MUX_PAYLOAD: usize = (1 << 20) + 4096;
+
+/// What a process asks its local gateway for, before its hello.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GatewayRequest {
+    /// The host the pipe is on, as the process named it.
+    pub host: String,
+    /// The pipe's name on that host, `\\.\pipe\PATH`.
+    pub path: String,
+}
+
+impl GatewayRequest {
+    /// The request as bytes.
+    pub fn encode(&self) -> Result<Vec<u8>, RelayError> {
+        let mut out = Vec::with_capacity(10 + self.host.len() + self.path.len());
+        out.extend_from_slice(&REQUEST_MAGIC);
+        out.extend_from_slice(&1u16.to_le_bytes());
+        push_string(&mut out, &self.host, MAX_HOST_LEN, "host")?;
+        push_string(&mut out, &self.path, MAX_PATH_LEN, "path")?;
+        Ok(out)
+    }
+
+    /// Decodes a request from the start of `buf`: the request and the bytes
+    /// it took, `Ok(None)` when more bytes are needed, or an error as soon
+    /// as one is certain. Never panics.
+    pub fn decode(buf: &[u8]) -> Result<Option<(GatewayRequest, usize)>, RelayError> {
+        let mut reader = Reader { buf, at: 0 };
+        let Some(magic) = reader.take(4) else {
+            return if REQUEST_MAGIC.starts_with(buf) {
+                Ok(None)
+            } else {
+                Err(RelayError::BadMagic)
+            };
+        };
+        if magic != REQUEST_MAGIC {
+            return Err(RelayError::BadMagic);
+        }
+        let Some(version) = reader.u16() else {
+            return Ok(None);
+        };
+        if version != 1 {
+            return Err(RelayError::UnsupportedVersion(version));
+        }
+        let Some(host) = reader.string(MAX_HOST_LEN, "host")? else {
+            return Ok(None);
+        };
+        let Some(path) = reader.string(MAX_PATH_LEN, "path")? else {
+            return Ok(None);
+        };
+        Ok(Some((GatewayRequest { host, path }, reader.at)))
+    }
+}
+
+/// One frame between gateways. See the [module docs](self).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MuxFrame {
+    /// Opens `stream` to `path` on the receiving host, with the client's
+    /// hello.
+    Open {
+        /// The new stream's id.
+        stream: u32,
+        /// `\\.\pipe\PATH` on the receiving host.
+        path: String,
+        /// The client's hello, as the client encoded it.
+        hello: Vec<u8>,
+    },
+    /// The server's answer to an Open.
+    Answer {
+        /// The stream opened.
+        stream: u32,
+        /// The server's hello.
+        hello: Vec<u8>,
+    },
+    /// Pipe frames for the far end of `stream`.
+    Data {
+        /// The stream.
+        stream: u32,
+        /// Whole pipe frames.
+        frames: Vec<u8>,
+    },
+    /// The far reader of `stream` has consumed `total` payload bytes.
+    Credit {
+        /// The stream.
+        stream: u32,
+        /// The cumulative consumed count.
+        total: u64,
+    },
+    /// `stream` is over; `code` is 0 or the Win32 error that ended it.
+    Close {
+        /// The stream.
+        stream: u32,
+        /// 0, or a Win32 error code.
+        code: u32,
+    },
+    /// Are you there? (stream 0)
+    Ping {
+        /// Echoed in the Pong.
+        nonce: u64,
+    },
+    /// The answer to a Ping (stream 0).
+    Pong {
+        /// The Ping's nonce.
+        nonce: u64,
+    },
+}
+
+const KIND_OPEN: u8 = 1;
+const KIND_ANSWER: u8 = 2;
+const KIND_DATA: u8 = 3;
+const KIND_CREDIT: u8 = 4;
+const KIND_CLOSE: u8 = 5;
+const KIND_PING: u8 = 6;
+const KIND_PONG: u8 = 7;
+
+impl MuxFrame {
+    /// The stream the frame belongs to (0 for Ping and Pong).
+    pub fn stream(&self) -> u32 {
+        match self {
+            MuxFrame::Open { stream, .. }
+            | MuxFrame::Answer { stream, .. }
+            | MuxFrame::Data { stream, .. }
+            | MuxFrame::Credit { stream, .. }
+            | MuxFrame::Close { stream, .. } => *stream,
+            MuxFrame::Ping { .. } | MuxFrame::Pong { .. } => 0,
+        }
+    }
+
+    /// Appends the frame to `out`. Payloads over [`MAX_MUX_PAYLOAD`] are
+    /// the caller's bug: the relay never builds them (it forwards at most
+    /// one pipe frame per Data frame).
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let header = |out: &mut Vec<u8>, stream: u32, kind: u8, len: usize| {
+            out.extend_from_slice(&stream.to_le_bytes());
+            out.push(kind);
+            out.extend_from_slice(&[0, 0, 0]);
+            out.extend_from_slice(&(len as u32).to_le_bytes());
+        };
+        match self {
+            MuxFrame::Open {
+                stream,
+                path,
+                hello,
+            } => {
+                header(out, *stream, KIND_OPEN, 2 + path.len() + hello.len());
+                out.extend_from_slice(&(path.len() as u16).to_le_bytes());
+                out.extend_from_slice(path.as_bytes());
+                out.extend_from_slice(hello);
+            }
+            MuxFrame::Answer { stream, hello } => {
+                header(out, *stream, KIND_ANSWER, hello.len());
+                out.extend_from_slice(hello);
+            }
+            MuxFrame::Data { stream, frames } => {
+                header(out, *stream, KIND_DATA, frames.len());
+                out.extend_from_slice(frames);
+            }
+            MuxFrame::Credit { stream, total } => {
+                header(out, *stream, KIND_CREDIT, 8);
+                out.extend_from_slice(&total.to_le_bytes());
+            }
+            MuxFrame::Close { stream, code } => {
+                header(out, *stream, KIND_CLOSE, 4);
+                out.extend_from_slice(&code.to_le_bytes());
+            }
+            MuxFrame::Ping { nonce } => {
+                header(out, 0, KIND_PING, 8);
+                out.extend_from_slice(&nonce.to_le_bytes());
+            }
+            MuxFrame::Pong { nonce } => {
+                header(out, 0, KIND_PONG, 8);
+                out.extend_from_slice(&nonce.to_le_bytes());
+            }
+        }
+    }
+}
+
+/// Decodes [`MuxFrame`]s from a byte stream.
+#[derive(Debug, Default)]
+pub struct MuxDecoder {
+    _private: (),
+}
+
+impl MuxDecoder {
+    /// The frame at the start of `buf` and the bytes it took; `Ok(None)`
+    /// when more bytes are needed. An error is final: drop the connection.
+    /// Never panics, whatever the bytes.
+    pub fn decode(&mut self, buf: &[u8]) -> Result<Option<(MuxFrame, usize)>, RelayError> {
+        if buf.len() < MUX_HEADER_LEN {
+            return Ok(None);
+        }
+        let stream = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+        let kind = buf[4];
+        if buf[5..8] != [0, 0, 0] {
+            return Err(RelayError::ReservedNotZero);
+        }
+        let len = u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]) as usize;
+        if len > MAX_MUX_PAYLOAD {
+            return Err(RelayError::TooLarge(len));
+        }
+        if !(KIND_OPEN..=KIND_PONG).contains(&kind) {
+            return Err(RelayError::BadKind(kind));
+        }
+        let fixed = match kind {
+            KIND_CREDIT | KIND_PING | KIND_PONG => Some(8),
+            KIND_CLOSE => Some(4),
+            _ => None,
+        };
+        if fixed.is_some_and(|fixed| fixed != len) {
+            return Err(RelayError::BadLength { kind, len });
+        }
+        let connection_level = matches!(kind, KIND_PING | KIND_PONG);
+        if connection_level != (stream == 0) {
+            return Err(RelayError::BadStream { kind, stream });
+        }
+        let Some(payload) = buf.get(MUX_HEADER_LEN..MUX_HEADER_LEN + len) else {
+            return Ok(None);
+        };
+        let u64_at = |p: &[u8]| u64::from_le_bytes(p[..8].try_into().unwrap_or([0; 8]));
+        let frame = match kind {
+            KIND_OPEN => {
+                let mut reader = Reader {
+                    buf: payload,
+                    at: 0,
+                };
+                let path = reader
+                    .string(MAX_PATH_LEN, "path")?
+                    .ok_or(RelayError::BadLength { kind, len })?;
+                MuxFrame::Open {
+                    stream,
+                    path,
+                    hello: payload[reader.at..].to_vec(),
+                }
+            }
+            KIND_ANSWER => MuxFrame::Answer {
+                stream,
+                hello: payload.to_vec(),
+            },
+            KIND_DATA => MuxFrame::Data {
+                stream,
+                frames: payload.to_vec(),
+            },
+            KIND_CREDIT => MuxFrame::Credit {
+                stream,
+                total: u64_at(payload),
+            },
+            KIND_CLOSE => MuxFrame::Close {
+                stream,
+                code: u32::from_le_bytes(payload[..4].try_into().unwrap_or([0; 4])),
+            },
+            KIND_PING => MuxFrame::Ping {
+                nonce: u64_at(payload),
+            },
+            _ => MuxFrame::Pong {
+                nonce: u64_at(payload),
+            },
+        };
+        Ok(Some((frame, MUX_HEADER_LEN + len)))
+    }
+}
+
+/// Why relay bytes could not be encoded or decoded. Decoding errors are
+/// the peer's doing: drop it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RelayError {
+    /// A request that does not start with [`REQUEST_MAGIC`].
+    BadMagic,
+    /// A request version other than 1.
+    UnsupportedVersion(u16),
+    /// A string that is empty, too long, not UTF-8 or holds a NUL.
+    BadString(&'static str),
+    /// A mux header with reserved bytes set.
+    ReservedNotZero,
+    /// A mux payload over [`MAX_MUX_PAYLOAD`].
+    TooLarge(usize),
+    /// An unknown mux frame kind.
+    BadKind(u8),
+    /// A fixed-size payload of the wrong length, or an Open too short.
+    BadLength {
+        /// The frame kind.
+        kind: u8,
+        /// The length it claimed.
+        len: usize,
+    },
+    /// Ping or Pong on a stream, or a stream frame on stream 0.
+    BadStream {
+        /// The frame kind.
+        kind: u8,
+        /// The stream it named.
+        stream: u32,
+    },
+}
+
+impl fmt::Display for RelayError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RelayError::BadMagic => f.write_str("not a pipeslot gateway request"),
+            RelayError::UnsupportedVersion(v) => write!(f, "gateway request version {v}"),
+            RelayError::BadString(field) => write!(f, "malformed {field}"),
+            RelayError::ReservedNotZero => f.write_str("reserved relay header bytes are set"),
+            RelayError::TooLarge(len) => {
+                write!(f, "relay frame of {len} bytes (at most {MAX_MUX_PAYLOAD})")
+            }
+            RelayError::BadKind(kind) => write!(f, "unknown relay frame kind {kind}"),
+            RelayError::BadLength { kind, len } => {
+                write!(f, "relay frame kind {kind} with a {len}-byte payload")
+            }
+            RelayError::BadStream { kind, stream } => {
+                write!(f, "relay frame kind {kind} on stream {stream}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RelayError {}
+
+fn push_string(
+    out: &mut Vec<u8>,
+    text: &str,
+    max: usize,
+    field: &'static str,
+) -> Result<(), RelayError> {
+    if text.is_empty() || text.len() > max || text.contains('\0') {
+        return Err(RelayError::BadString(field));
+    }
+    out.extend_from_slice(&(text.len() as u16).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    Ok(())
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let bytes = self.buf.get(self.at..self.at.checked_add(n)?)?;
+        self.at += n;
+        Some(bytes)
+    }
+
+    fn u16(&mut self) -> Option<u16> {
+        self.take(2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+    }
+
+    /// A length-prefixed string; `Ok(None)` when its bytes are not all in.
+    fn string(&mut self, max: usize, field: &'static str) -> Result<Option<String>, RelayError> {
+        let start = self.at;
+        let Some(len) = self.u16() else {
+            return Ok(None);
+        };
+        let len = len as usize;
+        if len == 0 || len > max {
+            return Err(RelayError::BadString(field));
+        }
+        let Some(bytes) = self.take(len) else {
+            self.at = start;
+            return Ok(None);
+        };
+        let text = std::str::from_utf8(bytes).map_err(|_| RelayError::BadString(field))?;
+        if text.contains('\0') {
+            return Err(RelayError::BadString(field));
+        }
+        Ok(Some(text.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn all_frames() -> Vec<MuxFrame> {
+        vec![
+            MuxFrame::Open {
+                stream: 1,
+                path: r"\\.\pipe\x".into(),
+                hello: b"PSLP-hello".to_vec(),
+            },
+            MuxFrame::Answer {
+                stream: 1,
+                hello: b"answer".to_vec(),
+            },
+            MuxFrame::Data {
+                stream: 2,
+                frames: vec![7; 100],
+            },
+            MuxFrame::Data {
+                stream: 2,
+                frames: vec![],
+            },
+            MuxFrame::Credit {
+                stream: 2,
+                total: u64::MAX,
+            },
+            MuxFrame::Close { stream: 9, code: 64 },
+            MuxFrame::Ping { nonce: 1 },
+            MuxFrame::Pong { nonce: 1 },
+        ]
+    }
+
+    #[test]
+    fn every_frame_round_trips_and_arrives_in_pieces() {
+        let mut wire = Vec::new();
+        for frame in all_frames() {
+            frame.encode(&mut wire);
+        }
+        let mut decoder = MuxDecoder::default();
+        let mut rest = &wire[..];
+        let mut decoded = Vec::new();
+        while !rest.is_empty() {
+            // Every strict prefix asks for more.
+            let (frame, used) = decoder.decode(rest).unwrap().unwrap();
+            for cut in 0..used {
+                assert_eq!(decoder.decode(&rest[..cut]), Ok(None));
+            }
+            decoded.push(frame);
+            rest = &rest[used..];
+        }
+        assert_eq!(decoded, all_frames());
+    }
+
+    #[test]
+    fn refuses_what_is_not_a_frame() {
+        let mut decoder = MuxDecoder::default();
+        let header = |stream: u32, kind: u8, reserved: u8, len: u32| {
+            let mut h = stream.to_le_bytes().to_vec();
+            h.extend_from_slice(&[kind, reserved, 0, 0]);
+            h.extend_from_slice(&len.to_le_bytes());
+            h
+        };
+        assert_eq!(decoder.decode(&header(1, 0, 0, 0)), Err(RelayError::BadKind(0)));
+        assert_eq!(decoder.decode(&header(1, 8, 0, 0)), Err(RelayError::BadKind(8)));
+        assert_eq!(decoder.decode(&header(1, 3, 1, 0)), Err(RelayError::ReservedNotZero));
+        assert_eq!(
+            decoder.decode(&header(1, 3, 0, u32::MAX)),
+            Err(RelayError::TooLarge(u32::MAX as usize))
+        );
+        assert_eq!(
+            decoder.decode(&header(1, 4, 0, 7)),
+            Err(RelayError::BadLength { kind: 4, len: 7 })
+        );
+        assert_eq!(
+            decoder.decode(&header(0, 3, 0, 0)),
+            Err(RelayError::BadStream { kind: 3, stream: 0 })
+        );
+        assert_eq!(
+            decoder.decode(&header(5, 6, 0, 8)),
+            Err(RelayError::BadStream { kind: 6, stream: 5 })
+        );
+        let mut open = header(1, 1, 0, 3);
+        open.extend_from_slice(&[0, 0, 9]);
+        assert_eq!(decoder.decode(&open), Err(RelayError::BadString("path")));
+    }
+
+    #[test]
+    fn request_round_trips_and_refuses_bad_input() {
+        let request = GatewayRequest {
+            host: "hostb".into(),
+            path: r"\\.\pipe\SERVER".into(),
+        };
+        let bytes = request.encode().unwrap();
+        for cut in 0..bytes.len() {
+            assert_eq!(GatewayRequest::decode(&bytes[..cut]), Ok(None), "{cut}");
+        }
+        assert_eq!(
+            GatewayRequest::decode(&bytes),
+            Ok(Some((request, bytes.len())))
+        );
+        assert_eq!(GatewayRequest::decode(b"PSLP"), Err(RelayError::BadMagic));
+        assert_eq!(
+            GatewayRequest::decode(b"PSGW\x02\x00"),
+            Err(RelayError::UnsupportedVersion(2))
+        );
+        assert_eq!(
+            GatewayRequest::decode(b"PSGW\x01\x00\x00\x00"),
+            Err(RelayError::BadString("host"))
+        );
+        let empty = GatewayRequest {
+            host: String::new(),
+            path: "x".into(),
+        };
+        assert_eq!(empty.encode(), Err(RelayError::BadString("host")));
+    }
+
+    proptest! {
+        #[test]
+        fn decode_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = MuxDecoder::default().decode(&bytes);
+            let _ = GatewayRequest::decode(&bytes);
+        }
+    }
+}
