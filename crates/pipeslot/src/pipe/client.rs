@@ -14,6 +14,7 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use pipeslot_proto::handshake::{self, Access, ClientHello, OpenMode, PipeType, ServerHello};
+use pipeslot_proto::relay::{GatewayRequest, GATEWAY_PIPE};
 
 use super::conn::Conn;
 use super::end::{io_read, Canceller, EndCore, PipeConnection};
@@ -59,7 +60,7 @@ impl ClientOptions {
         // The page first: the hello then follows the connection at once,
         // and the server's acceptor finds it there when it accepts.
         let credits = CreditPage::create().map_err(|e| Error::from_io(e, context()))?;
-        let (stream, server) = self.connect(name)?;
+        let (stream, server, remote) = self.connect(name)?;
         let hello = self.hello(OpenMode::Open)?;
         stream::send_with_fd(stream.as_fd(), &hello, credits.fd())
             .map_err(|e| Error::from_io(e, context()))?;
@@ -71,6 +72,7 @@ impl ClientOptions {
                 in_quota,
                 out_quota,
                 max_instances,
+                server_pid,
                 ..
             } => {
                 let mode = match pipe_type {
@@ -83,11 +85,22 @@ impl ClientOptions {
                     mode,
                     out_quota,
                     in_quota,
-                    PeerIdentity {
-                        pid: server.pid,
-                        uid: server.uid,
-                        gid: server.gid,
-                        computer_name: sys::dgram::host_name(),
+                    match remote {
+                        None => PeerIdentity {
+                            pid: server.pid,
+                            uid: server.uid,
+                            gid: server.gid,
+                            computer_name: sys::dgram::host_name(),
+                        },
+                        // The server's pid on its host, as it said; its
+                        // uid and gid are not known here (the gateway's
+                        // are no better).
+                        Some(host) => PeerIdentity {
+                            pid: server_pid,
+                            uid: u32::MAX,
+                            gid: u32::MAX,
+                            computer_name: host,
+                        },
                     },
                 );
                 conn.seed(&leftover);
@@ -131,7 +144,7 @@ impl ClientOptions {
         name: &PipeName,
         timeout: WaitTimeout,
     ) -> Result<(UnixStream, Option<Duration>)> {
-        let (stream, _) = self.connect(name)?;
+        let (stream, _, _) = self.connect(name)?;
         let wire_timeout = match timeout {
             WaitTimeout::Default => handshake::WaitTimeout::Default,
             WaitTimeout::Forever => handshake::WaitTimeout::Forever,
@@ -189,21 +202,17 @@ impl ClientOptions {
         .map_err(|e| Error::new(ErrorKind::InvalidParameter, format!("client hello: {e}")))
     }
 
-    /// Connects to the socket of `name` and checks who the server is.
-    fn connect(&self, name: &PipeName) -> Result<(UnixStream, PeerCredentials)> {
+    /// Connects to the socket of `name` and checks who the server is. For
+    /// a pipe on another host, connects to the local gateway instead and
+    /// sends it a [`GatewayRequest`]; the hello and everything after are
+    /// then as with a local server (the gateway relays them), and the
+    /// third value is the host.
+    fn connect(&self, name: &PipeName) -> Result<(UnixStream, PeerCredentials, Option<String>)> {
         let context = || format!("opening pipe {name}");
         match name.host() {
             Host::Local => {}
             Host::Remote(_) if name.host().is_this_machine() => {}
-            Host::Remote(host) => {
-                return Err(Error::new(
-                    ErrorKind::BadNetPath,
-                    format!(
-                        "{}: pipes on other hosts ({host}) need the pipeslot gateway, which is not available",
-                        context()
-                    ),
-                ))
-            }
+            Host::Remote(host) => return self.connect_gateway(name, host),
             Host::AllHosts => return Err(Error::new(ErrorKind::InvalidName, context())),
         }
         let local = name.to_local();
@@ -232,12 +241,66 @@ impl ClientOptions {
                     ),
                 ));
             }
-            return Ok((stream, server));
+            return Ok((stream, server, None));
         }
         Err(Error::new(
             ErrorKind::FileNotFound,
             format!("{}: no pipe of that name exists", context()),
         ))
+    }
+
+    /// Connects to the local gateway (the machine-wide pipe name
+    /// [`GATEWAY_PIPE`]) and asks it for `name` on `host`. No gateway is
+    /// ERROR_BAD_NETPATH, as for a host that cannot be reached. The
+    /// gateway is trusted as a server is: root, this user, or the uid of
+    /// [`ClientOptions::expect_server_uid`].
+    fn connect_gateway(
+        &self,
+        name: &PipeName,
+        host: &str,
+    ) -> Result<(UnixStream, PeerCredentials, Option<String>)> {
+        let context = || format!("opening pipe {name}");
+        let unreachable = |why: &str| {
+            Error::new(
+                ErrorKind::BadNetPath,
+                format!("{}: pipes on other hosts go through the pipeslot gateway, {why}", context()),
+            )
+        };
+        let gateway = PipeName::parse(GATEWAY_PIPE)?;
+        let namespace = Namespace::cached(self.root.as_deref(), Scope::MachineWide)
+            .map_err(|e| unreachable(&format!("whose namespace cannot be used ({e})")))?;
+        let address = namespace.pipe_socket_address(&gateway)?;
+        let stream = match UnixStream::connect(&address) {
+            Ok(stream) => stream,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ECONNREFUSED)) => {
+                return Err(unreachable("and none runs on this machine (pipeslot gateway)"))
+            }
+            Err(e) => return Err(Error::from_io(e, context())),
+        };
+        let gateway_peer =
+            stream::peer_credentials(stream.as_fd()).map_err(|e| Error::from_io(e, context()))?;
+        let me = sys::fs::effective_uid();
+        if gateway_peer.uid != me
+            && gateway_peer.uid != 0
+            && Some(gateway_peer.uid) != self.expected_server_uid
+        {
+            return Err(Error::new(
+                ErrorKind::ServerIdentityMismatch,
+                format!(
+                    "{}: the gateway runs as uid {}, which this client does not trust",
+                    context(),
+                    gateway_peer.uid
+                ),
+            ));
+        }
+        let request = GatewayRequest {
+            host: host.to_string(),
+            path: name.to_local().to_string(),
+        }
+        .encode()
+        .map_err(|e| Error::new(ErrorKind::InvalidName, format!("{}: {e}", context())))?;
+        stream::send_all(stream.as_fd(), &request).map_err(|e| Error::from_io(e, context()))?;
+        Ok((stream, gateway_peer, Some(host.to_string())))
     }
 }
 

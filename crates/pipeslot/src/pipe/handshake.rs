@@ -8,8 +8,11 @@
 //! Who may connect: the server's own uid, root, and the uids and groups
 //! the server allowed (primary and supplementary groups of the peer's
 //! process, T20). A local client is this machine: the computer name its
-//! hello claims is not believed (only the gateway may name another host,
-//! as its authenticated peer; T22).
+//! hello claims is not believed. Only the gateway may name another host
+//! (T21, T22): a hello with a remote principal is believed when the peer
+//! process is the live owner of the gateway's machine-wide name
+//! ([`GATEWAY_PIPE`]), and refused with ERROR_ACCESS_DENIED otherwise, or
+//! when the pipe rejects remote clients (PIPE_REJECT_REMOTE_CLIENTS).
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
@@ -19,6 +22,7 @@ use std::time::{Duration, Instant};
 use pipeslot_proto::handshake::{
     self, ClientHello, HandshakeError, OpenMode, PipeType, ServerHello, MAX_HELLO_LEN,
 };
+use pipeslot_proto::relay::GATEWAY_PIPE;
 
 use super::conn::Conn;
 use super::names::{Core, SlotState};
@@ -38,6 +42,8 @@ pub(crate) struct PendingHello {
     pub(crate) deadline: Instant,
     bytes: Vec<u8>,
     credits: Option<OwnedFd>,
+    /// The client's host, when the gateway relays a remote client.
+    remote_host: Option<String>,
 }
 
 /// A client waiting for an instance (WaitNamedPipe).
@@ -70,6 +76,7 @@ impl PendingHello {
             deadline: now + HELLO_DEADLINE,
             bytes: Vec::new(),
             credits: None,
+            remote_host: None,
         }
     }
 
@@ -128,6 +135,7 @@ impl PendingHello {
             return;
         }
         let peer = self.peer;
+        let computer_name = self.remote_host.unwrap_or_else(sys::dgram::host_name);
         let conn = Conn::new(
             Box::new(UnixTransport::new(
                 OwnedFd::from(self.stream),
@@ -142,8 +150,9 @@ impl PendingHello {
                 pid: peer.pid,
                 uid: peer.uid,
                 gid: peer.gid,
-                // T22: a local peer is this machine, whatever its hello says.
-                computer_name: sys::dgram::host_name(),
+                // T22: a local peer is this machine, whatever its hello
+                // says; a remote one is the host the gateway authenticated.
+                computer_name,
             },
         );
         slot.state = SlotState::Connected {
@@ -230,13 +239,17 @@ fn answer(
                 .unwrap_or_default()
                 .iter()
                 .any(|gid| core.allowed_gids.contains(gid)));
-    // Remote principals come only through the gateway, which does not
-    // exist yet: refuse them (T21, T22).
+    // Remote principals come only through the gateway (T21, T22).
+    let remote_ok = match &hello.remote {
+        None => true,
+        Some(_) => !core.reject_remote && is_gateway(peer.pid, core),
+    };
     let access_ok = (!hello.access.read || core.outbound) && (!hello.access.write || core.inbound);
-    if !allowed || hello.remote.is_some() || !access_ok {
+    if !allowed || !remote_ok || !access_ok {
         reply(&pending.stream, ServerHello::AccessDenied);
         return Progress::Done;
     }
+    pending.remote_host = hello.remote.map(|principal| principal.host);
     match hello.mode {
         OpenMode::Open => {
             // The credit page the client sent, sealed (or the client goes);
@@ -262,6 +275,22 @@ fn answer(
             Progress::Wait(limit.map(|l| now + l))
         }
     }
+}
+
+/// Whether process `pid` is the live owner of the gateway's name in the
+/// machine-wide namespace the server's own namespace sits beside.
+fn is_gateway(pid: u32, core: &Core) -> bool {
+    let Ok(name) = crate::PipeName::parse(GATEWAY_PIPE) else {
+        return false;
+    };
+    crate::namespace::Namespace::cached(core.root.as_deref(), crate::namespace::Scope::MachineWide)
+        .ok()
+        .and_then(|ns| {
+            ns.live_owner(pipeslot_proto::ObjectKind::Pipe, &name.file_stem())
+                .ok()
+        })
+        .flatten()
+        .is_some_and(|owner| owner.pid == pid)
 }
 
 fn reply(stream: &UnixStream, answer: ServerHello) {

@@ -37,6 +37,11 @@ pub(crate) struct Core {
     pub(crate) allowed_uids: Vec<u32>,
     pub(crate) allowed_gids: Vec<u32>,
     pub(crate) own_uid: u32,
+    /// PIPE_REJECT_REMOTE_CLIENTS (of the first instance).
+    pub(crate) reject_remote: bool,
+    /// The namespace root the name was created under (`None`: the default
+    /// one), where the gateway's name is looked up.
+    pub(crate) root: Option<PathBuf>,
     /// Where the name's live status is published (`pipeslot ls`): the
     /// claim, which the [`NameOwner`] holds.
     status: Weak<NameClaim>,
@@ -353,6 +358,8 @@ fn create(
         allowed_uids: options.allowed_uids.clone(),
         allowed_gids: options.allowed_gids.clone(),
         own_uid: sys::fs::effective_uid(),
+        reject_remote: options.reject_remote_clients,
+        root: options.root.clone(),
         status: Arc::downgrade(&claim),
     });
     // Taken now: the file may be removed before the acceptor starts.
