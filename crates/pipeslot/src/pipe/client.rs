@@ -215,6 +215,21 @@ impl ClientOptions {
             Host::Remote(host) => return self.connect_gateway(name, host),
             Host::AllHosts => return Err(Error::new(ErrorKind::InvalidName, context())),
         }
+        let (stream, server) = self.connect_here(name)?;
+        Ok((stream, server, None))
+    }
+
+    /// Connects to the socket of `name` on this host (its host part is not
+    /// looked at): the stream, for the gateway's leg to a local server.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn connect_local(&self, name: &PipeName) -> Result<UnixStream> {
+        self.connect_here(name).map(|(stream, _)| stream)
+    }
+
+    /// Connects to the socket of `name` on this host and checks who the
+    /// server is.
+    fn connect_here(&self, name: &PipeName) -> Result<(UnixStream, PeerCredentials)> {
+        let context = || format!("opening pipe {name}");
         let local = name.to_local();
         for scope in [Scope::Private, Scope::MachineWide] {
             let Ok(namespace) = Namespace::cached(self.root.as_deref(), scope) else {
@@ -241,7 +256,7 @@ impl ClientOptions {
                     ),
                 ));
             }
-            return Ok((stream, server, None));
+            return Ok((stream, server));
         }
         Err(Error::new(
             ErrorKind::FileNotFound,
@@ -263,7 +278,10 @@ impl ClientOptions {
         let unreachable = |why: &str| {
             Error::new(
                 ErrorKind::BadNetPath,
-                format!("{}: pipes on other hosts go through the pipeslot gateway, {why}", context()),
+                format!(
+                    "{}: pipes on other hosts go through the pipeslot gateway, {why}",
+                    context()
+                ),
             )
         };
         let gateway = PipeName::parse(GATEWAY_PIPE)?;
@@ -273,7 +291,9 @@ impl ClientOptions {
         let stream = match UnixStream::connect(&address) {
             Ok(stream) => stream,
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ECONNREFUSED)) => {
-                return Err(unreachable("and none runs on this machine (pipeslot gateway)"))
+                return Err(unreachable(
+                    "and none runs on this machine (pipeslot gateway)",
+                ))
             }
             Err(e) => return Err(Error::from_io(e, context())),
         };
