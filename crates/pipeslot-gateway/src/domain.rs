@@ -97,7 +97,7 @@ impl Domain {
             what: "the domain CA key".to_owned(),
             source,
         })?;
-        let ca = ca_params(&name)
+        let ca = ca_params(&name, &key)
             .self_signed(&key)
             .map_err(|source| Error::Certificate {
                 what: "the domain CA certificate".to_owned(),
@@ -452,11 +452,23 @@ struct DomainFile {
 }
 
 /// The CA's parameters: a CA for end-entity certificates only (path length
-/// 0) that signs certificates (and CRLs, should they come).
-fn ca_params(domain: &HostName) -> CertificateParams {
+/// 0) that signs certificates (and CRLs, should they come). Its subject
+/// carries its key's identifier, so that two domains of the same name have
+/// CAs of different names, and a certificate from the other one is an
+/// unknown issuer rather than a bad signature.
+fn ca_params(domain: &HostName, key: &KeyPair) -> CertificateParams {
     let mut params = CertificateParams::default();
+    let key_id: String = params
+        .key_identifier(key)
+        .iter()
+        .take(8)
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
     let mut subject = DistinguishedName::new();
-    subject.push(DnType::CommonName, format!("pipeslot domain {domain} CA"));
+    subject.push(
+        DnType::CommonName,
+        format!("pipeslot domain {domain} CA {key_id}"),
+    );
     subject.push(
         DnType::OrganizationName,
         format!("pipeslot domain {domain}"),
