@@ -118,7 +118,9 @@ async fn a_client_certificate_from_another_ca_is_refused() {
     let outcome = handshake(Arc::new(client), "hostb", tls::server_config(&b).unwrap()).await;
     let server = outcome.server.unwrap_err();
     assert!(
-        server.to_string().contains("invalid peer certificate: UnknownIssuer"),
+        server
+            .to_string()
+            .contains("invalid peer certificate: UnknownIssuer"),
         "server: {server}"
     );
     assert!(outcome.client.is_err(), "the client got through");
@@ -136,7 +138,9 @@ async fn a_server_certificate_from_another_ca_is_refused() {
     .await;
     let client = outcome.client.unwrap_err();
     assert!(
-        client.to_string().contains("invalid peer certificate: UnknownIssuer"),
+        client
+            .to_string()
+            .contains("invalid peer certificate: UnknownIssuer"),
         "client: {client}"
     );
     assert!(outcome.server.is_err(), "the server accepted");
