@@ -8,6 +8,7 @@ mod classic;
 mod client;
 mod demo;
 mod docs;
+mod domain;
 mod failure;
 mod ls;
 mod mailslot;
@@ -96,6 +97,13 @@ enum Command {
     )]
     Ls(ls::LsArgs),
     #[command(
+        about = domain::ABOUT,
+        long_about = domain::LONG_ABOUT,
+        after_help = domain::AFTER_HELP,
+        arg_required_else_help = true,
+    )]
+    Domain(domain::DomainArgs),
+    #[command(
         about = docs::COMPLETIONS_ABOUT,
         long_about = docs::COMPLETIONS_LONG_ABOUT,
         after_help = docs::COMPLETIONS_AFTER_HELP,
@@ -121,6 +129,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Call(args) => Ok(call::run(args)),
         Command::Ls(args) => ls::run(args),
+        Command::Domain(args) => Ok(domain::run(args)),
         Command::Completions(args) => Ok(docs::completions(args, Cli::command())),
         Command::Manpage => Ok(docs::manpage(Cli::command())),
     };
