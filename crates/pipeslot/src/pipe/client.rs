@@ -90,7 +90,7 @@ impl ClientOptions {
                             pid: server.pid,
                             uid: server.uid,
                             gid: server.gid,
-                            computer_name: sys::dgram::host_name(),
+                            computer_name: crate::host::computer_name(),
                         },
                         // The server's pid on its host, as it said; its
                         // uid and gid are not known here (the gateway's
