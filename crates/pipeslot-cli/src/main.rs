@@ -10,6 +10,7 @@ mod demo;
 mod docs;
 mod domain;
 mod failure;
+mod gateway;
 mod ls;
 mod mailslot;
 mod output;
@@ -104,6 +105,12 @@ enum Command {
     )]
     Domain(domain::DomainArgs),
     #[command(
+        about = gateway::ABOUT,
+        long_about = gateway::LONG_ABOUT,
+        after_help = gateway::AFTER_HELP,
+    )]
+    Gateway(gateway::GatewayArgs),
+    #[command(
         about = docs::COMPLETIONS_ABOUT,
         long_about = docs::COMPLETIONS_LONG_ABOUT,
         after_help = docs::COMPLETIONS_AFTER_HELP,
@@ -130,6 +137,7 @@ fn main() -> ExitCode {
         Command::Call(args) => Ok(call::run(args)),
         Command::Ls(args) => ls::run(args),
         Command::Domain(args) => Ok(domain::run(args)),
+        Command::Gateway(args) => Ok(gateway::run(args)),
         Command::Completions(args) => Ok(docs::completions(args, Cli::command())),
         Command::Manpage => Ok(docs::manpage(Cli::command())),
     };

@@ -49,6 +49,7 @@ pub mod domain;
 mod error;
 pub mod mux;
 pub mod relay;
+pub mod service;
 pub mod tls;
 
 pub use error::{Error, Result, TlsSetupError};
