@@ -8,6 +8,7 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
+use pipeslot::pipe::{PipeMode, ReadMode, ServerOptions};
 use pipeslot::{MailslotName, PipeName};
 
 use crate::failure::Failure;
@@ -25,6 +26,31 @@ pub const DEFAULT_INSTANCES: u32 = 4;
 /// `CS_TIMEOUT` in milliseconds: the broadcast period, the locator's read
 /// timeout and the bound on the server's shutdown.
 pub const DEFAULT_TIMEOUT_MS: u64 = 5000;
+
+/// The pipe options of both servers (`pipeslot server` and `--async`):
+/// the book's serverNP — a message pipe read in message mode, `instances`
+/// instances, `timeout` as the default wait — serving the uids in
+/// `allow_uids` besides its own (with a warning each: they can run any
+/// command). Like serverNP it does not set PIPE_REJECT_REMOTE_CLIENTS:
+/// remote clients reach it when the host's gateway exports it
+/// (`pipeslot gateway --export SERVER`), and only then.
+pub fn server_options(instances: u32, timeout: Duration, allow_uids: &[u32]) -> ServerOptions {
+    let mut options = ServerOptions::new();
+    options
+        .pipe_mode(PipeMode::Message)
+        .read_mode(ReadMode::Message)
+        .max_instances(instances)
+        .default_timeout(timeout)
+        .reject_remote_clients(false);
+    for &uid in allow_uids {
+        let _ = writeln!(
+            io::stderr(),
+            "pipeslot: warning: serving clients of uid {uid} too: they can run any command as this user."
+        );
+        options.allow_uid(uid);
+    }
+    options
+}
 
 /// The request that stops the server.
 pub const SHUTDOWN_REQUEST: &[u8] = b"$ShutDownServer";

@@ -82,7 +82,9 @@ pub fn run(args: GatewayArgs) -> u8 {
         match parsed {
             Ok(name) if name.is_local() => exports.push(name),
             Ok(name) => {
-                eprintln!("pipeslot gateway: --export {name}: only this host's pipes can be exported");
+                eprintln!(
+                    "pipeslot gateway: --export {name}: only this host's pipes can be exported"
+                );
                 return 2;
             }
             Err(e) => {
@@ -95,6 +97,7 @@ pub fn run(args: GatewayArgs) -> u8 {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
     let mut options = ServiceOptions::new(&args.domain, &args.host);

@@ -54,7 +54,7 @@ use std::thread;
 use std::time::Duration;
 
 use pipeslot::mailslot::MailslotWriter;
-use pipeslot::pipe::{PipeMode, PipeServer, ReadMode, ServerOptions};
+use pipeslot::pipe::PipeServer;
 use pipeslot::{ErrorKind, MailslotName};
 use pipeslot_proto::classic::{self, Announcement, END_OF_RESPONSE};
 
@@ -147,19 +147,7 @@ pub fn run(args: ServerArgs) -> Result<u8, Failure> {
         .encode()
         .map_err(|e| Failure::usage(format!("Pipe name too long: {e}."), USAGE_HINT))?;
 
-    let mut options = ServerOptions::new();
-    options
-        .pipe_mode(PipeMode::Message)
-        .read_mode(ReadMode::Message)
-        .max_instances(args.instances)
-        .default_timeout(timeout);
-    for &uid in &args.allow_uids {
-        let _ = writeln!(
-            io::stderr(),
-            "pipeslot: warning: serving clients of uid {uid} too: they can run any command as this user."
-        );
-        options.allow_uid(uid);
-    }
+    let options = crate::classic::server_options(args.instances, timeout, &args.allow_uids);
     let mut instances = Vec::new();
     for number in 0..args.instances {
         let server = options

@@ -95,7 +95,10 @@ pub async fn serve(config: Config) -> Result<(), SetupError> {
         .pipe_mode(PipeMode::Message)
         .read_mode(ReadMode::Message)
         .max_instances(config.instances)
-        .default_timeout(config.period);
+        .default_timeout(config.period)
+        // As serverNP (and `pipeslot server`): remote clients reach it when
+        // the host's gateway exports it.
+        .reject_remote_clients(false);
     for &uid in &config.allow_uids {
         let _ = writeln!(
             io::stderr(),

@@ -60,6 +60,22 @@ pub struct ServerOptions {
     inner: pipe::ServerOptions,
 }
 
+/// The same options, for async instances: code that builds its options
+/// once can serve both APIs.
+///
+/// ```
+/// use pipeslot::pipe::{self, PipeMode};
+///
+/// let mut sync = pipe::ServerOptions::new();
+/// sync.pipe_mode(PipeMode::Message).max_instances(4);
+/// let _async_options = pipeslot::tokio::ServerOptions::from(sync);
+/// ```
+impl From<pipe::ServerOptions> for ServerOptions {
+    fn from(inner: pipe::ServerOptions) -> Self {
+        ServerOptions { inner }
+    }
+}
+
 impl ServerOptions {
     /// The defaults of [`pipe::ServerOptions`].
     pub fn new() -> Self {
