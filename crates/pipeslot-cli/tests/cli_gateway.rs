@@ -1,0 +1,490 @@
+//! `pipeslot gateway` between hosts: each "host" a network namespace with a
+//! namespace root and a computer name of its own, joined by veth pairs on
+//! a bridge; the real binary everywhere (domain, gateways, servers,
+//! clients), TLS included. These need root (CI runs as root) and skip with
+//! a printed reason otherwise. The command-line error cases run anywhere.
+
+mod util;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use pipeslot::pipe::{PipeMode, ReadMode, ServerOptions};
+use pipeslot::PipeName;
+use util::{pipeslot, sandbox, stderr, stdout, wait};
+
+/// Child mode: this test binary, re-run with `PIPESLOT_TEST_ECHO=NAME`,
+/// serves NAME (accepting remote clients), answering each message with
+/// `CLIENT-HOST: MESSAGE`, until killed.
+#[test]
+fn echo_server_child() {
+    let Ok(name) = std::env::var("PIPESLOT_TEST_ECHO") else {
+        return;
+    };
+    let name = PipeName::local(&name).unwrap();
+    let mut options = ServerOptions::new();
+    options
+        .pipe_mode(PipeMode::Message)
+        .read_mode(ReadMode::Message)
+        .max_instances(4)
+        .reject_remote_clients(false);
+    let servers: Vec<_> = (0..4).map(|_| options.create(&name).unwrap()).collect();
+    println!("ready");
+    let threads: Vec<_> = servers
+        .into_iter()
+        .map(|server| {
+            std::thread::spawn(move || loop {
+                let _ = server.connect();
+                while let Ok(message) = server.recv_message() {
+                    let host = server.client_computer_name().unwrap_or_default();
+                    let mut reply = format!("{host}: ").into_bytes();
+                    reply.extend_from_slice(&message);
+                    if server.send(&reply).is_err() {
+                        break;
+                    }
+                }
+                let _ = server.disconnect();
+            })
+        })
+        .collect();
+    for thread in threads {
+        let _ = thread.join();
+    }
+}
+
+/// Why these tests cannot run here, if they cannot.
+fn cannot_run() -> Option<&'static str> {
+    if rustix_uid() != 0 {
+        return Some("not root (network namespaces need root; CI runs as root)");
+    }
+    if Command::new("ip").arg("-V").output().is_err() {
+        return Some("no `ip` command (iproute2)");
+    }
+    None
+}
+
+fn rustix_uid() -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX)
+}
+
+macro_rules! need_root {
+    () => {
+        if let Some(why) = cannot_run() {
+            eprintln!("SKIPPED: {why}");
+            return;
+        }
+    };
+}
+
+static LABS: AtomicU32 = AtomicU32::new(0);
+
+/// Hosts in network namespaces on one bridge, with one domain.
+struct Lab {
+    tag: String,
+    dir: tempfile::TempDir,
+    hosts: Vec<String>,
+    children: Vec<Child>,
+}
+
+fn ip(args: &[&str]) {
+    let status = Command::new("ip").args(args).status().expect("running ip");
+    assert!(status.success(), "ip {args:?} failed");
+}
+
+impl Lab {
+    /// `hosts` hosts named host0, host1, ... at 10.88.0.1, .2, ...
+    fn new(hosts: usize) -> Lab {
+        let tag = format!(
+            "{}{}",
+            std::process::id() % 100_000,
+            LABS.fetch_add(1, Ordering::SeqCst)
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let mut lab = Lab {
+            tag,
+            dir,
+            hosts: Vec::new(),
+            children: Vec::new(),
+        };
+        let bridge = lab.bridge();
+        ip(&["link", "add", &bridge, "type", "bridge"]);
+        ip(&["link", "set", &bridge, "up"]);
+        let domain = lab.domain();
+        let domain = domain.to_str().unwrap();
+        assert!(
+            pipeslot(lab.dir.path(), &["domain", "init", domain, "--name", "lab"])
+                .status
+                .success()
+        );
+        for i in 0..hosts {
+            let name = format!("host{i}");
+            let ns = lab.ns(i);
+            ip(&["netns", "add", &ns]);
+            lab.hosts.push(name.clone());
+            let veth = lab.veth(i);
+            ip(&[
+                "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+            ]);
+            ip(&["link", "set", &veth, "master", &bridge, "up"]);
+            let addr = format!("10.88.0.{}", i + 1);
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                "eth0",
+            ]);
+            ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+            ip(&["-n", &ns, "link", "set", "lo", "up"]);
+            std::fs::create_dir_all(lab.root(i)).unwrap();
+            let added = pipeslot(
+                lab.dir.path(),
+                &["domain", "add-host", domain, &name, "--addr", &addr],
+            );
+            assert!(added.status.success(), "{added:?}");
+        }
+        lab
+    }
+
+    fn bridge(&self) -> String {
+        format!("plb{}", self.tag)
+    }
+    fn ns(&self, i: usize) -> String {
+        format!("pln{}-{i}", self.tag)
+    }
+    fn veth(&self, i: usize) -> String {
+        format!("plv{}-{i}", self.tag)
+    }
+    fn domain(&self) -> PathBuf {
+        self.dir.path().join("domain")
+    }
+    fn root(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("root{i}"))
+    }
+
+    /// `pipeslot ARGS` on host `i`.
+    fn command(&self, i: usize, args: &[&str]) -> Command {
+        let mut command = Command::new("ip");
+        command
+            .args(["netns", "exec", &self.ns(i)])
+            .arg(env!("CARGO_BIN_EXE_pipeslot"))
+            .args(args)
+            .env("PIPESLOT_ROOT", self.root(i))
+            .env("PIPESLOT_COMPUTERNAME", &self.hosts[i])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command
+    }
+
+    /// Runs `pipeslot ARGS` on host `i` to its end.
+    fn run(&self, i: usize, args: &[&str]) -> Output {
+        wait(self.command(i, args).spawn().unwrap())
+    }
+
+    /// Starts host `i`'s gateway with a 2 s keep-alive, exporting
+    /// `exports`, and waits until it listens.
+    fn gateway(&mut self, i: usize, exports: &[&str]) -> usize {
+        self.gateway_with(i, exports, &self.domain())
+    }
+
+    fn gateway_with(&mut self, i: usize, exports: &[&str], domain: &Path) -> usize {
+        let domain = domain.to_str().unwrap().to_string();
+        let host = self.hosts[i].clone();
+        let mut args = vec![
+            "gateway",
+            "--domain",
+            &domain,
+            "--host",
+            &host,
+            "--keepalive",
+            "2",
+        ];
+        for export in exports {
+            args.extend(["--export", export]);
+        }
+        let mut child = self.command(i, &args).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.contains("listening on"),
+            "gateway {i} did not start: {line:?}"
+        );
+        self.children.push(child);
+        self.children.len() - 1
+    }
+
+    /// Starts the echo server (this binary in child mode) on host `i`.
+    fn echo_server(&mut self, i: usize, name: &str) {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", &self.ns(i)])
+            .arg(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "echo_server_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("PIPESLOT_TEST_ECHO", name)
+            .env("PIPESLOT_ROOT", self.root(i))
+            .env("PIPESLOT_COMPUTERNAME", &self.hosts[i])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut reader = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while !line.contains("ready") {
+            line.clear();
+            assert!(
+                reader.read_line(&mut line).unwrap() > 0,
+                "the echo server did not start"
+            );
+        }
+        std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+        self.children.push(child);
+    }
+
+    fn kill(&mut self, child: usize) {
+        let _ = self.children[child].kill();
+        let _ = self.children[child].wait();
+    }
+
+    /// `pipeslot call \\HOST\pipe\NAME MESSAGE` from host `from`.
+    fn call(&self, from: usize, host: &str, name: &str, message: &str) -> Output {
+        self.run(
+            from,
+            &[
+                "call",
+                &format!(r"\\{host}\pipe\{name}"),
+                message,
+                "--timeout",
+                "2000",
+            ],
+        )
+    }
+
+    fn link(&self, i: usize, up: bool) {
+        ip(&["link", "set", &self.veth(i), if up { "up" } else { "down" }]);
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        for i in 0..self.hosts.len() {
+            let _ = Command::new("ip")
+                .args(["netns", "del", &self.ns(i)])
+                .status();
+        }
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge()])
+            .status();
+    }
+}
+
+#[test]
+fn remote_pipes_between_three_hosts() {
+    need_root!();
+    let mut lab = Lab::new(3);
+    lab.gateway(0, &[]);
+    lab.gateway(1, &["echo", "SERVER"]);
+    lab.gateway(2, &[]);
+    lab.echo_server(1, "echo");
+
+    // CallNamedPipe across hosts; the server sees each client's host as
+    // its certificate names it (GetNamedPipeClientComputerName).
+    let output = lab.call(0, "host1", "echo", "hello");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(stdout(&output), "host0: hello\n");
+    let output = lab.call(2, "HOST1", "echo", "hi");
+    assert_eq!(stdout(&output), "host2: hi\n", "{output:?}");
+    // The host's own name is local (no gateway involved).
+    let output = lab.call(1, "host1", "echo", "me");
+    assert_eq!(stdout(&output), "host1: me\n", "{output:?}");
+
+    // Not exported: no such pipe over there.
+    let output = lab.call(0, "host1", "hidden", "x");
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+    assert!(stderr(&output).contains("(error 2)"), "{output:?}");
+    // Not a member of the domain: ERROR_BAD_NETPATH.
+    let output = lab.call(0, "host9", "echo", "x");
+    assert!(stderr(&output).contains("(error 53)"), "{output:?}");
+    // A member without a gateway running... all three run one; host2's
+    // pipe that does not exist is ERROR_FILE_NOT_FOUND.
+    let output = lab.call(0, "host2", "echo", "x");
+    assert_eq!(output.status.code(), Some(3), "{output:?}");
+
+    // The book's server and client across hosts.
+    let mut server = lab.command(1, &["server"]).spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut client = lab
+        .command(0, &["client", "--pipe", r"\\host1\pipe\SERVER"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = client.stdin.take().unwrap();
+        writeln!(stdin, "echo across hosts").unwrap();
+        writeln!(stdin, "$Quit").unwrap();
+    }
+    let output = wait(client);
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(stdout(&output).contains("across hosts"), "{output:?}");
+}
+
+#[test]
+fn a_cut_link_and_a_killed_gateway_fail_fast_and_recover() {
+    need_root!();
+    let mut lab = Lab::new(2);
+    lab.gateway(0, &[]);
+    let gateway1 = lab.gateway(1, &["echo"]);
+    lab.echo_server(1, "echo");
+    assert_eq!(
+        stdout(&lab.call(0, "host1", "echo", "before")),
+        "host0: before\n"
+    );
+
+    // The link goes down: a call fails (no hang) within the keep-alive
+    // bound, and works again once the link is back.
+    lab.link(1, false);
+    let started = Instant::now();
+    let output = lab.call(0, "host1", "echo", "during");
+    assert_ne!(output.status.code(), Some(0), "{output:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    lab.link(1, true);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let output = lab.call(0, "host1", "echo", "after");
+        if output.status.code() == Some(0) {
+            assert_eq!(stdout(&output), "host0: after\n");
+            break;
+        }
+        assert!(Instant::now() < deadline, "never recovered: {output:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // kill -9 of the remote gateway: ERROR_BAD_NETPATH, promptly; a new
+    // gateway serves again.
+    lab.kill(gateway1);
+    let started = Instant::now();
+    let output = lab.call(0, "host1", "echo", "dead");
+    assert!(stderr(&output).contains("(error 53)"), "{output:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        started.elapsed()
+    );
+    lab.gateway(1, &["echo"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let output = lab.call(0, "host1", "echo", "again");
+        if output.status.code() == Some(0) {
+            assert_eq!(stdout(&output), "host0: again\n");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the restarted gateway does not serve: {output:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_gateway_with_a_certificate_of_another_domain_is_refused() {
+    need_root!();
+    let mut lab = Lab::new(2);
+    // host1's identity comes from another domain, with its own CA.
+    let rogue = lab.dir.path().join("rogue");
+    let rogue_str = rogue.to_str().unwrap();
+    assert!(pipeslot(
+        lab.dir.path(),
+        &["domain", "init", rogue_str, "--name", "rogue"]
+    )
+    .status
+    .success());
+    assert!(pipeslot(
+        lab.dir.path(),
+        &[
+            "domain",
+            "add-host",
+            rogue_str,
+            "host1",
+            "--addr",
+            "10.88.0.2"
+        ]
+    )
+    .status
+    .success());
+    assert!(pipeslot(
+        lab.dir.path(),
+        &[
+            "domain",
+            "add-host",
+            rogue_str,
+            "host0",
+            "--addr",
+            "10.88.0.1"
+        ]
+    )
+    .status
+    .success());
+    lab.gateway(0, &[]);
+    lab.gateway_with(1, &["echo"], &rogue);
+    lab.echo_server(1, "echo");
+    let output = lab.call(0, "host1", "echo", "x");
+    assert!(stderr(&output).contains("(error 53)"), "{output:?}");
+}
+
+#[test]
+fn gateway_command_line_errors() {
+    let root = sandbox();
+    let missing = root.path().join("no-domain");
+    let output = pipeslot(
+        root.path(),
+        &[
+            "gateway",
+            "--domain",
+            missing.to_str().unwrap(),
+            "--host",
+            "a",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    assert!(stderr(&output).contains("domain.toml"), "{output:?}");
+    let output = pipeslot(
+        root.path(),
+        &[
+            "gateway",
+            "--domain",
+            "x",
+            "--host",
+            "a",
+            "--export",
+            r"\\other\pipe\x",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let output = pipeslot(root.path(), &["gateway", "--domain", "x"]);
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+}
