@@ -23,7 +23,7 @@ pub fn svg(run: &Run) -> Result<String, String> {
         let body = root
             .titled(
                 &format!(
-                    "pipeslot bench {}: each measure beside its raw baseline",
+                    "pipeslot bench {}: each measure beside its raw baseline (dots: samples; band: p10..p90; tick: median)",
                     env!("CARGO_PKG_VERSION")
                 ),
                 ("sans-serif", 22),
@@ -73,6 +73,8 @@ fn draw_panel(
         })
         .collect();
     let x_end = (highest / scale.size * 1.08).max(f64::MIN_POSITIVE);
+    // The y axis counts upwards: reversed, the baseline is the top row.
+    let rows: Vec<String> = names.into_iter().rev().collect();
 
     let mut chart = ChartBuilder::on(area)
         .caption(
@@ -85,20 +87,25 @@ fn draw_panel(
             ("sans-serif", 16),
         )
         .margin(8)
+        .margin_right(28)
         .x_label_area_size(32)
         .y_label_area_size(330)
-        .build_cartesian_2d(0.0..x_end, names[..].into_segmented())
+        .build_cartesian_2d(0.0..x_end, rows[..].into_segmented())
         .map_err(text)?;
     chart
         .configure_mesh()
-        .y_labels(names.len())
+        .y_labels(rows.len())
         .x_desc(scale.name)
-        .x_label_formatter(&|v| format!("{v:.3}"))
+        .x_label_formatter(&|v| axis_number(*v))
+        .y_label_formatter(&|row| match row {
+            SegmentValue::CenterOf(name) | SegmentValue::Exact(name) => name.to_string(),
+            SegmentValue::Last => String::new(),
+        })
         .label_style(("sans-serif", 13))
         .draw()
         .map_err(text)?;
 
-    for (m, name) in panel.iter().zip(&names) {
+    for (m, name) in panel.iter().zip(rows.iter().rev()) {
         let color = match m.function.side {
             super::measures::Side::Raw => RAW,
             super::measures::Side::Pipeslot => PIPESLOT,
@@ -130,6 +137,12 @@ fn draw_panel(
             .map_err(text)?;
     }
     Ok(())
+}
+
+/// An axis number without trailing zeros: 5, 2.5, 0.125.
+fn axis_number(v: f64) -> String {
+    let text = format!("{v:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
 }
 
 fn text(e: impl std::fmt::Display) -> String {
