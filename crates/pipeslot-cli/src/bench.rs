@@ -282,7 +282,7 @@ fn measure_count() -> u64 {
     GROUPS.iter().map(|g| g.functions.len() as u64).sum()
 }
 
-/// The default run: about 4 s a function, 11 functions.
+/// The default run: about 4 s a function, 12 functions.
 const FULL: Settings = Settings {
     warm_up: Duration::from_millis(1000),
     samples: 20,
