@@ -5,15 +5,15 @@
 //! private one of its own anyway) and `TMPDIR`. No assertion is about
 //! timing: the machine may be busy; the time limits only detect hangs.
 
+mod util;
+
 use std::io::Read;
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::thread;
+use std::process::{Child, Command, Output};
 use std::time::Duration;
 
 use serde_json::Value;
 use tempfile::TempDir;
+use util::{stderr, stdout};
 
 #[test]
 fn bench_quick_table_has_every_measure_and_a_ratio() {
@@ -242,34 +242,22 @@ fn is_baseline(group: &str, function: &str) -> bool {
     baseline_of(group) == function
 }
 
-/// A test's own namespace and temp directory.
+/// A test's own namespace root, which is also the bench's TMPDIR (for
+/// the private root it makes).
 struct Sandbox {
     dir: TempDir,
-    root: PathBuf,
-    tmp: PathBuf,
 }
 
 impl Sandbox {
     fn new() -> Sandbox {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let root = dir.path().join("root");
-        let tmp = dir.path().join("tmp");
-        std::fs::create_dir(&root).unwrap();
-        std::fs::create_dir(&tmp).unwrap();
-        Sandbox { dir, root, tmp }
+        Sandbox {
+            dir: util::sandbox(),
+        }
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_pipeslot"));
-        command
-            .args(args)
-            .env("PIPESLOT_ROOT", &self.root)
-            .env("TMPDIR", &self.tmp)
-            .env("RUST_BACKTRACE", "1")
-            .current_dir(self.dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        let mut command = util::command(self.dir.path(), args);
+        command.env("TMPDIR", self.dir.path());
         command
     }
 
@@ -278,42 +266,17 @@ impl Sandbox {
     }
 }
 
+/// Waits for a bench, with a longer hang detector than one call needs.
 fn wait(child: Child) -> Output {
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(HANG) {
-        Ok(output) => output.expect("waiting for pipeslot"),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("hung: pipeslot did not finish within {HANG:?}");
-        }
-    }
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    util::wait_up_to(child, BENCH_HANG)
 }
 
 /// No panic: not 101, not killed by a signal, no panic text on stderr.
 #[track_caller]
 fn assert_no_panic(output: &Output) {
-    let stderr = stderr(output);
-    assert!(
-        output.status.code().is_some(),
-        "killed by a signal: {stderr}"
-    );
-    assert_ne!(output.status.code(), Some(101), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(!stderr.contains("stack backtrace"), "{stderr}");
+    util::assert_no_panic(output.status.code(), &stderr(output));
 }
 
 /// Hang detector for one program: a quick run takes a few seconds, longer
 /// on a loaded machine or in a debug build.
-const HANG: Duration = Duration::from_secs(120);
+const BENCH_HANG: Duration = Duration::from_secs(120);

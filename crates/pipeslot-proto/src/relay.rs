@@ -483,7 +483,10 @@ mod tests {
                 stream: 2,
                 total: u64::MAX,
             },
-            MuxFrame::Close { stream: 9, code: 64 },
+            MuxFrame::Close {
+                stream: 9,
+                code: 64,
+            },
             MuxFrame::Ping { nonce: 1 },
             MuxFrame::Pong { nonce: 1 },
         ]
@@ -519,9 +522,18 @@ mod tests {
             h.extend_from_slice(&len.to_le_bytes());
             h
         };
-        assert_eq!(decoder.decode(&header(1, 0, 0, 0)), Err(RelayError::BadKind(0)));
-        assert_eq!(decoder.decode(&header(1, 8, 0, 0)), Err(RelayError::BadKind(8)));
-        assert_eq!(decoder.decode(&header(1, 3, 1, 0)), Err(RelayError::ReservedNotZero));
+        assert_eq!(
+            decoder.decode(&header(1, 0, 0, 0)),
+            Err(RelayError::BadKind(0))
+        );
+        assert_eq!(
+            decoder.decode(&header(1, 8, 0, 0)),
+            Err(RelayError::BadKind(8))
+        );
+        assert_eq!(
+            decoder.decode(&header(1, 3, 1, 0)),
+            Err(RelayError::ReservedNotZero)
+        );
         assert_eq!(
             decoder.decode(&header(1, 3, 0, u32::MAX)),
             Err(RelayError::TooLarge(u32::MAX as usize))

@@ -263,7 +263,10 @@ impl ClientOptions {
         let unreachable = |why: &str| {
             Error::new(
                 ErrorKind::BadNetPath,
-                format!("{}: pipes on other hosts go through the pipeslot gateway, {why}", context()),
+                format!(
+                    "{}: pipes on other hosts go through the pipeslot gateway, {why}",
+                    context()
+                ),
             )
         };
         let gateway = PipeName::parse(GATEWAY_PIPE)?;
@@ -273,7 +276,9 @@ impl ClientOptions {
         let stream = match UnixStream::connect(&address) {
             Ok(stream) => stream,
             Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ECONNREFUSED)) => {
-                return Err(unreachable("and none runs on this machine (pipeslot gateway)"))
+                return Err(unreachable(
+                    "and none runs on this machine (pipeslot gateway)",
+                ))
             }
             Err(e) => return Err(Error::from_io(e, context())),
         };
