@@ -81,8 +81,8 @@ pipe(2). Each measure warms up, then takes samples of many iterations; the
 table shows the median and the 10th and 90th percentiles of the samples,
 and the ratio of the median to the group's raw baseline: a time ratio for
 latencies (above 1 is slower than raw), a throughput ratio otherwise (below 1
-is slower than raw). The run takes about 45 s per pinning (a few seconds
-with --quick) and uses a private temporary PIPESLOT_ROOT. A progress bar is
+is slower than raw). The run takes under a minute per pinning (a few
+seconds with --quick) and uses a private temporary PIPESLOT_ROOT. A progress bar is
 drawn on stderr when it is a terminal.
 
 --json prints one object instead of the table (schema \"pipeslot-bench/1\";
@@ -282,7 +282,7 @@ fn measure_count() -> u64 {
     GROUPS.iter().map(|g| g.functions.len() as u64).sum()
 }
 
-/// The default run: about 4 s a function, 12 functions.
+/// The default run: about 4 s a function, 12 functions (~55 s in all).
 const FULL: Settings = Settings {
     warm_up: Duration::from_millis(1000),
     samples: 20,

@@ -103,17 +103,24 @@ impl Run {
     /// The table: a heading line, one row per function, and a key.
     pub fn table(&self) -> Vec<String> {
         let machine = Machine::here();
-        let mut lines = vec![format!(
-            "pipeslot bench{}: pipeslot {}, {} {}, {} CPUs; {} samples of {} ms per measure after {} ms of warm-up",
-            if self.quick { " --quick" } else { "" },
-            env!("CARGO_PKG_VERSION"),
-            machine.kernel,
-            machine.arch,
-            machine.cpus,
-            self.settings.samples,
-            self.settings.sample.as_millis(),
-            self.settings.warm_up.as_millis(),
-        )];
+        let mut lines = vec![
+            format!(
+                "pipeslot bench{}: pipeslot {}, {} {}, {} CPUs",
+                if self.quick { " --quick" } else { "" },
+                env!("CARGO_PKG_VERSION"),
+                machine.kernel,
+                machine.arch,
+                machine.cpus,
+            ),
+            format!(
+                "{} samples of {} ms per measure after {} ms of warm-up; took {:.1} s",
+                self.settings.samples,
+                self.settings.sample.as_millis(),
+                self.settings.warm_up.as_millis(),
+                self.elapsed.as_secs_f64()
+            ),
+            String::new(),
+        ];
         let mut rows = vec![[
             "measure".to_owned(),
             "median".to_owned(),
@@ -153,11 +160,11 @@ impl Run {
             }
             lines.push(line);
         }
-        lines.push(format!(
-            "vs raw: the median over the group's raw baseline's in this run; a time ratio above 1, \
-             or a throughput (thr) ratio below 1, is slower than raw. Took {:.1} s.",
-            self.elapsed.as_secs_f64()
-        ));
+        lines.push(String::new());
+        lines.push(
+            "vs raw: the median over its raw baseline's of the same run; a time ratio".into(),
+        );
+        lines.push("above 1, or a throughput (thr) ratio below 1, is slower than raw.".into());
         lines
     }
 
