@@ -296,7 +296,7 @@ const QUICK: Settings = Settings {
     sample: Duration::from_millis(10),
 };
 
-const PROGRESS_TEMPLATE: &str = "{elapsed:>4} [{bar:30}] {percent:>3}% {msg}";
+const PROGRESS_TEMPLATE: &str = "{elapsed:>4} [{bar:30}] {percent:>3}% {wide_msg}";
 
 const EXIT_FAILURE: u8 = 1;
 

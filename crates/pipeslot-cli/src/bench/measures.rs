@@ -53,7 +53,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use pipeslot::mailslot::{Mailslot, MailslotOptions, MailslotWriter};
+use pipeslot::mailslot::{MailslotOptions, MailslotWriter};
 use pipeslot::pipe::{
     call_named_pipe, ClientOptions, PipeClient, PipeMode, ReadMode, ServerOptions, WaitTimeout,
 };
@@ -195,12 +195,12 @@ pub const GROUPS: &[Group] = &[
             Function {
                 name: "raw_uds_stream",
                 side: Side::Raw,
-                start: RawSink::start,
+                start: raw_sink,
             },
             Function {
                 name: "pipeslot_byte_pipe_64KiB_quota",
                 side: Side::Pipeslot,
-                start: PipeSink::start,
+                start: pipe_sink,
             },
         ],
     },
@@ -211,17 +211,17 @@ pub const GROUPS: &[Group] = &[
             Function {
                 name: "raw_uds_stream",
                 side: Side::Raw,
-                start: RawEcho::start,
+                start: raw_echo,
             },
             Function {
                 name: "pipeslot_message_pipe",
                 side: Side::Pipeslot,
-                start: PipeEcho::start_send_read,
+                start: pipe_echo_send_read,
             },
             Function {
                 name: "pipeslot_transact",
                 side: Side::Pipeslot,
-                start: PipeEcho::start_transact,
+                start: pipe_echo_transact,
             },
         ],
     },
@@ -232,17 +232,17 @@ pub const GROUPS: &[Group] = &[
             Function {
                 name: "raw_unix_dgram",
                 side: Side::Raw,
-                start: RawDatagrams::start_pair,
+                start: raw_datagram_pair,
             },
             Function {
                 name: "raw_unix_dgram_bound",
                 side: Side::Raw,
-                start: RawDatagrams::start_bound,
+                start: raw_datagram_bound,
             },
             Function {
                 name: "pipeslot_mailslot",
                 side: Side::Pipeslot,
-                start: SlotDatagrams::start,
+                start: mailslot,
             },
         ],
     },
@@ -253,12 +253,12 @@ pub const GROUPS: &[Group] = &[
             Function {
                 name: "raw_pipe2",
                 side: Side::Raw,
-                start: RawPipe::start,
+                start: raw_pipe,
             },
             Function {
                 name: "pipeslot_anon_pipe",
                 side: Side::Pipeslot,
-                start: AnonPipe::start,
+                start: anon_pipe,
             },
         ],
     },
@@ -419,303 +419,258 @@ impl Workload for RawCall {
     }
 }
 
+// ---- The workloads of groups 2 to 5 ------------------------------------
+
+/// A started workload: the measuring side's `state` (its ends of the
+/// pipes or sockets) and the threads serving it. Each batch is
+/// `batch(state, pin, iterations)`; stopping drops the state, which closes
+/// the ends and so ends the servers' loops, and joins the servers.
+struct Started<S> {
+    state: S,
+    pin: Pin,
+    servers: Vec<JoinHandle<io::Result<()>>>,
+    batch: fn(&mut S, Pin, u64) -> io::Result<Duration>,
+}
+
+impl<S> Started<S> {
+    fn boxed(
+        state: S,
+        pin: Pin,
+        servers: Vec<JoinHandle<io::Result<()>>>,
+        batch: fn(&mut S, Pin, u64) -> io::Result<Duration>,
+    ) -> io::Result<Box<dyn Workload>>
+    where
+        S: 'static,
+    {
+        Ok(Box::new(Started {
+            state,
+            pin,
+            servers,
+            batch,
+        }))
+    }
+}
+
+impl<S> Workload for Started<S> {
+    fn run(&mut self, iterations: u64) -> io::Result<Duration> {
+        (self.batch)(&mut self.state, self.pin, iterations)
+    }
+
+    fn stop(self: Box<Self>) -> io::Result<()> {
+        let Started { state, servers, .. } = *self;
+        drop(state);
+        join_all(servers)
+    }
+}
+
 // ---- 2. 64 KiB one way on a byte pipe with 64 KiB quotas -----------------
 
 /// 64 KiB writes on a UDS stream to a thread that reads a batch's count,
 /// then the batch, then acknowledges it with one byte.
-struct RawSink {
-    stream: UnixStream,
-    sink: JoinHandle<io::Result<()>>,
-}
-
-impl RawSink {
-    fn start(pin: Pin, dir: &Path) -> io::Result<Box<dyn Workload>> {
-        let path = dir.join(format!("sink-{}.sock", pin.label()));
-        let _ = std::fs::remove_file(&path);
-        let listener = UnixListener::bind(&path)?;
-        let sink = pin.spawn(move || {
-            let Ok((mut s, _)) = listener.accept() else {
-                return Ok(());
-            };
-            let mut count = [0u8; 8];
-            let mut buf = vec![0u8; LARGE];
-            while s.read_exact(&mut count).is_ok() {
-                for _ in 0..u64::from_le_bytes(count) {
-                    if s.read_exact(&mut buf).is_err() {
-                        return Ok(());
-                    }
-                }
-                if s.write_all(&[1]).is_err() {
-                    break;
+fn raw_sink(pin: Pin, dir: &Path) -> io::Result<Box<dyn Workload>> {
+    let path = dir.join(format!("sink-{}.sock", pin.label()));
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)?;
+    let sink = pin.spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return Ok(());
+        };
+        let mut count = [0u8; 8];
+        let mut buf = vec![0u8; LARGE];
+        while s.read_exact(&mut count).is_ok() {
+            for _ in 0..u64::from_le_bytes(count) {
+                if s.read_exact(&mut buf).is_err() {
+                    return Ok(());
                 }
             }
-            Ok(())
-        });
-        let stream = UnixStream::connect(&path)?;
-        Ok(Box::new(RawSink { stream, sink }))
-    }
-}
-
-impl Workload for RawSink {
-    fn run(&mut self, iterations: u64) -> io::Result<Duration> {
+            if s.write_all(&[1]).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    });
+    let stream = UnixStream::connect(&path)?;
+    Started::boxed(stream, pin, vec![sink], |stream, _, iterations| {
         let block = vec![0x5au8; LARGE];
         let start = Instant::now();
-        self.stream.write_all(&iterations.to_le_bytes())?;
+        stream.write_all(&iterations.to_le_bytes())?;
         for _ in 0..iterations {
-            self.stream.write_all(&block)?;
+            stream.write_all(&block)?;
         }
         let mut ack = [0u8; 1];
-        self.stream.read_exact(&mut ack)?;
+        stream.read_exact(&mut ack)?;
         Ok(start.elapsed())
-    }
-
-    fn stop(self: Box<Self>) -> io::Result<()> {
-        drop(self.stream);
-        join(self.sink)
-    }
+    })
 }
 
 /// 64 KiB `send`s on a byte pipe with 64 KiB quotas to a thread reading and
 /// discarding; a batch ends with `flush` (FlushFileBuffers).
-struct PipeSink {
-    pipe: PipeClient,
-    sink: JoinHandle<io::Result<()>>,
-}
-
-impl PipeSink {
-    fn start(pin: Pin, _dir: &Path) -> io::Result<Box<dyn Workload>> {
-        let name = pipe_name(&format!("core-sink-{}", pin.label()))?;
-        let server = ServerOptions::new()
-            .pipe_mode(PipeMode::Byte)
-            .in_buffer_size(LARGE as u32)
-            .out_buffer_size(LARGE as u32)
-            .create(&name)?;
-        let sink = pin.spawn(move || {
-            let _ = server.connect();
-            let mut buf = vec![0u8; LARGE];
-            while server.read_message(&mut buf).is_ok() {}
-            Ok(())
-        });
-        let pipe = ClientOptions::new().open(&name)?;
-        Ok(Box::new(PipeSink { pipe, sink }))
-    }
-}
-
-impl Workload for PipeSink {
-    fn run(&mut self, iterations: u64) -> io::Result<Duration> {
+fn pipe_sink(pin: Pin, _dir: &Path) -> io::Result<Box<dyn Workload>> {
+    let name = pipe_name(&format!("core-sink-{}", pin.label()))?;
+    let server = ServerOptions::new()
+        .pipe_mode(PipeMode::Byte)
+        .in_buffer_size(LARGE as u32)
+        .out_buffer_size(LARGE as u32)
+        .create(&name)?;
+    let sink = pin.spawn(move || {
+        let _ = server.connect();
+        let mut buf = vec![0u8; LARGE];
+        while server.read_message(&mut buf).is_ok() {}
+        Ok(())
+    });
+    let pipe = ClientOptions::new().open(&name)?;
+    Started::boxed(pipe, pin, vec![sink], |pipe, _, iterations| {
         let block = vec![0x5au8; LARGE];
         let start = Instant::now();
         for _ in 0..iterations {
-            expect_bytes(self.pipe.send(&block)?, LARGE)?;
+            expect_bytes(pipe.send(&block)?, LARGE)?;
         }
-        self.pipe.flush()?;
+        pipe.flush()?;
         Ok(start.elapsed())
-    }
-
-    fn stop(self: Box<Self>) -> io::Result<()> {
-        drop(self.pipe);
-        join(self.sink)
-    }
+    })
 }
 
 // ---- 3. 64 B round trip: message pipe and TransactNamedPipe --------------
 
 /// A 64-byte echo over a UDS stream.
-struct RawEcho {
-    stream: UnixStream,
-    echo: JoinHandle<io::Result<()>>,
-}
-
-impl RawEcho {
-    fn start(pin: Pin, dir: &Path) -> io::Result<Box<dyn Workload>> {
-        let path = dir.join(format!("echo-{}.sock", pin.label()));
-        let _ = std::fs::remove_file(&path);
-        let listener = UnixListener::bind(&path)?;
-        let echo = pin.spawn(move || {
-            let Ok((mut s, _)) = listener.accept() else {
-                return Ok(());
-            };
-            let mut buf = [0u8; SMALL];
-            while s.read_exact(&mut buf).is_ok() {
-                if s.write_all(&buf).is_err() {
-                    break;
-                }
+fn raw_echo(pin: Pin, dir: &Path) -> io::Result<Box<dyn Workload>> {
+    let path = dir.join(format!("echo-{}.sock", pin.label()));
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)?;
+    let echo = pin.spawn(move || {
+        let Ok((mut s, _)) = listener.accept() else {
+            return Ok(());
+        };
+        let mut buf = [0u8; SMALL];
+        while s.read_exact(&mut buf).is_ok() {
+            if s.write_all(&buf).is_err() {
+                break;
             }
-            Ok(())
-        });
-        let stream = UnixStream::connect(&path)?;
-        Ok(Box::new(RawEcho { stream, echo }))
-    }
-}
-
-impl Workload for RawEcho {
-    fn run(&mut self, iterations: u64) -> io::Result<Duration> {
+        }
+        Ok(())
+    });
+    let stream = UnixStream::connect(&path)?;
+    Started::boxed(stream, pin, vec![echo], |stream, _, iterations| {
         let mut buf = [0u8; SMALL];
         let start = Instant::now();
         for _ in 0..iterations {
-            self.stream.write_all(&MESSAGE)?;
-            self.stream.read_exact(&mut buf)?;
+            stream.write_all(&MESSAGE)?;
+            stream.read_exact(&mut buf)?;
         }
         Ok(start.elapsed())
-    }
-
-    fn stop(self: Box<Self>) -> io::Result<()> {
-        drop(self.stream);
-        join(self.echo)
-    }
+    })
 }
 
-/// A 64-byte message echoed on a message pipe, as `send` + `read_message`
-/// or as one `transact`.
-struct PipeEcho {
-    pipe: PipeClient,
-    transact: bool,
-    echo: JoinHandle<io::Result<()>>,
-}
-
-impl PipeEcho {
-    fn start_send_read(pin: Pin, _dir: &Path) -> io::Result<Box<dyn Workload>> {
-        Self::start(pin, false, "message")
-    }
-
-    fn start_transact(pin: Pin, _dir: &Path) -> io::Result<Box<dyn Workload>> {
-        Self::start(pin, true, "transact")
-    }
-
-    fn start(pin: Pin, transact: bool, how: &str) -> io::Result<Box<dyn Workload>> {
-        let name = pipe_name(&format!("core-echo-{how}-{}", pin.label()))?;
-        let server = ServerOptions::new()
-            .pipe_mode(PipeMode::Message)
-            .read_mode(ReadMode::Message)
-            .create(&name)?;
-        let echo = pin.spawn(move || {
-            let _ = server.connect();
-            let mut buf = [0u8; SMALL];
-            while let Ok(read) = server.read_message(&mut buf) {
-                if server.send(&buf[..read.bytes]).is_err() {
-                    break;
-                }
-            }
-            Ok(())
-        });
-        let pipe = ClientOptions::new().open(&name)?;
-        pipe.set_read_mode(ReadMode::Message)?;
-        Ok(Box::new(PipeEcho {
-            pipe,
-            transact,
-            echo,
-        }))
-    }
-}
-
-impl Workload for PipeEcho {
-    fn run(&mut self, iterations: u64) -> io::Result<Duration> {
+/// A 64-byte message echoed on a message pipe: `send` + `read_message`.
+fn pipe_echo_send_read(pin: Pin, _dir: &Path) -> io::Result<Box<dyn Workload>> {
+    let (pipe, echo) = pipe_echo(pin, "message")?;
+    Started::boxed(pipe, pin, vec![echo], |pipe, _, iterations| {
         let mut buf = [0u8; SMALL];
         let start = Instant::now();
         for _ in 0..iterations {
-            let read = if self.transact {
-                self.pipe.transact(&MESSAGE, &mut buf)?
-            } else {
-                self.pipe.send(&MESSAGE)?;
-                self.pipe.read_message(&mut buf)?
-            };
-            expect_bytes(read.bytes, SMALL)?;
+            pipe.send(&MESSAGE)?;
+            expect_bytes(pipe.read_message(&mut buf)?.bytes, SMALL)?;
         }
         Ok(start.elapsed())
-    }
+    })
+}
 
-    fn stop(self: Box<Self>) -> io::Result<()> {
-        drop(self.pipe);
-        join(self.echo)
-    }
+/// The same as one `transact` (TransactNamedPipe).
+fn pipe_echo_transact(pin: Pin, _dir: &Path) -> io::Result<Box<dyn Workload>> {
+    let (pipe, echo) = pipe_echo(pin, "transact")?;
+    Started::boxed(pipe, pin, vec![echo], |pipe, _, iterations| {
+        let mut buf = [0u8; SMALL];
+        let start = Instant::now();
+        for _ in 0..iterations {
+            expect_bytes(pipe.transact(&MESSAGE, &mut buf)?.bytes, SMALL)?;
+        }
+        Ok(start.elapsed())
+    })
+}
+
+/// A message pipe whose server thread echoes every message, and a client
+/// of it in message read mode.
+fn pipe_echo(pin: Pin, how: &str) -> io::Result<(PipeClient, JoinHandle<io::Result<()>>)> {
+    let name = pipe_name(&format!("core-echo-{how}-{}", pin.label()))?;
+    let server = ServerOptions::new()
+        .pipe_mode(PipeMode::Message)
+        .read_mode(ReadMode::Message)
+        .create(&name)?;
+    let echo = pin.spawn(move || {
+        let _ = server.connect();
+        let mut buf = [0u8; SMALL];
+        while let Ok(read) = server.read_message(&mut buf) {
+            if server.send(&buf[..read.bytes]).is_err() {
+                break;
+            }
+        }
+        Ok(())
+    });
+    let pipe = ClientOptions::new().open(&name)?;
+    pipe.set_read_mode(ReadMode::Message)?;
+    Ok((pipe, echo))
 }
 
 // ---- 4. Mailslot, 64 B messages -------------------------------------------
 
-/// 64-byte datagrams from a writer thread (one per batch) to a reader
-/// here: a socketpair, or a socket bound to a path with the writer
-/// connected to it.
-struct RawDatagrams {
+/// 64-byte datagrams on a socketpair (new each batch) from a writer thread
+/// to the reader here.
+fn raw_datagram_pair(pin: Pin, _dir: &Path) -> io::Result<Box<dyn Workload>> {
+    Started::boxed((), pin, Vec::new(), |(), pin, iterations| {
+        let (reader, writer) = UnixDatagram::pair()?;
+        unix_datagrams(pin, iterations, reader, writer)
+    })
+}
+
+/// The same on a datagram socket bound to a path (bound anew each batch),
+/// the writer connected to it: the transport a mailslot uses.
+fn raw_datagram_bound(pin: Pin, dir: &Path) -> io::Result<Box<dyn Workload>> {
+    let path = dir.join(format!("dgram-{}.sock", pin.label()));
+    Started::boxed(path, pin, Vec::new(), |path, pin, iterations| {
+        let _ = std::fs::remove_file(&*path);
+        let reader = UnixDatagram::bind(&*path)?;
+        let writer = UnixDatagram::unbound()?;
+        writer.connect(&*path)?;
+        unix_datagrams(pin, iterations, reader, writer)
+    })
+}
+
+/// [`datagrams`] from `writer` to `reader`, Unix datagram sockets.
+fn unix_datagrams(
     pin: Pin,
-    /// The bound socket's path, or `None` for a socketpair.
-    path: Option<PathBuf>,
-}
-
-impl RawDatagrams {
-    fn start_pair(pin: Pin, _dir: &Path) -> io::Result<Box<dyn Workload>> {
-        Ok(Box::new(RawDatagrams { pin, path: None }))
-    }
-
-    fn start_bound(pin: Pin, dir: &Path) -> io::Result<Box<dyn Workload>> {
-        let path = dir.join(format!("dgram-{}.sock", pin.label()));
-        Ok(Box::new(RawDatagrams {
-            pin,
-            path: Some(path),
-        }))
-    }
-}
-
-impl Workload for RawDatagrams {
-    fn run(&mut self, iterations: u64) -> io::Result<Duration> {
-        let (reader, writer) = match &self.path {
-            None => UnixDatagram::pair()?,
-            Some(path) => {
-                let _ = std::fs::remove_file(path);
-                let reader = UnixDatagram::bind(path)?;
-                let writer = UnixDatagram::unbound()?;
-                writer.connect(path)?;
-                (reader, writer)
-            }
-        };
-        datagrams(
-            self.pin,
-            iterations,
-            writer,
-            |w| w.send(&MESSAGE),
-            |buf| reader.recv(buf),
-        )
-    }
-
-    fn stop(self: Box<Self>) -> io::Result<()> {
-        if let Some(path) = &self.path {
-            let _ = std::fs::remove_file(path);
-        }
-        Ok(())
-    }
+    iterations: u64,
+    reader: UnixDatagram,
+    writer: UnixDatagram,
+) -> io::Result<Duration> {
+    datagrams(
+        pin,
+        iterations,
+        writer,
+        |w| w.send(&MESSAGE),
+        |buf| reader.recv(buf),
+    )
 }
 
 /// 64-byte messages from a writer thread (one per batch, opening its own
 /// `MailslotWriter`) to the mailslot's reader here.
-struct SlotDatagrams {
-    pin: Pin,
-    name: MailslotName,
-    slot: Mailslot,
-}
-
-impl SlotDatagrams {
-    fn start(pin: Pin, _dir: &Path) -> io::Result<Box<dyn Workload>> {
-        let name = MailslotName::local(&format!("core-slot-{}", pin.label()))?;
-        let slot = MailslotOptions::new().create(&name)?;
-        Ok(Box::new(SlotDatagrams { pin, name, slot }))
-    }
-}
-
-impl Workload for SlotDatagrams {
-    fn run(&mut self, iterations: u64) -> io::Result<Duration> {
-        let writer = MailslotWriter::open(&self.name)?;
-        let slot = &self.slot;
-        datagrams(
-            self.pin,
-            iterations,
-            writer,
-            |w| Ok(w.write(&MESSAGE)?),
-            |buf| Ok(slot.read(buf)?),
-        )
-    }
-
-    fn stop(self: Box<Self>) -> io::Result<()> {
-        Ok(())
-    }
+fn mailslot(pin: Pin, _dir: &Path) -> io::Result<Box<dyn Workload>> {
+    let name = MailslotName::local(&format!("core-slot-{}", pin.label()))?;
+    let slot = MailslotOptions::new().create(&name)?;
+    Started::boxed(
+        (name, slot),
+        pin,
+        Vec::new(),
+        |(name, slot), pin, iterations| {
+            let writer = MailslotWriter::open(name)?;
+            datagrams(
+                pin,
+                iterations,
+                writer,
+                |w| Ok(w.write(&MESSAGE)?),
+                |buf| Ok(slot.read(buf)?),
+            )
+        },
+    )
 }
 
 /// Sends `iterations` 64-byte datagrams from a writer thread under `pin`
@@ -750,63 +705,35 @@ fn datagrams<W: Send + 'static>(
 
 // ---- 5. Anonymous pipe, 64 KiB ReadFile / WriteFile ------------------------
 
-/// pipe(2), 64 KiB write(2)s from a writer thread (one per batch) to
+/// pipe(2) (new each batch), 64 KiB write(2)s from a writer thread to
 /// read(2)s here.
-struct RawPipe {
-    pin: Pin,
-}
-
-impl RawPipe {
-    fn start(pin: Pin, _dir: &Path) -> io::Result<Box<dyn Workload>> {
-        Ok(Box::new(RawPipe { pin }))
-    }
-}
-
-impl Workload for RawPipe {
-    fn run(&mut self, iterations: u64) -> io::Result<Duration> {
+fn raw_pipe(pin: Pin, _dir: &Path) -> io::Result<Box<dyn Workload>> {
+    Started::boxed((), pin, Vec::new(), |(), pin, iterations| {
         let (r, w) = rustix::pipe::pipe()?;
         let mut reader = File::from(r);
         stream_64k(
-            self.pin,
+            pin,
             iterations,
             File::from(w),
             |w, block| w.write_all(block),
             |buf| reader.read(buf),
         )
-    }
-
-    fn stop(self: Box<Self>) -> io::Result<()> {
-        Ok(())
-    }
+    })
 }
 
-/// `anon::pipe()`, 64 KiB `write_all_data` (WriteFile) from a writer
-/// thread (one per batch) to `read_some` (ReadFile) here.
-struct AnonPipe {
-    pin: Pin,
-}
-
-impl AnonPipe {
-    fn start(pin: Pin, _dir: &Path) -> io::Result<Box<dyn Workload>> {
-        Ok(Box::new(AnonPipe { pin }))
-    }
-}
-
-impl Workload for AnonPipe {
-    fn run(&mut self, iterations: u64) -> io::Result<Duration> {
+/// `anon::pipe()` (new each batch), 64 KiB `write_all_data` (WriteFile)
+/// from a writer thread to `read_some` (ReadFile) here.
+fn anon_pipe(pin: Pin, _dir: &Path) -> io::Result<Box<dyn Workload>> {
+    Started::boxed((), pin, Vec::new(), |(), pin, iterations| {
         let (mut reader, writer) = pipeslot::anon::pipe()?;
         stream_64k(
-            self.pin,
+            pin,
             iterations,
             writer,
             |w, block| Ok(w.write_all_data(block)?),
             |buf| Ok(reader.read_some(buf)?),
         )
-    }
-
-    fn stop(self: Box<Self>) -> io::Result<()> {
-        Ok(())
-    }
+    })
 }
 
 /// Writes `iterations` 64 KiB blocks from a writer thread under `pin` with
