@@ -35,14 +35,15 @@ use report::{Measured, Run, Settings};
 #[derive(clap::Args)]
 pub struct BenchArgs {
     /// A short run (a few seconds): fewer, shorter samples and a short
-    /// warm-up. Its figures are rough; the ratios hold better.
+    /// warm-up, for rough figures.
     #[arg(long)]
     quick: bool,
-    /// Print one JSON object (schema below) instead of the table.
+    /// Print one JSON object instead of the table (its schema is in
+    /// `pipeslot bench --help`).
     #[arg(long)]
     json: bool,
     /// Also write an SVG chart of every measure's samples beside its
-    /// baseline's to FILE.
+    /// baseline's to FILE.svg.
     #[arg(long, value_name = "FILE.svg")]
     plot: Option<PathBuf>,
     /// Where the measures' threads run: with the affinity pipeslot started
@@ -82,8 +83,8 @@ table shows the median and the 10th and 90th percentiles of the samples,
 and the ratio of the median to the group's raw baseline: a time ratio for
 latencies (above 1 is slower than raw), a throughput ratio otherwise (below 1
 is slower than raw). The run takes under a minute per pinning (a few
-seconds with --quick) and uses a private temporary PIPESLOT_ROOT. A progress bar is
-drawn on stderr when it is a terminal.
+seconds with --quick) and uses a private temporary PIPESLOT_ROOT. A
+progress bar is drawn on stderr when it is a terminal.
 
 --json prints one object instead of the table (schema \"pipeslot-bench/1\";
 keys never removed or renamed within a schema version; BENCHMARKS.md figures

@@ -58,6 +58,7 @@ fn draw_panel(
     panel: &[&Measured],
     run: &Run,
 ) -> Result<(), String> {
+    // `panels` makes no empty panel.
     let first = panel[0];
     let unit = first.unit();
     let highest = panel
