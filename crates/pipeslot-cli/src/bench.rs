@@ -20,14 +20,14 @@ mod measures;
 mod plot;
 mod report;
 
-use std::fs::File;
+use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::output::{self, say};
+use crate::output::say;
 use measures::{Function, Group, Pin, GROUPS};
 use report::{Measured, Run, Settings};
 
@@ -141,10 +141,7 @@ pub fn run(args: BenchArgs) -> u8 {
 
 fn measure_and_report(args: &BenchArgs) -> Result<(), String> {
     // Opened first: a chart that cannot be written should not cost a run.
-    let plot_file = match &args.plot {
-        Some(path) => Some((path, open_plot(path)?)),
-        None => None,
-    };
+    let chart = args.plot.as_deref().map(ChartFile::open).transpose()?;
     let settings = if args.quick { QUICK } else { FULL };
     let pins: &[Pin] = match args.pin {
         Pinning::Unpinned => &[Pin::Unpinned],
@@ -167,7 +164,12 @@ fn measure_and_report(args: &BenchArgs) -> Result<(), String> {
     let measured = measure_all(&mut run, pins, dir.path(), &progress);
     progress.finish_and_clear();
     let _ = Pin::Unpinned.apply();
-    measured?;
+    if let Err(message) = measured {
+        if let Some(chart) = chart {
+            chart.abandon();
+        }
+        return Err(message);
+    }
     run.finish(started.elapsed());
 
     if args.json {
@@ -177,12 +179,16 @@ fn measure_and_report(args: &BenchArgs) -> Result<(), String> {
             say!("{line}");
         }
     }
-    if let Some((path, mut file)) = plot_file {
-        let svg = plot::svg(&run).map_err(|e| format!("cannot draw the chart: {e}"))?;
-        file.write_all(svg.as_bytes())
-            .and_then(|()| file.flush())
-            .map_err(|e| format!("cannot write the chart to {}: {e}", path.display()))?;
-        if !args.json && !output::closed() {
+    if let Some(chart) = chart {
+        let path = chart.path.clone();
+        match plot::svg(&run) {
+            Ok(svg) => chart.write(&svg)?,
+            Err(e) => {
+                chart.abandon();
+                return Err(format!("cannot draw the chart: {e}"));
+            }
+        }
+        if !args.json {
             say!("chart: {}", path.display());
         }
     }
@@ -260,9 +266,46 @@ fn measure(
     })
 }
 
-/// Creates (or truncates) the chart's file.
-fn open_plot(path: &Path) -> Result<File, String> {
-    File::create(path).map_err(|e| format!("cannot write the chart to {}: {e}", path.display()))
+/// The `--plot` file, opened for writing before the run but emptied only
+/// when the chart is ready, so that a run that fails leaves an earlier
+/// chart as it was (and removes a file it made).
+struct ChartFile {
+    path: PathBuf,
+    file: File,
+    made: bool,
+}
+
+impl ChartFile {
+    fn open(path: &Path) -> Result<ChartFile, String> {
+        let made = !path.exists();
+        let file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| format!("cannot write the chart to {}: {e}", path.display()))?;
+        Ok(ChartFile {
+            path: path.to_owned(),
+            file,
+            made,
+        })
+    }
+
+    /// Replaces the file's contents with `svg`.
+    fn write(mut self, svg: &str) -> Result<(), String> {
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.write_all(svg.as_bytes()))
+            .and_then(|()| self.file.flush())
+            .map_err(|e| format!("cannot write the chart to {}: {e}", self.path.display()))
+    }
+
+    /// Leaves the file as it was, removing it if this run made it.
+    fn abandon(self) {
+        if self.made {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 /// A bar of `steps` steps on stderr, hidden unless stderr is a terminal.

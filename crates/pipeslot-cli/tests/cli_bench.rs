@@ -126,6 +126,8 @@ fn bench_quick_json_has_the_documented_fields() {
 fn bench_plot_writes_an_svg() {
     let sandbox = Sandbox::new();
     let plot = sandbox.dir.path().join("bench.svg");
+    // An earlier chart is replaced whole.
+    std::fs::write(&plot, "an earlier chart").unwrap();
     let output = sandbox.run(&["bench", "--quick", "--plot", plot.to_str().unwrap()]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let svg = std::fs::read_to_string(&plot).expect("the chart was written");
