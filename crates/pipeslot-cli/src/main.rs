@@ -9,7 +9,9 @@ mod classic;
 mod client;
 mod demo;
 mod docs;
+mod domain;
 mod failure;
+mod gateway;
 mod ls;
 mod mailslot;
 mod output;
@@ -97,6 +99,19 @@ enum Command {
     )]
     Ls(ls::LsArgs),
     #[command(
+        about = domain::ABOUT,
+        long_about = domain::LONG_ABOUT,
+        after_help = domain::AFTER_HELP,
+        arg_required_else_help = true,
+    )]
+    Domain(domain::DomainArgs),
+    #[command(
+        about = gateway::ABOUT,
+        long_about = gateway::LONG_ABOUT,
+        after_help = gateway::AFTER_HELP,
+    )]
+    Gateway(gateway::GatewayArgs),
+    #[command(
         about = bench::ABOUT,
         long_about = bench::LONG_ABOUT,
         after_help = bench::AFTER_HELP,
@@ -128,6 +143,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Call(args) => Ok(call::run(args)),
         Command::Ls(args) => ls::run(args),
+        Command::Domain(args) => Ok(domain::run(args)),
+        Command::Gateway(args) => Ok(gateway::run(args)),
         Command::Bench(args) => Ok(bench::run(args)),
         Command::Completions(args) => Ok(docs::completions(args, Cli::command())),
         Command::Manpage => Ok(docs::manpage(Cli::command())),

@@ -12,8 +12,16 @@
 
 use crate::sys;
 
-/// This machine's name, as pipeslot reports it for local peers: the
-/// `uname(2)` node name (what `hostname` prints).
+/// The environment variable that names this computer, overriding the
+/// kernel's host name: several "hosts" on one kernel (network namespaces
+/// share the host name) each get their own.
+pub const COMPUTER_NAME_ENV: &str = "PIPESLOT_COMPUTERNAME";
+
+/// This machine's name, as pipeslot reports it for local peers and as
+/// `\\NAME\pipe\x` must spell it to be local: `$PIPESLOT_COMPUTERNAME`
+/// if set and not empty, else the `uname(2)` node name (what `hostname`
+/// prints). Read once per process, as Windows fixes the computer name at
+/// boot.
 ///
 /// ```
 /// let name = pipeslot::host::computer_name();
@@ -23,7 +31,12 @@ use crate::sys;
 #[doc(alias = "GetComputerName")]
 #[doc(alias = "uname")]
 pub fn computer_name() -> String {
-    sys::dgram::host_name()
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| match std::env::var(COMPUTER_NAME_ENV) {
+        Ok(name) if !name.is_empty() => name,
+        _ => sys::dgram::host_name(),
+    })
+    .clone()
 }
 
 /// The login name of `uid` from the password database (`getpwuid_r(3)`,

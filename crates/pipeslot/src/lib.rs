@@ -35,6 +35,8 @@ pub mod mailslot;
 pub mod name;
 pub mod namespace;
 pub mod pipe;
+#[cfg(feature = "tokio")]
+pub mod relay;
 pub mod stdio;
 mod sys;
 #[cfg(feature = "tokio")]

@@ -90,14 +90,15 @@ pub enum Host {
 
 impl Host {
     /// Whether this host part names this machine: `.`, `localhost`, a
-    /// loopback address, or this machine's host name (in full or its first
-    /// label), without regard to case.
+    /// loopback address, or this machine's computer name
+    /// ([`crate::host::computer_name`], in full or its first label),
+    /// without regard to case.
     pub fn is_this_machine(&self) -> bool {
         match self {
             Host::Local => true,
             Host::AllHosts => false,
             Host::Remote(host) => {
-                let mine = crate::sys::dgram::host_name();
+                let mine = crate::host::computer_name();
                 host.eq_ignore_ascii_case(&mine)
                     || mine
                         .split('.')

@@ -90,7 +90,7 @@ impl ClientOptions {
                             pid: server.pid,
                             uid: server.uid,
                             gid: server.gid,
-                            computer_name: sys::dgram::host_name(),
+                            computer_name: crate::host::computer_name(),
                         },
                         // The server's pid on its host, as it said; its
                         // uid and gid are not known here (the gateway's
@@ -215,6 +215,21 @@ impl ClientOptions {
             Host::Remote(host) => return self.connect_gateway(name, host),
             Host::AllHosts => return Err(Error::new(ErrorKind::InvalidName, context())),
         }
+        let (stream, server) = self.connect_here(name)?;
+        Ok((stream, server, None))
+    }
+
+    /// Connects to the socket of `name` on this host (its host part is not
+    /// looked at): the stream, for the gateway's leg to a local server.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn connect_local(&self, name: &PipeName) -> Result<UnixStream> {
+        self.connect_here(name).map(|(stream, _)| stream)
+    }
+
+    /// Connects to the socket of `name` on this host and checks who the
+    /// server is.
+    fn connect_here(&self, name: &PipeName) -> Result<(UnixStream, PeerCredentials)> {
+        let context = || format!("opening pipe {name}");
         let local = name.to_local();
         for scope in [Scope::Private, Scope::MachineWide] {
             let Ok(namespace) = Namespace::cached(self.root.as_deref(), scope) else {
@@ -241,7 +256,7 @@ impl ClientOptions {
                     ),
                 ));
             }
-            return Ok((stream, server, None));
+            return Ok((stream, server));
         }
         Err(Error::new(
             ErrorKind::FileNotFound,

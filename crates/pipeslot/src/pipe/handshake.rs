@@ -28,7 +28,6 @@ use super::conn::Conn;
 use super::names::{Core, SlotState};
 use super::transport::unix::UnixTransport;
 use super::{PeerIdentity, PipeEnd, PipeMode};
-use crate::sys;
 use crate::sys::shm::CreditPage;
 use crate::sys::stream::{self, PeerCredentials};
 
@@ -135,7 +134,7 @@ impl PendingHello {
             return;
         }
         let peer = self.peer;
-        let computer_name = self.remote_host.unwrap_or_else(sys::dgram::host_name);
+        let computer_name = self.remote_host.unwrap_or_else(crate::host::computer_name);
         let conn = Conn::new(
             Box::new(UnixTransport::new(
                 OwnedFd::from(self.stream),

@@ -1,0 +1,501 @@
+//! One authenticated connection to a peer gateway, carrying every pipe
+//! connection between the two hosts as a stream of its own
+//! (`pipeslot_proto::relay` has the frames).
+//!
+//! A [`PeerLink`] owns the connection through two tasks: a writer, which
+//! sends the frames every stream queues in one channel (and a `Ping` when
+//! the connection has been quiet), and a reader, which sorts what arrives
+//! by stream. Frames for a stream go to that stream's queue, never
+//! waiting: a stream whose local end is slow to take them must not stall
+//! the others. Each queue is bounded in bytes ([`LinkLimits`]); a peer
+//! that sends past the bound has ignored the pipe's credits, and the
+//! stream is closed (threat T12). So is the whole connection on any
+//! malformed frame (T10), on a stream-count overflow, and when nothing at
+//! all has come for the keep-alive bound: every stream then ends with
+//! ERROR_NETNAME_DELETED (64).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use pipeslot_proto::relay::{MuxDecoder, MuxFrame, MUX_HEADER_LEN};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+
+/// ERROR_NETNAME_DELETED: the connection to the other host was lost.
+pub const ERROR_NETNAME_DELETED: u32 = 64;
+
+/// A connection to a peer: any authenticated byte stream.
+pub trait Carrier: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Carrier for T {}
+
+/// The bounds of one link.
+#[derive(Clone, Copy, Debug)]
+pub struct LinkLimits {
+    /// Streams open at once on the link.
+    pub max_streams: usize,
+    /// Bytes queued for one stream's local end before the peer is judged
+    /// to ignore credits.
+    pub max_queued: usize,
+    /// Silence after which the peer is judged gone.
+    pub keepalive: Duration,
+}
+
+impl Default for LinkLimits {
+    fn default() -> Self {
+        LinkLimits {
+            max_streams: 1024,
+            // A quota of up to 1 MiB, one pending write as big, one frame.
+            max_queued: 3 << 20,
+            keepalive: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What arrives for one stream.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Inbound {
+    /// Pipe frames for the local end.
+    Data(Vec<u8>),
+    /// The far reader's consumed count.
+    Credit(u64),
+    /// The stream ended: 0, or the Win32 error why.
+    Close(u32),
+}
+
+/// A new stream the peer opened: where to, and its client's hello.
+#[derive(Debug)]
+pub struct Incoming {
+    /// The stream.
+    pub stream: StreamEnd,
+    /// The pipe, `\\.\pipe\PATH` on this host (untrusted text).
+    pub path: String,
+    /// The client's hello (untrusted bytes).
+    pub hello: Vec<u8>,
+}
+
+/// Why a stream could not be opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenError {
+    /// The link is gone (or went while waiting for the answer).
+    LinkLost,
+    /// Too many streams on the link.
+    TooManyStreams,
+}
+
+struct Slot {
+    inbound: mpsc::UnboundedSender<Inbound>,
+    queued: Arc<AtomicUsize>,
+    answer: Option<oneshot::Sender<Vec<u8>>>,
+}
+
+/// One connection to a peer gateway. See the [module docs](self).
+pub struct PeerLink {
+    host: String,
+    out: mpsc::Sender<MuxFrame>,
+    streams: Mutex<HashMap<u32, Slot>>,
+    next_id: AtomicU32,
+    closed: AtomicBool,
+    limits: LinkLimits,
+}
+
+impl std::fmt::Debug for PeerLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerLink")
+            .field("host", &self.host)
+            .field("closed", &self.closed.load(Ordering::SeqCst))
+            .finish()
+    }
+}
+
+impl PeerLink {
+    /// Starts serving `carrier`, a connection authenticated as `host`.
+    /// `dialled`: this side opened the connection (its stream ids are odd).
+    /// Streams the peer opens arrive on `incoming`.
+    pub fn start(
+        carrier: impl Carrier,
+        host: String,
+        dialled: bool,
+        limits: LinkLimits,
+        incoming: mpsc::Sender<Incoming>,
+    ) -> Arc<PeerLink> {
+        let (out, out_rx) = mpsc::channel(256);
+        let link = Arc::new(PeerLink {
+            host,
+            out,
+            streams: Mutex::new(HashMap::new()),
+            next_id: AtomicU32::new(if dialled { 1 } else { 2 }),
+            closed: AtomicBool::new(false),
+            limits,
+        });
+        let (reader, writer) = tokio::io::split(carrier);
+        tokio::spawn(write_loop(writer, out_rx, limits.keepalive / 3));
+        tokio::spawn(read_loop(reader, Arc::downgrade(&link), incoming));
+        link
+    }
+
+    /// The peer's host name, as its certificate says.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Whether the link is gone.
+    pub fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst) || self.out.is_closed()
+    }
+
+    /// Opens a stream to `path` on the peer with the client's `hello`;
+    /// returns the server's answer (hello bytes, untrusted) and the stream.
+    pub async fn open(
+        self: &Arc<Self>,
+        path: String,
+        hello: Vec<u8>,
+    ) -> Result<(Vec<u8>, StreamEnd), OpenError> {
+        let id = self.next_id.fetch_add(2, Ordering::SeqCst);
+        let (answer_tx, answer_rx) = oneshot::channel();
+        let stream = self.register(id, Some(answer_tx))?;
+        self.out
+            .send(MuxFrame::Open {
+                stream: id,
+                path,
+                hello,
+            })
+            .await
+            .map_err(|_| OpenError::LinkLost)?;
+        let answer = answer_rx.await.map_err(|_| OpenError::LinkLost)?;
+        Ok((answer, stream))
+    }
+
+    fn register(
+        self: &Arc<Self>,
+        id: u32,
+        answer: Option<oneshot::Sender<Vec<u8>>>,
+    ) -> Result<StreamEnd, OpenError> {
+        if self.is_closed() {
+            return Err(OpenError::LinkLost);
+        }
+        let mut streams = self.streams();
+        if streams.len() >= self.limits.max_streams {
+            return Err(OpenError::TooManyStreams);
+        }
+        let (inbound, rx) = mpsc::unbounded_channel();
+        let queued = Arc::new(AtomicUsize::new(0));
+        streams.insert(
+            id,
+            Slot {
+                inbound,
+                queued: queued.clone(),
+                answer,
+            },
+        );
+        Ok(StreamEnd {
+            id,
+            link: self.clone(),
+            inbound: rx,
+            queued,
+        })
+    }
+
+    fn streams(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Slot>> {
+        self.streams.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Ends every stream with `code` and marks the link gone.
+    fn shut(&self, code: u32) {
+        self.closed.store(true, Ordering::SeqCst);
+        for (_, slot) in self.streams().drain() {
+            let _ = slot.inbound.send(Inbound::Close(code));
+        }
+    }
+
+    /// Files one frame from the peer. `Err` is a violation that ends the
+    /// link.
+    async fn file(
+        self: &Arc<Self>,
+        frame: MuxFrame,
+        incoming: &mpsc::Sender<Incoming>,
+    ) -> Result<(), String> {
+        match frame {
+            MuxFrame::Ping { nonce } => {
+                let _ = self.out.send(MuxFrame::Pong { nonce }).await;
+            }
+            MuxFrame::Pong { .. } => {}
+            MuxFrame::Open {
+                stream,
+                path,
+                hello,
+            } => {
+                // The peer's ids have the other parity than ours.
+                if stream % 2 == self.next_id.load(Ordering::SeqCst) % 2 {
+                    return Err(format!("stream id {stream} is ours to choose"));
+                }
+                if self.streams().contains_key(&stream) {
+                    return Err(format!("stream {stream} opened twice"));
+                }
+                match self.register(stream, None) {
+                    Ok(end) => {
+                        let _ = incoming
+                            .send(Incoming {
+                                stream: end,
+                                path,
+                                hello,
+                            })
+                            .await;
+                    }
+                    Err(_) => {
+                        let _ = self
+                            .out
+                            .send(MuxFrame::Close {
+                                stream,
+                                code: ERROR_PIPE_BUSY,
+                            })
+                            .await;
+                    }
+                }
+            }
+            MuxFrame::Answer { stream, hello } => {
+                let answer = self
+                    .streams()
+                    .get_mut(&stream)
+                    .and_then(|slot| slot.answer.take());
+                match answer {
+                    Some(answer) => {
+                        let _ = answer.send(hello);
+                    }
+                    None => return Err(format!("unexpected answer on stream {stream}")),
+                }
+            }
+            MuxFrame::Data { stream, frames } => {
+                let overflow = {
+                    let mut streams = self.streams();
+                    // A stream this side already closed: its late frames go.
+                    let over = streams.get(&stream).is_some_and(|slot| {
+                        let queued = slot.queued.fetch_add(frames.len(), Ordering::SeqCst);
+                        queued + frames.len() > self.limits.max_queued
+                    });
+                    if over {
+                        streams.remove(&stream)
+                    } else {
+                        if let Some(slot) = streams.get(&stream) {
+                            let _ = slot.inbound.send(Inbound::Data(frames));
+                        }
+                        None
+                    }
+                };
+                if let Some(slot) = overflow {
+                    // T12: more than the credits allow: drop the stream.
+                    tracing::warn!(peer = %self.host, stream, "peer sent past the pipe's credits; stream closed");
+                    let _ = slot.inbound.send(Inbound::Close(ERROR_BAD_PIPE));
+                    let _ = self
+                        .out
+                        .send(MuxFrame::Close {
+                            stream,
+                            code: ERROR_BAD_PIPE,
+                        })
+                        .await;
+                }
+            }
+            MuxFrame::Credit { stream, total } => {
+                if let Some(slot) = self.streams().get(&stream) {
+                    let _ = slot.inbound.send(Inbound::Credit(total));
+                }
+            }
+            MuxFrame::Close { stream, code } => {
+                if let Some(slot) = self.streams().remove(&stream) {
+                    if let Some(answer) = slot.answer {
+                        // Closed before it was answered: no server there.
+                        drop(answer);
+                    }
+                    let _ = slot.inbound.send(Inbound::Close(code));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// ERROR_PIPE_BUSY, for a stream refused for lack of room.
+const ERROR_PIPE_BUSY: u32 = 231;
+/// ERROR_BAD_PIPE, for a stream closed for a protocol violation.
+const ERROR_BAD_PIPE: u32 = 230;
+
+/// One stream of a link, as its local relay task holds it.
+#[derive(Debug)]
+pub struct StreamEnd {
+    id: u32,
+    link: Arc<PeerLink>,
+    inbound: mpsc::UnboundedReceiver<Inbound>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl StreamEnd {
+    /// The stream's id on its link.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The peer's host name.
+    pub fn host(&self) -> &str {
+        self.link.host()
+    }
+
+    /// The next thing from the peer; `Close(ERROR_NETNAME_DELETED)` once
+    /// the link is gone.
+    pub async fn next(&mut self) -> Inbound {
+        match self.inbound.recv().await {
+            Some(Inbound::Data(frames)) => {
+                self.queued.fetch_sub(frames.len(), Ordering::SeqCst);
+                Inbound::Data(frames)
+            }
+            Some(other) => other,
+            None => Inbound::Close(ERROR_NETNAME_DELETED),
+        }
+    }
+
+    /// Sends pipe frames to the far end (waits while the link's queue is
+    /// full). `false`: the link is gone.
+    pub async fn send_frames(&self, frames: Vec<u8>) -> bool {
+        self.send(MuxFrame::Data {
+            stream: self.id,
+            frames,
+        })
+        .await
+    }
+
+    /// Sends the local reader's consumed count.
+    pub async fn send_credit(&self, total: u64) -> bool {
+        self.send(MuxFrame::Credit {
+            stream: self.id,
+            total,
+        })
+        .await
+    }
+
+    /// Answers an incoming stream's open with the server's hello.
+    pub async fn send_answer(&self, hello: Vec<u8>) -> bool {
+        self.send(MuxFrame::Answer {
+            stream: self.id,
+            hello,
+        })
+        .await
+    }
+
+    /// Ends the stream, telling the peer `code` (0 or a Win32 error).
+    pub async fn close(self, code: u32) {
+        if self.link.streams().remove(&self.id).is_some() {
+            let _ = self
+                .link
+                .out
+                .send(MuxFrame::Close {
+                    stream: self.id,
+                    code,
+                })
+                .await;
+        }
+    }
+
+    async fn send(&self, frame: MuxFrame) -> bool {
+        self.link.out.send(frame).await.is_ok()
+    }
+}
+
+impl Drop for StreamEnd {
+    fn drop(&mut self) {
+        // Dropped without `close` (its task ended): forget it; the peer
+        // learns when its next frame finds nothing, or the link ends.
+        if self.link.streams().remove(&self.id).is_some() {
+            let _ = self.link.out.try_send(MuxFrame::Close {
+                stream: self.id,
+                code: 0,
+            });
+        }
+    }
+}
+
+async fn write_loop(
+    mut writer: impl AsyncWrite + Unpin,
+    mut frames: mpsc::Receiver<MuxFrame>,
+    ping_every: Duration,
+) {
+    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut nonce = 0u64;
+    loop {
+        let frame = match tokio::time::timeout(ping_every, frames.recv()).await {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            Err(_) => {
+                nonce += 1;
+                MuxFrame::Ping { nonce }
+            }
+        };
+        buf.clear();
+        frame.encode(&mut buf);
+        // More that is already queued goes in the same write.
+        while buf.len() < 64 * 1024 {
+            match frames.try_recv() {
+                Ok(next) => next.encode(&mut buf),
+                Err(_) => break,
+            }
+        }
+        if writer.write_all(&buf).await.is_err() || writer.flush().await.is_err() {
+            break;
+        }
+    }
+    let _ = writer.shutdown().await;
+}
+
+async fn read_loop(
+    mut reader: impl AsyncRead + Unpin,
+    link: Weak<PeerLink>,
+    incoming: mpsc::Sender<Incoming>,
+) {
+    let Some(keepalive) = link.upgrade().map(|l| l.limits.keepalive) else {
+        return;
+    };
+    let mut decoder = MuxDecoder::default();
+    let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut chunk = vec![0u8; 64 * 1024];
+    let why = loop {
+        let n = match tokio::time::timeout(keepalive, reader.read(&mut chunk)).await {
+            Err(_) => break "no sign of life within the keep-alive bound".to_string(),
+            Ok(Err(e)) => break format!("read failed: {e}"),
+            Ok(Ok(0)) => break "the peer closed the connection".to_string(),
+            Ok(Ok(n)) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        let Some(link) = link.upgrade() else {
+            return;
+        };
+        let mut at = 0;
+        let mut failed = None;
+        loop {
+            match decoder.decode(&buf[at..]) {
+                Ok(Some((frame, used))) => {
+                    at += used;
+                    if let Err(why) = link.file(frame, &incoming).await {
+                        failed = Some(why);
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    failed = Some(format!("malformed frame: {e}"));
+                    break;
+                }
+            }
+        }
+        buf.drain(..at);
+        if let Some(why) = failed {
+            break why;
+        }
+        // A header is in: make room for its frame, no more (T9).
+        if buf.len() >= MUX_HEADER_LEN {
+            buf.reserve(MUX_HEADER_LEN);
+        }
+    };
+    if let Some(link) = link.upgrade() {
+        tracing::info!(peer = %link.host, "link ended: {why}");
+        link.shut(ERROR_NETNAME_DELETED);
+    }
+}

@@ -1,0 +1,339 @@
+//! The gateway's work: local processes asking for pipes on other hosts,
+//! peers asking for pipes on this one, and the pump between a local leg
+//! (`pipeslot::relay`) and a stream of a peer link ([`crate::mux`]).
+//!
+//! A process on this host that opens `\\hostb\pipe\x` reaches
+//! [`Gateway::serve_processes`]; the gateway finds (or dials) its link to
+//! hostb, opens a stream with the process's hello, hands the process the
+//! remote server's answer and pumps. A stream hostb opens here arrives in
+//! [`Gateway::serve_incoming`]: the name must be exported, the client's
+//! hello gets the peer's authenticated host name as its remote principal
+//! (whatever the peer put there), and the local server decides the rest
+//! (it refuses remote clients when created with PIPE_REJECT_REMOTE_CLIENTS).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pipeslot::relay::{accept_process, open_local, LegEvent, ProcessRequest, RelayLeg};
+use pipeslot::PipeName;
+use pipeslot_proto::handshake::{ClientHello, RemotePrincipal, ServerHello};
+use tokio::net::UnixListener;
+use tokio::sync::mpsc;
+
+use crate::mux::{Carrier, Inbound, Incoming, LinkLimits, PeerLink, StreamEnd};
+
+/// A boxed connection to a peer.
+pub type BoxCarrier = Box<dyn Carrier>;
+
+/// A future returned by a [`Dialer`].
+pub type DialFuture = Pin<Box<dyn Future<Output = std::io::Result<BoxCarrier>> + Send>>;
+
+/// Opens an authenticated connection to a host of the domain (TLS with
+/// the domain's certificates in `pipeslot gateway`). `None`: the host is
+/// not a member.
+pub trait Dialer: Send + Sync + 'static {
+    /// Dials `host` (lower case), or says it is unknown.
+    fn dial(&self, host: &str) -> Option<DialFuture>;
+}
+
+/// What a gateway serves, and how.
+#[derive(Clone, Debug)]
+pub struct GatewayConfig {
+    /// This host's name (lower case).
+    pub host: String,
+    /// The local pipes remote clients may open.
+    pub exports: Vec<PipeName>,
+    /// The namespace root (`None`: the default one).
+    pub root: Option<PathBuf>,
+    /// How long dialling a peer (TCP and TLS) may take.
+    pub connect_timeout: Duration,
+    /// How long a process may take to send its request.
+    pub request_timeout: Duration,
+    /// The bounds of every link.
+    pub limits: LinkLimits,
+}
+
+impl GatewayConfig {
+    /// The defaults for `host`: nothing exported, 5 s to dial, 10 s
+    /// keep-alive.
+    pub fn new(host: &str) -> GatewayConfig {
+        GatewayConfig {
+            host: host.to_ascii_lowercase(),
+            exports: Vec::new(),
+            root: None,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
+            limits: LinkLimits::default(),
+        }
+    }
+}
+
+/// A running gateway: its links to peers and what it serves.
+pub struct Gateway {
+    config: GatewayConfig,
+    dialer: Box<dyn Dialer>,
+    links: Mutex<HashMap<String, Arc<PeerLink>>>,
+    /// Serialises dialling per host, so that simultaneous opens share one
+    /// connection.
+    dialling: tokio::sync::Mutex<()>,
+    incoming: mpsc::Sender<Incoming>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Gateway {
+    /// A gateway with `config`, dialling peers with `dialer`. Starts the
+    /// task that serves streams peers open (so call it inside a runtime).
+    pub fn new(config: GatewayConfig, dialer: impl Dialer) -> Arc<Gateway> {
+        let (incoming, incoming_rx) = mpsc::channel(64);
+        let gateway = Arc::new(Gateway {
+            config,
+            dialer: Box::new(dialer),
+            links: Mutex::new(HashMap::new()),
+            dialling: tokio::sync::Mutex::new(()),
+            incoming,
+        });
+        tokio::spawn(gateway.clone().serve_incoming(incoming_rx));
+        gateway
+    }
+
+    /// Takes a connection a peer made to this gateway, authenticated as
+    /// `host`.
+    pub fn adopt(&self, carrier: impl Carrier, host: &str) {
+        let host = host.to_ascii_lowercase();
+        let link = PeerLink::start(
+            carrier,
+            host.clone(),
+            false,
+            self.config.limits,
+            self.incoming.clone(),
+        );
+        tracing::info!(peer = %host, "peer connected");
+        // The newest link serves new opens; an older one lives on while
+        // its streams do (they hold it).
+        self.links().insert(host, link);
+    }
+
+    fn links(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<PeerLink>>> {
+        self.links.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The live link to `host`, dialling it if needed.
+    async fn link(&self, host: &str) -> Result<Arc<PeerLink>, String> {
+        let live = |links: &HashMap<String, Arc<PeerLink>>| {
+            links.get(host).filter(|link| !link.is_closed()).cloned()
+        };
+        if let Some(link) = live(&self.links()) {
+            return Ok(link);
+        }
+        let _one_at_a_time = self.dialling.lock().await;
+        if let Some(link) = live(&self.links()) {
+            return Ok(link);
+        }
+        let dial = self
+            .dialer
+            .dial(host)
+            .ok_or_else(|| format!("{host} is not a member of the domain"))?;
+        let carrier = tokio::time::timeout(self.config.connect_timeout, dial)
+            .await
+            .map_err(|_| format!("{host} did not answer in time"))?
+            .map_err(|e| format!("{host}: {e}"))?;
+        let link = PeerLink::start(
+            carrier,
+            host.to_string(),
+            true,
+            self.config.limits,
+            self.incoming.clone(),
+        );
+        tracing::info!(peer = %host, "connected to peer");
+        self.links().insert(host.to_string(), link.clone());
+        Ok(link)
+    }
+
+    /// Serves the processes of this host that connect to `listener` (the
+    /// socket of the gateway's pipe name), until the listener fails.
+    pub async fn serve_processes(self: Arc<Self>, listener: UnixListener) {
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!("accepting a local process failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let gateway = self.clone();
+            tokio::spawn(async move {
+                let request = match tokio::time::timeout(
+                    gateway.config.request_timeout,
+                    accept_process(stream),
+                )
+                .await
+                {
+                    Ok(Ok(request)) => request,
+                    Ok(Err(e)) => {
+                        tracing::info!("a local process's request was refused: {e}");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::info!("a local process did not send its request in time");
+                        return;
+                    }
+                };
+                gateway.relay_out(request).await;
+            });
+        }
+    }
+
+    /// A local process's request: to the peer, and back.
+    async fn relay_out(&self, request: ProcessRequest) {
+        let host = request.host().to_ascii_lowercase();
+        let (pid, uid) = request.peer();
+        let link = match self.link(&host).await {
+            Ok(link) => link,
+            Err(why) => {
+                tracing::info!(pid, uid, host = %host, "cannot reach: {why}");
+                let _ = request.answer(ServerHello::Unreachable).await;
+                return;
+            }
+        };
+        let opened = link
+            .open(request.path().to_string(), request.hello_bytes().to_vec())
+            .await;
+        let (answer_bytes, stream) = match opened {
+            Ok(opened) => opened,
+            Err(e) => {
+                tracing::info!(host = %host, "opening a stream failed: {e:?}");
+                let _ = request.answer(ServerHello::Unreachable).await;
+                return;
+            }
+        };
+        let answer = match ServerHello::decode(&answer_bytes) {
+            Ok(Some((answer, used))) if used == answer_bytes.len() => answer,
+            _ => {
+                tracing::warn!(host = %host, "the peer's answer is not a server hello");
+                stream.close(ERROR_BAD_PIPE).await;
+                let _ = request.answer(ServerHello::Unreachable).await;
+                return;
+            }
+        };
+        tracing::debug!(pid, uid, host = %host, path = request.path(), ?answer, "relayed open");
+        match request.answer(answer).await {
+            Ok(Some(leg)) => pump(leg, stream).await,
+            _ => stream.close(0).await,
+        }
+    }
+
+    /// Serves the streams peers open to this host.
+    async fn serve_incoming(self: Arc<Self>, mut incoming: mpsc::Receiver<Incoming>) {
+        while let Some(open) = incoming.recv().await {
+            let gateway = self.clone();
+            tokio::spawn(async move { gateway.relay_in(open).await });
+        }
+    }
+
+    /// A peer's open: to the local pipe, if exported.
+    async fn relay_in(&self, open: Incoming) {
+        let Incoming {
+            stream,
+            path,
+            hello,
+        } = open;
+        let peer = stream.host().to_string();
+        let name = match PipeName::parse(&path) {
+            Ok(name) if name.is_local() => name,
+            _ => {
+                tracing::warn!(peer = %peer, "a stream for a malformed name: refused");
+                stream.close(ERROR_BAD_PIPE).await;
+                return;
+            }
+        };
+        let hello_len = hello.len();
+        let mut hello = match ClientHello::decode(&hello) {
+            Ok(Some((hello, used))) if used == hello_len => hello,
+            _ => {
+                tracing::warn!(peer = %peer, "a stream with a malformed hello: refused");
+                stream.close(ERROR_BAD_PIPE).await;
+                return;
+            }
+        };
+        if !self.config.exports.contains(&name) {
+            tracing::info!(peer = %peer, pipe = %name, "not exported: refused");
+            let _ = stream.send_answer(ServerHello::NoInstance.encode()).await;
+            stream.close(0).await;
+            return;
+        }
+        // Who the client is comes from its certificate, never its hello.
+        hello.remote = Some(RemotePrincipal {
+            host: peer.clone(),
+            subject: format!("CN={peer}"),
+        });
+        let (answer, leg) = match open_local(&name, &hello, self.config.root.as_deref()).await {
+            Ok(opened) => opened,
+            Err(e) => {
+                tracing::info!(peer = %peer, pipe = %name, "opening failed: {e}");
+                (ServerHello::NoInstance, None)
+            }
+        };
+        tracing::debug!(peer = %peer, pipe = %name, ?answer, "served open");
+        if !stream.send_answer(answer.encode()).await {
+            return;
+        }
+        match leg {
+            Some(leg) => pump(leg, stream).await,
+            None => stream.close(0).await,
+        }
+    }
+}
+
+/// ERROR_BAD_PIPE: a stream ended for a protocol violation.
+const ERROR_BAD_PIPE: u32 = 230;
+
+/// Moves frames and credits between a local leg and a peer's stream until
+/// either ends.
+pub async fn pump(mut leg: RelayLeg, mut stream: StreamEnd) {
+    let code = loop {
+        tokio::select! {
+            event = leg.recv() => match event {
+                Ok(LegEvent::Frames(frames)) => {
+                    if !stream.send_frames(frames).await { break 0 }
+                }
+                Ok(LegEvent::Credit(total)) => {
+                    if !stream.send_credit(total).await { break 0 }
+                }
+                Ok(LegEvent::Closed) => break 0,
+                Err(e) => {
+                    tracing::info!(stream = stream.id(), "local end failed: {e}");
+                    break ERROR_BAD_PIPE;
+                }
+            },
+            inbound = stream.next() => match inbound {
+                Inbound::Data(frames) => {
+                    if leg.send(&frames).await.is_err() { break 0 }
+                }
+                Inbound::Credit(total) => {
+                    if leg.credit(total).await.is_err() { break 0 }
+                }
+                Inbound::Close(code) => {
+                    if code != 0 {
+                        tracing::info!(stream = stream.id(), code, "stream ended by the peer");
+                    }
+                    leg.close().await;
+                    return;
+                }
+            },
+        }
+    };
+    leg.close().await;
+    stream.close(code).await;
+}

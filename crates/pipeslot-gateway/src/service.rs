@@ -1,0 +1,211 @@
+//! `pipeslot gateway`: one host's gateway, assembled and run.
+//!
+//! [`run`] loads the domain and this host's identity, claims the gateway's
+//! name in the machine-wide namespace (so that local processes find it and
+//! servers believe the remote principals it relays — only one gateway per
+//! namespace), listens for peers on TCP with TLS 1.3 and mutual
+//! authentication, and serves until the shutdown future completes. Peers
+//! are dialled on first use, from the domain's member list, and kept.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pipeslot::namespace::{Namespace, Scope};
+use pipeslot::PipeName;
+use pipeslot_proto::relay::GATEWAY_PIPE;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::domain::{Domain, HostIdentity};
+use crate::relay::{BoxCarrier, DialFuture, Dialer, Gateway, GatewayConfig};
+use crate::tls;
+
+/// What `pipeslot gateway` was asked to run.
+#[derive(Clone, Debug)]
+pub struct ServiceOptions {
+    /// The domain directory (`--domain`).
+    pub domain_dir: PathBuf,
+    /// This host's name in the domain (`--host`).
+    pub host: String,
+    /// Where to listen for peers (`--listen`); default: this host's
+    /// address in the domain.
+    pub listen: Option<SocketAddr>,
+    /// The local pipes remote clients may open (`--export`).
+    pub exports: Vec<PipeName>,
+    /// Silence after which a peer is judged gone (default 10 s).
+    pub keepalive: Duration,
+    /// The namespace root (`None`: the default one, or `$PIPESLOT_ROOT`).
+    pub root: Option<PathBuf>,
+}
+
+impl ServiceOptions {
+    /// The options for `host` of the domain in `domain_dir`, with the
+    /// defaults.
+    pub fn new(domain_dir: impl Into<PathBuf>, host: &str) -> ServiceOptions {
+        ServiceOptions {
+            domain_dir: domain_dir.into(),
+            host: host.to_ascii_lowercase(),
+            listen: None,
+            exports: Vec::new(),
+            keepalive: Duration::from_secs(10),
+            root: None,
+        }
+    }
+}
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The domain or this host's identity could not be read.
+    #[error(transparent)]
+    Domain(#[from] crate::Error),
+    /// No `--listen` and the domain has no address for this host.
+    #[error("host {0:?} has no address in the domain; give --listen")]
+    NoAddress(String),
+    /// The gateway's name is taken (another gateway runs) or the namespace
+    /// cannot be used.
+    #[error("claiming the gateway's name: {0}")]
+    Claim(pipeslot::Error),
+    /// A socket could not be set up.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// Dials domain members over TCP and TLS.
+struct TlsDialer {
+    domain: Domain,
+    config: Arc<tokio_rustls::rustls::ClientConfig>,
+}
+
+impl Dialer for TlsDialer {
+    fn dial(&self, host: &str) -> Option<DialFuture> {
+        let addr = self.domain.host_addr(host)?;
+        let config = self.config.clone();
+        let host = host.to_string();
+        Some(Box::pin(async move {
+            let tcp = TcpStream::connect(addr).await?;
+            tcp.set_nodelay(true)?;
+            let link = tls::connect(config, &host, tcp).await?;
+            Ok(Box::new(link) as BoxCarrier)
+        }))
+    }
+}
+
+/// A started gateway: where it listens.
+#[derive(Debug)]
+pub struct Started {
+    /// The TCP address peers reach it at.
+    pub listen: SocketAddr,
+}
+
+/// Runs the gateway until `shutdown` completes. `started` is called once
+/// it listens (for the CLI's log line and for tests).
+pub async fn run(
+    options: ServiceOptions,
+    shutdown: impl Future<Output = ()>,
+    started: impl FnOnce(&Started),
+) -> Result<(), StartError> {
+    let domain = Domain::load(&options.domain_dir)?;
+    let identity = HostIdentity::load(&options.domain_dir, &options.host)?;
+    let listen = match options.listen {
+        Some(addr) => addr,
+        None => domain
+            .host_addr(&options.host)
+            .ok_or_else(|| StartError::NoAddress(options.host.clone()))?,
+    };
+    let server_config = tls::server_config(&identity)?;
+    let client_config = tls::client_config(&identity)?;
+
+    // Local processes find the gateway under its machine-wide pipe name.
+    let namespace = match &options.root {
+        Some(root) => Namespace::at_root(root, Scope::MachineWide),
+        None => Namespace::open(Scope::MachineWide),
+    }
+    .map_err(StartError::Claim)?;
+    let name = PipeName::parse(GATEWAY_PIPE).map_err(StartError::Claim)?;
+    let claim = namespace
+        .claim_pipe(&name, &[("role", "gateway"), ("host", &options.host)])
+        .map_err(StartError::Claim)?;
+    let io = |what: &str| {
+        let what = what.to_string();
+        move |source| StartError::Io { what, source }
+    };
+    let address = claim.socket_address().map_err(StartError::Claim)?;
+    let local = std::os::unix::net::UnixListener::bind(&address)
+        .map_err(io("binding the gateway's local socket"))?;
+    // Every user's processes may ask; the servers judge who they are.
+    claim.set_socket_mode(0o666).map_err(StartError::Claim)?;
+    local
+        .set_nonblocking(true)
+        .map_err(io("binding the gateway's local socket"))?;
+    let local = tokio::net::UnixListener::from_std(local)
+        .map_err(io("binding the gateway's local socket"))?;
+    let peers = TcpListener::bind(listen)
+        .await
+        .map_err(io(&format!("listening on {listen}")))?;
+    let listen = peers.local_addr().map_err(io("listening"))?;
+
+    let mut config = GatewayConfig::new(&options.host);
+    config.exports = options.exports.clone();
+    config.root = options.root.clone();
+    config.limits.keepalive = options.keepalive;
+    let gateway = Gateway::new(
+        config,
+        TlsDialer {
+            domain: domain.clone(),
+            config: client_config,
+        },
+    );
+    let serving = tokio::spawn(gateway.clone().serve_processes(local));
+    let accepting = tokio::spawn(accept_peers(peers, server_config, domain, gateway));
+    tracing::info!(host = %options.host, %listen, exports = ?options.exports.iter().map(|e| e.to_string()).collect::<Vec<_>>(), "gateway started");
+    started(&Started { listen });
+    shutdown.await;
+    tracing::info!("gateway stopping");
+    serving.abort();
+    accepting.abort();
+    drop(claim);
+    Ok(())
+}
+
+/// Accepts peers: TLS with a certificate of the domain, then a link.
+async fn accept_peers(
+    listener: TcpListener,
+    config: Arc<tokio_rustls::rustls::ServerConfig>,
+    domain: Domain,
+    gateway: Arc<Gateway>,
+) {
+    loop {
+        let (tcp, from) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                tracing::warn!("accepting a peer failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let config = config.clone();
+        let gateway = gateway.clone();
+        let domain = domain.clone();
+        tokio::spawn(async move {
+            let _ = tcp.set_nodelay(true);
+            let handshake = tokio::time::timeout(Duration::from_secs(10), tls::accept(config, tcp));
+            match handshake.await {
+                Ok(Ok((link, host))) if domain.is_member(&host) => gateway.adopt(link, &host),
+                Ok(Ok((_, host))) => {
+                    tracing::warn!(%from, host, "refused: not a member of the domain")
+                }
+                Ok(Err(e)) => tracing::warn!(%from, "refused at the TLS handshake: {e}"),
+                Err(_) => tracing::warn!(%from, "refused: no TLS handshake in time"),
+            }
+        });
+    }
+}

@@ -1,0 +1,219 @@
+//! TLS 1.3 with mutual authentication between the gateways of one domain
+//! (DESIGN §6, threats T21-T25).
+//!
+//! Windows authenticates an SMB session with the domain's Kerberos; a
+//! pipeslot gateway authenticates a link with certificates from the
+//! domain's CA ([`crate::domain`]):
+//!
+//! - both ends present their host certificate, and both verify the other's
+//!   against the domain CA alone (no system roots): a peer whose
+//!   certificate another CA signed, or that presents none, fails the
+//!   handshake;
+//! - the dialling end checks that the certificate names the host it meant
+//!   to reach (the certificate's DNS name), so a host cannot answer for
+//!   another;
+//! - the answering end learns who dialled from the dialler's certificate
+//!   ([`peer_host`]): that is the client computer name a remote pipe's
+//!   server sees (GetNamedPipeClientComputerName).
+//!
+//! Only TLS 1.3 is offered (rustls is built without TLS 1.2), with rustls'
+//! `ring` provider; there is no plaintext or unauthenticated mode.
+//!
+//! ```
+//! use pipeslot_gateway::domain::{Domain, HostIdentity};
+//! use pipeslot_gateway::tls;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let dir = tempfile::tempdir()?;
+//! let mut domain = Domain::init(dir.path(), "lab")?;
+//! domain.add_host("hosta", "127.0.0.1:1".parse()?)?;
+//! domain.add_host("hostb", "127.0.0.1:2".parse()?)?;
+//! let a = HostIdentity::load(dir.path(), "hosta")?;
+//! let b = HostIdentity::load(dir.path(), "hostb")?;
+//!
+//! // hostb answers, hosta dials it.
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let addr = listener.local_addr()?;
+//! let server = tls::server_config(&b)?;
+//! let answer = tokio::spawn(async move {
+//!     let (tcp, _) = listener.accept().await?;
+//!     tls::accept(server, tcp).await
+//! });
+//! let tcp = tokio::net::TcpStream::connect(addr).await?;
+//! let _link = tls::connect(tls::client_config(&a)?, "hostb", tcp).await?;
+//! let (_link, client_host) = answer.await??;
+//! assert_eq!(client_host, "hosta");
+//! # Ok(())
+//! # }
+//! ```
+
+use std::io;
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, DnsName, ServerName};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{ClientConfig, CommonState, RootCertStore, ServerConfig};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::{client, server, TlsAcceptor, TlsConnector};
+
+use crate::domain::{HostIdentity, HostName};
+use crate::error::{Error, Result, TlsSetupError};
+
+/// The configuration of the answering end of a gateway link: presents
+/// `identity`'s certificate, and requires the dialler's, signed by the
+/// domain CA.
+pub fn server_config(identity: &HostIdentity) -> Result<Arc<ServerConfig>> {
+    let setup = |source: TlsSetupError| Error::TlsSetup {
+        host: identity.host().to_owned(),
+        source,
+    };
+    let provider = provider();
+    let verifier = WebPkiClientVerifier::builder_with_provider(roots(identity)?, provider.clone())
+        .build()
+        .map_err(|e| setup(e.into()))?;
+    let config = ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| setup(e.into()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(identity.cert_chain().to_vec(), identity.key().clone_key())
+        .map_err(|e| setup(e.into()))?;
+    Ok(Arc::new(config))
+}
+
+/// The configuration of the dialling end of a gateway link: presents
+/// `identity`'s certificate, and verifies the answering host's against the
+/// domain CA and against the host name it dialled (given to [`connect`],
+/// or as the [`server_name`] of a `tokio_rustls::TlsConnector`).
+pub fn client_config(identity: &HostIdentity) -> Result<Arc<ClientConfig>> {
+    let setup = |source: TlsSetupError| Error::TlsSetup {
+        host: identity.host().to_owned(),
+        source,
+    };
+    let provider = provider();
+    let verifier = WebPkiServerVerifier::builder_with_provider(roots(identity)?, provider.clone())
+        .build()
+        .map_err(|e| setup(e.into()))?;
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| setup(e.into()))?
+        .with_webpki_verifier(verifier)
+        .with_client_auth_cert(identity.cert_chain().to_vec(), identity.key().clone_key())
+        .map_err(|e| setup(e.into()))?;
+    Ok(Arc::new(config))
+}
+
+/// The TLS server name under which `host` (any case) must answer: its
+/// lowercase name, the DNS name of its certificate.
+pub fn server_name(host: &str) -> Result<ServerName<'static>> {
+    let host = HostName::parse(host)?;
+    let name = DnsName::try_from(host.as_str().to_owned()).map_err(|_| Error::InvalidName {
+        name: host.to_string(),
+        what: "host",
+        reason: "TLS does not take it as a DNS name",
+    })?;
+    Ok(ServerName::DnsName(name))
+}
+
+/// The authenticated host at the other end of a finished handshake: the
+/// DNS name of its certificate, lowercase. Works on either end
+/// (`&ServerConnection` and `&ClientConnection` both dereference to
+/// [`CommonState`]); before the handshake, or on a connection without a
+/// peer certificate, it is [`Error::PeerIdentity`].
+pub fn peer_host(connection: &CommonState) -> Result<String> {
+    let certs = connection.peer_certificates().unwrap_or_default();
+    let Some(cert) = certs.first() else {
+        return Err(Error::PeerIdentity {
+            what: "it presented no certificate".to_owned(),
+        });
+    };
+    let names = dns_names(cert).map_err(|what| Error::PeerIdentity { what })?;
+    match names.as_slice() {
+        [name] => HostName::parse(name)
+            .map(|host| host.to_string())
+            .map_err(|e| Error::PeerIdentity {
+                what: e.to_string(),
+            }),
+        [] => Err(Error::PeerIdentity {
+            what: "its certificate has no DNS name".to_owned(),
+        }),
+        _ => Err(Error::PeerIdentity {
+            what: format!("its certificate names several hosts: {names:?}"),
+        }),
+    }
+}
+
+/// Dials: the TLS handshake over `stream` as the client end, requiring the
+/// answering gateway to be `host` (any case).
+///
+/// The handshake's failures are `io::Error`s carrying rustls' error, as
+/// `tokio_rustls` gives them.
+pub async fn connect<S>(
+    config: Arc<ClientConfig>,
+    host: &str,
+    stream: S,
+) -> io::Result<client::TlsStream<S>>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let name = server_name(host)?;
+    TlsConnector::from(config).connect(name, stream).await
+}
+
+/// Answers: the TLS handshake over `stream` as the server end. Returns the
+/// link and the authenticated name of the host that dialled.
+pub async fn accept<S>(
+    config: Arc<ServerConfig>,
+    stream: S,
+) -> io::Result<(server::TlsStream<S>, String)>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let link = TlsAcceptor::from(config).accept(stream).await?;
+    let host = peer_host(link.get_ref().1)?;
+    Ok((link, host))
+}
+
+/// The DNS names of a certificate's subject alternative names, as written.
+pub(crate) fn dns_names(cert: &CertificateDer<'_>) -> std::result::Result<Vec<String>, String> {
+    use x509_parser::extensions::GeneralName;
+
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert)
+        .map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    let names = parsed
+        .subject_alternative_name()
+        .map_err(|e| format!("bad subject alternative names: {e}"))?;
+    Ok(names
+        .map(|extension| {
+            extension
+                .value
+                .general_names
+                .iter()
+                .filter_map(|name| match name {
+                    GeneralName::DNSName(dns) => Some((*dns).to_owned()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// rustls' `ring` provider, named rather than taken from the process
+/// default, so that no other crate's choice changes the gateway's.
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The domain CA as the only trust anchor.
+fn roots(identity: &HostIdentity) -> Result<Arc<RootCertStore>> {
+    let mut roots = RootCertStore::empty();
+    roots
+        .add(identity.ca_cert().clone())
+        .map_err(|e| Error::TlsSetup {
+            host: identity.host().to_owned(),
+            source: TlsSetupError::TrustAnchor(e),
+        })?;
+    Ok(Arc::new(roots))
+}

@@ -1,0 +1,426 @@
+//! The network gateway's local legs: the two places where a relayed pipe
+//! connection touches this host (feature `tokio`).
+//!
+//! A pipe connection between hosts A and B runs through both hosts'
+//! gateways (`pipeslot-gateway`):
+//!
+//! ```text
+//! client process ──leg──▶ gateway A ══TLS, one stream══▶ gateway B ──leg──▶ server
+//!   (local pipe end)       (server end                     (client end
+//!                           of a local connection)          of a local connection)
+//! ```
+//!
+//! Each leg is an ordinary local pipe connection — a Unix stream socket and
+//! a credit page — whose far end is a real pipeslot end in a real process:
+//! the client's on host A ([`accept_process`]), the server's on host B
+//! ([`open_local`]). The gateway does not run the connection state
+//! machine; the two real ends do, with every rule of the local protocol.
+//! The gateway moves *whole frames* between the legs, unchanged, and turns
+//! credits into messages and back:
+//!
+//! - data, disconnect, discard, pending and committed frames go across as
+//!   they came ([`LegEvent::Frames`]), checked to be well-formed frames of
+//!   at most the local maximum size first (a malformed one ends the leg);
+//! - what the far reader has consumed arrives as a count
+//!   ([`RelayLeg::credit`]) and is published on this leg's credit page as
+//!   this end's consumed count, ringing the local writer if it waits —
+//!   exactly what a local reader does;
+//! - what the local reader consumes is read from the credit page and
+//!   reported as [`LegEvent::Credit`]. The leg keeps its "writer waiting"
+//!   flag raised on the page at all times, so the local reader rings it
+//!   with a `Consumed` frame after every read; a ring is never forwarded as
+//!   a frame, it only makes the leg look at the page again. Nothing polls.
+//!
+//! So the writer on one host is held back by the reader on the other
+//! through the same credits as locally: it may have at most its quota (and
+//! one pending write, as locally) unread, and what the gateways hold in
+//! between is bounded by that.
+
+use std::os::fd::AsFd;
+use std::path::Path;
+
+use pipeslot_proto::frame::{self, Frame, FrameDecoder, HEADER_LEN};
+use pipeslot_proto::handshake::{ClientHello, OpenMode, ServerHello, MAX_HELLO_LEN};
+use pipeslot_proto::relay::{GatewayRequest, MAX_HOST_LEN, MAX_PATH_LEN};
+use tokio::io::{AsyncWriteExt, Interest};
+use tokio::net::UnixStream;
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::name::PipeName;
+use crate::pipe::ClientOptions;
+use crate::sys::shm::CreditPage;
+use crate::sys::stream;
+
+/// The most frame bytes one [`LegEvent::Frames`] carries (more frames wait
+/// for the next call); one frame may be larger, up to the frame limit.
+const BATCH: usize = 256 * 1024;
+
+/// A process asking the gateway for a pipe on another host: its request
+/// and its hello, read; not answered yet.
+#[derive(Debug)]
+pub struct ProcessRequest {
+    stream: UnixStream,
+    peer_pid: u32,
+    peer_uid: u32,
+    request: GatewayRequest,
+    hello: ClientHello,
+    hello_bytes: Vec<u8>,
+    credits: Option<CreditPage>,
+}
+
+/// Reads a process's [`GatewayRequest`] and hello from `stream` (accepted
+/// on the gateway's socket). Fails on malformed or oversized input, a
+/// second descriptor, or an end of stream before both are in; the caller
+/// bounds how long this may take.
+pub async fn accept_process(stream: UnixStream) -> Result<ProcessRequest> {
+    let context = "reading a relay request";
+    let peer = stream::peer_credentials(stream.as_fd()).map_err(|e| Error::from_io(e, context))?;
+    let limit = 10 + MAX_HOST_LEN + MAX_PATH_LEN + MAX_HELLO_LEN;
+    let mut bytes = Vec::new();
+    let mut credits_fd = None;
+    let mut buf = [0u8; 2048];
+    loop {
+        if let Some((request, used)) = GatewayRequest::decode(&bytes).map_err(protocol)? {
+            if let Some((hello, hello_len)) =
+                ClientHello::decode(&bytes[used..]).map_err(protocol)?
+            {
+                if used + hello_len != bytes.len() {
+                    return Err(protocol("bytes after the hello"));
+                }
+                let credits = match credits_fd.take() {
+                    Some(fd) => Some(CreditPage::open(fd).map_err(|e| Error::from_io(e, context))?),
+                    None => None,
+                };
+                if matches!(hello.mode, OpenMode::Open) != credits.is_some() {
+                    return Err(protocol("an open comes with a credit page, a wait without"));
+                }
+                return Ok(ProcessRequest {
+                    stream,
+                    peer_pid: peer.pid,
+                    peer_uid: peer.uid,
+                    request,
+                    hello_bytes: bytes[used..].to_vec(),
+                    hello,
+                    credits,
+                });
+            }
+        }
+        if bytes.len() > limit {
+            return Err(protocol("request too long"));
+        }
+        stream
+            .readable()
+            .await
+            .map_err(|e| Error::from_io(e, context))?;
+        let received =
+            stream.try_io(
+                Interest::READABLE,
+                || match stream::receive_with_fd_nonblocking(stream.as_fd(), &mut buf) {
+                    Ok(Some(got)) => Ok(got),
+                    Ok(None) => Err(std::io::ErrorKind::WouldBlock.into()),
+                    Err(e) => Err(e),
+                },
+            );
+        match received {
+            Ok((0, _)) => return Err(protocol("the process left before its hello was in")),
+            Ok((n, fd)) => {
+                bytes.extend_from_slice(&buf[..n]);
+                if let Some(fd) = fd {
+                    if credits_fd.replace(fd).is_some() {
+                        return Err(protocol("more than one descriptor"));
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(Error::from_io(e, context)),
+        }
+    }
+}
+
+impl ProcessRequest {
+    /// The host the process asked for, as it spelled it.
+    pub fn host(&self) -> &str {
+        &self.request.host
+    }
+
+    /// The pipe's name on that host, `\\.\pipe\PATH`.
+    pub fn path(&self) -> &str {
+        &self.request.path
+    }
+
+    /// The process's hello.
+    pub fn hello(&self) -> &ClientHello {
+        &self.hello
+    }
+
+    /// The hello as the process encoded it.
+    pub fn hello_bytes(&self) -> &[u8] {
+        &self.hello_bytes
+    }
+
+    /// The process's pid and uid (SO_PEERCRED).
+    pub fn peer(&self) -> (u32, u32) {
+        (self.peer_pid, self.peer_uid)
+    }
+
+    /// Answers the process with `answer` (the remote server's, or the
+    /// gateway's own). A [`ServerHello::Connected`] answer to an open
+    /// makes the connection: the leg is returned.
+    pub async fn answer(mut self, answer: ServerHello) -> Result<Option<RelayLeg>> {
+        self.stream
+            .write_all(&answer.encode())
+            .await
+            .map_err(|e| Error::from_io(e, "answering a relayed process"))?;
+        match (answer, self.credits) {
+            (ServerHello::Connected { .. }, Some(credits)) => {
+                Ok(Some(RelayLeg::new(self.stream, credits, SERVER_END)))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Opens (or waits for) `path` on this host on behalf of a remote client,
+/// with `hello` (which names the client's host; servers believe that only
+/// from the gateway). Returns the server's answer, and the leg when it
+/// connected. No server of that name is [`ServerHello::NoInstance`].
+pub async fn open_local(
+    path: &PipeName,
+    hello: &ClientHello,
+    root: Option<&Path>,
+) -> Result<(ServerHello, Option<RelayLeg>)> {
+    let context = || format!("relaying to pipe {path}");
+    let mut options = ClientOptions::new();
+    if let Some(root) = root {
+        options.root(root);
+    }
+    let std_stream = match options.connect_local(path) {
+        Ok(stream) => stream,
+        Err(e) if e.kind() == ErrorKind::FileNotFound => {
+            return Ok((ServerHello::NoInstance, None))
+        }
+        Err(e) => return Err(e),
+    };
+    let bytes = hello
+        .encode()
+        .map_err(|e| Error::new(ErrorKind::InvalidParameter, format!("{}: {e}", context())))?;
+    let credits = match hello.mode {
+        OpenMode::Open => {
+            let credits = CreditPage::create().map_err(|e| Error::from_io(e, context()))?;
+            stream::send_with_fd(std_stream.as_fd(), &bytes, credits.fd())
+                .map_err(|e| Error::from_io(e, context()))?;
+            Some(credits)
+        }
+        OpenMode::Wait { .. } => {
+            stream::send_all(std_stream.as_fd(), &bytes)
+                .map_err(|e| Error::from_io(e, context()))?;
+            None
+        }
+    };
+    std_stream
+        .set_nonblocking(true)
+        .map_err(|e| Error::from_io(e, context()))?;
+    let mut stream = UnixStream::from_std(std_stream).map_err(|e| Error::from_io(e, context()))?;
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 256];
+    let (hello_answer, used) = loop {
+        if let Some(decoded) = ServerHello::decode(&answer).map_err(protocol)? {
+            break decoded;
+        }
+        if answer.len() > MAX_HELLO_LEN {
+            return Err(protocol("answer too long"));
+        }
+        let n = tokio::io::AsyncReadExt::read(&mut stream, &mut buf)
+            .await
+            .map_err(|e| Error::from_io(e, context()))?;
+        if n == 0 {
+            return Ok((ServerHello::NoInstance, None));
+        }
+        answer.extend_from_slice(&buf[..n]);
+    };
+    match (hello_answer, credits) {
+        (ServerHello::Connected { .. }, Some(credits)) => {
+            let mut leg = RelayLeg::new(stream, credits, CLIENT_END);
+            // Frames the server sent right after its answer.
+            leg.inbuf.extend_from_slice(&answer[used..]);
+            Ok((hello_answer, Some(leg)))
+        }
+        (other, _) => Ok((other, None)),
+    }
+}
+
+/// The credit-page index of a client end.
+const CLIENT_END: usize = 0;
+/// The credit-page index of a server end.
+const SERVER_END: usize = 1;
+
+/// One local leg of a relayed connection. See the [module docs](self).
+#[derive(Debug)]
+pub struct RelayLeg {
+    stream: UnixStream,
+    credits: CreditPage,
+    /// This end's index on the page.
+    me: usize,
+    inbuf: Vec<u8>,
+    decoder: FrameDecoder,
+    /// The local reader's consumed count last reported.
+    reported: u64,
+    /// The local end closed (end of stream seen).
+    ended: bool,
+}
+
+/// What a leg has for the other side.
+#[derive(Debug, PartialEq, Eq)]
+pub enum LegEvent {
+    /// Whole frames from the local end, to deliver to the far end as they
+    /// are (never a `Consumed` frame).
+    Frames(Vec<u8>),
+    /// The local reader has consumed this many payload bytes in all.
+    Credit(u64),
+    /// The local end closed its side; nothing more will come.
+    Closed,
+}
+
+impl RelayLeg {
+    fn new(stream: UnixStream, credits: CreditPage, me: usize) -> RelayLeg {
+        // Raised from the start and after every ring: see the module docs.
+        credits.want_credits(me);
+        RelayLeg {
+            stream,
+            credits,
+            me,
+            inbuf: Vec::new(),
+            decoder: FrameDecoder::default(),
+            reported: 0,
+            ended: false,
+        }
+    }
+
+    /// The next thing the local end has for the far one. Cancel-safe:
+    /// nothing is taken from the socket that a later call does not return.
+    pub async fn recv(&mut self) -> Result<LegEvent> {
+        loop {
+            let consumed = self.credits.peer_consumed(self.me);
+            if consumed > self.reported {
+                self.reported = consumed;
+                return Ok(LegEvent::Credit(consumed));
+            }
+            let (frames, rang) = self.take_frames()?;
+            if rang {
+                // Re-raise, then look at the page again (top of the loop).
+                self.credits.want_credits(self.me);
+                if frames.is_empty() {
+                    continue;
+                }
+            }
+            if !frames.is_empty() {
+                return Ok(LegEvent::Frames(frames));
+            }
+            if self.ended {
+                return Ok(LegEvent::Closed);
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Takes the whole frames at the front of the buffer: the bytes of
+    /// those to forward, and whether a `Consumed` ring was among them.
+    fn take_frames(&mut self) -> Result<(Vec<u8>, bool)> {
+        let mut at = 0;
+        let mut out = Vec::new();
+        let mut rang = false;
+        while out.len() < BATCH {
+            let rest = &self.inbuf[at..];
+            let Some((frame, used)) = self.decoder.decode(rest).map_err(protocol)? else {
+                break;
+            };
+            match frame {
+                Frame::Consumed { .. } => rang = true,
+                _ => out.extend_from_slice(&rest[..used]),
+            }
+            at += used;
+        }
+        self.inbuf.drain(..at);
+        Ok((out, rang))
+    }
+
+    /// Reads what has arrived (waiting until something has): at most one
+    /// whole frame beyond what is buffered.
+    async fn fill(&mut self) -> Result<()> {
+        let context = "reading a relayed pipe connection";
+        let room = frame::frame_len(&self.inbuf)
+            .map_or(HEADER_LEN as u64, |len| len.max(HEADER_LEN as u64))
+            .min(HEADER_LEN as u64 + u64::from(self.decoder.max_frame().get()))
+            as usize;
+        let want = room.saturating_sub(self.inbuf.len()).max(64 * 1024);
+        let start = self.inbuf.len();
+        // Nothing changes before the socket is readable, so dropping this
+        // future while it waits loses nothing (`recv` is cancel-safe).
+        let read = loop {
+            if let Err(e) = self.stream.readable().await {
+                break Err(e);
+            }
+            self.inbuf.resize(start + want, 0);
+            match self.stream.try_read(&mut self.inbuf[start..]) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.inbuf.truncate(start);
+                    continue;
+                }
+                other => break other,
+            }
+        };
+        match read {
+            Ok(0) => {
+                self.inbuf.truncate(start);
+                self.ended = true;
+                Ok(())
+            }
+            Ok(n) => {
+                self.inbuf.truncate(start + n);
+                Ok(())
+            }
+            // A reset is the local end gone, as an end of stream is.
+            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => {
+                self.inbuf.truncate(start);
+                self.ended = true;
+                Ok(())
+            }
+            Err(e) => {
+                self.inbuf.truncate(start);
+                Err(Error::from_io(e, context))
+            }
+        }
+    }
+
+    /// Delivers frames from the far end to the local end. Waits while the
+    /// socket is full (the local end reads as its credits allow).
+    pub async fn send(&mut self, frames: &[u8]) -> Result<()> {
+        self.stream
+            .write_all(frames)
+            .await
+            .map_err(|e| Error::from_io(e, "writing to a relayed pipe connection"))
+    }
+
+    /// The far reader has consumed `total` payload bytes: published as this
+    /// end's count, ringing the local writer if it waits for credits.
+    pub async fn credit(&mut self, total: u64) -> Result<()> {
+        if self.credits.publish_consumed(self.me, total) {
+            let mut ring = Vec::with_capacity(16);
+            Frame::Consumed { total }
+                .encode(&mut ring)
+                .map_err(|e| Error::new(ErrorKind::ProtocolError, e.to_string()))?;
+            self.send(&ring).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the connection toward the local end: it sees the end of the
+    /// stream after the frames already delivered.
+    pub async fn close(mut self) {
+        let _ = self.stream.shutdown().await;
+    }
+}
+
+fn protocol(e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::ProtocolError, format!("relay: {e}"))
+}

@@ -1,0 +1,293 @@
+//! The gateway's local legs (`pipeslot::relay`), joined back to back in
+//! one process: a client opens `\\hostb\pipe\x`, reaches "the gateway"
+//! (this test, owning the machine-wide gateway name), which opens the pipe
+//! here on the client's behalf and splices the two legs. Everything the
+//! real gateway adds (TLS, the multiplexed stream) sits between the legs;
+//! what the two pipe ends see is tested here: boundaries, ERROR_MORE_DATA,
+//! transact, flush, quotas, disconnect and close, and who may connect.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use pipeslot::namespace::{Namespace, Scope};
+use pipeslot::pipe::{ClientOptions, PipeMode, PipeServer, ReadMode, ServerOptions};
+use pipeslot::relay::{accept_process, open_local, LegEvent, RelayLeg};
+use pipeslot::{ErrorKind, PipeName};
+use pipeslot_proto::handshake::{RemotePrincipal, ServerHello};
+use pipeslot_proto::relay::GATEWAY_PIPE;
+
+/// Joins two legs until either side ends.
+async fn splice(mut a: RelayLeg, mut b: RelayLeg) {
+    loop {
+        tokio::select! {
+            event = a.recv() => match event {
+                Ok(LegEvent::Frames(frames)) => { if b.send(&frames).await.is_err() { break } }
+                Ok(LegEvent::Credit(total)) => { if b.credit(total).await.is_err() { break } }
+                Ok(LegEvent::Closed) => break,
+                Err(_) => break,
+            },
+            event = b.recv() => match event {
+                Ok(LegEvent::Frames(frames)) => { if a.send(&frames).await.is_err() { break } }
+                Ok(LegEvent::Credit(total)) => { if a.credit(total).await.is_err() { break } }
+                Ok(LegEvent::Closed) => break,
+                Err(_) => break,
+            },
+        }
+    }
+    a.close().await;
+    b.close().await;
+}
+
+/// A stand-in gateway on a thread of its own: serves every process that
+/// connects, as host `hosta` asking this host for the pipe.
+struct Gateway {
+    root: PathBuf,
+    _thread: std::thread::JoinHandle<()>,
+}
+
+impl Gateway {
+    fn start(root: &Path) -> Gateway {
+        let namespace = Namespace::at_root(root, Scope::MachineWide).unwrap();
+        let name = PipeName::parse(GATEWAY_PIPE).unwrap();
+        let claim = namespace.claim_pipe(&name, &[("role", "gateway")]).unwrap();
+        let address = claim.socket_address().unwrap();
+        let listener = std::os::unix::net::UnixListener::bind(&address).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let served_root = root.to_path_buf();
+        let thread = std::thread::spawn(move || {
+            let _claim = claim;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::UnixListener::from_std(listener).unwrap();
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        break;
+                    };
+                    let root = served_root.clone();
+                    tokio::spawn(async move {
+                        let Ok(request) = accept_process(stream).await else {
+                            return;
+                        };
+                        let path = PipeName::parse(request.path()).unwrap();
+                        let mut hello = request.hello().clone();
+                        hello.remote = Some(RemotePrincipal {
+                            host: "hosta".into(),
+                            subject: "CN=hosta".into(),
+                        });
+                        let (answer, server_leg) =
+                            match open_local(&path, &hello, Some(&root)).await {
+                                Ok(opened) => opened,
+                                Err(_) => (ServerHello::Unreachable, None),
+                            };
+                        let Ok(client_leg) = request.answer(answer).await else {
+                            return;
+                        };
+                        if let (Some(c), Some(s)) = (client_leg, server_leg) {
+                            splice(c, s).await;
+                        }
+                    });
+                }
+            });
+        });
+        Gateway {
+            root: root.to_path_buf(),
+            _thread: thread,
+        }
+    }
+
+    fn client(&self) -> ClientOptions {
+        let mut options = ClientOptions::new();
+        options.root(&self.root);
+        options
+    }
+}
+
+fn remote(path: &str) -> PipeName {
+    PipeName::parse(&format!(r"\\hostb\pipe\{path}")).unwrap()
+}
+
+fn server(root: &Path, path: &str, mode: PipeMode, quota: u32) -> PipeServer {
+    ServerOptions::new()
+        .pipe_mode(mode)
+        .read_mode(if mode == PipeMode::Message {
+            ReadMode::Message
+        } else {
+            ReadMode::Byte
+        })
+        .in_buffer_size(quota)
+        .out_buffer_size(quota)
+        .reject_remote_clients(false)
+        .root(root)
+        .create(&PipeName::local(path).unwrap())
+        .unwrap()
+}
+
+fn connect(server: &PipeServer) {
+    if let Err(e) = server.connect() {
+        assert_eq!(e.kind(), ErrorKind::PipeConnected, "{e}");
+    }
+}
+
+#[test]
+fn messages_keep_their_boundaries_across_the_relay() {
+    let root = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(root.path());
+    let server = server(root.path(), "echo", PipeMode::Message, 4096);
+    let client = gateway.client().open(&remote("echo")).expect("remote open");
+    connect(&server);
+    // The server sees the client's host as the gateway authenticated it.
+    assert_eq!(server.client_computer_name().unwrap(), "hosta");
+    client.set_read_mode(ReadMode::Message).unwrap();
+
+    client.send(b"first").unwrap();
+    client.send(b"").unwrap();
+    client.send(b"third message").unwrap();
+    assert_eq!(server.recv_message().unwrap(), b"first");
+    assert_eq!(server.recv_message().unwrap(), b"");
+    // ERROR_MORE_DATA across the relay (S62).
+    let mut small = [0u8; 5];
+    let part = server.read_message(&mut small).unwrap();
+    assert_eq!((part.bytes, part.complete), (5, false));
+    assert_eq!(server.recv_message().unwrap(), b" message");
+
+    // Transact (S113) and the reply's boundaries.
+    let echo = std::thread::spawn(move || {
+        let request = server.recv_message().unwrap();
+        server.send(&[&request[..], b" back"].concat()).unwrap();
+        server
+    });
+    let mut reply = [0u8; 64];
+    let got = client.transact(b"ping", &mut reply).unwrap();
+    assert_eq!(&reply[..got.bytes], b"ping back");
+    let server = echo.join().unwrap();
+
+    // Flush returns once the far reader has read everything (S74).
+    client.send(b"flushed").unwrap();
+    let reader = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        let got = server.recv_message().unwrap();
+        (server, got)
+    });
+    client.flush().unwrap();
+    let (server, got) = reader.join().unwrap();
+    assert_eq!(got, b"flushed");
+
+    // The server closes its handle: reads fail with ERROR_BROKEN_PIPE (S79).
+    drop(server);
+    let err = client.recv_message().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BrokenPipe, "{err}");
+}
+
+#[test]
+fn a_slow_reader_holds_back_the_far_writer() {
+    let root = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(root.path());
+    let server = server(root.path(), "slow", PipeMode::Byte, 4096);
+    let client = gateway.client().open(&remote("slow")).expect("remote open");
+    connect(&server);
+    // 1 MiB written while nobody reads: the writer is held back by the
+    // reader's credits, not buffered by the relay.
+    let writer = std::thread::spawn(move || {
+        let chunk = vec![7u8; 64 * 1024];
+        for _ in 0..16 {
+            client.send(&chunk).unwrap();
+        }
+        client
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !writer.is_finished(),
+        "the writer ran 1 MiB past a 4 KiB quota"
+    );
+    let mut total = 0;
+    let mut buf = vec![0u8; 64 * 1024];
+    while total < 1 << 20 {
+        total += server.read_message(&mut buf).unwrap().bytes;
+    }
+    let _client = writer.join().unwrap();
+    assert_eq!(total, 1 << 20);
+}
+
+#[test]
+fn disconnect_reaches_the_remote_client() {
+    let root = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(root.path());
+    let server = server(root.path(), "disc", PipeMode::Message, 0);
+    let client = gateway.client().open(&remote("disc")).unwrap();
+    connect(&server);
+    server.send(b"unread").unwrap();
+    server.disconnect().unwrap();
+    // S49-S50: unread data is discarded, and the client is not connected.
+    let err = client.recv_message().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::PipeNotConnected, "{err}");
+}
+
+#[test]
+fn who_may_connect_from_another_host() {
+    let root = tempfile::tempdir().unwrap();
+    let gateway = Gateway::start(root.path());
+    // PIPE_REJECT_REMOTE_CLIENTS (the default in Rust): refused (T21).
+    let _rejecting = ServerOptions::new()
+        .root(root.path())
+        .create(&PipeName::local("private").unwrap())
+        .unwrap();
+    let err = gateway.client().open(&remote("private")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::AccessDenied, "{err}");
+    // No such pipe over there: ERROR_FILE_NOT_FOUND.
+    let err = gateway.client().open(&remote("absent")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::FileNotFound, "{err}");
+    // WaitNamedPipe through the relay (S36).
+    let _open = server(root.path(), "waited", PipeMode::Byte, 0);
+    gateway
+        .client()
+        .wait(
+            &remote("waited"),
+            pipeslot::pipe::WaitTimeout::Duration(Duration::from_secs(5)),
+        )
+        .expect("remote WaitNamedPipe");
+}
+
+#[test]
+fn a_remote_principal_is_believed_only_from_the_gateway() {
+    // No gateway runs: a process claiming to relay for another host is a
+    // local client like any other, and is refused (T22).
+    let root = tempfile::tempdir().unwrap();
+    let _server = server(root.path(), "x", PipeMode::Byte, 0);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let hello = pipeslot_proto::handshake::ClientHello {
+            access: pipeslot_proto::handshake::Access {
+                read: true,
+                write: true,
+            },
+            mode: pipeslot_proto::handshake::OpenMode::Open,
+            client_pid: std::process::id(),
+            computer_name: String::new(),
+            remote: Some(RemotePrincipal {
+                host: "forged".into(),
+                subject: String::new(),
+            }),
+        };
+        let (answer, leg) = open_local(&PipeName::local("x").unwrap(), &hello, Some(root.path()))
+            .await
+            .unwrap();
+        assert_eq!(answer, ServerHello::AccessDenied);
+        assert!(leg.is_none());
+    });
+}
+
+#[test]
+fn no_gateway_is_bad_netpath() {
+    let root = tempfile::tempdir().unwrap();
+    let err = ClientOptions::new()
+        .root(root.path())
+        .open(&remote("x"))
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BadNetPath, "{err}");
+}
