@@ -6,10 +6,11 @@
 # criterion's medians, each with its ratio to the raw baseline of the same
 # run, and head against base.
 #
-# The bench files are taken from this checkout and copied into the base
-# worktree (with a [[bench]] entry added to the crate's Cargo.toml if the
-# base lacks it), so both sides run the same measuring code over their own
-# library. The bench files must therefore use only API the base has.
+# The bench files, and the files they include with #[path], are taken from
+# this checkout and copied into the base worktree (with a [[bench]] entry
+# added to the crate's Cargo.toml if the base lacks it), so both sides run
+# the same measuring code over their own library. They must therefore use
+# only API the base has.
 #
 # Usage: scripts/bench-compare.sh [options] [-- criterion arguments]
 #   --base REV      base commit (default b73861c)
@@ -222,9 +223,16 @@ for name in "${benches[@]}"; do
     crate_dir=${found%/benches/*}
     package[$name]=$(sed -n 's/^name *= *"\(.*\)"/\1/p' "$crate_dir/Cargo.toml" | head -n1)
     file[$name]=$found
-    # The same measuring code on both sides.
+    # The same measuring code on both sides: the bench file, and any file it
+    # includes with #[path = "..."] (core_measures includes the workloads it
+    # shares with `pipeslot bench`, crates/pipeslot-cli/src/bench/measures.rs).
     mkdir -p "$worktree/$crate_dir/benches"
     cp "$found" "$worktree/$found"
+    for included in $(sed -n 's/^#\[path *= *"\([^"]*\)"\].*/\1/p' "$found"); do
+        included=$(realpath -m --relative-to=. "$crate_dir/benches/$included")
+        mkdir -p "$worktree/$(dirname "$included")"
+        cp "$included" "$worktree/$included"
+    done
     if ! grep -q "^name *= *\"$name\"" "$worktree/$crate_dir/Cargo.toml"; then
         printf '\n[[bench]]\nname = "%s"\nharness = false\n' "$name" >> "$worktree/$crate_dir/Cargo.toml"
     fi

@@ -3,6 +3,7 @@
 //! module, and turns a `failure::Failure` into a message and an exit code.
 
 mod bcast;
+mod bench;
 mod call;
 mod classic;
 mod client;
@@ -111,6 +112,12 @@ enum Command {
     )]
     Gateway(gateway::GatewayArgs),
     #[command(
+        about = bench::ABOUT,
+        long_about = bench::LONG_ABOUT,
+        after_help = bench::AFTER_HELP,
+    )]
+    Bench(bench::BenchArgs),
+    #[command(
         about = docs::COMPLETIONS_ABOUT,
         long_about = docs::COMPLETIONS_LONG_ABOUT,
         after_help = docs::COMPLETIONS_AFTER_HELP,
@@ -138,6 +145,7 @@ fn main() -> ExitCode {
         Command::Ls(args) => ls::run(args),
         Command::Domain(args) => Ok(domain::run(args)),
         Command::Gateway(args) => Ok(gateway::run(args)),
+        Command::Bench(args) => Ok(bench::run(args)),
         Command::Completions(args) => Ok(docs::completions(args, Cli::command())),
         Command::Manpage => Ok(docs::manpage(Cli::command())),
     };

@@ -37,16 +37,21 @@ pub fn pipeslot(root: &Path, args: &[&str]) -> Output {
 }
 
 pub fn wait(child: Child) -> Output {
+    wait_up_to(child, HANG)
+}
+
+/// Waits for `child` to end, killing it after `limit` (a hang).
+pub fn wait_up_to(child: Child, limit: Duration) -> Output {
     let pid = child.id();
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    match rx.recv_timeout(HANG) {
+    match rx.recv_timeout(limit) {
         Ok(output) => output.expect("waiting for pipeslot"),
         Err(_) => {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("hung: pipeslot did not finish within {HANG:?}");
+            panic!("hung: pipeslot did not finish within {limit:?}");
         }
     }
 }
