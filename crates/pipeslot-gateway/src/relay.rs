@@ -24,7 +24,9 @@ use pipeslot_proto::handshake::{ClientHello, RemotePrincipal, ServerHello};
 use tokio::net::UnixListener;
 use tokio::sync::mpsc;
 
-use crate::mux::{Carrier, Inbound, Incoming, LinkLimits, PeerLink, StreamEnd};
+use crate::mux::{
+    Carrier, Inbound, Incoming, LinkLimits, PeerLink, StreamEnd, ERROR_NETNAME_DELETED,
+};
 
 /// A boxed connection to a peer.
 pub type BoxCarrier = Box<dyn Carrier>;
@@ -299,6 +301,14 @@ impl Gateway {
 /// ERROR_BAD_PIPE: a stream ended for a protocol violation.
 const ERROR_BAD_PIPE: u32 = 230;
 
+/// The pipe frame that tells a local end its peer's host is lost.
+fn lost_frame() -> Vec<u8> {
+    let mut frame = Vec::with_capacity(8);
+    // A fixed, valid frame: encoding cannot fail.
+    let _ = pipeslot_proto::frame::Frame::Lost.encode(&mut frame);
+    frame
+}
+
 /// Moves frames and credits between a local leg and a peer's stream until
 /// either ends.
 pub async fn pump(mut leg: RelayLeg, mut stream: StreamEnd) {
@@ -325,7 +335,11 @@ pub async fn pump(mut leg: RelayLeg, mut stream: StreamEnd) {
                     if leg.credit(total).await.is_err() { break 0 }
                 }
                 Inbound::Close(code) => {
-                    if code != 0 {
+                    if code == ERROR_NETNAME_DELETED {
+                        // The link is gone: the local end's calls fail with
+                        // ERROR_NETNAME_DELETED, not as if the peer closed.
+                        let _ = leg.send(&lost_frame()).await;
+                    } else if code != 0 {
                         tracing::info!(stream = stream.id(), code, "stream ended by the peer");
                     }
                     leg.close().await;

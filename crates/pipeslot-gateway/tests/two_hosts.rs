@@ -4,7 +4,10 @@
 //! network namespace tests run the real thing, TLS included, as root.)
 
 use std::path::Path;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use pipeslot::namespace::{Namespace, Scope};
@@ -15,9 +18,58 @@ use pipeslot_proto::relay::GATEWAY_PIPE;
 use tempfile::TempDir;
 
 /// Dials "hostb" by making an in-memory stream whose far end host B's
-/// gateway adopts as coming from "hosta". Keeps the far ends' cut switch.
+/// gateway adopts as coming from "hosta". `cut` cuts every such link.
 struct MemoryDialer {
     b: Arc<Mutex<Option<Arc<Gateway>>>>,
+    cut: Arc<AtomicBool>,
+}
+
+/// An in-memory link that can be cut: then reads see the end and writes
+/// fail, as after a lost network path.
+struct Cuttable {
+    inner: tokio::io::DuplexStream,
+    cut: Arc<AtomicBool>,
+}
+
+impl tokio::io::AsyncRead for Cuttable {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.cut.load(Ordering::SeqCst) {
+            return Poll::Ready(Ok(()));
+        }
+        // Look again shortly, so that a cut is noticed while idle.
+        let waker = cx.waker().clone();
+        let cut = self.cut.clone();
+        tokio::spawn(async move {
+            while !cut.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            waker.wake();
+        });
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Cuttable {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if self.cut.load(Ordering::SeqCst) {
+            return Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 impl Dialer for MemoryDialer {
@@ -26,10 +78,17 @@ impl Dialer for MemoryDialer {
             return None;
         }
         let b = self.b.lock().unwrap().clone()?;
+        let cut = self.cut.clone();
         Some(Box::pin(async move {
             let (near, far) = tokio::io::duplex(1 << 20);
-            b.adopt(far, "hosta");
-            Ok(Box::new(near) as BoxCarrier)
+            b.adopt(
+                Cuttable {
+                    inner: far,
+                    cut: cut.clone(),
+                },
+                "hosta",
+            );
+            Ok(Box::new(Cuttable { inner: near, cut }) as BoxCarrier)
         }))
     }
 }
@@ -47,6 +106,7 @@ struct Hosts {
     b: TempDir,
     _runtime: std::thread::JoinHandle<()>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    cut: Arc<AtomicBool>,
 }
 
 fn listen_as_gateway(
@@ -82,6 +142,8 @@ impl Hosts {
             .map(|e| PipeName::local(e).unwrap())
             .collect();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let cut = Arc::new(AtomicBool::new(false));
+        let dialer_cut = cut.clone();
         let runtime = std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -93,7 +155,13 @@ impl Hosts {
                 let slot = Arc::new(Mutex::new(None));
                 let gateway_b = Gateway::new(config_b, NoDialer);
                 *slot.lock().unwrap() = Some(gateway_b.clone());
-                let gateway_a = Gateway::new(config_a, MemoryDialer { b: slot });
+                let gateway_a = Gateway::new(
+                    config_a,
+                    MemoryDialer {
+                        b: slot,
+                        cut: dialer_cut,
+                    },
+                );
                 tokio::spawn(
                     gateway_a
                         .serve_processes(tokio::net::UnixListener::from_std(listener_a).unwrap()),
@@ -110,6 +178,7 @@ impl Hosts {
             b,
             _runtime: runtime,
             stop: Some(stop),
+            cut,
         }
     }
 
@@ -276,4 +345,32 @@ fn many_connections_share_one_link_and_flow_control_holds() {
     for reader in readers {
         reader.join().unwrap();
     }
+}
+
+#[test]
+fn a_lost_link_fails_pending_and_later_calls_with_netname_deleted() {
+    let hosts = Hosts::start(&["lost"]);
+    let server = hosts.server("lost", PipeMode::Message, 0);
+    let client = hosts.client().open(&remote("lost")).unwrap();
+    connect(&server);
+    client.set_read_mode(ReadMode::Message).unwrap();
+    client.send(b"ping").unwrap();
+    assert_eq!(server.recv_message().unwrap(), b"ping");
+    // A read waits for a reply that never comes: the link goes.
+    let reader = std::thread::spawn(move || {
+        let result = client.recv_message();
+        (client, result)
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    hosts.cut.store(true, Ordering::SeqCst);
+    let (client, result) = reader.join().unwrap();
+    let err = result.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NetNameDeleted, "{err}");
+    assert_eq!(err.win32_code(), 64);
+    let err = client.send(b"after").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NetNameDeleted, "{err}");
+    // The server's end sees its client gone (its own gateway is fine, but
+    // the link to the client's host is not).
+    let err = server.recv_message().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NetNameDeleted, "{err}");
 }

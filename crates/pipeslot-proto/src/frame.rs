@@ -8,7 +8,8 @@
 //! ```text
 //! offset  size  field
 //! 0       1     type      1 Data, 2 Consumed, 3 Disconnect, 4 Discard,
-//!                         5 Pending, 6 Committed; 0 and 7..=255 are invalid
+//!                         5 Pending, 6 Committed, 7 Lost; 0 and 8..=255
+//!                         are invalid
 //! 1       1     flags     Data: 0x01 END_OF_MESSAGE; every other bit, and
 //!                         every bit of other types, must be 0
 //! 2       2     reserved  must be 0
@@ -21,6 +22,7 @@
 //! | Data | `0..=max_frame`; 0 only with END_OF_MESSAGE | the bytes of a write |
 //! | Consumed | exactly 8 | `total: u64` |
 //! | Disconnect | exactly 0 | — |
+//! | Lost | exactly 0 | — |
 //! | Discard | exactly 16 | `start: u64`, `end: u64`, `start <= end` |
 //! | Pending | exactly 16 | `start: u64`, `end: u64`, `start <= end` |
 //! | Committed | exactly 16 | `start: u64`, `end: u64`, `start <= end` |
@@ -171,6 +173,10 @@ pub enum Frame<'a> {
     },
     /// The server disconnected this client: DisconnectNamedPipe (type 3).
     Disconnect,
+    /// The network gateway lost its link to the peer's host (type 7): the
+    /// peer is gone, and calls fail with ERROR_NETNAME_DELETED rather than
+    /// ERROR_BROKEN_PIPE. Sent only by a gateway, just before it closes.
+    Lost,
     /// The writer cancelled the bytes at cumulative payload offsets
     /// `start..end` (type 4, S75).
     Discard {
@@ -240,6 +246,7 @@ impl Frame<'_> {
                 out.extend_from_slice(&total.to_le_bytes());
             }
             Frame::Disconnect => push_header(TYPE_DISCONNECT, 0, 0, out),
+            Frame::Lost => push_header(TYPE_LOST, 0, 0, out),
             Frame::Discard { start, end } => push_range(TYPE_DISCARD, start, end, out)?,
             Frame::Pending { start, end } => push_range(TYPE_PENDING, start, end, out)?,
             Frame::Committed { start, end } => push_range(TYPE_COMMITTED, start, end, out)?,
@@ -571,7 +578,8 @@ fn decode_frame(buf: &[u8], max_frame: u32) -> Result<Option<(Frame<'_>, usize)>
     };
     let allowed_flags = match frame_type {
         TYPE_DATA => END_OF_MESSAGE,
-        TYPE_CONSUMED | TYPE_DISCONNECT | TYPE_DISCARD | TYPE_PENDING | TYPE_COMMITTED => 0,
+        TYPE_CONSUMED | TYPE_DISCONNECT | TYPE_DISCARD | TYPE_PENDING | TYPE_COMMITTED
+        | TYPE_LOST => 0,
         _ => return Err(protocol(ProtocolViolation::UnknownType(frame_type))),
     };
     if let Some(&flags) = buf.get(1) {
@@ -638,6 +646,7 @@ fn decode_frame(buf: &[u8], max_frame: u32) -> Result<Option<(Frame<'_>, usize)>
                 _ => Frame::Committed { start, end },
             }
         }
+        TYPE_LOST => Frame::Lost,
         _ => Frame::Disconnect,
     };
     Ok(Some((frame, total)))
@@ -710,6 +719,7 @@ const TYPE_DISCONNECT: u8 = 3;
 const TYPE_DISCARD: u8 = 4;
 const TYPE_PENDING: u8 = 5;
 const TYPE_COMMITTED: u8 = 6;
+const TYPE_LOST: u8 = 7;
 
 #[cfg(test)]
 mod tests {

@@ -16,6 +16,7 @@ enum Spec {
     Data(Vec<u8>, bool),
     Consumed(u64),
     Disconnect,
+    Lost,
     Discard(u64, u64),
     Pending(u64, u64),
     Committed(u64, u64),
@@ -30,6 +31,7 @@ impl Spec {
             },
             Spec::Consumed(total) => Frame::Consumed { total: *total },
             Spec::Disconnect => Frame::Disconnect,
+            Spec::Lost => Frame::Lost,
             Spec::Discard(start, end) => Frame::Discard {
                 start: *start,
                 end: *end,
@@ -52,6 +54,7 @@ fn spec() -> impl Strategy<Value = Spec> {
         Just(Spec::Data(Vec::new(), true)),
         any::<u64>().prop_map(Spec::Consumed),
         Just(Spec::Disconnect),
+        Just(Spec::Lost),
         (any::<u64>(), any::<u64>()).prop_map(|(a, b)| Spec::Discard(a.min(b), a.max(b))),
         (any::<u64>(), any::<u64>()).prop_map(|(a, b)| Spec::Pending(a.min(b), a.max(b))),
         (any::<u64>(), any::<u64>()).prop_map(|(a, b)| Spec::Committed(a.min(b), a.max(b))),
@@ -86,6 +89,7 @@ fn decode_all(decoder: &mut FrameDecoder, wire: &[u8]) -> Result<(Vec<Spec>, usi
             } => Spec::Data(payload.to_vec(), end_of_message),
             Frame::Consumed { total } => Spec::Consumed(total),
             Frame::Disconnect => Spec::Disconnect,
+            Frame::Lost => Spec::Lost,
             Frame::Discard { start, end } => Spec::Discard(start, end),
             Frame::Pending { start, end } => Spec::Pending(start, end),
             Frame::Committed { start, end } => Spec::Committed(start, end),
@@ -319,7 +323,7 @@ fn zero_bytes_mid_stream_are_a_protocol_error() {
 #[test]
 fn malformed_headers_are_refused_at_the_first_bad_byte() {
     let unknown = |t| Err(FrameError::Protocol(ProtocolViolation::UnknownType(t)));
-    for t in (7..=255).chain([0]) {
+    for t in (8..=255).chain([0]) {
         assert_eq!(FrameDecoder::default().decode(&[t]), unknown(t));
     }
     let flags = |frame_type, flags| {
@@ -341,7 +345,16 @@ fn malformed_headers_are_refused_at_the_first_bad_byte() {
 // T10: a fixed-size frame of the wrong size is refused from its header.
 #[test]
 fn fixed_size_frames_must_have_their_size() {
-    for (frame_type, len) in [(2, 0), (2, 7), (2, 9), (3, 1), (3, 8), (4, 8), (4, 17)] {
+    for (frame_type, len) in [
+        (2, 0),
+        (2, 7),
+        (2, 9),
+        (3, 1),
+        (3, 8),
+        (4, 8),
+        (4, 17),
+        (7, 1),
+    ] {
         assert_eq!(
             FrameDecoder::default().decode(&header(frame_type, 0, len)),
             Err(FrameError::Protocol(ProtocolViolation::BadLength {

@@ -49,6 +49,8 @@ pub mod win32 {
     pub const ERROR_NOT_SUPPORTED: u32 = 50;
     /// The network path was not found.
     pub const ERROR_BAD_NETPATH: u32 = 53;
+    /// The specified network name is no longer available.
+    pub const ERROR_NETNAME_DELETED: u32 = 64;
     /// The parameter is incorrect.
     pub const ERROR_INVALID_PARAMETER: u32 = 87;
     /// The pipe has been ended.
@@ -116,6 +118,9 @@ pub enum ErrorKind {
     SharingViolation,
     /// The host part of a name cannot be reached (ERROR_BAD_NETPATH, 53).
     BadNetPath,
+    /// The connection to another host was lost: the gateway's link to it
+    /// went down (ERROR_NETNAME_DELETED, 64).
+    NetNameDeleted,
     /// An argument is out of range or contradicts another (ERROR_INVALID_PARAMETER, 87).
     InvalidParameter,
     /// The other end has closed and nothing is left to read (ERROR_BROKEN_PIPE, 109).
@@ -290,6 +295,7 @@ impl ErrorKind {
             ErrorKind::InvalidHandle => ERROR_INVALID_HANDLE,
             ErrorKind::SharingViolation => ERROR_SHARING_VIOLATION,
             ErrorKind::BadNetPath => ERROR_BAD_NETPATH,
+            ErrorKind::NetNameDeleted => ERROR_NETNAME_DELETED,
             ErrorKind::InvalidParameter => ERROR_INVALID_PARAMETER,
             ErrorKind::BrokenPipe => ERROR_BROKEN_PIPE,
             ErrorKind::SemTimeout => ERROR_SEM_TIMEOUT,
@@ -334,6 +340,7 @@ impl ErrorKind {
             ERROR_SHARING_VIOLATION => ErrorKind::SharingViolation,
             ERROR_NOT_SUPPORTED => ErrorKind::NotSupported,
             ERROR_BAD_NETPATH => ErrorKind::BadNetPath,
+            ERROR_NETNAME_DELETED => ErrorKind::NetNameDeleted,
             ERROR_INVALID_PARAMETER => ErrorKind::InvalidParameter,
             ERROR_BROKEN_PIPE => ErrorKind::BrokenPipe,
             ERROR_SEM_TIMEOUT => ErrorKind::SemTimeout,
@@ -410,6 +417,7 @@ impl ErrorKind {
             }
             ErrorKind::NotSupported | ErrorKind::InvalidFunction => io::ErrorKind::Unsupported,
             ErrorKind::BadNetPath => io::ErrorKind::HostUnreachable,
+            ErrorKind::NetNameDeleted => io::ErrorKind::ConnectionAborted,
             ErrorKind::BadPipe
             | ErrorKind::MoreData
             | ErrorKind::CannotImpersonate
@@ -504,6 +512,7 @@ pub fn win32_message(code: u32) -> &'static str {
         }
         ERROR_NOT_SUPPORTED => "The request is not supported.",
         ERROR_BAD_NETPATH => "The network path was not found.",
+        ERROR_NETNAME_DELETED => "The specified network name is no longer available.",
         ERROR_INVALID_PARAMETER => "The parameter is incorrect.",
         ERROR_BROKEN_PIPE => "The pipe has been ended.",
         ERROR_DISK_FULL => "There is not enough space on the disk.",

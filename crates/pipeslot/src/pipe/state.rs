@@ -58,6 +58,18 @@ pub(crate) enum End {
     Disconnected,
 }
 
+/// [`State::gone`], for a caller that no longer holds the state.
+pub(crate) fn gone(lost: bool, kind: ErrorKind, what: &str, why: &str) -> Error {
+    if lost {
+        Error::new(
+            ErrorKind::NetNameDeleted,
+            format!("{what}: the connection to the other host was lost"),
+        )
+    } else {
+        Error::new(kind, format!("{what}: {why}"))
+    }
+}
+
 /// A peer broke the protocol; the connection must be dropped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Violation(pub(crate) &'static str);
@@ -99,6 +111,10 @@ pub(crate) struct State {
     sent: u64,
     /// What the peer has consumed of them, as it last told us.
     peer_consumed: u64,
+    /// The network gateway lost the link to the peer's host (a `Lost`
+    /// frame): the peer's end is gone, and the errors that say so are
+    /// ERROR_NETNAME_DELETED instead of ERROR_BROKEN_PIPE / ERROR_NO_DATA.
+    lost: bool,
 }
 
 #[derive(Debug)]
@@ -139,6 +155,7 @@ impl State {
             pending: VecDeque::new(),
             sent: 0,
             peer_consumed: 0,
+            lost: false,
         }
     }
 
@@ -232,6 +249,15 @@ impl State {
                 })
             }
             Frame::Disconnect => Err(Violation("a client sent Disconnect")),
+            Frame::Lost => {
+                self.lost = true;
+                let consumed = self.end_of_stream();
+                Ok(Filed {
+                    data: true,
+                    consumed,
+                    ..Filed::default()
+                })
+            }
             Frame::Pending { start, end } => {
                 // A write is announced just before its bytes: the range
                 // starts at the next byte to come, so ranges stay sorted.
@@ -399,12 +425,23 @@ impl State {
     pub(crate) fn read_error(&self, what: &str) -> Result<()> {
         match self.end {
             End::Disconnected => Err(not_connected(what)),
-            End::PeerClosed if self.inbound.is_empty() => Err(Error::new(
-                ErrorKind::BrokenPipe,
-                format!("{what}: the other end has closed"),
-            )),
+            End::PeerClosed if self.inbound.is_empty() => {
+                Err(self.gone(ErrorKind::BrokenPipe, what, "the other end has closed"))
+            }
             _ => Ok(()),
         }
+    }
+
+    /// The error of a call that finds the peer's end gone: `kind` with
+    /// `why`, or ERROR_NETNAME_DELETED when the gateway lost the link to
+    /// the peer's host.
+    pub(crate) fn gone(&self, kind: ErrorKind, what: &str, why: &str) -> Error {
+        gone(self.lost, kind, what, why)
+    }
+
+    /// Whether the gateway lost the link to the peer's host.
+    pub(crate) fn lost(&self) -> bool {
+        self.lost
     }
 
     /// WriteFile's errors for this state (S81, S88).
@@ -412,10 +449,7 @@ impl State {
         match self.end {
             End::Open => Ok(()),
             End::Disconnected => Err(not_connected(what)),
-            End::PeerClosed => Err(Error::new(
-                ErrorKind::NoData,
-                format!("{what}: the other end has closed"),
-            )),
+            End::PeerClosed => Err(self.gone(ErrorKind::NoData, what, "the other end has closed")),
         }
     }
 
@@ -484,9 +518,10 @@ impl State {
         match self.end {
             End::Disconnected => return Err(not_connected("peeking into a pipe")),
             End::PeerClosed if self.inbound.is_empty() => {
-                return Err(Error::new(
+                return Err(self.gone(
                     ErrorKind::BrokenPipe,
-                    "peeking into a pipe: the other end has closed",
+                    "peeking into a pipe",
+                    "the other end has closed",
                 ))
             }
             _ => {}

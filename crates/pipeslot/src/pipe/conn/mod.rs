@@ -510,9 +510,9 @@ impl Conn {
         let waited = self
             .wait_until(|st| st.unacknowledged() <= quota, true, waiter, WHAT)
             .await
-            .map(|inner| (inner.st.end(), inner.st.unacknowledged()));
+            .map(|inner| (inner.st.end(), inner.st.unacknowledged(), inner.st.lost()));
         commit.disarm();
-        let (end_state, unacknowledged) = match waited {
+        let (end_state, unacknowledged, lost) = match waited {
             Ok(state) => state,
             Err(e) => {
                 if e.kind() == ErrorKind::OperationAborted {
@@ -533,9 +533,11 @@ impl Conn {
             }
             End::Disconnected => Err(not_connected(WHAT)),
             // S83: a pending write whose reader closed fails.
-            End::PeerClosed if unacknowledged > quota => Err(Error::new(
+            End::PeerClosed if unacknowledged > quota => Err(super::state::gone(
+                lost,
                 ErrorKind::BrokenPipe,
-                "writing to a pipe: the other end closed before reading",
+                "writing to a pipe",
+                "the other end closed before reading",
             )),
             End::PeerClosed => Ok(data.len()),
         }
@@ -562,9 +564,10 @@ impl Conn {
             .await?;
         match inner.st.end() {
             End::Disconnected if self.side == PipeEnd::Client => Err(not_connected(WHAT)),
-            End::PeerClosed if inner.st.unacknowledged() > 0 => Err(Error::new(
+            End::PeerClosed if inner.st.unacknowledged() > 0 => Err(inner.st.gone(
                 ErrorKind::BrokenPipe,
-                "flushing a pipe: the other end closed before reading everything",
+                "flushing a pipe",
+                "the other end closed before reading everything",
             )),
             _ => Ok(()),
         }
