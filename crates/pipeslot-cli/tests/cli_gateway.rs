@@ -349,6 +349,77 @@ fn remote_pipes_between_three_hosts() {
 }
 
 #[test]
+fn mailslot_messages_reach_every_member_or_one_host() {
+    need_root!();
+    let mut lab = Lab::new(3);
+    for i in 0..3 {
+        lab.gateway(i, &[]);
+    }
+    // A reader on each host; host 1's expects one more (its own message).
+    let readers: Vec<Child> = (0..3)
+        .map(|i| {
+            let count = if i == 1 { "3" } else { "2" };
+            let mut reader = lab
+                .command(
+                    i,
+                    &[
+                        "mailslot",
+                        "recv",
+                        "news",
+                        "--count",
+                        count,
+                        "--timeout",
+                        "10000",
+                    ],
+                )
+                .spawn()
+                .unwrap();
+            // "listening on ..." goes to stderr once the mailslot exists.
+            let mut line = String::new();
+            BufReader::new(reader.stderr.take().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            assert!(line.starts_with("listening"), "{line:?}");
+            reader
+        })
+        .collect();
+    let send = |target: &str, message: &str| {
+        let output = lab.run(
+            0,
+            &[
+                "mailslot",
+                "send",
+                &format!(r"\\{target}\mailslot\news"),
+                message,
+            ],
+        );
+        assert_eq!(output.status.code(), Some(0), "{target}: {output:?}");
+    };
+    // Every member, this host included (S140); the domain's name likewise.
+    send("*", "to everyone");
+    send("LAB", "to the domain");
+    // One host.
+    send("host1", "to host1");
+    for (i, reader) in readers.into_iter().enumerate() {
+        let output = wait(reader);
+        let mut expected = "to everyone\nto the domain\n".to_string();
+        if i == 1 {
+            expected.push_str("to host1\n");
+        }
+        assert_eq!(stdout(&output), expected, "host{i}: {output:?}");
+    }
+    // Between computers, 424 bytes at most (S141); a host outside the
+    // domain is ERROR_BAD_NETPATH.
+    let output = lab.run(
+        0,
+        &["mailslot", "send", r"\\*\mailslot\news", &"x".repeat(425)],
+    );
+    assert!(stderr(&output).contains("(Win32 error 53)"), "{output:?}");
+    let output = lab.run(0, &["mailslot", "send", r"\\host9\mailslot\news", "x"]);
+    assert!(stderr(&output).contains("(Win32 error 53)"), "{output:?}");
+}
+
+#[test]
 fn a_cut_link_and_a_killed_gateway_fail_fast_and_recover() {
     need_root!();
     let mut lab = Lab::new(2);

@@ -64,6 +64,22 @@ pub enum Inbound {
     Close(u32),
 }
 
+/// What a peer sends that is not for an existing stream.
+#[derive(Debug)]
+pub enum Arrival {
+    /// A new stream.
+    Open(Incoming),
+    /// A mailslot message for this host.
+    Mail {
+        /// The peer host it came from.
+        from: String,
+        /// The mailslot, `\\.\mailslot\PATH` (untrusted text).
+        path: String,
+        /// The message, at most 424 bytes.
+        message: Vec<u8>,
+    },
+}
+
 /// A new stream the peer opened: where to, and its client's hello.
 #[derive(Debug)]
 pub struct Incoming {
@@ -112,13 +128,14 @@ impl std::fmt::Debug for PeerLink {
 impl PeerLink {
     /// Starts serving `carrier`, a connection authenticated as `host`.
     /// `dialled`: this side opened the connection (its stream ids are odd).
-    /// Streams the peer opens arrive on `incoming`.
+    /// Streams the peer opens and its mailslot messages arrive on
+    /// `incoming`.
     pub fn start(
         carrier: impl Carrier,
         host: String,
         dialled: bool,
         limits: LinkLimits,
-        incoming: mpsc::Sender<Incoming>,
+        incoming: mpsc::Sender<Arrival>,
     ) -> Arc<PeerLink> {
         let (out, out_rx) = mpsc::channel(256);
         let link = Arc::new(PeerLink {
@@ -143,6 +160,12 @@ impl PeerLink {
     /// Whether the link is gone.
     pub fn is_closed(&self) -> bool {
         self.closed.load(Ordering::SeqCst) || self.out.is_closed()
+    }
+
+    /// Sends a mailslot message to the peer, at most once: `false` when
+    /// the link's queue is full or the link is gone (never waits).
+    pub fn send_mail(&self, path: String, message: Vec<u8>) -> bool {
+        self.out.try_send(MuxFrame::Mail { path, message }).is_ok()
     }
 
     /// Opens a stream to `path` on the peer with the client's `hello`;
@@ -214,9 +237,18 @@ impl PeerLink {
     async fn file(
         self: &Arc<Self>,
         frame: MuxFrame,
-        incoming: &mpsc::Sender<Incoming>,
+        incoming: &mpsc::Sender<Arrival>,
     ) -> Result<(), String> {
         match frame {
+            MuxFrame::Mail { path, message } => {
+                // At most once: a host that cannot keep up loses mail, the
+                // link does not wait for it.
+                let _ = incoming.try_send(Arrival::Mail {
+                    from: self.host.clone(),
+                    path,
+                    message,
+                });
+            }
             MuxFrame::Ping { nonce } => {
                 let _ = self.out.send(MuxFrame::Pong { nonce }).await;
             }
@@ -236,11 +268,11 @@ impl PeerLink {
                 match self.register(stream, None) {
                     Ok(end) => {
                         let _ = incoming
-                            .send(Incoming {
+                            .send(Arrival::Open(Incoming {
                                 stream: end,
                                 path,
                                 hello,
-                            })
+                            }))
                             .await;
                     }
                     Err(_) => {
@@ -448,7 +480,7 @@ async fn write_loop(
 async fn read_loop(
     mut reader: impl AsyncRead + Unpin,
     link: Weak<PeerLink>,
-    incoming: mpsc::Sender<Incoming>,
+    incoming: mpsc::Sender<Arrival>,
 ) {
     let Some(keepalive) = link.upgrade().map(|l| l.limits.keepalive) else {
         return;

@@ -25,8 +25,11 @@ use tokio::net::UnixListener;
 use tokio::sync::mpsc;
 
 use crate::mux::{
-    Carrier, Inbound, Incoming, LinkLimits, PeerLink, StreamEnd, ERROR_NETNAME_DELETED,
+    Arrival, Carrier, Inbound, Incoming, LinkLimits, PeerLink, StreamEnd, ERROR_NETNAME_DELETED,
 };
+use pipeslot::mailslot::{MailslotWriter, WriterOptions};
+use pipeslot::MailslotName;
+use pipeslot_proto::relay::MailRoute;
 
 /// A boxed connection to a peer.
 pub type BoxCarrier = Box<dyn Carrier>;
@@ -47,6 +50,11 @@ pub trait Dialer: Send + Sync + 'static {
 pub struct GatewayConfig {
     /// This host's name (lower case).
     pub host: String,
+    /// The domain's name (what `\\DOMAIN\mailslot\x` says).
+    pub domain: String,
+    /// The other hosts of the domain (lower case), for `*` and the
+    /// domain's name.
+    pub members: Vec<String>,
     /// The local pipes remote clients may open.
     pub exports: Vec<PipeName>,
     /// The namespace root (`None`: the default one).
@@ -65,6 +73,8 @@ impl GatewayConfig {
     pub fn new(host: &str) -> GatewayConfig {
         GatewayConfig {
             host: host.to_ascii_lowercase(),
+            domain: String::new(),
+            members: Vec::new(),
             exports: Vec::new(),
             root: None,
             connect_timeout: Duration::from_secs(5),
@@ -80,10 +90,20 @@ pub struct Gateway {
     dialer: Box<dyn Dialer>,
     links: Mutex<HashMap<String, Arc<PeerLink>>>,
     /// Serialises dialling per host, so that simultaneous opens share one
-    /// connection.
-    dialling: tokio::sync::Mutex<()>,
-    incoming: mpsc::Sender<Incoming>,
+    /// connection (and a dead host delays only its own opens).
+    dialling: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    incoming: mpsc::Sender<Arrival>,
+    /// Per peer host, the queue of mailslot messages for it and the task
+    /// that delivers them (dialling first if needed).
+    couriers: Mutex<HashMap<String, MailQueue>>,
 }
+
+/// The queue of one peer host's mail: (mailslot path, message).
+type MailQueue = mpsc::Sender<(String, Vec<u8>)>;
+
+/// Mailslot messages waiting for one peer host: beyond this many, new ones
+/// are dropped (at most once; a slow host never holds up the writer).
+const COURIER_QUEUE: usize = 256;
 
 impl std::fmt::Debug for Gateway {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,13 +117,14 @@ impl Gateway {
     /// A gateway with `config`, dialling peers with `dialer`. Starts the
     /// task that serves streams peers open (so call it inside a runtime).
     pub fn new(config: GatewayConfig, dialer: impl Dialer) -> Arc<Gateway> {
-        let (incoming, incoming_rx) = mpsc::channel(64);
+        let (incoming, incoming_rx) = mpsc::channel(256);
         let gateway = Arc::new(Gateway {
             config,
             dialer: Box::new(dialer),
             links: Mutex::new(HashMap::new()),
-            dialling: tokio::sync::Mutex::new(()),
+            dialling: Mutex::new(HashMap::new()),
             incoming,
+            couriers: Mutex::new(HashMap::new()),
         });
         tokio::spawn(gateway.clone().serve_incoming(incoming_rx));
         gateway
@@ -138,7 +159,14 @@ impl Gateway {
         if let Some(link) = live(&self.links()) {
             return Ok(link);
         }
-        let _one_at_a_time = self.dialling.lock().await;
+        let turn = self
+            .dialling
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(host.to_string())
+            .or_default()
+            .clone();
+        let _one_at_a_time = turn.lock().await;
         if let Some(link) = live(&self.links()) {
             return Ok(link);
         }
@@ -236,12 +264,132 @@ impl Gateway {
         }
     }
 
-    /// Serves the streams peers open to this host.
-    async fn serve_incoming(self: Arc<Self>, mut incoming: mpsc::Receiver<Incoming>) {
-        while let Some(open) = incoming.recv().await {
-            let gateway = self.clone();
-            tokio::spawn(async move { gateway.relay_in(open).await });
+    /// Serves what peers send: new streams, and mailslot messages (handed
+    /// to this host's readers without waiting: a full reader loses them).
+    async fn serve_incoming(self: Arc<Self>, mut incoming: mpsc::Receiver<Arrival>) {
+        let mut writers: HashMap<String, MailslotWriter> = HashMap::new();
+        while let Some(arrival) = incoming.recv().await {
+            match arrival {
+                Arrival::Open(open) => {
+                    let gateway = self.clone();
+                    tokio::spawn(async move { gateway.relay_in(open).await });
+                }
+                Arrival::Mail {
+                    from,
+                    path,
+                    message,
+                } => self.deliver_mail(&mut writers, &from, &path, &message),
+            }
         }
+    }
+
+    /// Hands a message from `from` to this host's reader of `path`.
+    fn deliver_mail(
+        &self,
+        writers: &mut HashMap<String, MailslotWriter>,
+        from: &str,
+        path: &str,
+        message: &[u8],
+    ) {
+        let key = path.to_ascii_lowercase();
+        if !writers.contains_key(&key) {
+            let name = match MailslotName::parse(path) {
+                Ok(name) if name.is_local() => name,
+                _ => {
+                    tracing::warn!(peer = %from, "mail for a malformed mailslot name: dropped");
+                    return;
+                }
+            };
+            let mut options = WriterOptions::new();
+            if let Some(root) = &self.config.root {
+                options.root(root);
+            }
+            let Ok(writer) = options.open(&name) else {
+                tracing::debug!(peer = %from, mailslot = %name, "no reader here: mail dropped");
+                return;
+            };
+            let _ = writer.set_nonblocking(true);
+            // A bounded cache: the names in use.
+            if writers.len() >= 64 {
+                writers.clear();
+            }
+            writers.insert(key.clone(), writer);
+        }
+        if let Some(writer) = writers.get(&key) {
+            if let Err(e) = writer.write(message) {
+                tracing::debug!(peer = %from, mailslot = path, "mail dropped: {e}");
+                if e.kind() != pipeslot::ErrorKind::WouldBlock {
+                    writers.remove(&key);
+                }
+            }
+        }
+    }
+
+    /// Serves this host's writers to other hosts' mailslots: each message
+    /// the gateway's mailslot receives goes to the hosts its route names
+    /// (every other member for `*` and the domain's name), at most once,
+    /// in order per writer, never waiting for a slow or dead host.
+    pub async fn serve_mail(self: Arc<Self>, slot: pipeslot::tokio::Mailslot) {
+        loop {
+            let datagram = match slot.recv_message().await {
+                Ok(datagram) => datagram,
+                Err(e) => {
+                    tracing::warn!("reading the gateway's mailslot failed: {e}");
+                    return;
+                }
+            };
+            let Ok((route, message)) = MailRoute::decode(&datagram) else {
+                tracing::debug!("a malformed message in the gateway's mailslot: dropped");
+                continue;
+            };
+            let host = route.host.to_ascii_lowercase();
+            let everyone = host == "*" || host == self.config.domain.to_ascii_lowercase();
+            let targets: Vec<String> = if everyone {
+                self.config
+                    .members
+                    .iter()
+                    .filter(|m| **m != self.config.host)
+                    .cloned()
+                    .collect()
+            } else if self.config.members.contains(&host) && host != self.config.host {
+                vec![host]
+            } else {
+                tracing::debug!(host = %route.host, "mail for a host outside the domain: dropped");
+                continue;
+            };
+            for target in targets {
+                self.courier(&target)
+                    .try_send((route.path.clone(), message.to_vec()))
+                    .unwrap_or_else(
+                        |_| tracing::debug!(peer = %target, "mail queue full: dropped"),
+                    );
+            }
+        }
+    }
+
+    /// The queue of mail for `host`, starting its courier if needed.
+    fn courier(self: &Arc<Self>, host: &str) -> MailQueue {
+        let mut couriers = self.couriers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(queue) = couriers.get(host).filter(|q| !q.is_closed()) {
+            return queue.clone();
+        }
+        let (queue, mut mail) = mpsc::channel::<(String, Vec<u8>)>(COURIER_QUEUE);
+        couriers.insert(host.to_string(), queue.clone());
+        let gateway = self.clone();
+        let host = host.to_string();
+        tokio::spawn(async move {
+            while let Some((path, message)) = mail.recv().await {
+                match gateway.link(&host).await {
+                    Ok(link) => {
+                        if !link.send_mail(path, message) {
+                            tracing::debug!(peer = %host, "link busy: mail dropped");
+                        }
+                    }
+                    Err(why) => tracing::debug!(peer = %host, "mail dropped: {why}"),
+                }
+            }
+        });
+        queue
     }
 
     /// A peer's open: to the local pipe, if exported.

@@ -131,8 +131,21 @@ pub async fn run(
     }
     .map_err(StartError::Claim)?;
     let name = PipeName::parse(GATEWAY_PIPE).map_err(StartError::Claim)?;
+    let members: Vec<String> = domain.hosts().map(|(host, _)| host.to_string()).collect();
+    // Writers to other hosts' mailslots read the domain and its members
+    // here (the record is readable by every local user, as the member list
+    // is no secret).
+    let member_list = members.join(",");
     let claim = namespace
-        .claim_pipe(&name, &[("role", "gateway"), ("host", &options.host)])
+        .claim_pipe(
+            &name,
+            &[
+                ("role", "gateway"),
+                ("host", &options.host),
+                ("domain", domain.name()),
+                ("members", &member_list),
+            ],
+        )
         .map_err(StartError::Claim)?;
     let io = |what: &str| {
         let what = what.to_string();
@@ -153,7 +166,20 @@ pub async fn run(
         .map_err(io(&format!("listening on {listen}")))?;
     let listen = peers.local_addr().map_err(io("listening"))?;
 
+    // Messages for other hosts' mailslots, from every local user.
+    let mut slot_options = pipeslot::mailslot::MailslotOptions::new();
+    slot_options.machine_wide(true).allow_other_users(true);
+    if let Some(root) = &options.root {
+        slot_options.root(root);
+    }
+    let slot_name = pipeslot::MailslotName::parse(pipeslot_proto::relay::GATEWAY_MAILSLOT)
+        .map_err(StartError::Claim)?;
+    let slot = slot_options.create(&slot_name).map_err(StartError::Claim)?;
+    let slot = pipeslot::tokio::Mailslot::from_std(slot).map_err(StartError::Claim)?;
+
     let mut config = GatewayConfig::new(&options.host);
+    config.domain = domain.name().to_string();
+    config.members = members;
     config.exports = options.exports.clone();
     config.root = options.root.clone();
     config.limits.keepalive = options.keepalive;
@@ -165,12 +191,14 @@ pub async fn run(
         },
     );
     let serving = tokio::spawn(gateway.clone().serve_processes(local));
+    let mailing = tokio::spawn(gateway.clone().serve_mail(slot));
     let accepting = tokio::spawn(accept_peers(peers, server_config, domain, gateway));
     tracing::info!(host = %options.host, %listen, exports = ?options.exports.iter().map(|e| e.to_string()).collect::<Vec<_>>(), "gateway started");
     started(&Started { listen });
     shutdown.await;
     tracing::info!("gateway stopping");
     serving.abort();
+    mailing.abort();
     accepting.abort();
     drop(claim);
     Ok(())

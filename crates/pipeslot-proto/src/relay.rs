@@ -24,6 +24,23 @@
 //! 10+n    m     path      UTF-8, no NUL: the pipe name on that host, \\.\pipe\PATH
 //! ```
 //!
+//! # Mailslot messages for other hosts
+//!
+//! A process writing to `\\hostb\mailslot\x`, `\\*\mailslot\x` or
+//! `\\DOMAIN\mailslot\x` sends each message as one datagram to its local
+//! gateway's mailslot ([`GATEWAY_MAILSLOT`]), prefixed with a
+//! [`MailRoute`]:
+//!
+//! ```text
+//! offset  size  field
+//! 0       4     magic     "PSGM"
+//! 4       2     host_len  u16, 1..=255
+//! 6       n     host      the host part as written: a host, the domain, or *
+//! 6+n     2     path_len  u16, 1..=1024
+//! 8+n     m     path      the mailslot on those hosts, \.\mailslot\PATH
+//! 8+n+m   ...   message   at most MAX_MAIL_LEN bytes
+//! ```
+//!
 //! # Between gateways
 //!
 //! One TLS connection per pair of hosts carries every pipe connection
@@ -36,7 +53,7 @@
 //! offset  size  field
 //! 0       4     stream    u32 (0: the connection itself)
 //! 4       1     kind      1 Open, 2 Answer, 3 Data, 4 Credit, 5 Close,
-//!                         6 Ping, 7 Pong; 0 and 8..=255 are invalid
+//!                         6 Ping, 7 Pong, 8 Mail; 0 and 9..=255 are invalid
 //! 5       3     reserved  must be 0
 //! 8       4     len       payload length, at most MAX_MUX_PAYLOAD
 //! 12      len   payload
@@ -50,6 +67,7 @@
 //! | Credit | ≠ 0 | `u64`: the far reader's consumed total |
 //! | Close | ≠ 0 | `u32`: 0, or the Win32 error that ended the stream |
 //! | Ping, Pong | 0 | `u64` nonce |
+//! | Mail | 0 | `u16` path length, the mailslot (`\\.\mailslot\PATH`), then the message (at most [`MAX_MAIL_LEN`] bytes) |
 //!
 //! Anything else is a [`RelayError`], after which the receiving gateway
 //! drops the connection (threat T10); a header claiming more than
@@ -73,6 +91,13 @@ use std::fmt;
 /// The machine-wide pipe name whose socket the local gateway listens on.
 pub const GATEWAY_PIPE: &str = r"\\.\pipe\pipeslot\gateway";
 
+/// The machine-wide mailslot the local gateway reads messages for other
+/// hosts from.
+pub const GATEWAY_MAILSLOT: &str = r"\\.\mailslot\pipeslot\gateway";
+
+/// The first four bytes of a [`MailRoute`].
+pub const MAIL_MAGIC: [u8; 4] = *b"PSGM";
+
 /// The first four bytes of a [`GatewayRequest`].
 pub const REQUEST_MAGIC: [u8; 4] = *b"PSGW";
 
@@ -81,6 +106,9 @@ pub const MAX_HOST_LEN: usize = 255;
 
 /// The longest pipe name in a request, in bytes.
 pub const MAX_PATH_LEN: usize = 1024;
+
+/// The largest mailslot message between hosts, in bytes (S141).
+pub const MAX_MAIL_LEN: usize = 424;
 
 /// The length of a [`MuxFrame`] header.
 pub const MUX_HEADER_LEN: usize = 12;
@@ -140,6 +168,58 @@ impl GatewayRequest {
     }
 }
 
+/// Where a mailslot message sent through the gateway goes (see the
+/// [module docs](self)).
+///
+/// ```
+/// use pipeslot_proto::relay::MailRoute;
+///
+/// let route = MailRoute { host: "*".into(), path: r"\\.\mailslot\x".into() };
+/// let mut datagram = route.encode().unwrap();
+/// datagram.extend_from_slice(b"hello");
+/// assert_eq!(MailRoute::decode(&datagram), Ok((route, &b"hello"[..])));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MailRoute {
+    /// The host part: a host, the domain's name, or `*`.
+    pub host: String,
+    /// The mailslot on those hosts, `\\.\mailslot\PATH`.
+    pub path: String,
+}
+
+impl MailRoute {
+    /// The route as the bytes that precede the message.
+    pub fn encode(&self) -> Result<Vec<u8>, RelayError> {
+        let mut out = Vec::with_capacity(8 + self.host.len() + self.path.len());
+        out.extend_from_slice(&MAIL_MAGIC);
+        push_string(&mut out, &self.host, MAX_HOST_LEN, "host")?;
+        push_string(&mut out, &self.path, MAX_PATH_LEN, "path")?;
+        Ok(out)
+    }
+
+    /// The route and the message of a whole datagram. Never panics.
+    pub fn decode(datagram: &[u8]) -> Result<(MailRoute, &[u8]), RelayError> {
+        if datagram.get(..4) != Some(&MAIL_MAGIC[..]) {
+            return Err(RelayError::BadMagic);
+        }
+        let mut reader = Reader {
+            buf: datagram,
+            at: 4,
+        };
+        let host = reader
+            .string(MAX_HOST_LEN, "host")?
+            .ok_or(RelayError::BadString("host"))?;
+        let path = reader
+            .string(MAX_PATH_LEN, "path")?
+            .ok_or(RelayError::BadString("path"))?;
+        let message = &datagram[reader.at..];
+        if message.len() > MAX_MAIL_LEN {
+            return Err(RelayError::TooLarge(message.len()));
+        }
+        Ok((MailRoute { host, path }, message))
+    }
+}
+
 /// One frame between gateways. See the [module docs](self).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MuxFrame {
@@ -191,6 +271,13 @@ pub enum MuxFrame {
         /// The Ping's nonce.
         nonce: u64,
     },
+    /// A mailslot message for the receiving host (stream 0).
+    Mail {
+        /// `\\.\mailslot\PATH` on the receiving host.
+        path: String,
+        /// The message, at most [`MAX_MAIL_LEN`] bytes.
+        message: Vec<u8>,
+    },
 }
 
 const KIND_OPEN: u8 = 1;
@@ -200,6 +287,7 @@ const KIND_CREDIT: u8 = 4;
 const KIND_CLOSE: u8 = 5;
 const KIND_PING: u8 = 6;
 const KIND_PONG: u8 = 7;
+const KIND_MAIL: u8 = 8;
 
 impl MuxFrame {
     /// The stream the frame belongs to (0 for Ping and Pong).
@@ -210,7 +298,7 @@ impl MuxFrame {
             | MuxFrame::Data { stream, .. }
             | MuxFrame::Credit { stream, .. }
             | MuxFrame::Close { stream, .. } => *stream,
-            MuxFrame::Ping { .. } | MuxFrame::Pong { .. } => 0,
+            MuxFrame::Ping { .. } | MuxFrame::Pong { .. } | MuxFrame::Mail { .. } => 0,
         }
     }
 
@@ -259,6 +347,12 @@ impl MuxFrame {
                 header(out, 0, KIND_PONG, 8);
                 out.extend_from_slice(&nonce.to_le_bytes());
             }
+            MuxFrame::Mail { path, message } => {
+                header(out, 0, KIND_MAIL, 2 + path.len() + message.len());
+                out.extend_from_slice(&(path.len() as u16).to_le_bytes());
+                out.extend_from_slice(path.as_bytes());
+                out.extend_from_slice(message);
+            }
         }
     }
 }
@@ -286,7 +380,7 @@ impl MuxDecoder {
         if len > MAX_MUX_PAYLOAD {
             return Err(RelayError::TooLarge(len));
         }
-        if !(KIND_OPEN..=KIND_PONG).contains(&kind) {
+        if !(KIND_OPEN..=KIND_MAIL).contains(&kind) {
             return Err(RelayError::BadKind(kind));
         }
         let fixed = match kind {
@@ -297,7 +391,7 @@ impl MuxDecoder {
         if fixed.is_some_and(|fixed| fixed != len) {
             return Err(RelayError::BadLength { kind, len });
         }
-        let connection_level = matches!(kind, KIND_PING | KIND_PONG);
+        let connection_level = matches!(kind, KIND_PING | KIND_PONG | KIND_MAIL);
         if connection_level != (stream == 0) {
             return Err(RelayError::BadStream { kind, stream });
         }
@@ -339,6 +433,20 @@ impl MuxDecoder {
             KIND_PING => MuxFrame::Ping {
                 nonce: u64_at(payload),
             },
+            KIND_MAIL => {
+                let mut reader = Reader {
+                    buf: payload,
+                    at: 0,
+                };
+                let path = reader
+                    .string(MAX_PATH_LEN, "path")?
+                    .ok_or(RelayError::BadLength { kind, len })?;
+                let message = payload[reader.at..].to_vec();
+                if message.len() > MAX_MAIL_LEN {
+                    return Err(RelayError::BadLength { kind, len });
+                }
+                MuxFrame::Mail { path, message }
+            }
             _ => MuxFrame::Pong {
                 nonce: u64_at(payload),
             },
@@ -489,6 +597,10 @@ mod tests {
             },
             MuxFrame::Ping { nonce: 1 },
             MuxFrame::Pong { nonce: 1 },
+            MuxFrame::Mail {
+                path: r"\\.\mailslot\CLS_MAILSLOT".into(),
+                message: vec![1; MAX_MAIL_LEN],
+            },
         ]
     }
 
@@ -527,8 +639,15 @@ mod tests {
             Err(RelayError::BadKind(0))
         );
         assert_eq!(
-            decoder.decode(&header(1, 8, 0, 0)),
-            Err(RelayError::BadKind(8))
+            decoder.decode(&header(1, 9, 0, 0)),
+            Err(RelayError::BadKind(9))
+        );
+        let mut mail = header(0, 8, 0, 2 + 1 + 425);
+        mail.extend_from_slice(&[1, 0, b'x']);
+        mail.extend_from_slice(&[0; 425]);
+        assert_eq!(
+            decoder.decode(&mail),
+            Err(RelayError::BadLength { kind: 8, len: 428 })
         );
         assert_eq!(
             decoder.decode(&header(1, 3, 1, 0)),

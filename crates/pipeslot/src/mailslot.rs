@@ -329,9 +329,24 @@ pub(crate) enum Attempt<T> {
 /// ```
 pub struct MailslotWriter {
     name: MailslotName,
+    /// The local reader's socket, or (for a name only other hosts serve)
+    /// the gateway's, with `header` before every message.
     socket: UnixDatagram,
     limit: usize,
     broadcast: bool,
+    /// The route before each message on `socket`, when it is the
+    /// gateway's.
+    header: Option<Vec<u8>>,
+    /// Besides the local reader, the other hosts, through the gateway
+    /// (`\\*\mailslot\x`, `\\DOMAIN\mailslot\x`): best effort.
+    relay: Option<Relay>,
+}
+
+/// The gateway's mailslot and the route of this writer's messages.
+#[derive(Debug)]
+struct Relay {
+    socket: UnixDatagram,
+    header: Vec<u8>,
 }
 
 /// How to open a [`MailslotWriter`]: which namespaces, and which reader
@@ -385,17 +400,96 @@ impl WriterOptions {
 
     /// Opens the mailslot `name` for writing; see [`MailslotWriter::open`].
     pub fn open(&self, name: &MailslotName) -> Result<MailslotWriter> {
-        let broadcast = match name.host() {
-            Host::Local => false,
-            Host::AllHosts => true,
-            Host::Remote(_) if name.host().is_this_machine() => false,
-            Host::Remote(host) => {
-                return Err(Error::new(
-                    ErrorKind::BadNetPath,
-                    format!("{name}: mailslots on other hosts ({host}) need the pipeslot gateway, which is not available"),
-                ))
-            }
+        let host = match name.host() {
+            Host::Local => return self.open_here(name, false),
+            Host::Remote(_) if name.host().is_this_machine() => return self.open_here(name, false),
+            Host::AllHosts => "*",
+            Host::Remote(host) => host.as_str(),
         };
+        let unreachable = |why: String| {
+            Error::new(
+                ErrorKind::BadNetPath,
+                format!("opening mailslot {name}: {why}"),
+            )
+        };
+        let Some(gateway) = self.gateway()? else {
+            if host == "*" {
+                // No gateway: this host is the whole domain.
+                return self.open_here(name, true);
+            }
+            return Err(unreachable(format!(
+                "mailslots on other hosts ({host}) go through the pipeslot gateway, and none runs on this machine"
+            )));
+        };
+        let broadcast = host == "*"
+            || gateway
+                .param("domain")
+                .is_some_and(|d| d.eq_ignore_ascii_case(host));
+        let member = gateway
+            .param("members")
+            .is_some_and(|members| members.split(',').any(|m| m.eq_ignore_ascii_case(host)));
+        if !broadcast && !member {
+            return Err(unreachable(format!(
+                "{host} is not a host of this machine's domain"
+            )));
+        }
+        let context = || format!("opening mailslot {name}");
+        let header = pipeslot_proto::relay::MailRoute {
+            host: host.to_string(),
+            path: name.to_local().to_string(),
+        }
+        .encode()
+        .map_err(|e| Error::new(ErrorKind::InvalidName, format!("{}: {e}", context())))?;
+        let gateway_slot = MailslotName::parse(pipeslot_proto::relay::GATEWAY_MAILSLOT)?;
+        let relay = self
+            .open_here(&gateway_slot, true)
+            .map_err(|e| unreachable(format!("the gateway's mailslot cannot be opened: {e}")))?;
+        // S141: 424 bytes between computers.
+        let limit = MAX_BROADCAST_MESSAGE_SIZE;
+        if broadcast {
+            // Every member, this one included: this host's reader directly.
+            match self.open_here(name, true) {
+                Ok(mut here) => {
+                    here.relay = Some(Relay {
+                        socket: relay.socket,
+                        header,
+                    });
+                    here.limit = here.limit.min(limit);
+                    return Ok(here);
+                }
+                Err(e) if e.kind() == ErrorKind::FileNotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(MailslotWriter {
+            name: name.clone(),
+            socket: relay.socket,
+            limit,
+            broadcast: true,
+            header: Some(header),
+            relay: None,
+        })
+    }
+
+    /// The live gateway's record (its pipe name's, in the machine-wide
+    /// namespace), which names its domain and members.
+    fn gateway(&self) -> Result<Option<crate::namespace::LockRecord>> {
+        let namespace = match &self.root {
+            Some(root) => Namespace::at_root(root, Scope::MachineWide),
+            None => Namespace::open(Scope::MachineWide),
+        };
+        let Ok(namespace) = namespace else {
+            return Ok(None);
+        };
+        let pipe = crate::PipeName::parse(pipeslot_proto::relay::GATEWAY_PIPE)?;
+        Ok(namespace
+            .live_owner(ObjectKind::Pipe, &pipe.file_stem())
+            .ok()
+            .flatten())
+    }
+
+    /// Opens `name`'s reader on this machine (`broadcast`: through `*`).
+    fn open_here(&self, name: &MailslotName, broadcast: bool) -> Result<MailslotWriter> {
         let local = name.to_local();
         let context = || format!("opening mailslot {name}");
         for scope in [Scope::Private, Scope::MachineWide] {
@@ -478,6 +572,8 @@ impl WriterOptions {
                 socket,
                 limit,
                 broadcast,
+                header: None,
+                relay: None,
             });
         }
         Err(Error::new(
@@ -1130,12 +1226,29 @@ impl MailslotWriter {
     /// over 424 bytes through `*` with [`ErrorKind::BadNetPath`] (S141).
     pub fn write(&self, message: &[u8]) -> Result<usize> {
         self.check_length(message)?;
-        loop {
-            match self.socket.send(message) {
-                Ok(n) => return Ok(n),
+        let sent = loop {
+            let sent = match &self.header {
+                Some(header) => {
+                    sys::dgram::send_with_header(self.socket.as_fd(), header, message, false)
+                }
+                None => self.socket.send(message),
+            };
+            match sent {
+                Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(self.send_error(e)),
             }
+        };
+        self.relay(message);
+        Ok(sent)
+    }
+
+    /// The copy for the other hosts of a broadcast, through the gateway:
+    /// at most once, never waiting (a full gateway queue drops it).
+    fn relay(&self, message: &[u8]) {
+        if let Some(relay) = &self.relay {
+            let _ =
+                sys::dgram::send_with_header(relay.socket.as_fd(), &relay.header, message, true);
         }
     }
 
@@ -1146,8 +1259,17 @@ impl MailslotWriter {
     #[cfg(feature = "tokio")]
     pub(crate) fn try_write(&self, message: &[u8]) -> Result<Option<usize>> {
         self.check_length(message)?;
-        match sys::dgram::send_nowait(self.socket.as_fd(), message) {
-            Ok(n) => Ok(Some(n)),
+        let sent = match &self.header {
+            Some(header) => {
+                sys::dgram::send_with_header(self.socket.as_fd(), header, message, true)
+            }
+            None => sys::dgram::send_nowait(self.socket.as_fd(), message),
+        };
+        match sent {
+            Ok(n) => {
+                self.relay(message);
+                Ok(Some(n))
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
             Err(e) => Err(self.send_error(e)),
         }
@@ -1192,6 +1314,15 @@ impl MailslotWriter {
     /// Hands this writing end to a child process, which takes it over with
     /// [`MailslotWriter::adopt`]; both then write to the same mailslot.
     pub fn handoff(&self) -> Result<WriterHandoff> {
+        if self.header.is_some() || self.relay.is_some() {
+            return Err(Error::new(
+                ErrorKind::NotSupported,
+                format!(
+                    "handing mailslot {} to a child: a writer to other hosts cannot be handed over",
+                    self.name
+                ),
+            ));
+        }
         let socket =
             self.socket.as_fd().try_clone_to_owned().map_err(|e| {
                 Error::from_io(e, format!("handing mailslot {} to a child", self.name))
@@ -1222,6 +1353,8 @@ impl MailslotWriter {
             socket: UnixDatagram::from(handoff.socket),
             limit: handoff.limit.min(MAX_LOCAL_MESSAGE_SIZE),
             broadcast: handoff.broadcast,
+            header: None,
+            relay: None,
         })
     }
 

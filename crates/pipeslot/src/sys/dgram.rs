@@ -183,6 +183,34 @@ pub(crate) fn send_nowait(fd: BorrowedFd<'_>, message: &[u8]) -> io::Result<usiz
     }
 }
 
+/// Sends `header` and `message` as one datagram (`sendmsg(2)` of two
+/// parts), waiting for room unless `nowait`; returns the bytes of
+/// `message` sent. Retries on `EINTR`.
+#[doc(alias = "sendmsg")]
+pub(crate) fn send_with_header(
+    fd: BorrowedFd<'_>,
+    header: &[u8],
+    message: &[u8],
+    nowait: bool,
+) -> io::Result<usize> {
+    let parts = [
+        std::io::IoSlice::new(header),
+        std::io::IoSlice::new(message),
+    ];
+    let mut flags = rustix::net::SendFlags::NOSIGNAL;
+    if nowait {
+        flags |= rustix::net::SendFlags::DONTWAIT;
+    }
+    loop {
+        let mut control = rustix::net::SendAncillaryBuffer::default();
+        match rustix::net::sendmsg(fd, &parts, &mut control, flags) {
+            Err(rustix::io::Errno::INTR) => continue,
+            Ok(n) => return Ok(n.saturating_sub(header.len())),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
 /// Waits until the socket is readable, `doorbell` rings, or `timeout`
 /// passes (`None`: forever): one `poll(2)` through [`super::event::wait`].
 #[doc(alias = "poll")]
