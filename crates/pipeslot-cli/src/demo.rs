@@ -47,6 +47,10 @@ pub struct DemoArgs {
     #[arg(long, value_name = "MS", default_value_t = DEFAULT_DEMO_TIMEOUT_MS,
           value_parser = clap::value_parser!(u64).range(50..=60_000))]
     timeout: u64,
+    /// Run the system across N hosts instead: network namespaces with a
+    /// gateway each, the server on one, a client on every other (root only).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(2..=8))]
+    hosts: Option<u8>,
 }
 
 /// One-line help of `pipeslot demo`.
@@ -68,10 +72,25 @@ Examples:
   pipeslot demo
   pipeslot demo --timeout 1000
 
+  pipeslot demo --hosts 3
+      the same system across three hosts (as root): network namespaces,
+      a domain CA, a gateway per host, the server announced to \\*
+
 Exit status: 0 if every step worked; 1 otherwise.";
 
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> Result<u8, Failure> {
+    if let Some(hosts) = args.hosts {
+        return crate::demo_hosts::run(hosts.into(), Duration::from_millis(args.timeout)).map_err(
+            |why| {
+                Failure::os(
+                    "Demo setup failed.",
+                    EXIT_FAILURE,
+                    pipeslot::Error::new(pipeslot::ErrorKind::InvalidFunction, why),
+                )
+            },
+        );
+    }
     let setup_error = |what: &str, e: io::Error| {
         Failure::os(
             "Demo setup failed.",

@@ -75,8 +75,10 @@ pub struct ServerArgs {
     /// The pipe to serve: \\.\pipe\PATH, or PATH alone.
     #[arg(long, value_name = "NAME", default_value = DEFAULT_PIPE)]
     pipe: String,
-    /// The mailslot to announce the pipe to: \\.\mailslot\PATH, or PATH alone.
-    #[arg(long, value_name = "NAME", default_value = DEFAULT_MAILSLOT)]
+    /// The mailslot to announce the pipe to: \\.\mailslot\PATH, or PATH
+    /// alone; \\*\mailslot\PATH announces it to every host of the domain
+    /// (through the gateway), as \\THIS-COMPUTER\pipe\NAME.
+    #[arg(long, visible_alias = "announce-to", value_name = "NAME", default_value = DEFAULT_MAILSLOT)]
     mailslot: String,
     /// How many pipe instances, and so clients at once (1 to 254).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_INSTANCES,
@@ -143,7 +145,13 @@ pub fn run(args: ServerArgs) -> Result<u8, Failure> {
             allow_uids: args.allow_uids,
         });
     }
-    let announcement = Announcement::new(pipe.as_str().as_bytes())
+    // Other hosts need the name with this computer's name in it.
+    let announced = if mailslot.is_local() {
+        pipe.clone()
+    } else {
+        pipe.for_network()
+    };
+    let announcement = Announcement::new(announced.as_str().as_bytes())
         .encode()
         .map_err(|e| Failure::usage(format!("Pipe name too long: {e}."), USAGE_HINT))?;
 

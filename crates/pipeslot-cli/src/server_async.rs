@@ -86,7 +86,13 @@ const SHUTDOWN_REQUEST: &[u8] = b"$ShutDownServer";
 /// flavour will do (the CLI uses a current-thread one: every instance on
 /// one thread).
 pub async fn serve(config: Config) -> Result<(), SetupError> {
-    let announcement = Announcement::new(config.pipe.as_str().as_bytes())
+    // Other hosts need the name with this computer's name in it.
+    let announced = if config.mailslot.is_local() {
+        config.pipe.clone()
+    } else {
+        config.pipe.for_network()
+    };
+    let announcement = Announcement::new(announced.as_str().as_bytes())
         .encode()
         .map_err(|e| SetupError::Usage(format!("Pipe name too long: {e}.")))?;
 

@@ -6,12 +6,16 @@
 
 mod util;
 
+#[path = "../src/netlab.rs"]
+#[allow(dead_code)]
+mod netlab;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use netlab::NetLab;
 use pipeslot::pipe::{PipeMode, ReadMode, ServerOptions};
 use pipeslot::PipeName;
 use util::{pipeslot, sandbox, stderr, stdout, wait};
@@ -55,114 +59,57 @@ fn echo_server_child() {
     }
 }
 
-/// Why these tests cannot run here, if they cannot.
-fn cannot_run() -> Option<&'static str> {
-    if rustix_uid() != 0 {
-        return Some("not root (network namespaces need root; CI runs as root)");
-    }
-    if Command::new("ip").arg("-V").output().is_err() {
-        return Some("no `ip` command (iproute2)");
-    }
-    None
-}
-
-fn rustix_uid() -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid())
-        .unwrap_or(u32::MAX)
-}
-
 macro_rules! need_root {
     () => {
-        if let Some(why) = cannot_run() {
-            eprintln!("SKIPPED: {why}");
+        if let Some(why) = NetLab::unavailable() {
+            eprintln!("SKIPPED: {why} (CI runs as root)");
             return;
         }
     };
 }
 
-static LABS: AtomicU32 = AtomicU32::new(0);
-
 /// Hosts in network namespaces on one bridge, with one domain.
 struct Lab {
-    tag: String,
+    net: NetLab,
     dir: tempfile::TempDir,
     hosts: Vec<String>,
     children: Vec<Child>,
 }
 
-fn ip(args: &[&str]) {
-    let status = Command::new("ip").args(args).status().expect("running ip");
-    assert!(status.success(), "ip {args:?} failed");
-}
-
 impl Lab {
     /// `hosts` hosts named host0, host1, ... at 10.88.0.1, .2, ...
     fn new(hosts: usize) -> Lab {
-        let tag = format!(
-            "{}{}",
-            std::process::id() % 100_000,
-            LABS.fetch_add(1, Ordering::SeqCst)
-        );
+        let net = NetLab::create(hosts).expect("making the network lab");
         let dir = tempfile::tempdir().unwrap();
-        let mut lab = Lab {
-            tag,
-            dir,
-            hosts: Vec::new(),
-            children: Vec::new(),
-        };
-        let bridge = lab.bridge();
-        ip(&["link", "add", &bridge, "type", "bridge"]);
-        ip(&["link", "set", &bridge, "up"]);
-        let domain = lab.domain();
+        let domain = dir.path().join("domain");
         let domain = domain.to_str().unwrap();
         assert!(
-            pipeslot(lab.dir.path(), &["domain", "init", domain, "--name", "lab"])
+            pipeslot(dir.path(), &["domain", "init", domain, "--name", "lab"])
                 .status
                 .success()
         );
-        for i in 0..hosts {
+        let mut names = Vec::new();
+        for (i, host) in net.hosts().iter().enumerate() {
             let name = format!("host{i}");
-            let ns = lab.ns(i);
-            ip(&["netns", "add", &ns]);
-            lab.hosts.push(name.clone());
-            let veth = lab.veth(i);
-            ip(&[
-                "link", "add", &veth, "type", "veth", "peer", "name", "eth0", "netns", &ns,
-            ]);
-            ip(&["link", "set", &veth, "master", &bridge, "up"]);
-            let addr = format!("10.88.0.{}", i + 1);
-            ip(&[
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("{addr}/24"),
-                "dev",
-                "eth0",
-            ]);
-            ip(&["-n", &ns, "link", "set", "eth0", "up"]);
-            ip(&["-n", &ns, "link", "set", "lo", "up"]);
-            std::fs::create_dir_all(lab.root(i)).unwrap();
             let added = pipeslot(
-                lab.dir.path(),
-                &["domain", "add-host", domain, &name, "--addr", &addr],
+                dir.path(),
+                &["domain", "add-host", domain, &name, "--addr", &host.addr],
             );
             assert!(added.status.success(), "{added:?}");
+            names.push(name);
+        }
+        let lab = Lab {
+            net,
+            dir,
+            hosts: names,
+            children: Vec::new(),
+        };
+        for i in 0..hosts {
+            std::fs::create_dir_all(lab.root(i)).unwrap();
         }
         lab
     }
 
-    fn bridge(&self) -> String {
-        format!("plb{}", self.tag)
-    }
-    fn ns(&self, i: usize) -> String {
-        format!("pln{}-{i}", self.tag)
-    }
-    fn veth(&self, i: usize) -> String {
-        format!("plv{}-{i}", self.tag)
-    }
     fn domain(&self) -> PathBuf {
         self.dir.path().join("domain")
     }
@@ -172,10 +119,8 @@ impl Lab {
 
     /// `pipeslot ARGS` on host `i`.
     fn command(&self, i: usize, args: &[&str]) -> Command {
-        let mut command = Command::new("ip");
+        let mut command = self.net.command(i, env!("CARGO_BIN_EXE_pipeslot"));
         command
-            .args(["netns", "exec", &self.ns(i)])
-            .arg(env!("CARGO_BIN_EXE_pipeslot"))
             .args(args)
             .env("PIPESLOT_ROOT", self.root(i))
             .env("PIPESLOT_COMPUTERNAME", &self.hosts[i])
@@ -226,9 +171,9 @@ impl Lab {
 
     /// Starts the echo server (this binary in child mode) on host `i`.
     fn echo_server(&mut self, i: usize, name: &str) {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &self.ns(i)])
-            .arg(std::env::current_exe().unwrap())
+        let mut child = self
+            .net
+            .command(i, std::env::current_exe().unwrap())
             .args([
                 "--exact",
                 "echo_server_child",
@@ -275,24 +220,17 @@ impl Lab {
     }
 
     fn link(&self, i: usize, up: bool) {
-        ip(&["link", "set", &self.veth(i), if up { "up" } else { "down" }]);
+        self.net.set_link(i, up).expect("setting a link");
     }
 }
 
 impl Drop for Lab {
     fn drop(&mut self) {
+        // The processes first; then `net` removes the namespaces.
         for child in &mut self.children {
             let _ = child.kill();
             let _ = child.wait();
         }
-        for i in 0..self.hosts.len() {
-            let _ = Command::new("ip")
-                .args(["netns", "del", &self.ns(i)])
-                .status();
-        }
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.bridge()])
-            .status();
     }
 }
 
@@ -525,6 +463,31 @@ fn a_gateway_with_a_certificate_of_another_domain_is_refused() {
     lab.echo_server(1, "echo");
     let output = lab.call(0, "host1", "echo", "x");
     assert!(stderr(&output).contains("(error 53)"), "{output:?}");
+}
+
+#[test]
+fn demo_across_three_hosts() {
+    need_root!();
+    let root = sandbox();
+    let output = pipeslot(root.path(), &["demo", "--hosts", "3", "--timeout", "500"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let transcript = stdout(&output);
+    for host in ["host1", "host2"] {
+        assert!(
+            transcript.contains(&format!(
+                r"[{host} client] Server has been located. Pipe Name: \\host0\pipe\SERVER."
+            )),
+            "{transcript}"
+        );
+        assert!(
+            transcript.contains(&format!("[{host} client] Enter Command: host0")),
+            "{transcript}"
+        );
+    }
+    assert!(
+        transcript.contains("[host0 server] exited with 0"),
+        "{transcript}"
+    );
 }
 
 #[test]

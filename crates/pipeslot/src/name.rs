@@ -190,6 +190,34 @@ impl PipeName {
         PipeName(self.0.to_local("pipe"))
     }
 
+    /// The name other hosts reach this pipe by: for a local name,
+    /// `\\COMPUTER\pipe\PATH` with this machine's computer name
+    /// ([`crate::host::computer_name`]); any other name as it is. What a
+    /// server announces to other hosts (the book's serverNP does the same).
+    ///
+    /// ```
+    /// use pipeslot::PipeName;
+    ///
+    /// let name = PipeName::parse(r"\\.\pipe\SERVER").unwrap();
+    /// let shared = name.for_network();
+    /// assert_eq!(shared.path(), "SERVER");
+    /// assert!(shared.host().is_this_machine());
+    /// assert_eq!(shared.as_str(), format!(r"\\{}\pipe\SERVER", pipeslot::host::computer_name()));
+    /// ```
+    pub fn for_network(&self) -> PipeName {
+        if !self.is_local() {
+            return self.clone();
+        }
+        PipeName::parse(&format!(
+            r"\\{}\pipe\{}",
+            crate::host::computer_name(),
+            self.path()
+        ))
+        // A computer name that is not a host name (or too long a result)
+        // leaves the name as it was.
+        .unwrap_or_else(|_| self.clone())
+    }
+
     /// The file stem of this name's socket and lock files (see the
     /// [module docs](self)).
     pub fn file_stem(&self) -> String {
