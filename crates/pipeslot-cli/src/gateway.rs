@@ -104,11 +104,7 @@ pub fn run(args: GatewayArgs) -> u8 {
     options.listen = args.listen;
     options.exports = exports;
     options.keepalive = Duration::from_secs(args.keepalive.max(1));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_builder().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("pipeslot gateway: cannot start its runtime: {e}");
@@ -125,6 +121,22 @@ pub fn run(args: GatewayArgs) -> u8 {
             1
         }
     }
+}
+
+/// The gateway's runtime: `PIPESLOT_GATEWAY_THREADS=N` worker threads
+/// (default 2, so that TLS work of several links runs on two cores; 1 is a
+/// single-threaded runtime).
+fn runtime_builder() -> tokio::runtime::Builder {
+    let threads = std::env::var("PIPESLOT_GATEWAY_THREADS")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(2);
+    if threads <= 1 {
+        return tokio::runtime::Builder::new_current_thread();
+    }
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.worker_threads(threads);
+    builder
 }
 
 /// SIGINT or SIGTERM, whichever comes first.
