@@ -59,6 +59,51 @@ fn echo_server_child() {
     }
 }
 
+/// Child mode: a server of `PIPESLOT_TEST_STALL` (quota 64 KiB) that
+/// accepts one client and never reads.
+#[test]
+fn stalled_server_child() {
+    let Ok(name) = std::env::var("PIPESLOT_TEST_STALL") else {
+        return;
+    };
+    let server = ServerOptions::new()
+        .in_buffer_size(64 * 1024)
+        .reject_remote_clients(false)
+        .create(&PipeName::local(&name).unwrap())
+        .unwrap();
+    println!("ready");
+    let _ = server.connect();
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+/// Child mode: writes 64 MiB to the pipe `PIPESLOT_TEST_FLOOD`, printing
+/// `done` if it ever gets there.
+#[test]
+fn flood_writer_child() {
+    let Ok(name) = std::env::var("PIPESLOT_TEST_FLOOD") else {
+        return;
+    };
+    let client = pipeslot::pipe::ClientOptions::new()
+        .open(&PipeName::parse(&name).unwrap())
+        .unwrap();
+    println!("ready");
+    let chunk = vec![0u8; 1 << 20];
+    for _ in 0..64 {
+        client.send(&chunk).unwrap();
+    }
+    println!("done");
+}
+
+/// The resident set of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
 macro_rules! need_root {
     () => {
         if let Some(why) = NetLab::unavailable() {
@@ -171,16 +216,17 @@ impl Lab {
 
     /// Starts the echo server (this binary in child mode) on host `i`.
     fn echo_server(&mut self, i: usize, name: &str) {
+        self.child(i, "PIPESLOT_TEST_ECHO", name, "echo_server_child");
+    }
+
+    /// Runs this test binary's child mode `test` on host `i` with `var`
+    /// set to `value`, and waits for its "ready".
+    fn child(&mut self, i: usize, var: &str, value: &str, test: &str) -> usize {
         let mut child = self
             .net
             .command(i, std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "echo_server_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("PIPESLOT_TEST_ECHO", name)
+            .args(["--exact", test, "--nocapture", "--test-threads=1"])
+            .env(var, value)
             .env("PIPESLOT_ROOT", self.root(i))
             .env("PIPESLOT_COMPUTERNAME", &self.hosts[i])
             .stdout(Stdio::piped())
@@ -193,11 +239,12 @@ impl Lab {
             line.clear();
             assert!(
                 reader.read_line(&mut line).unwrap() > 0,
-                "the echo server did not start"
+                "{test} did not start"
             );
         }
         std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
         self.children.push(child);
+        self.children.len() - 1
     }
 
     fn kill(&mut self, child: usize) {
@@ -463,6 +510,37 @@ fn a_gateway_with_a_certificate_of_another_domain_is_refused() {
     lab.echo_server(1, "echo");
     let output = lab.call(0, "host1", "echo", "x");
     assert!(stderr(&output).contains("(error 53)"), "{output:?}");
+}
+
+#[test]
+fn a_stalled_reader_holds_back_the_far_writer_and_no_gateway_buffers_it() {
+    need_root!();
+    let mut lab = Lab::new(2);
+    let gateways = [lab.gateway(0, &[]), lab.gateway(1, &["stall"])];
+    lab.child(1, "PIPESLOT_TEST_STALL", "stall", "stalled_server_child");
+    let before: Vec<u64> = gateways
+        .iter()
+        .map(|&g| rss_kib(lab.children[g].id()))
+        .collect();
+    let writer = lab.child(
+        0,
+        "PIPESLOT_TEST_FLOOD",
+        r"\\host1\pipe\stall",
+        "flood_writer_child",
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    // The writer is held back by the server's 64 KiB quota...
+    assert!(
+        lab.children[writer].try_wait().unwrap().is_none(),
+        "the writer finished 64 MiB against a reader that never reads"
+    );
+    // ...and neither gateway holds its bytes: each grew by far less than
+    // the 64 MiB written (quota, socket buffers and one frame at most).
+    for (i, &gateway) in gateways.iter().enumerate() {
+        let grown = rss_kib(lab.children[gateway].id()).saturating_sub(before[i]);
+        assert!(grown < 8 * 1024, "gateway {i} grew by {grown} KiB");
+        eprintln!("gateway {i}: +{grown} KiB resident under a stalled reader");
+    }
 }
 
 #[test]
