@@ -374,3 +374,38 @@ fn a_lost_link_fails_pending_and_later_calls_with_netname_deleted() {
     let err = server.recv_message().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NetNameDeleted, "{err}");
 }
+
+#[test]
+fn the_async_api_reaches_a_remote_pipe_too() {
+    let hosts = Hosts::start(&["async"]);
+    let server = hosts.server("async", PipeMode::Message, 0);
+    let root = hosts.a.path().to_path_buf();
+    let echo = std::thread::spawn(move || {
+        connect(&server);
+        let request = server.recv_message().unwrap();
+        server.send(&request).unwrap();
+        let _ = server.flush();
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut options = pipeslot::tokio::ClientOptions::new();
+        options.root(&root);
+        // WaitNamedPipe, then CreateFile, both through the gateways.
+        options
+            .wait(
+                r"\\hostb\pipe\async",
+                pipeslot::pipe::WaitTimeout::Duration(Duration::from_secs(5)),
+            )
+            .await
+            .unwrap();
+        let client = options.open(r"\\hostb\pipe\async").unwrap();
+        client.set_read_mode(ReadMode::Message).unwrap();
+        let mut reply = [0u8; 16];
+        let got = client.transact(b"async hello", &mut reply).await.unwrap();
+        assert_eq!(&reply[..got.bytes], b"async hello");
+    });
+    echo.join().unwrap();
+}
