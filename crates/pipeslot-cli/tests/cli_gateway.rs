@@ -510,6 +510,27 @@ fn a_gateway_with_a_certificate_of_another_domain_is_refused() {
     lab.echo_server(1, "echo");
     let output = lab.call(0, "host1", "echo", "x");
     assert!(stderr(&output).contains("(error 53)"), "{output:?}");
+
+    // T23: pipe frames in plaintext to a gateway's port get nothing but a
+    // TLS alert and the end of the connection (there is no plaintext mode).
+    let output = lab
+        .net
+        .command(0, "timeout")
+        .args([
+            "5",
+            "bash",
+            "-c",
+            "exec 3<>/dev/tcp/10.88.0.1/4455; printf 'PSLP\\x01\\x00garbage' >&3; cat <&3 | wc -c",
+        ])
+        .output()
+        .unwrap();
+    // It ended (no hang), with at most a TLS alert record (7 bytes).
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let answered: usize = String::from_utf8_lossy(&output.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(answered <= 7, "{output:?}");
 }
 
 #[test]
