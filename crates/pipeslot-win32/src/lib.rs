@@ -33,8 +33,10 @@
 //!   `SetMailslotInfo`; S139-S157), `GetStdHandle`, `CreateProcessA`
 //!   (Windows command-line splitting, `PATH`, no shell,
 //!   `STARTF_USESTDHANDLES`, inheritance), threads (`CreateThread`,
-//!   `GetExitCodeThread`; no CREATE_SUSPENDED), `WaitForSingleObject`
-//!   and `WaitForMultipleObjects` (process and thread handles),
+//!   `GetExitCodeThread`; no CREATE_SUSPENDED), events (`CreateEventA`,
+//!   `CreateEventW`, `SetEvent`, `ResetEvent`), `WaitForSingleObject`
+//!   and `WaitForMultipleObjects` (events, threads, processes, pipe and
+//!   mailslot handles; `wait`: waits sleep until a signal wakes them),
 //!   `GetExitCodeProcess`, `CancelIoEx` and `CancelSynchronousIo`
 //!   (blocking named-pipe calls and mailslot reads, S41),
 //!   `GetCurrentProcessId`, `Sleep`,
@@ -80,11 +82,14 @@
 
 pub mod api;
 mod command_line;
+mod driver;
 mod error;
 pub mod handles;
 mod inherit;
+mod overlapped;
 mod process;
 mod relay;
 mod sys;
 mod thread;
 pub mod types;
+mod wait;

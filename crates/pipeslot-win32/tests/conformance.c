@@ -160,12 +160,16 @@ static void test_pipe_io(void)
     SetLastError(0);
     CHECK(!PeekNamedPipe(w, NULL, 0, &n, NULL, NULL) && GetLastError() == ERROR_ACCESS_DENIED,
           "S96 PeekNamedPipe on the write end -> ERROR_ACCESS_DENIED");
-    SetLastError(0);
-    CHECK(!ReadFile(r, buf, 4, &n, &ov) && GetLastError() == ERROR_NOT_SUPPORTED && n == 0,
-          "ReadFile with OVERLAPPED -> ERROR_NOT_SUPPORTED (documented)");
-    SetLastError(0);
-    CHECK(!WriteFile(w, "x", 1, &n, &ov) && GetLastError() == ERROR_NOT_SUPPORTED,
-          "WriteFile with OVERLAPPED -> ERROR_NOT_SUPPORTED (documented)");
+    /* S137: an OVERLAPPED is ignored on an anonymous pipe. */
+    ov.Internal = 0x1234;
+    ov.hEvent = CreateEventA(NULL, TRUE, FALSE, NULL);
+    CHECK(WriteFile(w, "xy", 2, &n, &ov) && n == 2,
+          "S137 WriteFile with an OVERLAPPED on an anonymous pipe: synchronous, TRUE");
+    CHECK(ReadFile(r, buf, 4, &n, &ov) && n == 2 && memcmp(buf, "xy", 2) == 0,
+          "S137 ReadFile with an OVERLAPPED on an anonymous pipe: synchronous, TRUE");
+    CHECK(ov.Internal == 0x1234 && WaitForSingleObject(ov.hEvent, 0) == WAIT_TIMEOUT,
+          "S137 the ignored OVERLAPPED and its event are untouched");
+    CloseHandle(ov.hEvent);
 
     /* S135: data before the close is read, then ERROR_BROKEN_PIPE. */
     WriteFile(w, "tail", 4, &n, NULL);
@@ -279,9 +283,8 @@ static void test_wrong_kind(void)
     HANDLE r, w;
     DWORD code = 0;
     CreatePipe(&r, &w, NULL, 0);
-    SetLastError(0);
-    CHECK(WaitForSingleObject(r, 0) == WAIT_FAILED && GetLastError() == ERROR_INVALID_HANDLE,
-          "WaitForSingleObject on a pipe -> WAIT_FAILED + ERROR_INVALID_HANDLE");
+    CHECK(WaitForSingleObject(r, 0) == WAIT_OBJECT_0,
+          "WaitForSingleObject on an anonymous pipe end -> WAIT_OBJECT_0 (always signaled)");
     SetLastError(0);
     CHECK(!GetExitCodeProcess(w, &code) && GetLastError() == ERROR_INVALID_HANDLE,
           "GetExitCodeProcess on a pipe -> ERROR_INVALID_HANDLE");
@@ -409,8 +412,17 @@ static void test_create_process(void)
                          &si, &pi),
           "CreateProcessA with lpApplicationName and lpEnvironment");
     CHECK(WaitForSingleObject(pi.hProcess, INFINITE) == WAIT_OBJECT_0
-              && GetExitCodeProcess(pi.hProcess, &code) && code == 4 && pi.hThread == NULL,
+              && GetExitCodeProcess(pi.hProcess, &code) && code == 4,
           "the environment block reaches the child");
+    code = 0;
+    CHECK(pi.hThread != NULL && pi.dwThreadId == pi.dwProcessId
+              && WaitForSingleObject(pi.hThread, 0) == WAIT_OBJECT_0
+              && GetExitCodeThread(pi.hThread, &code) && code == 4,
+          "pi.hThread: the child's main thread, ended with the process, its exit code");
+    CHECK(CloseHandle(pi.hThread), "CloseHandle accepts pi.hThread");
+    SetLastError(0);
+    CHECK(!CloseHandle(pi.hThread) && GetLastError() == ERROR_INVALID_HANDLE,
+          "pi.hThread is invalid once closed");
     SetLastError(0);
     CHECK(!GetExitCodeProcess(pi.hProcess, NULL) && GetLastError() == ERROR_INVALID_PARAMETER,
           "GetExitCodeProcess(h, NULL) -> ERROR_INVALID_PARAMETER");
@@ -1185,9 +1197,9 @@ static void test_wait_multiple(void)
           "WaitForMultipleObjects with a bad handle -> WAIT_FAILED + ERROR_INVALID_HANDLE");
     CreatePipe(&r, &w, NULL, 0);
     h[1] = r;
-    SetLastError(0);
-    CHECK(WaitForMultipleObjects(2, h, TRUE, 0) == WAIT_FAILED && GetLastError() == ERROR_INVALID_HANDLE,
-          "WaitForMultipleObjects with a pipe handle -> ERROR_INVALID_HANDLE");
+    CHECK(WaitForSingleObject(r, 0) == WAIT_OBJECT_0
+              && WaitForMultipleObjects(2, h, TRUE, 5000) == WAIT_OBJECT_0,
+          "an anonymous pipe end is signaled (a file with no overlapped I/O)");
     CloseHandle(r);
     CloseHandle(w);
     SetLastError(0);
@@ -1203,6 +1215,101 @@ static void test_wait_multiple(void)
     CHECK(WaitForMultipleObjects(MAXIMUM_WAIT_OBJECTS, many, TRUE, 5000) == WAIT_OBJECT_0,
           "WaitForMultipleObjects(MAXIMUM_WAIT_OBJECTS handles)");
     CloseHandle(h[0]);
+}
+
+static DWORD WINAPI set_event_later(LPVOID param)
+{
+    Sleep(50);
+    SetEvent((HANDLE)param);
+    return 0;
+}
+
+#define PIPE_SIG "\\\\.\\pipe\\conformance\\signaled"
+
+static void test_events(void)
+{
+    HANDLE e[3], t, s, c, many[3];
+    char command[1024];
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+
+    e[0] = CreateEventA(NULL, TRUE, FALSE, NULL);
+    CHECK(e[0] != NULL && WaitForSingleObject(e[0], 0) == WAIT_TIMEOUT,
+          "S171 a manual-reset event created unsignaled");
+    CHECK(SetEvent(e[0]) && WaitForSingleObject(e[0], 0) == WAIT_OBJECT_0
+              && WaitForSingleObject(e[0], 0) == WAIT_OBJECT_0,
+          "S171 SetEvent: a manual-reset event stays signaled through waits");
+    CHECK(ResetEvent(e[0]) && WaitForSingleObject(e[0], 10) == WAIT_TIMEOUT,
+          "S171 ResetEvent unsignals it");
+    e[1] = CreateEventA(NULL, FALSE, TRUE, NULL);
+    CHECK(WaitForSingleObject(e[1], 0) == WAIT_OBJECT_0 && WaitForSingleObject(e[1], 0) == WAIT_TIMEOUT,
+          "S171 an auto-reset event is reset by the one wait it satisfies");
+    e[2] = CreateEventA(NULL, TRUE, TRUE, NULL);
+    SetEvent(e[1]);
+    CHECK(WaitForMultipleObjects(3, e, FALSE, 0) == WAIT_OBJECT_0 + 1,
+          "S171 wait-any -> WAIT_OBJECT_0 + the lowest index signaled");
+    SetEvent(e[1]);
+    CHECK(WaitForMultipleObjects(3, e, TRUE, 0) == WAIT_TIMEOUT
+              && WaitForSingleObject(e[1], 0) == WAIT_OBJECT_0,
+          "S171 an unsatisfied wait-all consumes no auto-reset event");
+    SetEvent(e[0]);
+    SetEvent(e[1]);
+    CHECK(WaitForMultipleObjects(3, e, TRUE, 0) == WAIT_OBJECT_0
+              && WaitForSingleObject(e[1], 0) == WAIT_TIMEOUT
+              && WaitForSingleObject(e[0], 0) == WAIT_OBJECT_0,
+          "S171 a satisfied wait-all resets its auto-reset events only");
+    t = CreateThread(NULL, 0, set_event_later, e[1], 0, NULL);
+    CHECK(WaitForSingleObject(e[1], 5000) == WAIT_OBJECT_0, "SetEvent from another thread wakes a wait");
+    WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+
+    /* Events mixed with a thread and a process. */
+    ResetEvent(e[0]);
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    snprintf(command, sizeof command, "\"%s\" --exit 5", self);
+    if (CreateProcessA(NULL, command, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)) {
+        many[0] = e[0];
+        many[1] = CreateThread(NULL, 0, sleep_then_return, (LPVOID)(uintptr_t)5000, 0, NULL);
+        many[2] = pi.hProcess;
+        CHECK(WaitForMultipleObjects(3, many, FALSE, 10000) == WAIT_OBJECT_0 + 2,
+              "wait-any over an event, a thread and a process -> the process's index");
+        t = CreateThread(NULL, 0, set_event_later, e[0], 0, NULL);
+        WaitForSingleObject(t, INFINITE);
+        CloseHandle(t);
+        CHECK(WaitForMultipleObjects(3, many, FALSE, 10000) == WAIT_OBJECT_0,
+              "wait-any -> the event set meanwhile comes first (lowest index)");
+        CloseHandle(many[1]);
+        many[1] = pi.hThread;
+        CHECK(WaitForMultipleObjects(3, many, TRUE, 0) == WAIT_OBJECT_0,
+              "wait-all over an event, the child's hThread and its process");
+        CloseHandle(pi.hThread);
+        CloseHandle(pi.hProcess);
+    } else {
+        CHECK(0, "CreateProcessA for the mixed waits");
+    }
+
+    SetLastError(0);
+    CHECK(!SetEvent(GetStdHandle(STD_OUTPUT_HANDLE)) && GetLastError() == ERROR_INVALID_HANDLE,
+          "SetEvent on a handle that is no event -> ERROR_INVALID_HANDLE");
+    SetLastError(0);
+    CHECK(CreateEventA(NULL, TRUE, FALSE, "named") == NULL && GetLastError() == ERROR_NOT_SUPPORTED,
+          "CreateEventA with a name -> ERROR_NOT_SUPPORTED (documented)");
+    for (int i = 0; i < 3; i++)
+        CloseHandle(e[i]);
+    SetLastError(0);
+    CHECK(WaitForSingleObject(e[0], 0) == WAIT_FAILED && GetLastError() == ERROR_INVALID_HANDLE,
+          "WaitForSingleObject on a closed event -> WAIT_FAILED + ERROR_INVALID_HANDLE");
+
+    /* S18, S163, S52: pipe handles. */
+    s = CreateNamedPipeA(PIPE_SIG, PIPE_ACCESS_DUPLEX, 0, 1, 512, 512, 0, NULL);
+    CHECK(WaitForSingleObject(s, 0) == WAIT_OBJECT_0, "S18 a new server handle is signaled");
+    c = CreateFileA(PIPE_SIG, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+    CHECK(WaitForSingleObject(c, 0) == WAIT_OBJECT_0, "S163 a new client handle is signaled");
+    CHECK(DisconnectNamedPipe(s) && WaitForSingleObject(c, 0) == WAIT_TIMEOUT,
+          "S52 a client the server disconnected: WaitForSingleObject(client, 0) -> WAIT_TIMEOUT");
+    CloseHandle(c);
+    CloseHandle(s);
 }
 
 static void test_performance_counter(void)
@@ -1596,6 +1703,7 @@ int _tmain(int argc, LPTSTR argv[])
     test_mailslot_info_beside_blocked_read();
     test_threads();
     test_wait_multiple();
+    test_events();
     test_performance_counter();
     test_temp_files();
     test_cancel();

@@ -10,8 +10,7 @@
  *                   synchronous (CancelIoEx with an OVERLAPPED finds
  *                   nothing: ERROR_NOT_FOUND)
  *   threads      -- CREATE_SUSPENDED (ERROR_NOT_SUPPORTED), ResumeThread,
- *                   ExitThread, GetCurrentThreadId; CreateProcessA gives no
- *                   thread handle
+ *                   ExitThread, GetCurrentThreadId
  *
  * Names: pipes and mailslots live in pipeslot's namespaces ($PIPESLOT_ROOT
  * when set). All instances of a pipe name belong to one process (another
@@ -145,9 +144,9 @@ typedef struct _STARTUPINFOA {
 
 typedef struct _PROCESS_INFORMATION {
     HANDLE hProcess;
-    HANDLE hThread;      /* always NULL: no handle for the child's thread */
+    HANDLE hThread;      /* the main thread: ends with the process */
     DWORD dwProcessId;
-    DWORD dwThreadId;    /* always 0 */
+    DWORD dwThreadId;    /* the main thread's id: the process id */
 } PROCESS_INFORMATION, *PPROCESS_INFORMATION, *LPPROCESS_INFORMATION;
 
 typedef DWORD (WINAPI *PTHREAD_START_ROUTINE)(LPVOID lpThreadParameter);
@@ -306,8 +305,9 @@ BOOL WINAPI CreatePipe(PHANDLE hReadPipe, PHANDLE hWritePipe,
    (S145-S147), ERROR_INSUFFICIENT_BUFFER leaving the message queued
    (S150); file: TRUE with 0 bytes at end of file; otherwise
    *lpNumberOfBytesRead = 0 on failure (S69); write end, mailslot writer or
-   file without GENERIC_READ: ERROR_ACCESS_DENIED (S132, S154); lpOverlapped
-   non-NULL: ERROR_NOT_SUPPORTED. */
+   file without GENERIC_READ: ERROR_ACCESS_DENIED (S132, S154); an
+   lpOverlapped given with an anonymous pipe is ignored (S137); with other
+   handles: ERROR_NOT_SUPPORTED. */
 BOOL WINAPI ReadFile(HANDLE hFile, LPVOID lpBuffer, DWORD nNumberOfBytesToRead,
                      LPDWORD lpNumberOfBytesRead, LPOVERLAPPED lpOverlapped);
 /* Writes to a pipe write end, named-pipe end, mailslot writer, file or
@@ -315,8 +315,9 @@ BOOL WINAPI ReadFile(HANDLE hFile, LPVOID lpBuffer, DWORD nNumberOfBytesToRead,
    is one message on message pipes and mailslots (S61, S148, S149);
    PIPE_NOWAIT and no room: TRUE with *written = 0 (S77); no reader left:
    FALSE + ERROR_NO_DATA, never SIGPIPE (S129, S81); read end, mailslot or
-   file without GENERIC_WRITE: ERROR_ACCESS_DENIED (S132, S153);
-   lpOverlapped non-NULL: ERROR_NOT_SUPPORTED. */
+   file without GENERIC_WRITE: ERROR_ACCESS_DENIED (S132, S153); an
+   lpOverlapped given with an anonymous pipe is ignored (S137); with other
+   handles: ERROR_NOT_SUPPORTED. */
 BOOL WINAPI WriteFile(HANDLE hFile, LPCVOID lpBuffer, DWORD nNumberOfBytesToWrite,
                       LPDWORD lpNumberOfBytesWritten, LPOVERLAPPED lpOverlapped);
 /* Copies queued bytes of a pipe read end or named-pipe end without
@@ -473,25 +474,48 @@ BOOL WINAPI SetMailslotInfo(HANDLE hMailslot, DWORD lReadTimeout);
    input: for a program not statically linked with this library, which
    otherwise takes it over through GetStdHandle); with bInheritHandles
    TRUE every inheritable handle is inherited (see "Inheritance" above;
-   S19, S133, S135). hThread is NULL. No such program:
-   ERROR_FILE_NOT_FOUND. */
+   S19, S133, S135). hThread is the main thread: waitable (it ends with
+   the process), GetExitCodeThread gives the process's exit code,
+   CloseHandle closes it. No such program: ERROR_FILE_NOT_FOUND. */
 BOOL WINAPI CreateProcessA(LPCSTR lpApplicationName, LPSTR lpCommandLine,
                            LPSECURITY_ATTRIBUTES lpProcessAttributes,
                            LPSECURITY_ATTRIBUTES lpThreadAttributes, BOOL bInheritHandles,
                            DWORD dwCreationFlags, LPVOID lpEnvironment,
                            LPCSTR lpCurrentDirectory, LPSTARTUPINFOA lpStartupInfo,
                            LPPROCESS_INFORMATION lpProcessInformation);
-/* Waits for a process or thread handle: WAIT_OBJECT_0 when it ended,
-   WAIT_TIMEOUT after dwMilliseconds (INFINITE: no limit); other handles:
-   WAIT_FAILED + ERROR_INVALID_HANDLE. */
+/* Waits for an object to be signaled: an event (S171), a thread or
+   process that ended (a child's hThread: the process ended), a named-pipe
+   or mailslot handle (signaled when created, S18; unsignaled while an
+   overlapped operation reporting through an event is under way, signaled
+   when one with hEvent NULL completes, S163; a client the server
+   disconnected is never signaled, S52); anonymous pipe ends, files,
+   mailslot writers and standard handles are always signaled. Returns
+   WAIT_OBJECT_0, or WAIT_TIMEOUT after dwMilliseconds (INFINITE: no
+   limit); a satisfied wait resets an auto-reset event. Other handles (a
+   completion port): WAIT_FAILED + ERROR_INVALID_HANDLE. Nothing polls:
+   waits sleep until a signal wakes them. */
 DWORD WINAPI WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds);
-/* Waits for process and thread handles: bWaitAll FALSE -> WAIT_OBJECT_0 +
-   index of the first ended, TRUE -> WAIT_OBJECT_0 when all ended;
-   WAIT_TIMEOUT after dwMilliseconds; nCount 0 or > MAXIMUM_WAIT_OBJECTS,
-   NULL lpHandles: ERROR_INVALID_PARAMETER; bad or other handle:
-   ERROR_INVALID_HANDLE (WAIT_FAILED). Process ends are noticed within 5 ms. */
+/* Waits for the objects WaitForSingleObject takes: bWaitAll FALSE ->
+   WAIT_OBJECT_0 + the lowest index signaled; TRUE -> WAIT_OBJECT_0 once all
+   are signaled at the same time (auto-reset events among them are reset
+   together); WAIT_TIMEOUT after dwMilliseconds; nCount 0 or >
+   MAXIMUM_WAIT_OBJECTS, NULL lpHandles: ERROR_INVALID_PARAMETER; bad or
+   other handle: ERROR_INVALID_HANDLE (WAIT_FAILED). */
 DWORD WINAPI WaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOOL bWaitAll,
                                     DWORD dwMilliseconds);
+/* A new unnamed event (S171): bManualReset TRUE stays signaled until
+   ResetEvent; FALSE is reset by the one wait it satisfies; bInitialState:
+   signaled at first. lpName must be NULL (ERROR_NOT_SUPPORTED: no named
+   events). NULL on failure. */
+HANDLE WINAPI CreateEventA(LPSECURITY_ATTRIBUTES lpEventAttributes, BOOL bManualReset,
+                           BOOL bInitialState, LPCSTR lpName);
+/* CreateEventA; lpName (UTF-16) must be NULL. */
+HANDLE WINAPI CreateEventW(LPSECURITY_ATTRIBUTES lpEventAttributes, BOOL bManualReset,
+                           BOOL bInitialState, const unsigned short *lpName);
+/* Signals an event; not an event: ERROR_INVALID_HANDLE. */
+BOOL WINAPI SetEvent(HANDLE hEvent);
+/* Unsignals an event; not an event: ERROR_INVALID_HANDLE. */
+BOOL WINAPI ResetEvent(HANDLE hEvent);
 /* The exit code of a process (killed by signal n: 128 + n), STILL_ACTIVE
    while it runs; NULL lpExitCode: ERROR_INVALID_PARAMETER. */
 BOOL WINAPI GetExitCodeProcess(HANDLE hProcess, LPDWORD lpExitCode);
@@ -504,8 +528,8 @@ BOOL WINAPI GetExitCodeProcess(HANDLE hProcess, LPDWORD lpExitCode);
 HANDLE WINAPI CreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes, size_t dwStackSize,
                            LPTHREAD_START_ROUTINE lpStartAddress, LPVOID lpParameter,
                            DWORD dwCreationFlags, LPDWORD lpThreadId);
-/* The exit code of a thread, STILL_ACTIVE while it runs; NULL lpExitCode:
-   ERROR_INVALID_PARAMETER. */
+/* The exit code of a thread (a child's hThread: the process's),
+   STILL_ACTIVE while it runs; NULL lpExitCode: ERROR_INVALID_PARAMETER. */
 BOOL WINAPI GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode);
 /* Cancels the blocking ConnectNamedPipe/ReadFile/WriteFile/
    TransactNamedPipe/FlushFileBuffers calls under way on a named-pipe

@@ -8,6 +8,7 @@ pub mod mailslot;
 pub mod named_pipe;
 pub mod pipe;
 pub mod process;
+pub mod sync;
 pub mod system;
 pub mod thread;
 

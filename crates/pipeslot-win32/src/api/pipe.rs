@@ -6,10 +6,9 @@
 //! [`super::named_pipe`] and [`super::mailslot`] for those handles.
 //!
 //! Choices, all documented in the header too:
-//! - A non-NULL `OVERLAPPED` gives ERROR_NOT_SUPPORTED (50), after the
-//!   handle is checked. (Windows ignores it for anonymous pipes, S137;
-//!   refusing it keeps programs from relying on overlapped I/O that is not
-//!   implemented yet.)
+//! - An `OVERLAPPED` given with an anonymous pipe end is ignored (S137):
+//!   the call is synchronous, and neither the structure nor its event is
+//!   touched.
 //! - I/O in the wrong direction on a pipe end gives ERROR_ACCESS_DENIED
 //!   (S132); any other kind of handle gives ERROR_INVALID_HANDLE.
 //! - `PeekNamedPipe`'s `lpBytesLeftThisMessage` on an anonymous pipe is
@@ -132,7 +131,8 @@ pub unsafe extern "C" fn ReadFile(
         // SAFETY: NULL or valid for writes by the caller's contract.
         unsafe { store(lpNumberOfBytesRead, 0) };
         let entry = handles::lookup(hFile)?;
-        if !lpOverlapped.is_null() {
+        // S137: an anonymous pipe ignores the OVERLAPPED.
+        if !lpOverlapped.is_null() && !anonymous(&entry.object) {
             return Err(ERROR_NOT_SUPPORTED);
         }
         // SAFETY: valid for `nNumberOfBytesToRead` bytes by contract.
@@ -159,13 +159,13 @@ pub unsafe extern "C" fn ReadFile(
             Object::PipeServer(handle) => {
                 // SAFETY: NULL or valid for writes by the caller's contract.
                 return unsafe {
-                    message_result(handle.server.read_message(buf), lpNumberOfBytesRead)
+                    message_result(handle.server().read_message(buf), lpNumberOfBytesRead)
                 };
             }
             Object::PipeConnection(handle) => {
                 // SAFETY: as above.
                 return unsafe {
-                    message_result(handle.conn.read_message(buf), lpNumberOfBytesRead)
+                    message_result(handle.conn().read_message(buf), lpNumberOfBytesRead)
                 };
             }
             // S145-S150: ERROR_SEM_TIMEOUT, ERROR_INSUFFICIENT_BUFFER.
@@ -173,7 +173,10 @@ pub unsafe extern "C" fn ReadFile(
             Object::MailslotWriter(_) => return Err(ERROR_ACCESS_DENIED), // S154
             Object::File(handle) if handle.read => read_file(&handle.file, buf)?,
             Object::File(_) => return Err(ERROR_ACCESS_DENIED),
-            Object::Process(_) | Object::Thread(_) => return Err(ERROR_INVALID_HANDLE),
+            Object::Process(_)
+            | Object::ProcessThread(_)
+            | Object::Event(_)
+            | Object::Thread(_) => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: as above.
         unsafe { store(lpNumberOfBytesRead, count as DWORD) };
@@ -198,7 +201,8 @@ pub unsafe extern "C" fn WriteFile(
         // SAFETY: NULL or valid for writes by the caller's contract.
         unsafe { store(lpNumberOfBytesWritten, 0) };
         let entry = handles::lookup(hFile)?;
-        if !lpOverlapped.is_null() {
+        // S137: an anonymous pipe ignores the OVERLAPPED.
+        if !lpOverlapped.is_null() && !anonymous(&entry.object) {
             return Err(ERROR_NOT_SUPPORTED);
         }
         // SAFETY: valid for `nNumberOfBytesToWrite` bytes by contract.
@@ -228,10 +232,10 @@ pub unsafe extern "C" fn WriteFile(
             }
             // S61, S72, S77 (PIPE_NOWAIT: 0 when it does not fit), S81.
             Object::PipeServer(handle) => {
-                handle.server.send(data).map_err(|e| code_of(&e))? as DWORD
+                handle.server().send(data).map_err(|e| code_of(&e))? as DWORD
             }
             Object::PipeConnection(handle) => {
-                handle.conn.send(data).map_err(|e| code_of(&e))? as DWORD
+                handle.conn().send(data).map_err(|e| code_of(&e))? as DWORD
             }
             Object::Mailslot(_) => return Err(ERROR_ACCESS_DENIED), // S153
             // S148, S149: one write is one message.
@@ -241,7 +245,10 @@ pub unsafe extern "C" fn WriteFile(
                 nNumberOfBytesToWrite
             }
             Object::File(_) => return Err(ERROR_ACCESS_DENIED),
-            Object::Process(_) | Object::Thread(_) => return Err(ERROR_INVALID_HANDLE),
+            Object::Process(_)
+            | Object::ProcessThread(_)
+            | Object::Event(_)
+            | Object::Thread(_) => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: as above.
         unsafe { store(lpNumberOfBytesWritten, written) };
@@ -277,8 +284,8 @@ pub unsafe extern "C" fn PeekNamedPipe(
             }
             Object::AnonWriter(_) => return Err(ERROR_ACCESS_DENIED), // S96: needs read access
             // S89-S96: the library computes the message-type values (S92-S94).
-            Object::PipeServer(handle) => peek_values(handle.server.peek(buf))?,
-            Object::PipeConnection(handle) => peek_values(handle.conn.peek(buf))?,
+            Object::PipeServer(handle) => peek_values(handle.server().peek(buf))?,
+            Object::PipeConnection(handle) => peek_values(handle.conn().peek(buf))?,
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: each is NULL or valid for writes by contract.
@@ -310,8 +317,8 @@ pub unsafe extern "C" fn GetNamedPipeInfo(
             Object::AnonReader(end) => anon_info(end.lock().info()),
             Object::AnonWriter(end) => anon_info(end.lock().info()),
             // S105-S108.
-            Object::PipeServer(handle) => pipe_info(handle.server.info())?,
-            Object::PipeConnection(handle) => pipe_info(handle.conn.info())?,
+            Object::PipeServer(handle) => pipe_info(handle.server().info())?,
+            Object::PipeConnection(handle) => pipe_info(handle.conn().info())?,
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: each is NULL or valid for writes by contract.
@@ -392,6 +399,12 @@ fn read_file(mut file: &std::fs::File, buf: &mut [u8]) -> Win32Result<usize> {
             Err(e) => return Err(code_of_io(e)),
         }
     }
+}
+
+/// Whether `object` is an anonymous pipe end, whose I/O ignores an
+/// OVERLAPPED (S137).
+fn anonymous(object: &Object) -> bool {
+    matches!(object, Object::AnonReader(_) | Object::AnonWriter(_))
 }
 
 /// The handles of descriptors 0, 1, 2, made on first use (never closed).
