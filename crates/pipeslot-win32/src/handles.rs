@@ -34,7 +34,7 @@ use pipeslot::pipe::{PipeConnection, PipeServer};
 use pipeslot::tokio::{NamedPipeClient, NamedPipeServer};
 
 use crate::error::Win32Result;
-use crate::overlapped::HandleIo;
+use crate::overlapped::{HandleIo, Port};
 use crate::process::Process;
 use crate::thread::{Busy, Thread};
 use crate::types::HANDLE;
@@ -60,6 +60,8 @@ pub(crate) enum Object {
     ProcessThread(Arc<Process>),
     /// An event (`CreateEventA`).
     Event(Arc<Signal>),
+    /// An I/O completion port (`CreateIoCompletionPort`).
+    Port(Arc<Port>),
     /// A named-pipe instance (`CreateNamedPipeA`).
     PipeServer(PipeServerHandle),
     /// A connected named-pipe end: a client (`CreateFileA` on a pipe
@@ -208,6 +210,7 @@ impl Object {
             Object::Process(_)
             | Object::ProcessThread(_)
             | Object::Event(_)
+            | Object::Port(_)
             | Object::PipeServer(_)
             | Object::PipeConnection(_)
             | Object::Mailslot(_)

@@ -187,6 +187,7 @@ fn describe(object: &Object) -> Option<(ObjectState, Vec<RawFd>, Vec<OwnedFd>)> 
         | Object::Process(_)
         | Object::ProcessThread(_)
         | Object::Event(_)
+        | Object::Port(_)
         | Object::Thread(_) => None,
     }
 }

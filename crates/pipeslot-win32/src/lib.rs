@@ -69,11 +69,22 @@
 //!   (ERROR_NO_DATA when empty, S76) and WriteFile (a write that does not
 //!   fit writes nothing, S77) honour.
 //!
+//! - **Overlapped I/O** (`overlapped`, [`api::io`]): on named-pipe
+//!   handles made with FILE_FLAG_OVERLAPPED, `ReadFile`, `WriteFile`,
+//!   `ConnectNamedPipe` and `TransactNamedPipe` complete at once or go
+//!   pending (ERROR_IO_PENDING) and complete on one driver thread running
+//!   the library's async calls (`driver`; no thread per operation);
+//!   `GetOverlappedResult`, `HasOverlappedIoCompleted`, `CancelIo`,
+//!   `CancelIoEx`; completion ports (`CreateIoCompletionPort`,
+//!   `GetQueuedCompletionStatus`, `GetQueuedCompletionStatusEx`,
+//!   `PostQueuedCompletionStatus`). S45, S46, S54, S55, S68, S83, S84,
+//!   S160-S172.
+//!
 //! ## Not provided
 //!
-//! Overlapped I/O: a non-NULL OVERLAPPED gives ERROR_NOT_SUPPORTED, as
-//! issue 6 allows for now. The header lists what else is absent
-//! (CREATE_SUSPENDED, thread handles of new processes, ...).
+//! Overlapped I/O on mailslots, files and standard handles
+//! (ERROR_NOT_SUPPORTED); ReadFileEx/WriteFileEx and APCs. The header
+//! lists what else is absent (CREATE_SUSPENDED, ...).
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]

@@ -200,6 +200,13 @@ pub(crate) fn busy(object: &Object) -> bool {
 /// as closing a parent's handle leaves the child's handle alone on
 /// Windows.
 pub(crate) fn close(object: &Object) {
+    // Overlapped operations end (S46, S168), and waits on a port.
+    if let Some(io) = crate::overlapped::io_of(object) {
+        io.close();
+    }
+    if let Object::Port(port) = object {
+        port.close();
+    }
     let Some(busy) = busy_of(object) else {
         return;
     };

@@ -626,8 +626,8 @@ static void test_named_pipe_io(void)
     c = open_client(PIPE_A, GENERIC_READ | GENERIC_WRITE);
     CHECK(c != INVALID_HANDLE_VALUE, "CreateFileA(pipe, GENERIC_READ|GENERIC_WRITE)");
     SetLastError(0);
-    CHECK(!ConnectNamedPipe(s, &ov) && GetLastError() == ERROR_NOT_SUPPORTED,
-          "ConnectNamedPipe with OVERLAPPED -> ERROR_NOT_SUPPORTED (documented)");
+    CHECK(!ConnectNamedPipe(s, &ov) && GetLastError() == ERROR_PIPE_CONNECTED,
+          "S42 ConnectNamedPipe with an OVERLAPPED on a synchronous handle runs synchronously");
     SetLastError(0);
     CHECK(!ConnectNamedPipe(s, NULL) && GetLastError() == ERROR_PIPE_CONNECTED,
           "S29 S42 ConnectNamedPipe after the client opened -> ERROR_PIPE_CONNECTED");
@@ -730,10 +730,10 @@ static void test_named_pipe_io(void)
     SetLastError(0);
     CHECK(!TransactNamedPipe(c, "q", 1, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_PIPE_BUSY,
           "S111 TransactNamedPipe with unread data -> ERROR_PIPE_BUSY");
-    CHECK(ReadFile(c, buf, sizeof buf, &n, NULL) && n == 7, "S111 the waiting data stays readable");
     SetLastError(0);
-    CHECK(!TransactNamedPipe(c, "q", 1, buf, sizeof buf, &n, &ov) && GetLastError() == ERROR_NOT_SUPPORTED,
-          "TransactNamedPipe with OVERLAPPED -> ERROR_NOT_SUPPORTED (documented)");
+    CHECK(!TransactNamedPipe(c, "q", 1, buf, sizeof buf, &n, &ov) && GetLastError() == ERROR_PIPE_BUSY,
+          "S111 TransactNamedPipe with an OVERLAPPED on a synchronous handle runs synchronously");
+    CHECK(ReadFile(c, buf, sizeof buf, &n, NULL) && n == 7, "S111 the waiting data stays readable");
 
     /* S49-S52, S57, S88, S128: disconnect. */
     WriteFile(c, "lost", 4, &n, NULL);
@@ -1671,6 +1671,315 @@ static void test_cancel_wakes_blocked_mailslot_read(void)
         CloseHandle(slot);
 }
 
+/* ---- Overlapped I/O and completion ports (S45-S46, S54-S55, S68, S72,
+   S77, S83-S84, S160-S171) ---------------------------------------------- */
+
+#define PIPE_OV(x) "\\\\.\\pipe\\conformance\\overlapped\\" x
+#define STATUS_BUFFER_OVERFLOW_ 0x80000005u
+#define STATUS_PIPE_BROKEN_ 0xC000014Bu
+
+static void ov_init(OVERLAPPED *ov, BOOL event)
+{
+    memset(ov, 0, sizeof *ov);
+    if (event)
+        ov->hEvent = CreateEventA(NULL, TRUE, TRUE, NULL); /* set: the call must reset it */
+}
+
+static HANDLE ov_server(const char *name, DWORD type, DWORD quota)
+{
+    return CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED,
+                            type | (type == PIPE_TYPE_MESSAGE ? PIPE_READMODE_MESSAGE : 0), 4, quota,
+                            quota, 0, NULL);
+}
+
+static HANDLE ov_client(const char *name, DWORD type)
+{
+    HANDLE c = CreateFileA(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+                           FILE_FLAG_OVERLAPPED, NULL);
+    DWORD mode = PIPE_READMODE_MESSAGE;
+    if (c != INVALID_HANDLE_VALUE && type == PIPE_TYPE_MESSAGE)
+        SetNamedPipeHandleState(c, &mode, NULL, NULL);
+    return c;
+}
+
+/* Starts an overlapped call; returns 1 if it went pending. */
+static int pending(BOOL ok)
+{
+    return !ok && GetLastError() == ERROR_IO_PENDING;
+}
+
+static void test_overlapped_connect_and_io(void)
+{
+    OVERLAPPED ov, ov2, ovw;
+    HANDLE s, c;
+    DWORD n = 99;
+    char buf[64];
+    s = ov_server(PIPE_OV("io"), PIPE_TYPE_MESSAGE, 512);
+    ov_init(&ov, TRUE);
+    SetLastError(0);
+    CHECK(pending(ConnectNamedPipe(s, &ov)) && WaitForSingleObject(ov.hEvent, 0) == WAIT_TIMEOUT
+              && !HasOverlappedIoCompleted(&ov),
+          "S45 overlapped ConnectNamedPipe with no client: ERROR_IO_PENDING, event reset");
+    SetLastError(0);
+    CHECK(!GetOverlappedResult(s, &ov, &n, FALSE) && GetLastError() == ERROR_IO_INCOMPLETE,
+          "S164 GetOverlappedResult(bWait FALSE) while pending -> ERROR_IO_INCOMPLETE");
+    c = ov_client(PIPE_OV("io"), PIPE_TYPE_MESSAGE);
+    CHECK(c != INVALID_HANDLE_VALUE && WaitForSingleObject(ov.hEvent, 5000) == WAIT_OBJECT_0
+              && HasOverlappedIoCompleted(&ov) && GetOverlappedResult(s, &ov, &n, FALSE) && n == 0,
+          "S45 a client connects: the connect completes with 0 bytes and sets the event");
+    ov_init(&ov2, TRUE);
+    SetLastError(0);
+    CHECK(!ConnectNamedPipe(s, &ov2) && GetLastError() == ERROR_PIPE_CONNECTED
+              && ov2.Internal == STATUS_PENDING && WaitForSingleObject(ov2.hEvent, 0) == WAIT_TIMEOUT,
+          "S45 S162 ConnectNamedPipe with a client there: ERROR_PIPE_CONNECTED at once, nothing signaled");
+
+    /* S160: immediate success; pending read completed by a write. */
+    ov_init(&ovw, TRUE);
+    CHECK(WriteFile(c, "hello", 5, &n, &ovw) && n == 5 && WaitForSingleObject(ovw.hEvent, 0) == WAIT_OBJECT_0
+              && ovw.Internal == 0 && ovw.InternalHigh == 5,
+          "S160 an overlapped write that completes at once: TRUE, Internal/InternalHigh set, event set");
+    CHECK(ReadFile(s, buf, sizeof buf, &n, &ov) && n == 5 && memcmp(buf, "hello", 5) == 0
+              && WaitForSingleObject(ov.hEvent, 0) == WAIT_OBJECT_0,
+          "S160 an overlapped read of queued data completes at once");
+    SetLastError(0);
+    CHECK(pending(ReadFile(s, buf, sizeof buf, NULL, &ov)) && WaitForSingleObject(ov.hEvent, 0) == WAIT_TIMEOUT,
+          "S72 an overlapped read of an empty pipe goes pending");
+    CHECK(WriteFile(c, "world!", 6, &n, &ovw) && WaitForSingleObject(ov.hEvent, 5000) == WAIT_OBJECT_0
+              && GetOverlappedResult(s, &ov, &n, TRUE) && n == 6 && memcmp(buf, "world!", 6) == 0,
+          "a write completes the pending read: event set, GetOverlappedResult gives the count");
+
+    /* S68, S161: ERROR_MORE_DATA is a completion. */
+    WriteFile(c, "0123456789", 10, &n, &ovw);
+    n = 77;
+    SetLastError(0);
+    CHECK(!ReadFile(s, buf, 4, &n, &ov) && GetLastError() == ERROR_MORE_DATA && n == 0
+              && ov.Internal == STATUS_BUFFER_OVERFLOW_ && ov.InternalHigh == 4
+              && WaitForSingleObject(ov.hEvent, 0) == WAIT_OBJECT_0,
+          "S68 S161 overlapped read of a longer message: ERROR_MORE_DATA, count 0, InternalHigh 4, event set");
+    SetLastError(0);
+    CHECK(!GetOverlappedResult(s, &ov, &n, FALSE) && GetLastError() == ERROR_MORE_DATA && n == 4,
+          "S68 GetOverlappedResult -> FALSE + ERROR_MORE_DATA with the count");
+    CHECK(ReadFile(s, buf, sizeof buf, &n, &ov) && n == 6, "S62 the rest of the message follows");
+
+    /* S72: a write beyond the quota goes pending until read. */
+    {
+        static char big[2000];
+        SetLastError(0);
+        CHECK(pending(WriteFile(s, big, sizeof big, NULL, &ovw)),
+              "S72 an overlapped write beyond the quota goes pending");
+        CHECK(ReadFile(c, buf, 0, &n, NULL) || GetLastError() == ERROR_MORE_DATA, "zero-byte read");
+        for (DWORD got = 0; got < sizeof big;) {
+            static char sink[4096];
+            BOOL ok = ReadFile(c, sink, sizeof sink, &n, &ov);
+            if (!ok && GetLastError() == ERROR_IO_PENDING)
+                ok = GetOverlappedResult(c, &ov, &n, TRUE);
+            if (!ok && GetLastError() != ERROR_MORE_DATA)
+                break;
+            got += n;
+        }
+        CHECK(GetOverlappedResult(s, &ovw, &n, TRUE) && n == sizeof big,
+              "S72 it completes once the reader took the bytes");
+    }
+
+    /* S164, S163: hEvent NULL: the handle itself is signaled. */
+    ov_init(&ov2, FALSE);
+    SetLastError(0);
+    CHECK(pending(ReadFile(c, buf, sizeof buf, NULL, &ov2)) && WaitForSingleObject(c, 0) == WAIT_TIMEOUT,
+          "S163 a pending read with hEvent NULL leaves the handle unsignaled");
+    WriteFile(s, "abc", 3, &n, &ovw);
+    CHECK(WaitForSingleObject(c, 5000) == WAIT_OBJECT_0 && GetOverlappedResult(c, &ov2, &n, TRUE) && n == 3,
+          "S163 its completion signals the handle; GetOverlappedResult(bWait TRUE)");
+
+    /* S165, S166: cancel. */
+    SetLastError(0);
+    CHECK(pending(ReadFile(s, buf, sizeof buf, NULL, &ov)), "a read to cancel goes pending");
+    CHECK(CancelIoEx(s, &ov), "S166 CancelIoEx(h, ov) of a pending read");
+    SetLastError(0);
+    CHECK(!GetOverlappedResult(s, &ov, &n, TRUE) && GetLastError() == ERROR_OPERATION_ABORTED && n == 0,
+          "S165 the cancelled read completes with ERROR_OPERATION_ABORTED and 0 bytes");
+    SetLastError(0);
+    CHECK(!CancelIoEx(s, &ov) && GetLastError() == ERROR_NOT_FOUND,
+          "S166 CancelIoEx of a completed request -> ERROR_NOT_FOUND");
+    SetLastError(0);
+    CHECK(!CancelIoEx(s, NULL) && GetLastError() == ERROR_NOT_FOUND,
+          "S166 CancelIoEx(h, NULL) with nothing pending -> ERROR_NOT_FOUND");
+    CHECK(CancelIo(s), "S166 CancelIo with nothing pending -> TRUE");
+    SetLastError(0);
+    CHECK(pending(ReadFile(s, buf, sizeof buf, NULL, &ov)) && CancelIo(s)
+              && WaitForSingleObject(ov.hEvent, 5000) == WAIT_OBJECT_0
+              && !GetOverlappedResult(s, &ov, &n, FALSE) && GetLastError() == ERROR_OPERATION_ABORTED,
+          "S166 CancelIo cancels the calling thread's pending read; the event is set");
+    CHECK(WriteFile(c, "after", 5, &n, &ovw) && ReadFile(s, buf, sizeof buf, &n, &ov) && n == 5
+              && memcmp(buf, "after", 5) == 0,
+          "a cancelled read took nothing: the next message is whole");
+
+    /* S54, S167: pending reads at a disconnect; S55 afterwards. */
+    SetLastError(0);
+    CHECK(pending(ReadFile(c, buf, sizeof buf, NULL, &ov2)), "a client read pending before a disconnect");
+    CHECK(DisconnectNamedPipe(s) && GetOverlappedResult(c, &ov2, &n, TRUE) == FALSE
+              && GetLastError() == ERROR_PIPE_NOT_CONNECTED,
+          "S54 S167 a pending client read fails with ERROR_PIPE_NOT_CONNECTED at a disconnect");
+    ov_init(&ov2, TRUE);
+    ov2.InternalHigh = 1234;
+    SetLastError(0);
+    CHECK(!ReadFile(s, buf, sizeof buf, &n, &ov2) && GetLastError() == ERROR_PIPE_NOT_CONNECTED
+              && ov2.Internal == STATUS_PENDING && ov2.InternalHigh == 1234
+              && WaitForSingleObject(ov2.hEvent, 0) == WAIT_TIMEOUT,
+          "S55 S162 overlapped ReadFile on a disconnected server fails at once, Internal stays STATUS_PENDING");
+    SetLastError(0);
+    CHECK(!WriteFile(s, "x", 1, &n, &ov2) && GetLastError() == ERROR_PIPE_NOT_CONNECTED,
+          "S55 overlapped WriteFile on a disconnected server -> ERROR_PIPE_NOT_CONNECTED");
+    CloseHandle(c);
+
+    /* S83: pending read when the peer closes. */
+    SetLastError(0);
+    CHECK(pending(ConnectNamedPipe(s, &ov)), "S44 the instance listens again (overlapped connect)");
+    c = ov_client(PIPE_OV("io"), PIPE_TYPE_MESSAGE);
+    CHECK(GetOverlappedResult(s, &ov, &n, TRUE), "the new client connects");
+    SetLastError(0);
+    CHECK(pending(ReadFile(s, buf, sizeof buf, NULL, &ov)), "a server read pending before the client closes");
+    CloseHandle(c);
+    SetLastError(0);
+    CHECK(!GetOverlappedResult(s, &ov, &n, TRUE) && GetLastError() == ERROR_BROKEN_PIPE && n == 0,
+          "S83 a pending read completes with ERROR_BROKEN_PIPE and 0 bytes when the peer closes");
+    SetLastError(0);
+    CHECK(!ReadFile(s, buf, sizeof buf, &n, &ov) && GetLastError() == ERROR_BROKEN_PIPE,
+          "S83 a read issued after the close fails at once with ERROR_BROKEN_PIPE");
+    SetLastError(0);
+    CHECK(!ConnectNamedPipe(s, &ov) && GetLastError() == ERROR_NO_DATA,
+          "S84 overlapped ConnectNamedPipe after the client closed -> ERROR_NO_DATA");
+    DisconnectNamedPipe(s);
+
+    /* S46, S168: cancel and close under a pending connect. */
+    SetLastError(0);
+    CHECK(pending(ConnectNamedPipe(s, &ov)) && CancelIoEx(s, NULL)
+              && !GetOverlappedResult(s, &ov, &n, TRUE) && GetLastError() == ERROR_OPERATION_ABORTED,
+          "S46 S165 a cancelled overlapped connect completes with ERROR_OPERATION_ABORTED");
+    SetLastError(0);
+    CHECK(pending(ConnectNamedPipe(s, &ov)), "a connect pending before CloseHandle");
+    CloseHandle(s);
+    CHECK(WaitForSingleObject(ov.hEvent, 5000) == WAIT_OBJECT_0 && ov.Internal == STATUS_PIPE_BROKEN_,
+          "S46 S168 closing the handle completes the pending connect (ERROR_BROKEN_PIPE) and sets its event");
+    CloseHandle(ov.hEvent);
+    CloseHandle(ov2.hEvent);
+    CloseHandle(ovw.hEvent);
+}
+
+static void test_overlapped_transact_and_nowait(void)
+{
+    OVERLAPPED ov, ovt;
+    HANDLE s, c;
+    DWORD n = 0, mode = PIPE_NOWAIT;
+    char buf[64];
+    static char big[600];
+    s = ov_server(PIPE_OV("transact"), PIPE_TYPE_MESSAGE, 512);
+    c = ov_client(PIPE_OV("transact"), PIPE_TYPE_MESSAGE);
+    ov_init(&ov, TRUE);
+    ov_init(&ovt, TRUE);
+    SetLastError(0);
+    CHECK(pending(TransactNamedPipe(c, "ping", 4, buf, sizeof buf, &n, &ovt)),
+          "S109 overlapped TransactNamedPipe goes pending until the reply");
+    {
+        char request[16];
+        BOOL ok = ReadFile(s, request, sizeof request, &n, &ov);
+        if (!ok && GetLastError() == ERROR_IO_PENDING)
+            ok = GetOverlappedResult(s, &ov, &n, TRUE);
+        CHECK(ok && n == 4 && memcmp(request, "ping", 4) == 0, "S109 the server reads the request");
+    }
+    CHECK(WriteFile(s, "pong!", 5, &n, &ov) && GetOverlappedResult(c, &ovt, &n, TRUE) && n == 5
+              && memcmp(buf, "pong!", 5) == 0,
+          "S109 the reply completes it with the reply's size");
+    CloseHandle(c);
+    CloseHandle(s);
+
+    /* S77 with an overlapped read pending at the peer (byte pipe, quota 512). */
+    s = ov_server(PIPE_OV("nowait"), PIPE_TYPE_BYTE, 512);
+    c = ov_client(PIPE_OV("nowait"), PIPE_TYPE_BYTE);
+    SetNamedPipeHandleState(s, &mode, NULL, NULL);
+    SetLastError(0);
+    CHECK(pending(ReadFile(c, buf, 1, NULL, &ov)), "S77 a 1-byte overlapped read pending");
+    Sleep(50);
+    CHECK(WriteFile(s, big, 514, &n, NULL) && n == 1,
+          "S77 PIPE_NOWAIT byte pipe, 514 bytes with a 1-byte read pending: TRUE, 1 written");
+    CHECK(GetOverlappedResult(c, &ov, &n, TRUE) && n == 1, "S77 the pending read got that byte");
+    SetLastError(0);
+    CHECK(WriteFile(s, big, 513, &n, NULL) && n == 0,
+          "S77 513 bytes with no read pending: TRUE, 0 written");
+    CloseHandle(c);
+    CloseHandle(s);
+    CloseHandle(ov.hEvent);
+    CloseHandle(ovt.hEvent);
+}
+
+static void test_completion_ports(void)
+{
+    OVERLAPPED ov, ovw, *pov = (OVERLAPPED *)1;
+    OVERLAPPED_ENTRY entries[4];
+    HANDLE s, c, port;
+    DWORD n = 0;
+    ULONG removed = 0;
+    ULONG_PTR key = 0;
+    char buf[64];
+    s = ov_server(PIPE_OV("port"), PIPE_TYPE_MESSAGE, 512);
+    port = CreateIoCompletionPort(s, NULL, 7, 0);
+    CHECK(port != NULL, "S169 CreateIoCompletionPort(h, NULL, key, 0) creates a bound port");
+    ov_init(&ov, FALSE);
+    ov_init(&ovw, FALSE);
+    SetLastError(0);
+    CHECK(pending(ConnectNamedPipe(s, &ov)), "an overlapped connect on a bound handle goes pending");
+    c = ov_client(PIPE_OV("port"), PIPE_TYPE_MESSAGE);
+    CHECK(CreateIoCompletionPort(c, port, 8, 0) == port,
+          "S169 CreateIoCompletionPort(h2, port, key2, 0) binds another handle, returns the port");
+    CHECK(GetQueuedCompletionStatus(port, &n, &key, &pov, 5000) && key == 7 && pov == &ov && n == 0,
+          "S169 the completed connect's packet: TRUE, key, OVERLAPPED, 0 bytes");
+    CHECK(WriteFile(c, "hey", 3, &n, &ovw)
+              && GetQueuedCompletionStatus(port, &n, &key, &pov, 5000) && key == 8 && pov == &ovw && n == 3,
+          "S160 S169 an immediate success queues a packet too");
+    SetLastError(0);
+    CHECK(ReadFile(s, buf, sizeof buf, &n, &ov)
+              && GetQueuedCompletionStatus(port, &n, &key, &pov, 5000) && key == 7 && n == 3,
+          "S160 an immediate read's packet");
+    SetLastError(0);
+    CHECK(!GetQueuedCompletionStatus(port, &n, &key, &pov, 0) && GetLastError() == WAIT_TIMEOUT && pov == NULL,
+          "S170 a timed-out GetQueuedCompletionStatus: FALSE + WAIT_TIMEOUT, *lpOverlapped NULL");
+    SetLastError(0);
+    CHECK(pending(ReadFile(s, buf, sizeof buf, NULL, &ov)), "a read pending on the bound server");
+    CloseHandle(c);
+    SetLastError(0);
+    CHECK(!GetQueuedCompletionStatus(port, &n, &key, &pov, 5000) && GetLastError() == ERROR_BROKEN_PIPE
+              && pov == &ov && key == 7 && n == 0,
+          "S169 S83 a failed operation is dequeued as FALSE with its error, key and OVERLAPPED");
+    SetLastError(0);
+    CHECK(!WriteFile(s, "x", 1, &n, &ovw) && GetLastError() == ERROR_NO_DATA
+              && !GetQueuedCompletionStatus(port, &n, &key, &pov, 0) && GetLastError() == WAIT_TIMEOUT,
+          "S84 S162 an immediate failure queues no packet");
+    CHECK(PostQueuedCompletionStatus(port, 11, 21, (LPOVERLAPPED)0x10)
+              && PostQueuedCompletionStatus(port, 12, 22, NULL)
+              && GetQueuedCompletionStatus(port, &n, &key, &pov, 0) && n == 11 && key == 21
+              && pov == (LPOVERLAPPED)0x10
+              && GetQueuedCompletionStatus(port, &n, &key, &pov, 0) && n == 12 && key == 22 && pov == NULL,
+          "S170 PostQueuedCompletionStatus: packets come out FIFO, as TRUE");
+    for (int i = 0; i < 3; i++)
+        PostQueuedCompletionStatus(port, i, 30 + i, NULL);
+    CHECK(GetQueuedCompletionStatusEx(port, entries, 2, &removed, 0, FALSE) && removed == 2
+              && entries[0].lpCompletionKey == 30 && entries[1].lpCompletionKey == 31
+              && GetQueuedCompletionStatusEx(port, entries, 4, &removed, 0, FALSE) && removed == 1
+              && entries[0].dwNumberOfBytesTransferred == 2,
+          "GetQueuedCompletionStatusEx takes up to ulCount packets");
+    SetLastError(0);
+    CHECK(!GetQueuedCompletionStatusEx(port, entries, 4, &removed, 10, FALSE) && GetLastError() == WAIT_TIMEOUT,
+          "GetQueuedCompletionStatusEx timeout -> WAIT_TIMEOUT");
+    SetLastError(0);
+    CHECK(CreateIoCompletionPort(s, port, 9, 0) == NULL && GetLastError() == ERROR_INVALID_PARAMETER,
+          "binding a handle twice -> ERROR_INVALID_PARAMETER (documented)");
+    SetLastError(0);
+    CHECK(WaitForSingleObject(port, 0) == WAIT_FAILED && GetLastError() == ERROR_INVALID_HANDLE,
+          "a completion port is not waitable -> WAIT_FAILED + ERROR_INVALID_HANDLE");
+    CHECK(CloseHandle(s) && CloseHandle(port), "closing the handle and the port");
+    port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
+    CHECK(port != NULL && CloseHandle(port), "CreateIoCompletionPort(INVALID_HANDLE_VALUE): a lone port");
+}
+
 int _tmain(int argc, LPTSTR argv[])
 {
     if (argc > 1 && _tcscmp(argv[1], _T("--print-args")) == 0) {
@@ -1704,6 +2013,9 @@ int _tmain(int argc, LPTSTR argv[])
     test_threads();
     test_wait_multiple();
     test_events();
+    test_overlapped_connect_and_io();
+    test_overlapped_transact_and_nowait();
+    test_completion_ports();
     test_performance_counter();
     test_temp_files();
     test_cancel();

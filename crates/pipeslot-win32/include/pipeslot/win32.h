@@ -5,10 +5,8 @@
  * GetLastError codes follow docs/win32-semantics.md (S1..S157).
  *
  * NOT YET PROVIDED (absent, not stubbed; programs using them do not link):
- *   overlapped   -- any non-NULL OVERLAPPED gives ERROR_NOT_SUPPORTED (50);
- *                   FILE_FLAG_OVERLAPPED is accepted but handles stay
- *                   synchronous (CancelIoEx with an OVERLAPPED finds
- *                   nothing: ERROR_NOT_FOUND)
+ *   overlapped   -- on mailslots, files and standard handles
+ *                   (ERROR_NOT_SUPPORTED); ReadFileEx/WriteFileEx, APCs
  *   threads      -- CREATE_SUSPENDED (ERROR_NOT_SUPPORTED), ResumeThread,
  *                   ExitThread, GetCurrentThreadId
  *
@@ -78,6 +76,7 @@ typedef uint32_t UINT;
 typedef int64_t LONGLONG;
 typedef uint64_t ULONGLONG;
 typedef uintptr_t ULONG_PTR;
+typedef ULONG_PTR *PULONG_PTR;
 typedef uintptr_t DWORD_PTR;
 typedef void VOID;
 typedef void *PVOID;
@@ -306,8 +305,9 @@ BOOL WINAPI CreatePipe(PHANDLE hReadPipe, PHANDLE hWritePipe,
    (S150); file: TRUE with 0 bytes at end of file; otherwise
    *lpNumberOfBytesRead = 0 on failure (S69); write end, mailslot writer or
    file without GENERIC_READ: ERROR_ACCESS_DENIED (S132, S154); an
-   lpOverlapped given with an anonymous pipe is ignored (S137); with other
-   handles: ERROR_NOT_SUPPORTED. */
+   lpOverlapped given with an anonymous pipe is ignored (S137); with a
+   named-pipe handle see "Overlapped I/O"; with other handles:
+   ERROR_NOT_SUPPORTED. */
 BOOL WINAPI ReadFile(HANDLE hFile, LPVOID lpBuffer, DWORD nNumberOfBytesToRead,
                      LPDWORD lpNumberOfBytesRead, LPOVERLAPPED lpOverlapped);
 /* Writes to a pipe write end, named-pipe end, mailslot writer, file or
@@ -316,8 +316,9 @@ BOOL WINAPI ReadFile(HANDLE hFile, LPVOID lpBuffer, DWORD nNumberOfBytesToRead,
    PIPE_NOWAIT and no room: TRUE with *written = 0 (S77); no reader left:
    FALSE + ERROR_NO_DATA, never SIGPIPE (S129, S81); read end, mailslot or
    file without GENERIC_WRITE: ERROR_ACCESS_DENIED (S132, S153); an
-   lpOverlapped given with an anonymous pipe is ignored (S137); with other
-   handles: ERROR_NOT_SUPPORTED. */
+   lpOverlapped given with an anonymous pipe is ignored (S137); with a
+   named-pipe handle see "Overlapped I/O"; with other handles:
+   ERROR_NOT_SUPPORTED. */
 BOOL WINAPI WriteFile(HANDLE hFile, LPCVOID lpBuffer, DWORD nNumberOfBytesToWrite,
                       LPDWORD lpNumberOfBytesWritten, LPOVERLAPPED lpOverlapped);
 /* Copies queued bytes of a pipe read end or named-pipe end without
@@ -352,16 +353,17 @@ HANDLE WINAPI GetStdHandle(DWORD nStdHandle);
    existing instances', or FILE_FLAG_FIRST_PIPE_INSTANCE on an existing
    name: ERROR_ACCESS_DENIED (S23, S25). Listens at once (S29). On success
    sets ERROR_SUCCESS for the first instance, ERROR_ALREADY_EXISTS for a
-   later one (S20). FILE_FLAG_OVERLAPPED, WRITE_DAC, ACCESS_SYSTEM_SECURITY
-   accepted and ignored; nDefaultTimeOut 0 = 50 ms (S16). */
+   later one (S20). FILE_FLAG_OVERLAPPED makes an overlapped handle (see
+   "Overlapped I/O"); WRITE_DAC, ACCESS_SYSTEM_SECURITY accepted and
+   ignored; nDefaultTimeOut 0 = 50 ms (S16). */
 HANDLE WINAPI CreateNamedPipeA(LPCSTR lpName, DWORD dwOpenMode, DWORD dwPipeMode,
                                DWORD nMaxInstances, DWORD nOutBufferSize, DWORD nInBufferSize,
                                DWORD nDefaultTimeOut, LPSECURITY_ATTRIBUTES lpSecurityAttributes);
 /* Waits for a client (S41, S44); already connected: FALSE +
    ERROR_PIPE_CONNECTED, usable (S42); client gone: ERROR_NO_DATA (S43);
    PIPE_NOWAIT and none: ERROR_PIPE_LISTENING (S47); client handle:
-   ERROR_INVALID_FUNCTION (S34); lpOverlapped non-NULL, or an instance
-   inherited from the parent: ERROR_NOT_SUPPORTED. */
+   ERROR_INVALID_FUNCTION (S34); lpOverlapped: see "Overlapped I/O";
+   an instance inherited from the parent: ERROR_NOT_SUPPORTED. */
 BOOL WINAPI ConnectNamedPipe(HANDLE hNamedPipe, LPOVERLAPPED lpOverlapped);
 /* Ends the connection, discarding unread data (S49-S53); again:
    ERROR_PIPE_NOT_CONNECTED (S51); client handle: ERROR_INVALID_FUNCTION. */
@@ -390,8 +392,7 @@ BOOL WINAPI FlushFileBuffers(HANDLE hFile);
 /* Writes one request message, reads one reply (S109-S119): byte pipe or
    byte read mode ERROR_BAD_PIPE (S109, S110); unread data waiting
    ERROR_PIPE_BUSY (S111); longer reply FALSE + ERROR_MORE_DATA with
-   *lpBytesRead = bytes copied (S113); lpOverlapped non-NULL:
-   ERROR_NOT_SUPPORTED. */
+   *lpBytesRead = bytes copied (S113); lpOverlapped: see "Overlapped I/O". */
 BOOL WINAPI TransactNamedPipe(HANDLE hNamedPipe, LPVOID lpInBuffer, DWORD nInBufferSize,
                               LPVOID lpOutBuffer, DWORD nOutBufferSize, LPDWORD lpBytesRead,
                               LPOVERLAPPED lpOverlapped);
@@ -440,6 +441,78 @@ BOOL WINAPI GetNamedPipeServerProcessId(HANDLE Pipe, PULONG ServerProcessId);
    too small: ERROR_INSUFFICIENT_BUFFER. */
 BOOL WINAPI GetNamedPipeClientComputerNameA(HANDLE Pipe, LPSTR ClientComputerName,
                                             ULONG ClientComputerNameLength);
+
+/* ---- Overlapped I/O and completion ports (S45, S46, S54, S55, S68,
+   S72, S77, S83, S84, S160-S172) ----------------------------------------
+
+   Named-pipe handles created or opened with FILE_FLAG_OVERLAPPED run
+   ReadFile, WriteFile, ConnectNamedPipe and TransactNamedPipe with an
+   OVERLAPPED as Windows does:
+   - the call sets Internal to STATUS_PENDING and resets hEvent (hEvent
+     NULL: the handle itself, S163);
+   - it completes at once: TRUE (*count set), Internal/InternalHigh set,
+     the event set, a packet queued if the handle is bound to a port
+     (S160); a message read that does not fit: FALSE + ERROR_MORE_DATA,
+     *count 0, also a completion (S161, S68);
+   - it fails at once (S55, S162; ERROR_PIPE_CONNECTED, S45): FALSE + the
+     error, Internal stays STATUS_PENDING, no event, no packet;
+   - otherwise FALSE + ERROR_IO_PENDING; the operation completes later on
+     the library's driver thread (no thread per operation), failures
+     included (S83: ERROR_BROKEN_PIPE when the peer closes; S54, S167:
+     ERROR_PIPE_NOT_CONNECTED on a disconnect).
+   An OVERLAPPED given for a handle opened without FILE_FLAG_OVERLAPPED:
+   the call is synchronous, then its result goes into the OVERLAPPED and
+   its event is set. The caller keeps the OVERLAPPED and the buffers valid
+   until completion. A cancelled write whose bytes all went stays
+   delivered (Windows withdraws its unread bytes, S75). */
+#define STATUS_PENDING ((DWORD)0x00000103L)
+#define HasOverlappedIoCompleted(lpOverlapped) \
+    (((DWORD)(lpOverlapped)->Internal) != STATUS_PENDING)
+#define ERROR_ABANDONED_WAIT_0 735L
+
+typedef struct _OVERLAPPED_ENTRY {
+    ULONG_PTR lpCompletionKey;
+    LPOVERLAPPED lpOverlapped;
+    ULONG_PTR Internal;
+    DWORD dwNumberOfBytesTransferred;
+} OVERLAPPED_ENTRY, *LPOVERLAPPED_ENTRY;
+
+/* The result of an overlapped operation (S164): TRUE + count, or FALSE +
+   its error (ERROR_MORE_DATA with the count, S68); pending: FALSE +
+   ERROR_IO_INCOMPLETE with bWait FALSE, else waits for the operation
+   itself (its event is left as the completion set it). NULL lpOverlapped:
+   ERROR_INVALID_PARAMETER. */
+BOOL WINAPI GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped,
+                                LPDWORD lpNumberOfBytesTransferred, BOOL bWait);
+/* Cancels the overlapped operations the calling thread started on the
+   handle: they complete with ERROR_OPERATION_ABORTED (S165); TRUE even if
+   there were none (S166). */
+BOOL WINAPI CancelIo(HANDLE hFile);
+/* FileHandle INVALID_HANDLE_VALUE (ExistingCompletionPort NULL): a new
+   port. Otherwise binds the named-pipe or mailslot handle with
+   CompletionKey to ExistingCompletionPort (returned) or to a new port
+   (S169); a handle binds once (again: ERROR_INVALID_PARAMETER).
+   NumberOfConcurrentThreads is ignored. NULL on failure. */
+HANDLE WINAPI CreateIoCompletionPort(HANDLE FileHandle, HANDLE ExistingCompletionPort,
+                                     ULONG_PTR CompletionKey, DWORD NumberOfConcurrentThreads);
+/* The next packet, FIFO (S169, S170): TRUE for a success or a posted
+   packet; FALSE + the operation's error for a failed one (count, key and
+   OVERLAPPED filled); timeout: FALSE + WAIT_TIMEOUT, *lpOverlapped NULL;
+   the port's handle closed under the wait: ERROR_ABANDONED_WAIT_0. */
+BOOL WINAPI GetQueuedCompletionStatus(HANDLE CompletionPort, LPDWORD lpNumberOfBytesTransferred,
+                                      PULONG_PTR lpCompletionKey, LPOVERLAPPED *lpOverlapped,
+                                      DWORD dwMilliseconds);
+/* Up to ulCount packets at once (waiting for the first); each entry's
+   Internal is the operation's NTSTATUS. Timeout: FALSE + WAIT_TIMEOUT.
+   fAlertable is ignored (no APCs). */
+BOOL WINAPI GetQueuedCompletionStatusEx(HANDLE CompletionPort,
+                                        LPOVERLAPPED_ENTRY lpCompletionPortEntries,
+                                        ULONG ulCount, PULONG ulNumEntriesRemoved,
+                                        DWORD dwMilliseconds, BOOL fAlertable);
+/* Queues a packet (count, key, OVERLAPPED pointer never dereferenced),
+   dequeued as TRUE (S170). */
+BOOL WINAPI PostQueuedCompletionStatus(HANDLE CompletionPort, DWORD dwNumberOfBytesTransferred,
+                                       ULONG_PTR dwCompletionKey, LPOVERLAPPED lpOverlapped);
 
 /* ---- Mailslots (S139-S157) --------------------------------------------- */
 
@@ -534,9 +607,11 @@ BOOL WINAPI GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode);
 /* Cancels the blocking ConnectNamedPipe/ReadFile/WriteFile/
    TransactNamedPipe/FlushFileBuffers calls under way on a named-pipe
    handle, or the ReadFile calls under way on a mailslot: they fail with
-   ERROR_OPERATION_ABORTED (S41); nothing under way or lpOverlapped
-   non-NULL: ERROR_NOT_FOUND; other handles (a mailslot writer included):
-   ERROR_INVALID_HANDLE. */
+   ERROR_OPERATION_ABORTED (S41); with lpOverlapped NULL every overlapped
+   operation on the handle too, with lpOverlapped that one only (S166);
+   they complete with ERROR_OPERATION_ABORTED (S165). Nothing under way
+   (or that OVERLAPPED not pending): ERROR_NOT_FOUND; other handles (a
+   mailslot writer included): ERROR_INVALID_HANDLE. */
 BOOL WINAPI CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped);
 /* Cancels the blocking named-pipe call or mailslot read (as CancelIoEx
    lists) the thread is in, with every other call under way on that

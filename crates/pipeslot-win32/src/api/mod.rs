@@ -4,6 +4,7 @@
 #![allow(unsafe_code)]
 
 pub mod file;
+pub mod io;
 pub mod mailslot;
 pub mod named_pipe;
 pub mod pipe;

@@ -80,6 +80,7 @@ use pipeslot::pipe::{
 };
 use pipeslot::{MailslotName, PipeName};
 
+use super::io::{overlapped_call, Buffer, Call};
 use super::{buffer, buffer_mut, c_string, store};
 use crate::error::{code_of, code_of_io, ffi_call, set_last_error, Win32Result};
 use crate::handles::{
@@ -198,7 +199,17 @@ pub unsafe extern "C" fn ConnectNamedPipe(
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         if !lpOverlapped.is_null() {
-            return Err(ERROR_NOT_SUPPORTED);
+            // SAFETY: the caller keeps the OVERLAPPED valid until the
+            // operation completes (Win32's contract).
+            return unsafe {
+                overlapped_call(
+                    &entry.object,
+                    Call::Connect,
+                    lpOverlapped,
+                    std::ptr::null_mut(),
+                    |_| ConnectNamedPipe(hNamedPipe, std::ptr::null_mut()),
+                )
+            };
         }
         let _blocking = Blocking::new(&entry.object)?;
         handle.server().connect().map_err(|e| match code_of(&e) {
@@ -349,7 +360,31 @@ pub unsafe extern "C" fn TransactNamedPipe(
         unsafe { store(lpBytesRead, 0) };
         let entry = handles::lookup(hNamedPipe)?;
         if !lpOverlapped.is_null() {
-            return Err(ERROR_NOT_SUPPORTED);
+            if !matches!(
+                &*entry.object,
+                Object::PipeServer(_) | Object::PipeConnection(_)
+            ) {
+                return Err(ERROR_INVALID_HANDLE);
+            }
+            let call = Call::Transact(
+                Buffer::new(lpInBuffer, nInBufferSize)?,
+                Buffer::new(lpOutBuffer, nOutBufferSize)?,
+            );
+            // SAFETY: the caller keeps the buffers and the OVERLAPPED
+            // valid until the operation completes (Win32's contract).
+            return unsafe {
+                overlapped_call(&entry.object, call, lpOverlapped, lpBytesRead, |count| {
+                    TransactNamedPipe(
+                        hNamedPipe,
+                        lpInBuffer,
+                        nInBufferSize,
+                        lpOutBuffer,
+                        nOutBufferSize,
+                        count,
+                        std::ptr::null_mut(),
+                    )
+                })
+            };
         }
         // SAFETY: valid for the given sizes by the caller's contract.
         let (request, reply) = unsafe {

@@ -32,10 +32,10 @@ use pipeslot::anon::AnonPipeInfo;
 use pipeslot::pipe::{PeekInfo, PipeInfo};
 
 use pipeslot::error::win32::{
-    ERROR_ACCESS_DENIED, ERROR_INVALID_HANDLE, ERROR_INVALID_PARAMETER, ERROR_NOT_SUPPORTED,
-    ERROR_NO_DATA,
+    ERROR_ACCESS_DENIED, ERROR_INVALID_HANDLE, ERROR_INVALID_PARAMETER, ERROR_NO_DATA,
 };
 
+use super::io::{overlapped_call, Buffer, Call};
 use super::named_pipe::message_result;
 use super::{buffer, buffer_mut, store};
 use crate::error::{code_of, code_of_io, ffi_call, Win32Result};
@@ -133,7 +133,26 @@ pub unsafe extern "C" fn ReadFile(
         let entry = handles::lookup(hFile)?;
         // S137: an anonymous pipe ignores the OVERLAPPED.
         if !lpOverlapped.is_null() && !anonymous(&entry.object) {
-            return Err(ERROR_NOT_SUPPORTED);
+            let call = Call::Read(Buffer::new(lpBuffer, nNumberOfBytesToRead)?);
+            // SAFETY: the caller keeps the buffer and the OVERLAPPED valid
+            // until the operation completes (Win32's contract).
+            return unsafe {
+                overlapped_call(
+                    &entry.object,
+                    call,
+                    lpOverlapped,
+                    lpNumberOfBytesRead,
+                    |count| {
+                        ReadFile(
+                            hFile,
+                            lpBuffer,
+                            nNumberOfBytesToRead,
+                            count,
+                            std::ptr::null_mut(),
+                        )
+                    },
+                )
+            };
         }
         // SAFETY: valid for `nNumberOfBytesToRead` bytes by contract.
         let buf = unsafe { buffer_mut(lpBuffer, nNumberOfBytesToRead)? };
@@ -176,6 +195,7 @@ pub unsafe extern "C" fn ReadFile(
             Object::Process(_)
             | Object::ProcessThread(_)
             | Object::Event(_)
+            | Object::Port(_)
             | Object::Thread(_) => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: as above.
@@ -203,7 +223,25 @@ pub unsafe extern "C" fn WriteFile(
         let entry = handles::lookup(hFile)?;
         // S137: an anonymous pipe ignores the OVERLAPPED.
         if !lpOverlapped.is_null() && !anonymous(&entry.object) {
-            return Err(ERROR_NOT_SUPPORTED);
+            let call = Call::Write(Buffer::new(lpBuffer, nNumberOfBytesToWrite)?);
+            // SAFETY: as for ReadFile.
+            return unsafe {
+                overlapped_call(
+                    &entry.object,
+                    call,
+                    lpOverlapped,
+                    lpNumberOfBytesWritten,
+                    |count| {
+                        WriteFile(
+                            hFile,
+                            lpBuffer,
+                            nNumberOfBytesToWrite,
+                            count,
+                            std::ptr::null_mut(),
+                        )
+                    },
+                )
+            };
         }
         // SAFETY: valid for `nNumberOfBytesToWrite` bytes by contract.
         let data = unsafe { buffer(lpBuffer, nNumberOfBytesToWrite)? };
@@ -248,6 +286,7 @@ pub unsafe extern "C" fn WriteFile(
             Object::Process(_)
             | Object::ProcessThread(_)
             | Object::Event(_)
+            | Object::Port(_)
             | Object::Thread(_) => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: as above.

@@ -195,6 +195,7 @@ pub(crate) fn signal_of(handle: HANDLE) -> Result<Arc<Signal>, DWORD> {
         | Object::File(_)
         | Object::MailslotWriter(_)
         | Object::StdStream(_) => always_signaled(),
+        Object::Port(_) => return Err(ERROR_INVALID_HANDLE),
     })
 }
 

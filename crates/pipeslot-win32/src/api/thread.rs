@@ -138,10 +138,15 @@ pub unsafe extern "C" fn CancelIoEx(hFile: HANDLE, lpOverlapped: *mut OVERLAPPED
     ffi_call(FALSE, || {
         let entry = handles::lookup(hFile)?;
         let canceller = thread::canceller(&entry.object).ok_or(ERROR_INVALID_HANDLE)?;
-        if !lpOverlapped.is_null() || !thread::busy(&entry.object) {
+        // S166: the overlapped operation of `lpOverlapped`, or all of them.
+        let cancelled = super::io::cancel_overlapped(&entry.object, lpOverlapped);
+        if lpOverlapped.is_null() && thread::busy(&entry.object) {
+            canceller.cancel();
+            return Ok(TRUE);
+        }
+        if cancelled == 0 {
             return Err(ERROR_NOT_FOUND);
         }
-        canceller.cancel();
         Ok(TRUE)
     })
 }

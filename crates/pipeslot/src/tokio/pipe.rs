@@ -447,6 +447,29 @@ macro_rules! connected_end {
                     .await
             }
 
+            /// [`recv_msg`](Self::recv_msg) without waiting: `Ok(None)` when
+            /// nothing is queued. It looks at the connection itself, not at
+            /// the reactor's readiness, so data that arrived before the
+            /// reactor noticed it is found (what an overlapped ReadFile
+            /// that completes at once needs, S160).
+            pub fn try_recv_msg(&self, buf: &mut [u8]) -> Result<Option<MessageRead>> {
+                let reactor = self.io("reading from a pipe")?;
+                self.end().readable()?;
+                let read_mode = self.end().modes().0;
+                let read = poll_once(reactor.conn().read_with(
+                    buf,
+                    read_mode,
+                    true,
+                    &Waiter::Reactor(&reactor),
+                ));
+                match read {
+                    Some(Ok(read)) => Ok(Some(read)),
+                    Some(Err(e)) if e.kind() == ErrorKind::NoData => Ok(None),
+                    Some(Err(e)) => Err(e),
+                    None => Ok(None),
+                }
+            }
+
             /// One whole message (on a byte pipe: what is available) of at
             /// most `limit` bytes; a longer one is refused with
             /// [`ErrorKind::MessageTooLarge`] without buffering the rest
