@@ -139,7 +139,9 @@ impl PipeConnectionHandle {
 /// `CancelSynchronousIo` and `CloseHandle`, as for named-pipe handles).
 #[derive(Debug)]
 pub(crate) struct MailslotHandle {
-    pub(crate) slot: Mailslot,
+    /// The reading end; its async face (registered with the driver's
+    /// reactor) serves overlapped reads.
+    pub(crate) reader: pipeslot::tokio::Mailslot,
     /// Blocking reads under way on this handle (for `CancelIoEx`).
     pub(crate) busy: Busy,
     /// Its signal and overlapped operations.
@@ -147,13 +149,20 @@ pub(crate) struct MailslotHandle {
 }
 
 impl MailslotHandle {
-    /// A new handle's object for `slot`, with no read under way.
-    pub(crate) fn new(slot: Mailslot) -> Box<Self> {
-        Box::new(MailslotHandle {
-            slot,
+    /// A new handle's object for `slot`, with no read under way; its
+    /// handle takes overlapped reads (as Windows' mailslot handles do).
+    pub(crate) fn new(slot: Mailslot) -> Win32Result<Box<Self>> {
+        let reader = crate::overlapped::async_mailslot(slot)?;
+        Ok(Box::new(MailslotHandle {
+            reader,
             busy: Busy::default(),
-            io: HandleIo::new(false),
-        })
+            io: HandleIo::new(true),
+        }))
+    }
+
+    /// The reading end, for the blocking calls.
+    pub(crate) fn slot(&self) -> &Mailslot {
+        self.reader.as_std()
     }
 }
 

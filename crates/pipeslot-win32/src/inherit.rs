@@ -163,7 +163,7 @@ fn describe(object: &Object) -> Option<(ObjectState, Vec<RawFd>, Vec<OwnedFd>)> 
         Object::PipeServer(handle) => pipe(handle.server().handoff(), handle.outbound),
         Object::PipeConnection(handle) => pipe(handle.conn().handoff(), handle.can_set_state),
         Object::Mailslot(handle) => {
-            let handoff = handle.slot.handoff().ok()?;
+            let handoff = handle.slot().handoff().ok()?;
             let fds = vec![handoff.socket.as_raw_fd(), handoff.lock.as_raw_fd()];
             Some((
                 ObjectState::Mailslot(handoff.state),
@@ -355,7 +355,7 @@ fn adopt(entry: Entry) -> Result<Object, String> {
                 lock,
             })
             .map_err(|e| e.to_string())?;
-            Object::Mailslot(MailslotHandle::new(slot))
+            Object::Mailslot(MailslotHandle::new(slot).map_err(|code| format!("error {code}"))?)
         }
         ObjectState::MailslotWriter {
             name,

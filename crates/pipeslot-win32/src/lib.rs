@@ -71,7 +71,8 @@
 //!
 //! - **Overlapped I/O** (`overlapped`, [`api::io`]): on named-pipe
 //!   handles made with FILE_FLAG_OVERLAPPED, `ReadFile`, `WriteFile`,
-//!   `ConnectNamedPipe` and `TransactNamedPipe` complete at once or go
+//!   `ConnectNamedPipe` and `TransactNamedPipe` (and `ReadFile` on a
+//!   mailslot) complete at once or go
 //!   pending (ERROR_IO_PENDING) and complete on one driver thread running
 //!   the library's async calls (`driver`; no thread per operation);
 //!   `GetOverlappedResult`, `HasOverlappedIoCompleted`, `CancelIo`,
@@ -82,7 +83,7 @@
 //!
 //! ## Not provided
 //!
-//! Overlapped I/O on mailslots, files and standard handles
+//! Overlapped I/O on files, standard handles and mailslot writers
 //! (ERROR_NOT_SUPPORTED); ReadFileEx/WriteFileEx and APCs. The header
 //! lists what else is absent (CREATE_SUSPENDED, ...).
 #![deny(unsafe_code)]

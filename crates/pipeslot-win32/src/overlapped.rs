@@ -366,6 +366,16 @@ pub(crate) fn async_client(
     pipeslot::tokio::NamedPipeClient::from_std(conn).map_err(|e| crate::error::code_of(&e))
 }
 
+/// The async face of a mailslot's reading end, registered with the
+/// driver's reactor.
+pub(crate) fn async_mailslot(
+    slot: pipeslot::mailslot::Mailslot,
+) -> Win32Result<pipeslot::tokio::Mailslot> {
+    let driver = crate::driver::handle().ok_or(ERROR_NOT_ENOUGH_MEMORY)?;
+    let _context = driver.enter();
+    pipeslot::tokio::Mailslot::from_std(slot).map_err(|e| crate::error::code_of(&e))
+}
+
 /// Where an operation's completion goes: the event or the handle's
 /// signal, and the port.
 struct Target {

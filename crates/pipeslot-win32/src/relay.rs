@@ -115,7 +115,7 @@ fn waiting(object: &Object) -> Result<bool, ()> {
         Object::PipeServer(handle) => handle.server().peek(&mut []),
         Object::PipeConnection(handle) => handle.conn().peek(&mut []),
         Object::Mailslot(handle) => {
-            return match handle.slot.info() {
+            return match handle.slot().info() {
                 Ok(info) => Ok(info.next_size.is_some()),
                 Err(_) => Err(()),
             };
@@ -134,7 +134,7 @@ fn read(object: &Object, buf: &mut [u8]) -> Result<usize, ()> {
     let read = match object {
         Object::PipeServer(handle) => handle.server().read_message(buf),
         Object::PipeConnection(handle) => handle.conn().read_message(buf),
-        Object::Mailslot(handle) => return handle.slot.read(buf).map_err(drop),
+        Object::Mailslot(handle) => return handle.slot().read(buf).map_err(drop),
         _ => return Err(()),
     };
     read.map(|read| read.bytes).map_err(drop)

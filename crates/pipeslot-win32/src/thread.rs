@@ -164,7 +164,7 @@ pub(crate) fn canceller(object: &Object) -> Option<CallCanceller> {
     match object {
         Object::PipeServer(handle) => Some(CallCanceller::Pipe(handle.server().canceller())),
         Object::PipeConnection(handle) => Some(CallCanceller::Pipe(handle.conn().canceller())),
-        Object::Mailslot(handle) => Some(CallCanceller::Mailslot(handle.slot.canceller())),
+        Object::Mailslot(handle) => Some(CallCanceller::Mailslot(handle.slot().canceller())),
         _ => None,
     }
 }

@@ -1980,6 +1980,39 @@ static void test_completion_ports(void)
     CHECK(port != NULL && CloseHandle(port), "CreateIoCompletionPort(INVALID_HANDLE_VALUE): a lone port");
 }
 
+static void test_overlapped_mailslot(void)
+{
+    OVERLAPPED ov;
+    HANDLE slot, w;
+    DWORD n = 0;
+    char buf[64];
+    ov_init(&ov, TRUE);
+    slot = CreateMailslotA("\\\\.\\mailslot\\conformance\\overlapped", 0, MAILSLOT_WAIT_FOREVER, NULL);
+    w = CreateFileA("\\\\.\\mailslot\\conformance\\overlapped", GENERIC_WRITE, FILE_SHARE_READ, NULL,
+                    OPEN_EXISTING, 0, NULL);
+    SetLastError(0);
+    CHECK(pending(ReadFile(slot, buf, sizeof buf, NULL, &ov)) && WaitForSingleObject(ov.hEvent, 0) == WAIT_TIMEOUT,
+          "S147 an overlapped mailslot ReadFile with nothing queued goes pending");
+    CHECK(WriteFile(w, "m1", 2, &n, NULL) && GetOverlappedResult(slot, &ov, &n, TRUE) && n == 2
+              && memcmp(buf, "m1", 2) == 0,
+          "S147 a message completes it");
+    WriteFile(w, "m2!", 3, &n, NULL);
+    CHECK(ReadFile(slot, buf, sizeof buf, &n, &ov) && n == 3, "S160 a queued message completes at once");
+    SetLastError(0);
+    CHECK(pending(ReadFile(slot, buf, sizeof buf, NULL, &ov)) && CancelIoEx(slot, &ov)
+              && !GetOverlappedResult(slot, &ov, &n, TRUE) && GetLastError() == ERROR_OPERATION_ABORTED,
+          "S165 a cancelled mailslot read: ERROR_OPERATION_ABORTED");
+    CHECK(WriteFile(w, "m3", 2, &n, NULL) && ReadFile(slot, buf, sizeof buf, &n, &ov) && n == 2,
+          "the cancelled read took no message");
+    SetMailslotInfo(slot, 0);
+    SetLastError(0);
+    CHECK(!ReadFile(slot, buf, sizeof buf, &n, &ov) && GetLastError() == ERROR_SEM_TIMEOUT,
+          "S145 S162 read timeout 0, empty: ERROR_SEM_TIMEOUT at once");
+    CloseHandle(w);
+    CloseHandle(slot);
+    CloseHandle(ov.hEvent);
+}
+
 int _tmain(int argc, LPTSTR argv[])
 {
     if (argc > 1 && _tcscmp(argv[1], _T("--print-args")) == 0) {
@@ -2016,6 +2049,7 @@ int _tmain(int argc, LPTSTR argv[])
     test_overlapped_connect_and_io();
     test_overlapped_transact_and_nowait();
     test_completion_ports();
+    test_overlapped_mailslot();
     test_performance_counter();
     test_temp_files();
     test_cancel();

@@ -5,7 +5,7 @@
  * GetLastError codes follow docs/win32-semantics.md (S1..S157).
  *
  * NOT YET PROVIDED (absent, not stubbed; programs using them do not link):
- *   overlapped   -- on mailslots, files and standard handles
+ *   overlapped   -- on files, standard handles and mailslot writers
  *                   (ERROR_NOT_SUPPORTED); ReadFileEx/WriteFileEx, APCs
  *   threads      -- CREATE_SUSPENDED (ERROR_NOT_SUPPORTED), ResumeThread,
  *                   ExitThread, GetCurrentThreadId
@@ -447,7 +447,8 @@ BOOL WINAPI GetNamedPipeClientComputerNameA(HANDLE Pipe, LPSTR ClientComputerNam
 
    Named-pipe handles created or opened with FILE_FLAG_OVERLAPPED run
    ReadFile, WriteFile, ConnectNamedPipe and TransactNamedPipe with an
-   OVERLAPPED as Windows does:
+   OVERLAPPED as Windows does, and so does ReadFile on every mailslot
+   handle (CreateMailslotA; the read timeout applies, S145-S147):
    - the call sets Internal to STATUS_PENDING and resets hEvent (hEvent
      NULL: the handle itself, S163);
    - it completes at once: TRUE (*count set), Internal/InternalHigh set,

@@ -10,8 +10,10 @@
 //!   opened (`CreateFileA`) with FILE_FLAG_OVERLAPPED run overlapped
 //!   operations. On a handle opened without it, an OVERLAPPED makes the
 //!   call synchronous, then stores its result in the OVERLAPPED and sets
-//!   its event, as Windows does. Anonymous pipes ignore it (S137). Files,
-//!   standard handles and mailslots: ERROR_NOT_SUPPORTED.
+//!   its event, as Windows does. A mailslot's reading end takes
+//!   overlapped ReadFile (its handles are overlapped, as on Windows; the
+//!   read timeout applies). Anonymous pipes ignore the OVERLAPPED (S137).
+//!   Files, standard handles and mailslot writers: ERROR_NOT_SUPPORTED.
 //! - **`*lpNumberOfBytes`** of a call that goes pending is 0; of one that
 //!   completes at once, the count (0 for ERROR_MORE_DATA, S68 — the count
 //!   is in `InternalHigh` and from `GetOverlappedResult`).
@@ -438,6 +440,12 @@ async fn perform(object: &Object, call: Call) -> Outcome {
                 }
                 Call::Connect => Outcome::failed(pipeslot::error::win32::ERROR_INVALID_FUNCTION),
             }
+        }
+        // S145-S150: the read timeout applies; a message longer than the
+        // buffer stays queued (ERROR_INSUFFICIENT_BUFFER).
+        (Object::Mailslot(handle), Call::Read(mut buf)) => {
+            // SAFETY: see `Buffer`.
+            outcome(handle.reader.recv(unsafe { buf.slice() }).await)
         }
         _ => Outcome::failed(ERROR_NOT_SUPPORTED),
     }

@@ -188,7 +188,7 @@ pub unsafe extern "C" fn ReadFile(
                 };
             }
             // S145-S150: ERROR_SEM_TIMEOUT, ERROR_INSUFFICIENT_BUFFER.
-            Object::Mailslot(handle) => handle.slot.read(buf).map_err(|e| code_of(&e))?,
+            Object::Mailslot(handle) => handle.slot().read(buf).map_err(|e| code_of(&e))?,
             Object::MailslotWriter(_) => return Err(ERROR_ACCESS_DENIED), // S154
             Object::File(handle) if handle.read => read_file(&handle.file, buf)?,
             Object::File(_) => return Err(ERROR_ACCESS_DENIED),
