@@ -49,6 +49,13 @@
 //!   `ClientServer.h`; they speak the wire records of
 //!   `pipeslot_proto::classic`, so they interoperate with the Rust
 //!   `pipeslot server`, `client` and `bcast`.
+//! - **Windows-style servers** (`examples/`): `serverOV.c` (one thread,
+//!   N overlapped instances, an event each, WaitForMultipleObjects) and
+//!   `serverCP.c` (a completion port and a pool of threads), speaking the
+//!   classic records; `tests/c_servers.rs` has each serve the blocking
+//!   `clientNP` (several processes) and `tests/ovclient.c` (many
+//!   overlapped clients) at once. Interlocked* and critical sections are
+//!   inline in the header.
 //! - **Tests**: `tests/conformance.c` and `examples/redirect.c`, compiled
 //!   with `cc` and run by `cargo test` (`tests/c_programs.rs`); the
 //!   conformance program gets a `PIPESLOT_ROOT` of its own.

@@ -22,6 +22,7 @@
 #define GetNamedPipeClientComputerName GetNamedPipeClientComputerNameA
 #define CreateMailslot CreateMailslotA
 #define FormatMessage FormatMessageA
+#define CreateEvent CreateEventA
 #define DeleteFile DeleteFileA
 #define GetTempFileName GetTempFileNameA
 typedef STARTUPINFOA STARTUPINFO;

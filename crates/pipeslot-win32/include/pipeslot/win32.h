@@ -43,6 +43,7 @@
 #ifndef PIPESLOT_WIN32_H
 #define PIPESLOT_WIN32_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -670,6 +671,93 @@ DWORD WINAPI FormatMessageA(DWORD dwFlags, LPCVOID lpSource, DWORD dwMessageId,
 /* Frees a FormatMessageA(FORMAT_MESSAGE_ALLOCATE_BUFFER) buffer; returns
    NULL. */
 HLOCAL WINAPI LocalFree(HLOCAL hMem);
+
+/* ---- Interlocked operations and critical sections (inline) ---------- */
+
+/* Not exports: static inline functions over the compiler's atomics and
+   POSIX mutexes, as the Win32 headers make most of them intrinsics. Every
+   Interlocked* is a full barrier (sequentially consistent) and returns
+   what Windows returns: the new value (Increment, Decrement, Add
+   returns the new value too) or the old one (Exchange,
+   CompareExchange, ExchangeAdd). */
+static inline LONG InterlockedIncrement(LONG volatile *Addend)
+{
+    return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+static inline LONG InterlockedDecrement(LONG volatile *Addend)
+{
+    return __atomic_sub_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+static inline LONG InterlockedExchange(LONG volatile *Target, LONG Value)
+{
+    return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
+}
+static inline LONG InterlockedCompareExchange(LONG volatile *Destination, LONG Exchange,
+                                              LONG Comperand)
+{
+    __atomic_compare_exchange_n(Destination, &Comperand, Exchange, 0, __ATOMIC_SEQ_CST,
+                                __ATOMIC_SEQ_CST);
+    return Comperand;
+}
+static inline LONG InterlockedExchangeAdd(LONG volatile *Addend, LONG Value)
+{
+    return __atomic_fetch_add(Addend, Value, __ATOMIC_SEQ_CST);
+}
+static inline LONG InterlockedAdd(LONG volatile *Addend, LONG Value)
+{
+    return __atomic_add_fetch(Addend, Value, __ATOMIC_SEQ_CST);
+}
+static inline PVOID InterlockedExchangePointer(PVOID volatile *Target, PVOID Value)
+{
+    return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
+}
+static inline PVOID InterlockedCompareExchangePointer(PVOID volatile *Destination, PVOID Exchange,
+                                                      PVOID Comperand)
+{
+    __atomic_compare_exchange_n(Destination, &Comperand, Exchange, 0, __ATOMIC_SEQ_CST,
+                                __ATOMIC_SEQ_CST);
+    return Comperand;
+}
+
+/* A critical section is a recursive mutex, as on Windows: the owning
+   thread may enter it again, and leaves it as often as it entered.
+   TryEnterCriticalSection returns TRUE when it entered. The spin count is
+   accepted and ignored. */
+typedef struct _CRITICAL_SECTION {
+    pthread_mutex_t mutex;
+} CRITICAL_SECTION, *LPCRITICAL_SECTION, *PCRITICAL_SECTION;
+
+static inline void InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+{
+    pthread_mutexattr_t attributes;
+    pthread_mutexattr_init(&attributes);
+    pthread_mutexattr_settype(&attributes, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&lpCriticalSection->mutex, &attributes);
+    pthread_mutexattr_destroy(&attributes);
+}
+static inline BOOL InitializeCriticalSectionAndSpinCount(LPCRITICAL_SECTION lpCriticalSection,
+                                                         DWORD dwSpinCount)
+{
+    (void)dwSpinCount;
+    InitializeCriticalSection(lpCriticalSection);
+    return TRUE;
+}
+static inline void EnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+{
+    pthread_mutex_lock(&lpCriticalSection->mutex);
+}
+static inline BOOL TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+{
+    return pthread_mutex_trylock(&lpCriticalSection->mutex) == 0 ? TRUE : FALSE;
+}
+static inline void LeaveCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+{
+    pthread_mutex_unlock(&lpCriticalSection->mutex);
+}
+static inline void DeleteCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+{
+    pthread_mutex_destroy(&lpCriticalSection->mutex);
+}
 
 #ifdef __cplusplus
 }
