@@ -2013,6 +2013,50 @@ static void test_overlapped_mailslot(void)
     CloseHandle(ov.hEvent);
 }
 
+static LONG shared_counter;
+static CRITICAL_SECTION counter_lock;
+static long plain_counter;
+
+static DWORD WINAPI count_up(LPVOID unused)
+{
+    (void)unused;
+    for (int i = 0; i < 10000; i++) {
+        InterlockedIncrement(&shared_counter);
+        EnterCriticalSection(&counter_lock);
+        EnterCriticalSection(&counter_lock); /* recursive, as on Windows */
+        plain_counter++;
+        LeaveCriticalSection(&counter_lock);
+        LeaveCriticalSection(&counter_lock);
+    }
+    return 0;
+}
+
+static void test_interlocked_and_critical_sections(void)
+{
+    LONG v = 5;
+    HANDLE t[4];
+    CHECK(InterlockedIncrement(&v) == 6 && InterlockedDecrement(&v) == 5,
+          "InterlockedIncrement/Decrement return the new value");
+    CHECK(InterlockedExchange(&v, 9) == 5 && v == 9, "InterlockedExchange returns the old value");
+    CHECK(InterlockedCompareExchange(&v, 1, 8) == 9 && v == 9
+              && InterlockedCompareExchange(&v, 1, 9) == 9 && v == 1,
+          "InterlockedCompareExchange swaps only on a match, returns the old value");
+    CHECK(InterlockedExchangeAdd(&v, 3) == 1 && v == 4, "InterlockedExchangeAdd returns the old value");
+    InitializeCriticalSection(&counter_lock);
+    shared_counter = 0;
+    plain_counter = 0;
+    for (int i = 0; i < 4; i++)
+        t[i] = CreateThread(NULL, 0, count_up, NULL, 0, NULL);
+    WaitForMultipleObjects(4, t, TRUE, INFINITE);
+    CHECK(shared_counter == 40000 && plain_counter == 40000,
+          "Interlocked counts and a critical section protect a counter across 4 threads");
+    CHECK(TryEnterCriticalSection(&counter_lock), "TryEnterCriticalSection of a free section");
+    LeaveCriticalSection(&counter_lock);
+    DeleteCriticalSection(&counter_lock);
+    for (int i = 0; i < 4; i++)
+        CloseHandle(t[i]);
+}
+
 int _tmain(int argc, LPTSTR argv[])
 {
     if (argc > 1 && _tcscmp(argv[1], _T("--print-args")) == 0) {
@@ -2050,6 +2094,7 @@ int _tmain(int argc, LPTSTR argv[])
     test_overlapped_transact_and_nowait();
     test_completion_ports();
     test_overlapped_mailslot();
+    test_interlocked_and_critical_sections();
     test_performance_counter();
     test_temp_files();
     test_cancel();
