@@ -49,6 +49,13 @@
 //!   `ClientServer.h`; they speak the wire records of
 //!   `pipeslot_proto::classic`, so they interoperate with the Rust
 //!   `pipeslot server`, `client` and `bcast`.
+//! - **Unicode** ([`api::wide`]): the W entry points of the A functions
+//!   (`CreateNamedPipeW`, `CreateFileW`, `CallNamedPipeW`,
+//!   `WaitNamedPipeW`, `GetNamedPipeHandleStateW`,
+//!   `GetNamedPipeClientComputerNameW`, `CreateMailslotW`,
+//!   `CreateProcessW`, `DeleteFileW`, `GetTempFileNameW`,
+//!   `FormatMessageW`, `CreateEventW`) with 16-bit WCHAR strings. `tchar.h`
+//!   stays ANSI (no `_UNICODE` build yet).
 //! - **Windows-style servers** (`examples/`): `serverOV.c` (one thread,
 //!   N overlapped instances, an event each, WaitForMultipleObjects) and
 //!   `serverCP.c` (a completion port and a pool of threads), speaking the

@@ -2057,6 +2057,102 @@ static void test_interlocked_and_critical_sections(void)
         CloseHandle(t[i]);
 }
 
+/* A WCHAR copy of an ASCII or UTF-8 (two-byte sequences) string. */
+static WCHAR *W(const char *text, WCHAR *out)
+{
+    int i = 0;
+    const unsigned char *p = (const unsigned char *)text;
+    while (*p) {
+        if (*p >= 0xC0 && p[1]) {
+            out[i++] = (WCHAR)(((p[0] & 0x1F) << 6) | (p[1] & 0x3F));
+            p += 2;
+        } else {
+            out[i++] = *p++;
+        }
+    }
+    out[i] = 0;
+    return out;
+}
+
+static void test_wide_entry_points(void)
+{
+    WCHAR name[128], other[128], wide[256];
+    char narrow[256], command[1024];
+    HANDLE s, c, slot, w;
+    DWORD n = 0, code = 0;
+    STARTUPINFOW si;
+    PROCESS_INFORMATION pi;
+    LPWSTR allocated = NULL;
+
+    s = CreateNamedPipeW(W("\\\\.\\pipe\\conformance\\wide", name), PIPE_ACCESS_DUPLEX, 0, 2, 512, 512, 0, NULL);
+    CHECK(s != INVALID_HANDLE_VALUE, "CreateNamedPipeW");
+    CHECK(WaitNamedPipeW(name, 1000), "WaitNamedPipeW: the instance listens");
+    c = CreateFileA("\\\\.\\pipe\\conformance\\wide", GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+    CHECK(c != INVALID_HANDLE_VALUE && WriteFile(c, "w", 1, &n, NULL) && ReadFile(s, narrow, 8, &n, NULL) && n == 1,
+          "a W name and the same A name are one pipe");
+    CloseHandle(c);
+    CloseHandle(s);
+
+    s = CreateNamedPipeW(W("\\\\.\\pipe\\conformance\\wide-\xc3\xa9t\xc3\xa9", name), PIPE_ACCESS_DUPLEX, 0, 2, 512, 512, 0, NULL);
+    c = CreateFileA("\\\\.\\pipe\\conformance\\wide-\xc3\xa9t\xc3\xa9", GENERIC_READ | GENERIC_WRITE, 0, NULL,
+                    OPEN_EXISTING, 0, NULL);
+    CHECK(s != INVALID_HANDLE_VALUE && c != INVALID_HANDLE_VALUE,
+          "a non-ASCII W name (UTF-16) reaches the UTF-8 A name");
+    CloseHandle(c);
+    slot = CreateNamedPipeW(name, PIPE_ACCESS_DUPLEX, 0, 2, 512, 512, 0, NULL); /* a second instance */
+    c = CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+    CHECK(c != INVALID_HANDLE_VALUE, "CreateFileW of a pipe");
+    CHECK(GetNamedPipeHandleStateW(slot, NULL, &n, NULL, NULL, wide, 256) && n == 2 && wide[0] != 0,
+          "GetNamedPipeHandleStateW gives the client's user name as WCHARs");
+    CHECK(GetNamedPipeClientComputerNameW(slot, wide, sizeof wide) && wide[0] != 0,
+          "GetNamedPipeClientComputerNameW (length in bytes)");
+    CloseHandle(c);
+    CloseHandle(slot);
+    CloseHandle(s);
+    W("\\\\.\\pipe\\conformance\\bad", name);
+    name[20] = 0xD800; /* a lone surrogate */
+    SetLastError(0);
+    CHECK(CreateNamedPipeW(name, PIPE_ACCESS_DUPLEX, 0, 1, 0, 0, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_INVALID_NAME,
+          "a W name that is not UTF-16 -> ERROR_INVALID_NAME");
+
+    slot = CreateMailslotW(W("\\\\.\\mailslot\\conformance\\wide", name), 0, 0, NULL);
+    w = CreateFileW(name, GENERIC_WRITE, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL);
+    CHECK(slot != INVALID_HANDLE_VALUE && w != INVALID_HANDLE_VALUE && WriteFile(w, "hi", 2, &n, NULL)
+              && ReadFile(slot, narrow, sizeof narrow, &n, NULL) && n == 2,
+          "CreateMailslotW and CreateFileW of its writer");
+    CloseHandle(w);
+    CloseHandle(slot);
+
+    n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, ERROR_BROKEN_PIPE, 0,
+                       narrow, sizeof narrow, NULL);
+    CHECK(n > 0 && FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM, NULL, ERROR_BROKEN_PIPE, 0, wide, 256, NULL) == n
+              && memcmp(W(narrow, other), wide, (n + 1) * sizeof(WCHAR)) == 0,
+          "FormatMessageW gives FormatMessageA's text as WCHARs");
+    CHECK(FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_ALLOCATE_BUFFER, NULL, ERROR_BROKEN_PIPE, 0,
+                         (LPWSTR)&allocated, 0, NULL) == n
+              && allocated != NULL && memcmp(allocated, wide, (n + 1) * sizeof(WCHAR)) == 0,
+          "FormatMessageW(FORMAT_MESSAGE_ALLOCATE_BUFFER)");
+    LocalFree(allocated);
+
+    CHECK(GetTempFileNameW(W("/tmp", name), W("pre", other), 0x1A5, wide) == 0x1A5
+              && memcmp(wide, W("/tmp/pre1A5.TMP", name), 16 * sizeof(WCHAR)) == 0,
+          "GetTempFileNameW builds the name in WCHARs");
+
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    snprintf(command, sizeof command, "\"%s\" --exit 7", self);
+    CHECK(CreateProcessW(NULL, W(command, wide), NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)
+              && WaitForSingleObject(pi.hProcess, 10000) == WAIT_OBJECT_0
+              && GetExitCodeProcess(pi.hProcess, &code) && code == 7,
+          "CreateProcessW runs a UTF-16 command line");
+    CloseHandle(pi.hProcess);
+    CloseHandle(pi.hThread);
+    SetLastError(0);
+    CHECK(!DeleteFileW(W("/nonexistent-dir-pipeslot/x", name)) && GetLastError() == ERROR_PATH_NOT_FOUND,
+          "DeleteFileW of a missing directory -> ERROR_PATH_NOT_FOUND");
+}
+
 int _tmain(int argc, LPTSTR argv[])
 {
     if (argc > 1 && _tcscmp(argv[1], _T("--print-args")) == 0) {
@@ -2095,6 +2191,7 @@ int _tmain(int argc, LPTSTR argv[])
     test_completion_ports();
     test_overlapped_mailslot();
     test_interlocked_and_critical_sections();
+    test_wide_entry_points();
     test_performance_counter();
     test_temp_files();
     test_cancel();

@@ -87,6 +87,12 @@ typedef char CHAR;
 typedef char TCHAR;
 typedef const char *LPCSTR;
 typedef char *LPSTR;
+/* WCHAR is a UTF-16 code unit, 16 bits as on Windows (not wchar_t: on
+   Linux wchar_t is 32 bits unless the program is built with
+   -fshort-wchar, which makes L"..." literals WCHAR strings). */
+typedef uint16_t WCHAR;
+typedef const WCHAR *LPCWSTR;
+typedef WCHAR *LPWSTR;
 typedef const char *LPCTSTR;
 typedef char *LPTSTR;
 
@@ -141,6 +147,27 @@ typedef struct _STARTUPINFOA {
     HANDLE hStdOutput;
     HANDLE hStdError;
 } STARTUPINFOA, *LPSTARTUPINFOA;
+
+typedef struct _STARTUPINFOW {
+    DWORD cb;
+    LPWSTR lpReserved;
+    LPWSTR lpDesktop;
+    LPWSTR lpTitle;
+    DWORD dwX;
+    DWORD dwY;
+    DWORD dwXSize;
+    DWORD dwYSize;
+    DWORD dwXCountChars;
+    DWORD dwYCountChars;
+    DWORD dwFillAttribute;
+    DWORD dwFlags;
+    WORD wShowWindow;
+    WORD cbReserved2;
+    LPBYTE lpReserved2;
+    HANDLE hStdInput;
+    HANDLE hStdOutput;
+    HANDLE hStdError;
+} STARTUPINFOW, *LPSTARTUPINFOW;
 
 typedef struct _PROCESS_INFORMATION {
     HANDLE hProcess;
@@ -586,7 +613,7 @@ HANDLE WINAPI CreateEventA(LPSECURITY_ATTRIBUTES lpEventAttributes, BOOL bManual
                            BOOL bInitialState, LPCSTR lpName);
 /* CreateEventA; lpName (UTF-16) must be NULL. */
 HANDLE WINAPI CreateEventW(LPSECURITY_ATTRIBUTES lpEventAttributes, BOOL bManualReset,
-                           BOOL bInitialState, const unsigned short *lpName);
+                           BOOL bInitialState, LPCWSTR lpName);
 /* Signals an event; not an event: ERROR_INVALID_HANDLE. */
 BOOL WINAPI SetEvent(HANDLE hEvent);
 /* Unsignals an event; not an event: ERROR_INVALID_HANDLE. */
@@ -671,6 +698,49 @@ DWORD WINAPI FormatMessageA(DWORD dwFlags, LPCVOID lpSource, DWORD dwMessageId,
 /* Frees a FormatMessageA(FORMAT_MESSAGE_ALLOCATE_BUFFER) buffer; returns
    NULL. */
 HLOCAL WINAPI LocalFree(HLOCAL hMem);
+
+/* ---- Unicode (W) entry points --------------------------------------- */
+
+/* Each is its A function with UTF-16 strings (WCHAR), converted to the
+   UTF-8 pipeslot uses for names: a W name reaches the same pipe, mailslot
+   or file as the A name with the same text. Text that is not UTF-16 (a
+   lone surrogate): ERROR_INVALID_NAME for names and paths,
+   ERROR_INVALID_PARAMETER for a command line or environment block. Sizes
+   of output buffers count WCHARs, except ClientComputerNameLength (bytes,
+   as on Windows). CreateProcessW reads a UTF-16 environment block with
+   CREATE_UNICODE_ENVIRONMENT in dwCreationFlags, an ANSI one otherwise.
+   FormatMessageW with FORMAT_MESSAGE_ALLOCATE_BUFFER returns a malloc'd
+   WCHAR string for LocalFree. */
+#define CREATE_UNICODE_ENVIRONMENT 0x00000400u
+HANDLE WINAPI CreateNamedPipeW(LPCWSTR lpName, DWORD dwOpenMode, DWORD dwPipeMode,
+                               DWORD nMaxInstances, DWORD nOutBufferSize, DWORD nInBufferSize,
+                               DWORD nDefaultTimeOut, LPSECURITY_ATTRIBUTES lpSecurityAttributes);
+HANDLE WINAPI CreateFileW(LPCWSTR lpFileName, DWORD dwDesiredAccess, DWORD dwShareMode,
+                          LPSECURITY_ATTRIBUTES lpSecurityAttributes, DWORD dwCreationDisposition,
+                          DWORD dwFlagsAndAttributes, HANDLE hTemplateFile);
+BOOL WINAPI CallNamedPipeW(LPCWSTR lpNamedPipeName, LPVOID lpInBuffer, DWORD nInBufferSize,
+                           LPVOID lpOutBuffer, DWORD nOutBufferSize, LPDWORD lpBytesRead,
+                           DWORD nTimeOut);
+BOOL WINAPI WaitNamedPipeW(LPCWSTR lpNamedPipeName, DWORD nTimeOut);
+BOOL WINAPI GetNamedPipeHandleStateW(HANDLE hNamedPipe, LPDWORD lpState, LPDWORD lpCurInstances,
+                                     LPDWORD lpMaxCollectionCount, LPDWORD lpCollectDataTimeout,
+                                     LPWSTR lpUserName, DWORD nMaxUserNameSize);
+BOOL WINAPI GetNamedPipeClientComputerNameW(HANDLE Pipe, LPWSTR ClientComputerName,
+                                            ULONG ClientComputerNameLength);
+HANDLE WINAPI CreateMailslotW(LPCWSTR lpName, DWORD nMaxMessageSize, DWORD lReadTimeout,
+                              LPSECURITY_ATTRIBUTES lpSecurityAttributes);
+BOOL WINAPI CreateProcessW(LPCWSTR lpApplicationName, LPWSTR lpCommandLine,
+                           LPSECURITY_ATTRIBUTES lpProcessAttributes,
+                           LPSECURITY_ATTRIBUTES lpThreadAttributes, BOOL bInheritHandles,
+                           DWORD dwCreationFlags, LPVOID lpEnvironment,
+                           LPCWSTR lpCurrentDirectory, LPSTARTUPINFOW lpStartupInfo,
+                           LPPROCESS_INFORMATION lpProcessInformation);
+BOOL WINAPI DeleteFileW(LPCWSTR lpFileName);
+UINT WINAPI GetTempFileNameW(LPCWSTR lpPathName, LPCWSTR lpPrefixString, UINT uUnique,
+                             LPWSTR lpTempFileName);
+DWORD WINAPI FormatMessageW(DWORD dwFlags, LPCVOID lpSource, DWORD dwMessageId,
+                            DWORD dwLanguageId, LPWSTR lpBuffer, DWORD nSize,
+                            va_list *Arguments);
 
 /* ---- Interlocked operations and critical sections (inline) ---------- */
 

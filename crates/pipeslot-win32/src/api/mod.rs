@@ -12,6 +12,7 @@ pub mod process;
 pub mod sync;
 pub mod system;
 pub mod thread;
+pub mod wide;
 
 use std::ffi::{c_char, CStr};
 
