@@ -216,14 +216,6 @@ impl HandleIo {
             op.cancel.cancel(code);
         }
     }
-
-    /// The `done` signal of the pending operation of `overlapped`.
-    fn done_of(&self, overlapped: usize) -> Option<Arc<Signal>> {
-        lock(&self.pending)
-            .iter()
-            .find(|op| op.overlapped == overlapped)
-            .map(|op| op.done.clone())
-    }
 }
 
 /// Starts an overlapped operation on a handle whose `io` it is (see the
@@ -276,13 +268,16 @@ pub(crate) unsafe fn start(
     let object = object.clone();
     driver.spawn(async move {
         let outcome = Cancellable { operation, cancel }.await;
-        let io = io_of(&object);
-        if let Some(io) = io {
-            lock(&io.pending).retain(|op| op.overlapped != address);
+        // Completed and unlisted under the list's lock, so that
+        // `GetOverlappedResult` and `CancelIoEx` see either a pending
+        // operation or a completed one (S166: ERROR_NOT_FOUND then).
+        if let Some(io) = io_of(&object) {
+            let mut pending = lock(&io.pending);
+            // SAFETY: the caller of `start` keeps the OVERLAPPED valid
+            // until this completion.
+            unsafe { complete(address as *mut OVERLAPPED, outcome, &target) };
+            pending.retain(|op| op.overlapped != address);
         }
-        // SAFETY: the caller of `start` keeps the OVERLAPPED valid until
-        // this completion.
-        unsafe { complete(address as *mut OVERLAPPED, outcome, &target) };
         done.set();
         drop(object);
     });
@@ -322,17 +317,21 @@ pub(crate) unsafe fn result(
 ) -> Win32Result<Option<Outcome>> {
     let entry = handles::lookup(handle)?;
     // SAFETY: valid by the caller's contract.
-    if unsafe { load_internal(overlapped) } == STATUS_PENDING {
-        if !wait {
-            return Ok(None);
-        }
+    if wait && unsafe { load_internal(overlapped) } == STATUS_PENDING {
         let io = io_of(&entry.object).ok_or(ERROR_INVALID_HANDLE)?;
-        // The operation's own completion: the event may be auto-reset and
-        // already taken by the caller's wait.
-        let Some(done) = io.done_of(overlapped as usize) else {
-            return Ok(None);
+        // The operation's own completion (the event may be auto-reset and
+        // already taken by the caller's wait). Looked up under the list's
+        // lock, under which operations complete: not listed means done.
+        let done = {
+            let pending = lock(&io.pending);
+            pending
+                .iter()
+                .find(|op| op.overlapped == overlapped as usize)
+                .map(|op| op.done.clone())
         };
-        crate::wait::wait(&[done], false, None);
+        if let Some(done) = done {
+            crate::wait::wait(&[done], false, None);
+        }
     }
     // SAFETY: as above; the store of `Internal` (release) came after
     // that of `InternalHigh`.
