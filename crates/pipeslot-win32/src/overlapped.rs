@@ -238,6 +238,9 @@ pub(crate) unsafe fn start(
     let target = unsafe { Target::of(overlapped, io)? };
     // SAFETY: as above.
     unsafe { store_internal(overlapped, STATUS_PENDING) };
+    // S163: the handle is unsignaled while (and, with an event, after) an
+    // operation runs; the event too until the operation completes.
+    io.signal.reset();
     target.reset();
     let mut operation = operation;
     let first = {

@@ -1727,6 +1727,8 @@ static void test_overlapped_connect_and_io(void)
     CHECK(c != INVALID_HANDLE_VALUE && WaitForSingleObject(ov.hEvent, 5000) == WAIT_OBJECT_0
               && HasOverlappedIoCompleted(&ov) && GetOverlappedResult(s, &ov, &n, FALSE) && n == 0,
           "S45 a client connects: the connect completes with 0 bytes and sets the event");
+    CHECK(WaitForSingleObject(s, 0) == WAIT_TIMEOUT,
+          "S163 an operation that reports through an event leaves the handle unsignaled");
     ov_init(&ov2, TRUE);
     SetLastError(0);
     CHECK(!ConnectNamedPipe(s, &ov2) && GetLastError() == ERROR_PIPE_CONNECTED
