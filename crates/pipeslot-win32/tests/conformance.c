@@ -1913,6 +1913,16 @@ static void test_overlapped_transact_and_nowait(void)
     CloseHandle(ovt.hEvent);
 }
 
+static DWORD WINAPI wait_on_port(LPVOID port)
+{
+    DWORD n;
+    ULONG_PTR key;
+    LPOVERLAPPED ov;
+    if (GetQueuedCompletionStatus((HANDLE)port, &n, &key, &ov, INFINITE))
+        return 0;
+    return GetLastError();
+}
+
 static void test_completion_ports(void)
 {
     OVERLAPPED ov, ovw, *pov = (OVERLAPPED *)1;
@@ -1979,7 +1989,16 @@ static void test_completion_ports(void)
           "a completion port is not waitable -> WAIT_FAILED + ERROR_INVALID_HANDLE");
     CHECK(CloseHandle(s) && CloseHandle(port), "closing the handle and the port");
     port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
-    CHECK(port != NULL && CloseHandle(port), "CreateIoCompletionPort(INVALID_HANDLE_VALUE): a lone port");
+    {
+        HANDLE t = CreateThread(NULL, 0, wait_on_port, port, 0, NULL);
+        DWORD code = 0;
+        Sleep(100);
+        CHECK(port != NULL && WaitForSingleObject(t, 0) == WAIT_TIMEOUT && CloseHandle(port)
+                  && WaitForSingleObject(t, 5000) == WAIT_OBJECT_0 && GetExitCodeThread(t, &code)
+                  && code == ERROR_ABANDONED_WAIT_0,
+              "closing a port wakes its GetQueuedCompletionStatus: ERROR_ABANDONED_WAIT_0 (documented)");
+        CloseHandle(t);
+    }
 }
 
 static void test_overlapped_mailslot(void)
