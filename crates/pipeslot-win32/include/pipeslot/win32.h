@@ -1,14 +1,19 @@
 /*
  * pipeslot/win32.h -- the Win32 IPC C API on Linux (libpipeslot_win32).
  *
- * Declares exactly what libpipeslot_win32 exports. Behaviour and
- * GetLastError codes follow docs/win32-semantics.md (S1..S157).
+ * Declares what libpipeslot_win32 exports, plus the Interlocked* and
+ * critical-section functions, which are static inline here. Behaviour and
+ * GetLastError codes follow docs/win32-semantics.md (S1..S172).
  *
  * NOT YET PROVIDED (absent, not stubbed; programs using them do not link):
  *   overlapped   -- on files, standard handles and mailslot writers
  *                   (ERROR_NOT_SUPPORTED); ReadFileEx/WriteFileEx, APCs
  *   threads      -- CREATE_SUSPENDED (ERROR_NOT_SUPPORTED), ResumeThread,
  *                   ExitThread, GetCurrentThreadId
+ *   events       -- named events, mutexes, semaphores
+ *   Unicode      -- the W functions exist (see "Unicode (W) entry
+ *                   points"), but <tchar.h> is ANSI only: no _UNICODE
+ *                   build, no wmain
  *
  * Names: pipes and mailslots live in pipeslot's namespaces ($PIPESLOT_ROOT
  * when set). All instances of a pipe name belong to one process (another
