@@ -9,6 +9,7 @@
 //! cargo build --release -p pipeslot-win32
 //! cc -I crates/pipeslot-win32/include/compat -I crates/pipeslot-win32/include \
 //!    prog.c target/release/libpipeslot_win32.a -lpthread -ldl -lm
+//! # a _UNICODE program: add -D_UNICODE -DUNICODE -fshort-wchar
 //! ```
 //!
 //! ## What exists
@@ -54,8 +55,11 @@
 //!   `WaitNamedPipeW`, `GetNamedPipeHandleStateW`,
 //!   `GetNamedPipeClientComputerNameW`, `CreateMailslotW`,
 //!   `CreateProcessW`, `DeleteFileW`, `GetTempFileNameW`,
-//!   `FormatMessageW`, `CreateEventW`) with 16-bit WCHAR strings. `tchar.h`
-//!   stays ANSI (no `_UNICODE` build yet).
+//!   `FormatMessageW`, `CreateEventW`) with 16-bit WCHAR strings, and
+//!   `_UNICODE` builds (`-D_UNICODE -DUNICODE -fshort-wchar`): `tchar.h`
+//!   maps TCHAR to WCHAR, the string and stdio names to UTF-16 versions
+//!   (`include/pipeslot/tchar16.h`), and supplies the `main` that gives
+//!   `_tmain` (wmain) its argv in UTF-16 (`tests/unicode.c`).
 //! - **Windows-style servers** (`examples/`): `serverOV.c` (one thread,
 //!   N overlapped instances, an event each, WaitForMultipleObjects) and
 //!   `serverCP.c` (a completion port and a pool of threads), speaking the

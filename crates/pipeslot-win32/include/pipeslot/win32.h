@@ -11,9 +11,8 @@
  *   threads      -- CREATE_SUSPENDED (ERROR_NOT_SUPPORTED), ResumeThread,
  *                   ExitThread, GetCurrentThreadId
  *   events       -- named events, mutexes, semaphores
- *   Unicode      -- the W functions exist (see "Unicode (W) entry
- *                   points"), but <tchar.h> is ANSI only: no _UNICODE
- *                   build, no wmain
+ *   Unicode      -- <tchar.h> under _UNICODE covers the common string
+ *                   and stdio functions only (see compat/tchar.h)
  *
  * Names: pipes and mailslots live in pipeslot's namespaces ($PIPESLOT_ROOT
  * when set). All instances of a pipe name belong to one process (another
@@ -89,7 +88,6 @@ typedef void *PVOID;
 typedef void *LPVOID;
 typedef const void *LPCVOID;
 typedef char CHAR;
-typedef char TCHAR;
 typedef const char *LPCSTR;
 typedef char *LPSTR;
 /* WCHAR is a UTF-16 code unit, 16 bits as on Windows (not wchar_t: on
@@ -98,8 +96,16 @@ typedef char *LPSTR;
 typedef uint16_t WCHAR;
 typedef const WCHAR *LPCWSTR;
 typedef WCHAR *LPWSTR;
+#ifdef _UNICODE
+/* _UNICODE builds (see compat/tchar.h): TCHAR is WCHAR. */
+typedef WCHAR TCHAR;
+typedef const WCHAR *LPCTSTR;
+typedef WCHAR *LPTSTR;
+#else
+typedef char TCHAR;
 typedef const char *LPCTSTR;
 typedef char *LPTSTR;
+#endif
 
 typedef union _LARGE_INTEGER {
     struct {
