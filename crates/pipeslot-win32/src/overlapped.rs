@@ -23,10 +23,13 @@
 //!      "never goes pending"): nothing is signaled, no packet is queued,
 //!      `Internal` stays STATUS_PENDING; the call returns FALSE + the code.
 //! 3. **Pending.** Otherwise the call returns FALSE + ERROR_IO_PENDING and
-//!    the boxed future moves, as it is, into a task on the driver thread
-//!    (one runtime for the process; no thread per operation). Its first
-//!    poll there registers the real waker, so nothing that happened in
-//!    between is missed. When the future ends, the task completes the
+//!    the boxed future is parked. The waker of the first poll is the
+//!    parking's: the first wake-up (data, credits, a state change, a
+//!    timer, a cancellation) moves the future, as it is, into a task on
+//!    the driver thread (one runtime for the process; no thread per
+//!    operation), so the driver is woken once per operation, when there is
+//!    something to do, not also to register it. The task's polls register
+//!    its own waker. When the future ends, the task completes the
 //!    operation as in 2 — failures included: a pending operation that
 //!    fails (S83: the peer closed, ERROR_BROKEN_PIPE; S54/S167: the server
 //!    disconnected, ERROR_PIPE_NOT_CONNECTED) signals and queues a packet
@@ -243,11 +246,13 @@ pub(crate) unsafe fn start(
     io.signal.reset();
     target.reset();
     let mut operation = operation;
+    // Whatever would wake the operation wakes `parked`, which only then
+    // hands it to the driver: the driver is not woken just to register it.
+    let parked = Arc::new(Parked::default());
+    let waker = Waker::from(parked.clone());
     let first = {
         let _context = driver.enter();
-        operation
-            .as_mut()
-            .poll(&mut Context::from_waker(Waker::noop()))
+        operation.as_mut().poll(&mut Context::from_waker(&waker))
     };
     if let Poll::Ready(outcome) = first {
         if outcome.completes_at_once() {
@@ -259,6 +264,8 @@ pub(crate) unsafe fn start(
         return Err(outcome.error);
     }
     let cancel = Arc::new(Cancel::default());
+    // A cancellation must reach the parked operation too.
+    *lock(&cancel.waker) = Some(waker);
     let done = Signal::manual(false);
     let address = overlapped as usize;
     lock(&io.pending).push(Pending {
@@ -269,22 +276,81 @@ pub(crate) unsafe fn start(
         kind,
     });
     let object = object.clone();
-    driver.spawn(async move {
-        let outcome = Cancellable { operation, cancel }.await;
-        // Completed and unlisted under the list's lock, so that
-        // `GetOverlappedResult` and `CancelIoEx` see either a pending
-        // operation or a completed one (S166: ERROR_NOT_FOUND then).
-        if let Some(io) = io_of(&object) {
-            let mut pending = lock(&io.pending);
-            // SAFETY: the caller of `start` keeps the OVERLAPPED valid
-            // until this completion.
-            unsafe { complete(address as *mut OVERLAPPED, outcome, &target) };
-            pending.retain(|op| op.overlapped != address);
-        }
-        done.set();
-        drop(object);
-    });
+    parked.park(
+        driver,
+        Box::pin(async move {
+            let outcome = Cancellable { operation, cancel }.await;
+            // Completed and unlisted under the list's lock, so that
+            // `GetOverlappedResult` and `CancelIoEx` see either a pending
+            // operation or a completed one (S166: ERROR_NOT_FOUND then).
+            if let Some(io) = io_of(&object) {
+                let mut pending = lock(&io.pending);
+                // SAFETY: the caller of `start` keeps the OVERLAPPED valid
+                // until this completion.
+                unsafe { complete(address as *mut OVERLAPPED, outcome, &target) };
+                pending.retain(|op| op.overlapped != address);
+            }
+            done.set();
+            drop(object);
+        }),
+    );
     Err(ERROR_IO_PENDING)
+}
+
+/// A pending operation after its first poll, until something wakes it:
+/// then it becomes a task on the driver (see [`start`]).
+#[derive(Default)]
+struct Parked {
+    state: Mutex<ParkedState>,
+}
+
+#[derive(Default)]
+enum ParkedState {
+    /// Being polled for the first time, or being parked.
+    #[default]
+    Starting,
+    /// Woken before it was parked: spawn it as soon as it is.
+    Woken,
+    /// Waiting for its wake-up, with the driver to run it on.
+    Waiting(tokio::runtime::Handle, Task),
+    /// Handed to the driver (or finished at once): wake-ups are the task's.
+    Running,
+}
+
+/// The rest of a pending operation, as the driver runs it.
+type Task = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+impl Parked {
+    /// Parks `task` until a wake-up (spawns it at once if one came).
+    fn park(&self, driver: &tokio::runtime::Handle, task: Task) {
+        let mut state = lock(&self.state);
+        if matches!(*state, ParkedState::Woken) {
+            *state = ParkedState::Running;
+            drop(state);
+            driver.spawn(task);
+        } else {
+            *state = ParkedState::Waiting(driver.clone(), task);
+        }
+    }
+}
+
+impl std::task::Wake for Parked {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let mut state = lock(&self.state);
+        match std::mem::replace(&mut *state, ParkedState::Running) {
+            ParkedState::Starting => *state = ParkedState::Woken,
+            ParkedState::Waiting(driver, task) => {
+                drop(state);
+                driver.spawn(task);
+            }
+            ParkedState::Woken => *state = ParkedState::Woken,
+            ParkedState::Running => {}
+        }
+    }
 }
 
 /// What a synchronous handle does with an OVERLAPPED it was given: the
