@@ -15,8 +15,13 @@
 //! 20      4     waiting[1]    non-zero: the server's writer waits for credits
 //! 24      4     instances     the name's instance count, as the server published it
 //! 28      4     (padding)
-//! 32..4096      zero, reserved
+//! 32      4     reading[0]    bytes a read waiting at the client asks for (S77)
+//! 36      4     reading[1]    bytes a read waiting at the server asks for
+//! 40..4096      zero, reserved
 //! ```
+//!
+//! `reading` lets a PIPE_NOWAIT writer count the peer's pending read as
+//! room (S77); a peer that never writes it (0) leaves the quota alone.
 //!
 //! Nothing on the page is trusted: a consumed count beyond what was sent
 //! is the peer's protocol violation (threat T12), a raised `waiting` flag
@@ -40,6 +45,11 @@ pub const INSTANCES_OFFSET: usize = 24;
 /// The offset of end `end`'s consumed count (0 client, 1 server).
 pub const fn consumed_offset(end: usize) -> usize {
     8 * end
+}
+
+/// The offset of end `end`'s pending-read size (0 client, 1 server).
+pub const fn reading_offset(end: usize) -> usize {
+    32 + 4 * end
 }
 
 /// The offset of end `end`'s waiting flag (0 client, 1 server).

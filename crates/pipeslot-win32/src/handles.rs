@@ -31,11 +31,14 @@ use pipeslot::anon::{PipeReader, PipeWriter};
 use pipeslot::error::win32::{ERROR_INVALID_HANDLE, ERROR_TOO_MANY_OPEN_FILES};
 use pipeslot::mailslot::{Mailslot, MailslotWriter};
 use pipeslot::pipe::{PipeConnection, PipeServer};
+use pipeslot::tokio::{NamedPipeClient, NamedPipeServer};
 
 use crate::error::Win32Result;
+use crate::overlapped::{HandleIo, Port};
 use crate::process::Process;
 use crate::thread::{Busy, Thread};
 use crate::types::HANDLE;
+use crate::wait::Signal;
 
 /// What a handle refers to. New kinds are added as
 /// variants; each function matches the kinds it accepts and gives
@@ -51,7 +54,14 @@ pub(crate) enum Object {
     /// Descriptor 0, 1 or 2 (`GetStdHandle`); never closed by this crate.
     StdStream(RawFd),
     /// A child process (`CreateProcessA`'s `hProcess`).
-    Process(Process),
+    Process(Arc<Process>),
+    /// A child process's main thread (`CreateProcessA`'s `hThread`): it
+    /// ends when the process does, with the process's exit code.
+    ProcessThread(Arc<Process>),
+    /// An event (`CreateEventA`).
+    Event(Arc<Signal>),
+    /// An I/O completion port (`CreateIoCompletionPort`).
+    Port(Arc<Port>),
     /// A named-pipe instance (`CreateNamedPipeA`).
     PipeServer(PipeServerHandle),
     /// A connected named-pipe end: a client (`CreateFileA` on a pipe
@@ -73,10 +83,14 @@ pub(crate) enum Object {
 /// FILE_WRITE_ATTRIBUTES).
 #[derive(Debug)]
 pub(crate) struct PipeServerHandle {
-    pub(crate) server: PipeServer,
+    /// The instance; its async face serves overlapped calls and
+    /// connects and disconnects (`crate::overlapped`).
+    pub(crate) instance: NamedPipeServer,
     pub(crate) outbound: bool,
     /// Blocking calls under way on this handle (for `CancelIoEx`).
     pub(crate) busy: Busy,
+    /// Its signal and overlapped operations.
+    pub(crate) io: HandleIo,
 }
 
 /// A connected named-pipe end, and whether it may change its handle
@@ -85,28 +99,70 @@ pub(crate) struct PipeServerHandle {
 /// handle had).
 #[derive(Debug)]
 pub(crate) struct PipeConnectionHandle {
-    pub(crate) conn: PipeConnection,
+    /// The end; an overlapped one (FILE_FLAG_OVERLAPPED) has an async
+    /// face, registered with the driver's reactor (`crate::overlapped`).
+    pub(crate) end: ConnectionEnd,
     pub(crate) can_set_state: bool,
     /// Blocking calls under way on this handle (for `CancelIoEx`).
     pub(crate) busy: Busy,
+    /// Its signal and overlapped operations.
+    pub(crate) io: HandleIo,
+}
+
+impl PipeServerHandle {
+    /// The instance, for the blocking calls.
+    pub(crate) fn server(&self) -> &PipeServer {
+        self.instance.as_std()
+    }
+}
+
+/// A connected end, synchronous or overlapped.
+#[derive(Debug)]
+pub(crate) enum ConnectionEnd {
+    /// Opened without FILE_FLAG_OVERLAPPED (or inherited).
+    Sync(PipeConnection),
+    /// Opened with FILE_FLAG_OVERLAPPED.
+    Overlapped(NamedPipeClient),
+}
+
+impl PipeConnectionHandle {
+    /// The end, for the blocking calls.
+    pub(crate) fn conn(&self) -> &PipeConnection {
+        match &self.end {
+            ConnectionEnd::Sync(conn) => conn,
+            ConnectionEnd::Overlapped(client) => client.as_std(),
+        }
+    }
 }
 
 /// A mailslot's reading end, and its blocking reads (for `CancelIoEx`,
 /// `CancelSynchronousIo` and `CloseHandle`, as for named-pipe handles).
 #[derive(Debug)]
 pub(crate) struct MailslotHandle {
-    pub(crate) slot: Mailslot,
+    /// The reading end; its async face (registered with the driver's
+    /// reactor) serves overlapped reads.
+    pub(crate) reader: pipeslot::tokio::Mailslot,
     /// Blocking reads under way on this handle (for `CancelIoEx`).
     pub(crate) busy: Busy,
+    /// Its signal and overlapped operations.
+    pub(crate) io: HandleIo,
 }
 
 impl MailslotHandle {
-    /// A new handle's object for `slot`, with no read under way.
-    pub(crate) fn new(slot: Mailslot) -> Box<Self> {
-        Box::new(MailslotHandle {
-            slot,
+    /// A new handle's object for `slot`, with no read under way; its
+    /// handle takes overlapped reads (as Windows' mailslot handles do).
+    pub(crate) fn new(slot: Mailslot) -> Win32Result<Box<Self>> {
+        let reader = crate::overlapped::async_mailslot(slot)?;
+        Ok(Box::new(MailslotHandle {
+            reader,
             busy: Busy::default(),
-        })
+            io: HandleIo::new(true),
+        }))
+    }
+
+    /// The reading end, for the blocking calls.
+    pub(crate) fn slot(&self) -> &Mailslot {
+        self.reader.as_std()
     }
 }
 
@@ -161,6 +217,9 @@ impl Object {
             // A pipeslot connection or mailslot is not a plain descriptor a
             // child could use: the flag is kept, nothing is passed.
             Object::Process(_)
+            | Object::ProcessThread(_)
+            | Object::Event(_)
+            | Object::Port(_)
             | Object::PipeServer(_)
             | Object::PipeConnection(_)
             | Object::Mailslot(_)

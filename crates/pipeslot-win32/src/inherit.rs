@@ -160,10 +160,10 @@ fn describe(object: &Object) -> Option<(ObjectState, Vec<RawFd>, Vec<OwnedFd>)> 
             Vec::new(),
         )),
         // A server instance still waiting for a client is not passed.
-        Object::PipeServer(handle) => pipe(handle.server.handoff(), handle.outbound),
-        Object::PipeConnection(handle) => pipe(handle.conn.handoff(), handle.can_set_state),
+        Object::PipeServer(handle) => pipe(handle.server().handoff(), handle.outbound),
+        Object::PipeConnection(handle) => pipe(handle.conn().handoff(), handle.can_set_state),
         Object::Mailslot(handle) => {
-            let handoff = handle.slot.handoff().ok()?;
+            let handoff = handle.slot().handoff().ok()?;
             let fds = vec![handoff.socket.as_raw_fd(), handoff.lock.as_raw_fd()];
             Some((
                 ObjectState::Mailslot(handoff.state),
@@ -183,7 +183,12 @@ fn describe(object: &Object) -> Option<(ObjectState, Vec<RawFd>, Vec<OwnedFd>)> 
                 vec![handoff.socket],
             ))
         }
-        Object::StdStream(_) | Object::Process(_) | Object::Thread(_) => None,
+        Object::StdStream(_)
+        | Object::Process(_)
+        | Object::ProcessThread(_)
+        | Object::Event(_)
+        | Object::Port(_)
+        | Object::Thread(_) => None,
     }
 }
 
@@ -334,9 +339,10 @@ fn adopt(entry: Entry) -> Result<Object, String> {
             })
             .map_err(|e| e.to_string())?;
             Object::PipeConnection(PipeConnectionHandle {
-                conn,
+                end: crate::handles::ConnectionEnd::Sync(conn),
                 can_set_state,
                 busy: Busy::default(),
+                io: crate::overlapped::HandleIo::new(false),
             })
         }
         ObjectState::Mailslot(state) => {
@@ -349,7 +355,7 @@ fn adopt(entry: Entry) -> Result<Object, String> {
                 lock,
             })
             .map_err(|e| e.to_string())?;
-            Object::Mailslot(MailslotHandle::new(slot))
+            Object::Mailslot(MailslotHandle::new(slot).map_err(|code| format!("error {code}"))?)
         }
         ObjectState::MailslotWriter {
             name,

@@ -9,6 +9,7 @@
 //! cargo build --release -p pipeslot-win32
 //! cc -I crates/pipeslot-win32/include/compat -I crates/pipeslot-win32/include \
 //!    prog.c target/release/libpipeslot_win32.a -lpthread -ldl -lm
+//! # a _UNICODE program: add -D_UNICODE -DUNICODE -fshort-wchar
 //! ```
 //!
 //! ## What exists
@@ -33,8 +34,10 @@
 //!   `SetMailslotInfo`; S139-S157), `GetStdHandle`, `CreateProcessA`
 //!   (Windows command-line splitting, `PATH`, no shell,
 //!   `STARTF_USESTDHANDLES`, inheritance), threads (`CreateThread`,
-//!   `GetExitCodeThread`; no CREATE_SUSPENDED), `WaitForSingleObject`
-//!   and `WaitForMultipleObjects` (process and thread handles),
+//!   `GetExitCodeThread`; no CREATE_SUSPENDED), events (`CreateEventA`,
+//!   `CreateEventW`, `SetEvent`, `ResetEvent`), `WaitForSingleObject`
+//!   and `WaitForMultipleObjects` (events, threads, processes, pipe and
+//!   mailslot handles; `wait`: waits sleep until a signal wakes them),
 //!   `GetExitCodeProcess`, `CancelIoEx` and `CancelSynchronousIo`
 //!   (blocking named-pipe calls and mailslot reads, S41),
 //!   `GetCurrentProcessId`, `Sleep`,
@@ -47,6 +50,23 @@
 //!   `ClientServer.h`; they speak the wire records of
 //!   `pipeslot_proto::classic`, so they interoperate with the Rust
 //!   `pipeslot server`, `client` and `bcast`.
+//! - **Unicode** ([`api::wide`]): the W entry points of the A functions
+//!   (`CreateNamedPipeW`, `CreateFileW`, `CallNamedPipeW`,
+//!   `WaitNamedPipeW`, `GetNamedPipeHandleStateW`,
+//!   `GetNamedPipeClientComputerNameW`, `CreateMailslotW`,
+//!   `CreateProcessW`, `DeleteFileW`, `GetTempFileNameW`,
+//!   `FormatMessageW`, `CreateEventW`) with 16-bit WCHAR strings, and
+//!   `_UNICODE` builds (`-D_UNICODE -DUNICODE -fshort-wchar`): `tchar.h`
+//!   maps TCHAR to WCHAR, the string and stdio names to UTF-16 versions
+//!   (`include/pipeslot/tchar16.h`), and supplies the `main` that gives
+//!   `_tmain` (wmain) its argv in UTF-16 (`tests/unicode.c`).
+//! - **Windows-style servers** (`examples/`): `serverOV.c` (one thread,
+//!   N overlapped instances, an event each, WaitForMultipleObjects) and
+//!   `serverCP.c` (a completion port and a pool of threads), speaking the
+//!   classic records; `tests/c_servers.rs` has each serve the blocking
+//!   `clientNP` (several processes) and `tests/ovclient.c` (many
+//!   overlapped clients) at once. Interlocked* and critical sections are
+//!   inline in the header.
 //! - **Tests**: `tests/conformance.c` and `examples/redirect.c`, compiled
 //!   with `cc` and run by `cargo test` (`tests/c_programs.rs`); the
 //!   conformance program gets a `PIPESLOT_ROOT` of its own.
@@ -67,11 +87,23 @@
 //!   (ERROR_NO_DATA when empty, S76) and WriteFile (a write that does not
 //!   fit writes nothing, S77) honour.
 //!
+//! - **Overlapped I/O** (`overlapped`, [`api::io`]): on named-pipe
+//!   handles made with FILE_FLAG_OVERLAPPED, `ReadFile`, `WriteFile`,
+//!   `ConnectNamedPipe` and `TransactNamedPipe` (and `ReadFile` on a
+//!   mailslot) complete at once or go
+//!   pending (ERROR_IO_PENDING) and complete on one driver thread running
+//!   the library's async calls (`driver`; no thread per operation);
+//!   `GetOverlappedResult`, `HasOverlappedIoCompleted`, `CancelIo`,
+//!   `CancelIoEx`; completion ports (`CreateIoCompletionPort`,
+//!   `GetQueuedCompletionStatus`, `GetQueuedCompletionStatusEx`,
+//!   `PostQueuedCompletionStatus`). S45, S46, S54, S55, S68, S83, S84,
+//!   S160-S172.
+//!
 //! ## Not provided
 //!
-//! Overlapped I/O: a non-NULL OVERLAPPED gives ERROR_NOT_SUPPORTED, as
-//! issue 6 allows for now. The header lists what else is absent
-//! (CREATE_SUSPENDED, thread handles of new processes, ...).
+//! Overlapped I/O on files, standard handles and mailslot writers
+//! (ERROR_NOT_SUPPORTED); ReadFileEx/WriteFileEx and APCs. The header
+//! lists what else is absent (CREATE_SUSPENDED, ...).
 #![deny(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
@@ -80,11 +112,14 @@
 
 pub mod api;
 mod command_line;
+mod driver;
 mod error;
 pub mod handles;
 mod inherit;
+mod overlapped;
 mod process;
 mod relay;
 mod sys;
 mod thread;
 pub mod types;
+mod wait;

@@ -1,24 +1,26 @@
 //! Child processes: the object behind a `CreateProcessA` process handle.
 //!
-//! Waiting uses a `pidfd` (Linux 5.3+) polled with the timeout, so no lock
-//! is held while a thread waits and several threads may wait on one
-//! process; on older kernels it falls back to polling `waitpid(WNOHANG)`
-//! every few milliseconds. The exit code is kept once the child is reaped.
+//! Waiting goes through the process's signal (`crate::wait`), set by a
+//! watcher started on the first wait: a task on the overlapped-I/O driver
+//! (`crate::driver`) that waits for the child's `pidfd` (Linux 5.3+) to
+//! become readable; where there is no `pidfd`, a thread blocked in
+//! `waitid(WEXITED | WNOWAIT)`, which leaves the child for `try_wait` to
+//! reap. Nothing polls. The exit code is kept once the child is reaped.
 //!
 //! A child that was killed by signal *n* reports exit code `128 + n`, as
 //! shells do (Windows has no signals). A process handle closed before its
 //! child ends hands the child to a background thread that reaps it, so no
 //! zombie is left behind.
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ExitStatus};
-use std::sync::{Mutex, OnceLock, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, Once, OnceLock, PoisonError};
 
 use crate::error::{code_of_io, Win32Result};
 use crate::sys;
 use crate::types::{DWORD, STILL_ACTIVE};
+use crate::wait::Signal;
 
 /// A child process started by `CreateProcessA`.
 #[derive(Debug)]
@@ -28,6 +30,9 @@ pub(crate) struct Process {
     child: Mutex<Option<Child>>,
     pidfd: Option<OwnedFd>,
     exit_code: OnceLock<DWORD>,
+    /// Set once the child has ended (by the watcher).
+    ended: Arc<Signal>,
+    watched: Once,
 }
 
 impl Process {
@@ -38,7 +43,42 @@ impl Process {
             pidfd: sys::pidfd_open(pid),
             child: Mutex::new(Some(child)),
             exit_code: OnceLock::new(),
+            ended: Signal::manual(false),
+            watched: Once::new(),
         }
+    }
+
+    /// The signal set when the child ends; the first call starts the
+    /// watcher (see the module docs).
+    pub(crate) fn signal(&self) -> Arc<Signal> {
+        self.watched.call_once(|| {
+            if matches!(self.reap(), Ok(Some(_))) {
+                self.ended.set();
+                return;
+            }
+            let ended = self.ended.clone();
+            let pid = self.pid;
+            let pidfd = self.pidfd.as_ref().and_then(|fd| fd.try_clone().ok());
+            if let (Some(pidfd), Some(driver)) = (pidfd, crate::driver::handle()) {
+                driver.spawn(async move {
+                    if sys::readable(pidfd).await.is_err() {
+                        // Not pollable after all: wait on a blocking thread.
+                        let _ = tokio::task::spawn_blocking(move || sys::wait_exited(pid)).await;
+                    }
+                    ended.set();
+                });
+                return;
+            }
+            // If no thread can be started either, waits on this process
+            // only end with their timeout.
+            let _ = std::thread::Builder::new()
+                .name("pipeslot-process-watch".into())
+                .spawn(move || {
+                    sys::wait_exited(pid);
+                    ended.set();
+                });
+        });
+        self.ended.clone()
     }
 
     /// The child's process id.
@@ -46,44 +86,9 @@ impl Process {
         self.pid
     }
 
-    /// Waits until the child ends, at most `timeout` (`None`: forever).
-    /// Returns whether it ended.
-    pub(crate) fn wait(&self, timeout: Option<Duration>) -> Win32Result<bool> {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        loop {
-            if self.reap()?.is_some() {
-                return Ok(true);
-            }
-            let remaining = match deadline {
-                None => None,
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return Ok(false);
-                    }
-                    Some(deadline - now)
-                }
-            };
-            match &self.pidfd {
-                Some(pidfd) => {
-                    sys::wait_readable(pidfd.as_fd(), remaining).map_err(code_of_io)?;
-                }
-                None => {
-                    let step = Duration::from_millis(5);
-                    std::thread::sleep(remaining.map_or(step, |r| r.min(step)));
-                }
-            }
-        }
-    }
-
     /// The exit code, or STILL_ACTIVE (259) while the child runs.
     pub(crate) fn exit_code(&self) -> Win32Result<DWORD> {
         Ok(self.reap()?.unwrap_or(STILL_ACTIVE))
-    }
-
-    /// Whether the child has ended (never blocks).
-    pub(crate) fn has_ended(&self) -> Win32Result<bool> {
-        Ok(self.reap()?.is_some())
     }
 
     /// Reaps the child if it ended (never blocks).

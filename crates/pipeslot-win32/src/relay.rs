@@ -112,10 +112,10 @@ fn reader_gone(writer: &PipeWriter) -> bool {
 /// Whether data waits on `object` (`Err` once it never will).
 fn waiting(object: &Object) -> Result<bool, ()> {
     let peeked = match object {
-        Object::PipeServer(handle) => handle.server.peek(&mut []),
-        Object::PipeConnection(handle) => handle.conn.peek(&mut []),
+        Object::PipeServer(handle) => handle.server().peek(&mut []),
+        Object::PipeConnection(handle) => handle.conn().peek(&mut []),
         Object::Mailslot(handle) => {
-            return match handle.slot.info() {
+            return match handle.slot().info() {
                 Ok(info) => Ok(info.next_size.is_some()),
                 Err(_) => Err(()),
             };
@@ -132,9 +132,9 @@ fn waiting(object: &Object) -> Result<bool, ()> {
 /// comes in several reads).
 fn read(object: &Object, buf: &mut [u8]) -> Result<usize, ()> {
     let read = match object {
-        Object::PipeServer(handle) => handle.server.read_message(buf),
-        Object::PipeConnection(handle) => handle.conn.read_message(buf),
-        Object::Mailslot(handle) => return handle.slot.read(buf).map_err(drop),
+        Object::PipeServer(handle) => handle.server().read_message(buf),
+        Object::PipeConnection(handle) => handle.conn().read_message(buf),
+        Object::Mailslot(handle) => return handle.slot().read(buf).map_err(drop),
         _ => return Err(()),
     };
     read.map(|read| read.bytes).map_err(drop)
@@ -151,8 +151,8 @@ fn write(object: &Object, mut data: &[u8]) -> Result<(), ()> {
     let mut idle = Duration::from_millis(1);
     while !data.is_empty() {
         let sent = match object {
-            Object::PipeServer(handle) => handle.server.send(data),
-            Object::PipeConnection(handle) => handle.conn.send(data),
+            Object::PipeServer(handle) => handle.server().send(data),
+            Object::PipeConnection(handle) => handle.conn().send(data),
             _ => return Err(()),
         };
         match sent {

@@ -15,10 +15,8 @@
 
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
-use std::time::Duration;
 
-use rustix::event::{PollFd, PollFlags};
-use rustix::time::{ClockId, Timespec};
+use rustix::time::ClockId;
 
 /// `fcntl(fd, F_DUPFD_CLOEXEC, 3)`: a close-on-exec copy of `fd`.
 ///
@@ -50,20 +48,32 @@ pub(crate) fn pidfd_open(pid: u32) -> Option<OwnedFd> {
     rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok()
 }
 
-/// Waits until `fd` is readable (a pidfd: the process ended), at most
-/// `timeout` (`None`: forever). Returns whether it became readable.
-#[doc(alias = "poll")]
-pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Option<Duration>) -> io::Result<bool> {
-    let timeout = timeout.map(|t| Timespec {
-        tv_sec: i64::try_from(t.as_secs()).unwrap_or(i64::MAX),
-        tv_nsec: i64::from(t.subsec_nanos()),
-    });
-    let mut fds = [PollFd::new(&fd, PollFlags::IN)];
-    match rustix::event::poll(&mut fds, timeout.as_ref()) {
-        Ok(ready) => Ok(ready > 0),
-        Err(rustix::io::Errno::INTR) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+/// Waits, on the tokio runtime this runs within, until `fd` (a pidfd:
+/// the process ended) is readable.
+pub(crate) async fn readable(fd: OwnedFd) -> io::Result<()> {
+    // SAFETY: the registration owns `fd`, so the descriptor stays open, and
+    // the same one, until the `AsyncFd` (and the registration) is dropped.
+    let registered = unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+    }?;
+    registered.readable().await.map(drop)
+}
+
+/// Blocks until child `pid` has ended, without reaping it
+/// (`waitid(P_PID, pid, WEXITED | WNOWAIT)`), so that `try_wait` still
+/// collects its status. Returns at once if `pid` is not a child.
+#[doc(alias = "waitid")]
+pub(crate) fn wait_exited(pid: u32) {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return;
+    };
+    let options = rustix::process::WaitIdOptions::EXITED | rustix::process::WaitIdOptions::NOWAIT;
+    while let Err(rustix::io::Errno::INTR) =
+        rustix::process::waitid(rustix::process::WaitId::Pid(pid), options)
+    {}
 }
 
 /// Milliseconds since the system started, suspend included

@@ -1,13 +1,11 @@
-//! Threads: the object behind a `CreateThread` handle, waiting on thread
-//! and process handles (`WaitForSingleObject`, `WaitForMultipleObjects`),
-//! and the record of blocking pipe and mailslot calls that `CancelIoEx`,
+//! Threads: the object behind a `CreateThread` handle, and the record of
+//! blocking pipe and mailslot calls that `CancelIoEx`,
 //! `CancelSynchronousIo` and `CloseHandle` cancel.
 //!
 //! A thread runs on a `std::thread`, detached: closing its handle does not
 //! stop it. When the start routine returns, its value becomes the exit
-//! code and every waiter is woken through one process-wide condition
-//! variable. A wait that includes process handles also re-checks them
-//! every [`PROCESS_POLL`] (a process's end wakes no condition variable).
+//! code and the thread's signal is set, which wakes the waits on it
+//! (`crate::wait`).
 //!
 //! Blocking calls. While `ConnectNamedPipe`, `ReadFile`, `WriteFile`,
 //! `TransactNamedPipe` or `FlushFileBuffers` runs on a named-pipe handle,
@@ -29,7 +27,7 @@
 
 use std::cell::OnceCell;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use pipeslot::error::win32::ERROR_INVALID_HANDLE;
@@ -40,9 +38,7 @@ use crate::error::{code_of_io, Win32Result};
 use crate::handles::Object;
 use crate::sys;
 use crate::types::{DWORD, STILL_ACTIVE};
-
-/// How often a wait that includes process handles re-checks them.
-pub(crate) const PROCESS_POLL: Duration = Duration::from_millis(5);
+use crate::wait::Signal;
 
 /// A thread started by `CreateThread`.
 #[derive(Debug)]
@@ -52,9 +48,11 @@ pub(crate) struct Thread {
 }
 
 /// What a thread and its handle share.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Shared {
     exit_code: OnceLock<DWORD>,
+    /// Set when the start routine has returned.
+    ended: Arc<Signal>,
     /// The named-pipe or mailslot object the thread is blocked on, if any.
     blocked: Mutex<Option<Arc<Object>>>,
 }
@@ -83,18 +81,17 @@ thread_local! {
     static CURRENT: OnceCell<Arc<Shared>> = const { OnceCell::new() };
 }
 
-/// Bumped (under the lock) whenever a thread ends; waiters sleep on
-/// [`ENDED_CHANGED`].
-static ENDED: Mutex<u64> = Mutex::new(0);
-static ENDED_CHANGED: Condvar = Condvar::new();
-
 impl Thread {
     /// Starts `body` on a new thread (`stack_size` 0: the default size).
     pub(crate) fn spawn(
         body: impl FnOnce() -> DWORD + Send + 'static,
         stack_size: usize,
     ) -> Win32Result<Thread> {
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(Shared {
+            exit_code: OnceLock::new(),
+            ended: Signal::manual(false),
+            blocked: Mutex::new(None),
+        });
         let mine = shared.clone();
         let (id_sender, id_receiver) = mpsc::sync_channel(1);
         let mut builder = std::thread::Builder::new();
@@ -109,9 +106,7 @@ impl Thread {
                 });
                 let code = body();
                 let _ = mine.exit_code.set(code);
-                let mut ended = lock(&ENDED);
-                *ended = ended.wrapping_add(1);
-                ENDED_CHANGED.notify_all();
+                mine.ended.set();
             })
             .map_err(code_of_io)?;
         let id = id_receiver.recv().unwrap_or(0);
@@ -128,80 +123,15 @@ impl Thread {
         self.shared.exit_code.get().copied().unwrap_or(STILL_ACTIVE)
     }
 
+    /// The signal set when the thread ends.
+    pub(crate) fn signal(&self) -> Arc<Signal> {
+        self.shared.ended.clone()
+    }
+
     /// A canceller for the named-pipe or mailslot call the thread is
     /// blocked in, if any.
     pub(crate) fn blocked_call(&self) -> Option<CallCanceller> {
         lock(&self.shared.blocked).as_deref().and_then(canceller)
-    }
-}
-
-/// Whether `object` can be waited on (a process or a thread).
-pub(crate) fn waitable(object: &Object) -> bool {
-    matches!(object, Object::Process(_) | Object::Thread(_))
-}
-
-/// Waits until one of `objects` (`all`: every one) has ended, at most
-/// `timeout` (`None`: forever). Returns the index of the first ended one
-/// (0 for `all`), or `None` on timeout. Every object must be
-/// [`waitable`].
-pub(crate) fn wait(
-    objects: &[Arc<Object>],
-    all: bool,
-    timeout: Option<Duration>,
-) -> Win32Result<Option<usize>> {
-    let deadline = timeout.map(|t| Instant::now() + t);
-    let has_process = objects.iter().any(|o| matches!(**o, Object::Process(_)));
-    let mut ended = lock(&ENDED);
-    loop {
-        let mut first = None;
-        let mut every = true;
-        for (index, object) in objects.iter().enumerate() {
-            if signalled(object)? {
-                first = first.or(Some(index));
-            } else {
-                every = false;
-            }
-        }
-        match (all, first) {
-            (true, _) if every => return Ok(Some(0)),
-            (false, Some(index)) => return Ok(Some(index)),
-            _ => {}
-        }
-        let remaining = match deadline {
-            None => None,
-            Some(deadline) => {
-                let now = Instant::now();
-                if now >= deadline {
-                    return Ok(None);
-                }
-                Some(deadline - now)
-            }
-        };
-        let slice = match (remaining, has_process) {
-            (Some(r), true) => Some(r.min(PROCESS_POLL)),
-            (None, true) => Some(PROCESS_POLL),
-            (r, false) => r,
-        };
-        ended = match slice {
-            None => ENDED_CHANGED
-                .wait(ended)
-                .unwrap_or_else(PoisonError::into_inner),
-            Some(slice) => {
-                ENDED_CHANGED
-                    .wait_timeout(ended, slice)
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .0
-            }
-        };
-    }
-}
-
-/// Whether a process or thread has ended.
-fn signalled(object: &Object) -> Win32Result<bool> {
-    match object {
-        Object::Thread(thread) => Ok(thread.shared.exit_code.get().is_some()),
-        Object::Process(process) => process.has_ended(),
-        _ => Err(ERROR_INVALID_HANDLE),
     }
 }
 
@@ -232,9 +162,9 @@ impl CallCanceller {
 /// kinds (a mailslot writer included).
 pub(crate) fn canceller(object: &Object) -> Option<CallCanceller> {
     match object {
-        Object::PipeServer(handle) => Some(CallCanceller::Pipe(handle.server.canceller())),
-        Object::PipeConnection(handle) => Some(CallCanceller::Pipe(handle.conn.canceller())),
-        Object::Mailslot(handle) => Some(CallCanceller::Mailslot(handle.slot.canceller())),
+        Object::PipeServer(handle) => Some(CallCanceller::Pipe(handle.server().canceller())),
+        Object::PipeConnection(handle) => Some(CallCanceller::Pipe(handle.conn().canceller())),
+        Object::Mailslot(handle) => Some(CallCanceller::Mailslot(handle.slot().canceller())),
         _ => None,
     }
 }
@@ -270,6 +200,13 @@ pub(crate) fn busy(object: &Object) -> bool {
 /// as closing a parent's handle leaves the child's handle alone on
 /// Windows.
 pub(crate) fn close(object: &Object) {
+    // Overlapped operations end (S46, S168), and waits on a port.
+    if let Some(io) = crate::overlapped::io_of(object) {
+        io.close();
+    }
+    if let Object::Port(port) = object {
+        port.close();
+    }
     let Some(busy) = busy_of(object) else {
         return;
     };

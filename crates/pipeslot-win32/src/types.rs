@@ -33,8 +33,8 @@ pub struct SECURITY_ATTRIBUTES {
     pub bInheritHandle: BOOL,
 }
 
-/// `OVERLAPPED`: any non-NULL pointer is refused with ERROR_NOT_SUPPORTED
-/// for now.
+/// `OVERLAPPED`: the state of an overlapped operation
+/// (`crate::overlapped`).
 #[repr(C)]
 #[derive(Debug)]
 pub struct OVERLAPPED {
@@ -48,6 +48,20 @@ pub struct OVERLAPPED {
     pub OffsetHigh: DWORD,
     /// Event signalled on completion.
     pub hEvent: HANDLE,
+}
+
+/// `OVERLAPPED_ENTRY`: one packet of `GetQueuedCompletionStatusEx`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct OVERLAPPED_ENTRY {
+    /// The key the handle was bound with.
+    pub lpCompletionKey: usize,
+    /// The operation's OVERLAPPED (or the posted pointer).
+    pub lpOverlapped: *mut OVERLAPPED,
+    /// The operation's NTSTATUS.
+    pub Internal: usize,
+    /// Bytes transferred.
+    pub dwNumberOfBytesTransferred: DWORD,
 }
 
 /// `STARTUPINFOA`: only `dwFlags` (`STARTF_USESTDHANDLES`) and the three

@@ -1,6 +1,8 @@
 //! Builds the C programs against `include/` and the static library, and
-//! runs them: `examples/redirect.c` (the book's pipe/Redirect) and
-//! `tests/conformance.c` (every export against the spec).
+//! runs them: `examples/redirect.c` (the book's pipe/Redirect),
+//! `tests/conformance.c` (every export against the spec) and
+//! `tests/unicode.c` (a `_UNICODE` build: `-D_UNICODE -DUNICODE
+//! -fshort-wchar`).
 //!
 //! Finding the library: `cargo test` builds this crate's library unit, with
 //! every crate type of `Cargo.toml` (staticlib included), into the same
@@ -17,7 +19,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{compile, run_checks};
+use common::{compile, compile_with, run_checks, run_checks_with};
 
 #[test]
 fn redirect_pipes_echo_into_tr() {
@@ -36,4 +38,16 @@ fn conformance_program_passes_every_check() {
         &compile("tests/conformance.c", "conformance"),
         "conformance",
     );
+}
+
+#[test]
+fn a_unicode_program_builds_and_runs() {
+    // tests/unicode.c with _UNICODE: TCHAR is WCHAR, _tmain gets UTF-16
+    // argv, the unsuffixed names are the W functions.
+    let program = compile_with(
+        "tests/unicode.c",
+        "unicode",
+        &["-D_UNICODE", "-DUNICODE", "-fshort-wchar"],
+    );
+    run_checks_with(&program, "unicode", &["h\u{e9}llo"]);
 }

@@ -160,12 +160,16 @@ static void test_pipe_io(void)
     SetLastError(0);
     CHECK(!PeekNamedPipe(w, NULL, 0, &n, NULL, NULL) && GetLastError() == ERROR_ACCESS_DENIED,
           "S96 PeekNamedPipe on the write end -> ERROR_ACCESS_DENIED");
-    SetLastError(0);
-    CHECK(!ReadFile(r, buf, 4, &n, &ov) && GetLastError() == ERROR_NOT_SUPPORTED && n == 0,
-          "ReadFile with OVERLAPPED -> ERROR_NOT_SUPPORTED (documented)");
-    SetLastError(0);
-    CHECK(!WriteFile(w, "x", 1, &n, &ov) && GetLastError() == ERROR_NOT_SUPPORTED,
-          "WriteFile with OVERLAPPED -> ERROR_NOT_SUPPORTED (documented)");
+    /* S137: an OVERLAPPED is ignored on an anonymous pipe. */
+    ov.Internal = 0x1234;
+    ov.hEvent = CreateEventA(NULL, TRUE, FALSE, NULL);
+    CHECK(WriteFile(w, "xy", 2, &n, &ov) && n == 2,
+          "S137 WriteFile with an OVERLAPPED on an anonymous pipe: synchronous, TRUE");
+    CHECK(ReadFile(r, buf, 4, &n, &ov) && n == 2 && memcmp(buf, "xy", 2) == 0,
+          "S137 ReadFile with an OVERLAPPED on an anonymous pipe: synchronous, TRUE");
+    CHECK(ov.Internal == 0x1234 && WaitForSingleObject(ov.hEvent, 0) == WAIT_TIMEOUT,
+          "S137 the ignored OVERLAPPED and its event are untouched");
+    CloseHandle(ov.hEvent);
 
     /* S135: data before the close is read, then ERROR_BROKEN_PIPE. */
     WriteFile(w, "tail", 4, &n, NULL);
@@ -279,9 +283,8 @@ static void test_wrong_kind(void)
     HANDLE r, w;
     DWORD code = 0;
     CreatePipe(&r, &w, NULL, 0);
-    SetLastError(0);
-    CHECK(WaitForSingleObject(r, 0) == WAIT_FAILED && GetLastError() == ERROR_INVALID_HANDLE,
-          "WaitForSingleObject on a pipe -> WAIT_FAILED + ERROR_INVALID_HANDLE");
+    CHECK(WaitForSingleObject(r, 0) == WAIT_OBJECT_0,
+          "WaitForSingleObject on an anonymous pipe end -> WAIT_OBJECT_0 (always signaled)");
     SetLastError(0);
     CHECK(!GetExitCodeProcess(w, &code) && GetLastError() == ERROR_INVALID_HANDLE,
           "GetExitCodeProcess on a pipe -> ERROR_INVALID_HANDLE");
@@ -409,8 +412,17 @@ static void test_create_process(void)
                          &si, &pi),
           "CreateProcessA with lpApplicationName and lpEnvironment");
     CHECK(WaitForSingleObject(pi.hProcess, INFINITE) == WAIT_OBJECT_0
-              && GetExitCodeProcess(pi.hProcess, &code) && code == 4 && pi.hThread == NULL,
+              && GetExitCodeProcess(pi.hProcess, &code) && code == 4,
           "the environment block reaches the child");
+    code = 0;
+    CHECK(pi.hThread != NULL && pi.dwThreadId == pi.dwProcessId
+              && WaitForSingleObject(pi.hThread, 0) == WAIT_OBJECT_0
+              && GetExitCodeThread(pi.hThread, &code) && code == 4,
+          "pi.hThread: the child's main thread, ended with the process, its exit code");
+    CHECK(CloseHandle(pi.hThread), "CloseHandle accepts pi.hThread");
+    SetLastError(0);
+    CHECK(!CloseHandle(pi.hThread) && GetLastError() == ERROR_INVALID_HANDLE,
+          "pi.hThread is invalid once closed");
     SetLastError(0);
     CHECK(!GetExitCodeProcess(pi.hProcess, NULL) && GetLastError() == ERROR_INVALID_PARAMETER,
           "GetExitCodeProcess(h, NULL) -> ERROR_INVALID_PARAMETER");
@@ -614,8 +626,8 @@ static void test_named_pipe_io(void)
     c = open_client(PIPE_A, GENERIC_READ | GENERIC_WRITE);
     CHECK(c != INVALID_HANDLE_VALUE, "CreateFileA(pipe, GENERIC_READ|GENERIC_WRITE)");
     SetLastError(0);
-    CHECK(!ConnectNamedPipe(s, &ov) && GetLastError() == ERROR_NOT_SUPPORTED,
-          "ConnectNamedPipe with OVERLAPPED -> ERROR_NOT_SUPPORTED (documented)");
+    CHECK(!ConnectNamedPipe(s, &ov) && GetLastError() == ERROR_PIPE_CONNECTED,
+          "S42 ConnectNamedPipe with an OVERLAPPED on a synchronous handle runs synchronously");
     SetLastError(0);
     CHECK(!ConnectNamedPipe(s, NULL) && GetLastError() == ERROR_PIPE_CONNECTED,
           "S29 S42 ConnectNamedPipe after the client opened -> ERROR_PIPE_CONNECTED");
@@ -718,10 +730,10 @@ static void test_named_pipe_io(void)
     SetLastError(0);
     CHECK(!TransactNamedPipe(c, "q", 1, buf, sizeof buf, &n, NULL) && GetLastError() == ERROR_PIPE_BUSY,
           "S111 TransactNamedPipe with unread data -> ERROR_PIPE_BUSY");
-    CHECK(ReadFile(c, buf, sizeof buf, &n, NULL) && n == 7, "S111 the waiting data stays readable");
     SetLastError(0);
-    CHECK(!TransactNamedPipe(c, "q", 1, buf, sizeof buf, &n, &ov) && GetLastError() == ERROR_NOT_SUPPORTED,
-          "TransactNamedPipe with OVERLAPPED -> ERROR_NOT_SUPPORTED (documented)");
+    CHECK(!TransactNamedPipe(c, "q", 1, buf, sizeof buf, &n, &ov) && GetLastError() == ERROR_PIPE_BUSY,
+          "S111 TransactNamedPipe with an OVERLAPPED on a synchronous handle runs synchronously");
+    CHECK(ReadFile(c, buf, sizeof buf, &n, NULL) && n == 7, "S111 the waiting data stays readable");
 
     /* S49-S52, S57, S88, S128: disconnect. */
     WriteFile(c, "lost", 4, &n, NULL);
@@ -1185,9 +1197,9 @@ static void test_wait_multiple(void)
           "WaitForMultipleObjects with a bad handle -> WAIT_FAILED + ERROR_INVALID_HANDLE");
     CreatePipe(&r, &w, NULL, 0);
     h[1] = r;
-    SetLastError(0);
-    CHECK(WaitForMultipleObjects(2, h, TRUE, 0) == WAIT_FAILED && GetLastError() == ERROR_INVALID_HANDLE,
-          "WaitForMultipleObjects with a pipe handle -> ERROR_INVALID_HANDLE");
+    CHECK(WaitForSingleObject(r, 0) == WAIT_OBJECT_0
+              && WaitForMultipleObjects(2, h, TRUE, 5000) == WAIT_OBJECT_0,
+          "an anonymous pipe end is signaled (a file with no overlapped I/O)");
     CloseHandle(r);
     CloseHandle(w);
     SetLastError(0);
@@ -1203,6 +1215,101 @@ static void test_wait_multiple(void)
     CHECK(WaitForMultipleObjects(MAXIMUM_WAIT_OBJECTS, many, TRUE, 5000) == WAIT_OBJECT_0,
           "WaitForMultipleObjects(MAXIMUM_WAIT_OBJECTS handles)");
     CloseHandle(h[0]);
+}
+
+static DWORD WINAPI set_event_later(LPVOID param)
+{
+    Sleep(50);
+    SetEvent((HANDLE)param);
+    return 0;
+}
+
+#define PIPE_SIG "\\\\.\\pipe\\conformance\\signaled"
+
+static void test_events(void)
+{
+    HANDLE e[3], t, s, c, many[3];
+    char command[1024];
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+
+    e[0] = CreateEventA(NULL, TRUE, FALSE, NULL);
+    CHECK(e[0] != NULL && WaitForSingleObject(e[0], 0) == WAIT_TIMEOUT,
+          "S171 a manual-reset event created unsignaled");
+    CHECK(SetEvent(e[0]) && WaitForSingleObject(e[0], 0) == WAIT_OBJECT_0
+              && WaitForSingleObject(e[0], 0) == WAIT_OBJECT_0,
+          "S171 SetEvent: a manual-reset event stays signaled through waits");
+    CHECK(ResetEvent(e[0]) && WaitForSingleObject(e[0], 10) == WAIT_TIMEOUT,
+          "S171 ResetEvent unsignals it");
+    e[1] = CreateEventA(NULL, FALSE, TRUE, NULL);
+    CHECK(WaitForSingleObject(e[1], 0) == WAIT_OBJECT_0 && WaitForSingleObject(e[1], 0) == WAIT_TIMEOUT,
+          "S171 an auto-reset event is reset by the one wait it satisfies");
+    e[2] = CreateEventA(NULL, TRUE, TRUE, NULL);
+    SetEvent(e[1]);
+    CHECK(WaitForMultipleObjects(3, e, FALSE, 0) == WAIT_OBJECT_0 + 1,
+          "S171 wait-any -> WAIT_OBJECT_0 + the lowest index signaled");
+    SetEvent(e[1]);
+    CHECK(WaitForMultipleObjects(3, e, TRUE, 0) == WAIT_TIMEOUT
+              && WaitForSingleObject(e[1], 0) == WAIT_OBJECT_0,
+          "S171 an unsatisfied wait-all consumes no auto-reset event");
+    SetEvent(e[0]);
+    SetEvent(e[1]);
+    CHECK(WaitForMultipleObjects(3, e, TRUE, 0) == WAIT_OBJECT_0
+              && WaitForSingleObject(e[1], 0) == WAIT_TIMEOUT
+              && WaitForSingleObject(e[0], 0) == WAIT_OBJECT_0,
+          "S171 a satisfied wait-all resets its auto-reset events only");
+    t = CreateThread(NULL, 0, set_event_later, e[1], 0, NULL);
+    CHECK(WaitForSingleObject(e[1], 5000) == WAIT_OBJECT_0, "SetEvent from another thread wakes a wait");
+    WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+
+    /* Events mixed with a thread and a process. */
+    ResetEvent(e[0]);
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    snprintf(command, sizeof command, "\"%s\" --exit 5", self);
+    if (CreateProcessA(NULL, command, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)) {
+        many[0] = e[0];
+        many[1] = CreateThread(NULL, 0, sleep_then_return, (LPVOID)(uintptr_t)5000, 0, NULL);
+        many[2] = pi.hProcess;
+        CHECK(WaitForMultipleObjects(3, many, FALSE, 10000) == WAIT_OBJECT_0 + 2,
+              "wait-any over an event, a thread and a process -> the process's index");
+        t = CreateThread(NULL, 0, set_event_later, e[0], 0, NULL);
+        WaitForSingleObject(t, INFINITE);
+        CloseHandle(t);
+        CHECK(WaitForMultipleObjects(3, many, FALSE, 10000) == WAIT_OBJECT_0,
+              "wait-any -> the event set meanwhile comes first (lowest index)");
+        CloseHandle(many[1]);
+        many[1] = pi.hThread;
+        CHECK(WaitForMultipleObjects(3, many, TRUE, 0) == WAIT_OBJECT_0,
+              "wait-all over an event, the child's hThread and its process");
+        CloseHandle(pi.hThread);
+        CloseHandle(pi.hProcess);
+    } else {
+        CHECK(0, "CreateProcessA for the mixed waits");
+    }
+
+    SetLastError(0);
+    CHECK(!SetEvent(GetStdHandle(STD_OUTPUT_HANDLE)) && GetLastError() == ERROR_INVALID_HANDLE,
+          "SetEvent on a handle that is no event -> ERROR_INVALID_HANDLE");
+    SetLastError(0);
+    CHECK(CreateEventA(NULL, TRUE, FALSE, "named") == NULL && GetLastError() == ERROR_NOT_SUPPORTED,
+          "CreateEventA with a name -> ERROR_NOT_SUPPORTED (documented)");
+    for (int i = 0; i < 3; i++)
+        CloseHandle(e[i]);
+    SetLastError(0);
+    CHECK(WaitForSingleObject(e[0], 0) == WAIT_FAILED && GetLastError() == ERROR_INVALID_HANDLE,
+          "WaitForSingleObject on a closed event -> WAIT_FAILED + ERROR_INVALID_HANDLE");
+
+    /* S18, S163, S52: pipe handles. */
+    s = CreateNamedPipeA(PIPE_SIG, PIPE_ACCESS_DUPLEX, 0, 1, 512, 512, 0, NULL);
+    CHECK(WaitForSingleObject(s, 0) == WAIT_OBJECT_0, "S18 a new server handle is signaled");
+    c = CreateFileA(PIPE_SIG, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+    CHECK(WaitForSingleObject(c, 0) == WAIT_OBJECT_0, "S163 a new client handle is signaled");
+    CHECK(DisconnectNamedPipe(s) && WaitForSingleObject(c, 0) == WAIT_TIMEOUT,
+          "S52 a client the server disconnected: WaitForSingleObject(client, 0) -> WAIT_TIMEOUT");
+    CloseHandle(c);
+    CloseHandle(s);
 }
 
 static void test_performance_counter(void)
@@ -1564,6 +1671,509 @@ static void test_cancel_wakes_blocked_mailslot_read(void)
         CloseHandle(slot);
 }
 
+/* ---- Overlapped I/O and completion ports (S45-S46, S54-S55, S68, S72,
+   S77, S83-S84, S160-S171) ---------------------------------------------- */
+
+#define PIPE_OV(x) "\\\\.\\pipe\\conformance\\overlapped\\" x
+#define STATUS_BUFFER_OVERFLOW_ 0x80000005u
+#define STATUS_PIPE_BROKEN_ 0xC000014Bu
+
+static void ov_init(OVERLAPPED *ov, BOOL event)
+{
+    memset(ov, 0, sizeof *ov);
+    if (event)
+        ov->hEvent = CreateEventA(NULL, TRUE, TRUE, NULL); /* set: the call must reset it */
+}
+
+static HANDLE ov_server(const char *name, DWORD type, DWORD quota)
+{
+    return CreateNamedPipeA(name, PIPE_ACCESS_DUPLEX | FILE_FLAG_OVERLAPPED,
+                            type | (type == PIPE_TYPE_MESSAGE ? PIPE_READMODE_MESSAGE : 0), 4, quota,
+                            quota, 0, NULL);
+}
+
+static HANDLE ov_client(const char *name, DWORD type)
+{
+    HANDLE c = CreateFileA(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING,
+                           FILE_FLAG_OVERLAPPED, NULL);
+    DWORD mode = PIPE_READMODE_MESSAGE;
+    if (c != INVALID_HANDLE_VALUE && type == PIPE_TYPE_MESSAGE)
+        SetNamedPipeHandleState(c, &mode, NULL, NULL);
+    return c;
+}
+
+/* Starts an overlapped call; returns 1 if it went pending. */
+static int pending(BOOL ok)
+{
+    return !ok && GetLastError() == ERROR_IO_PENDING;
+}
+
+static void test_overlapped_connect_and_io(void)
+{
+    OVERLAPPED ov, ov2, ovw;
+    HANDLE s, c;
+    DWORD n = 99;
+    char buf[64];
+    s = ov_server(PIPE_OV("io"), PIPE_TYPE_MESSAGE, 512);
+    ov_init(&ov, TRUE);
+    SetLastError(0);
+    CHECK(pending(ConnectNamedPipe(s, &ov)) && WaitForSingleObject(ov.hEvent, 0) == WAIT_TIMEOUT
+              && !HasOverlappedIoCompleted(&ov),
+          "S45 overlapped ConnectNamedPipe with no client: ERROR_IO_PENDING, event reset");
+    SetLastError(0);
+    CHECK(!GetOverlappedResult(s, &ov, &n, FALSE) && GetLastError() == ERROR_IO_INCOMPLETE,
+          "S164 GetOverlappedResult(bWait FALSE) while pending -> ERROR_IO_INCOMPLETE");
+    c = ov_client(PIPE_OV("io"), PIPE_TYPE_MESSAGE);
+    CHECK(c != INVALID_HANDLE_VALUE && WaitForSingleObject(ov.hEvent, 5000) == WAIT_OBJECT_0
+              && HasOverlappedIoCompleted(&ov) && GetOverlappedResult(s, &ov, &n, FALSE) && n == 0,
+          "S45 a client connects: the connect completes with 0 bytes and sets the event");
+    CHECK(WaitForSingleObject(s, 0) == WAIT_TIMEOUT,
+          "S163 an operation that reports through an event leaves the handle unsignaled");
+    ov_init(&ov2, TRUE);
+    SetLastError(0);
+    CHECK(!ConnectNamedPipe(s, &ov2) && GetLastError() == ERROR_PIPE_CONNECTED
+              && ov2.Internal == STATUS_PENDING && WaitForSingleObject(ov2.hEvent, 0) == WAIT_TIMEOUT,
+          "S45 S162 ConnectNamedPipe with a client there: ERROR_PIPE_CONNECTED at once, nothing signaled");
+
+    /* S160: immediate success; pending read completed by a write. */
+    ov_init(&ovw, TRUE);
+    CHECK(WriteFile(c, "hello", 5, &n, &ovw) && n == 5 && WaitForSingleObject(ovw.hEvent, 0) == WAIT_OBJECT_0
+              && ovw.Internal == 0 && ovw.InternalHigh == 5,
+          "S160 an overlapped write that completes at once: TRUE, Internal/InternalHigh set, event set");
+    CHECK(ReadFile(s, buf, sizeof buf, &n, &ov) && n == 5 && memcmp(buf, "hello", 5) == 0
+              && WaitForSingleObject(ov.hEvent, 0) == WAIT_OBJECT_0,
+          "S160 an overlapped read of queued data completes at once");
+    SetLastError(0);
+    CHECK(pending(ReadFile(s, buf, sizeof buf, NULL, &ov)) && WaitForSingleObject(ov.hEvent, 0) == WAIT_TIMEOUT,
+          "S72 an overlapped read of an empty pipe goes pending");
+    CHECK(WriteFile(c, "world!", 6, &n, &ovw) && WaitForSingleObject(ov.hEvent, 5000) == WAIT_OBJECT_0
+              && GetOverlappedResult(s, &ov, &n, TRUE) && n == 6 && memcmp(buf, "world!", 6) == 0,
+          "a write completes the pending read: event set, GetOverlappedResult gives the count");
+
+    /* S68, S161: ERROR_MORE_DATA is a completion. */
+    WriteFile(c, "0123456789", 10, &n, &ovw);
+    n = 77;
+    SetLastError(0);
+    CHECK(!ReadFile(s, buf, 4, &n, &ov) && GetLastError() == ERROR_MORE_DATA && n == 0
+              && ov.Internal == STATUS_BUFFER_OVERFLOW_ && ov.InternalHigh == 4
+              && WaitForSingleObject(ov.hEvent, 0) == WAIT_OBJECT_0,
+          "S68 S161 overlapped read of a longer message: ERROR_MORE_DATA, count 0, InternalHigh 4, event set");
+    SetLastError(0);
+    CHECK(!GetOverlappedResult(s, &ov, &n, FALSE) && GetLastError() == ERROR_MORE_DATA && n == 4,
+          "S68 GetOverlappedResult -> FALSE + ERROR_MORE_DATA with the count");
+    CHECK(ReadFile(s, buf, sizeof buf, &n, &ov) && n == 6, "S62 the rest of the message follows");
+
+    /* S72: a write beyond the quota goes pending until read. */
+    {
+        static char big[2000];
+        SetLastError(0);
+        CHECK(pending(WriteFile(s, big, sizeof big, NULL, &ovw)),
+              "S72 an overlapped write beyond the quota goes pending");
+        CHECK(ReadFile(c, buf, 0, &n, NULL) || GetLastError() == ERROR_MORE_DATA, "zero-byte read");
+        for (DWORD got = 0; got < sizeof big;) {
+            static char sink[4096];
+            BOOL ok = ReadFile(c, sink, sizeof sink, &n, &ov);
+            if (!ok && GetLastError() == ERROR_IO_PENDING)
+                ok = GetOverlappedResult(c, &ov, &n, TRUE);
+            if (!ok && GetLastError() != ERROR_MORE_DATA)
+                break;
+            got += n;
+        }
+        CHECK(GetOverlappedResult(s, &ovw, &n, TRUE) && n == sizeof big,
+              "S72 it completes once the reader took the bytes");
+    }
+
+    /* S164, S163: hEvent NULL: the handle itself is signaled. */
+    ov_init(&ov2, FALSE);
+    SetLastError(0);
+    CHECK(pending(ReadFile(c, buf, sizeof buf, NULL, &ov2)) && WaitForSingleObject(c, 0) == WAIT_TIMEOUT,
+          "S163 a pending read with hEvent NULL leaves the handle unsignaled");
+    WriteFile(s, "abc", 3, &n, &ovw);
+    CHECK(WaitForSingleObject(c, 5000) == WAIT_OBJECT_0 && GetOverlappedResult(c, &ov2, &n, TRUE) && n == 3,
+          "S163 its completion signals the handle; GetOverlappedResult(bWait TRUE)");
+
+    /* S165, S166: cancel. */
+    SetLastError(0);
+    CHECK(pending(ReadFile(s, buf, sizeof buf, NULL, &ov)), "a read to cancel goes pending");
+    CHECK(CancelIoEx(s, &ov), "S166 CancelIoEx(h, ov) of a pending read");
+    SetLastError(0);
+    CHECK(!GetOverlappedResult(s, &ov, &n, TRUE) && GetLastError() == ERROR_OPERATION_ABORTED && n == 0,
+          "S165 the cancelled read completes with ERROR_OPERATION_ABORTED and 0 bytes");
+    SetLastError(0);
+    CHECK(!CancelIoEx(s, &ov) && GetLastError() == ERROR_NOT_FOUND,
+          "S166 CancelIoEx of a completed request -> ERROR_NOT_FOUND");
+    SetLastError(0);
+    CHECK(!CancelIoEx(s, NULL) && GetLastError() == ERROR_NOT_FOUND,
+          "S166 CancelIoEx(h, NULL) with nothing pending -> ERROR_NOT_FOUND");
+    CHECK(CancelIo(s), "S166 CancelIo with nothing pending -> TRUE");
+    SetLastError(0);
+    CHECK(pending(ReadFile(s, buf, sizeof buf, NULL, &ov)) && CancelIo(s)
+              && WaitForSingleObject(ov.hEvent, 5000) == WAIT_OBJECT_0
+              && !GetOverlappedResult(s, &ov, &n, FALSE) && GetLastError() == ERROR_OPERATION_ABORTED,
+          "S166 CancelIo cancels the calling thread's pending read; the event is set");
+    CHECK(WriteFile(c, "after", 5, &n, &ovw) && ReadFile(s, buf, sizeof buf, &n, &ov) && n == 5
+              && memcmp(buf, "after", 5) == 0,
+          "a cancelled read took nothing: the next message is whole");
+
+    /* S54, S167: pending reads at a disconnect; S55 afterwards. */
+    SetLastError(0);
+    CHECK(pending(ReadFile(c, buf, sizeof buf, NULL, &ov2)), "a client read pending before a disconnect");
+    CHECK(DisconnectNamedPipe(s) && GetOverlappedResult(c, &ov2, &n, TRUE) == FALSE
+              && GetLastError() == ERROR_PIPE_NOT_CONNECTED,
+          "S54 S167 a pending client read fails with ERROR_PIPE_NOT_CONNECTED at a disconnect");
+    ov_init(&ov2, TRUE);
+    ov2.InternalHigh = 1234;
+    SetLastError(0);
+    CHECK(!ReadFile(s, buf, sizeof buf, &n, &ov2) && GetLastError() == ERROR_PIPE_NOT_CONNECTED
+              && ov2.Internal == STATUS_PENDING && ov2.InternalHigh == 1234
+              && WaitForSingleObject(ov2.hEvent, 0) == WAIT_TIMEOUT,
+          "S55 S162 overlapped ReadFile on a disconnected server fails at once, Internal stays STATUS_PENDING");
+    SetLastError(0);
+    CHECK(!WriteFile(s, "x", 1, &n, &ov2) && GetLastError() == ERROR_PIPE_NOT_CONNECTED,
+          "S55 overlapped WriteFile on a disconnected server -> ERROR_PIPE_NOT_CONNECTED");
+    CloseHandle(c);
+
+    /* S83: pending read when the peer closes. */
+    SetLastError(0);
+    CHECK(pending(ConnectNamedPipe(s, &ov)), "S44 the instance listens again (overlapped connect)");
+    c = ov_client(PIPE_OV("io"), PIPE_TYPE_MESSAGE);
+    CHECK(GetOverlappedResult(s, &ov, &n, TRUE), "the new client connects");
+    SetLastError(0);
+    CHECK(pending(ReadFile(s, buf, sizeof buf, NULL, &ov)), "a server read pending before the client closes");
+    CloseHandle(c);
+    SetLastError(0);
+    CHECK(!GetOverlappedResult(s, &ov, &n, TRUE) && GetLastError() == ERROR_BROKEN_PIPE && n == 0,
+          "S83 a pending read completes with ERROR_BROKEN_PIPE and 0 bytes when the peer closes");
+    SetLastError(0);
+    CHECK(!ReadFile(s, buf, sizeof buf, &n, &ov) && GetLastError() == ERROR_BROKEN_PIPE,
+          "S83 a read issued after the close fails at once with ERROR_BROKEN_PIPE");
+    SetLastError(0);
+    CHECK(!ConnectNamedPipe(s, &ov) && GetLastError() == ERROR_NO_DATA,
+          "S84 overlapped ConnectNamedPipe after the client closed -> ERROR_NO_DATA");
+    DisconnectNamedPipe(s);
+
+    /* S46, S168: cancel and close under a pending connect. */
+    SetLastError(0);
+    CHECK(pending(ConnectNamedPipe(s, &ov)) && CancelIoEx(s, NULL)
+              && !GetOverlappedResult(s, &ov, &n, TRUE) && GetLastError() == ERROR_OPERATION_ABORTED,
+          "S46 S165 a cancelled overlapped connect completes with ERROR_OPERATION_ABORTED");
+    SetLastError(0);
+    CHECK(pending(ConnectNamedPipe(s, &ov)), "a connect pending before CloseHandle");
+    CloseHandle(s);
+    CHECK(WaitForSingleObject(ov.hEvent, 5000) == WAIT_OBJECT_0 && ov.Internal == STATUS_PIPE_BROKEN_,
+          "S46 S168 closing the handle completes the pending connect (ERROR_BROKEN_PIPE) and sets its event");
+    CloseHandle(ov.hEvent);
+    CloseHandle(ov2.hEvent);
+    CloseHandle(ovw.hEvent);
+}
+
+static void test_overlapped_transact_and_nowait(void)
+{
+    OVERLAPPED ov, ovt;
+    HANDLE s, c;
+    DWORD n = 0, mode = PIPE_NOWAIT;
+    char buf[64];
+    static char big[600];
+    s = ov_server(PIPE_OV("transact"), PIPE_TYPE_MESSAGE, 512);
+    c = ov_client(PIPE_OV("transact"), PIPE_TYPE_MESSAGE);
+    ov_init(&ov, TRUE);
+    ov_init(&ovt, TRUE);
+    SetLastError(0);
+    CHECK(pending(TransactNamedPipe(c, "ping", 4, buf, sizeof buf, &n, &ovt)),
+          "S109 overlapped TransactNamedPipe goes pending until the reply");
+    {
+        char request[16];
+        BOOL ok = ReadFile(s, request, sizeof request, &n, &ov);
+        if (!ok && GetLastError() == ERROR_IO_PENDING)
+            ok = GetOverlappedResult(s, &ov, &n, TRUE);
+        CHECK(ok && n == 4 && memcmp(request, "ping", 4) == 0, "S109 the server reads the request");
+    }
+    CHECK(WriteFile(s, "pong!", 5, &n, &ov) && GetOverlappedResult(c, &ovt, &n, TRUE) && n == 5
+              && memcmp(buf, "pong!", 5) == 0,
+          "S109 the reply completes it with the reply's size");
+    CloseHandle(c);
+    CloseHandle(s);
+
+    /* S77 with an overlapped read pending at the peer (byte pipe, quota 512). */
+    s = ov_server(PIPE_OV("nowait"), PIPE_TYPE_BYTE, 512);
+    c = ov_client(PIPE_OV("nowait"), PIPE_TYPE_BYTE);
+    SetNamedPipeHandleState(s, &mode, NULL, NULL);
+    SetLastError(0);
+    CHECK(pending(ReadFile(c, buf, 1, NULL, &ov)), "S77 a 1-byte overlapped read pending");
+    Sleep(50);
+    CHECK(WriteFile(s, big, 514, &n, NULL) && n == 1,
+          "S77 PIPE_NOWAIT byte pipe, 514 bytes with a 1-byte read pending: TRUE, 1 written");
+    CHECK(GetOverlappedResult(c, &ov, &n, TRUE) && n == 1, "S77 the pending read got that byte");
+    SetLastError(0);
+    CHECK(WriteFile(s, big, 513, &n, NULL) && n == 0,
+          "S77 513 bytes with no read pending: TRUE, 0 written");
+    CloseHandle(c);
+    CloseHandle(s);
+    CloseHandle(ov.hEvent);
+    CloseHandle(ovt.hEvent);
+}
+
+static DWORD WINAPI wait_on_port(LPVOID port)
+{
+    DWORD n;
+    ULONG_PTR key;
+    LPOVERLAPPED ov;
+    if (GetQueuedCompletionStatus((HANDLE)port, &n, &key, &ov, INFINITE))
+        return 0;
+    return GetLastError();
+}
+
+static void test_completion_ports(void)
+{
+    OVERLAPPED ov, ovw, *pov = (OVERLAPPED *)1;
+    OVERLAPPED_ENTRY entries[4];
+    HANDLE s, c, port;
+    DWORD n = 0;
+    ULONG removed = 0;
+    ULONG_PTR key = 0;
+    char buf[64];
+    s = ov_server(PIPE_OV("port"), PIPE_TYPE_MESSAGE, 512);
+    port = CreateIoCompletionPort(s, NULL, 7, 0);
+    CHECK(port != NULL, "S169 CreateIoCompletionPort(h, NULL, key, 0) creates a bound port");
+    ov_init(&ov, FALSE);
+    ov_init(&ovw, FALSE);
+    SetLastError(0);
+    CHECK(pending(ConnectNamedPipe(s, &ov)), "an overlapped connect on a bound handle goes pending");
+    c = ov_client(PIPE_OV("port"), PIPE_TYPE_MESSAGE);
+    CHECK(CreateIoCompletionPort(c, port, 8, 0) == port,
+          "S169 CreateIoCompletionPort(h2, port, key2, 0) binds another handle, returns the port");
+    CHECK(GetQueuedCompletionStatus(port, &n, &key, &pov, 5000) && key == 7 && pov == &ov && n == 0,
+          "S169 the completed connect's packet: TRUE, key, OVERLAPPED, 0 bytes");
+    CHECK(WriteFile(c, "hey", 3, &n, &ovw)
+              && GetQueuedCompletionStatus(port, &n, &key, &pov, 5000) && key == 8 && pov == &ovw && n == 3,
+          "S160 S169 an immediate success queues a packet too");
+    SetLastError(0);
+    CHECK(ReadFile(s, buf, sizeof buf, &n, &ov)
+              && GetQueuedCompletionStatus(port, &n, &key, &pov, 5000) && key == 7 && n == 3,
+          "S160 an immediate read's packet");
+    SetLastError(0);
+    CHECK(!GetQueuedCompletionStatus(port, &n, &key, &pov, 0) && GetLastError() == WAIT_TIMEOUT && pov == NULL,
+          "S170 a timed-out GetQueuedCompletionStatus: FALSE + WAIT_TIMEOUT, *lpOverlapped NULL");
+    SetLastError(0);
+    CHECK(pending(ReadFile(s, buf, sizeof buf, NULL, &ov)), "a read pending on the bound server");
+    CloseHandle(c);
+    SetLastError(0);
+    CHECK(!GetQueuedCompletionStatus(port, &n, &key, &pov, 5000) && GetLastError() == ERROR_BROKEN_PIPE
+              && pov == &ov && key == 7 && n == 0,
+          "S169 S83 a failed operation is dequeued as FALSE with its error, key and OVERLAPPED");
+    SetLastError(0);
+    CHECK(!WriteFile(s, "x", 1, &n, &ovw) && GetLastError() == ERROR_NO_DATA
+              && !GetQueuedCompletionStatus(port, &n, &key, &pov, 0) && GetLastError() == WAIT_TIMEOUT,
+          "S84 S162 an immediate failure queues no packet");
+    CHECK(PostQueuedCompletionStatus(port, 11, 21, (LPOVERLAPPED)0x10)
+              && PostQueuedCompletionStatus(port, 12, 22, NULL)
+              && GetQueuedCompletionStatus(port, &n, &key, &pov, 0) && n == 11 && key == 21
+              && pov == (LPOVERLAPPED)0x10
+              && GetQueuedCompletionStatus(port, &n, &key, &pov, 0) && n == 12 && key == 22 && pov == NULL,
+          "S170 PostQueuedCompletionStatus: packets come out FIFO, as TRUE");
+    for (int i = 0; i < 3; i++)
+        PostQueuedCompletionStatus(port, i, 30 + i, NULL);
+    CHECK(GetQueuedCompletionStatusEx(port, entries, 2, &removed, 0, FALSE) && removed == 2
+              && entries[0].lpCompletionKey == 30 && entries[1].lpCompletionKey == 31
+              && GetQueuedCompletionStatusEx(port, entries, 4, &removed, 0, FALSE) && removed == 1
+              && entries[0].dwNumberOfBytesTransferred == 2,
+          "GetQueuedCompletionStatusEx takes up to ulCount packets");
+    SetLastError(0);
+    CHECK(!GetQueuedCompletionStatusEx(port, entries, 4, &removed, 10, FALSE) && GetLastError() == WAIT_TIMEOUT,
+          "GetQueuedCompletionStatusEx timeout -> WAIT_TIMEOUT");
+    SetLastError(0);
+    CHECK(CreateIoCompletionPort(s, port, 9, 0) == NULL && GetLastError() == ERROR_INVALID_PARAMETER,
+          "binding a handle twice -> ERROR_INVALID_PARAMETER (documented)");
+    SetLastError(0);
+    CHECK(WaitForSingleObject(port, 0) == WAIT_FAILED && GetLastError() == ERROR_INVALID_HANDLE,
+          "a completion port is not waitable -> WAIT_FAILED + ERROR_INVALID_HANDLE");
+    CHECK(CloseHandle(s) && CloseHandle(port), "closing the handle and the port");
+    port = CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 1);
+    {
+        HANDLE t = CreateThread(NULL, 0, wait_on_port, port, 0, NULL);
+        DWORD code = 0;
+        Sleep(100);
+        CHECK(port != NULL && WaitForSingleObject(t, 0) == WAIT_TIMEOUT && CloseHandle(port)
+                  && WaitForSingleObject(t, 5000) == WAIT_OBJECT_0 && GetExitCodeThread(t, &code)
+                  && code == ERROR_ABANDONED_WAIT_0,
+              "closing a port wakes its GetQueuedCompletionStatus: ERROR_ABANDONED_WAIT_0 (documented)");
+        CloseHandle(t);
+    }
+}
+
+static void test_overlapped_mailslot(void)
+{
+    OVERLAPPED ov;
+    HANDLE slot, w;
+    DWORD n = 0;
+    char buf[64];
+    ov_init(&ov, TRUE);
+    slot = CreateMailslotA("\\\\.\\mailslot\\conformance\\overlapped", 0, MAILSLOT_WAIT_FOREVER, NULL);
+    w = CreateFileA("\\\\.\\mailslot\\conformance\\overlapped", GENERIC_WRITE, FILE_SHARE_READ, NULL,
+                    OPEN_EXISTING, 0, NULL);
+    SetLastError(0);
+    CHECK(pending(ReadFile(slot, buf, sizeof buf, NULL, &ov)) && WaitForSingleObject(ov.hEvent, 0) == WAIT_TIMEOUT,
+          "S147 an overlapped mailslot ReadFile with nothing queued goes pending");
+    CHECK(WriteFile(w, "m1", 2, &n, NULL) && GetOverlappedResult(slot, &ov, &n, TRUE) && n == 2
+              && memcmp(buf, "m1", 2) == 0,
+          "S147 a message completes it");
+    WriteFile(w, "m2!", 3, &n, NULL);
+    CHECK(ReadFile(slot, buf, sizeof buf, &n, &ov) && n == 3, "S160 a queued message completes at once");
+    SetLastError(0);
+    CHECK(pending(ReadFile(slot, buf, sizeof buf, NULL, &ov)) && CancelIoEx(slot, &ov)
+              && !GetOverlappedResult(slot, &ov, &n, TRUE) && GetLastError() == ERROR_OPERATION_ABORTED,
+          "S165 a cancelled mailslot read: ERROR_OPERATION_ABORTED");
+    CHECK(WriteFile(w, "m3", 2, &n, NULL) && ReadFile(slot, buf, sizeof buf, &n, &ov) && n == 2,
+          "the cancelled read took no message");
+    SetMailslotInfo(slot, 0);
+    SetLastError(0);
+    CHECK(!ReadFile(slot, buf, sizeof buf, &n, &ov) && GetLastError() == ERROR_SEM_TIMEOUT,
+          "S145 S162 read timeout 0, empty: ERROR_SEM_TIMEOUT at once");
+    CloseHandle(w);
+    CloseHandle(slot);
+    CloseHandle(ov.hEvent);
+}
+
+static LONG shared_counter;
+static CRITICAL_SECTION counter_lock;
+static long plain_counter;
+
+static DWORD WINAPI count_up(LPVOID unused)
+{
+    (void)unused;
+    for (int i = 0; i < 10000; i++) {
+        InterlockedIncrement(&shared_counter);
+        EnterCriticalSection(&counter_lock);
+        EnterCriticalSection(&counter_lock); /* recursive, as on Windows */
+        plain_counter++;
+        LeaveCriticalSection(&counter_lock);
+        LeaveCriticalSection(&counter_lock);
+    }
+    return 0;
+}
+
+static void test_interlocked_and_critical_sections(void)
+{
+    LONG v = 5;
+    HANDLE t[4];
+    CHECK(InterlockedIncrement(&v) == 6 && InterlockedDecrement(&v) == 5,
+          "InterlockedIncrement/Decrement return the new value");
+    CHECK(InterlockedExchange(&v, 9) == 5 && v == 9, "InterlockedExchange returns the old value");
+    CHECK(InterlockedCompareExchange(&v, 1, 8) == 9 && v == 9
+              && InterlockedCompareExchange(&v, 1, 9) == 9 && v == 1,
+          "InterlockedCompareExchange swaps only on a match, returns the old value");
+    CHECK(InterlockedExchangeAdd(&v, 3) == 1 && v == 4, "InterlockedExchangeAdd returns the old value");
+    InitializeCriticalSection(&counter_lock);
+    shared_counter = 0;
+    plain_counter = 0;
+    for (int i = 0; i < 4; i++)
+        t[i] = CreateThread(NULL, 0, count_up, NULL, 0, NULL);
+    WaitForMultipleObjects(4, t, TRUE, INFINITE);
+    CHECK(shared_counter == 40000 && plain_counter == 40000,
+          "Interlocked counts and a critical section protect a counter across 4 threads");
+    CHECK(TryEnterCriticalSection(&counter_lock), "TryEnterCriticalSection of a free section");
+    LeaveCriticalSection(&counter_lock);
+    DeleteCriticalSection(&counter_lock);
+    for (int i = 0; i < 4; i++)
+        CloseHandle(t[i]);
+}
+
+/* A WCHAR copy of an ASCII or UTF-8 (two-byte sequences) string. */
+static WCHAR *W(const char *text, WCHAR *out)
+{
+    int i = 0;
+    const unsigned char *p = (const unsigned char *)text;
+    while (*p) {
+        if (*p >= 0xC0 && p[1]) {
+            out[i++] = (WCHAR)(((p[0] & 0x1F) << 6) | (p[1] & 0x3F));
+            p += 2;
+        } else {
+            out[i++] = *p++;
+        }
+    }
+    out[i] = 0;
+    return out;
+}
+
+static void test_wide_entry_points(void)
+{
+    WCHAR name[128], other[128], wide[256];
+    char narrow[256], command[1024];
+    HANDLE s, c, slot, w;
+    DWORD n = 0, code = 0;
+    STARTUPINFOW si;
+    PROCESS_INFORMATION pi;
+    LPWSTR allocated = NULL;
+
+    s = CreateNamedPipeW(W("\\\\.\\pipe\\conformance\\wide", name), PIPE_ACCESS_DUPLEX, 0, 2, 512, 512, 0, NULL);
+    CHECK(s != INVALID_HANDLE_VALUE, "CreateNamedPipeW");
+    CHECK(WaitNamedPipeW(name, 1000), "WaitNamedPipeW: the instance listens");
+    c = CreateFileA("\\\\.\\pipe\\conformance\\wide", GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+    CHECK(c != INVALID_HANDLE_VALUE && WriteFile(c, "w", 1, &n, NULL) && ReadFile(s, narrow, 8, &n, NULL) && n == 1,
+          "a W name and the same A name are one pipe");
+    CloseHandle(c);
+    CloseHandle(s);
+
+    s = CreateNamedPipeW(W("\\\\.\\pipe\\conformance\\wide-\xc3\xa9t\xc3\xa9", name), PIPE_ACCESS_DUPLEX, 0, 2, 512, 512, 0, NULL);
+    c = CreateFileA("\\\\.\\pipe\\conformance\\wide-\xc3\xa9t\xc3\xa9", GENERIC_READ | GENERIC_WRITE, 0, NULL,
+                    OPEN_EXISTING, 0, NULL);
+    CHECK(s != INVALID_HANDLE_VALUE && c != INVALID_HANDLE_VALUE,
+          "a non-ASCII W name (UTF-16) reaches the UTF-8 A name");
+    CloseHandle(c);
+    slot = CreateNamedPipeW(name, PIPE_ACCESS_DUPLEX, 0, 2, 512, 512, 0, NULL); /* a second instance */
+    c = CreateFileW(name, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
+    CHECK(c != INVALID_HANDLE_VALUE, "CreateFileW of a pipe");
+    CHECK(GetNamedPipeHandleStateW(slot, NULL, &n, NULL, NULL, wide, 256) && n == 2 && wide[0] != 0,
+          "GetNamedPipeHandleStateW gives the client's user name as WCHARs");
+    CHECK(GetNamedPipeClientComputerNameW(slot, wide, sizeof wide) && wide[0] != 0,
+          "GetNamedPipeClientComputerNameW (length in bytes)");
+    CloseHandle(c);
+    CloseHandle(slot);
+    CloseHandle(s);
+    W("\\\\.\\pipe\\conformance\\bad", name);
+    name[20] = 0xD800; /* a lone surrogate */
+    SetLastError(0);
+    CHECK(CreateNamedPipeW(name, PIPE_ACCESS_DUPLEX, 0, 1, 0, 0, 0, NULL) == INVALID_HANDLE_VALUE
+              && GetLastError() == ERROR_INVALID_NAME,
+          "a W name that is not UTF-16 -> ERROR_INVALID_NAME");
+
+    slot = CreateMailslotW(W("\\\\.\\mailslot\\conformance\\wide", name), 0, 0, NULL);
+    w = CreateFileW(name, GENERIC_WRITE, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL);
+    CHECK(slot != INVALID_HANDLE_VALUE && w != INVALID_HANDLE_VALUE && WriteFile(w, "hi", 2, &n, NULL)
+              && ReadFile(slot, narrow, sizeof narrow, &n, NULL) && n == 2,
+          "CreateMailslotW and CreateFileW of its writer");
+    CloseHandle(w);
+    CloseHandle(slot);
+
+    n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, NULL, ERROR_BROKEN_PIPE, 0,
+                       narrow, sizeof narrow, NULL);
+    CHECK(n > 0 && FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM, NULL, ERROR_BROKEN_PIPE, 0, wide, 256, NULL) == n
+              && memcmp(W(narrow, other), wide, (n + 1) * sizeof(WCHAR)) == 0,
+          "FormatMessageW gives FormatMessageA's text as WCHARs");
+    CHECK(FormatMessageW(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_ALLOCATE_BUFFER, NULL, ERROR_BROKEN_PIPE, 0,
+                         (LPWSTR)&allocated, 0, NULL) == n
+              && allocated != NULL && memcmp(allocated, wide, (n + 1) * sizeof(WCHAR)) == 0,
+          "FormatMessageW(FORMAT_MESSAGE_ALLOCATE_BUFFER)");
+    LocalFree(allocated);
+
+    CHECK(GetTempFileNameW(W("/tmp", name), W("pre", other), 0x1A5, wide) == 0x1A5
+              && memcmp(wide, W("/tmp/pre1A5.TMP", name), 16 * sizeof(WCHAR)) == 0,
+          "GetTempFileNameW builds the name in WCHARs");
+
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    snprintf(command, sizeof command, "\"%s\" --exit 7", self);
+    CHECK(CreateProcessW(NULL, W(command, wide), NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)
+              && WaitForSingleObject(pi.hProcess, 10000) == WAIT_OBJECT_0
+              && GetExitCodeProcess(pi.hProcess, &code) && code == 7,
+          "CreateProcessW runs a UTF-16 command line");
+    CloseHandle(pi.hProcess);
+    CloseHandle(pi.hThread);
+    SetLastError(0);
+    CHECK(!DeleteFileW(W("/nonexistent-dir-pipeslot/x", name)) && GetLastError() == ERROR_PATH_NOT_FOUND,
+          "DeleteFileW of a missing directory -> ERROR_PATH_NOT_FOUND");
+}
+
 int _tmain(int argc, LPTSTR argv[])
 {
     if (argc > 1 && _tcscmp(argv[1], _T("--print-args")) == 0) {
@@ -1596,6 +2206,13 @@ int _tmain(int argc, LPTSTR argv[])
     test_mailslot_info_beside_blocked_read();
     test_threads();
     test_wait_multiple();
+    test_events();
+    test_overlapped_connect_and_io();
+    test_overlapped_transact_and_nowait();
+    test_completion_ports();
+    test_overlapped_mailslot();
+    test_interlocked_and_critical_sections();
+    test_wide_entry_points();
     test_performance_counter();
     test_temp_files();
     test_cancel();

@@ -2,9 +2,8 @@
 //! cancellation and PIPE_NOWAIT (S71-S78; threat T12; Wine scenarios §21
 //! items 13, 14, 15 and 16).
 //!
-//! Known difference: PIPE_NOWAIT writes are judged by the quota alone, as
-//! pipeslot cannot see the peer's pending reads; the S77 cases "with a
-//! pending read" do not apply.
+//! PIPE_NOWAIT writes count a read waiting at the peer as room (S77): the
+//! reader publishes its buffer size on the credit page while it waits.
 //!
 //! Every test uses its own namespace root.
 
@@ -269,6 +268,67 @@ fn nowait_writes_are_all_or_nothing_against_the_quota() {
         assert_eq!(client.peek(&mut []).unwrap().total_available, 0);
         assert_eq!(server.peek(&mut []).unwrap().total_available, 0);
     }
+}
+
+#[test]
+fn nowait_writes_count_a_pending_read() {
+    // S77 (§21 items 13, 14), quota 512: with a 32768-byte read pending, 5
+    // and 513 bytes go whole; with a 1-byte read pending, 513 bytes go
+    // whole (1 read, 512 queued), and 514 bytes write 1 on a byte pipe,
+    // 0 on a message pipe (the read stays pending).
+    let root = Root::new();
+    let (server, client) = root
+        .pipe("nowait-pending-read")
+        .quotas(512, 512)
+        .pair()
+        .shared();
+    server.set_nowait(true).unwrap();
+    let big = on_thread(&client, |c| {
+        c.read_message(&mut [0; 32768]).map(|r| r.bytes)
+    });
+    assert_still_blocked(&big, "a 32768-byte read");
+    assert_eq!(server.send(b"bits\0").unwrap(), 5);
+    assert_eq!(join_10s(big).unwrap(), 5);
+    let big = on_thread(&client, |c| {
+        c.read_message(&mut [0; 32768]).map(|r| r.bytes)
+    });
+    assert_still_blocked(&big, "a 32768-byte read");
+    assert_eq!(server.send(&[7; 513]).unwrap(), 513);
+    let mut got = join_10s(big).unwrap();
+    while got < 513 {
+        got += client.read_message(&mut [0; 1024]).unwrap().bytes;
+    }
+
+    let one = on_thread(&client, |c| c.read_message(&mut [0; 1]).map(|r| r.bytes));
+    assert_still_blocked(&one, "a 1-byte read");
+    assert_eq!(server.send(&[7; 513]).unwrap(), 513);
+    assert_eq!(join_10s(one).unwrap(), 1);
+    assert_eq!(client.peek(&mut []).unwrap().total_available, 512);
+    drain(|b| client.read_message(b), 512);
+
+    let one = on_thread(&client, |c| c.read_message(&mut [0; 1]).map(|r| r.bytes));
+    assert_still_blocked(&one, "a 1-byte read");
+    assert_eq!(
+        server.send(&[7; 514]).unwrap(),
+        1,
+        "byte pipe: what the read takes"
+    );
+    assert_eq!(join_10s(one).unwrap(), 1);
+    assert_eq!(client.peek(&mut []).unwrap().total_available, 0);
+
+    let (server, client) = root
+        .pipe("nowait-pending-read-message")
+        .mode(PipeMode::Message)
+        .quotas(512, 512)
+        .pair()
+        .shared();
+    server.set_nowait(true).unwrap();
+    let one = on_thread(&client, |c| c.read_message(&mut [0; 1]).map(|r| r.bytes));
+    assert_still_blocked(&one, "a 1-byte read");
+    assert_eq!(server.send(&[7; 514]).unwrap(), 0, "message pipe: nothing");
+    assert_still_blocked(&one, "the 1-byte read");
+    assert_eq!(server.send(b"x").unwrap(), 1);
+    assert_eq!(join_10s(one).unwrap(), 1);
 }
 
 #[test]

@@ -1,17 +1,18 @@
 /*
  * pipeslot/win32.h -- the Win32 IPC C API on Linux (libpipeslot_win32).
  *
- * Declares exactly what libpipeslot_win32 exports. Behaviour and
- * GetLastError codes follow docs/win32-semantics.md (S1..S157).
+ * Declares what libpipeslot_win32 exports, plus the Interlocked* and
+ * critical-section functions, which are static inline here. Behaviour and
+ * GetLastError codes follow docs/win32-semantics.md (S1..S172).
  *
  * NOT YET PROVIDED (absent, not stubbed; programs using them do not link):
- *   overlapped   -- any non-NULL OVERLAPPED gives ERROR_NOT_SUPPORTED (50);
- *                   FILE_FLAG_OVERLAPPED is accepted but handles stay
- *                   synchronous (CancelIoEx with an OVERLAPPED finds
- *                   nothing: ERROR_NOT_FOUND)
+ *   overlapped   -- on files, standard handles and mailslot writers
+ *                   (ERROR_NOT_SUPPORTED); ReadFileEx/WriteFileEx, APCs
  *   threads      -- CREATE_SUSPENDED (ERROR_NOT_SUPPORTED), ResumeThread,
- *                   ExitThread, GetCurrentThreadId; CreateProcessA gives no
- *                   thread handle
+ *                   ExitThread, GetCurrentThreadId
+ *   events       -- named events, mutexes, semaphores
+ *   Unicode      -- <tchar.h> under _UNICODE covers the common string
+ *                   and stdio functions only (see compat/tchar.h)
  *
  * Names: pipes and mailslots live in pipeslot's namespaces ($PIPESLOT_ROOT
  * when set). All instances of a pipe name belong to one process (another
@@ -46,6 +47,7 @@
 #ifndef PIPESLOT_WIN32_H
 #define PIPESLOT_WIN32_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,17 +81,31 @@ typedef uint32_t UINT;
 typedef int64_t LONGLONG;
 typedef uint64_t ULONGLONG;
 typedef uintptr_t ULONG_PTR;
+typedef ULONG_PTR *PULONG_PTR;
 typedef uintptr_t DWORD_PTR;
 typedef void VOID;
 typedef void *PVOID;
 typedef void *LPVOID;
 typedef const void *LPCVOID;
 typedef char CHAR;
-typedef char TCHAR;
 typedef const char *LPCSTR;
 typedef char *LPSTR;
+/* WCHAR is a UTF-16 code unit, 16 bits as on Windows (not wchar_t: on
+   Linux wchar_t is 32 bits unless the program is built with
+   -fshort-wchar, which makes L"..." literals WCHAR strings). */
+typedef uint16_t WCHAR;
+typedef const WCHAR *LPCWSTR;
+typedef WCHAR *LPWSTR;
+#ifdef _UNICODE
+/* _UNICODE builds (see compat/tchar.h): TCHAR is WCHAR. */
+typedef WCHAR TCHAR;
+typedef const WCHAR *LPCTSTR;
+typedef WCHAR *LPTSTR;
+#else
+typedef char TCHAR;
 typedef const char *LPCTSTR;
 typedef char *LPTSTR;
+#endif
 
 typedef union _LARGE_INTEGER {
     struct {
@@ -143,11 +159,32 @@ typedef struct _STARTUPINFOA {
     HANDLE hStdError;
 } STARTUPINFOA, *LPSTARTUPINFOA;
 
+typedef struct _STARTUPINFOW {
+    DWORD cb;
+    LPWSTR lpReserved;
+    LPWSTR lpDesktop;
+    LPWSTR lpTitle;
+    DWORD dwX;
+    DWORD dwY;
+    DWORD dwXSize;
+    DWORD dwYSize;
+    DWORD dwXCountChars;
+    DWORD dwYCountChars;
+    DWORD dwFillAttribute;
+    DWORD dwFlags;
+    WORD wShowWindow;
+    WORD cbReserved2;
+    LPBYTE lpReserved2;
+    HANDLE hStdInput;
+    HANDLE hStdOutput;
+    HANDLE hStdError;
+} STARTUPINFOW, *LPSTARTUPINFOW;
+
 typedef struct _PROCESS_INFORMATION {
     HANDLE hProcess;
-    HANDLE hThread;      /* always NULL: no handle for the child's thread */
+    HANDLE hThread;      /* the main thread: ends with the process */
     DWORD dwProcessId;
-    DWORD dwThreadId;    /* always 0 */
+    DWORD dwThreadId;    /* the main thread's id: the process id */
 } PROCESS_INFORMATION, *PPROCESS_INFORMATION, *LPPROCESS_INFORMATION;
 
 typedef DWORD (WINAPI *PTHREAD_START_ROUTINE)(LPVOID lpThreadParameter);
@@ -306,8 +343,10 @@ BOOL WINAPI CreatePipe(PHANDLE hReadPipe, PHANDLE hWritePipe,
    (S145-S147), ERROR_INSUFFICIENT_BUFFER leaving the message queued
    (S150); file: TRUE with 0 bytes at end of file; otherwise
    *lpNumberOfBytesRead = 0 on failure (S69); write end, mailslot writer or
-   file without GENERIC_READ: ERROR_ACCESS_DENIED (S132, S154); lpOverlapped
-   non-NULL: ERROR_NOT_SUPPORTED. */
+   file without GENERIC_READ: ERROR_ACCESS_DENIED (S132, S154); an
+   lpOverlapped given with an anonymous pipe is ignored (S137); with a
+   named-pipe handle see "Overlapped I/O"; with other handles:
+   ERROR_NOT_SUPPORTED. */
 BOOL WINAPI ReadFile(HANDLE hFile, LPVOID lpBuffer, DWORD nNumberOfBytesToRead,
                      LPDWORD lpNumberOfBytesRead, LPOVERLAPPED lpOverlapped);
 /* Writes to a pipe write end, named-pipe end, mailslot writer, file or
@@ -315,8 +354,10 @@ BOOL WINAPI ReadFile(HANDLE hFile, LPVOID lpBuffer, DWORD nNumberOfBytesToRead,
    is one message on message pipes and mailslots (S61, S148, S149);
    PIPE_NOWAIT and no room: TRUE with *written = 0 (S77); no reader left:
    FALSE + ERROR_NO_DATA, never SIGPIPE (S129, S81); read end, mailslot or
-   file without GENERIC_WRITE: ERROR_ACCESS_DENIED (S132, S153);
-   lpOverlapped non-NULL: ERROR_NOT_SUPPORTED. */
+   file without GENERIC_WRITE: ERROR_ACCESS_DENIED (S132, S153); an
+   lpOverlapped given with an anonymous pipe is ignored (S137); with a
+   named-pipe handle see "Overlapped I/O"; with other handles:
+   ERROR_NOT_SUPPORTED. */
 BOOL WINAPI WriteFile(HANDLE hFile, LPCVOID lpBuffer, DWORD nNumberOfBytesToWrite,
                       LPDWORD lpNumberOfBytesWritten, LPOVERLAPPED lpOverlapped);
 /* Copies queued bytes of a pipe read end or named-pipe end without
@@ -351,16 +392,17 @@ HANDLE WINAPI GetStdHandle(DWORD nStdHandle);
    existing instances', or FILE_FLAG_FIRST_PIPE_INSTANCE on an existing
    name: ERROR_ACCESS_DENIED (S23, S25). Listens at once (S29). On success
    sets ERROR_SUCCESS for the first instance, ERROR_ALREADY_EXISTS for a
-   later one (S20). FILE_FLAG_OVERLAPPED, WRITE_DAC, ACCESS_SYSTEM_SECURITY
-   accepted and ignored; nDefaultTimeOut 0 = 50 ms (S16). */
+   later one (S20). FILE_FLAG_OVERLAPPED makes an overlapped handle (see
+   "Overlapped I/O"); WRITE_DAC, ACCESS_SYSTEM_SECURITY accepted and
+   ignored; nDefaultTimeOut 0 = 50 ms (S16). */
 HANDLE WINAPI CreateNamedPipeA(LPCSTR lpName, DWORD dwOpenMode, DWORD dwPipeMode,
                                DWORD nMaxInstances, DWORD nOutBufferSize, DWORD nInBufferSize,
                                DWORD nDefaultTimeOut, LPSECURITY_ATTRIBUTES lpSecurityAttributes);
 /* Waits for a client (S41, S44); already connected: FALSE +
    ERROR_PIPE_CONNECTED, usable (S42); client gone: ERROR_NO_DATA (S43);
    PIPE_NOWAIT and none: ERROR_PIPE_LISTENING (S47); client handle:
-   ERROR_INVALID_FUNCTION (S34); lpOverlapped non-NULL, or an instance
-   inherited from the parent: ERROR_NOT_SUPPORTED. */
+   ERROR_INVALID_FUNCTION (S34); lpOverlapped: see "Overlapped I/O";
+   an instance inherited from the parent: ERROR_NOT_SUPPORTED. */
 BOOL WINAPI ConnectNamedPipe(HANDLE hNamedPipe, LPOVERLAPPED lpOverlapped);
 /* Ends the connection, discarding unread data (S49-S53); again:
    ERROR_PIPE_NOT_CONNECTED (S51); client handle: ERROR_INVALID_FUNCTION. */
@@ -389,8 +431,7 @@ BOOL WINAPI FlushFileBuffers(HANDLE hFile);
 /* Writes one request message, reads one reply (S109-S119): byte pipe or
    byte read mode ERROR_BAD_PIPE (S109, S110); unread data waiting
    ERROR_PIPE_BUSY (S111); longer reply FALSE + ERROR_MORE_DATA with
-   *lpBytesRead = bytes copied (S113); lpOverlapped non-NULL:
-   ERROR_NOT_SUPPORTED. */
+   *lpBytesRead = bytes copied (S113); lpOverlapped: see "Overlapped I/O". */
 BOOL WINAPI TransactNamedPipe(HANDLE hNamedPipe, LPVOID lpInBuffer, DWORD nInBufferSize,
                               LPVOID lpOutBuffer, DWORD nOutBufferSize, LPDWORD lpBytesRead,
                               LPOVERLAPPED lpOverlapped);
@@ -440,6 +481,79 @@ BOOL WINAPI GetNamedPipeServerProcessId(HANDLE Pipe, PULONG ServerProcessId);
 BOOL WINAPI GetNamedPipeClientComputerNameA(HANDLE Pipe, LPSTR ClientComputerName,
                                             ULONG ClientComputerNameLength);
 
+/* ---- Overlapped I/O and completion ports (S45, S46, S54, S55, S68,
+   S72, S77, S83, S84, S160-S172) ----------------------------------------
+
+   Named-pipe handles created or opened with FILE_FLAG_OVERLAPPED run
+   ReadFile, WriteFile, ConnectNamedPipe and TransactNamedPipe with an
+   OVERLAPPED as Windows does, and so does ReadFile on every mailslot
+   handle (CreateMailslotA; the read timeout applies, S145-S147):
+   - the call sets Internal to STATUS_PENDING and resets hEvent (hEvent
+     NULL: the handle itself, S163);
+   - it completes at once: TRUE (*count set), Internal/InternalHigh set,
+     the event set, a packet queued if the handle is bound to a port
+     (S160); a message read that does not fit: FALSE + ERROR_MORE_DATA,
+     *count 0, also a completion (S161, S68);
+   - it fails at once (S55, S162; ERROR_PIPE_CONNECTED, S45): FALSE + the
+     error, Internal stays STATUS_PENDING, no event, no packet;
+   - otherwise FALSE + ERROR_IO_PENDING; the operation completes later on
+     the library's driver thread (no thread per operation), failures
+     included (S83: ERROR_BROKEN_PIPE when the peer closes; S54, S167:
+     ERROR_PIPE_NOT_CONNECTED on a disconnect).
+   An OVERLAPPED given for a handle opened without FILE_FLAG_OVERLAPPED:
+   the call is synchronous, then its result goes into the OVERLAPPED and
+   its event is set. The caller keeps the OVERLAPPED and the buffers valid
+   until completion. A cancelled write whose bytes all went stays
+   delivered (Windows withdraws its unread bytes, S75). */
+#define STATUS_PENDING ((DWORD)0x00000103L)
+#define HasOverlappedIoCompleted(lpOverlapped) \
+    (((DWORD)(lpOverlapped)->Internal) != STATUS_PENDING)
+#define ERROR_ABANDONED_WAIT_0 735L
+
+typedef struct _OVERLAPPED_ENTRY {
+    ULONG_PTR lpCompletionKey;
+    LPOVERLAPPED lpOverlapped;
+    ULONG_PTR Internal;
+    DWORD dwNumberOfBytesTransferred;
+} OVERLAPPED_ENTRY, *LPOVERLAPPED_ENTRY;
+
+/* The result of an overlapped operation (S164): TRUE + count, or FALSE +
+   its error (ERROR_MORE_DATA with the count, S68); pending: FALSE +
+   ERROR_IO_INCOMPLETE with bWait FALSE, else waits for the operation
+   itself (its event is left as the completion set it). NULL lpOverlapped:
+   ERROR_INVALID_PARAMETER. */
+BOOL WINAPI GetOverlappedResult(HANDLE hFile, LPOVERLAPPED lpOverlapped,
+                                LPDWORD lpNumberOfBytesTransferred, BOOL bWait);
+/* Cancels the overlapped operations the calling thread started on the
+   handle: they complete with ERROR_OPERATION_ABORTED (S165); TRUE even if
+   there were none (S166). */
+BOOL WINAPI CancelIo(HANDLE hFile);
+/* FileHandle INVALID_HANDLE_VALUE (ExistingCompletionPort NULL): a new
+   port. Otherwise binds the named-pipe or mailslot handle with
+   CompletionKey to ExistingCompletionPort (returned) or to a new port
+   (S169); a handle binds once (again: ERROR_INVALID_PARAMETER).
+   NumberOfConcurrentThreads is ignored. NULL on failure. */
+HANDLE WINAPI CreateIoCompletionPort(HANDLE FileHandle, HANDLE ExistingCompletionPort,
+                                     ULONG_PTR CompletionKey, DWORD NumberOfConcurrentThreads);
+/* The next packet, FIFO (S169, S170): TRUE for a success or a posted
+   packet; FALSE + the operation's error for a failed one (count, key and
+   OVERLAPPED filled); timeout: FALSE + WAIT_TIMEOUT, *lpOverlapped NULL;
+   the port's handle closed under the wait: ERROR_ABANDONED_WAIT_0. */
+BOOL WINAPI GetQueuedCompletionStatus(HANDLE CompletionPort, LPDWORD lpNumberOfBytesTransferred,
+                                      PULONG_PTR lpCompletionKey, LPOVERLAPPED *lpOverlapped,
+                                      DWORD dwMilliseconds);
+/* Up to ulCount packets at once (waiting for the first); each entry's
+   Internal is the operation's NTSTATUS. Timeout: FALSE + WAIT_TIMEOUT.
+   fAlertable is ignored (no APCs). */
+BOOL WINAPI GetQueuedCompletionStatusEx(HANDLE CompletionPort,
+                                        LPOVERLAPPED_ENTRY lpCompletionPortEntries,
+                                        ULONG ulCount, PULONG ulNumEntriesRemoved,
+                                        DWORD dwMilliseconds, BOOL fAlertable);
+/* Queues a packet (count, key, OVERLAPPED pointer never dereferenced),
+   dequeued as TRUE (S170). */
+BOOL WINAPI PostQueuedCompletionStatus(HANDLE CompletionPort, DWORD dwNumberOfBytesTransferred,
+                                       ULONG_PTR dwCompletionKey, LPOVERLAPPED lpOverlapped);
+
 /* ---- Mailslots (S139-S157) --------------------------------------------- */
 
 /* Reading end of \\.\mailslot\NAME (S139); NULL: ERROR_PATH_NOT_FOUND,
@@ -473,25 +587,48 @@ BOOL WINAPI SetMailslotInfo(HANDLE hMailslot, DWORD lReadTimeout);
    input: for a program not statically linked with this library, which
    otherwise takes it over through GetStdHandle); with bInheritHandles
    TRUE every inheritable handle is inherited (see "Inheritance" above;
-   S19, S133, S135). hThread is NULL. No such program:
-   ERROR_FILE_NOT_FOUND. */
+   S19, S133, S135). hThread is the main thread: waitable (it ends with
+   the process), GetExitCodeThread gives the process's exit code,
+   CloseHandle closes it. No such program: ERROR_FILE_NOT_FOUND. */
 BOOL WINAPI CreateProcessA(LPCSTR lpApplicationName, LPSTR lpCommandLine,
                            LPSECURITY_ATTRIBUTES lpProcessAttributes,
                            LPSECURITY_ATTRIBUTES lpThreadAttributes, BOOL bInheritHandles,
                            DWORD dwCreationFlags, LPVOID lpEnvironment,
                            LPCSTR lpCurrentDirectory, LPSTARTUPINFOA lpStartupInfo,
                            LPPROCESS_INFORMATION lpProcessInformation);
-/* Waits for a process or thread handle: WAIT_OBJECT_0 when it ended,
-   WAIT_TIMEOUT after dwMilliseconds (INFINITE: no limit); other handles:
-   WAIT_FAILED + ERROR_INVALID_HANDLE. */
+/* Waits for an object to be signaled: an event (S171), a thread or
+   process that ended (a child's hThread: the process ended), a named-pipe
+   or mailslot handle (signaled when created, S18; unsignaled while an
+   overlapped operation reporting through an event is under way, signaled
+   when one with hEvent NULL completes, S163; a client the server
+   disconnected is never signaled, S52); anonymous pipe ends, files,
+   mailslot writers and standard handles are always signaled. Returns
+   WAIT_OBJECT_0, or WAIT_TIMEOUT after dwMilliseconds (INFINITE: no
+   limit); a satisfied wait resets an auto-reset event. Other handles (a
+   completion port): WAIT_FAILED + ERROR_INVALID_HANDLE. Nothing polls:
+   waits sleep until a signal wakes them. */
 DWORD WINAPI WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds);
-/* Waits for process and thread handles: bWaitAll FALSE -> WAIT_OBJECT_0 +
-   index of the first ended, TRUE -> WAIT_OBJECT_0 when all ended;
-   WAIT_TIMEOUT after dwMilliseconds; nCount 0 or > MAXIMUM_WAIT_OBJECTS,
-   NULL lpHandles: ERROR_INVALID_PARAMETER; bad or other handle:
-   ERROR_INVALID_HANDLE (WAIT_FAILED). Process ends are noticed within 5 ms. */
+/* Waits for the objects WaitForSingleObject takes: bWaitAll FALSE ->
+   WAIT_OBJECT_0 + the lowest index signaled; TRUE -> WAIT_OBJECT_0 once all
+   are signaled at the same time (auto-reset events among them are reset
+   together); WAIT_TIMEOUT after dwMilliseconds; nCount 0 or >
+   MAXIMUM_WAIT_OBJECTS, NULL lpHandles: ERROR_INVALID_PARAMETER; bad or
+   other handle: ERROR_INVALID_HANDLE (WAIT_FAILED). */
 DWORD WINAPI WaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOOL bWaitAll,
                                     DWORD dwMilliseconds);
+/* A new unnamed event (S171): bManualReset TRUE stays signaled until
+   ResetEvent; FALSE is reset by the one wait it satisfies; bInitialState:
+   signaled at first. lpName must be NULL (ERROR_NOT_SUPPORTED: no named
+   events). NULL on failure. */
+HANDLE WINAPI CreateEventA(LPSECURITY_ATTRIBUTES lpEventAttributes, BOOL bManualReset,
+                           BOOL bInitialState, LPCSTR lpName);
+/* CreateEventA; lpName (UTF-16) must be NULL. */
+HANDLE WINAPI CreateEventW(LPSECURITY_ATTRIBUTES lpEventAttributes, BOOL bManualReset,
+                           BOOL bInitialState, LPCWSTR lpName);
+/* Signals an event; not an event: ERROR_INVALID_HANDLE. */
+BOOL WINAPI SetEvent(HANDLE hEvent);
+/* Unsignals an event; not an event: ERROR_INVALID_HANDLE. */
+BOOL WINAPI ResetEvent(HANDLE hEvent);
 /* The exit code of a process (killed by signal n: 128 + n), STILL_ACTIVE
    while it runs; NULL lpExitCode: ERROR_INVALID_PARAMETER. */
 BOOL WINAPI GetExitCodeProcess(HANDLE hProcess, LPDWORD lpExitCode);
@@ -504,15 +641,17 @@ BOOL WINAPI GetExitCodeProcess(HANDLE hProcess, LPDWORD lpExitCode);
 HANDLE WINAPI CreateThread(LPSECURITY_ATTRIBUTES lpThreadAttributes, size_t dwStackSize,
                            LPTHREAD_START_ROUTINE lpStartAddress, LPVOID lpParameter,
                            DWORD dwCreationFlags, LPDWORD lpThreadId);
-/* The exit code of a thread, STILL_ACTIVE while it runs; NULL lpExitCode:
-   ERROR_INVALID_PARAMETER. */
+/* The exit code of a thread (a child's hThread: the process's),
+   STILL_ACTIVE while it runs; NULL lpExitCode: ERROR_INVALID_PARAMETER. */
 BOOL WINAPI GetExitCodeThread(HANDLE hThread, LPDWORD lpExitCode);
 /* Cancels the blocking ConnectNamedPipe/ReadFile/WriteFile/
    TransactNamedPipe/FlushFileBuffers calls under way on a named-pipe
    handle, or the ReadFile calls under way on a mailslot: they fail with
-   ERROR_OPERATION_ABORTED (S41); nothing under way or lpOverlapped
-   non-NULL: ERROR_NOT_FOUND; other handles (a mailslot writer included):
-   ERROR_INVALID_HANDLE. */
+   ERROR_OPERATION_ABORTED (S41); with lpOverlapped NULL every overlapped
+   operation on the handle too, with lpOverlapped that one only (S166);
+   they complete with ERROR_OPERATION_ABORTED (S165). Nothing under way
+   (or that OVERLAPPED not pending): ERROR_NOT_FOUND; other handles (a
+   mailslot writer included): ERROR_INVALID_HANDLE. */
 BOOL WINAPI CancelIoEx(HANDLE hFile, LPOVERLAPPED lpOverlapped);
 /* Cancels the blocking named-pipe call or mailslot read (as CancelIoEx
    lists) the thread is in, with every other call under way on that
@@ -570,6 +709,136 @@ DWORD WINAPI FormatMessageA(DWORD dwFlags, LPCVOID lpSource, DWORD dwMessageId,
 /* Frees a FormatMessageA(FORMAT_MESSAGE_ALLOCATE_BUFFER) buffer; returns
    NULL. */
 HLOCAL WINAPI LocalFree(HLOCAL hMem);
+
+/* ---- Unicode (W) entry points --------------------------------------- */
+
+/* Each is its A function with UTF-16 strings (WCHAR), converted to the
+   UTF-8 pipeslot uses for names: a W name reaches the same pipe, mailslot
+   or file as the A name with the same text. Text that is not UTF-16 (a
+   lone surrogate): ERROR_INVALID_NAME for names and paths,
+   ERROR_INVALID_PARAMETER for a command line or environment block. Sizes
+   of output buffers count WCHARs, except ClientComputerNameLength (bytes,
+   as on Windows). CreateProcessW reads a UTF-16 environment block with
+   CREATE_UNICODE_ENVIRONMENT in dwCreationFlags, an ANSI one otherwise.
+   FormatMessageW with FORMAT_MESSAGE_ALLOCATE_BUFFER returns a malloc'd
+   WCHAR string for LocalFree. */
+#define CREATE_UNICODE_ENVIRONMENT 0x00000400u
+HANDLE WINAPI CreateNamedPipeW(LPCWSTR lpName, DWORD dwOpenMode, DWORD dwPipeMode,
+                               DWORD nMaxInstances, DWORD nOutBufferSize, DWORD nInBufferSize,
+                               DWORD nDefaultTimeOut, LPSECURITY_ATTRIBUTES lpSecurityAttributes);
+HANDLE WINAPI CreateFileW(LPCWSTR lpFileName, DWORD dwDesiredAccess, DWORD dwShareMode,
+                          LPSECURITY_ATTRIBUTES lpSecurityAttributes, DWORD dwCreationDisposition,
+                          DWORD dwFlagsAndAttributes, HANDLE hTemplateFile);
+BOOL WINAPI CallNamedPipeW(LPCWSTR lpNamedPipeName, LPVOID lpInBuffer, DWORD nInBufferSize,
+                           LPVOID lpOutBuffer, DWORD nOutBufferSize, LPDWORD lpBytesRead,
+                           DWORD nTimeOut);
+BOOL WINAPI WaitNamedPipeW(LPCWSTR lpNamedPipeName, DWORD nTimeOut);
+BOOL WINAPI GetNamedPipeHandleStateW(HANDLE hNamedPipe, LPDWORD lpState, LPDWORD lpCurInstances,
+                                     LPDWORD lpMaxCollectionCount, LPDWORD lpCollectDataTimeout,
+                                     LPWSTR lpUserName, DWORD nMaxUserNameSize);
+BOOL WINAPI GetNamedPipeClientComputerNameW(HANDLE Pipe, LPWSTR ClientComputerName,
+                                            ULONG ClientComputerNameLength);
+HANDLE WINAPI CreateMailslotW(LPCWSTR lpName, DWORD nMaxMessageSize, DWORD lReadTimeout,
+                              LPSECURITY_ATTRIBUTES lpSecurityAttributes);
+BOOL WINAPI CreateProcessW(LPCWSTR lpApplicationName, LPWSTR lpCommandLine,
+                           LPSECURITY_ATTRIBUTES lpProcessAttributes,
+                           LPSECURITY_ATTRIBUTES lpThreadAttributes, BOOL bInheritHandles,
+                           DWORD dwCreationFlags, LPVOID lpEnvironment,
+                           LPCWSTR lpCurrentDirectory, LPSTARTUPINFOW lpStartupInfo,
+                           LPPROCESS_INFORMATION lpProcessInformation);
+BOOL WINAPI DeleteFileW(LPCWSTR lpFileName);
+UINT WINAPI GetTempFileNameW(LPCWSTR lpPathName, LPCWSTR lpPrefixString, UINT uUnique,
+                             LPWSTR lpTempFileName);
+DWORD WINAPI FormatMessageW(DWORD dwFlags, LPCVOID lpSource, DWORD dwMessageId,
+                            DWORD dwLanguageId, LPWSTR lpBuffer, DWORD nSize,
+                            va_list *Arguments);
+
+/* ---- Interlocked operations and critical sections (inline) ---------- */
+
+/* Not exports: static inline functions over the compiler's atomics and
+   POSIX mutexes, as the Win32 headers make most of them intrinsics. Every
+   Interlocked* is a full barrier (sequentially consistent) and returns
+   what Windows returns: the new value (Increment, Decrement, Add
+   returns the new value too) or the old one (Exchange,
+   CompareExchange, ExchangeAdd). */
+static inline LONG InterlockedIncrement(LONG volatile *Addend)
+{
+    return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+static inline LONG InterlockedDecrement(LONG volatile *Addend)
+{
+    return __atomic_sub_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+}
+static inline LONG InterlockedExchange(LONG volatile *Target, LONG Value)
+{
+    return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
+}
+static inline LONG InterlockedCompareExchange(LONG volatile *Destination, LONG Exchange,
+                                              LONG Comperand)
+{
+    __atomic_compare_exchange_n(Destination, &Comperand, Exchange, 0, __ATOMIC_SEQ_CST,
+                                __ATOMIC_SEQ_CST);
+    return Comperand;
+}
+static inline LONG InterlockedExchangeAdd(LONG volatile *Addend, LONG Value)
+{
+    return __atomic_fetch_add(Addend, Value, __ATOMIC_SEQ_CST);
+}
+static inline LONG InterlockedAdd(LONG volatile *Addend, LONG Value)
+{
+    return __atomic_add_fetch(Addend, Value, __ATOMIC_SEQ_CST);
+}
+static inline PVOID InterlockedExchangePointer(PVOID volatile *Target, PVOID Value)
+{
+    return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
+}
+static inline PVOID InterlockedCompareExchangePointer(PVOID volatile *Destination, PVOID Exchange,
+                                                      PVOID Comperand)
+{
+    __atomic_compare_exchange_n(Destination, &Comperand, Exchange, 0, __ATOMIC_SEQ_CST,
+                                __ATOMIC_SEQ_CST);
+    return Comperand;
+}
+
+/* A critical section is a recursive mutex, as on Windows: the owning
+   thread may enter it again, and leaves it as often as it entered.
+   TryEnterCriticalSection returns TRUE when it entered. The spin count is
+   accepted and ignored. */
+typedef struct _CRITICAL_SECTION {
+    pthread_mutex_t mutex;
+} CRITICAL_SECTION, *LPCRITICAL_SECTION, *PCRITICAL_SECTION;
+
+static inline void InitializeCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+{
+    pthread_mutexattr_t attributes;
+    pthread_mutexattr_init(&attributes);
+    pthread_mutexattr_settype(&attributes, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&lpCriticalSection->mutex, &attributes);
+    pthread_mutexattr_destroy(&attributes);
+}
+static inline BOOL InitializeCriticalSectionAndSpinCount(LPCRITICAL_SECTION lpCriticalSection,
+                                                         DWORD dwSpinCount)
+{
+    (void)dwSpinCount;
+    InitializeCriticalSection(lpCriticalSection);
+    return TRUE;
+}
+static inline void EnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+{
+    pthread_mutex_lock(&lpCriticalSection->mutex);
+}
+static inline BOOL TryEnterCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+{
+    return pthread_mutex_trylock(&lpCriticalSection->mutex) == 0 ? TRUE : FALSE;
+}
+static inline void LeaveCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+{
+    pthread_mutex_unlock(&lpCriticalSection->mutex);
+}
+static inline void DeleteCriticalSection(LPCRITICAL_SECTION lpCriticalSection)
+{
+    pthread_mutex_destroy(&lpCriticalSection->mutex);
+}
 
 #ifdef __cplusplus
 }

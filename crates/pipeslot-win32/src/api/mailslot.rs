@@ -57,7 +57,7 @@ pub unsafe extern "C" fn CreateMailslotA(
             .read_timeout(timeout_of(lReadTimeout))
             .create(&name) // S143: ERROR_ALREADY_EXISTS
             .map_err(|e| code_of(&e))?;
-        handles::insert(Object::Mailslot(MailslotHandle::new(slot)), inheritable)
+        handles::insert(Object::Mailslot(MailslotHandle::new(slot)?), inheritable)
     })
 }
 
@@ -79,7 +79,7 @@ pub unsafe extern "C" fn GetMailslotInfo(
         let Object::Mailslot(handle) = &*entry.object else {
             return Err(ERROR_INVALID_HANDLE);
         };
-        let info = handle.slot.info().map_err(|e| code_of(&e))?;
+        let info = handle.slot().info().map_err(|e| code_of(&e))?;
         let timeout = match info.read_timeout {
             None => MAILSLOT_WAIT_FOREVER,
             Some(t) => u32::try_from(t.as_millis()).unwrap_or(MAILSLOT_WAIT_FOREVER - 1),
@@ -103,7 +103,7 @@ pub extern "C" fn SetMailslotInfo(hMailslot: HANDLE, lReadTimeout: DWORD) -> BOO
         let Object::Mailslot(handle) = &*entry.object else {
             return Err(ERROR_INVALID_HANDLE);
         };
-        handle.slot.set_read_timeout(timeout_of(lReadTimeout));
+        handle.slot().set_read_timeout(timeout_of(lReadTimeout));
         Ok(TRUE)
     })
 }

@@ -4,12 +4,15 @@
 #![allow(unsafe_code)]
 
 pub mod file;
+pub mod io;
 pub mod mailslot;
 pub mod named_pipe;
 pub mod pipe;
 pub mod process;
+pub mod sync;
 pub mod system;
 pub mod thread;
+pub mod wide;
 
 use std::ffi::{c_char, CStr};
 

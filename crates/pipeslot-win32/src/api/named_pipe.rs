@@ -80,9 +80,13 @@ use pipeslot::pipe::{
 };
 use pipeslot::{MailslotName, PipeName};
 
+use super::io::{overlapped_call, Buffer, Call};
 use super::{buffer, buffer_mut, c_string, store};
 use crate::error::{code_of, code_of_io, ffi_call, set_last_error, Win32Result};
-use crate::handles::{self, FileHandle, Object, PipeConnectionHandle, PipeServerHandle};
+use crate::handles::{
+    self, ConnectionEnd, FileHandle, Object, PipeConnectionHandle, PipeServerHandle,
+};
+use crate::overlapped::HandleIo;
 use crate::sys;
 use crate::thread::{Blocking, Busy};
 use crate::types::{
@@ -94,6 +98,7 @@ use crate::types::{
     PIPE_READMODE_MESSAGE, PIPE_REJECT_REMOTE_CLIENTS, PIPE_TYPE_MESSAGE, SECURITY_ATTRIBUTES,
     TRUE, TRUNCATE_EXISTING, WRITE_DAC,
 };
+use pipeslot::tokio::NamedPipeServer;
 
 /// `CreateNamedPipeA`: a new instance of a pipe name (S1-S27; see the
 /// module docs for the accepted bits and S20).
@@ -154,9 +159,10 @@ pub unsafe extern "C" fn CreateNamedPipeA(
         let later = server.handle_state().is_ok_and(|s| s.instances > 1);
         let handle = handles::insert(
             Object::PipeServer(PipeServerHandle {
-                server,
+                instance: NamedPipeServer::from_std(server),
                 outbound: dwOpenMode & PIPE_ACCESS_OUTBOUND != 0,
                 busy: Busy::default(),
+                io: HandleIo::new(dwOpenMode & FILE_FLAG_OVERLAPPED != 0),
             }),
             inheritable,
         )?;
@@ -186,17 +192,27 @@ pub unsafe extern "C" fn ConnectNamedPipe(
             Object::PipeServer(handle) => handle,
             // An inherited server end has its client already; waiting for
             // new ones stays with the process that created the name.
-            Object::PipeConnection(handle) if handle.conn.end() == PipeEnd::Server => {
+            Object::PipeConnection(handle) if handle.conn().end() == PipeEnd::Server => {
                 return Err(ERROR_NOT_SUPPORTED)
             }
             Object::PipeConnection(_) => return Err(ERROR_INVALID_FUNCTION), // S34
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         if !lpOverlapped.is_null() {
-            return Err(ERROR_NOT_SUPPORTED);
+            // SAFETY: the caller keeps the OVERLAPPED valid until the
+            // operation completes (Win32's contract).
+            return unsafe {
+                overlapped_call(
+                    &entry.object,
+                    Call::Connect,
+                    lpOverlapped,
+                    std::ptr::null_mut(),
+                    |_| ConnectNamedPipe(hNamedPipe, std::ptr::null_mut()),
+                )
+            };
         }
         let _blocking = Blocking::new(&entry.object)?;
-        handle.server.connect().map_err(|e| match code_of(&e) {
+        handle.server().connect().map_err(|e| match code_of(&e) {
             // S168: a connect whose instance handle is closed meanwhile
             // (CloseHandle in another thread) fails with ERROR_BROKEN_PIPE;
             // CancelIoEx and CancelSynchronousIo give ERROR_OPERATION_ABORTED
@@ -214,9 +230,11 @@ pub extern "C" fn DisconnectNamedPipe(hNamedPipe: HANDLE) -> BOOL {
     ffi_call(FALSE, || {
         let entry = handles::lookup(hNamedPipe)?;
         match &*entry.object {
-            Object::PipeServer(handle) => handle.server.disconnect().map_err(|e| code_of(&e))?,
+            Object::PipeServer(handle) => handle.instance.disconnect().map_err(|e| code_of(&e))?,
             // A client end: ERROR_INVALID_FUNCTION.
-            Object::PipeConnection(handle) => handle.conn.disconnect().map_err(|e| code_of(&e))?,
+            Object::PipeConnection(handle) => {
+                handle.conn().disconnect().map_err(|e| code_of(&e))?
+            }
             _ => return Err(ERROR_INVALID_HANDLE),
         }
         Ok(TRUE)
@@ -236,7 +254,7 @@ pub unsafe extern "C" fn CreateFileA(
     _dwShareMode: DWORD,
     lpSecurityAttributes: *const SECURITY_ATTRIBUTES,
     dwCreationDisposition: DWORD,
-    _dwFlagsAndAttributes: DWORD,
+    dwFlagsAndAttributes: DWORD,
     _hTemplateFile: HANDLE,
 ) -> HANDLE {
     ffi_call(INVALID_HANDLE_VALUE, || {
@@ -257,10 +275,18 @@ pub unsafe extern "C" fn CreateFileA(
                     .write(write)
                     .open(&name)
                     .map_err(|e| code_of(&e))?;
+                let overlapped = dwFlagsAndAttributes & FILE_FLAG_OVERLAPPED != 0;
+                let conn = client.into_connection();
+                let end = if overlapped {
+                    ConnectionEnd::Overlapped(crate::overlapped::async_client(conn)?)
+                } else {
+                    ConnectionEnd::Sync(conn)
+                };
                 Object::PipeConnection(PipeConnectionHandle {
-                    conn: client.into_connection(),
+                    end,
                     can_set_state: write || dwDesiredAccess & FILE_WRITE_ATTRIBUTES != 0,
                     busy: Busy::default(),
+                    io: HandleIo::new(overlapped),
                 })
             }
             Some(Kind::Mailslot) => {
@@ -296,8 +322,8 @@ pub extern "C" fn FlushFileBuffers(hFile: HANDLE) -> BOOL {
         let entry = handles::lookup(hFile)?;
         let _blocking = Blocking::new(&entry.object)?;
         match &*entry.object {
-            Object::PipeServer(handle) => handle.server.flush().map_err(|e| code_of(&e))?,
-            Object::PipeConnection(handle) => handle.conn.flush().map_err(|e| code_of(&e))?,
+            Object::PipeServer(handle) => handle.server().flush().map_err(|e| code_of(&e))?,
+            Object::PipeConnection(handle) => handle.conn().flush().map_err(|e| code_of(&e))?,
             Object::File(handle) => handle.file.sync_all().map_err(code_of_io)?,
             Object::StdStream(fd) => sys::sync(*fd).map_err(code_of_io)?,
             Object::MailslotWriter(_) => {}
@@ -334,7 +360,31 @@ pub unsafe extern "C" fn TransactNamedPipe(
         unsafe { store(lpBytesRead, 0) };
         let entry = handles::lookup(hNamedPipe)?;
         if !lpOverlapped.is_null() {
-            return Err(ERROR_NOT_SUPPORTED);
+            if !matches!(
+                &*entry.object,
+                Object::PipeServer(_) | Object::PipeConnection(_)
+            ) {
+                return Err(ERROR_INVALID_HANDLE);
+            }
+            let call = Call::Transact(
+                Buffer::new(lpInBuffer, nInBufferSize)?,
+                Buffer::new(lpOutBuffer, nOutBufferSize)?,
+            );
+            // SAFETY: the caller keeps the buffers and the OVERLAPPED
+            // valid until the operation completes (Win32's contract).
+            return unsafe {
+                overlapped_call(&entry.object, call, lpOverlapped, lpBytesRead, |count| {
+                    TransactNamedPipe(
+                        hNamedPipe,
+                        lpInBuffer,
+                        nInBufferSize,
+                        lpOutBuffer,
+                        nOutBufferSize,
+                        count,
+                        std::ptr::null_mut(),
+                    )
+                })
+            };
         }
         // SAFETY: valid for the given sizes by the caller's contract.
         let (request, reply) = unsafe {
@@ -345,8 +395,8 @@ pub unsafe extern "C" fn TransactNamedPipe(
         };
         let _blocking = Blocking::new(&entry.object)?;
         let result = match &*entry.object {
-            Object::PipeServer(handle) => handle.server.transact(request, reply),
-            Object::PipeConnection(handle) => handle.conn.transact(request, reply),
+            Object::PipeServer(handle) => handle.server().transact(request, reply),
+            Object::PipeConnection(handle) => handle.conn().transact(request, reply),
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: as above.
@@ -438,25 +488,25 @@ pub unsafe extern "C" fn GetNamedPipeHandleStateA(
         }
         let (state, user) = match &*entry.object {
             Object::PipeServer(handle) => {
-                let state = handle.server.handle_state().map_err(|e| code_of(&e))?;
+                let state = handle.server().handle_state().map_err(|e| code_of(&e))?;
                 let user = if lpUserName.is_null() {
                     None
                 } else {
-                    let peer = handle.server.client_identity().map_err(|e| code_of(&e))?;
+                    let peer = handle.server().client_identity().map_err(|e| code_of(&e))?;
                     Some(pipeslot::host::user_name(peer.uid))
                 };
                 (state, user)
             }
             Object::PipeConnection(handle) => {
                 // A client end has no user name to give (checked first).
-                if !lpUserName.is_null() && handle.conn.end() == PipeEnd::Client {
+                if !lpUserName.is_null() && handle.conn().end() == PipeEnd::Client {
                     return Err(ERROR_INVALID_PARAMETER);
                 }
-                let state = handle.conn.handle_state().map_err(|e| code_of(&e))?;
+                let state = handle.conn().handle_state().map_err(|e| code_of(&e))?;
                 let user = if lpUserName.is_null() {
                     None
                 } else {
-                    let peer = handle.conn.peer_identity().map_err(|e| code_of(&e))?;
+                    let peer = handle.conn().peer_identity().map_err(|e| code_of(&e))?;
                     Some(pipeslot::host::user_name(peer.uid))
                 };
                 (state, user)
@@ -549,13 +599,13 @@ pub unsafe extern "C" fn SetNamedPipeHandleState(
         let nowait = mode & PIPE_NOWAIT != 0;
         let result = match &*entry.object {
             Object::PipeServer(handle) => handle
-                .server
+                .server()
                 .set_read_mode(read_mode)
-                .and_then(|()| handle.server.set_nowait(nowait)),
+                .and_then(|()| handle.server().set_nowait(nowait)),
             Object::PipeConnection(handle) => handle
-                .conn
+                .conn()
                 .set_read_mode(read_mode)
-                .and_then(|()| handle.conn.set_nowait(nowait)),
+                .and_then(|()| handle.conn().set_nowait(nowait)),
             // S138, S98: a byte pipe; only the wait mode can change.
             Object::AnonReader(_) | Object::AnonWriter(_) if read_mode == ReadMode::Message => {
                 return Err(ERROR_INVALID_PARAMETER);
@@ -618,11 +668,11 @@ pub unsafe extern "C" fn GetNamedPipeClientComputerNameA(
     ffi_call(FALSE, || {
         let entry = handles::lookup(Pipe)?;
         let name = match &*entry.object {
-            Object::PipeServer(handle) => handle.server.client_computer_name(),
-            Object::PipeConnection(handle) => match handle.conn.end() {
-                PipeEnd::Server => handle.conn.peer_identity().map(|peer| peer.computer_name),
+            Object::PipeServer(handle) => handle.server().client_computer_name(),
+            Object::PipeConnection(handle) => match handle.conn().end() {
+                PipeEnd::Server => handle.conn().peer_identity().map(|peer| peer.computer_name),
                 PipeEnd::Client => handle
-                    .conn
+                    .conn()
                     .client_process_id()
                     .map(|_| pipeslot::host::computer_name()),
             },
@@ -643,10 +693,10 @@ unsafe fn process_id(pipe: HANDLE, out: *mut u32, client: bool) -> BOOL {
     ffi_call(FALSE, || {
         let entry = handles::lookup(pipe)?;
         let pid = match (&*entry.object, client) {
-            (Object::PipeServer(h), true) => h.server.client_process_id(),
-            (Object::PipeServer(h), false) => h.server.server_process_id(),
-            (Object::PipeConnection(h), true) => h.conn.client_process_id(),
-            (Object::PipeConnection(h), false) => h.conn.server_process_id(),
+            (Object::PipeServer(h), true) => h.server().client_process_id(),
+            (Object::PipeServer(h), false) => h.server().server_process_id(),
+            (Object::PipeConnection(h), true) => h.conn().client_process_id(),
+            (Object::PipeConnection(h), false) => h.conn().server_process_id(),
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         if out.is_null() {

@@ -6,10 +6,9 @@
 //! [`super::named_pipe`] and [`super::mailslot`] for those handles.
 //!
 //! Choices, all documented in the header too:
-//! - A non-NULL `OVERLAPPED` gives ERROR_NOT_SUPPORTED (50), after the
-//!   handle is checked. (Windows ignores it for anonymous pipes, S137;
-//!   refusing it keeps programs from relying on overlapped I/O that is not
-//!   implemented yet.)
+//! - An `OVERLAPPED` given with an anonymous pipe end is ignored (S137):
+//!   the call is synchronous, and neither the structure nor its event is
+//!   touched.
 //! - I/O in the wrong direction on a pipe end gives ERROR_ACCESS_DENIED
 //!   (S132); any other kind of handle gives ERROR_INVALID_HANDLE.
 //! - `PeekNamedPipe`'s `lpBytesLeftThisMessage` on an anonymous pipe is
@@ -33,10 +32,10 @@ use pipeslot::anon::AnonPipeInfo;
 use pipeslot::pipe::{PeekInfo, PipeInfo};
 
 use pipeslot::error::win32::{
-    ERROR_ACCESS_DENIED, ERROR_INVALID_HANDLE, ERROR_INVALID_PARAMETER, ERROR_NOT_SUPPORTED,
-    ERROR_NO_DATA,
+    ERROR_ACCESS_DENIED, ERROR_INVALID_HANDLE, ERROR_INVALID_PARAMETER, ERROR_NO_DATA,
 };
 
+use super::io::{overlapped_call, Buffer, Call};
 use super::named_pipe::message_result;
 use super::{buffer, buffer_mut, store};
 use crate::error::{code_of, code_of_io, ffi_call, Win32Result};
@@ -132,8 +131,28 @@ pub unsafe extern "C" fn ReadFile(
         // SAFETY: NULL or valid for writes by the caller's contract.
         unsafe { store(lpNumberOfBytesRead, 0) };
         let entry = handles::lookup(hFile)?;
-        if !lpOverlapped.is_null() {
-            return Err(ERROR_NOT_SUPPORTED);
+        // S137: an anonymous pipe ignores the OVERLAPPED.
+        if !lpOverlapped.is_null() && !anonymous(&entry.object) {
+            let call = Call::Read(Buffer::new(lpBuffer, nNumberOfBytesToRead)?);
+            // SAFETY: the caller keeps the buffer and the OVERLAPPED valid
+            // until the operation completes (Win32's contract).
+            return unsafe {
+                overlapped_call(
+                    &entry.object,
+                    call,
+                    lpOverlapped,
+                    lpNumberOfBytesRead,
+                    |count| {
+                        ReadFile(
+                            hFile,
+                            lpBuffer,
+                            nNumberOfBytesToRead,
+                            count,
+                            std::ptr::null_mut(),
+                        )
+                    },
+                )
+            };
         }
         // SAFETY: valid for `nNumberOfBytesToRead` bytes by contract.
         let buf = unsafe { buffer_mut(lpBuffer, nNumberOfBytesToRead)? };
@@ -159,21 +178,25 @@ pub unsafe extern "C" fn ReadFile(
             Object::PipeServer(handle) => {
                 // SAFETY: NULL or valid for writes by the caller's contract.
                 return unsafe {
-                    message_result(handle.server.read_message(buf), lpNumberOfBytesRead)
+                    message_result(handle.server().read_message(buf), lpNumberOfBytesRead)
                 };
             }
             Object::PipeConnection(handle) => {
                 // SAFETY: as above.
                 return unsafe {
-                    message_result(handle.conn.read_message(buf), lpNumberOfBytesRead)
+                    message_result(handle.conn().read_message(buf), lpNumberOfBytesRead)
                 };
             }
             // S145-S150: ERROR_SEM_TIMEOUT, ERROR_INSUFFICIENT_BUFFER.
-            Object::Mailslot(handle) => handle.slot.read(buf).map_err(|e| code_of(&e))?,
+            Object::Mailslot(handle) => handle.slot().read(buf).map_err(|e| code_of(&e))?,
             Object::MailslotWriter(_) => return Err(ERROR_ACCESS_DENIED), // S154
             Object::File(handle) if handle.read => read_file(&handle.file, buf)?,
             Object::File(_) => return Err(ERROR_ACCESS_DENIED),
-            Object::Process(_) | Object::Thread(_) => return Err(ERROR_INVALID_HANDLE),
+            Object::Process(_)
+            | Object::ProcessThread(_)
+            | Object::Event(_)
+            | Object::Port(_)
+            | Object::Thread(_) => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: as above.
         unsafe { store(lpNumberOfBytesRead, count as DWORD) };
@@ -198,8 +221,27 @@ pub unsafe extern "C" fn WriteFile(
         // SAFETY: NULL or valid for writes by the caller's contract.
         unsafe { store(lpNumberOfBytesWritten, 0) };
         let entry = handles::lookup(hFile)?;
-        if !lpOverlapped.is_null() {
-            return Err(ERROR_NOT_SUPPORTED);
+        // S137: an anonymous pipe ignores the OVERLAPPED.
+        if !lpOverlapped.is_null() && !anonymous(&entry.object) {
+            let call = Call::Write(Buffer::new(lpBuffer, nNumberOfBytesToWrite)?);
+            // SAFETY: as for ReadFile.
+            return unsafe {
+                overlapped_call(
+                    &entry.object,
+                    call,
+                    lpOverlapped,
+                    lpNumberOfBytesWritten,
+                    |count| {
+                        WriteFile(
+                            hFile,
+                            lpBuffer,
+                            nNumberOfBytesToWrite,
+                            count,
+                            std::ptr::null_mut(),
+                        )
+                    },
+                )
+            };
         }
         // SAFETY: valid for `nNumberOfBytesToWrite` bytes by contract.
         let data = unsafe { buffer(lpBuffer, nNumberOfBytesToWrite)? };
@@ -228,10 +270,10 @@ pub unsafe extern "C" fn WriteFile(
             }
             // S61, S72, S77 (PIPE_NOWAIT: 0 when it does not fit), S81.
             Object::PipeServer(handle) => {
-                handle.server.send(data).map_err(|e| code_of(&e))? as DWORD
+                handle.server().send(data).map_err(|e| code_of(&e))? as DWORD
             }
             Object::PipeConnection(handle) => {
-                handle.conn.send(data).map_err(|e| code_of(&e))? as DWORD
+                handle.conn().send(data).map_err(|e| code_of(&e))? as DWORD
             }
             Object::Mailslot(_) => return Err(ERROR_ACCESS_DENIED), // S153
             // S148, S149: one write is one message.
@@ -241,7 +283,11 @@ pub unsafe extern "C" fn WriteFile(
                 nNumberOfBytesToWrite
             }
             Object::File(_) => return Err(ERROR_ACCESS_DENIED),
-            Object::Process(_) | Object::Thread(_) => return Err(ERROR_INVALID_HANDLE),
+            Object::Process(_)
+            | Object::ProcessThread(_)
+            | Object::Event(_)
+            | Object::Port(_)
+            | Object::Thread(_) => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: as above.
         unsafe { store(lpNumberOfBytesWritten, written) };
@@ -277,8 +323,8 @@ pub unsafe extern "C" fn PeekNamedPipe(
             }
             Object::AnonWriter(_) => return Err(ERROR_ACCESS_DENIED), // S96: needs read access
             // S89-S96: the library computes the message-type values (S92-S94).
-            Object::PipeServer(handle) => peek_values(handle.server.peek(buf))?,
-            Object::PipeConnection(handle) => peek_values(handle.conn.peek(buf))?,
+            Object::PipeServer(handle) => peek_values(handle.server().peek(buf))?,
+            Object::PipeConnection(handle) => peek_values(handle.conn().peek(buf))?,
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: each is NULL or valid for writes by contract.
@@ -310,8 +356,8 @@ pub unsafe extern "C" fn GetNamedPipeInfo(
             Object::AnonReader(end) => anon_info(end.lock().info()),
             Object::AnonWriter(end) => anon_info(end.lock().info()),
             // S105-S108.
-            Object::PipeServer(handle) => pipe_info(handle.server.info())?,
-            Object::PipeConnection(handle) => pipe_info(handle.conn.info())?,
+            Object::PipeServer(handle) => pipe_info(handle.server().info())?,
+            Object::PipeConnection(handle) => pipe_info(handle.conn().info())?,
             _ => return Err(ERROR_INVALID_HANDLE),
         };
         // SAFETY: each is NULL or valid for writes by contract.
@@ -392,6 +438,12 @@ fn read_file(mut file: &std::fs::File, buf: &mut [u8]) -> Win32Result<usize> {
             Err(e) => return Err(code_of_io(e)),
         }
     }
+}
+
+/// Whether `object` is an anonymous pipe end, whose I/O ignores an
+/// OVERLAPPED (S137).
+fn anonymous(object: &Object) -> bool {
+    matches!(object, Object::AnonReader(_) | Object::AnonWriter(_))
 }
 
 /// The handles of descriptors 0, 1, 2, made on first use (never closed).

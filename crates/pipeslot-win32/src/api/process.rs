@@ -1,6 +1,5 @@
-//! Processes and waiting: `CreateProcessA`, `WaitForSingleObject` and
-//! `WaitForMultipleObjects` (process and thread handles),
-//! `GetExitCodeProcess`.
+//! Processes: `CreateProcessA`, `GetExitCodeProcess`. (Waiting on process
+//! handles is in [`super::sync`].)
 //!
 //! `CreateProcessA` on Linux:
 //! - **The command line** is split as Windows programs split it
@@ -33,8 +32,10 @@
 //!   `lpCurrentDirectory` are honoured; `lpProcessAttributes`,
 //!   `lpThreadAttributes`, `dwCreationFlags` and the other `STARTUPINFOA`
 //!   fields are ignored.
-//! - `PROCESS_INFORMATION.hThread` is NULL and `dwThreadId` 0: no handle
-//!   is given for the child's thread. Errors: ERROR_FILE_NOT_FOUND (no such program),
+//! - `PROCESS_INFORMATION.hThread` is a handle to the child's main thread:
+//!   waitable (it ends when the process does), `GetExitCodeThread` gives
+//!   the process's exit code, `CloseHandle` closes it; `dwThreadId` is the
+//!   main thread's Linux thread id, the process id. Errors: ERROR_FILE_NOT_FOUND (no such program),
 //!   ERROR_ACCESS_DENIED (not executable), ERROR_INVALID_PARAMETER (no
 //!   program named, or `lpProcessInformation` NULL).
 #![allow(unsafe_code)]
@@ -43,7 +44,7 @@ use std::ffi::{c_char, c_void, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::Arc;
 
 use pipeslot::error::win32::{
     ERROR_ACCESS_DENIED, ERROR_FILE_NOT_FOUND, ERROR_INVALID_HANDLE, ERROR_INVALID_PARAMETER,
@@ -57,11 +58,9 @@ use crate::inherit;
 use crate::process::Process;
 use crate::relay;
 use crate::sys;
-use crate::thread;
 use crate::types::{
-    BOOL, DWORD, FALSE, HANDLE, INFINITE, MAXIMUM_WAIT_OBJECTS, PROCESS_INFORMATION,
-    SECURITY_ATTRIBUTES, STARTF_USESTDHANDLES, STARTUPINFOA, TRUE, WAIT_FAILED, WAIT_OBJECT_0,
-    WAIT_TIMEOUT,
+    BOOL, DWORD, FALSE, HANDLE, PROCESS_INFORMATION, SECURITY_ATTRIBUTES, STARTF_USESTDHANDLES,
+    STARTUPINFOA, TRUE,
 };
 
 /// `CreateProcessA`: starts a program, without a shell (see the module
@@ -199,87 +198,27 @@ pub unsafe extern "C" fn CreateProcessA(
         drop(bequest);
         drop(heirs);
         drop(inherited);
-        let process = Process::new(child);
+        let process = Arc::new(Process::new(child));
         let pid = process.pid();
-        let handle = handles::insert(Object::Process(process), false)?;
+        let handle = handles::insert(Object::Process(process.clone()), false)?;
+        let thread = match handles::insert(Object::ProcessThread(process), false) {
+            Ok(thread) => thread,
+            Err(code) => {
+                let _ = handles::close(handle);
+                return Err(code);
+            }
+        };
         let info = PROCESS_INFORMATION {
             hProcess: handle,
-            hThread: std::ptr::null_mut(),
+            hThread: thread,
             dwProcessId: pid,
-            dwThreadId: 0,
+            // The main thread's Linux thread id is the process id.
+            dwThreadId: pid,
         };
         // SAFETY: checked non-NULL above; valid for writes by contract.
         unsafe { lpProcessInformation.write(info) };
         Ok(TRUE)
     })
-}
-
-/// `WaitForSingleObject` on a process or thread handle: WAIT_OBJECT_0 once
-/// it ended, WAIT_TIMEOUT after `dwMilliseconds` (INFINITE: never). Other
-/// handles: WAIT_FAILED with ERROR_INVALID_HANDLE.
-#[no_mangle]
-pub extern "C" fn WaitForSingleObject(hHandle: HANDLE, dwMilliseconds: DWORD) -> DWORD {
-    ffi_call(WAIT_FAILED, || {
-        let entry = handles::lookup(hHandle)?;
-        let timeout = timeout_of(dwMilliseconds);
-        let ended = match &*entry.object {
-            Object::Process(process) => process.wait(timeout)?,
-            Object::Thread(_) => {
-                thread::wait(std::slice::from_ref(&entry.object), false, timeout)?.is_some()
-            }
-            _ => return Err(ERROR_INVALID_HANDLE),
-        };
-        Ok(if ended { WAIT_OBJECT_0 } else { WAIT_TIMEOUT })
-    })
-}
-
-/// `WaitForMultipleObjects` on process and thread handles: with `bWaitAll`
-/// FALSE, WAIT_OBJECT_0 + the index of the first one that ended; with
-/// TRUE, WAIT_OBJECT_0 once all ended; WAIT_TIMEOUT after
-/// `dwMilliseconds`. `nCount` 0 or over MAXIMUM_WAIT_OBJECTS (64), or
-/// `lpHandles` NULL: ERROR_INVALID_PARAMETER; a bad or other handle:
-/// ERROR_INVALID_HANDLE.
-///
-/// # Safety
-/// `lpHandles` is NULL or valid for reads of `nCount` handles.
-#[no_mangle]
-pub unsafe extern "C" fn WaitForMultipleObjects(
-    nCount: DWORD,
-    lpHandles: *const HANDLE,
-    bWaitAll: BOOL,
-    dwMilliseconds: DWORD,
-) -> DWORD {
-    ffi_call(WAIT_FAILED, || {
-        if nCount == 0 || nCount > MAXIMUM_WAIT_OBJECTS || lpHandles.is_null() {
-            return Err(ERROR_INVALID_PARAMETER);
-        }
-        // SAFETY: non-NULL and valid for `nCount` handles by contract.
-        let handles = unsafe { std::slice::from_raw_parts(lpHandles, nCount as usize) };
-        let objects = handles
-            .iter()
-            .map(|&handle| {
-                let entry = handles::lookup(handle)?;
-                if thread::waitable(&entry.object) {
-                    Ok(entry.object)
-                } else {
-                    Err(ERROR_INVALID_HANDLE)
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let timeout = timeout_of(dwMilliseconds);
-        Ok(match thread::wait(&objects, bWaitAll != FALSE, timeout)? {
-            Some(index) => WAIT_OBJECT_0 + index as DWORD,
-            None => WAIT_TIMEOUT,
-        })
-    })
-}
-
-/// `dwMilliseconds` as a timeout (`None`: INFINITE).
-fn timeout_of(milliseconds: DWORD) -> Option<Duration> {
-    match milliseconds {
-        INFINITE => None,
-        ms => Some(Duration::from_millis(ms.into())),
-    }
 }
 
 /// `GetExitCodeProcess`: the exit code, or STILL_ACTIVE (259) while the

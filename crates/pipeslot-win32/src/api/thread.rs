@@ -112,14 +112,17 @@ pub unsafe extern "C" fn CreateThread(
 pub unsafe extern "C" fn GetExitCodeThread(hThread: HANDLE, lpExitCode: *mut DWORD) -> BOOL {
     ffi_call(FALSE, || {
         let entry = handles::lookup(hThread)?;
-        let Object::Thread(thread) = &*entry.object else {
-            return Err(ERROR_INVALID_HANDLE);
+        let code = match &*entry.object {
+            Object::Thread(thread) => thread.exit_code(),
+            // A child's main thread ends with the process.
+            Object::ProcessThread(process) => process.exit_code()?,
+            _ => return Err(ERROR_INVALID_HANDLE),
         };
         if lpExitCode.is_null() {
             return Err(ERROR_INVALID_PARAMETER);
         }
         // SAFETY: non-NULL, valid for writes by the caller's contract.
-        unsafe { store(lpExitCode, thread.exit_code()) };
+        unsafe { store(lpExitCode, code) };
         Ok(TRUE)
     })
 }
@@ -135,10 +138,15 @@ pub unsafe extern "C" fn CancelIoEx(hFile: HANDLE, lpOverlapped: *mut OVERLAPPED
     ffi_call(FALSE, || {
         let entry = handles::lookup(hFile)?;
         let canceller = thread::canceller(&entry.object).ok_or(ERROR_INVALID_HANDLE)?;
-        if !lpOverlapped.is_null() || !thread::busy(&entry.object) {
+        // S166: the overlapped operation of `lpOverlapped`, or all of them.
+        let cancelled = super::io::cancel_overlapped(&entry.object, lpOverlapped);
+        if lpOverlapped.is_null() && thread::busy(&entry.object) {
+            canceller.cancel();
+            return Ok(TRUE);
+        }
+        if cancelled == 0 {
             return Err(ERROR_NOT_FOUND);
         }
-        canceller.cancel();
         Ok(TRUE)
     })
 }

@@ -8,12 +8,18 @@ use std::process::Command;
 /// Compiles `source` (relative to the crate) into `CARGO_TARGET_TMPDIR`
 /// as `pipeslot-win32-NAME`, with `-Wall -Werror`.
 pub fn compile(source: &str, name: &str) -> PathBuf {
+    compile_with(source, name, &[])
+}
+
+/// [`compile`] with extra compiler flags (e.g. a `_UNICODE` build).
+pub fn compile_with(source: &str, name: &str, flags: &[&str]) -> PathBuf {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let output = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pipeslot-win32-{name}"));
     let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let status = Command::new(compiler)
         .arg("-Wall")
         .arg("-Werror")
+        .args(flags)
         .arg("-I")
         .arg(crate_dir.join("include/compat"))
         .arg("-I")
@@ -45,6 +51,12 @@ pub fn static_library() -> PathBuf {
 /// nobody else's; prints its output and asserts that every check passed.
 #[allow(dead_code)] // not every test file runs checking programs
 pub fn run_checks(program: &Path, tag: &str) {
+    run_checks_with(program, tag, &[]);
+}
+
+/// [`run_checks`] with arguments for the program.
+#[allow(dead_code)] // not every test file runs checking programs
+pub fn run_checks_with(program: &Path, tag: &str, args: &[&str]) {
     // A short path: socket addresses are limited to 108 bytes.
     let root = std::env::temp_dir().join(format!(
         "psw-{tag}-{}-{}",
@@ -55,6 +67,7 @@ pub fn run_checks(program: &Path, tag: &str) {
             .as_nanos()
     ));
     let output = Command::new(program)
+        .args(args)
         .env("PIPESLOT_ROOT", &root)
         .output()
         .unwrap();

@@ -35,6 +35,9 @@ struct Page {
     waiting: [AtomicU32; 2],
     /// How many instances the pipe name has, as the server last published.
     instances: AtomicU32,
+    _padding: u32,
+    /// Bytes a read waiting at each end asks for (S77), 0 when none.
+    reading: [AtomicU32; 2],
 }
 
 // The layout is the protocol's (pipeslot-proto `credit_page`): checked at
@@ -43,6 +46,7 @@ const _: () = {
     assert!(std::mem::offset_of!(Page, consumed) == credit_page::consumed_offset(0));
     assert!(std::mem::offset_of!(Page, waiting) == credit_page::waiting_offset(0));
     assert!(std::mem::offset_of!(Page, instances) == credit_page::INSTANCES_OFFSET);
+    assert!(std::mem::offset_of!(Page, reading) == credit_page::reading_offset(0));
     assert!(std::mem::size_of::<Page>() <= PAGE_LEN);
 };
 
@@ -143,6 +147,18 @@ impl CreditPage {
     /// count published in between is not missed (both sides use `SeqCst`).
     pub(crate) fn want_credits(&self, me: usize) {
         self.page().waiting[me].store(1, Ordering::SeqCst);
+    }
+
+    /// Publishes how many bytes a read waiting at end `me` asks for (0:
+    /// none waits).
+    pub(crate) fn publish_reading(&self, me: usize, bytes: u32) {
+        self.page().reading[me].store(bytes, Ordering::SeqCst);
+    }
+
+    /// How many bytes a read waiting at the peer of end `me` asks for
+    /// (untrusted: the caller caps it).
+    pub(crate) fn peer_reading(&self, me: usize) -> u32 {
+        self.page().reading[1 - me].load(Ordering::SeqCst)
     }
 
     /// Publishes the name's instance count (server end).

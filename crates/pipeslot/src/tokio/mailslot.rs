@@ -170,6 +170,13 @@ impl Mailslot {
         unregister(self.fd)
     }
 
+    /// The blocking reading end, shared with this one, for the blocking
+    /// calls of a process that mixes both APIs on one mailslot (the C
+    /// API's overlapped ReadFile beside its blocking one).
+    pub fn as_std(&self) -> &mailslot::Mailslot {
+        self.inner()
+    }
+
     fn inner(&self) -> &mailslot::Mailslot {
         self.fd.get_ref().owner()
     }

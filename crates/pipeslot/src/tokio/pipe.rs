@@ -463,6 +463,29 @@ macro_rules! connected_end {
                     .await
             }
 
+            /// [`recv_msg`](Self::recv_msg) without waiting: `Ok(None)` when
+            /// nothing is queued. It looks at the connection itself, not at
+            /// the reactor's readiness, so data that arrived before the
+            /// reactor noticed it is found (what an overlapped ReadFile
+            /// that completes at once needs, S160).
+            pub fn try_recv_msg(&self, buf: &mut [u8]) -> Result<Option<MessageRead>> {
+                let reactor = self.io("reading from a pipe")?;
+                self.end().readable()?;
+                let read_mode = self.end().modes().0;
+                let read = poll_once(reactor.conn().read_with(
+                    buf,
+                    read_mode,
+                    true,
+                    &Waiter::Reactor(&reactor),
+                ));
+                match read {
+                    Some(Ok(read)) => Ok(Some(read)),
+                    Some(Err(e)) if e.kind() == ErrorKind::NoData => Ok(None),
+                    Some(Err(e)) => Err(e),
+                    None => Ok(None),
+                }
+            }
+
             /// One whole message (on a byte pipe: what is available) of at
             /// most `limit` bytes; a longer one is refused with
             /// [`ErrorKind::MessageTooLarge`] without buffering the rest
@@ -676,6 +699,24 @@ connected_end!(NamedPipeServer);
 connected_end!(NamedPipeClient);
 
 impl NamedPipeServer {
+    /// An async instance of the blocking one, sharing its state: what a
+    /// process that mixes both APIs on one instance (the C API's
+    /// overlapped handles) uses. Needs no runtime until an async call.
+    pub fn from_std(server: PipeServer) -> NamedPipeServer {
+        NamedPipeServer {
+            inner: server,
+            reactor: Mutex::new(None),
+        }
+    }
+
+    /// The blocking instance, for the blocking calls. Connect and
+    /// disconnect through `self` ([`connect`](Self::connect),
+    /// [`disconnect`](Self::disconnect)), so that the connection the async
+    /// calls use is the instance's.
+    pub fn as_std(&self) -> &PipeServer {
+        &self.inner
+    }
+
     /// ConnectNamedPipe (S41-S44): waits for a client. As with tokio's, a
     /// client that connected before the call is success (Win32 reports
     /// ERROR_PIPE_CONNECTED, S42, and the connection is good); one that
@@ -684,11 +725,26 @@ impl NamedPipeServer {
     /// Cancel safe: dropped while waiting, the instance keeps listening, and
     /// a client bound meanwhile is found by the next call.
     pub async fn connect(&self) -> Result<()> {
+        match self.connect_exact().await {
+            // tokio's connect succeeds when the client came first (S42).
+            Err(e) if e.kind() == ErrorKind::PipeConnected => Ok(()),
+            result => result,
+        }
+    }
+
+    /// [`connect`](Self::connect) as Win32's overlapped ConnectNamedPipe
+    /// reports it: a client that connected before the call is
+    /// [`ErrorKind::PipeConnected`] (S42, S45), the connection being good.
+    pub async fn connect_exact(&self) -> Result<()> {
         let mut waited = false;
         match poll_fn(|cx| self.inner.poll_connect(cx.waker(), &mut waited)).await {
             Ok(conn) => self.reactor_for(conn).map(drop),
-            // tokio's connect succeeds when the client came first (S42).
-            Err(e) if e.kind() == ErrorKind::PipeConnected => Ok(()),
+            Err(e) if e.kind() == ErrorKind::PipeConnected => {
+                if let Some(conn) = self.inner.conn() {
+                    self.reactor_for(conn)?;
+                }
+                Err(e)
+            }
             Err(e) => Err(e),
         }
     }
@@ -753,6 +809,21 @@ impl NamedPipeServer {
 }
 
 impl NamedPipeClient {
+    /// An async client end over a blocking one (a client or an adopted
+    /// end), sharing its state; must be called within a tokio runtime.
+    pub fn from_std(conn: PipeConnection) -> Result<NamedPipeClient> {
+        let reactor = Reactor::new(&conn.conn)?;
+        Ok(NamedPipeClient {
+            inner: conn,
+            reactor,
+        })
+    }
+
+    /// The blocking end, for the blocking calls.
+    pub fn as_std(&self) -> &PipeConnection {
+        &self.inner
+    }
+
     fn end(&self) -> &EndCore {
         &self.inner.core
     }

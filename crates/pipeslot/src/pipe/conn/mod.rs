@@ -69,7 +69,7 @@ use self::wait::Gate;
 pub(crate) use self::wait::{block_on, Waiter};
 
 use super::cancel::Token;
-use super::state::{not_connected, Counters, End, State, Violation};
+use super::state::{not_connected, Counters, End, State, Violation, PENDING_WINDOW};
 use super::transport::{Ring, Transport};
 use super::{MessageRead, PeekInfo, PeerIdentity, PipeEnd, PipeMode, ReadMode};
 use crate::error::{Error, ErrorKind, Result};
@@ -377,6 +377,9 @@ impl Conn {
                 inner
             } else {
                 let wanted = buf.len();
+                // S77: while it waits, the read counts as room for the
+                // peer's PIPE_NOWAIT writes.
+                let _reading = Reading::publish(self, wanted);
                 self.wait_until(|st| st.readable(read_mode, wanted), false, waiter, WHAT)
                     .await?
             };
@@ -485,17 +488,39 @@ impl Conn {
         if data.is_empty() && self.mode == PipeMode::Byte {
             return Ok(0); // S66: nothing to send, never blocks
         }
+        let mut data = data;
         if nowait {
             self.refresh()?;
             let mut inner = self.lock();
             self.sync_credits(&mut inner);
-            if inner.st.unacknowledged() + data.len() as u64 > self.out_quota {
-                return Ok(0);
+            // S77: what fits is the room left in the quota plus what a
+            // read waiting at the peer takes at once (capped so that the
+            // peer never holds more than it accepts, `state`).
+            let room = self.out_quota.saturating_sub(inner.st.unacknowledged());
+            let reading = self.transport.peer_reading().min(PENDING_WINDOW);
+            let len = data.len() as u64;
+            if len > room + reading {
+                // A byte pipe gives the waiting read what it takes, a
+                // message pipe nothing.
+                if self.mode == PipeMode::Message || reading == 0 {
+                    return Ok(0);
+                }
+                data = &data[..reading as usize];
             }
         }
         let (start, pending) = self.send_write(data, waiter).await?;
         if data.is_empty() {
             return Ok(0); // S66: an empty message never blocks
+        }
+        if nowait {
+            // S77: a PIPE_NOWAIT write never waits; what went beyond the
+            // quota went to the peer's waiting read.
+            if pending {
+                let end = start + data.len() as u64;
+                self.send_control(Frame::Committed { start, end }, &waiter.uncancellable())
+                    .await;
+            }
+            return Ok(data.len());
         }
         let end = start + data.len() as u64;
         let quota = self.out_quota;
@@ -824,6 +849,24 @@ impl Conn {
 
 /// The receiver's role, given back when the call that took it ends — or is
 /// dropped.
+/// A read waiting for data, published for the peer's PIPE_NOWAIT writes
+/// (S77) until it is dropped.
+struct Reading<'a>(&'a Conn);
+
+impl<'a> Reading<'a> {
+    fn publish(conn: &'a Conn, wanted: usize) -> Reading<'a> {
+        conn.transport
+            .publish_reading(u32::try_from(wanted).unwrap_or(u32::MAX));
+        Reading(conn)
+    }
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        self.0.transport.publish_reading(0);
+    }
+}
+
 struct Receiver<'a>(&'a Conn);
 
 impl Receiver<'_> {

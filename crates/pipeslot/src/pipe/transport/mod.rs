@@ -75,6 +75,17 @@ pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
     /// the stream, and local waits on [`Transport::fd`] wake.
     fn shut_down(&self);
 
+    /// Publishes how many bytes a read waiting at this end asks for (0:
+    /// none), for the peer's PIPE_NOWAIT writes (S77). Transports without
+    /// an out-of-band channel publish nothing.
+    fn publish_reading(&self, _bytes: u32) {}
+
+    /// How many bytes a read waiting at the peer asks for, as it
+    /// published (untrusted); 0 where the transport cannot tell.
+    fn peer_reading(&self) -> u64 {
+        0
+    }
+
     /// Publishes the name's instance count to the client (server end).
     fn publish_instances(&self, _count: u32) {}
 

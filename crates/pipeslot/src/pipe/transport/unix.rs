@@ -86,6 +86,14 @@ impl Transport for UnixTransport {
         }
     }
 
+    fn publish_reading(&self, bytes: u32) {
+        self.credits.publish_reading(self.me, bytes);
+    }
+
+    fn peer_reading(&self) -> u64 {
+        u64::from(self.credits.peer_reading(self.me))
+    }
+
     fn publish_instances(&self, count: u32) {
         self.credits.publish_instances(count);
     }
