@@ -43,6 +43,7 @@ typedef LPSTARTUPINFOW LPSTARTUPINFO;
 #define CreateEvent CreateEventA
 #define DeleteFile DeleteFileA
 #define GetTempFileName GetTempFileNameA
+#define GetComputerName GetComputerNameA
 typedef STARTUPINFOA STARTUPINFO;
 typedef LPSTARTUPINFOA LPSTARTUPINFO;
 #endif

@@ -709,6 +709,17 @@ DWORD WINAPI FormatMessageA(DWORD dwFlags, LPCVOID lpSource, DWORD dwMessageId,
 /* Frees a FormatMessageA(FORMAT_MESSAGE_ALLOCATE_BUFFER) buffer; returns
    NULL. */
 HLOCAL WINAPI LocalFree(HLOCAL hMem);
+/* This computer's name: $PIPESLOT_COMPUTERNAME, else the kernel's host
+   name, as spelled (not cut to MAX_COMPUTERNAME_LENGTH). *nSize: the
+   buffer's size in; the length without the NUL out. Too small: FALSE,
+   ERROR_BUFFER_OVERFLOW, *nSize = the size needed with the NUL. */
+BOOL WINAPI GetComputerNameA(LPSTR lpBuffer, LPDWORD nSize);
+#ifndef MAX_COMPUTERNAME_LENGTH
+#define MAX_COMPUTERNAME_LENGTH 15
+#endif
+#ifndef ERROR_BUFFER_OVERFLOW
+#define ERROR_BUFFER_OVERFLOW 111L
+#endif
 
 /* ---- Unicode (W) entry points --------------------------------------- */
 

@@ -2,7 +2,14 @@
 //! `GetLastError`, `SetLastError`, `Sleep`, `GetTickCount`,
 //! `GetTickCount64`, `QueryPerformanceCounter`,
 //! `QueryPerformanceFrequency`, `GetCurrentProcessId`, `ExitProcess`,
-//! `FormatMessageA`, `LocalFree`.
+//! `FormatMessageA`, `LocalFree`, `GetComputerNameA`.
+//!
+//! `GetComputerNameA` gives the library's computer name
+//! (`pipeslot::host::computer_name`: `$PIPESLOT_COMPUTERNAME`, else the
+//! kernel's host name), as spelled — the name `\\NAME\pipe\x` must use
+//! to be local and the one other hosts' gateways know this host by. It is
+//! not cut to MAX_COMPUTERNAME_LENGTH nor upper-cased as a NetBIOS name
+//! would be.
 //!
 //! `FormatMessageA` supports `FORMAT_MESSAGE_FROM_SYSTEM` for the codes
 //! `pipeslot::error::win32_message` knows (every code of spec §0.1 and
@@ -192,5 +199,67 @@ pub unsafe extern "C" fn LocalFree(hMem: HANDLE) -> HANDLE {
     std::ptr::null_mut()
 }
 
+/// `GetComputerNameA`: this computer's name (see the module docs). On
+/// entry `*nSize` is the buffer's size in bytes; on success the name and a
+/// NUL are stored, `*nSize` becomes its length without the NUL and TRUE is
+/// returned. A buffer too small: FALSE, ERROR_BUFFER_OVERFLOW (111), and
+/// `*nSize` the size needed, NUL included.
+///
+/// # Safety
+/// `nSize` is valid for reads and writes; `lpBuffer` for writes of
+/// `*nSize` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn GetComputerNameA(lpBuffer: *mut c_char, nSize: *mut DWORD) -> BOOL {
+    ffi_call(FALSE, || {
+        if nSize.is_null() {
+            return Err(ERROR_INVALID_PARAMETER);
+        }
+        let name = pipeslot::host::computer_name();
+        // SAFETY: non-NULL, valid by the caller's contract.
+        let room = unsafe { nSize.read() } as usize;
+        if lpBuffer.is_null() || room < name.len() + 1 {
+            // SAFETY: as above.
+            unsafe { nSize.write((name.len() + 1) as DWORD) };
+            return Err(ERROR_BUFFER_OVERFLOW);
+        }
+        // SAFETY: `lpBuffer` holds `room` > name.len() bytes by the
+        // caller's contract, and does not overlap `name`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(name.as_ptr().cast(), lpBuffer, name.len());
+            lpBuffer.add(name.len()).write(0);
+            nSize.write(name.len() as DWORD);
+        }
+        Ok(TRUE)
+    })
+}
+
+/// ERROR_BUFFER_OVERFLOW: the file name is too long (GetComputerNameA's
+/// buffer is too small).
+const ERROR_BUFFER_OVERFLOW: DWORD = 111;
+
 /// What `pipeslot::error::win32_message` says for a code it does not know.
 const UNKNOWN_MESSAGE: &str = "Unknown error.";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn get_computer_name_copies_the_librarys_name_or_says_how_much_room() {
+        let name = pipeslot::host::computer_name();
+        let mut size: DWORD = 0;
+        // SAFETY: a valid size; a NULL buffer with room 0.
+        let ok = unsafe { GetComputerNameA(std::ptr::null_mut(), &mut size) };
+        assert_eq!(ok, FALSE);
+        assert_eq!(GetLastError(), ERROR_BUFFER_OVERFLOW);
+        assert_eq!(size as usize, name.len() + 1);
+        let mut buffer = vec![0 as c_char; size as usize];
+        // SAFETY: `buffer` holds `size` bytes.
+        let ok = unsafe { GetComputerNameA(buffer.as_mut_ptr(), &mut size) };
+        assert_eq!(ok, TRUE);
+        assert_eq!(size as usize, name.len());
+        let got: Vec<u8> = buffer[..name.len()].iter().map(|&c| c as u8).collect();
+        assert_eq!(got, name.as_bytes());
+        assert_eq!(buffer[name.len()], 0);
+    }
+}
