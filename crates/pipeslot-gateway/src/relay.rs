@@ -6,10 +6,54 @@
 //! [`Gateway::serve_processes`]; the gateway finds (or dials) its link to
 //! hostb, opens a stream with the process's hello, hands the process the
 //! remote server's answer and pumps. A stream hostb opens here arrives in
-//! [`Gateway::serve_incoming`]: the name must be exported, the client's
+//! the gateway's incoming side: the name must be exported, the client's
 //! hello gets the peer's authenticated host name as its remote principal
 //! (whatever the peer put there), and the local server decides the rest
 //! (it refuses remote clients when created with PIPE_REJECT_REMOTE_CLIENTS).
+//!
+//! # Flow control: what a gateway holds
+//!
+//! Neither gateway runs the pipe's state machine, and neither buffers a
+//! pipe's data beyond its credits. The writer on host A may have at most
+//! its quota unread (plus one pending write, as locally, S72-S73); its
+//! credits come from the reader on host B, whose consumed count travels
+//! back as `Credit` frames and is published on the writer's credit page
+//! by gateway A. What is in flight between the two ends — in the Unix
+//! sockets, gateway A's link queue, TCP, gateway B's per-stream queue —
+//! is therefore bounded by what the writer may send, and a reader that
+//! stops reading stops the writer after its quota. Gateway B's queue per
+//! stream is capped ([`LinkLimits::max_queued`], 3 MiB): a peer that sends
+//! past it has ignored the credits, and the stream is closed (T12).
+//! Measured: with a reader that never reads (quota 64 KiB) and a writer of
+//! 64 MiB, each gateway's RSS grows by about 2.3 MiB (one 1 MiB frame in
+//! each leg's buffer), and the writer stays blocked
+//! (`cli_gateway::a_stalled_reader_holds_back_the_far_writer_and_no_gateway_buffers_it`).
+//!
+//! # Faults
+//!
+//! - A host that is not a member, cannot be reached within
+//!   [`GatewayConfig::connect_timeout`], or refuses the TLS handshake:
+//!   the process's open fails with ERROR_BAD_NETPATH
+//!   (`ServerHello::Unreachable`).
+//! - A name that is not exported, or has no server: ERROR_FILE_NOT_FOUND;
+//!   a server that refuses (PIPE_REJECT_REMOTE_CLIENTS, access, uid):
+//!   ERROR_ACCESS_DENIED.
+//! - A link that fails (read error, end, or silence beyond the keep-alive
+//!   bound — pings go every third of it): every stream on it ends; each
+//!   local end gets a `Lost` frame, so its pending and later calls fail
+//!   with ERROR_NETNAME_DELETED, and the next open dials again (a
+//!   restarted gateway serves at once).
+//!
+//! # Mailslots
+//!
+//! Messages for other hosts arrive on the gateway's own mailslot
+//! ([`pipeslot_proto::relay::GATEWAY_MAILSLOT`]) with a route; each goes
+//! to its hosts' queues (256 messages each) and from there, by one task per
+//! host, onto the link — dialling first if needed. A full queue, a dead
+//! host or a busy link drops the message: delivery is at most once and in
+//! order per writer, and never holds up the writer or the other hosts. A
+//! gateway delivers what peers send only to its own host's readers (it
+//! never forwards again), without waiting for a slow reader.
 
 use std::collections::HashMap;
 use std::future::Future;

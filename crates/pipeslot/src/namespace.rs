@@ -85,7 +85,7 @@
 //! Servers and mailslot readers also keep a few counters current in their
 //! record's `status` parameter (instances listening and connected; queued
 //! messages), rewritten in place with one `pwrite(2)` when they change
-//! ([`NameClaim::publish_status`]; format in
+//! (`NameClaim::publish_status`; format in
 //! [`pipeslot_proto::lock_record`]). `pipeslot ls` reads them from the
 //! lock files alone, without a round trip to any owner. They say nothing
 //! the namespace's permissions do not already give away: a private
