@@ -539,3 +539,37 @@ fn the_wait_ends_when_the_last_instance_closes() {
     let result = join_10s(waiter);
     assert!(result.is_err(), "the wait must fail once the name is gone");
 }
+
+// The same tests with the client reaching the pipe as another host's,
+// through the gateway's legs (`util::remote`). Left out:
+//   a_closed_server_stops_counting_while_its_client_stays_open: the name's instance count is not relayed to a remote client (GetNamedPipeHandleState's lpCurInstances)
+//   opening_a_pipe_on_another_host_is_bad_net_path: it is about a host without a gateway
+remote_too!(
+    a_server_cannot_create_a_pipe_on_another_computer,
+    pipe_names_match_without_case,
+    special_characters_in_the_name_part_work_end_to_end,
+    a_pipe_with_no_direction_is_invalid_parameter,
+    byte_type_with_message_read_mode_is_invalid_parameter,
+    message_type_takes_either_read_mode,
+    max_instances_must_be_1_to_255,
+    default_timeout_zero_means_50_ms,
+    default_wait_uses_the_servers_default_timeout,
+    identical_instances_up_to_the_limit_then_pipe_busy,
+    access_mode_must_match_between_instances,
+    other_parameters_need_not_match_between_instances,
+    first_pipe_instance_fails_when_the_name_exists,
+    the_name_lives_while_an_instance_exists,
+    opening_or_waiting_for_a_missing_pipe_is_file_not_found_at_once,
+    a_new_instance_listens_before_connect,
+    one_client_per_instance_in_the_three_busy_cases,
+    clients_get_instances_in_listening_order,
+    client_access_must_match_the_pipe_direction,
+    an_inbound_pipe_carries_data_from_client_to_server_only,
+    clients_start_in_byte_read_mode_and_blocking,
+    wait_succeeds_at_once_while_an_instance_listens,
+    wait_times_out_while_every_instance_is_busy,
+    a_new_instance_wakes_a_waiter,
+    connect_after_disconnect_wakes_a_waiter,
+    a_successful_wait_reserves_nothing,
+    the_wait_ends_when_the_last_instance_closes,
+);

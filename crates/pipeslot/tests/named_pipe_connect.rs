@@ -447,3 +447,27 @@ fn subprocess_entry() {
         assert_eq!(client.recv_message().unwrap(), b"done");
     }
 }
+
+// The same tests with the client reaching the pipe as another host's,
+// through the gateway's legs (`util::remote`). Left out:
+//   io_after_a_disconnect_is_pipe_not_connected: it expects the server's disconnect to be seen at once, a local property (remotely it arrives a network round trip later)
+//   disconnect_discards_unread_data_in_both_directions: as above
+//   the_disconnected_matrix_at_both_ends: as above
+//   process_ids_after_a_disconnect: as above (the client's calls right after)
+remote_too!(
+    a_blocking_connect_waits_for_a_client,
+    a_blocked_connect_can_be_cancelled,
+    connect_with_a_client_already_there_is_pipe_connected,
+    connect_after_the_client_closed_is_no_data,
+    nowait_connect_reports_listening_closing_and_connected,
+    connect_after_disconnect_listens_again,
+    the_listening_matrix,
+    the_connected_matrix,
+    the_closing_matrix_at_the_server,
+    the_closing_matrix_at_the_client,
+    pending_writes_and_flushes_fail_when_the_server_disconnects,
+    process_ids_from_both_ends,
+    process_ids_across_processes,
+    process_ids_survive_a_close,
+    a_listening_server_has_no_client_process_id,
+);

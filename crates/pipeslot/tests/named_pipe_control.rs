@@ -608,3 +608,33 @@ fn subprocess_entry() {
         println!("{READY}");
     }
 }
+
+// The same tests with the client reaching the pipe as another host's,
+// through the gateway's legs (`util::remote`). Left out:
+//   handle_state_reports_modes_and_instances: instance counts are not relayed
+//   transact_outside_the_connected_state: it expects the server's disconnect to be seen at once
+remote_too!(
+    message_read_mode_is_refused_on_a_byte_pipe,
+    read_modes_switch_freely_on_a_message_pipe,
+    modes_are_per_handle,
+    info_reports_the_end_the_type_and_the_flags,
+    info_reports_sizes_and_instances_exactly_as_given,
+    both_ends_report_the_servers_quotas,
+    transact_is_refused_on_a_byte_pipe,
+    transact_needs_message_read_mode,
+    transact_with_unread_inbound_data_is_pipe_busy,
+    transact_writes_one_message_and_reads_one_reply,
+    a_reply_may_come_from_a_transact_of_the_peer,
+    a_reply_bigger_than_the_buffer_is_more_data_and_the_rest_stays,
+    transact_does_not_wait_for_earlier_pending_writes,
+    zero_size_requests_and_replies_work,
+    a_cancelled_transaction_keeps_its_request,
+    a_64_kib_transaction_works,
+    call_opens_transacts_and_closes,
+    call_with_nowait_fails_on_a_busy_pipe,
+    call_waits_for_a_busy_pipe_to_free_up,
+    a_call_reply_longer_than_the_buffer_is_more_data_and_the_rest_is_lost,
+    call_on_a_byte_pipe_is_invalid_parameter,
+    call_on_a_missing_pipe_is_file_not_found,
+    the_free_functions_use_the_default_namespace,
+);

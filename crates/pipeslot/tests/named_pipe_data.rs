@@ -583,3 +583,34 @@ fn peek_after_a_partial_read_shows_the_rest_as_the_message() {
         (3000, 3000, 0)
     );
 }
+
+// The same tests with the client reaching the pipe as another host's,
+// through the gateway's legs (`util::remote`).
+remote_too!(
+    byte_writes_join_into_one_stream,
+    short_byte_reads_leave_the_rest_and_never_say_more_data,
+    a_blocking_read_returns_what_is_available,
+    one_write_is_one_message,
+    a_message_bigger_than_the_buffer_reads_in_pieces,
+    the_rest_of_a_message_belongs_to_the_pipe_not_the_thread,
+    io_read_returns_partial_messages_then_the_rest,
+    byte_read_mode_on_a_message_pipe_ignores_boundaries,
+    zero_length_messages_are_queued_and_read_as_empty,
+    a_zero_byte_write_completes_one_pending_read_on_a_message_pipe,
+    a_zero_byte_write_completes_no_pending_read_on_a_byte_pipe,
+    a_zero_byte_write_never_blocks_even_when_the_quota_is_full,
+    zero_byte_reads_consume_nothing,
+    a_zero_byte_read_of_an_empty_pipe_waits_for_data_and_leaves_it,
+    data_written_before_a_close_is_still_read_then_broken_pipe,
+    an_empty_message_before_a_close_is_read_first,
+    writing_to_a_closed_peer_is_no_data,
+    handle_state_still_works_after_the_peer_closed,
+    pending_operations_fail_with_broken_pipe_when_the_peer_closes,
+    a_pending_server_read_fails_with_broken_pipe_when_the_client_closes,
+    peek_copies_without_consuming_and_returns_at_once,
+    peek_counts_every_unread_byte,
+    peek_on_a_byte_pipe_spans_writes_and_reports_minus_bytes_read,
+    peek_on_a_message_pipe_sees_the_first_message_only,
+    the_pipe_type_decides_how_peek_delimits_not_the_read_mode,
+    peek_after_a_partial_read_shows_the_rest_as_the_message,
+);

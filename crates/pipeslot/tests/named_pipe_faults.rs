@@ -472,3 +472,25 @@ fn subprocess_entry() {
         _ => {}
     }
 }
+
+// The same tests with the client reaching the pipe as another host's,
+// through the gateway's legs (`util::remote`). Left out:
+//   a_server_killed_during_a_pending_write_leaves_complete_messages_then_broken_pipe: its server is a subprocess whose pipe does not accept remote clients
+remote_too!(
+    a_hello_claiming_4_gib_is_refused_without_waiting_for_the_body,
+    a_frame_header_claiming_4_gib_closes_the_connection,
+    garbage_instead_of_a_hello_is_refused,
+    a_wrong_version_gets_version_mismatch_then_close,
+    garbage_mid_stream_disconnects_only_that_client,
+    a_silent_connection_does_not_block_other_clients,
+    one_users_silent_connections_cannot_take_every_place,
+    a_message_read_with_a_1_byte_buffer_concatenates_to_the_original,
+    a_message_larger_than_a_frame_arrives_whole_or_not_at_all,
+    a_client_killed_during_a_pending_write_leaves_complete_messages_then_broken_pipe,
+    a_partial_frame_from_a_dead_peer_never_surfaces,
+    a_read_blocked_when_the_client_is_killed_wakes_with_broken_pipe,
+    reuse_after_disconnect_discards_the_previous_session,
+    writing_to_a_dead_peer_raises_no_sigpipe,
+    the_library_creates_no_inheritable_descriptors,
+    an_unrelated_child_does_not_keep_a_connection_alive,
+);

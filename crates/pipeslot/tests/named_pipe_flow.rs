@@ -383,3 +383,21 @@ fn a_reader_that_never_reads_holds_the_writer_back() {
     stuck.canceller().cancel();
     assert!(join_10s(blocked).is_err());
 }
+
+// The same tests with the client reaching the pipe as another host's,
+// through the gateway's legs (`util::remote`). Left out:
+//   nowait_writes_count_a_pending_read: S77's pending-read size is published on the local credit page and not relayed
+remote_too!(
+    each_direction_has_its_own_quota,
+    a_write_completes_once_the_unread_bytes_and_its_own_fit,
+    the_bytes_of_a_pending_write_are_already_visible,
+    flush_waits_until_the_peer_has_read_everything,
+    flush_includes_the_bytes_of_pending_writes,
+    cancelling_a_pending_write_withdraws_its_unread_bytes,
+    cancelling_keeps_the_writes_queued_before,
+    cancel_aborts_a_blocked_read,
+    a_nowait_read_of_an_empty_pipe_is_no_data,
+    nowait_writes_are_all_or_nothing_against_the_quota,
+    the_servers_wait_mode_is_not_inherited,
+    a_reader_that_never_reads_holds_the_writer_back,
+);

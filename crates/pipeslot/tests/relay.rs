@@ -9,92 +9,26 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pipeslot::namespace::{Namespace, Scope};
 use pipeslot::pipe::{ClientOptions, PipeMode, PipeServer, ReadMode, ServerOptions};
-use pipeslot::relay::{accept_process, open_local, LegEvent, RelayLeg};
+use pipeslot::relay::open_local;
 use pipeslot::{ErrorKind, PipeName};
 use pipeslot_proto::handshake::{RemotePrincipal, ServerHello};
-use pipeslot_proto::relay::GATEWAY_PIPE;
 
-/// Joins two legs until either side ends.
-async fn splice(mut a: RelayLeg, mut b: RelayLeg) {
-    loop {
-        tokio::select! {
-            event = a.recv() => match event {
-                Ok(LegEvent::Frames(frames)) => { if b.send(&frames).await.is_err() { break } }
-                Ok(LegEvent::Credit(total)) => { if b.credit(total).await.is_err() { break } }
-                Ok(LegEvent::Closed) => break,
-                Err(_) => break,
-            },
-            event = b.recv() => match event {
-                Ok(LegEvent::Frames(frames)) => { if a.send(&frames).await.is_err() { break } }
-                Ok(LegEvent::Credit(total)) => { if a.credit(total).await.is_err() { break } }
-                Ok(LegEvent::Closed) => break,
-                Err(_) => break,
-            },
-        }
-    }
-    a.close().await;
-    b.close().await;
-}
+mod util;
 
-/// A stand-in gateway on a thread of its own: serves every process that
-/// connects, as host `hosta` asking this host for the pipe.
+/// A stand-in gateway for `root` (`util::remote`): every process's
+/// request is relayed to the pipe of that name under `root`, as a client
+/// from host `hosta`.
 struct Gateway {
     root: PathBuf,
-    _thread: std::thread::JoinHandle<()>,
+    _gateway: std::sync::Arc<util::remote::Gateway>,
 }
 
 impl Gateway {
     fn start(root: &Path) -> Gateway {
-        let namespace = Namespace::at_root(root, Scope::MachineWide).unwrap();
-        let name = PipeName::parse(GATEWAY_PIPE).unwrap();
-        let claim = namespace.claim_pipe(&name, &[("role", "gateway")]).unwrap();
-        let address = claim.socket_address().unwrap();
-        let listener = std::os::unix::net::UnixListener::bind(&address).unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let served_root = root.to_path_buf();
-        let thread = std::thread::spawn(move || {
-            let _claim = claim;
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::UnixListener::from_std(listener).unwrap();
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        break;
-                    };
-                    let root = served_root.clone();
-                    tokio::spawn(async move {
-                        let Ok(request) = accept_process(stream).await else {
-                            return;
-                        };
-                        let path = PipeName::parse(request.path()).unwrap();
-                        let mut hello = request.hello().clone();
-                        hello.remote = Some(RemotePrincipal {
-                            host: "hosta".into(),
-                            subject: "CN=hosta".into(),
-                        });
-                        let (answer, server_leg) =
-                            match open_local(&path, &hello, Some(&root)).await {
-                                Ok(opened) => opened,
-                                Err(_) => (ServerHello::Unreachable, None),
-                            };
-                        let Ok(client_leg) = request.answer(answer).await else {
-                            return;
-                        };
-                        if let (Some(c), Some(s)) = (client_leg, server_leg) {
-                            splice(c, s).await;
-                        }
-                    });
-                }
-            });
-        });
         Gateway {
             root: root.to_path_buf(),
-            _thread: thread,
+            _gateway: util::remote::Gateway::start(root),
         }
     }
 

@@ -31,6 +31,7 @@
 pub mod child;
 pub mod pipe;
 pub mod raw_peer;
+pub mod remote;
 pub mod tokio_pipe;
 
 use std::os::fd::AsFd;
@@ -44,6 +45,9 @@ use std::time::{Duration, Instant};
 pub struct Root {
     path: PathBuf,
     _dir: Option<tempfile::TempDir>,
+    /// In remote mode ([`remote::run`]), the stand-in gateway clients go
+    /// through.
+    remote: Option<Arc<remote::Gateway>>,
 }
 
 impl Root {
@@ -52,6 +56,7 @@ impl Root {
         let dir = tempfile::tempdir().expect("creating the test's root");
         Root {
             path: dir.path().to_owned(),
+            remote: remote::remote_mode().then(|| remote::Gateway::start(dir.path())),
             _dir: Some(dir),
         }
     }
@@ -63,12 +68,18 @@ impl Root {
         Root {
             path: PathBuf::from(path),
             _dir: None,
+            remote: None,
         }
     }
 
     /// The directory.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether clients reach this root's pipes as another host's.
+    pub fn is_remote(&self) -> bool {
+        self.remote.is_some()
     }
 }
 

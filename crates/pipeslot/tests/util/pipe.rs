@@ -26,6 +26,16 @@ pub fn name(path: &str) -> PipeName {
     PipeName::local(path).unwrap()
 }
 
+/// The name a client opens: `\\.\pipe\<path>`, or for a remote root
+/// `\\hostb\pipe\<path>`.
+pub fn client_name(remote: bool, path: &str) -> PipeName {
+    if remote {
+        PipeName::parse(&format!(r"\\{}\pipe\{path}", super::remote::HOST)).unwrap()
+    } else {
+        name(path)
+    }
+}
+
 /// The two ends of one connection. Today both are the sync API's; the
 /// same tests could take an async or remote pair built another way.
 pub struct Pair {
@@ -55,6 +65,8 @@ pub struct PipeSpec {
     /// [`PipeSpec::with`] (sync only) and [`PipeSpec::with_async`].
     async_options: pipeslot::tokio::ServerOptions,
     client_read_mode: Option<ReadMode>,
+    /// Clients open the pipe as another host's.
+    remote: bool,
 }
 
 impl Root {
@@ -64,12 +76,17 @@ impl Root {
         options.root(self.path());
         let mut async_options = pipeslot::tokio::ServerOptions::new();
         async_options.root(self.path());
+        if self.is_remote() {
+            options.reject_remote_clients(false);
+            async_options.reject_remote_clients(false);
+        }
         PipeSpec {
             root: self.path().to_owned(),
             path: path.to_owned(),
             options,
             async_options,
             client_read_mode: None,
+            remote: self.is_remote(),
         }
     }
 
@@ -82,7 +99,8 @@ impl Root {
 
     /// Opens a read-write client of `path`.
     pub fn open(&self, path: &str) -> pipeslot::Result<PipeClient> {
-        self.client_options().open(&name(path))
+        self.client_options()
+            .open(&client_name(self.is_remote(), path))
     }
 
     /// A read-write client of `path`, which must open.
@@ -93,7 +111,8 @@ impl Root {
 
     /// `WaitNamedPipe` on `path`, in this thread.
     pub fn wait(&self, path: &str, timeout: WaitTimeout) -> pipeslot::Result<()> {
-        self.client_options().wait(&name(path), timeout)
+        self.client_options()
+            .wait(&client_name(self.is_remote(), path), timeout)
     }
 
     /// `WaitNamedPipe` on `path` on another thread, failing the test if it
@@ -101,7 +120,7 @@ impl Root {
     #[track_caller]
     pub fn wait_10s(&self, path: &str, timeout: WaitTimeout) -> pipeslot::Result<()> {
         let options = self.client_options();
-        let name = name(path);
+        let name = client_name(self.is_remote(), path);
         within_10s(move || options.wait(&name, timeout))
     }
 
@@ -113,7 +132,7 @@ impl Root {
         timeout: WaitTimeout,
     ) -> thread::JoinHandle<pipeslot::Result<()>> {
         let options = self.client_options();
-        let name = name(path);
+        let name = client_name(self.is_remote(), path);
         thread::spawn(move || options.wait(&name, timeout))
     }
 
@@ -257,7 +276,7 @@ impl PipeSpec {
         let server = self.server();
         let client = ClientOptions::new()
             .root(&self.root)
-            .open(&name(&self.path))
+            .open(&client_name(self.remote, &self.path))
             .unwrap();
         if let Some(mode) = self.client_read_mode {
             client.set_read_mode(mode).unwrap();
