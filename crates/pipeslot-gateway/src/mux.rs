@@ -157,8 +157,8 @@ pub enum Arrival {
 /// # let (to_b, mut arrivals_b) = tokio::sync::mpsc::channel(1);
 /// # let on_a = PeerLink::start(a, "hostb".into(), true, LinkLimits::default(), to_a);
 /// # let _on_b = PeerLink::start(b, "hosta".into(), false, LinkLimits::default(), to_b);
-/// let dialler = on_a.clone();
-/// let open = tokio::spawn(async move { dialler.open(r"\\.\pipe\p".into(), b"hello".to_vec()).await });
+/// let hello = b"hello".to_vec();
+/// let open = tokio::spawn(async move { on_a.open(r"\\.\pipe\p".into(), hello).await });
 /// // hostb's side: the path and hello are untrusted until checked.
 /// let Some(Arrival::Open(incoming)) = arrivals_b.recv().await else { unreachable!() };
 /// assert_eq!((incoming.path.as_str(), &incoming.hello[..]), (r"\\.\pipe\p", &b"hello"[..]));

@@ -81,7 +81,8 @@ pub struct Manifest {
 /// ```
 /// use pipeslot_proto::handoff::{Entry, Manifest, ObjectState};
 ///
-/// let file = Entry { handle: 0x24, fds: vec![5], object: ObjectState::File { read: true, write: true } };
+/// let object = ObjectState::File { read: true, write: true };
+/// let file = Entry { handle: 0x24, fds: vec![5], object };
 /// let manifest = Manifest { std_handles: [None; 3], entries: vec![file] };
 /// let bytes = manifest.encode();
 /// // handle u64, one fd (u8 count, i32), tag 3 (File), access bits 0b11
@@ -103,7 +104,8 @@ pub struct Entry {
 /// ```
 /// use pipeslot_proto::handoff::{Entry, Manifest, ObjectState};
 ///
-/// let object = ObjectState::MailslotWriter { name: r"\\*\mailslot\m".into(), limit: 424, broadcast: true };
+/// let name = r"\\*\mailslot\m".to_string();
+/// let object = ObjectState::MailslotWriter { name, limit: 424, broadcast: true };
 /// let entries = vec![Entry { handle: 0x30, fds: vec![6], object: object.clone() }];
 /// let bytes = Manifest { std_handles: [None; 3], entries }.encode();
 /// assert_eq!(Manifest::decode(&bytes).unwrap().entries[0].object, object);
