@@ -27,10 +27,30 @@ use tokio::sync::{mpsc, oneshot};
 pub const ERROR_NETNAME_DELETED: u32 = 64;
 
 /// A connection to a peer: any authenticated byte stream.
+///
+/// ```
+/// use pipeslot_gateway::mux::Carrier;
+/// use pipeslot_gateway::tokio_rustls::server::TlsStream;
+///
+/// fn carrier<C: Carrier>() {}
+/// carrier::<TlsStream<tokio::net::TcpStream>>(); // what `pipeslot gateway` runs links over
+/// carrier::<tokio::io::DuplexStream>(); // what tests run them over
+/// ```
 pub trait Carrier: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> Carrier for T {}
 
 /// The bounds of one link.
+///
+/// ```
+/// use std::time::Duration;
+/// use pipeslot_gateway::mux::LinkLimits;
+///
+/// let limits = LinkLimits::default();
+/// assert_eq!((limits.max_streams, limits.max_queued), (1024, 3 << 20));
+/// assert_eq!(limits.keepalive, Duration::from_secs(10));
+/// let patient = LinkLimits { keepalive: Duration::from_secs(60), ..limits };
+/// assert_eq!(patient.max_streams, 1024);
+/// ```
 #[derive(Clone, Copy, Debug)]
 pub struct LinkLimits {
     /// Streams open at once on the link.
@@ -54,6 +74,33 @@ impl Default for LinkLimits {
 }
 
 /// What arrives for one stream.
+///
+/// ```
+/// # use pipeslot_gateway::mux::{Arrival, LinkLimits, PeerLink};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// # let (a, b) = tokio::io::duplex(64 * 1024);
+/// # let (to_a, _arrivals_a) = tokio::sync::mpsc::channel(1);
+/// # let (to_b, mut arrivals_b) = tokio::sync::mpsc::channel(1);
+/// # let on_a = PeerLink::start(a, "hostb".into(), true, LinkLimits::default(), to_a);
+/// # let _on_b = PeerLink::start(b, "hosta".into(), false, LinkLimits::default(), to_b);
+/// # let dialler = on_a.clone();
+/// # let open = tokio::spawn(async move { dialler.open(r"\\.\pipe\p".into(), b"hello".to_vec()).await });
+/// # let Some(Arrival::Open(incoming)) = arrivals_b.recv().await else { unreachable!() };
+/// # let mut far = incoming.stream;
+/// # far.send_answer(b"welcome".to_vec()).await;
+/// # let (_, mut near) = open.await.unwrap().unwrap();
+/// use pipeslot_gateway::mux::Inbound;
+///
+/// // `near` is one end of a stream between two links, `far` the other.
+/// near.send_frames(b"frames".to_vec()).await;
+/// near.send_credit(4096).await;
+/// assert_eq!(far.next().await, Inbound::Data(b"frames".to_vec()));
+/// assert_eq!(far.next().await, Inbound::Credit(4096));
+/// near.close(0).await;
+/// assert_eq!(far.next().await, Inbound::Close(0));
+/// # }
+/// ```
 #[derive(Debug, PartialEq, Eq)]
 pub enum Inbound {
     /// Pipe frames for the local end.
@@ -65,6 +112,25 @@ pub enum Inbound {
 }
 
 /// What a peer sends that is not for an existing stream.
+///
+/// ```
+/// # use pipeslot_gateway::mux::{Arrival, LinkLimits, PeerLink};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// # let (a, b) = tokio::io::duplex(64 * 1024);
+/// # let (to_a, _arrivals_a) = tokio::sync::mpsc::channel(1);
+/// # let (to_b, mut arrivals_b) = tokio::sync::mpsc::channel(1);
+/// # let on_a = PeerLink::start(a, "hostb".into(), true, LinkLimits::default(), to_a);
+/// # let _on_b = PeerLink::start(b, "hosta".into(), false, LinkLimits::default(), to_b);
+/// // `on_a` is hosta's link to hostb; hostb's link delivers to `arrivals_b`.
+/// assert!(on_a.send_mail(r"\\.\mailslot\news".into(), b"hi".to_vec()));
+/// let Some(Arrival::Mail { from, path, message }) = arrivals_b.recv().await else {
+///     unreachable!()
+/// };
+/// assert_eq!((from.as_str(), path.as_str()), ("hosta", r"\\.\mailslot\news"));
+/// assert_eq!(message, b"hi");
+/// # }
+/// ```
 #[derive(Debug)]
 pub enum Arrival {
     /// A new stream.
@@ -81,6 +147,26 @@ pub enum Arrival {
 }
 
 /// A new stream the peer opened: where to, and its client's hello.
+///
+/// ```
+/// # use pipeslot_gateway::mux::{Arrival, LinkLimits, PeerLink};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// # let (a, b) = tokio::io::duplex(64 * 1024);
+/// # let (to_a, _arrivals_a) = tokio::sync::mpsc::channel(1);
+/// # let (to_b, mut arrivals_b) = tokio::sync::mpsc::channel(1);
+/// # let on_a = PeerLink::start(a, "hostb".into(), true, LinkLimits::default(), to_a);
+/// # let _on_b = PeerLink::start(b, "hosta".into(), false, LinkLimits::default(), to_b);
+/// let hello = b"hello".to_vec();
+/// let open = tokio::spawn(async move { on_a.open(r"\\.\pipe\p".into(), hello).await });
+/// // hostb's side: the path and hello are untrusted until checked.
+/// let Some(Arrival::Open(incoming)) = arrivals_b.recv().await else { unreachable!() };
+/// assert_eq!((incoming.path.as_str(), &incoming.hello[..]), (r"\\.\pipe\p", &b"hello"[..]));
+/// incoming.stream.send_answer(b"welcome".to_vec()).await;
+/// let (answer, _stream) = open.await.unwrap().unwrap();
+/// assert_eq!(answer, b"welcome");
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Incoming {
     /// The stream.
@@ -92,6 +178,25 @@ pub struct Incoming {
 }
 
 /// Why a stream could not be opened.
+///
+/// ```
+/// use pipeslot_gateway::mux::{LinkLimits, OpenError, PeerLink};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let (carrier, peer) = tokio::io::duplex(4096);
+/// let (arrivals, _arrivals) = tokio::sync::mpsc::channel(1);
+/// let limits = LinkLimits { max_streams: 0, ..LinkLimits::default() };
+/// let link = PeerLink::start(carrier, "hostb".into(), true, limits, arrivals);
+/// let full = link.open(r"\\.\pipe\p".into(), Vec::new()).await;
+/// assert_eq!(full.unwrap_err(), OpenError::TooManyStreams);
+/// drop(peer); // hostb hangs up
+/// while !link.is_closed() {
+///     tokio::task::yield_now().await;
+/// }
+/// let lost = link.open(r"\\.\pipe\p".into(), Vec::new()).await;
+/// assert_eq!(lost.unwrap_err(), OpenError::LinkLost);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenError {
     /// The link is gone (or went while waiting for the answer).
@@ -107,6 +212,24 @@ struct Slot {
 }
 
 /// One connection to a peer gateway. See the [module docs](self).
+///
+/// ```
+/// use pipeslot_gateway::mux::{Arrival, LinkLimits, PeerLink};
+/// use tokio::sync::mpsc;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// // hosta dialled hostb; here both ends of the connection are in memory.
+/// let (a, b) = tokio::io::duplex(64 * 1024);
+/// let ((to_a, _arrivals_a), (to_b, mut arrivals_b)) = (mpsc::channel(1), mpsc::channel(1));
+/// let on_a = PeerLink::start(a, "hostb".into(), true, LinkLimits::default(), to_a);
+/// let _on_b = PeerLink::start(b, "hosta".into(), false, LinkLimits::default(), to_b);
+/// let open = tokio::spawn(async move { on_a.open(r"\\.\pipe\p".into(), b"hello".to_vec()).await });
+/// let Some(Arrival::Open(incoming)) = arrivals_b.recv().await else { unreachable!() };
+/// incoming.stream.send_answer(b"welcome".to_vec()).await;
+/// let (answer, stream) = open.await.unwrap().unwrap();
+/// assert_eq!((answer, stream.id() % 2), (b"welcome".to_vec(), 1)); // a dialler's ids are odd
+/// # }
+/// ```
 pub struct PeerLink {
     host: String,
     out: mpsc::Sender<MuxFrame>,
@@ -353,6 +476,29 @@ const ERROR_PIPE_BUSY: u32 = 231;
 const ERROR_BAD_PIPE: u32 = 230;
 
 /// One stream of a link, as its local relay task holds it.
+///
+/// ```
+/// # use pipeslot_gateway::mux::{Arrival, LinkLimits, PeerLink};
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// # let (a, b) = tokio::io::duplex(64 * 1024);
+/// # let (to_a, _arrivals_a) = tokio::sync::mpsc::channel(1);
+/// # let (to_b, mut arrivals_b) = tokio::sync::mpsc::channel(1);
+/// # let on_a = PeerLink::start(a, "hostb".into(), true, LinkLimits::default(), to_a);
+/// # let _on_b = PeerLink::start(b, "hosta".into(), false, LinkLimits::default(), to_b);
+/// # let dialler = on_a.clone();
+/// # let open = tokio::spawn(async move { dialler.open(r"\\.\pipe\p".into(), b"hello".to_vec()).await });
+/// # let Some(Arrival::Open(incoming)) = arrivals_b.recv().await else { unreachable!() };
+/// # let mut far = incoming.stream;
+/// # far.send_answer(b"welcome".to_vec()).await;
+/// # let (_, mut near) = open.await.unwrap().unwrap();
+/// // `near` is hosta's end of a stream hosta opened, `far` is hostb's.
+/// assert_eq!((near.host(), far.host()), ("hostb", "hosta"));
+/// assert_eq!(near.id(), far.id());
+/// assert!(near.send_frames(b"frames".to_vec()).await);
+/// assert_eq!(far.next().await, pipeslot_gateway::mux::Inbound::Data(b"frames".to_vec()));
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct StreamEnd {
     id: u32,

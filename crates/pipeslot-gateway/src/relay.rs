@@ -90,6 +90,18 @@ pub trait Dialer: Send + Sync + 'static {
 }
 
 /// What a gateway serves, and how.
+///
+/// ```
+/// use std::time::Duration;
+/// use pipeslot_gateway::relay::GatewayConfig;
+///
+/// let mut config = GatewayConfig::new("HostA");
+/// config.exports.push(r"\\.\pipe\sql".parse().unwrap());
+/// config.limits.keepalive = Duration::from_secs(30);
+/// assert_eq!(config.host, "hosta"); // host names are compared in lower case
+/// assert_eq!(config.connect_timeout, Duration::from_secs(5));
+/// assert!(config.members.is_empty() && config.root.is_none());
+/// ```
 #[derive(Clone, Debug)]
 pub struct GatewayConfig {
     /// This host's name (lower case).

@@ -23,6 +23,19 @@ use crate::relay::{BoxCarrier, DialFuture, Dialer, Gateway, GatewayConfig};
 use crate::tls;
 
 /// What `pipeslot gateway` was asked to run.
+///
+/// ```
+/// use pipeslot_gateway::service::{run, ServiceOptions, StartError};
+/// # let dir = tempfile::tempdir().unwrap();
+///
+/// let mut options = ServiceOptions::new(dir.path().join("no-domain"), "HostA");
+/// options.exports.push(r"\\.\pipe\sql".parse().unwrap());
+/// assert_eq!((options.host.as_str(), options.listen), ("hosta", None));
+/// // The domain is read first: nothing is claimed or bound without it.
+/// let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+/// let result = runtime.block_on(run(options, std::future::pending(), |_| unreachable!()));
+/// assert!(matches!(result, Err(StartError::Domain(_))));
+/// ```
 #[derive(Clone, Debug)]
 pub struct ServiceOptions {
     /// The domain directory (`--domain`).

@@ -72,6 +72,15 @@ const LENGTH_FIELD_LEN: usize = 4;
 const PIPE_NAME_FIELD_LEN: usize = 260;
 
 /// What a response message says.
+///
+/// ```
+/// use pipeslot_proto::classic::{decode_response, encode_response_line, Response};
+///
+/// let line = encode_response_line(b"a.txt\n").unwrap();
+/// assert_eq!(decode_response(&line), Ok(Response::Line(b"a.txt\n")));
+/// // A length of 0 or 1 ends the response, whatever follows.
+/// assert_eq!(decode_response(b"\x01\0\0\0junk"), Ok(Response::End));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Response<'a> {
     /// One line of the command's output, as it was (newline included,
@@ -82,6 +91,15 @@ pub enum Response<'a> {
 }
 
 /// The mailslot record a server broadcasts so that clients find its pipe.
+///
+/// ```
+/// use pipeslot_proto::classic::{Announcement, ANNOUNCEMENT_LEN};
+///
+/// let record = Announcement::new(br"\\host\pipe\srv").encode().unwrap();
+/// assert_eq!(record.len(), ANNOUNCEMENT_LEN);
+/// let decoded = Announcement::decode(&record).unwrap();
+/// assert_eq!((decoded.status, decoded.pipe_name), (0, &br"\\host\pipe\srv"[..]));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Announcement<'a> {
     /// `msStatus`: 0 in the book.
@@ -93,6 +111,15 @@ pub struct Announcement<'a> {
 }
 
 /// Why bytes are not a classic record, or a value cannot be encoded.
+///
+/// ```
+/// use pipeslot_proto::classic::{decode_request, encode_request, ClassicError};
+///
+/// // The caller's fault: a command with a NUL inside.
+/// assert_eq!(encode_request(b"ls\0-l"), Err(ClassicError::NulInside));
+/// // The peer's fault: a record with no terminating NUL.
+/// assert_eq!(decode_request(b"\0\0\0\0ls"), Err(ClassicError::Unterminated));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ClassicError {

@@ -330,6 +330,20 @@ pub fn encode_bytes(payload: &[u8], max_frame: NonZeroU32, out: &mut Vec<u8>) {
 /// What the header of a Data frame says, for a receiver that takes the
 /// payload of a large frame straight into its own buffer instead of
 /// through [`FrameDecoder::decode`]'s borrowed slice.
+///
+/// ```
+/// use std::num::NonZeroU32;
+/// use pipeslot_proto::frame::{decode_data_header, encode_message, DataHeader};
+///
+/// // A 6-byte message in frames of at most 4 bytes: 4 bytes, then 2 ending it.
+/// let max_frame = NonZeroU32::new(4).unwrap();
+/// let mut wire = Vec::new();
+/// encode_message(b"abcdef", max_frame, &mut wire);
+/// let first = decode_data_header(&wire, max_frame).unwrap();
+/// assert_eq!(first, DataHeader { len: 4, end_of_message: false });
+/// let second = decode_data_header(&wire[8 + first.len..], max_frame).unwrap();
+/// assert_eq!(second, DataHeader { len: 2, end_of_message: true });
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DataHeader {
     /// The payload length, at most the decoder's `max_frame`.
@@ -478,6 +492,17 @@ impl Default for FrameDecoder {
 ///
 /// Every variant is the peer's doing; the caller's answer is to close the
 /// connection.
+///
+/// ```
+/// use pipeslot_proto::frame::{FrameDecoder, FrameError, ProtocolViolation};
+///
+/// let mut decoder = FrameDecoder::default();
+/// // Zeroed memory is never a frame: refused from its first byte (T10).
+/// let error = FrameError::Protocol(ProtocolViolation::UnknownType(0));
+/// assert_eq!(decoder.decode(&[0]), Err(error.clone()));
+/// // The decoder is fused: even a valid Disconnect frame gets the same error.
+/// assert_eq!(decoder.decode(&[3, 0, 0, 0, 0, 0, 0, 0]), Err(error));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FrameError {
@@ -500,6 +525,19 @@ pub enum FrameError {
 }
 
 /// How a frame breaks the format; see the [module docs](self).
+///
+/// ```
+/// use pipeslot_proto::frame::{FrameDecoder, FrameError, ProtocolViolation};
+///
+/// let violation = |bytes: &[u8]| match FrameDecoder::default().decode(bytes) {
+///     Err(FrameError::Protocol(violation)) => violation,
+///     other => panic!("{other:?}"),
+/// };
+/// assert_eq!(violation(&[1, 0, 0, 0, 0, 0, 0, 0]), ProtocolViolation::EmptyFragment);
+/// assert_eq!(violation(&[1, 0, 0, 1, 2, 0, 0, 0]), ProtocolViolation::ReservedNotZero);
+/// let bad = ProtocolViolation::BadLength { frame_type: 2, len: 4 }; // Consumed takes 8
+/// assert_eq!(violation(&[2, 0, 0, 0, 4, 0, 0, 0]), bad);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ProtocolViolation {

@@ -53,6 +53,19 @@ pub const VERSION: u16 = 1;
 pub const MAX_FDS: usize = 4;
 
 /// Everything a child inherits.
+///
+/// ```
+/// use pipeslot_proto::handoff::{Entry, Manifest, ObjectState};
+///
+/// // The child's stdin is handle 0x10, the read end of an anonymous pipe on fd 3.
+/// let object = ObjectState::AnonReader { nowait: false, size: 4096 };
+/// let manifest = Manifest {
+///     std_handles: [Some(0x10), None, None],
+///     entries: vec![Entry { handle: 0x10, fds: vec![3], object }],
+/// };
+/// assert_eq!(Manifest::decode(&manifest.encode()), Ok(manifest));
+/// assert_eq!(Manifest::default().encode().len(), 4 + 2 + 3 * 9 + 4);
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Manifest {
     /// `hStdInput`, `hStdOutput` and `hStdError` when they are handles of
@@ -64,6 +77,18 @@ pub struct Manifest {
 }
 
 /// One inherited handle.
+///
+/// ```
+/// use pipeslot_proto::handoff::{Entry, Manifest, ObjectState};
+///
+/// let object = ObjectState::File { read: true, write: true };
+/// let file = Entry { handle: 0x24, fds: vec![5], object };
+/// let manifest = Manifest { std_handles: [None; 3], entries: vec![file] };
+/// let bytes = manifest.encode();
+/// // handle u64, one fd (u8 count, i32), tag 3 (File), access bits 0b11
+/// assert_eq!(&bytes[37..], [0x24, 0, 0, 0, 0, 0, 0, 0, 1, 5, 0, 0, 0, 3, 0b11]);
+/// assert_eq!(Manifest::decode(&bytes).unwrap().entries[0].fds, [5]);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
     /// The handle's value, the same in parent and child.
@@ -75,6 +100,16 @@ pub struct Entry {
 }
 
 /// The kinds of handle a child can inherit.
+///
+/// ```
+/// use pipeslot_proto::handoff::{Entry, Manifest, ObjectState};
+///
+/// let name = r"\\*\mailslot\m".to_string();
+/// let object = ObjectState::MailslotWriter { name, limit: 424, broadcast: true };
+/// let entries = vec![Entry { handle: 0x30, fds: vec![6], object: object.clone() }];
+/// let bytes = Manifest { std_handles: [None; 3], entries }.encode();
+/// assert_eq!(Manifest::decode(&bytes).unwrap().entries[0].object, object);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ObjectState {
     /// An anonymous pipe's read end; fds: the pipe.
@@ -193,6 +228,28 @@ pub struct ConnectionState {
 }
 
 /// Unread received data.
+///
+/// ```
+/// # use pipeslot_proto::handoff::{ConnectionState, Entry, Manifest, ObjectState, PipeEndState};
+/// # fn pipe_end(connection: ConnectionState) -> Manifest {
+/// #     let state = PipeEndState {
+/// #         name: r"\\.\pipe\p".into(), server_end: true, message_type: true, message_read: true,
+/// #         nowait: false, can_read: true, can_write: true, can_set_state: true,
+/// #         in_buffer_size: 4096, out_buffer_size: 4096, max_instances: 1, out_quota: 4096,
+/// #         own_pid: 1, peer_pid: 2, peer_uid: 0, peer_gid: 0, peer_computer_name: "h".into(),
+/// #         connection,
+/// #     };
+/// #     let object = ObjectState::PipeEnd(state);
+/// #     Manifest { std_handles: [None; 3], entries: vec![Entry { handle: 8, fds: vec![3, 4], object }] }
+/// # }
+/// use pipeslot_proto::handoff::Chunk;
+///
+/// // Half a message received and not yet read: it reaches the child intact.
+/// let chunk = Chunk { offset: 0, end_of_message: false, data: b"hel".to_vec() };
+/// let connection = ConnectionState { received: 3, inbound: vec![chunk], ..Default::default() };
+/// let manifest = pipe_end(connection);
+/// assert_eq!(Manifest::decode(&manifest.encode()), Ok(manifest));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Chunk {
     /// The stream offset of `data[0]`.
@@ -204,6 +261,29 @@ pub struct Chunk {
 }
 
 /// A connection's state as one end sees it.
+///
+/// ```
+/// # use pipeslot_proto::handoff::{ConnectionState, Entry, Manifest, ObjectState, PipeEndState};
+/// # fn pipe_end(connection: ConnectionState) -> Manifest {
+/// #     let state = PipeEndState {
+/// #         name: r"\\.\pipe\p".into(), server_end: true, message_type: true, message_read: true,
+/// #         nowait: false, can_read: true, can_write: true, can_set_state: true,
+/// #         in_buffer_size: 4096, out_buffer_size: 4096, max_instances: 1, out_quota: 4096,
+/// #         own_pid: 1, peer_pid: 2, peer_uid: 0, peer_gid: 0, peer_computer_name: "h".into(),
+/// #         connection,
+/// #     };
+/// #     let object = ObjectState::PipeEnd(state);
+/// #     Manifest { std_handles: [None; 3], entries: vec![Entry { handle: 8, fds: vec![3, 4], object }] }
+/// # }
+/// use pipeslot_proto::handoff::EndState;
+///
+/// assert_eq!(ConnectionState::default().end, EndState::Open);
+/// // A child inherits an end whose peer has gone as an end whose peer has gone.
+/// let manifest = pipe_end(ConnectionState { end: EndState::PeerClosed, ..Default::default() });
+/// let back = Manifest::decode(&manifest.encode()).unwrap();
+/// let ObjectState::PipeEnd(end) = &back.entries[0].object else { unreachable!() };
+/// assert_eq!(end.connection.end, EndState::PeerClosed);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum EndState {
     /// Both ends open.
@@ -237,6 +317,16 @@ pub struct MailslotState {
 }
 
 /// Why bytes are not a manifest.
+///
+/// ```
+/// use pipeslot_proto::handoff::{HandoffError, Manifest};
+///
+/// assert_eq!(Manifest::decode(b"PSHO\x02\x00"), Err(HandoffError::UnsupportedVersion(2)));
+/// let mut bytes = Manifest::default().encode();
+/// assert_eq!(Manifest::decode(&bytes[..10]), Err(HandoffError::Short));
+/// bytes.push(0);
+/// assert_eq!(Manifest::decode(&bytes), Err(HandoffError::TrailingBytes(1)));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum HandoffError {

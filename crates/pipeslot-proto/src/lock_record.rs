@@ -108,6 +108,13 @@ pub fn decode_status(value: &str) -> Option<Vec<u32>> {
 }
 
 /// What kind of object a name belongs to.
+///
+/// ```
+/// use pipeslot_proto::ObjectKind;
+///
+/// assert_eq!(ObjectKind::Pipe.as_str(), "pipe");
+/// assert_eq!(ObjectKind::Mailslot.to_string(), "mailslot");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ObjectKind {
     /// A named pipe.
@@ -133,6 +140,21 @@ impl fmt::Display for ObjectKind {
 }
 
 /// The metadata of a name's owner.
+///
+/// ```
+/// use pipeslot_proto::{LockRecord, ObjectKind};
+///
+/// let record = LockRecord {
+///     kind: ObjectKind::Mailslot,
+///     name: "\\\\.\\mailslot\\odd\nname".to_string(),
+///     pid: 1,
+///     uid: 0,
+///     params: vec![("max_message_size".to_string(), "400".to_string())],
+/// };
+/// let text = String::from_utf8(record.encode().unwrap()).unwrap();
+/// assert!(text.contains("name=\\\\.\\mailslot\\odd%0Aname\n")); // one line per key
+/// assert_eq!(LockRecord::decode(text.as_bytes()).unwrap().param("max_message_size"), Some("400"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LockRecord {
     /// Pipe or mailslot.
@@ -148,6 +170,14 @@ pub struct LockRecord {
 }
 
 /// Why a record could not be encoded or decoded.
+///
+/// ```
+/// use pipeslot_proto::{LockRecord, RecordError};
+///
+/// assert_eq!(LockRecord::decode(b"#!/bin/sh\n"), Err(RecordError::BadMagic));
+/// let no_pid = b"pipeslot-lock 1\nkind=pipe\nname=x\nuid=0\n";
+/// assert_eq!(LockRecord::decode(no_pid), Err(RecordError::MissingKey("pid")));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RecordError {

@@ -118,6 +118,18 @@ pub const MUX_HEADER_LEN: usize = 12;
 pub const MAX_MUX_PAYLOAD: usize = (1 << 20) + 4096;
 
 /// What a process asks its local gateway for, before its hello.
+///
+/// ```
+/// use pipeslot_proto::relay::GatewayRequest;
+///
+/// let request = GatewayRequest { host: "db1".into(), path: r"\\.\pipe\sql".into() };
+/// let mut wire = request.encode().unwrap();
+/// // A prefix needs more bytes; the whole request decodes, hello bytes after it untouched.
+/// assert_eq!(GatewayRequest::decode(&wire[..7]), Ok(None));
+/// wire.extend_from_slice(b"hello");
+/// let (decoded, used) = GatewayRequest::decode(&wire).unwrap().unwrap();
+/// assert_eq!((decoded, &wire[used..]), (request, &b"hello"[..]));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct GatewayRequest {
     /// The host the pipe is on, as the process named it.
@@ -221,6 +233,17 @@ impl MailRoute {
 }
 
 /// One frame between gateways. See the [module docs](self).
+///
+/// ```
+/// use pipeslot_proto::relay::{MuxDecoder, MuxFrame, MUX_HEADER_LEN};
+///
+/// let frame = MuxFrame::Data { stream: 7, frames: b"frames".to_vec() };
+/// let mut wire = Vec::new();
+/// frame.encode(&mut wire);
+/// assert_eq!(wire.len(), MUX_HEADER_LEN + 6);
+/// assert_eq!(frame.stream(), 7);
+/// assert_eq!(MuxDecoder::default().decode(&wire), Ok(Some((frame, wire.len()))));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MuxFrame {
     /// Opens `stream` to `path` on the receiving host, with the client's
@@ -358,6 +381,17 @@ impl MuxFrame {
 }
 
 /// Decodes [`MuxFrame`]s from a byte stream.
+///
+/// ```
+/// use pipeslot_proto::relay::{MuxDecoder, MuxFrame};
+///
+/// let mut wire = Vec::new();
+/// MuxFrame::Ping { nonce: 42 }.encode(&mut wire);
+/// let mut decoder = MuxDecoder::default();
+/// // Until the whole frame is in, the decoder asks for more.
+/// assert_eq!(decoder.decode(&wire[..wire.len() - 1]), Ok(None));
+/// assert_eq!(decoder.decode(&wire), Ok(Some((MuxFrame::Ping { nonce: 42 }, wire.len()))));
+/// ```
 #[derive(Debug, Default)]
 pub struct MuxDecoder {
     _private: (),
@@ -457,6 +491,16 @@ impl MuxDecoder {
 
 /// Why relay bytes could not be encoded or decoded. Decoding errors are
 /// the peer's doing: drop it.
+///
+/// ```
+/// use pipeslot_proto::relay::{GatewayRequest, RelayError};
+///
+/// // Not a gateway request at all: the peer is dropped.
+/// assert_eq!(GatewayRequest::decode(b"GET / HTTP/1.1\r\n"), Err(RelayError::BadMagic));
+/// // An empty host cannot even be encoded.
+/// let request = GatewayRequest { host: String::new(), path: r"\\.\pipe\x".into() };
+/// assert_eq!(request.encode(), Err(RelayError::BadString("host")));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RelayError {

@@ -100,6 +100,19 @@ pub mod win32 {
 /// The variants named after a Win32 error map onto exactly that code (see
 /// [`ErrorKind::win32_code`]). New variants may be added, so match with a
 /// wildcard arm.
+///
+/// ```
+/// use pipeslot::pipe::ClientOptions;
+/// use pipeslot::ErrorKind;
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let name = r"\\.\pipe\nobody".parse().unwrap();
+/// let err = ClientOptions::new().root(root.path()).open(&name).unwrap_err();
+/// assert_eq!(err.kind(), ErrorKind::FileNotFound);
+/// assert_eq!(ErrorKind::FileNotFound.win32_code(), 2); // ERROR_FILE_NOT_FOUND
+/// // pipeslot's own kinds say more, and a Win32 program still sees its code.
+/// assert_eq!(ErrorKind::InsecureNamespace.win32_code(), ErrorKind::AccessDenied.win32_code());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {

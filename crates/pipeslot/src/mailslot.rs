@@ -264,6 +264,21 @@ enum NameHold {
 
 /// A mailslot's reading end ready for a child process
 /// ([`Mailslot::handoff`], [`Mailslot::adopt`]).
+///
+/// ```
+/// use pipeslot::mailslot::{Mailslot, MailslotOptions, MailslotWriter};
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let name = r"\\.\mailslot\handed".parse().unwrap();
+/// let slot = MailslotOptions::new().root(root.path()).create(&name).unwrap();
+/// MailslotWriter::open_in(root.path(), &name).unwrap().write(b"hi").unwrap();
+/// let handoff = slot.handoff().unwrap();
+/// drop(slot);
+/// // What the child does: the same queue, under the same name.
+/// let child = Mailslot::adopt(handoff).unwrap();
+/// assert_eq!(child.read_message().unwrap(), b"hi");
+/// assert!(MailslotOptions::new().root(root.path()).create(&name).is_err());
+/// ```
 #[derive(Debug)]
 pub struct MailslotHandoff {
     /// Everything but the descriptors, including the messages already
@@ -278,6 +293,20 @@ pub struct MailslotHandoff {
 
 /// A mailslot's writing end ready for a child process
 /// ([`MailslotWriter::handoff`], [`MailslotWriter::adopt`]).
+///
+/// ```
+/// use pipeslot::mailslot::{MailslotOptions, MailslotWriter};
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let name = r"\\.\mailslot\inherited".parse().unwrap();
+/// let slot = MailslotOptions::new().root(root.path()).create(&name).unwrap();
+/// let writer = MailslotWriter::open_in(root.path(), &name).unwrap();
+/// let handoff = writer.handoff().unwrap();
+/// assert_eq!((handoff.limit, handoff.broadcast), (writer.max_message_size(), false));
+/// // What the child does: write to the same mailslot.
+/// MailslotWriter::adopt(handoff).unwrap().write(b"from the child").unwrap();
+/// assert_eq!(slot.read_message().unwrap(), b"from the child");
+/// ```
 #[derive(Debug)]
 pub struct WriterHandoff {
     /// The name as opened.
@@ -291,6 +320,19 @@ pub struct WriterHandoff {
 }
 
 /// What [`Mailslot::info`] reports (`GetMailslotInfo`, S151).
+///
+/// ```
+/// use pipeslot::mailslot::{MailslotOptions, MailslotWriter};
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let name = r"\\.\mailslot\info".parse().unwrap();
+/// let slot = MailslotOptions::new().root(root.path()).max_message_size(64).create(&name).unwrap();
+/// let info = slot.info().unwrap();
+/// assert_eq!((info.max_message_size, info.next_size, info.message_count), (64, None, 0));
+/// MailslotWriter::open_in(root.path(), &name).unwrap().write(b"").unwrap();
+/// // An empty message is a message: MAILSLOT_NO_MESSAGE no longer.
+/// assert_eq!(slot.info().unwrap().next_size, Some(0));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MailslotInfo {
     /// The maximum message size given at creation (0 = any).

@@ -78,6 +78,17 @@ pub const MAX_NAME_CHARS: usize = 256;
 pub const MAX_FILE_STEM_LEN: usize = 16 + 1 + 32;
 
 /// Where a name points.
+///
+/// ```
+/// use pipeslot::name::{Host, MailslotName, PipeName};
+///
+/// let remote = PipeName::parse(r"\\DB1\pipe\sql").unwrap();
+/// assert_eq!(remote.host(), &Host::Remote("db1".into())); // folded to lower case
+/// let everyone = MailslotName::parse(r"\\*\mailslot\news").unwrap();
+/// assert_eq!(everyone.host(), &Host::AllHosts);
+/// assert!(Host::Remote("localhost".into()).is_this_machine());
+/// assert!(!Host::AllHosts.is_this_machine());
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Host {
     /// `.`: this machine.

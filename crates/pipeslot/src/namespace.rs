@@ -118,6 +118,17 @@ pub const MACHINE_WIDE_DIR: &str = "/run/pipeslot";
 const SUN_PATH_LEN: usize = 108;
 
 /// Which namespace a name lives in.
+///
+/// ```
+/// use pipeslot::namespace::{Namespace, Scope};
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let private = Namespace::at_root(root.path(), Scope::Private).unwrap();
+/// let shared = Namespace::at_root(root.path(), Scope::MachineWide).unwrap();
+/// assert_eq!((private.scope(), shared.scope()), (Scope::Private, Scope::MachineWide));
+/// assert_eq!(shared.dir(), root.path().join("machine"));
+/// assert_ne!(private.dir(), shared.dir());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scope {
     /// The caller's own directory, mode 0700. The default.
@@ -156,6 +167,21 @@ pub struct Namespace {
 /// Dropping it removes the socket file and the lock file, then releases the
 /// lock. A process that dies releases the lock too (the kernel closes its
 /// descriptors); its files stay behind and the next claimer removes them.
+///
+/// ```
+/// use pipeslot::namespace::{Namespace, ObjectKind, Scope};
+/// use pipeslot::PipeName;
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let ns = Namespace::at_root(root.path(), Scope::Private).unwrap();
+/// let name = PipeName::parse(r"\\.\pipe\Claimed").unwrap();
+/// let claim = ns.claim_pipe(&name, &[]).unwrap();
+/// assert_eq!(claim.kind(), ObjectKind::Pipe);
+/// assert_eq!(claim.record().pid, std::process::id());
+/// drop(claim);
+/// // Dropping the claim frees the name for the next owner.
+/// assert!(ns.claim_pipe(&name, &[]).is_ok());
+/// ```
 pub struct NameClaim {
     kind: ObjectKind,
     dir: OwnedFd,
@@ -225,6 +251,19 @@ impl LiveStatus {
 }
 
 /// One entry of a namespace listing.
+///
+/// ```
+/// use pipeslot::namespace::{Namespace, ObjectKind, Scope};
+/// use pipeslot::PipeName;
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let ns = Namespace::at_root(root.path(), Scope::Private).unwrap();
+/// let _claim = ns.claim_pipe(&PipeName::parse(r"\\.\pipe\Listed").unwrap(), &[]).unwrap();
+/// let entries = ns.entries(ObjectKind::Pipe).unwrap();
+/// assert_eq!(entries.len(), 1);
+/// assert!(entries[0].live);
+/// assert_eq!(entries[0].record.as_ref().unwrap().name, r"\\.\pipe\Listed");
+/// ```
 #[derive(Clone, Debug)]
 pub struct Entry {
     /// The file stem the name maps to.

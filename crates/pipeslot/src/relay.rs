@@ -57,6 +57,21 @@ const BATCH: usize = 256 * 1024;
 
 /// A process asking the gateway for a pipe on another host: its request
 /// and its hello, read; not answered yet.
+///
+/// ```no_run
+/// use pipeslot::relay::accept_process;
+/// use tokio::net::UnixListener;
+///
+/// // A gateway's accept loop (compiled, not run here).
+/// async fn serve(listener: UnixListener) -> pipeslot::Result<()> {
+///     loop {
+///         let (stream, _) = listener.accept().await.expect("accept");
+///         let request = accept_process(stream).await?;
+///         let (pid, uid) = request.peer();
+///         println!("{pid} (uid {uid}) wants {} on {}", request.path(), request.host());
+///     }
+/// }
+/// ```
 #[derive(Debug)]
 pub struct ProcessRequest {
     stream: UnixStream,
@@ -255,6 +270,24 @@ const CLIENT_END: usize = 0;
 const SERVER_END: usize = 1;
 
 /// One local leg of a relayed connection. See the [module docs](self).
+///
+/// ```no_run
+/// use pipeslot::relay::{accept_process, LegEvent};
+/// use pipeslot_proto::ServerHello;
+///
+/// // A loopback relay (compiled, not run): the process's frames come back to it.
+/// async fn loopback(stream: tokio::net::UnixStream, hello: ServerHello) -> pipeslot::Result<()> {
+///     // An answer other than `Connected` gives no leg.
+///     let mut leg = accept_process(stream).await?.answer(hello).await?.expect("connected");
+///     loop {
+///         match leg.recv().await? {
+///             LegEvent::Frames(frames) => leg.send(&frames).await?,
+///             LegEvent::Credit(total) => leg.credit(total).await?,
+///             LegEvent::Closed => return Ok(leg.close().await),
+///         }
+///     }
+/// }
+/// ```
 #[derive(Debug)]
 pub struct RelayLeg {
     stream: UnixStream,
@@ -270,6 +303,20 @@ pub struct RelayLeg {
 }
 
 /// What a leg has for the other side.
+///
+/// ```
+/// use pipeslot::relay::LegEvent;
+/// use pipeslot_proto::relay::MuxFrame;
+///
+/// // What a gateway sends the far gateway for each event of stream 3's leg.
+/// let to_mux = |event| match event {
+///     LegEvent::Frames(frames) => MuxFrame::Data { stream: 3, frames },
+///     LegEvent::Credit(total) => MuxFrame::Credit { stream: 3, total },
+///     LegEvent::Closed => MuxFrame::Close { stream: 3, code: 0 },
+/// };
+/// assert_eq!(to_mux(LegEvent::Credit(4096)), MuxFrame::Credit { stream: 3, total: 4096 });
+/// assert_eq!(to_mux(LegEvent::Closed), MuxFrame::Close { stream: 3, code: 0 });
+/// ```
 #[derive(Debug, PartialEq, Eq)]
 pub enum LegEvent {
     /// Whole frames from the local end, to deliver to the far end as they

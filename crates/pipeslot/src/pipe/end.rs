@@ -73,6 +73,24 @@ pub struct PipeConnection {
 /// ERROR_OPERATION_ABORTED from another thread (`CancelSynchronousIo`,
 /// S41): at once, whether the call waits for data, credits, room to send
 /// or a client.
+///
+/// ```
+/// use std::time::Duration;
+/// use pipeslot::pipe::ServerOptions;
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let server = ServerOptions::new().root(root.path()).create(&r"\\.\pipe\cancel".parse().unwrap())?;
+/// let canceller = server.canceller();
+/// std::thread::scope(|s| {
+///     let waiting = s.spawn(|| server.connect()); // no client will come
+///     while !waiting.is_finished() {
+///         canceller.cancel(); // again, in case the call had not started to wait
+///         std::thread::sleep(Duration::from_millis(1));
+///     }
+///     assert_eq!(waiting.join().unwrap().unwrap_err().win32_code(), 995); // ERROR_OPERATION_ABORTED
+/// });
+/// # Ok::<(), pipeslot::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Canceller {
     pub(crate) cancel: Arc<Cancel>,

@@ -59,6 +59,22 @@ use crate::sys::shm::CreditPage;
 ///
 /// A server instance that has no client cannot be handed over: waiting
 /// for clients stays with the process that created the name.
+///
+/// ```
+/// use pipeslot::pipe::{ClientOptions, PipeConnection, ServerOptions};
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let name = r"\\.\pipe\handed".parse().unwrap();
+/// let server = ServerOptions::new().root(root.path()).create(&name)?;
+/// let client = ClientOptions::new().root(root.path()).open(&name)?;
+/// let handoff = client.handoff()?;
+/// assert!(!handoff.state.server_end);
+/// assert_eq!(handoff.state.peer_pid, std::process::id());
+/// drop(client); // the connection lives on in the handoff
+/// PipeConnection::adopt(handoff)?.send(b"from the child")?;
+/// assert_eq!(server.recv_message()?, b"from the child");
+/// # Ok::<(), pipeslot::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct PipeHandoff {
     /// Everything about the end but its descriptors.

@@ -145,6 +145,23 @@ pub const DEFAULT_MESSAGE_LIMIT: usize = 16 << 20;
 pub const UNLIMITED_INSTANCES: u32 = 255;
 
 /// How an end reads: a stream of bytes, or one message per read.
+///
+/// ```
+/// use pipeslot::pipe::{ClientOptions, PipeMode, ReadMode, ServerOptions};
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let name = r"\\.\pipe\modes".parse().unwrap();
+/// let mut options = ServerOptions::new();
+/// options.pipe_mode(PipeMode::Message).read_mode(ReadMode::Message).root(root.path());
+/// let server = options.create(&name)?;
+/// let client = ClientOptions::new().root(root.path()).open(&name)?;
+/// client.send(b"one")?;
+/// client.send(b"two")?;
+/// let mut buf = [0u8; 8];
+/// assert_eq!(server.read_message(&mut buf)?.bytes, 3); // one message per read (S61)
+/// assert_eq!(client.handle_state()?.read_mode, ReadMode::Byte); // a client's default (S33)
+/// # Ok::<(), pipeslot::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ReadMode {
     /// `PIPE_READMODE_BYTE`: reads ignore message boundaries (S64).
@@ -154,6 +171,21 @@ pub enum ReadMode {
 }
 
 /// What a message-mode read returned.
+///
+/// ```
+/// use pipeslot::pipe::{ClientOptions, MessageRead, PipeMode, ReadMode, ServerOptions};
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let name = r"\\.\pipe\partial".parse().unwrap();
+/// let mut options = ServerOptions::new();
+/// options.pipe_mode(PipeMode::Message).read_mode(ReadMode::Message).root(root.path());
+/// let server = options.create(&name)?;
+/// ClientOptions::new().root(root.path()).open(&name)?.send(b"hello")?;
+/// let mut buf = [0u8; 3];
+/// assert_eq!(server.read_message(&mut buf)?, MessageRead { bytes: 3, complete: false });
+/// assert_eq!(server.read_message(&mut buf)?, MessageRead { bytes: 2, complete: true });
+/// # Ok::<(), pipeslot::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MessageRead {
     /// Bytes copied into the buffer.
@@ -164,6 +196,22 @@ pub struct MessageRead {
 }
 
 /// What a peek saw (`PeekNamedPipe`, S89-S97).
+///
+/// ```
+/// use pipeslot::pipe::{ClientOptions, PeekInfo, PipeMode, ServerOptions};
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let name = r"\\.\pipe\peek".parse().unwrap();
+/// let server = ServerOptions::new().pipe_mode(PipeMode::Message).root(root.path()).create(&name)?;
+/// let client = ClientOptions::new().root(root.path()).open(&name)?;
+/// client.send(b"hello")?;
+/// client.send(b"ab")?;
+/// let mut buf = [0u8; 2];
+/// let seen = server.peek(&mut buf)?; // takes nothing
+/// assert_eq!(seen, PeekInfo { bytes_read: 2, total_available: 7, left_this_message: 3 });
+/// assert_eq!(&buf, b"he");
+/// # Ok::<(), pipeslot::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeekInfo {
     /// Bytes copied into the buffer.
@@ -178,6 +226,18 @@ pub struct PeekInfo {
 
 /// An end's read mode, wait mode and the name's instance count
 /// (`GetNamedPipeHandleState`, S104).
+///
+/// ```
+/// use pipeslot::pipe::{HandleState, ReadMode, ServerOptions};
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let name = r"\\.\pipe\state".parse().unwrap();
+/// let first = ServerOptions::new().root(root.path()).create(&name)?;
+/// let _second = ServerOptions::new().root(root.path()).create(&name)?;
+/// let state = first.handle_state()?;
+/// assert_eq!(state, HandleState { read_mode: ReadMode::Byte, nowait: false, instances: 2 });
+/// # Ok::<(), pipeslot::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HandleState {
     /// The read mode.
@@ -189,6 +249,20 @@ pub struct HandleState {
 }
 
 /// What `GetNamedPipeInfo` reports (S105-S108).
+///
+/// ```
+/// use pipeslot::pipe::{ClientOptions, PipeEnd, PipeMode, ServerOptions};
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let name = r"\\.\pipe\info".parse().unwrap();
+/// let mut options = ServerOptions::new();
+/// options.pipe_mode(PipeMode::Message).out_buffer_size(1000).max_instances(4).root(root.path());
+/// let _server = options.create(&name)?;
+/// let info = ClientOptions::new().root(root.path()).open(&name)?.info()?;
+/// assert_eq!((info.end, info.out_buffer_size, info.max_instances), (PipeEnd::Client, 1000, 4));
+/// assert_eq!(info.flags(), 4); // PIPE_TYPE_MESSAGE, not PIPE_SERVER_END
+/// # Ok::<(), pipeslot::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PipeInfo {
     /// Which end this is.
@@ -221,6 +295,21 @@ impl PipeInfo {
 
 /// How long [`wait_named_pipe`] and [`call_named_pipe`] wait for a free
 /// instance (S39, S121).
+///
+/// ```
+/// use std::time::Duration;
+/// use pipeslot::pipe::{ClientOptions, ServerOptions, WaitTimeout};
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let name = r"\\.\pipe\waited".parse().unwrap();
+/// let mut client = ClientOptions::new();
+/// client.root(root.path());
+/// let nowait = WaitTimeout::Duration(Duration::from_millis(1)); // NMPWAIT_NOWAIT
+/// assert_eq!(client.wait(&name, nowait).unwrap_err().win32_code(), 2); // no instance (S35)
+/// let _server = ServerOptions::new().root(root.path()).create(&name)?;
+/// client.wait(&name, WaitTimeout::Default)?; // an instance listens already
+/// # Ok::<(), pipeslot::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WaitTimeout {
     /// `NMPWAIT_USE_DEFAULT_WAIT`: the server's default timeout (S16: 50 ms
@@ -233,6 +322,20 @@ pub enum WaitTimeout {
 }
 
 /// Who is at the other end of a connection, as the kernel recorded it.
+///
+/// ```
+/// use pipeslot::pipe::{ClientOptions, ServerOptions};
+/// # let root = tempfile::tempdir().unwrap();
+///
+/// let name = r"\\.\pipe\who".parse().unwrap();
+/// let server = ServerOptions::new().root(root.path()).create(&name)?;
+/// let client = ClientOptions::new().root(root.path()).open(&name)?;
+/// let (of_server, of_client) = (client.server_identity()?, server.client_identity()?);
+/// // Both ends are in this process: each sees the other as itself.
+/// assert_eq!((of_server.pid, of_client.pid), (std::process::id(), std::process::id()));
+/// assert_eq!(of_server, of_client);
+/// # Ok::<(), pipeslot::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PeerIdentity {
     /// The peer's process id (informational: never used to authorise, T20).
