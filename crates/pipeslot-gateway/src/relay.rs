@@ -84,6 +84,25 @@ pub type DialFuture = Pin<Box<dyn Future<Output = std::io::Result<BoxCarrier>> +
 /// Opens an authenticated connection to a host of the domain (TLS with
 /// the domain's certificates in `pipeslot gateway`). `None`: the host is
 /// not a member.
+///
+/// ```
+/// use pipeslot_gateway::relay::{BoxCarrier, DialFuture, Dialer};
+///
+/// /// Knows one host, reached through an in-memory stream (for tests).
+/// struct Loopback;
+/// impl Dialer for Loopback {
+///     fn dial(&self, host: &str) -> Option<DialFuture> {
+///         (host == "hostb").then(|| -> DialFuture {
+///             Box::pin(async {
+///                 let (near, _far) = tokio::io::duplex(1024);
+///                 Ok(Box::new(near) as BoxCarrier)
+///             })
+///         })
+///     }
+/// }
+/// assert!(Loopback.dial("hostb").is_some());
+/// assert!(Loopback.dial("nowhere").is_none());
+/// ```
 pub trait Dialer: Send + Sync + 'static {
     /// Dials `host` (lower case), or says it is unknown.
     fn dial(&self, host: &str) -> Option<DialFuture>;
@@ -141,6 +160,40 @@ impl GatewayConfig {
 }
 
 /// A running gateway: its links to peers and what it serves.
+///
+/// `pipeslot gateway` builds one with a TLS dialer
+/// ([`crate::service::run`]); here, one that knows no peer, asked by a
+/// local process for a pipe on another host, answers ERROR_BAD_NETPATH:
+///
+/// ```
+/// use pipeslot_gateway::relay::{DialFuture, Dialer, Gateway, GatewayConfig};
+/// use pipeslot::namespace::{Namespace, Scope};
+/// use pipeslot_proto::relay::GATEWAY_PIPE;
+///
+/// struct Nobody;
+/// impl Dialer for Nobody {
+///     fn dial(&self, _: &str) -> Option<DialFuture> { None }
+/// }
+/// let root = tempfile::tempdir().unwrap();
+/// // The gateway's name and socket, where local processes find it.
+/// let ns = Namespace::at_root(root.path(), Scope::MachineWide).unwrap();
+/// let claim = ns.claim_pipe(&GATEWAY_PIPE.parse().unwrap(), &[]).unwrap();
+/// let listener = std::os::unix::net::UnixListener::bind(claim.socket_address().unwrap()).unwrap();
+/// listener.set_nonblocking(true).unwrap();
+///
+/// let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+/// runtime.spawn(async move {
+///     let mut config = GatewayConfig::new("hosta");
+///     config.root = Some(std::env::temp_dir());
+///     let gateway = Gateway::new(config, Nobody);
+///     gateway.serve_processes(tokio::net::UnixListener::from_std(listener).unwrap()).await;
+/// });
+/// let err = pipeslot::pipe::ClientOptions::new()
+///     .root(root.path())
+///     .open(&r"\\hostz\pipe\x".parse().unwrap())
+///     .unwrap_err();
+/// assert_eq!(err.kind(), pipeslot::ErrorKind::BadNetPath);
+/// ```
 pub struct Gateway {
     config: GatewayConfig,
     dialer: Box<dyn Dialer>,

@@ -69,6 +69,13 @@ impl ServiceOptions {
 }
 
 /// Why the gateway could not start.
+///
+/// ```
+/// use pipeslot_gateway::service::StartError;
+///
+/// let err = StartError::NoAddress("hosta".into());
+/// assert_eq!(err.to_string(), r#"host "hosta" has no address in the domain; give --listen"#);
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StartError {
@@ -112,7 +119,14 @@ impl Dialer for TlsDialer {
     }
 }
 
-/// A started gateway: where it listens.
+/// A started gateway: where it listens, as [`run`] reports it once.
+///
+/// ```
+/// use pipeslot_gateway::service::Started;
+///
+/// let started = Started { listen: "10.0.0.2:4455".parse().unwrap() };
+/// assert_eq!(started.listen.port(), pipeslot_gateway::domain::DEFAULT_PORT);
+/// ```
 #[derive(Debug)]
 pub struct Started {
     /// The TCP address peers reach it at.
