@@ -28,6 +28,7 @@
 #define CreateEvent CreateEventW
 #define DeleteFile DeleteFileW
 #define GetTempFileName GetTempFileNameW
+#define GetComputerName GetComputerNameW
 typedef STARTUPINFOW STARTUPINFO;
 typedef LPSTARTUPINFOW LPSTARTUPINFO;
 #else

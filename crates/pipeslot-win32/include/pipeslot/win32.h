@@ -714,6 +714,8 @@ HLOCAL WINAPI LocalFree(HLOCAL hMem);
    buffer's size in; the length without the NUL out. Too small: FALSE,
    ERROR_BUFFER_OVERFLOW, *nSize = the size needed with the NUL. */
 BOOL WINAPI GetComputerNameA(LPSTR lpBuffer, LPDWORD nSize);
+/* GetComputerNameA in WCHARs (*nSize counts WCHARs). */
+BOOL WINAPI GetComputerNameW(WCHAR *lpBuffer, LPDWORD nSize);
 #ifndef MAX_COMPUTERNAME_LENGTH
 #define MAX_COMPUTERNAME_LENGTH 15
 #endif

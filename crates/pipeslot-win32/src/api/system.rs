@@ -261,5 +261,21 @@ mod tests {
         let got: Vec<u8> = buffer[..name.len()].iter().map(|&c| c as u8).collect();
         assert_eq!(got, name.as_bytes());
         assert_eq!(buffer[name.len()], 0);
+
+        // The W function, in WCHARs.
+        let wide: Vec<u16> = name.encode_utf16().collect();
+        let mut size: DWORD = 1;
+        let mut one = [0u16; 1];
+        // SAFETY: `one` holds `size` WCHARs.
+        let ok = unsafe { super::super::wide::GetComputerNameW(one.as_mut_ptr(), &mut size) };
+        assert_eq!(
+            (ok, GetLastError(), size as usize),
+            (FALSE, ERROR_BUFFER_OVERFLOW, wide.len() + 1)
+        );
+        let mut buffer = vec![0u16; size as usize];
+        // SAFETY: `buffer` holds `size` WCHARs.
+        let ok = unsafe { super::super::wide::GetComputerNameW(buffer.as_mut_ptr(), &mut size) };
+        assert_eq!((ok, size as usize), (TRUE, wide.len()));
+        assert_eq!(&buffer[..wide.len()], &wide[..]);
     }
 }

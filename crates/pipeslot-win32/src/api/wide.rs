@@ -355,6 +355,36 @@ pub unsafe extern "C" fn GetNamedPipeClientComputerNameW(
     }
 }
 
+/// `GetComputerNameW`: [`super::system::GetComputerNameA`] in UTF-16;
+/// `*nSize` counts WCHARs (in: the buffer's; out: the name's without the
+/// NUL, or the size needed with it after ERROR_BUFFER_OVERFLOW).
+///
+/// # Safety
+/// `nSize` is valid for reads and writes; `lpBuffer` for writes of
+/// `*nSize` WCHARs.
+#[no_mangle]
+pub unsafe extern "C" fn GetComputerNameW(lpBuffer: *mut u16, nSize: *mut DWORD) -> BOOL {
+    if nSize.is_null() {
+        return fail(ERROR_INVALID_PARAMETER, FALSE);
+    }
+    let wide: Vec<u16> = pipeslot::host::computer_name().encode_utf16().collect();
+    // SAFETY: non-NULL, valid by the caller's contract.
+    let room = unsafe { nSize.read() } as usize;
+    // SAFETY: `room` WCHARs by the caller's contract.
+    match unsafe { copy_wide(&wide, lpBuffer, room) } {
+        Ok(()) => {
+            // SAFETY: as above.
+            unsafe { nSize.write(wide.len() as DWORD) };
+            TRUE
+        }
+        Err(_) => {
+            // SAFETY: as above.
+            unsafe { nSize.write((wide.len() + 1) as DWORD) };
+            fail(111, FALSE) // ERROR_BUFFER_OVERFLOW
+        }
+    }
+}
+
 /// `FormatMessageW`: [`FormatMessageA`]'s system messages as UTF-16;
 /// `nSize` counts WCHARs; with FORMAT_MESSAGE_ALLOCATE_BUFFER the WCHAR
 /// string is `malloc`'d, to be released with `LocalFree`. Returns the
