@@ -524,3 +524,122 @@ const HANG: Duration = Duration::from_secs(30);
 
 /// Hang detection for building the CLI (a cold build of a few crates).
 const BUILD_HANG: Duration = Duration::from_secs(600);
+
+#[path = "../../pipeslot-cli/src/netlab.rs"]
+#[allow(dead_code)]
+mod netlab;
+
+/// Issue 13: the book's C clientNP on one host finds `pipeslot server` on
+/// another through `\\*\mailslot\...` and runs a command there, with the
+/// remote pipe name the announcement gives it, unchanged: two hosts in
+/// network namespaces, each with its `pipeslot gateway` (root only).
+#[test]
+fn c_client_on_another_host_uses_the_rust_server_through_the_gateways() {
+    if let Some(why) = netlab::NetLab::unavailable() {
+        println!("SKIPPED: {why} (CI runs as root)");
+        return;
+    }
+    let Some(pipeslot) = pipeslot_binary() else {
+        return;
+    };
+    let sandbox = Sandbox::new("remote");
+    let net = netlab::NetLab::create(2).expect("the hosts");
+    let domain = sandbox.dir.join("domain");
+    let domain_text = domain.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let status = Command::new(pipeslot).args(args).status().unwrap();
+        assert!(status.success(), "pipeslot {args:?}");
+    };
+    run(&["domain", "init", domain_text, "--name", "lab"]);
+    for (i, host) in net.hosts().iter().enumerate() {
+        run(&[
+            "domain",
+            "add-host",
+            domain_text,
+            &format!("host{i}"),
+            "--addr",
+            &host.addr,
+        ]);
+        std::fs::create_dir_all(sandbox.dir.join(format!("root{i}"))).unwrap();
+    }
+    let on = |i: usize, program: &Path| {
+        let mut command = net.command(i, program);
+        command
+            .env("PIPESLOT_ROOT", sandbox.dir.join(format!("root{i}")))
+            .env("PIPESLOT_COMPUTERNAME", format!("host{i}"))
+            .env("TMPDIR", &sandbox.tmp);
+        command
+    };
+    let mut children = Vec::new();
+    for i in 0..2 {
+        let mut gateway = on(i, pipeslot)
+            .args([
+                "gateway",
+                "--domain",
+                domain_text,
+                "--host",
+                &format!("host{i}"),
+            ])
+            .args(if i == 0 {
+                vec!["--export", sandbox.pipe.as_str()]
+            } else {
+                vec![]
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = [0u8; 64];
+        let n = gateway.stdout.as_mut().unwrap().read(&mut line).unwrap();
+        assert!(String::from_utf8_lossy(&line[..n]).contains("listening"));
+        children.push(gateway);
+    }
+    let everyone = sandbox.mailslot.replacen(r"\\.\", r"\\*\", 1);
+    let mut server = on(0, pipeslot)
+        .args([
+            "server",
+            "--pipe",
+            &sandbox.pipe,
+            "--announce-to",
+            &everyone,
+            "--timeout",
+            "200",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut client = on(1, &c_program("clientNP"))
+        .args(["-m", &sandbox.mailslot, "-t", "200"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    client
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"printenv PIPESLOT_COMPUTERNAME\n$ShutDownServer\n")
+        .unwrap();
+    let output = client.wait_with_output().unwrap();
+    let _ = server.kill();
+    let _ = server.wait();
+    for child in &mut children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // The name with the server's host in it (names compare without case).
+    let remote_pipe = sandbox.pipe.replacen(r"\\.\", r"\\host0\", 1);
+    assert!(
+        stdout
+            .to_ascii_lowercase()
+            .contains(&format!("pipe name: {}.", remote_pipe.to_ascii_lowercase())),
+        "{output:?}"
+    );
+    // The command ran on the server's host.
+    assert!(stdout.contains("host0"), "{output:?}");
+    assert!(output.status.success(), "{output:?}");
+}
