@@ -46,7 +46,8 @@ its owner (pid and user), and what it is doing now.
 Pipes: type (byte/message), access (duplex/inbound/outbound), instances
 busy/listening/max, connected clients (instances bound to a client until
 the server disconnects them), the first instance's quotas (in/out bytes,
-0 = as needed) and whether remote clients are rejected.
+0 = as needed) and whether remote clients are rejected (REMOTE; `,exported` when
+this host's gateway exports the pipe).
 Mailslots: the reader's pid, queued messages and the maximum message size.
 The queued count is the reader's own, exact when it was last published (at
 each GetMailslotInfo and each read that emptied the kernel's queue).
@@ -74,7 +75,9 @@ $PIPESLOT_ROOT/user-<uid>) is listed; --machine-wide lists the shared one
         "max_instances": 4,                         // null = unlimited
         "instances": 2, "listening": 1, "busy": 1, "connected": 1,
         "in_quota": 0, "out_quota": 0,
-        "remote_clients": "reject" | "accept"
+        "remote_clients": "reject" | "accept",
+        "exported": true | false              // by this host's gateway;
+                                              // null: no gateway runs
       },
       "mailslot": {                                 // mailslots only
         "max_message_size": 424,                    // 0 = any size
@@ -101,6 +104,7 @@ pub fn run(args: LsArgs) -> Result<u8, Failure> {
     } else {
         &[Scope::Private]
     };
+    let exported = exported_stems();
     let mut listed = Vec::new();
     for &scope in scopes {
         let namespace = Namespace::open(scope).map_err(|e| {
@@ -119,7 +123,15 @@ pub fn run(args: LsArgs) -> Result<u8, Failure> {
                     e,
                 )
             })?;
-            entries.extend(found.iter().map(|entry| Listed::new(scope, kind, entry)));
+            entries.extend(found.iter().map(|entry| {
+                let mut listed = Listed::new(scope, kind, entry);
+                if kind == ObjectKind::Pipe {
+                    listed.exported = exported
+                        .as_ref()
+                        .map(|stems| stems.iter().any(|s| *s == entry.stem));
+                }
+                listed
+            }));
         }
         listed.push((scope, namespace.dir().to_path_buf(), entries));
     }
@@ -145,6 +157,34 @@ struct Listed {
     user: Option<String>,
     params: Vec<(String, String)>,
     status: Option<Vec<u32>>,
+    /// Whether this host's gateway exports the pipe; `None` when no gateway
+    /// runs.
+    exported: Option<bool>,
+}
+
+/// The file stems of the pipes this host's gateway exports (its record in
+/// the machine-wide namespace says), or `None` when no gateway runs.
+fn exported_stems() -> Option<Vec<String>> {
+    let namespace = Namespace::open(Scope::MachineWide).ok()?;
+    let gateway = pipeslot::PipeName::parse(pipeslot_proto::relay::GATEWAY_PIPE).ok()?;
+    let stem = gateway.file_stem();
+    let entry = namespace
+        .entries(ObjectKind::Pipe)
+        .ok()?
+        .into_iter()
+        .find(|entry| entry.live && entry.stem == stem)?;
+    let exports = entry
+        .record?
+        .param("exports")
+        .unwrap_or_default()
+        .to_string();
+    Some(
+        exports
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+    )
 }
 
 impl Listed {
@@ -165,6 +205,7 @@ impl Listed {
             user: record.map(|r| pipeslot::host::user_name(r.uid)),
             params: record.map(|r| r.params.clone()).unwrap_or_default(),
             status: record.and_then(|r| r.status()),
+            exported: None,
         }
     }
 
@@ -233,6 +274,7 @@ impl Listed {
                     "in_quota": self.number("in_quota"),
                     "out_quota": self.number("out_quota"),
                     "remote_clients": self.param("remote_clients"),
+                    "exported": self.exported,
                 }),
             ),
             ObjectKind::Mailslot => (
@@ -321,7 +363,10 @@ fn print_table(listed: &[Listing], show_scope: bool) {
                 or_dash(e.pid),
                 or_dash(e.user.clone()),
                 quotas,
-                or_dash(e.param("remote_clients")),
+                match (e.param("remote_clients"), e.exported) {
+                    (Some(policy), Some(true)) => format!("{policy},exported"),
+                    (policy, _) => or_dash(policy),
+                },
                 e.state.to_string(),
             ];
             if show_scope {

@@ -297,6 +297,18 @@ fn remote_pipes_between_three_hosts() {
     assert_eq!(stdout(&output), "host0: hello\n");
     let output = lab.call(2, "HOST1", "echo", "hi");
     assert_eq!(stdout(&output), "host2: hi\n", "{output:?}");
+    // `pipeslot ls` on host1 says the pipe is exported by its gateway.
+    let listing = lab.run(1, &["ls", "--json"]);
+    let listing: serde_json::Value = serde_json::from_str(&stdout(&listing)).unwrap();
+    let echo = listing["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == r"\\.\pipe\echo")
+        .expect("echo listed");
+    assert_eq!(echo["pipe"]["exported"], true, "{listing:#}");
+    assert_eq!(echo["pipe"]["remote_clients"], "accept", "{listing:#}");
+
     // The host's own name is local (no gateway involved).
     let output = lab.call(1, "host1", "echo", "me");
     assert_eq!(stdout(&output), "host1: me\n", "{output:?}");

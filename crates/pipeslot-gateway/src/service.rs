@@ -163,6 +163,14 @@ pub async fn run(
     // here (the record is readable by every local user, as the member list
     // is no secret).
     let member_list = members.join(",");
+    // What `pipeslot ls` marks as exported: the names' file stems (which
+    // need no escaping), comma-separated.
+    let export_list = options
+        .exports
+        .iter()
+        .map(|name| name.file_stem())
+        .collect::<Vec<_>>()
+        .join(",");
     let claim = namespace
         .claim_pipe(
             &name,
@@ -171,6 +179,7 @@ pub async fn run(
                 ("host", &options.host),
                 ("domain", domain.name()),
                 ("members", &member_list),
+                ("exports", &export_list),
             ],
         )
         .map_err(StartError::Claim)?;
