@@ -126,9 +126,7 @@ pub fn run(args: LsArgs) -> Result<u8, Failure> {
             entries.extend(found.iter().map(|entry| {
                 let mut listed = Listed::new(scope, kind, entry);
                 if kind == ObjectKind::Pipe {
-                    listed.exported = exported
-                        .as_ref()
-                        .map(|stems| stems.iter().any(|s| *s == entry.stem));
+                    listed.exported = exported.as_ref().map(|stems| stems.contains(&entry.stem));
                 }
                 listed
             }));
