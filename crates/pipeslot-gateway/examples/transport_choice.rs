@@ -8,7 +8,7 @@
 //!
 //! - **64 B round trip**: 64 bytes sent, the same 64 echoed, one at a time
 //!   on one stream; the median and the 99th percentile.
-//! - **64 KiB one-way**: 64 KiB writes on one stream until `THROUGHPUT_BYTES`
+//! - **64 KiB one-way**: 64 KiB writes on one stream until 512 MiB
 //!   have gone, timed until the receiver's one-byte acknowledgement.
 //! - **new stream + 64 B echo + close**: what a remote pipe open costs. QUIC:
 //!   `open_bi`, 64 B, `finish`, the echo read to its end. TLS over TCP: the
@@ -29,6 +29,9 @@
 //! transport_choice measure DIR SERVER_IP [RUNS]  measure RUNS times (default 3), print a table
 //! transport_choice local [RUNS]                  both ends in this process, on loopback
 //! ```
+//!
+//! With `TRANSPORT_CHOICE_QUICK=1` in the client's environment, every count
+//! is divided by 50: a smoke test of the machinery, not a measurement.
 
 use std::collections::HashSet;
 use std::error::Error;
@@ -303,16 +306,24 @@ async fn measure(identity: HostIdentity, ip: IpAddr, runs: usize) -> Result<()> 
     quic_config.transport_config(Arc::new(transport_config()));
     quic.set_default_client_config(quic_config);
 
+    let counts = counts();
     println!(
-        "round trips {ROUND_TRIPS}, one-way {} MiB in {} KiB writes, {STREAMS} stream opens, \
-         {CONNECTIONS} raw TCP connections, {HANDSHAKES} TLS handshakes; {runs} run(s)",
-        THROUGHPUT_BYTES >> 20,
-        CHUNK >> 10
+        "{} round trips, {} MiB one-way in {} KiB writes, {} stream opens, {} raw TCP \
+         connections, {} TLS handshakes; {runs} run(s)",
+        counts.round_trips,
+        counts.throughput_bytes >> 20,
+        CHUNK >> 10,
+        counts.streams,
+        counts.connections,
+        counts.handshakes,
     );
     let mut all: Vec<[Figures; 3]> = Vec::new();
     for run in 1..=runs {
+        eprintln!("run {run}: raw TCP");
         let raw = measure_raw(ip).await?;
+        eprintln!("run {run}: TLS 1.3 over TCP");
         let tls = measure_tls(ip, &client_config).await?;
+        eprintln!("run {run}: QUIC");
         let quic = measure_quic(&quic, ip).await?;
         println!("\nrun {run}:");
         print_table(&[raw, tls, quic]);
@@ -337,13 +348,13 @@ async fn measure_raw(ip: IpAddr) -> Result<Figures> {
     let (rtt_median, rtt_p99) = round_trips(connect().await?).await?;
     let mib_per_s = throughput(connect().await?).await?;
     let start = Instant::now();
-    for _ in 0..CONNECTIONS {
+    for _ in 0..counts().connections {
         let mut tcp = connect().await?;
         let mut message = [ECHO; 1 + MESSAGE];
         tcp.write_all(&message).await?;
         tcp.read_exact(&mut message[..MESSAGE]).await?;
     }
-    let streams_per_s = CONNECTIONS as f64 / start.elapsed().as_secs_f64();
+    let streams_per_s = counts().connections as f64 / start.elapsed().as_secs_f64();
     Ok(Figures {
         rtt_median,
         rtt_p99,
@@ -370,7 +381,7 @@ async fn measure_tls(ip: IpAddr, config: &Arc<rustls::ClientConfig>) -> Result<F
     let mut request = Vec::new();
     let mut reply = [0u8; 2 * FRAME_HEADER + MESSAGE];
     let start = Instant::now();
-    for id in 0..STREAMS {
+    for id in 0..counts().streams {
         request.clear();
         frame(&mut request, id, FRAME_OPEN, &[]);
         frame(&mut request, id, FRAME_DATA, &[0x5a; MESSAGE]);
@@ -382,19 +393,19 @@ async fn measure_tls(ip: IpAddr, config: &Arc<rustls::ClientConfig>) -> Result<F
             return Err("the multiplexed echo came back wrong".into());
         }
     }
-    let streams_per_s = f64::from(STREAMS) / start.elapsed().as_secs_f64();
+    let streams_per_s = f64::from(counts().streams) / start.elapsed().as_secs_f64();
     drop(link);
 
     // A full handshake per connection: what multiplexing saves.
     let start = Instant::now();
-    for _ in 0..HANDSHAKES {
+    for _ in 0..counts().handshakes {
         let mut link = connect().await?;
         let mut message = [ECHO; 1 + MESSAGE];
         link.write_all(&message).await?;
         link.flush().await?;
         link.read_exact(&mut message[..MESSAGE]).await?;
     }
-    let connections_per_s = HANDSHAKES as f64 / start.elapsed().as_secs_f64();
+    let connections_per_s = counts().handshakes as f64 / start.elapsed().as_secs_f64();
     Ok(Figures {
         rtt_median,
         rtt_p99,
@@ -411,9 +422,9 @@ async fn measure_quic(endpoint: &quinn::Endpoint, ip: IpAddr) -> Result<Figures>
 
     let (mut send, mut recv) = connection.open_bi().await?;
     send.write_all(&[ECHO]).await?;
-    let mut samples = Vec::with_capacity(ROUND_TRIPS);
+    let mut samples = Vec::with_capacity(counts().round_trips);
     let mut message = [0x5a; MESSAGE];
-    for _ in 0..ROUND_TRIPS {
+    for _ in 0..counts().round_trips {
         let start = Instant::now();
         send.write_all(&message).await?;
         recv.read_exact(&mut message).await?;
@@ -426,8 +437,9 @@ async fn measure_quic(endpoint: &quinn::Endpoint, ip: IpAddr) -> Result<Figures>
     let chunk = vec![0x5a; CHUNK];
     let start = Instant::now();
     send.write_all(&[SINK]).await?;
-    send.write_all(&THROUGHPUT_BYTES.to_be_bytes()).await?;
-    for _ in 0..THROUGHPUT_BYTES / CHUNK as u64 {
+    send.write_all(&counts().throughput_bytes.to_be_bytes())
+        .await?;
+    for _ in 0..counts().throughput_bytes / CHUNK as u64 {
         send.write_all(&chunk).await?;
     }
     let mut ack = [0u8; 1];
@@ -436,7 +448,7 @@ async fn measure_quic(endpoint: &quinn::Endpoint, ip: IpAddr) -> Result<Figures>
     send.finish()?;
 
     let start = Instant::now();
-    for _ in 0..STREAMS {
+    for _ in 0..counts().streams {
         let (mut send, mut recv) = connection.open_bi().await?;
         let mut request = [0x5a; 1 + MESSAGE];
         request[0] = ONE_SHOT;
@@ -447,7 +459,7 @@ async fn measure_quic(endpoint: &quinn::Endpoint, ip: IpAddr) -> Result<Figures>
             return Err("the QUIC echo came back short".into());
         }
     }
-    let streams_per_s = f64::from(STREAMS) / start.elapsed().as_secs_f64();
+    let streams_per_s = f64::from(counts().streams) / start.elapsed().as_secs_f64();
     connection.close(0u32.into(), b"done");
     Ok(Figures {
         rtt_median,
@@ -463,9 +475,9 @@ async fn round_trips<S: AsyncRead + AsyncWrite + Unpin>(
     mut link: S,
 ) -> Result<(Duration, Duration)> {
     link.write_all(&[ECHO]).await?;
-    let mut samples = Vec::with_capacity(ROUND_TRIPS);
+    let mut samples = Vec::with_capacity(counts().round_trips);
     let mut message = [0x5a; MESSAGE];
-    for _ in 0..ROUND_TRIPS {
+    for _ in 0..counts().round_trips {
         let start = Instant::now();
         link.write_all(&message).await?;
         link.flush().await?;
@@ -480,8 +492,8 @@ async fn throughput<S: AsyncRead + AsyncWrite + Unpin>(mut link: S) -> Result<f6
     let chunk = vec![0x5a; CHUNK];
     let start = Instant::now();
     link.write_all(&[SINK]).await?;
-    link.write_u64(THROUGHPUT_BYTES).await?;
-    for _ in 0..THROUGHPUT_BYTES / CHUNK as u64 {
+    link.write_u64(counts().throughput_bytes).await?;
+    for _ in 0..counts().throughput_bytes / CHUNK as u64 {
         link.write_all(&chunk).await?;
     }
     link.flush().await?;
@@ -490,7 +502,7 @@ async fn throughput<S: AsyncRead + AsyncWrite + Unpin>(mut link: S) -> Result<f6
 }
 
 fn mib_per_s(elapsed: Duration) -> f64 {
-    (THROUGHPUT_BYTES as f64 / f64::from(1 << 20)) / elapsed.as_secs_f64()
+    (counts().throughput_bytes as f64 / f64::from(1 << 20)) / elapsed.as_secs_f64()
 }
 
 fn median_p99(mut samples: Vec<Duration>) -> (Duration, Duration) {
@@ -567,6 +579,35 @@ fn transport_config() -> quinn::TransportConfig {
     config
 }
 
+/// How much each measurement does.
+struct Counts {
+    round_trips: usize,
+    throughput_bytes: u64,
+    streams: u32,
+    connections: u32,
+    handshakes: u32,
+}
+
+/// The counts, or a fiftieth of them with `TRANSPORT_CHOICE_QUICK=1`.
+fn counts() -> &'static Counts {
+    static COUNTS: std::sync::OnceLock<Counts> = std::sync::OnceLock::new();
+    COUNTS.get_or_init(|| {
+        let divisor = if std::env::var_os("TRANSPORT_CHOICE_QUICK").is_some() {
+            50
+        } else {
+            1
+        };
+        Counts {
+            round_trips: 20_000 / divisor,
+            // Whole chunks: the receiver waits for exactly this many bytes.
+            throughput_bytes: (512 << 20) / divisor as u64 / CHUNK as u64 * CHUNK as u64,
+            streams: 10_000 / divisor as u32,
+            connections: 5_000 / divisor as u32,
+            handshakes: 1_000 / divisor as u32,
+        }
+    })
+}
+
 const CLIENT: &str = "hosta";
 const SERVER: &str = "hostb";
 const RAW_PORT: u16 = 4460;
@@ -582,10 +623,5 @@ const FRAME_CLOSE: u8 = 3;
 const FRAME_HEADER: usize = 7;
 const MESSAGE: usize = 64;
 const CHUNK: usize = 64 * 1024;
-const ROUND_TRIPS: usize = 20_000;
-const THROUGHPUT_BYTES: u64 = 512 << 20;
-const STREAMS: u32 = 10_000;
-const CONNECTIONS: u32 = 5_000;
-const HANDSHAKES: u32 = 1_000;
 const USAGE: &str = "usage: transport_choice prepare DIR SERVER_IP | serve DIR LISTEN_IP [SECS] | \
                      measure DIR SERVER_IP [RUNS] | local [RUNS]";
