@@ -159,6 +159,9 @@ impl Domain {
     /// certificate.
     ///
     /// `host` must be a valid [`HostName`], and not the domain's own name.
+    /// Each file is replaced atomically, but two `add_host` running at once
+    /// on the same domain may lose one's `domain.toml` entry: add hosts
+    /// from one place at a time.
     pub fn add_host(&mut self, host: &str, addr: SocketAddr) -> Result<()> {
         let host = HostName::parse(host)?;
         if host == self.name {
