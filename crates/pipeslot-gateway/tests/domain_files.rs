@@ -143,3 +143,52 @@ fn key_files_are_private() {
         .collect();
     assert_eq!(left.len(), 2, "{left:?}");
 }
+
+#[test]
+fn a_missing_or_damaged_identity_file_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut domain = Domain::init(dir.path(), "lab").unwrap();
+    domain
+        .add_host("hosta", parse_gateway_addr("10.0.0.1").unwrap())
+        .unwrap();
+    let host_dir = dir.path().join("hosts/hosta");
+
+    fs::write(host_dir.join("key.pem"), "not a key").unwrap();
+    let err = HostIdentity::load(dir.path(), "hosta")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("hosts/hosta/key.pem") && err.contains("private key"),
+        "{err}"
+    );
+
+    fs::remove_file(host_dir.join("key.pem")).unwrap();
+    let err = HostIdentity::load(dir.path(), "hosta")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("cannot read ") && err.contains("hosts/hosta/key.pem"),
+        "{err}"
+    );
+
+    fs::write(host_dir.join("cert.pem"), "").unwrap();
+    let err = HostIdentity::load(dir.path(), "hosta")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("hosts/hosta/cert.pem") && err.contains("no certificate"),
+        "{err}"
+    );
+
+    fs::write(
+        dir.path().join("ca.pem"),
+        "-----BEGIN CERTIFICATE-----\nxx\n",
+    )
+    .unwrap();
+    let err = domain
+        .add_host("hostb", parse_gateway_addr("10.0.0.2").unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("ca.pem"), "{err}");
+    assert!(!dir.path().join("hosts/hostb").exists());
+}
