@@ -118,7 +118,7 @@ impl Domain {
             0o600,
         )?;
         write_new(&dir.join(CA_CERT_FILE), ca.pem().as_bytes(), 0o644)?;
-        write_new(&dir.join(TOML_FILE), domain.to_toml().as_bytes(), 0o644)?;
+        write_new(&dir.join(TOML_FILE), domain.to_toml()?.as_bytes(), 0o644)?;
         Ok(domain)
     }
 
@@ -199,7 +199,7 @@ impl Domain {
         )?;
         replace_file(&host_dir.join(HOST_CERT_FILE), cert.pem().as_bytes(), 0o644)?;
         self.hosts.insert(host, addr);
-        replace_file(&self.dir.join(TOML_FILE), self.to_toml().as_bytes(), 0o644)
+        replace_file(&self.dir.join(TOML_FILE), self.to_toml()?.as_bytes(), 0o644)
     }
 
     /// The domain's name, lowercase: `\\NAME\mailslot\x` goes to every
@@ -236,7 +236,8 @@ impl Domain {
         self.dir.join(HOSTS_DIR).join(host.as_str())
     }
 
-    fn to_toml(&self) -> String {
+    /// `domain.toml`'s text.
+    fn to_toml(&self) -> Result<String> {
         let file = DomainFile {
             name: self.name.to_string(),
             hosts: self
@@ -245,9 +246,13 @@ impl Domain {
                 .map(|(host, addr)| (host.to_string(), addr.to_string()))
                 .collect(),
         };
-        // A struct of strings and a map of strings always serializes.
-        let body = toml::to_string(&file).unwrap_or_default();
-        format!("{TOML_HEADER}{body}")
+        // A struct of strings and a map of strings always serializes; were
+        // it ever not to, nothing is written rather than a domain.toml
+        // without its members.
+        let body = toml::to_string(&file).map_err(|e| {
+            Error::malformed(self.dir.join(TOML_FILE), format!("cannot write it: {e}"))
+        })?;
+        Ok(format!("{TOML_HEADER}{body}"))
     }
 }
 
@@ -588,7 +593,7 @@ const HOST_CERT_FILE: &str = "cert.pem";
 const HOST_KEY_FILE: &str = "key.pem";
 const MAX_NAME_LEN: usize = 63;
 const TOML_HEADER: &str = "\
-# A pipeslot domain (DESIGN §6): its name and its member hosts, each with its
+# A pipeslot domain: its name and its member hosts, each with its
 # gateway's address. Written by `pipeslot domain init` and `pipeslot domain
 # add-host`; host names are lowercase and compare without case.
 ";
