@@ -44,9 +44,9 @@ use crate::error::{Error, Result};
 
 /// The TCP port a gateway listens on when an address names none.
 ///
-/// 4455: free in IANA's registry's neighbourhood of SMB's 445 (which it
-/// recalls: SMB is what carries Windows' remote pipes), and above 1024 so a
-/// gateway needs no privilege to listen.
+/// 4455 recalls SMB's 445, which carries Windows' remote pipes, and is
+/// above 1024, so a gateway needs no privilege to listen on it. A domain
+/// whose hosts need another port says so per host (`--addr IP:PORT`).
 pub const DEFAULT_PORT: u16 = 4455;
 
 /// A domain: its name, its members and where its files are.
