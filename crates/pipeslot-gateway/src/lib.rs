@@ -38,7 +38,7 @@
 //! connections on it with its own frames, credits and a stream id (SMB2's
 //! design), rather than QUIC (quinn). Over the same veth link, TLS over TCP
 //! had the lower round trip (28-39 µs against 42-65), three to four times
-//! the one-way throughput (1.7-2.3 GiB/s against 0.4-0.7) and opened more
+//! the one-way throughput (1.7-2.2 GiB/s against 0.4-0.7) and opened more
 //! logical streams per second (26-34k against 14-21k). QUIC's cheap stream
 //! opens are no advantage once TCP connections are persistent too: a new
 //! stream is then one frame either way, and a full TLS handshake per pipe
