@@ -11,6 +11,24 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// The messages are one line each and name the file at fault, so that the
 /// command line can print them as they are.
+///
+/// ```
+/// use pipeslot_gateway::domain::Domain;
+/// use pipeslot_gateway::Error;
+///
+/// let dir = tempfile::tempdir()?;
+/// let err = Domain::load(dir.path()).unwrap_err();
+/// assert!(matches!(err, Error::Io { action: "read", .. }));
+/// assert!(err.to_string().starts_with("cannot read "));
+/// assert!(err.to_string().contains("domain.toml"));
+///
+/// let err = Domain::init(dir.path(), "my_domain").unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "\"my_domain\" is not a valid domain name: only letters, digits and hyphens are allowed"
+/// );
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {

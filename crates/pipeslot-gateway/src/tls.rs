@@ -129,6 +129,14 @@ pub fn peer_host(connection: &CommonState) -> Result<String> {
             what: "it presented no certificate".to_owned(),
         });
     };
+    certificate_host(cert)
+}
+
+/// The host a domain certificate is for: its one DNS name, lowercase. For
+/// a peer authenticated by other means than a rustls connection (quinn's
+/// `Connection::peer_identity`, say); [`peer_host`] is this on the peer's
+/// own certificate. The certificate is only read here, not verified.
+pub fn certificate_host(cert: &CertificateDer<'_>) -> Result<String> {
     let names = dns_names(cert).map_err(|what| Error::PeerIdentity { what })?;
     match names.as_slice() {
         [name] => HostName::parse(name)
