@@ -122,6 +122,13 @@ pub enum Error {
 }
 
 /// What went wrong inside rustls while building a configuration.
+///
+/// ```
+/// use pipeslot_gateway::TlsSetupError;
+///
+/// let err = TlsSetupError::TrustAnchor(pipeslot_gateway::rustls::Error::General("bad".into()));
+/// assert!(err.to_string().starts_with("the domain CA certificate is not a usable trust anchor"));
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TlsSetupError {
