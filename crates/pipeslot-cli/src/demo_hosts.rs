@@ -238,15 +238,22 @@ impl HostsDemo {
     }
 }
 
-/// The first line a child prints on stdout (its readiness line).
+/// The first line a child prints on stdout (its readiness line), or
+/// `None` if none comes within 10 s (the caller then gives up and kills
+/// it, which ends the reading thread too).
 fn first_line(child: &mut Child) -> Option<String> {
     let stdout = child.stdout.take()?;
-    let mut reader = BufReader::new(stdout);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    // The rest is drained, so the child never blocks on a full pipe.
-    std::thread::spawn(move || io::copy(&mut reader, &mut io::sink()));
-    Some(line.trim_end().to_string())
+    let (found, line) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        let mut first = String::new();
+        let read = reader.read_line(&mut first).map(|_| first);
+        let _ = found.send(read);
+        // The rest is drained, so the child never blocks on a full pipe.
+        let _ = io::copy(&mut reader, &mut io::sink());
+    });
+    let first = line.recv_timeout(Duration::from_secs(10)).ok()?.ok()?;
+    Some(first.trim_end().to_string())
 }
 
 /// All of a child's stdout, and whether it ended before `deadline` (a

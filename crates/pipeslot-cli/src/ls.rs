@@ -224,6 +224,13 @@ impl Listed {
         self.status.as_ref()?.get(index).copied()
     }
 
+    /// Instances not listening: connected, or disconnected and not yet
+    /// listening again.
+    fn busy(&self) -> Option<u32> {
+        let (all, listening) = (self.count(0)?, self.count(1)?);
+        Some(all.saturating_sub(listening))
+    }
+
     /// The name for the table: control characters (which another user
     /// could put in a machine-wide name to rewrite the terminal) escaped.
     fn display_name(&self) -> String {
@@ -267,7 +274,7 @@ impl Listed {
                     "max_instances": self.max_instances().flatten(),
                     "instances": self.count(0),
                     "listening": self.count(1),
-                    "busy": self.count(0).zip(self.count(1)).map(|(all, listening)| all.saturating_sub(listening)),
+                    "busy": self.busy(),
                     "connected": self.count(2),
                     "in_quota": self.number("in_quota"),
                     "out_quota": self.number("out_quota"),
@@ -339,10 +346,6 @@ fn print_table(listed: &[Listing], show_scope: bool) {
         .iter()
         .filter(|e| e.kind == ObjectKind::Pipe)
         .map(|e| {
-            let busy = e
-                .count(0)
-                .zip(e.count(1))
-                .map(|(all, listening)| all.saturating_sub(listening));
             let max = match e.max_instances() {
                 Some(None) => "unlimited".to_string(),
                 other => or_dash(other.flatten()),
@@ -356,7 +359,7 @@ fn print_table(listed: &[Listing], show_scope: bool) {
                 e.display_name(),
                 or_dash(e.param("type")),
                 or_dash(e.param("access")),
-                format!("{}/{}/{}", or_dash(busy), or_dash(e.count(1)), max),
+                format!("{}/{}/{}", or_dash(e.busy()), or_dash(e.count(1)), max),
                 or_dash(e.count(2)),
                 or_dash(e.pid),
                 or_dash(e.user.clone()),

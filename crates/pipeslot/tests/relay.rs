@@ -59,19 +59,13 @@ fn server(root: &Path, path: &str, mode: PipeMode, quota: u32) -> PipeServer {
         .unwrap()
 }
 
-fn connect(server: &PipeServer) {
-    if let Err(e) = server.connect() {
-        assert_eq!(e.kind(), ErrorKind::PipeConnected, "{e}");
-    }
-}
-
 #[test]
 fn messages_keep_their_boundaries_across_the_relay() {
     let root = tempfile::tempdir().unwrap();
     let gateway = Gateway::start(root.path());
     let server = server(root.path(), "echo", PipeMode::Message, 4096);
     let client = gateway.client().open(&remote("echo")).expect("remote open");
-    connect(&server);
+    util::pipe::accept(&server);
     // The server sees the client's host as the gateway authenticated it.
     assert_eq!(server.client_computer_name().unwrap(), "hosta");
     client.set_read_mode(ReadMode::Message).unwrap();
@@ -121,7 +115,7 @@ fn a_slow_reader_holds_back_the_far_writer() {
     let gateway = Gateway::start(root.path());
     let server = server(root.path(), "slow", PipeMode::Byte, 4096);
     let client = gateway.client().open(&remote("slow")).expect("remote open");
-    connect(&server);
+    util::pipe::accept(&server);
     // 1 MiB written while nobody reads: the writer is held back by the
     // reader's credits, not buffered by the relay.
     let writer = std::thread::spawn(move || {
@@ -151,7 +145,7 @@ fn disconnect_reaches_the_remote_client() {
     let gateway = Gateway::start(root.path());
     let server = server(root.path(), "disc", PipeMode::Message, 0);
     let client = gateway.client().open(&remote("disc")).unwrap();
-    connect(&server);
+    util::pipe::accept(&server);
     server.send(b"unread").unwrap();
     server.disconnect().unwrap();
     // S49-S50: unread data is discarded, and the client is not connected.
