@@ -128,9 +128,12 @@ impl CreditPage {
     /// Publishes that end `me` has consumed `total` bytes. Returns whether
     /// the peer's writer was waiting for credits (its flag is cleared): the
     /// caller then rings it.
+    ///
+    /// The page keeps the largest count published, so that two threads of
+    /// this end publishing at once cannot move it back.
     pub(crate) fn publish_consumed(&self, me: usize, total: u64) -> bool {
         let page = self.page();
-        page.consumed[me].store(total, Ordering::SeqCst);
+        page.consumed[me].fetch_max(total, Ordering::SeqCst);
         let peer = 1 - me;
         page.waiting[peer].load(Ordering::SeqCst) != 0
             && page.waiting[peer].swap(0, Ordering::SeqCst) != 0
@@ -151,14 +154,19 @@ impl CreditPage {
 
     /// Publishes how many bytes a read waiting at end `me` asks for (0:
     /// none waits).
+    ///
+    /// A plain store: the figure only informs the peer's PIPE_NOWAIT
+    /// writes (S77), which take it as a hint at one moment, so no ordering
+    /// with the other fields is needed — and a store that does not wait
+    /// for the line shared with the peer keeps it off every read's path.
     pub(crate) fn publish_reading(&self, me: usize, bytes: u32) {
-        self.page().reading[me].store(bytes, Ordering::SeqCst);
+        self.page().reading[me].store(bytes, Ordering::Relaxed);
     }
 
     /// How many bytes a read waiting at the peer of end `me` asks for
     /// (untrusted: the caller caps it).
     pub(crate) fn peer_reading(&self, me: usize) -> u32 {
-        self.page().reading[1 - me].load(Ordering::SeqCst)
+        self.page().reading[1 - me].load(Ordering::Relaxed)
     }
 
     /// Publishes the name's instance count (server end).

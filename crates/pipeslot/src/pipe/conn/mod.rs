@@ -75,8 +75,12 @@ use super::{MessageRead, PeekInfo, PeerIdentity, PipeEnd, PipeMode, ReadMode};
 use crate::error::{Error, ErrorKind, Result};
 use crate::sys::event::PollFlags;
 
-/// Bytes received from the transport at a time.
+/// Bytes received from the transport at a time, at most.
 const RECEIVE_CHUNK: usize = 64 * 1024;
+
+/// Room a connection's receive buffer starts with; it doubles (up to
+/// [`RECEIVE_CHUNK`]) each time a receive fills it.
+const FIRST_CHUNK: usize = 2 * 1024;
 
 /// Data frames of at least this many payload bytes are received straight
 /// into their own buffer, saving a copy.
@@ -134,6 +138,10 @@ struct Inner {
     /// Consumption not yet told to the peer (a receive that could not wait
     /// to send it filed a withdrawal).
     owed_publish: bool,
+    /// A `Consumed` frame owed to the peer's waiting writer: its flag was
+    /// taken down by a publish that could not send the ring at once. Sent
+    /// whatever the flag says now (the writer sleeps until it comes).
+    owed_ring: bool,
 }
 
 /// Received bytes not yet decoded: `bytes[start..]`.
@@ -143,6 +151,8 @@ struct ReceiveBuffer {
     decoder: FrameDecoder,
     /// A large Data frame being received straight into its own buffer.
     large: Option<LargeFrame>,
+    /// Room to make before each receive (see [`FIRST_CHUNK`]).
+    chunk: usize,
 }
 
 struct LargeFrame {
@@ -188,6 +198,7 @@ impl Conn {
                 wakers: Vec::new(),
                 receiver_waker: None,
                 owed_publish: false,
+                owed_ring: false,
             }),
             changed: Condvar::new(),
             receive: Mutex::new(ReceiveBuffer {
@@ -197,6 +208,7 @@ impl Conn {
                 start: 0,
                 decoder: FrameDecoder::new(DEFAULT_MAX_FRAME),
                 large: None,
+                chunk: FIRST_CHUNK,
             }),
             outbox: Mutex::new(Vec::new()),
             sending: Gate::default(),
@@ -360,6 +372,7 @@ impl Conn {
     ) -> Result<MessageRead> {
         const WHAT: &str = "reading from a pipe";
         let base = taken.len();
+        let mut consumed;
         if self.lock().st.has_unread() {
             // Queued data must not hide a Disconnect that came after it (S50).
             self.refresh()?;
@@ -384,7 +397,12 @@ impl Conn {
                     .await?
             };
             inner.st.read_error(WHAT)?;
-            inner.st.read(buf, read_mode)
+            let read = inner.st.read(buf, read_mode);
+            // The count to tell, taken with the read: it covers any
+            // consumption still owed.
+            inner.owed_publish = false;
+            consumed = inner.st.consumed();
+            read
         };
         // A message bigger than the quota arrives as it is read: take it in
         // parts into the caller's buffer until it ends or the buffer fills.
@@ -395,7 +413,7 @@ impl Conn {
             && self.lock().st.is_open()
         {
             taken.took(&buf[taken.len() - base..outcome.bytes]);
-            self.publish(waiter).await;
+            self.publish_count(consumed, waiter).await;
             let wanted = buf.len() - outcome.bytes;
             let mut inner = match self
                 .wait_until(
@@ -411,12 +429,15 @@ impl Conn {
                 Err(_) => return Ok(outcome),
             };
             let more = inner.st.read(&mut buf[outcome.bytes..], ReadMode::Message);
+            inner.owed_publish = false;
+            consumed = inner.st.consumed();
+            drop(inner);
             outcome.bytes += more.bytes;
             outcome.complete = more.complete;
         }
-        // Not awaited under tokio (see `publish`): the read cannot be
+        // Not awaited under tokio (see `publish_count`): the read cannot be
         // dropped once it took the bytes it returns.
-        self.publish(waiter).await;
+        self.publish_count(consumed, waiter).await;
         Ok(outcome)
     }
 
@@ -673,47 +694,71 @@ impl Conn {
         if took_role {
             drop(Receiver(self));
         }
-        if self.lock().owed_publish {
+        if self.owes() {
             self.publish_nowait();
         }
         result
     }
 
-    /// Tells the peer the consumption owed to it if that can be done
-    /// without waiting (callers that may not wait: their context is not
-    /// known); otherwise it stays owed, for the next call that waits.
+    /// Whether consumption or a ring is owed to the peer.
+    fn owes(&self) -> bool {
+        let inner = self.lock();
+        inner.owed_publish || inner.owed_ring
+    }
+
+    /// Tells the peer the consumption (and ring) owed to it if that can be
+    /// done without waiting (callers that may not wait: their context is
+    /// not known); a ring that cannot go now stays owed, for the next call
+    /// that waits.
     pub(crate) fn publish_nowait(&self) {
+        let (publish, ring, consumed) = self.take_owed();
+        let ring = ring | (publish && self.store_consumed(consumed));
+        if ring && !self.ring_now() {
+            self.lock().owed_ring = true;
+        }
+    }
+
+    /// Takes what is owed to the peer: (a count to store, a ring to send,
+    /// the count).
+    fn take_owed(&self) -> (bool, bool, u64) {
+        let mut inner = self.lock();
+        (
+            std::mem::take(&mut inner.owed_publish),
+            std::mem::take(&mut inner.owed_ring),
+            inner.st.consumed(),
+        )
+    }
+
+    /// Stores this end's consumed count where the peer reads it; whether
+    /// the peer's writer waits for it (its flag is taken down: ring it).
+    fn store_consumed(&self, consumed: u64) -> bool {
+        self.transport.publish_consumed(consumed) == Ring::SendConsumed
+    }
+
+    /// Sends a `Consumed` frame with the latest count if the socket takes
+    /// it now, after nothing owed; whether it is on its way (sent, or its
+    /// rest is at the head of the outbox; or the peer is gone).
+    fn ring_now(&self) -> bool {
         let Some(_gate) = self.sending.try_acquire() else {
-            return;
+            return false;
         };
-        let consumed = {
-            let mut inner = self.lock();
-            if !std::mem::take(&mut inner.owed_publish) {
-                return;
-            }
-            inner.st.consumed()
-        };
-        if self.transport.publish_consumed(consumed) != Ring::SendConsumed {
-            return;
-        }
-        let mut bytes = Vec::with_capacity(frame::HEADER_LEN + 16);
-        if (Frame::Consumed { total: consumed })
-            .encode(&mut bytes)
-            .is_err()
-        {
-            return;
-        }
         let mut outbox = self.outbox();
         if !outbox.is_empty() {
-            self.lock().owed_publish = true;
-            return;
+            return false;
+        }
+        let total = self.lock().st.consumed();
+        let mut bytes = Vec::with_capacity(frame::HEADER_LEN + 16);
+        if (Frame::Consumed { total }).encode(&mut bytes).is_err() {
+            return true;
         }
         match self.transport.send(&[&bytes]) {
-            Ok(Some(n)) if n == bytes.len() => {}
-            // The rest of the frame goes first with the next send.
-            Ok(Some(n)) => outbox.extend_from_slice(&bytes[n..]),
-            Ok(None) => self.lock().owed_publish = true,
-            Err(_) => {} // the peer is gone
+            Ok(Some(n)) => {
+                // The rest of the frame goes first with the next send.
+                outbox.extend_from_slice(&bytes[n..]);
+                true
+            }
+            Ok(None) => false,
+            Err(_) => true, // the peer is gone
         }
     }
 
@@ -770,35 +815,60 @@ impl Conn {
         waiter: &Waiter<'_>,
         what: &str,
     ) -> Result<MutexGuard<'_, Inner>> {
+        // The receiver's role, kept from one wait to the next while this
+        // call is not done: given back (and the others told) only when it
+        // returns, or when something is owed to the peer.
+        let mut held: Option<Receiver<'_>> = None;
         loop {
-            let seen = {
+            let step = {
                 let mut inner = self.lock();
                 if credits {
                     self.sync_credits(&mut inner);
                 }
-                if ready(&inner.st) || !inner.st.is_open() {
-                    return Ok(inner);
-                }
-                waiter.check(what)?;
-                if credits {
-                    self.transport.want_credits();
-                    self.sync_credits(&mut inner);
-                    if ready(&inner.st) {
-                        return Ok(inner);
+                let done = ready(&inner.st) || !inner.st.is_open();
+                // What the receiver filed may owe the peer something (a
+                // withdrawal counts as consumed): the role is given back
+                // and that told after each receive that owes it.
+                let owed = held.is_some() && (inner.owed_publish || inner.owed_ring);
+                if done || owed {
+                    if let Some(receiver) = held.take() {
+                        receiver.release_in(&mut inner);
                     }
                 }
-                let receiver = !inner.receiving;
-                if receiver {
-                    inner.receiving = true;
-                    inner.receiver_blocks = matches!(waiter, Waiter::Block(_));
+                if owed {
+                    // Told without the lock, then look again.
+                    Step::TellPeer
+                } else if done {
+                    return Ok(inner);
+                } else {
+                    waiter.check(what)?;
+                    if credits {
+                        self.transport.want_credits();
+                        self.sync_credits(&mut inner);
+                        if ready(&inner.st) {
+                            if let Some(receiver) = held.take() {
+                                receiver.release_in(&mut inner);
+                            }
+                            return Ok(inner);
+                        }
+                    }
+                    if held.is_none() && inner.receiving {
+                        Step::Changed(inner.changes)
+                    } else {
+                        if held.is_none() {
+                            inner.receiving = true;
+                            inner.receiver_blocks = matches!(waiter, Waiter::Block(_));
+                        }
+                        Step::Receive(inner.changes)
+                    }
                 }
-                (receiver, inner.changes)
             };
-            match seen {
+            match step {
+                Step::TellPeer => self.publish_owed(waiter).await,
                 // Another caller receives: wait for it to file something.
-                (false, seen) => waiter.changed(self, seen, what).await?,
-                (true, seen) => {
-                    let receiver = Receiver(self);
+                Step::Changed(seen) => waiter.changed(self, seen, what).await?,
+                Step::Receive(seen) => {
+                    let receiver = held.take().unwrap_or_else(|| Receiver(self));
                     // Under tokio another call may file what arrives first
                     // (`refresh`; its readiness then never reaches the
                     // reactor): a change wakes this wait too.
@@ -810,41 +880,67 @@ impl Conn {
                             ready.not_ready();
                         }
                     }
-                    if receiver.release() {
-                        self.publish(waiter).await;
-                    }
+                    held = Some(receiver);
                 }
             }
         }
     }
 
-    /// Tells the peer how much this end has consumed, ringing it if the
-    /// transport asks. An async caller never waits here: a ring the socket
-    /// cannot take at once is finished by the outbox's flusher, so that a
-    /// read that took data cannot be dropped before it returns it.
-    async fn publish(&self, waiter: &Waiter<'_>) {
+    /// Tells the peer that this end has consumed `consumed` bytes (taken
+    /// under the state's lock by the read that consumed them), ringing its
+    /// writer if it waits for that. An async caller never waits here: a
+    /// ring the socket cannot take at once is finished by the outbox's
+    /// flusher, so that a read that took data cannot be dropped before it
+    /// returns it.
+    ///
+    /// Two readers may publish out of order: the page keeps the larger
+    /// count (`CreditPage::publish_consumed`), and a ring always carries
+    /// the latest one.
+    async fn publish_count(&self, consumed: u64, waiter: &Waiter<'_>) {
+        if self.store_consumed(consumed) {
+            self.ring(waiter).await;
+        }
+    }
+
+    /// Tells the peer what is owed to it (see [`Conn::publish_count`]).
+    async fn publish_owed(&self, waiter: &Waiter<'_>) {
+        let (publish, ring, consumed) = self.take_owed();
+        if ring | (publish && self.store_consumed(consumed)) {
+            self.ring(waiter).await;
+        }
+    }
+
+    /// Sends the peer's waiting writer a `Consumed` frame with the latest
+    /// count: a blocking caller waits for room; an async one leaves what
+    /// the socket does not take now to the outbox's flusher.
+    async fn ring(&self, waiter: &Waiter<'_>) {
         match waiter {
             Waiter::Block(_) => {
-                let consumed = {
-                    let mut inner = self.lock();
-                    inner.owed_publish = false;
-                    inner.st.consumed()
-                };
-                if self.transport.publish_consumed(consumed) == Ring::SendConsumed {
-                    self.send_control(Frame::Consumed { total: consumed }, waiter)
-                        .await;
-                }
+                let total = self.lock().st.consumed();
+                self.send_control(Frame::Consumed { total }, waiter).await;
             }
             #[cfg(feature = "tokio")]
             Waiter::Reactor(reactor) => {
-                self.lock().owed_publish = true;
-                self.publish_nowait();
-                if self.lock().owed_publish || !self.outbox().is_empty() {
+                if !self.ring_now() {
+                    self.lock().owed_ring = true;
+                }
+                if self.owes() || !self.outbox().is_empty() {
                     self.spawn_flusher(reactor);
                 }
             }
         }
     }
+}
+
+/// What a wait does next (`Conn::wait_until`).
+enum Step {
+    /// Tell the peer what is owed to it, then look again.
+    TellPeer,
+    /// Wait for another caller (the receiver) to change the state, whose
+    /// change count was this.
+    Changed(u64),
+    /// Receive, as the receiver.
+    Receive(u64),
 }
 
 /// The receiver's role, given back when the call that took it ends — or is
@@ -870,16 +966,13 @@ impl Drop for Reading<'_> {
 struct Receiver<'a>(&'a Conn);
 
 impl Receiver<'_> {
-    /// Gives the role back; whether consumption is owed to the peer (taken:
-    /// the caller tells it).
-    fn release(self) -> bool {
+    /// Gives the role back under the state's lock, held by the caller.
+    fn release_in(self, inner: &mut Inner) {
         let conn = self.0;
         std::mem::forget(self);
-        let mut inner = conn.lock();
         inner.receiving = false;
         inner.receiver_blocks = false;
-        conn.notify(&mut inner);
-        std::mem::take(&mut inner.owed_publish)
+        conn.notify(inner);
     }
 }
 

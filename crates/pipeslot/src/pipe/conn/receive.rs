@@ -16,17 +16,25 @@ impl Conn {
     pub(super) fn pump_now(&self, what: &str) -> Result<bool> {
         let mut receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
         let receive = &mut *receive;
-        if receive.bytes.capacity() == 0 {
-            receive.bytes.reserve_exact(RECEIVE_CHUNK);
-        }
+        let mut filled = false;
         let got = match receive.large.as_mut() {
             Some(large) => self.transport.receive(&mut large.data, large.len),
             None => {
-                receive.make_room(RECEIVE_CHUNK / 4);
+                let chunk = receive.chunk;
+                receive.make_room(chunk);
                 let limit = receive.bytes.capacity();
-                self.transport.receive(&mut receive.bytes, limit)
+                let room = limit - receive.bytes.len();
+                let got = self.transport.receive(&mut receive.bytes, limit);
+                filled = matches!(got, Ok(Some(n)) if n == room);
+                got
             }
         };
+        if filled {
+            // The peer sends more than the buffer takes at once: take
+            // bigger bites (a connection of small messages keeps a small
+            // buffer, which matters with thousands of them).
+            receive.chunk = (receive.chunk * 2).min(RECEIVE_CHUNK);
+        }
         let got = match got {
             Ok(Some(n)) => n,
             Ok(None) => return Ok(false),

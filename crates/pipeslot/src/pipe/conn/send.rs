@@ -153,6 +153,13 @@ impl Conn {
             loop {
                 {
                     let gate = conn.sending.acquire(&waiter).await;
+                    // What is owed to the peer's waiting writer goes after
+                    // what the outbox holds, and is waited for like it.
+                    let (publish, ring, consumed) = conn.take_owed();
+                    if ring | (publish && conn.store_consumed(consumed)) {
+                        let total = conn.lock().st.consumed();
+                        let _ = (Frame::Consumed { total }).encode(&mut conn.outbox());
+                    }
                     loop {
                         let owed = conn.outbox().len();
                         if owed == 0 {
@@ -182,13 +189,10 @@ impl Conn {
                     }
                     drop(gate);
                 }
-                if std::mem::take(&mut conn.lock().owed_publish) {
-                    conn.publish(&waiter).await;
-                }
                 conn.flushing.store(false, Ordering::SeqCst);
                 // Something owed since the last look, with no flusher
                 // started for it (it saw this one running): go again.
-                if conn.outbox().is_empty() && !conn.lock().owed_publish
+                if conn.outbox().is_empty() && !conn.owes()
                     || conn.flushing.swap(true, Ordering::SeqCst)
                 {
                     break;
