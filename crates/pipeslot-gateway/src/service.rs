@@ -19,6 +19,7 @@ use pipeslot_proto::relay::GATEWAY_PIPE;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::domain::{Domain, HostIdentity};
+use crate::rate::MailRate;
 use crate::relay::{BoxCarrier, DialFuture, Dialer, Gateway, GatewayConfig};
 use crate::tls;
 
@@ -51,6 +52,11 @@ pub struct ServiceOptions {
     pub keepalive: Duration,
     /// The namespace root (`None`: the default one, or `$PIPESLOT_ROOT`).
     pub root: Option<PathBuf>,
+    /// Mail per local writer uid to other hosts (T25; default
+    /// [`MailRate::DEFAULT`]).
+    pub mail_per_writer: MailRate,
+    /// Mail per peer host to this one (T25; default [`MailRate::DEFAULT`]).
+    pub mail_per_origin: MailRate,
 }
 
 impl ServiceOptions {
@@ -64,6 +70,8 @@ impl ServiceOptions {
             exports: Vec::new(),
             keepalive: Duration::from_secs(10),
             root: None,
+            mail_per_writer: MailRate::DEFAULT,
+            mail_per_origin: MailRate::DEFAULT,
         }
     }
 }
@@ -202,9 +210,13 @@ pub async fn run(
         .map_err(io(&format!("listening on {listen}")))?;
     let listen = peers.local_addr().map_err(io("listening"))?;
 
-    // Messages for other hosts' mailslots, from every local user.
+    // Messages for other hosts' mailslots, from every local user, each
+    // with its writer's uid (T25: a bucket per uid).
     let mut slot_options = pipeslot::mailslot::MailslotOptions::new();
-    slot_options.machine_wide(true).allow_other_users(true);
+    slot_options
+        .machine_wide(true)
+        .allow_other_users(true)
+        .record_senders(true);
     if let Some(root) = &options.root {
         slot_options.root(root);
     }
@@ -219,6 +231,8 @@ pub async fn run(
     config.exports = options.exports.clone();
     config.root = options.root.clone();
     config.limits.keepalive = options.keepalive;
+    config.mail_per_writer = options.mail_per_writer;
+    config.mail_per_origin = options.mail_per_origin;
     let gateway = Gateway::new(
         config,
         TlsDialer {
