@@ -22,6 +22,8 @@
 //! - [`relay`]: the gateway itself: local processes out, peers in; mail
 //!   stamped against replay (T24) and rate-limited against storms (T25,
 //!   [`rate`]).
+//! - [`service`]: `pipeslot gateway` assembled: the domain, the local
+//!   names, and the accepting of peers with bounded handshakes (T23).
 //! - [`Error`]: one error type, each variant naming the file at fault.
 //!
 //! ```
