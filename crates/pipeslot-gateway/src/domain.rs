@@ -659,7 +659,7 @@ struct DomainFile {
 }
 
 /// The CA's parameters: a CA for end-entity certificates only (path length
-/// 0) that signs certificates (and CRLs, should they come). Its subject
+/// 0) that signs certificates and its revocation lists. Its subject
 /// carries its key's identifier, so that two domains of the same name have
 /// CAs of different names, and a certificate from the other one is an
 /// unknown issuer rather than a bad signature.

@@ -380,6 +380,23 @@ impl Gateway {
     }
 
     /// What became of mailslot messages so far (T24, T25).
+    ///
+    /// ```
+    /// use pipeslot_gateway::relay::{DialFuture, Dialer, Gateway, GatewayConfig, MailStats};
+    ///
+    /// struct Nobody;
+    /// impl Dialer for Nobody {
+    ///     fn dial(&self, _: &str) -> Option<DialFuture> { None }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let gateway = Gateway::new(GatewayConfig::new("hosta"), Nobody);
+    /// assert_eq!(gateway.mail_stats(), MailStats::default());
+    /// // Its Mail frames carry its start time as their epoch.
+    /// let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    /// assert!(u128::from(gateway.epoch()) <= now.as_nanos());
+    /// # }
+    /// ```
     pub fn mail_stats(&self) -> MailStats {
         let c = &self.counters;
         let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
