@@ -52,7 +52,11 @@ with the domain's certificates) per peer host, opened on first use, and
 carries every pipe connection between two hosts on it. Remote clients may
 open only the local pipes named with --export, and never an instance
 created with PIPE_REJECT_REMOTE_CLIENTS; servers see the client's host as
-its certificate names it (GetNamedPipeClientComputerName).
+its certificate names it (GetNamedPipeClientComputerName). Certificates in
+the domain's DIR/crl.pem (pipeslot domain revoke), read at start, are
+refused, whichever end presents them. Mail to and from other hosts is
+limited to 10,000 messages a second, in bursts of 1,000, per local writer
+uid and per peer host; the excess is dropped.
 
 One gateway runs per host: it claims the pipe name \\\\.\\pipe\\pipeslot\\gateway
 in the machine-wide namespace. Logs go to stderr (PIPESLOT_LOG=debug|info|

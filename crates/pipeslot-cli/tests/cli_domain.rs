@@ -1,5 +1,5 @@
-//! `pipeslot domain init` and `pipeslot domain add-host`, run as the real
-//! binary in a temp dir: the files they write, their modes, the
+//! `pipeslot domain init`, `pipeslot domain add-host` and `pipeslot domain
+//! revoke`, run as the real binary in a temp dir: the files they write, their modes, the
 //! certificates (checked with `openssl` where it is installed, and always
 //! through pipeslot-gateway's loader), and the one-line errors with their
 //! exit codes.
@@ -275,4 +275,82 @@ fn domain_without_a_subcommand_prints_help() {
     let err = stderr(&output);
     assert!(err.contains("add-host"), "{err}");
     assert!(err.contains("init"), "{err}");
+    assert!(err.contains("revoke"), "{err}");
+}
+
+#[test]
+fn revoke_writes_a_crl_and_removes_the_host() {
+    // T23
+    let root = sandbox();
+    let dir = root.path().join("lab");
+    domain(root.path(), &["init", arg(&dir), "--name", "lab"]);
+    for (host, addr) in [("hosta", "10.9.0.1"), ("hostb", "10.9.0.2")] {
+        domain(root.path(), &["add-host", arg(&dir), host, "--addr", addr]);
+    }
+    let output = domain(root.path(), &["revoke", arg(&dir), "HostA"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert_eq!(stderr(&output), "");
+    let out = stdout(&output);
+    assert!(
+        out.starts_with("revoked host hosta (certificate serial "),
+        "{out}"
+    );
+    assert!(out.contains("crl.pem"), "{out}");
+    assert!(out.contains("hosta is no longer a member"), "{out}");
+    let crl = dir.join("crl.pem");
+    assert_eq!(mode(&crl), 0o644);
+    let loaded = Domain::load(&dir).unwrap();
+    let hosts: Vec<_> = loaded.hosts().map(|(host, _)| host).collect();
+    assert_eq!(hosts, ["hostb"]);
+    // hostb's gateway now carries the CRL.
+    assert_eq!(HostIdentity::load(&dir, "hostb").unwrap().crls().len(), 1);
+    if let Some(text) = openssl(&[
+        "crl",
+        "-noout",
+        "-text",
+        "-in",
+        arg(&crl),
+        "-CAfile",
+        arg(&dir.join("ca.pem")),
+    ]) {
+        assert_eq!(text.status.code(), Some(0), "{text:?}");
+        // The CA's signature checks out, and hosta's serial is listed.
+        assert!(stderr(&text).contains("verify OK"), "{text:?}");
+        let serial = out
+            .split("certificate serial ")
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .unwrap()
+            .replace(':', "")
+            .to_ascii_uppercase();
+        let listed = stdout(&text).replace([' ', '\n'], "").to_ascii_uppercase();
+        assert!(
+            listed.contains(&format!("SERIALNUMBER:{serial}")),
+            "{serial} not in {listed}"
+        );
+    }
+
+    // Again: nothing else to remove, the CRL is rewritten.
+    let output = domain(root.path(), &["revoke", arg(&dir), "hosta"]);
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(stdout(&output).contains("hosta was not a member"));
+}
+
+#[test]
+fn revoke_refuses_what_it_cannot_revoke() {
+    // T23
+    let root = sandbox();
+    let dir = root.path().join("lab");
+    domain(root.path(), &["init", arg(&dir), "--name", "lab"]);
+    let err = fails_with(&domain(root.path(), &["revoke", arg(&dir), "hostz"]), 5);
+    assert!(err.contains("no certificate to revoke"), "{err}");
+    let err = fails_with(
+        &domain(root.path(), &["revoke", arg(&dir), "--", "host_z"]),
+        2,
+    );
+    assert!(err.contains("not a valid host name"), "{err}");
+    let missing = root.path().join("nowhere");
+    let err = fails_with(&domain(root.path(), &["revoke", arg(&missing), "hosta"]), 3);
+    assert!(err.contains("holds no domain"), "{err}");
+    assert!(!dir.join("crl.pem").exists());
 }

@@ -545,6 +545,66 @@ fn a_gateway_with_a_certificate_of_another_domain_is_refused() {
     assert!(answered <= 7, "{output:?}");
 }
 
+/// Copies the files of a domain directory (its tree, modes included).
+fn copy_domain(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_domain(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_revoked_host_is_refused_whether_it_dials_or_answers() {
+    // T23: the gateways load crl.pem when they start. host1 is revoked;
+    // host0 was given the new crl.pem but still the old member list, so
+    // that the CRL alone refuses host1; host1 runs on with its old files.
+    need_root!();
+    let mut lab = Lab::new(3);
+    let before = lab.dir.path().join("before");
+    copy_domain(&lab.domain(), &before);
+    let domain = lab.domain();
+    let revoked = pipeslot(
+        lab.dir.path(),
+        &["domain", "revoke", domain.to_str().unwrap(), "host1"],
+    );
+    assert!(revoked.status.success(), "{revoked:?}");
+    let partial = lab.dir.path().join("partial");
+    copy_domain(&before, &partial);
+    std::fs::copy(domain.join("crl.pem"), partial.join("crl.pem")).unwrap();
+    let gateway0 = lab.gateway_with(0, &["echo"], &partial);
+    lab.gateway_with(1, &["echo"], &before);
+    lab.gateway(2, &["echo"]);
+    for i in 0..3 {
+        lab.echo_server(i, "echo");
+    }
+
+    // host0 dials host1: host1's certificate is revoked.
+    let output = lab.call(0, "host1", "echo", "x");
+    assert!(stderr(&output).contains("(error 53)"), "{output:?}");
+    // host1 dials host0: host0 refuses its certificate.
+    let output = lab.call(1, "host0", "echo", "x");
+    assert!(stderr(&output).contains("(error 53)"), "{output:?}");
+    // host0 and host2 still talk, both ways, the CRL loaded.
+    let output = lab.call(2, "host0", "echo", "hi");
+    assert_eq!(stdout(&output), "host2: hi\n", "{output:?}");
+    let output = lab.call(0, "host2", "echo", "hi");
+    assert_eq!(stdout(&output), "host0: hi\n", "{output:?}");
+
+    // host0's gateway said why it refused host1, at either end.
+    let mut log = String::new();
+    let mut stderr_pipe = lab.children[gateway0].stderr.take().unwrap();
+    lab.kill(gateway0);
+    std::io::Read::read_to_string(&mut stderr_pipe, &mut log).unwrap();
+    assert!(log.contains("refused at the TLS handshake"), "{log}");
+    assert!(log.matches("Revoked").count() >= 2, "{log}");
+}
+
 #[test]
 fn a_stalled_reader_holds_back_the_far_writer_and_no_gateway_buffers_it() {
     need_root!();

@@ -4,7 +4,8 @@
 //! ```text
 //! DIR/domain.toml              the member list: name, host -> gateway address
 //! DIR/ca.pem                   the domain CA's certificate
-//! DIR/ca.key                   its private key (0600; only `add-host` needs it)
+//! DIR/ca.key                   its private key (0600; only `add-host` and `revoke` need it)
+//! DIR/crl.pem                  the CA's revocation list, once a host was revoked
 //! DIR/hosts/HOST/cert.pem      HOST's certificate, signed by the CA (DNS name HOST)
 //! DIR/hosts/HOST/key.pem       HOST's private key (0600)
 //! ```
@@ -18,10 +19,22 @@
 //! Host names compare without case, as Windows computer names do: they are
 //! stored, written into certificates and returned in lowercase.
 //!
-//! Each host's gateway needs `domain.toml`, `ca.pem` and its own
-//! `hosts/HOST/`; `ca.key` stays with whoever adds hosts. The keys are
-//! ECDSA P-256; the certificates use rcgen's validity (1975 to 4096): a
-//! compromised domain is replaced by a new one, not revoked.
+//! Each host's gateway needs `domain.toml`, `ca.pem`, `crl.pem` if there is
+//! one, and its own `hosts/HOST/`; `ca.key` stays with whoever adds hosts.
+//! The keys are ECDSA P-256; the certificates use rcgen's validity (1975
+//! to 4096).
+//!
+//! # Revocation (T23)
+//!
+//! A host whose key is lost or that leaves is revoked ([`Domain::revoke`],
+//! `pipeslot domain revoke DIR HOST`): its certificate's serial number
+//! goes into `crl.pem`, a CRL signed by the domain CA, and the host leaves
+//! the member list. A gateway reads `crl.pem` when it starts
+//! ([`HostIdentity::crls`]) and from then on refuses the revoked
+//! certificate at the handshake, whichever end presents it; a host whose
+//! revocation status the CRL cannot tell is refused too (rustls' default).
+//! Copy the new `crl.pem` and `domain.toml` to every host and restart its
+//! gateway; a compromised CA is replaced by a new domain.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -32,13 +45,19 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
+    RevokedCertParams, SanType, SerialNumber,
 };
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, DnsName, PrivateKeyDer};
+use rustls::pki_types::{
+    CertificateDer, CertificateRevocationListDer, DnsName, PrivateKeyDer, PrivatePkcs8KeyDer,
+};
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
 
@@ -169,14 +188,7 @@ impl Domain {
                 host: host.to_string(),
             });
         }
-        let ca_key_path = self.dir.join(CA_KEY_FILE);
-        let ca_key_pem = read_text(&ca_key_path)?;
-        let ca_key = KeyPair::from_pem(&ca_key_pem)
-            .map_err(|e| Error::malformed(&ca_key_path, format!("not a private key: {e}")))?;
-        let ca_cert_path = self.dir.join(CA_CERT_FILE);
-        let ca_cert_pem = read_text(&ca_cert_path)?;
-        let issuer = Issuer::from_ca_cert_pem(&ca_cert_pem, ca_key)
-            .map_err(|e| Error::malformed(&ca_cert_path, format!("not a CA certificate: {e}")))?;
+        let issuer = self.ca_issuer()?;
 
         let key = KeyPair::generate().map_err(|source| Error::Certificate {
             what: format!("a key for host {host}"),
@@ -200,6 +212,153 @@ impl Domain {
         replace_file(&host_dir.join(HOST_CERT_FILE), cert.pem().as_bytes(), 0o644)?;
         self.hosts.insert(host, addr);
         replace_file(&self.dir.join(TOML_FILE), self.to_toml()?.as_bytes(), 0o644)
+    }
+
+    /// `pipeslot domain revoke DIR HOST`: revokes `HOST`'s certificate
+    /// (`hosts/HOST/cert.pem`) in the domain's CRL, `crl.pem`, signed by the
+    /// domain CA, and removes `HOST` from the member list (T23).
+    ///
+    /// The CRL keeps every certificate revoked before, and its number goes
+    /// up by one. Revoking a host again rewrites the CRL and changes
+    /// nothing else. `HOST`'s files stay in `hosts/HOST/` (a later
+    /// `add_host` issues it a new key and certificate, which the CRL does
+    /// not name). Fails with [`Error::NothingToRevoke`] when `HOST` has no
+    /// certificate. Like [`Domain::add_host`], run it from one place at a
+    /// time.
+    ///
+    /// ```
+    /// use pipeslot_gateway::domain::{Domain, HostIdentity};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let mut domain = Domain::init(dir.path(), "lab")?;
+    /// domain.add_host("hosta", "10.1.0.1:4455".parse()?)?;
+    /// domain.add_host("hostb", "10.1.0.2:4455".parse()?)?;
+    /// let revoked = domain.revoke("HostA")?;
+    /// assert_eq!((revoked.host.as_str(), revoked.was_member), ("hosta", true));
+    /// assert!(!Domain::load(dir.path())?.is_member("hosta"));
+    /// // Every gateway that loads the domain now carries the CRL.
+    /// assert!(dir.path().join("crl.pem").exists());
+    /// assert_eq!(HostIdentity::load(dir.path(), "hostb")?.crls().len(), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn revoke(&mut self, host: &str) -> Result<Revoked> {
+        let host = HostName::parse(host)?;
+        let cert_path = self.host_dir(&host).join(HOST_CERT_FILE);
+        let cert = match read_certificates(&cert_path) {
+            Ok(mut certs) => certs.swap_remove(0),
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NothingToRevoke {
+                    host: host.to_string(),
+                    path: cert_path,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        let serial =
+            certificate_serial(&cert).map_err(|what| Error::malformed(&cert_path, what))?;
+        let issuer = self.ca_issuer()?;
+        let crl_path = self.dir.join(CRL_FILE);
+        let (mut revoked, number) = read_revoked(&crl_path)?;
+        let now = offset_time(SystemTime::now()).map_err(|source| Error::Certificate {
+            what: "a revocation list (the clock is out of range)".to_owned(),
+            source,
+        })?;
+        if !revoked.iter().any(|r| r.serial_number == serial) {
+            revoked.push(RevokedCertParams {
+                serial_number: serial.clone(),
+                revocation_time: now,
+                reason_code: None,
+                invalidity_date: None,
+            });
+        }
+        let crl = CertificateRevocationListParams {
+            this_update: now,
+            // rustls does not expire CRLs unless asked to: the list stands
+            // until the next revocation rewrites it.
+            next_update: rcgen::date_time_ymd(4096, 1, 1),
+            crl_number: SerialNumber::from(number.saturating_add(1)),
+            issuing_distribution_point: None,
+            revoked_certs: revoked,
+            key_identifier_method: KeyIdMethod::Sha256,
+        }
+        .signed_by(&issuer)
+        .and_then(|crl| crl.pem())
+        .map_err(|source| Error::Certificate {
+            what: "the revocation list".to_owned(),
+            source,
+        })?;
+        // The CRL first: if domain.toml cannot be written, the certificate
+        // is revoked all the same.
+        replace_file(&crl_path, crl.as_bytes(), 0o644)?;
+        let was_member = self.hosts.remove(&host).is_some();
+        if was_member {
+            replace_file(&self.dir.join(TOML_FILE), self.to_toml()?.as_bytes(), 0o644)?;
+        }
+        Ok(Revoked {
+            host: host.to_string(),
+            serial: serial.to_string(),
+            was_member,
+        })
+    }
+
+    /// Issues a certificate for `host`, signed by the domain CA and valid
+    /// from `not_before` to `not_after`, with a new key, and returns it as
+    /// an identity, without writing anything: not a member, not on disk.
+    /// For short-lived certificates and for tests (one that has expired,
+    /// or is not valid yet: refused at the handshake, T23). The identity
+    /// carries the domain's CRL, as [`HostIdentity::load`] does.
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use pipeslot_gateway::domain::Domain;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let domain = Domain::init(dir.path(), "lab")?;
+    /// let hour = Duration::from_secs(3600);
+    /// let now = SystemTime::now();
+    /// let expired = domain.issue_identity("HostX", now - 2 * hour, now - hour)?;
+    /// assert_eq!((expired.host(), expired.domain()), ("hostx", "lab"));
+    /// assert!(!domain.is_member("hostx"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn issue_identity(
+        &self,
+        host: &str,
+        not_before: SystemTime,
+        not_after: SystemTime,
+    ) -> Result<HostIdentity> {
+        let host = HostName::parse(host)?;
+        let issuer = self.ca_issuer()?;
+        let failed = |source| Error::Certificate {
+            what: format!("a certificate for host {host}"),
+            source,
+        };
+        let key = KeyPair::generate().map_err(failed)?;
+        let mut params = host_params(&host).map_err(failed)?;
+        params.not_before = offset_time(not_before).map_err(failed)?;
+        params.not_after = offset_time(not_after).map_err(failed)?;
+        let cert = params.signed_by(&key, &issuer).map_err(failed)?;
+        let ca_cert = read_certificates(&self.dir.join(CA_CERT_FILE))?.swap_remove(0);
+        Ok(HostIdentity {
+            host,
+            domain: self.name.clone(),
+            cert_chain: vec![cert.der().clone()],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+            ca_cert,
+            crls: read_crls(&self.dir.join(CRL_FILE))?,
+        })
+    }
+
+    /// The CA, to sign with: its certificate and its key (`ca.key`).
+    fn ca_issuer(&self) -> Result<Issuer<'static, KeyPair>> {
+        let ca_key_path = self.dir.join(CA_KEY_FILE);
+        let ca_key_pem = read_text(&ca_key_path)?;
+        let ca_key = KeyPair::from_pem(&ca_key_pem)
+            .map_err(|e| Error::malformed(&ca_key_path, format!("not a private key: {e}")))?;
+        let ca_cert_path = self.dir.join(CA_CERT_FILE);
+        let ca_cert_pem = read_text(&ca_cert_path)?;
+        Issuer::from_ca_cert_pem(&ca_cert_pem, ca_key)
+            .map_err(|e| Error::malformed(&ca_cert_path, format!("not a CA certificate: {e}")))
     }
 
     /// The domain's name, lowercase: `\\NAME\mailslot\x` goes to every
@@ -256,6 +415,34 @@ impl Domain {
     }
 }
 
+/// What [`Domain::revoke`] did.
+///
+/// ```
+/// use pipeslot_gateway::domain::Domain;
+///
+/// let dir = tempfile::tempdir()?;
+/// let mut domain = Domain::init(dir.path(), "lab")?;
+/// domain.add_host("hosta", "10.1.0.1:4455".parse()?)?;
+/// let first = domain.revoke("hosta")?;
+/// // Again: the same certificate, and hosta is no longer a member.
+/// let again = domain.revoke("hosta")?;
+/// assert_eq!((first.was_member, again.was_member), (true, false));
+/// assert_eq!(first.serial, again.serial);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Revoked {
+    /// The host, lowercase.
+    pub host: String,
+    /// Its certificate's serial number, as hexadecimal bytes separated by
+    /// colons (as `openssl x509 -serial` and `openssl crl -text` show it,
+    /// in lower case).
+    pub serial: String,
+    /// Whether it was in the member list until now.
+    pub was_member: bool,
+}
+
 /// One host's identity in its domain: its certificate, its private key and
 /// the domain CA's certificate — what its gateway needs for TLS
 /// ([`crate::tls`]).
@@ -278,11 +465,15 @@ pub struct HostIdentity {
     cert_chain: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
     ca_cert: CertificateDer<'static>,
+    crls: Vec<CertificateRevocationListDer<'static>>,
 }
 
 impl HostIdentity {
     /// Loads `host`'s identity from the domain in `domain_dir`: `host` must
-    /// be a member, and its certificate must name it.
+    /// be a member, and its certificate must name it. The domain's CRL
+    /// (`crl.pem`) comes with it when there is one; a `crl.pem` that is not
+    /// a PEM CRL is an error (a gateway does not start without the list it
+    /// was given).
     pub fn load(domain_dir: impl AsRef<Path>, host: &str) -> Result<HostIdentity> {
         let domain = Domain::load(domain_dir)?;
         let host = HostName::parse(host)?;
@@ -310,12 +501,14 @@ impl HostIdentity {
         let key = read_key(&key_path)?;
         let ca_path = domain.dir.join(CA_CERT_FILE);
         let ca_cert = read_certificates(&ca_path)?.swap_remove(0);
+        let crls = read_crls(&domain.dir.join(CRL_FILE))?;
         Ok(HostIdentity {
             host,
             domain: domain.name,
             cert_chain,
             key,
             ca_cert,
+            crls,
         })
     }
 
@@ -342,6 +535,12 @@ impl HostIdentity {
     /// The domain CA's certificate, the one trust anchor of its hosts.
     pub fn ca_cert(&self) -> &CertificateDer<'static> {
         &self.ca_cert
+    }
+
+    /// The domain's certificate revocation lists (`crl.pem`; none until a
+    /// host is revoked): the certificates [`crate::tls`] refuses.
+    pub fn crls(&self) -> &[CertificateRevocationListDer<'static>] {
+        &self.crls
     }
 }
 
@@ -460,7 +659,7 @@ struct DomainFile {
 }
 
 /// The CA's parameters: a CA for end-entity certificates only (path length
-/// 0) that signs certificates (and CRLs, should they come). Its subject
+/// 0) that signs certificates and its revocation lists. Its subject
 /// carries its key's identifier, so that two domains of the same name have
 /// CAs of different names, and a certificate from the other one is an
 /// unknown issuer rather than a bad signature.
@@ -519,6 +718,72 @@ fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
         return Err(Error::malformed(path, "no certificate in it"));
     }
     Ok(certs)
+}
+
+/// The CRLs of a PEM file, none when there is no file; a file without
+/// one is malformed.
+fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>> {
+    let pem = match fs::read(path) {
+        Ok(pem) => pem,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    let crls = CertificateRevocationListDer::pem_slice_iter(&pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::malformed(path, format!("not a PEM revocation list: {e}")))?;
+    if crls.is_empty() {
+        return Err(Error::malformed(path, "no revocation list in it"));
+    }
+    Ok(crls)
+}
+
+/// The certificates a CRL file revokes and its number (none and 0 when
+/// there is no file yet).
+fn read_revoked(path: &Path) -> Result<(Vec<RevokedCertParams>, u64)> {
+    let crls = read_crls(path)?;
+    let mut revoked = Vec::new();
+    let mut number = 0u64;
+    for crl in &crls {
+        let (_, parsed) = x509_parser::parse_x509_crl(crl)
+            .map_err(|e| Error::malformed(path, format!("not a revocation list: {e}")))?;
+        if let Some(n) = parsed.crl_number() {
+            let bytes = n.to_bytes_be();
+            if bytes.len() > 8 {
+                return Err(Error::malformed(path, "its CRL number is too large"));
+            }
+            let n = bytes.iter().fold(0u64, |n, &b| (n << 8) | u64::from(b));
+            number = number.max(n);
+        }
+        for entry in parsed.iter_revoked_certificates() {
+            let when = OffsetDateTime::from_unix_timestamp(entry.revocation_date.timestamp())
+                .map_err(|_| Error::malformed(path, "a revocation date out of range"))?;
+            revoked.push(RevokedCertParams {
+                serial_number: SerialNumber::from(entry.serial().to_bytes_be()),
+                revocation_time: when,
+                reason_code: None,
+                invalidity_date: None,
+            });
+        }
+    }
+    Ok((revoked, number))
+}
+
+/// A certificate's serial number.
+fn certificate_serial(cert: &CertificateDer<'_>) -> std::result::Result<SerialNumber, String> {
+    let (_, parsed) = x509_parser::parse_x509_certificate(cert)
+        .map_err(|e| format!("not an X.509 certificate: {e}"))?;
+    Ok(SerialNumber::from(parsed.serial.to_bytes_be()))
+}
+
+/// A time as rcgen takes it (whole seconds).
+fn offset_time(time: SystemTime) -> std::result::Result<OffsetDateTime, rcgen::Error> {
+    let seconds = match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs()).map_err(|_| rcgen::Error::Time)?,
+        Err(before) => {
+            -i64::try_from(before.duration().as_secs()).map_err(|_| rcgen::Error::Time)?
+        }
+    };
+    OffsetDateTime::from_unix_timestamp(seconds).map_err(|_| rcgen::Error::Time)
 }
 
 /// The private key of a PEM file.
@@ -588,12 +853,14 @@ fn one_line(error: &toml::de::Error) -> String {
 const TOML_FILE: &str = "domain.toml";
 const CA_CERT_FILE: &str = "ca.pem";
 const CA_KEY_FILE: &str = "ca.key";
+const CRL_FILE: &str = "crl.pem";
 const HOSTS_DIR: &str = "hosts";
 const HOST_CERT_FILE: &str = "cert.pem";
 const HOST_KEY_FILE: &str = "key.pem";
 const MAX_NAME_LEN: usize = 63;
 const TOML_HEADER: &str = "\
 # A pipeslot domain: its name and its member hosts, each with its
-# gateway's address. Written by `pipeslot domain init` and `pipeslot domain
-# add-host`; host names are lowercase and compare without case.
+# gateway's address. Written by `pipeslot domain init`, `pipeslot domain
+# add-host` and `pipeslot domain revoke`; host names are lowercase and
+# compare without case.
 ";

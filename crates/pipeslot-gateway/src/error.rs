@@ -75,6 +75,14 @@ pub enum Error {
         /// The domain's `domain.toml`.
         path: PathBuf,
     },
+    /// `revoke` found no certificate of the host to revoke.
+    #[error("host {host:?} has no certificate to revoke ({} is missing)", path.display())]
+    NothingToRevoke {
+        /// The host name.
+        host: String,
+        /// Where its certificate would be.
+        path: PathBuf,
+    },
     /// Reading, writing or creating a file or directory failed.
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
@@ -168,7 +176,7 @@ impl From<Error> for io::Error {
             Error::Io { source, .. } => source.kind(),
             Error::InvalidName { .. } | Error::InvalidAddress { .. } => io::ErrorKind::InvalidInput,
             Error::DomainExists { .. } => io::ErrorKind::AlreadyExists,
-            Error::NotMember { .. } => io::ErrorKind::NotFound,
+            Error::NotMember { .. } | Error::NothingToRevoke { .. } => io::ErrorKind::NotFound,
             Error::PeerIdentity { .. } => io::ErrorKind::PermissionDenied,
             _ => io::ErrorKind::InvalidData,
         };

@@ -19,7 +19,11 @@
 //!   domain, and the authenticated name of the peer host
 //!   ([`tls::server_config`], [`tls::client_config`], [`tls::peer_host`]).
 //! - [`mux`]: one link per peer host, many streams on it.
-//! - [`relay`]: the gateway itself: local processes out, peers in.
+//! - [`relay`]: the gateway itself: local processes out, peers in; mail
+//!   stamped against replay (T24) and rate-limited against storms (T25,
+//!   [`rate`]).
+//! - [`service`]: `pipeslot gateway` assembled: the domain, the local
+//!   names, and the accepting of peers with bounded handshakes (T23).
 //! - [`Error`]: one error type, each variant naming the file at fault.
 //!
 //! ```
@@ -87,6 +91,7 @@
 pub mod domain;
 mod error;
 pub mod mux;
+pub mod rate;
 pub mod relay;
 pub mod service;
 pub mod tls;

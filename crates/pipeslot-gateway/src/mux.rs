@@ -123,12 +123,13 @@ pub enum Inbound {
 /// # let on_a = PeerLink::start(a, "hostb".into(), true, LinkLimits::default(), to_a);
 /// # let _on_b = PeerLink::start(b, "hosta".into(), false, LinkLimits::default(), to_b);
 /// // `on_a` is hosta's link to hostb; hostb's link delivers to `arrivals_b`.
-/// assert!(on_a.send_mail(r"\\.\mailslot\news".into(), b"hi".to_vec()));
-/// let Some(Arrival::Mail { from, path, message }) = arrivals_b.recv().await else {
+/// assert!(on_a.send_mail(7, 1, r"\\.\mailslot\news".into(), b"hi".to_vec()));
+/// let Some(Arrival::Mail { from, origin_epoch, seq, path, message }) = arrivals_b.recv().await
+/// else {
 ///     unreachable!()
 /// };
 /// assert_eq!((from.as_str(), path.as_str()), ("hosta", r"\\.\mailslot\news"));
-/// assert_eq!(message, b"hi");
+/// assert_eq!((origin_epoch, seq, message), (7, 1, b"hi".to_vec()));
 /// # }
 /// ```
 #[derive(Debug)]
@@ -137,8 +138,14 @@ pub enum Arrival {
     Open(Incoming),
     /// A mailslot message for this host.
     Mail {
-        /// The peer host it came from.
+        /// The peer host it came from: the link's authenticated host, its
+        /// origin (T24: forwarding is one hop).
         from: String,
+        /// The sending gateway's epoch (untrusted until a
+        /// [`ReplayWindow`](pipeslot_proto::relay::ReplayWindow) judged it).
+        origin_epoch: u64,
+        /// The sending gateway's number for the message.
+        seq: u64,
         /// The mailslot, `\\.\mailslot\PATH` (untrusted text).
         path: String,
         /// The message, at most 424 bytes.
@@ -285,10 +292,18 @@ impl PeerLink {
         self.closed.load(Ordering::SeqCst) || self.out.is_closed()
     }
 
-    /// Sends a mailslot message to the peer, at most once: `false` when
+    /// Sends a mailslot message to the peer, at most once, stamped with
+    /// this gateway's epoch and the message's number (T24): `false` when
     /// the link's queue is full or the link is gone (never waits).
-    pub fn send_mail(&self, path: String, message: Vec<u8>) -> bool {
-        self.out.try_send(MuxFrame::Mail { path, message }).is_ok()
+    pub fn send_mail(&self, origin_epoch: u64, seq: u64, path: String, message: Vec<u8>) -> bool {
+        self.out
+            .try_send(MuxFrame::Mail {
+                origin_epoch,
+                seq,
+                path,
+                message,
+            })
+            .is_ok()
     }
 
     /// Opens a stream to `path` on the peer with the client's `hello`;
@@ -363,11 +378,18 @@ impl PeerLink {
         incoming: &mpsc::Sender<Arrival>,
     ) -> Result<(), String> {
         match frame {
-            MuxFrame::Mail { path, message } => {
+            MuxFrame::Mail {
+                origin_epoch,
+                seq,
+                path,
+                message,
+            } => {
                 // At most once: a host that cannot keep up loses mail, the
                 // link does not wait for it.
                 let _ = incoming.try_send(Arrival::Mail {
                     from: self.host.clone(),
+                    origin_epoch,
+                    seq,
                     path,
                     message,
                 });

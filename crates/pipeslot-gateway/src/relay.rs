@@ -54,13 +54,33 @@
 //! order per writer, and never holds up the writer or the other hosts. A
 //! gateway delivers what peers send only to its own host's readers (it
 //! never forwards again), without waiting for a slow reader.
+//!
+//! Each Mail frame a gateway sends carries its epoch (the time it started,
+//! in nanoseconds since 1970: a restarted gateway's is larger) and a
+//! number counting up per receiving host. The receiving gateway keeps an
+//! anti-replay window ([`ReplayWindow`]) per origin host — the
+//! authenticated host of the link the frame came on, never a name in the
+//! frame — for as long as it runs, across that host's reconnects, and
+//! drops a frame it has seen, one older than its window, or one from an
+//! earlier epoch (T24). A gateway whose clock was set back before its
+//! previous start has its mail dropped as stale by the peers that saw the
+//! earlier epoch, until they restart too.
+//!
+//! Storms (T25): the sending gateway lets through at most
+//! [`GatewayConfig::mail_per_writer`] messages per local writer uid (the
+//! kernel-attested sender of each message in its mailslot), the receiving
+//! one at most [`GatewayConfig::mail_per_origin`] per origin host (token
+//! buckets, [`crate::rate`]); the rest are dropped and counted. What was
+//! dropped, and why, is in [`Gateway::mail_stats`]; the drops are logged
+//! at `debug`, and at `warn` each time a count reaches a power of two.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pipeslot::relay::{accept_process, open_local, LegEvent, ProcessRequest, RelayLeg};
 use pipeslot::PipeName;
@@ -71,9 +91,10 @@ use tokio::sync::mpsc;
 use crate::mux::{
     Arrival, Carrier, Inbound, Incoming, LinkLimits, PeerLink, StreamEnd, ERROR_NETNAME_DELETED,
 };
+use crate::rate::{MailRate, TokenBucket};
 use pipeslot::mailslot::{MailslotWriter, WriterOptions};
 use pipeslot::MailslotName;
-use pipeslot_proto::relay::MailRoute;
+use pipeslot_proto::relay::{MailRoute, ReplayWindow};
 
 /// A boxed connection to a peer.
 pub type BoxCarrier = Box<dyn Carrier>;
@@ -120,6 +141,9 @@ pub trait Dialer: Send + Sync + 'static {
 /// assert_eq!(config.host, "hosta"); // host names are compared in lower case
 /// assert_eq!(config.connect_timeout, Duration::from_secs(5));
 /// assert!(config.members.is_empty() && config.root.is_none());
+/// // T25: mail per local writer uid, and per origin host, 10,000/s in bursts of 1,000.
+/// assert_eq!(config.mail_per_writer, pipeslot_gateway::rate::MailRate::DEFAULT);
+/// assert_eq!(config.mail_per_origin.burst, 1_000);
 /// ```
 #[derive(Clone, Debug)]
 pub struct GatewayConfig {
@@ -140,11 +164,16 @@ pub struct GatewayConfig {
     pub request_timeout: Duration,
     /// The bounds of every link.
     pub limits: LinkLimits,
+    /// Mailslot messages one local writer uid may send to other hosts
+    /// (T25; one token per message written, whatever its route).
+    pub mail_per_writer: MailRate,
+    /// Mailslot messages one peer host may deliver here (T25).
+    pub mail_per_origin: MailRate,
 }
 
 impl GatewayConfig {
     /// The defaults for `host`: nothing exported, 5 s to dial, 10 s
-    /// keep-alive.
+    /// keep-alive, mail at [`MailRate::DEFAULT`] per writer and per origin.
     pub fn new(host: &str) -> GatewayConfig {
         GatewayConfig {
             host: host.to_ascii_lowercase(),
@@ -155,6 +184,8 @@ impl GatewayConfig {
             connect_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(5),
             limits: LinkLimits::default(),
+            mail_per_writer: MailRate::DEFAULT,
+            mail_per_origin: MailRate::DEFAULT,
         }
     }
 }
@@ -205,6 +236,106 @@ pub struct Gateway {
     /// Per peer host, the queue of mailslot messages for it and the task
     /// that delivers them (dialling first if needed).
     couriers: Mutex<HashMap<String, MailQueue>>,
+    /// This gateway's epoch, stamped on the mail it sends (T24).
+    epoch: u64,
+    /// Per peer host, the number of the last mail sent to it.
+    mail_seq: Mutex<HashMap<String, u64>>,
+    /// What became of mail (T24, T25).
+    counters: MailCounters,
+}
+
+/// What a gateway did with mailslot messages, since it started: see
+/// [`Gateway::mail_stats`].
+///
+/// ```
+/// use pipeslot_gateway::relay::MailStats;
+///
+/// let stats = MailStats::default();
+/// assert_eq!(stats.dropped(), 0);
+/// let stats = MailStats { replay_drops: 1, writer_drops: 2, origin_drops: 3, ..stats };
+/// assert_eq!(stats.dropped(), 6);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MailStats {
+    /// Messages from local writers put on a link to a peer (one per
+    /// receiving host).
+    pub forwarded: u64,
+    /// Messages from local writers dropped because their uid was over
+    /// [`GatewayConfig::mail_per_writer`] (T25).
+    pub writer_drops: u64,
+    /// Mail frames from peers that passed the replay window and the
+    /// origin's bucket, handed to this host's readers (which may still
+    /// lose them: no reader, or a full one).
+    pub accepted: u64,
+    /// Mail frames from peers dropped by the anti-replay window: seen
+    /// before, older than the window, or from an earlier epoch (T24).
+    pub replay_drops: u64,
+    /// Mail frames from peers dropped because their host was over
+    /// [`GatewayConfig::mail_per_origin`] (T25).
+    pub origin_drops: u64,
+}
+
+impl MailStats {
+    /// Every message dropped by the checks above.
+    pub fn dropped(&self) -> u64 {
+        self.writer_drops + self.replay_drops + self.origin_drops
+    }
+}
+
+#[derive(Default)]
+struct MailCounters {
+    forwarded: AtomicU64,
+    writer_drops: AtomicU64,
+    accepted: AtomicU64,
+    replay_drops: AtomicU64,
+    origin_drops: AtomicU64,
+}
+
+/// Counts one more in `counter` and returns the new total.
+fn count(counter: &AtomicU64) -> u64 {
+    counter.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+/// Logs a dropped message whose count is now `total`: at `warn` when the
+/// count reaches 1, 2, 4, 8..., at `debug` otherwise, so that a flood
+/// cannot flood the log.
+macro_rules! log_drop {
+    ($total:expr, $($event:tt)+) => {
+        if $total.is_power_of_two() {
+            tracing::warn!($($event)+)
+        } else {
+            tracing::debug!($($event)+)
+        }
+    };
+}
+
+/// A new epoch: now, in nanoseconds since 1970 (later than any earlier
+/// run's, unless the clock went back).
+fn epoch_now() -> u64 {
+    let since = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// Buckets kept per key before the full (idle) ones are forgotten.
+const MAX_BUCKETS: usize = 4096;
+
+/// Takes a token from `key`'s bucket, making it if needed.
+fn take_token<K: std::hash::Hash + Eq>(
+    buckets: &mut HashMap<K, TokenBucket>,
+    key: K,
+    rate: MailRate,
+) -> bool {
+    let now = Instant::now();
+    if buckets.len() >= MAX_BUCKETS {
+        // A full bucket is as good as a new one.
+        buckets.retain(|_, bucket| !bucket.is_full(now));
+    }
+    buckets
+        .entry(key)
+        .or_insert_with(|| TokenBucket::new(rate, now))
+        .take(now)
 }
 
 /// The queue of one peer host's mail: (mailslot path, message).
@@ -234,9 +365,56 @@ impl Gateway {
             dialling: Mutex::new(HashMap::new()),
             incoming,
             couriers: Mutex::new(HashMap::new()),
+            epoch: epoch_now(),
+            mail_seq: Mutex::new(HashMap::new()),
+            counters: MailCounters::default(),
         });
         tokio::spawn(gateway.clone().serve_incoming(incoming_rx));
         gateway
+    }
+
+    /// This gateway's epoch: when it started, in nanoseconds since 1970,
+    /// stamped on every Mail frame it sends (T24).
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    /// What became of mailslot messages so far (T24, T25).
+    ///
+    /// ```
+    /// use pipeslot_gateway::relay::{DialFuture, Dialer, Gateway, GatewayConfig, MailStats};
+    ///
+    /// struct Nobody;
+    /// impl Dialer for Nobody {
+    ///     fn dial(&self, _: &str) -> Option<DialFuture> { None }
+    /// }
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let gateway = Gateway::new(GatewayConfig::new("hosta"), Nobody);
+    /// assert_eq!(gateway.mail_stats(), MailStats::default());
+    /// // Its Mail frames carry its start time as their epoch.
+    /// let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    /// assert!(u128::from(gateway.epoch()) <= now.as_nanos());
+    /// # }
+    /// ```
+    pub fn mail_stats(&self) -> MailStats {
+        let c = &self.counters;
+        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        MailStats {
+            forwarded: get(&c.forwarded),
+            writer_drops: get(&c.writer_drops),
+            accepted: get(&c.accepted),
+            replay_drops: get(&c.replay_drops),
+            origin_drops: get(&c.origin_drops),
+        }
+    }
+
+    /// The number of the next mail to `host`.
+    fn next_mail_seq(&self, host: &str) -> u64 {
+        let mut seqs = self.mail_seq.lock().unwrap_or_else(|p| p.into_inner());
+        let seq = seqs.entry(host.to_string()).or_insert(0);
+        *seq += 1;
+        *seq
     }
 
     /// Takes a connection a peer made to this gateway, authenticated as
@@ -374,9 +552,15 @@ impl Gateway {
     }
 
     /// Serves what peers send: new streams, and mailslot messages (handed
-    /// to this host's readers without waiting: a full reader loses them).
+    /// to this host's readers without waiting: a full reader loses them),
+    /// each judged first by its origin's anti-replay window (T24) and
+    /// token bucket (T25), which live as long as the gateway.
     async fn serve_incoming(self: Arc<Self>, mut incoming: mpsc::Receiver<Arrival>) {
         let mut writers: HashMap<String, MailslotWriter> = HashMap::new();
+        // Keyed by the authenticated host of the link: origins are members
+        // of the domain, a bounded set.
+        let mut windows: HashMap<String, ReplayWindow> = HashMap::new();
+        let mut buckets: HashMap<String, TokenBucket> = HashMap::new();
         while let Some(arrival) = incoming.recv().await {
             match arrival {
                 Arrival::Open(open) => {
@@ -385,9 +569,38 @@ impl Gateway {
                 }
                 Arrival::Mail {
                     from,
+                    origin_epoch,
+                    seq,
                     path,
                     message,
-                } => self.deliver_mail(&mut writers, &from, &path, &message),
+                } => {
+                    let window = windows.entry(from.clone()).or_default();
+                    if let Err(why) = window.check(origin_epoch, seq) {
+                        let total = count(&self.counters.replay_drops);
+                        log_drop!(
+                            total,
+                            peer = %from,
+                            origin_epoch,
+                            seq,
+                            replay_drops = total,
+                            "mail dropped: {why}"
+                        );
+                        continue;
+                    }
+                    let rate = self.config.mail_per_origin;
+                    if !take_token(&mut buckets, from.clone(), rate) {
+                        let total = count(&self.counters.origin_drops);
+                        log_drop!(
+                            total,
+                            peer = %from,
+                            origin_drops = total,
+                            "mail dropped: the host is over its rate"
+                        );
+                        continue;
+                    }
+                    count(&self.counters.accepted);
+                    self.deliver_mail(&mut writers, &from, &path, &message);
+                }
             }
         }
     }
@@ -437,16 +650,32 @@ impl Gateway {
     /// Serves this host's writers to other hosts' mailslots: each message
     /// the gateway's mailslot receives goes to the hosts its route names
     /// (every other member for `*` and the domain's name), at most once,
-    /// in order per writer, never waiting for a slow or dead host.
+    /// in order per writer, never waiting for a slow or dead host; a
+    /// writer uid over [`GatewayConfig::mail_per_writer`] loses its
+    /// messages (T25). Create `slot` with
+    /// [`record_senders`](pipeslot::tokio::MailslotOptions::record_senders)
+    /// so that each writer uid is limited on its own; without, all writers
+    /// share one bucket.
     pub async fn serve_mail(self: Arc<Self>, slot: pipeslot::tokio::Mailslot) {
+        let mut buckets: HashMap<Option<u32>, TokenBucket> = HashMap::new();
         loop {
-            let datagram = match slot.recv_message().await {
-                Ok(datagram) => datagram,
+            let (datagram, uid) = match slot.recv_message_with_sender().await {
+                Ok(received) => received,
                 Err(e) => {
                     tracing::warn!("reading the gateway's mailslot failed: {e}");
                     return;
                 }
             };
+            if !take_token(&mut buckets, uid, self.config.mail_per_writer) {
+                let total = count(&self.counters.writer_drops);
+                log_drop!(
+                    total,
+                    ?uid,
+                    writer_drops = total,
+                    "mail dropped: the writer is over its rate"
+                );
+                continue;
+            }
             let Ok((route, message)) = MailRoute::decode(&datagram) else {
                 tracing::debug!("a malformed message in the gateway's mailslot: dropped");
                 continue;
@@ -490,7 +719,10 @@ impl Gateway {
             while let Some((path, message)) = mail.recv().await {
                 match gateway.link(&host).await {
                     Ok(link) => {
-                        if !link.send_mail(path, message) {
+                        let seq = gateway.next_mail_seq(&host);
+                        if link.send_mail(gateway.epoch, seq, path, message) {
+                            count(&gateway.counters.forwarded);
+                        } else {
                             tracing::debug!(peer = %host, "link busy: mail dropped");
                         }
                     }

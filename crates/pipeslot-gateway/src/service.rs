@@ -6,8 +6,20 @@
 //! namespace), listens for peers on TCP with TLS 1.3 and mutual
 //! authentication, and serves until the shutdown future completes. Peers
 //! are dialled on first use, from the domain's member list, and kept.
+//!
+//! Peers that dial in are accepted by [`accept_peers`], which bounds their
+//! TLS handshakes (T23, [`HandshakeLimits`]): each must finish within 10 s,
+//! and at most 32 run at once. Beyond that, new connections are not
+//! accepted: they wait in the kernel's listen backlog (and, past it, their
+//! SYNs go unanswered) until a handshake in progress ends — finished,
+//! failed or timed out. So stalled or slow handshakes cost the gateway at
+//! most 32 tasks and sockets, and a real peer that dials meanwhile is
+//! served once one of them gives way; it is not closed for being one too
+//! many. Every refusal is logged with its reason (the TLS error's text: an
+//! unknown issuer, a revoked or expired certificate, no ALPN, a timeout).
 
 use std::future::Future;
+use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,8 +29,11 @@ use pipeslot::namespace::{Namespace, Scope};
 use pipeslot::PipeName;
 use pipeslot_proto::relay::GATEWAY_PIPE;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_rustls::server::TlsStream;
 
 use crate::domain::{Domain, HostIdentity};
+use crate::rate::MailRate;
 use crate::relay::{BoxCarrier, DialFuture, Dialer, Gateway, GatewayConfig};
 use crate::tls;
 
@@ -51,6 +66,14 @@ pub struct ServiceOptions {
     pub keepalive: Duration,
     /// The namespace root (`None`: the default one, or `$PIPESLOT_ROOT`).
     pub root: Option<PathBuf>,
+    /// Bounds on the handshakes of peers dialling in (T23; default 32 at
+    /// once, 10 s each).
+    pub handshakes: HandshakeLimits,
+    /// Mail per local writer uid to other hosts (T25; default
+    /// [`MailRate::DEFAULT`]).
+    pub mail_per_writer: MailRate,
+    /// Mail per peer host to this one (T25; default [`MailRate::DEFAULT`]).
+    pub mail_per_origin: MailRate,
 }
 
 impl ServiceOptions {
@@ -64,6 +87,38 @@ impl ServiceOptions {
             exports: Vec::new(),
             keepalive: Duration::from_secs(10),
             root: None,
+            handshakes: HandshakeLimits::default(),
+            mail_per_writer: MailRate::DEFAULT,
+            mail_per_origin: MailRate::DEFAULT,
+        }
+    }
+}
+
+/// Bounds on the TLS handshakes of peers dialling this gateway (T23; see
+/// the [module docs](self)).
+///
+/// ```
+/// use std::time::Duration;
+/// use pipeslot_gateway::service::HandshakeLimits;
+///
+/// let limits = HandshakeLimits::default();
+/// assert_eq!((limits.max_in_progress, limits.timeout), (32, Duration::from_secs(10)));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HandshakeLimits {
+    /// Handshakes in progress at once (at least 1); further connections
+    /// wait to be accepted until one ends.
+    pub max_in_progress: usize,
+    /// How long one handshake may take, from its TCP connection's
+    /// acceptance; then the connection is closed.
+    pub timeout: Duration,
+}
+
+impl Default for HandshakeLimits {
+    fn default() -> Self {
+        HandshakeLimits {
+            max_in_progress: 32,
+            timeout: Duration::from_secs(10),
         }
     }
 }
@@ -202,9 +257,13 @@ pub async fn run(
         .map_err(io(&format!("listening on {listen}")))?;
     let listen = peers.local_addr().map_err(io("listening"))?;
 
-    // Messages for other hosts' mailslots, from every local user.
+    // Messages for other hosts' mailslots, from every local user, each
+    // with its writer's uid (T25: a bucket per uid).
     let mut slot_options = pipeslot::mailslot::MailslotOptions::new();
-    slot_options.machine_wide(true).allow_other_users(true);
+    slot_options
+        .machine_wide(true)
+        .allow_other_users(true)
+        .record_senders(true);
     if let Some(root) = &options.root {
         slot_options.root(root);
     }
@@ -219,6 +278,8 @@ pub async fn run(
     config.exports = options.exports.clone();
     config.root = options.root.clone();
     config.limits.keepalive = options.keepalive;
+    config.mail_per_writer = options.mail_per_writer;
+    config.mail_per_origin = options.mail_per_origin;
     let gateway = Gateway::new(
         config,
         TlsDialer {
@@ -228,7 +289,16 @@ pub async fn run(
     );
     let serving = tokio::spawn(gateway.clone().serve_processes(local));
     let mailing = tokio::spawn(gateway.clone().serve_mail(slot));
-    let accepting = tokio::spawn(accept_peers(peers, server_config, domain, gateway));
+    let accepting = tokio::spawn(accept_peers(
+        peers,
+        server_config,
+        options.handshakes,
+        move |from, handshake| match handshake {
+            Ok((link, host)) if domain.is_member(&host) => gateway.adopt(link, &host),
+            Ok((_, host)) => tracing::warn!(%from, host, "refused: not a member of the domain"),
+            Err(e) => tracing::warn!(%from, "refused at the TLS handshake: {e}"),
+        },
+    ));
     tracing::info!(host = %options.host, %listen, exports = ?options.exports.iter().map(|e| e.to_string()).collect::<Vec<_>>(), "gateway started");
     started(&Started { listen });
     shutdown.await;
@@ -240,14 +310,56 @@ pub async fn run(
     Ok(())
 }
 
-/// Accepts peers: TLS with a certificate of the domain, then a link.
-async fn accept_peers(
+/// Accepts peers on `listener` for as long as it is polled: the TLS
+/// handshake of each ([`tls::accept`] with `config`), within `limits` (see
+/// the [module docs](self)). `handshake` is told how each ended, with the
+/// peer's address: the link and the authenticated host, or why not (the
+/// TLS error; `TimedOut` when it took longer than `limits.timeout`). It is
+/// called before the handshake's place is given to the next connection.
+///
+/// ```
+/// use std::time::Duration;
+/// use pipeslot_gateway::domain::{Domain, HostIdentity};
+/// use pipeslot_gateway::service::{accept_peers, HandshakeLimits};
+/// use pipeslot_gateway::tls;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let dir = tempfile::tempdir()?;
+/// let mut domain = Domain::init(dir.path(), "lab")?;
+/// domain.add_host("hosta", "127.0.0.1:1".parse()?)?;
+/// domain.add_host("hostb", "127.0.0.1:2".parse()?)?;
+/// let b = HostIdentity::load(dir.path(), "hostb")?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// let addr = listener.local_addr()?;
+/// let (done, mut ended) = tokio::sync::mpsc::unbounded_channel();
+/// let limits = HandshakeLimits { max_in_progress: 4, timeout: Duration::from_secs(5) };
+/// tokio::spawn(accept_peers(listener, tls::server_config(&b)?, limits, move |_, handshake| {
+///     let _ = done.send(handshake.map(|(_link, host)| host));
+/// }));
+/// // hosta dials hostb.
+/// let a = HostIdentity::load(dir.path(), "hosta")?;
+/// let tcp = tokio::net::TcpStream::connect(addr).await?;
+/// let _link = tls::connect(tls::client_config(&a)?, "hostb", tcp).await?;
+/// assert_eq!(ended.recv().await.unwrap()?, "hosta");
+/// # Ok(())
+/// # }
+/// ```
+pub async fn accept_peers<F>(
     listener: TcpListener,
     config: Arc<tokio_rustls::rustls::ServerConfig>,
-    domain: Domain,
-    gateway: Arc<Gateway>,
-) {
+    limits: HandshakeLimits,
+    handshake: F,
+) where
+    F: Fn(SocketAddr, io::Result<(TlsStream<TcpStream>, String)>) + Send + Sync + 'static,
+{
+    let places = Arc::new(Semaphore::new(limits.max_in_progress.max(1)));
+    let handshake = Arc::new(handshake);
     loop {
+        // A place first: beyond the limit, connections wait unaccepted.
+        let Ok(place) = places.clone().acquire_owned().await else {
+            return;
+        };
         let (tcp, from) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
@@ -257,19 +369,19 @@ async fn accept_peers(
             }
         };
         let config = config.clone();
-        let gateway = gateway.clone();
-        let domain = domain.clone();
+        let handshake = handshake.clone();
         tokio::spawn(async move {
             let _ = tcp.set_nodelay(true);
-            let handshake = tokio::time::timeout(Duration::from_secs(10), tls::accept(config, tcp));
-            match handshake.await {
-                Ok(Ok((link, host))) if domain.is_member(&host) => gateway.adopt(link, &host),
-                Ok(Ok((_, host))) => {
-                    tracing::warn!(%from, host, "refused: not a member of the domain")
-                }
-                Ok(Err(e)) => tracing::warn!(%from, "refused at the TLS handshake: {e}"),
-                Err(_) => tracing::warn!(%from, "refused: no TLS handshake in time"),
-            }
+            let outcome = match tokio::time::timeout(limits.timeout, tls::accept(config, tcp)).await
+            {
+                Ok(outcome) => outcome,
+                Err(_) => Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no TLS handshake within {:?}", limits.timeout),
+                )),
+            };
+            handshake(from, outcome);
+            drop(place);
         });
     }
 }

@@ -19,6 +19,26 @@
 //! Only TLS 1.3 is offered (rustls is built without TLS 1.2), with rustls'
 //! `ring` provider; there is no plaintext or unauthenticated mode.
 //!
+//! # Transport faults (T23)
+//!
+//! - **ALPN**: both ends offer only [`ALPN`] (`pipeslot/1`), and both
+//!   refuse a peer that did not agree on it ([`connect`] and [`accept`]
+//!   check it after the handshake: rustls refuses a client that offers
+//!   other protocols, but lets one through that offers none).
+//! - **Revocation**: both verifiers check the peer's certificate against
+//!   the domain's CRL ([`HostIdentity::crls`], `crl.pem`) when there is
+//!   one. A revoked certificate fails the handshake; so does one whose
+//!   status the CRL cannot tell (rustls' default, kept). Expired
+//!   certificates, and ones not valid yet, fail as rustls judges them.
+//! - **No early data, no resumption**: the server accepts no 0-RTT data
+//!   (`max_early_data_size` 0, rustls' default, and the client never sends
+//!   any); neither end resumes sessions (the server issues no tickets and
+//!   keeps no session cache, the client keeps none), so every link is a
+//!   full handshake that checks certificates against the current CRL. A
+//!   gateway holds one link per peer host: resumption would save nothing.
+//! - **Stalls**: the accepting gateway bounds each handshake's time and
+//!   how many run at once ([`crate::service::HandshakeLimits`]).
+//!
 //! ```
 //! use pipeslot_gateway::domain::{Domain, HostIdentity};
 //! use pipeslot_gateway::tls;
@@ -51,10 +71,10 @@
 use std::io;
 use std::sync::Arc;
 
-use rustls::client::WebPkiServerVerifier;
+use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, DnsName, ServerName};
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
 use rustls::{ClientConfig, CommonState, RootCertStore, ServerConfig};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::{client, server, TlsAcceptor, TlsConnector};
@@ -62,9 +82,26 @@ use tokio_rustls::{client, server, TlsAcceptor, TlsConnector};
 use crate::domain::{HostIdentity, HostName};
 use crate::error::{Error, Result, TlsSetupError};
 
+/// The one application protocol of a gateway link (ALPN), version 1 of
+/// `pipeslot_proto::relay`'s frames.
+pub const ALPN: &[u8] = b"pipeslot/1";
+
 /// The configuration of the answering end of a gateway link: presents
 /// `identity`'s certificate, and requires the dialler's, signed by the
-/// domain CA.
+/// domain CA and not revoked by its CRL; offers only [`ALPN`]; no early
+/// data, no resumption (see the [module docs](self)).
+///
+/// ```
+/// use pipeslot_gateway::domain::{Domain, HostIdentity};
+/// use pipeslot_gateway::tls;
+///
+/// let dir = tempfile::tempdir()?;
+/// Domain::init(dir.path(), "lab")?.add_host("hosta", "10.1.0.1:4455".parse()?)?;
+/// let config = tls::server_config(&HostIdentity::load(dir.path(), "hosta")?)?;
+/// assert_eq!(config.alpn_protocols, [tls::ALPN.to_vec()]);
+/// assert_eq!(config.max_early_data_size, 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn server_config(identity: &HostIdentity) -> Result<Arc<ServerConfig>> {
     let setup = |source: TlsSetupError| Error::TlsSetup {
         host: identity.host().to_owned(),
@@ -72,21 +109,39 @@ pub fn server_config(identity: &HostIdentity) -> Result<Arc<ServerConfig>> {
     };
     let provider = provider();
     let verifier = WebPkiClientVerifier::builder_with_provider(roots(identity)?, provider.clone())
+        .with_crls(identity.crls().iter().cloned())
         .build()
         .map_err(|e| setup(e.into()))?;
-    let config = ServerConfig::builder_with_provider(provider)
+    let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| setup(e.into()))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(identity.cert_chain().to_vec(), identity.key().clone_key())
         .map_err(|e| setup(e.into()))?;
+    config.alpn_protocols = vec![ALPN.to_vec()];
+    config.max_early_data_size = 0;
+    config.send_tls13_tickets = 0;
+    config.session_storage = Arc::new(NoServerSessionStorage {});
     Ok(Arc::new(config))
 }
 
 /// The configuration of the dialling end of a gateway link: presents
 /// `identity`'s certificate, and verifies the answering host's against the
-/// domain CA and against the host name it dialled (given to [`connect`],
-/// or as the [`server_name`] of a `tokio_rustls::TlsConnector`).
+/// domain CA, its CRL, and the host name it dialled (given to [`connect`],
+/// or as the [`server_name`] of a `tokio_rustls::TlsConnector`); offers
+/// only [`ALPN`]; no early data, no resumption.
+///
+/// ```
+/// use pipeslot_gateway::domain::{Domain, HostIdentity};
+/// use pipeslot_gateway::tls;
+///
+/// let dir = tempfile::tempdir()?;
+/// Domain::init(dir.path(), "lab")?.add_host("hosta", "10.1.0.1:4455".parse()?)?;
+/// let config = tls::client_config(&HostIdentity::load(dir.path(), "hosta")?)?;
+/// assert_eq!(config.alpn_protocols, [tls::ALPN.to_vec()]);
+/// assert!(!config.enable_early_data);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn client_config(identity: &HostIdentity) -> Result<Arc<ClientConfig>> {
     let setup = |source: TlsSetupError| Error::TlsSetup {
         host: identity.host().to_owned(),
@@ -94,14 +149,18 @@ pub fn client_config(identity: &HostIdentity) -> Result<Arc<ClientConfig>> {
     };
     let provider = provider();
     let verifier = WebPkiServerVerifier::builder_with_provider(roots(identity)?, provider.clone())
+        .with_crls(identity.crls().iter().cloned())
         .build()
         .map_err(|e| setup(e.into()))?;
-    let config = ClientConfig::builder_with_provider(provider)
+    let mut config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| setup(e.into()))?
         .with_webpki_verifier(verifier)
         .with_client_auth_cert(identity.cert_chain().to_vec(), identity.key().clone_key())
         .map_err(|e| setup(e.into()))?;
+    config.alpn_protocols = vec![ALPN.to_vec()];
+    config.enable_early_data = false;
+    config.resumption = Resumption::disabled();
     Ok(Arc::new(config))
 }
 
@@ -154,10 +213,13 @@ pub fn certificate_host(cert: &CertificateDer<'_>) -> Result<String> {
 }
 
 /// Dials: the TLS handshake over `stream` as the client end, requiring the
-/// answering gateway to be `host` (any case).
+/// answering gateway to be `host` (any case) and to have agreed on
+/// [`ALPN`].
 ///
 /// The handshake's failures are `io::Error`s carrying rustls' error, as
-/// `tokio_rustls` gives them.
+/// `tokio_rustls` gives them (their text names the reason: an unknown
+/// issuer, a revoked or expired certificate...); a server that chose no
+/// protocol is `PermissionDenied`.
 pub async fn connect<S>(
     config: Arc<ClientConfig>,
     host: &str,
@@ -167,11 +229,15 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let name = server_name(host)?;
-    TlsConnector::from(config).connect(name, stream).await
+    let link = TlsConnector::from(config).connect(name, stream).await?;
+    agreed_alpn(link.get_ref().1)?;
+    Ok(link)
 }
 
 /// Answers: the TLS handshake over `stream` as the server end. Returns the
-/// link and the authenticated name of the host that dialled.
+/// link and the authenticated name of the host that dialled. A dialler
+/// that did not offer [`ALPN`] is refused (`PermissionDenied`), as are the
+/// certificates the verifier refuses (the error's text says why).
 pub async fn accept<S>(
     config: Arc<ServerConfig>,
     stream: S,
@@ -180,8 +246,24 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let link = TlsAcceptor::from(config).accept(stream).await?;
+    agreed_alpn(link.get_ref().1)?;
     let host = peer_host(link.get_ref().1)?;
     Ok((link, host))
+}
+
+/// Whether the handshake agreed on [`ALPN`]: rustls lets a peer through
+/// that offered (or chose) no protocol at all.
+fn agreed_alpn(connection: &CommonState) -> io::Result<()> {
+    if connection.alpn_protocol() == Some(ALPN) {
+        return Ok(());
+    }
+    Err(io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!(
+            "the peer did not agree on the application protocol {} (ALPN)",
+            String::from_utf8_lossy(ALPN)
+        ),
+    ))
 }
 
 /// The DNS names of a certificate's subject alternative names, as written.

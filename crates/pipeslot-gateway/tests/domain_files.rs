@@ -192,3 +192,111 @@ fn a_missing_or_damaged_identity_file_is_named() {
     assert!(err.contains("ca.pem"), "{err}");
     assert!(!dir.path().join("hosts/hostb").exists());
 }
+
+/// The serial numbers a CRL file revokes, and its CRL number.
+fn crl_contents(path: &std::path::Path) -> (Vec<Vec<u8>>, Vec<u8>) {
+    use pipeslot_gateway::rustls::pki_types::pem::PemObject;
+    use pipeslot_gateway::rustls::pki_types::CertificateRevocationListDer;
+    let der = CertificateRevocationListDer::from_pem_file(path).unwrap();
+    let (_, crl) = x509_parser::parse_x509_crl(&der).unwrap();
+    let serials = crl
+        .iter_revoked_certificates()
+        .map(|entry| entry.serial().to_bytes_be())
+        .collect();
+    (serials, crl.crl_number().unwrap().to_bytes_be())
+}
+
+fn serial_of(cert: &std::path::Path) -> Vec<u8> {
+    use pipeslot_gateway::rustls::pki_types::pem::PemObject;
+    use pipeslot_gateway::rustls::pki_types::CertificateDer;
+    let der = CertificateDer::from_pem_file(cert).unwrap();
+    let (_, parsed) = x509_parser::parse_x509_certificate(&der).unwrap();
+    parsed.serial.to_bytes_be()
+}
+
+// T23
+#[test]
+fn revoking_hosts_grows_one_crl_and_shrinks_the_member_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut domain = Domain::init(dir.path(), "lab").unwrap();
+    for (host, addr) in [
+        ("hosta", "10.0.0.1"),
+        ("hostb", "10.0.0.2"),
+        ("hostc", "10.0.0.3"),
+    ] {
+        domain
+            .add_host(host, parse_gateway_addr(addr).unwrap())
+            .unwrap();
+    }
+    let serial_a = serial_of(&dir.path().join("hosts/hosta/cert.pem"));
+    let serial_b = serial_of(&dir.path().join("hosts/hostb/cert.pem"));
+    assert!(!dir.path().join("crl.pem").exists());
+    assert!(HostIdentity::load(dir.path(), "hostc")
+        .unwrap()
+        .crls()
+        .is_empty());
+
+    let revoked = domain.revoke("HOSTA").unwrap();
+    assert_eq!((revoked.host.as_str(), revoked.was_member), ("hosta", true));
+    let crl = dir.path().join("crl.pem");
+    assert_eq!(crl_contents(&crl), (vec![serial_a.clone()], vec![1]));
+    let mode = fs::metadata(&crl).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644);
+
+    domain.revoke("hostb").unwrap();
+    assert_eq!(
+        crl_contents(&crl),
+        (vec![serial_a.clone(), serial_b.clone()], vec![2])
+    );
+    // Again: the same list, a new number; nothing else changes.
+    let again = domain.revoke("hosta").unwrap();
+    assert!(!again.was_member);
+    assert_eq!(crl_contents(&crl), (vec![serial_a, serial_b], vec![3]));
+
+    let reloaded = Domain::load(dir.path()).unwrap();
+    let members: Vec<_> = reloaded.hosts().map(|(host, _)| host).collect();
+    assert_eq!(members, ["hostc"]);
+    // The revoked host's gateway cannot load its identity any more; the
+    // others carry the CRL.
+    let err = HostIdentity::load(dir.path(), "hosta").unwrap_err();
+    assert!(matches!(err, Error::NotMember { .. }), "{err}");
+    assert_eq!(
+        HostIdentity::load(dir.path(), "hostc")
+            .unwrap()
+            .crls()
+            .len(),
+        1
+    );
+}
+
+// T23
+#[test]
+fn revoking_a_host_without_a_certificate_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut domain = Domain::init(dir.path(), "lab").unwrap();
+    let err = domain.revoke("nobody").unwrap_err();
+    assert!(matches!(err, Error::NothingToRevoke { .. }), "{err}");
+    assert!(err.to_string().contains("hosts/nobody/cert.pem"), "{err}");
+    assert!(!dir.path().join("crl.pem").exists());
+    let err = domain.revoke("not_a_name").unwrap_err();
+    assert!(matches!(err, Error::InvalidName { .. }), "{err}");
+}
+
+// T23
+#[test]
+fn a_damaged_crl_stops_the_identity_from_loading_and_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut domain = Domain::init(dir.path(), "lab").unwrap();
+    domain
+        .add_host("hosta", parse_gateway_addr("10.0.0.1").unwrap())
+        .unwrap();
+    for damage in ["", "not a PEM file\n"] {
+        fs::write(dir.path().join("crl.pem"), damage).unwrap();
+        let err = HostIdentity::load(dir.path(), "hosta").unwrap_err();
+        assert!(matches!(err, Error::Malformed { .. }), "{err}");
+        assert!(err.to_string().contains("crl.pem"), "{err}");
+        // Nor can a revocation build on it.
+        let err = domain.revoke("hosta").unwrap_err();
+        assert!(err.to_string().contains("crl.pem"), "{err}");
+    }
+}

@@ -67,11 +67,22 @@
 //! | Credit | ≠ 0 | `u64`: the far reader's consumed total |
 //! | Close | ≠ 0 | `u32`: 0, or the Win32 error that ended the stream |
 //! | Ping, Pong | 0 | `u64` nonce |
-//! | Mail | 0 | `u16` path length, the mailslot (`\\.\mailslot\PATH`), then the message (at most [`MAX_MAIL_LEN`] bytes) |
+//! | Mail | 0 | `u64` origin epoch, `u64` sequence number, `u16` path length, the mailslot (`\\.\mailslot\PATH`), then the message (at most [`MAX_MAIL_LEN`] bytes) |
 //!
 //! Anything else is a [`RelayError`], after which the receiving gateway
 //! drops the connection (threat T10); a header claiming more than
 //! [`MAX_MUX_PAYLOAD`] is refused as soon as its 12 bytes are in (T9).
+//!
+//! # Replayed mail (T24)
+//!
+//! A Mail frame carries `(origin_epoch, seq)`: the sending gateway's start
+//! (its epoch, which a restart raises) and a number it never repeats
+//! within that epoch for the receiving host. The receiver keeps one
+//! [`ReplayWindow`] per origin — the authenticated host of the link the
+//! frame came on, never a name in the frame, since forwarding is one hop —
+//! and hands a frame to its readers only if the window accepts it: each
+//! `(epoch, seq)` at most once, nothing older than the window, nothing from
+//! an older epoch than the newest seen.
 //!
 //! ```
 //! use pipeslot_proto::relay::{MuxDecoder, MuxFrame};
@@ -296,6 +307,12 @@ pub enum MuxFrame {
     },
     /// A mailslot message for the receiving host (stream 0).
     Mail {
+        /// When the sending gateway started (its epoch, larger after each
+        /// restart): with `seq`, what [`ReplayWindow`] judges.
+        origin_epoch: u64,
+        /// The sending gateway's number for this message, never repeated
+        /// for the same receiving host within one epoch.
+        seq: u64,
         /// `\\.\mailslot\PATH` on the receiving host.
         path: String,
         /// The message, at most [`MAX_MAIL_LEN`] bytes.
@@ -311,6 +328,9 @@ const KIND_CLOSE: u8 = 5;
 const KIND_PING: u8 = 6;
 const KIND_PONG: u8 = 7;
 const KIND_MAIL: u8 = 8;
+
+/// The bytes of a Mail frame's `(origin_epoch, seq)`.
+const MAIL_STAMP_LEN: usize = 16;
 
 impl MuxFrame {
     /// The stream the frame belongs to (0 for Ping and Pong).
@@ -370,8 +390,20 @@ impl MuxFrame {
                 header(out, 0, KIND_PONG, 8);
                 out.extend_from_slice(&nonce.to_le_bytes());
             }
-            MuxFrame::Mail { path, message } => {
-                header(out, 0, KIND_MAIL, 2 + path.len() + message.len());
+            MuxFrame::Mail {
+                origin_epoch,
+                seq,
+                path,
+                message,
+            } => {
+                header(
+                    out,
+                    0,
+                    KIND_MAIL,
+                    MAIL_STAMP_LEN + 2 + path.len() + message.len(),
+                );
+                out.extend_from_slice(&origin_epoch.to_le_bytes());
+                out.extend_from_slice(&seq.to_le_bytes());
                 out.extend_from_slice(&(path.len() as u16).to_le_bytes());
                 out.extend_from_slice(path.as_bytes());
                 out.extend_from_slice(message);
@@ -468,9 +500,14 @@ impl MuxDecoder {
                 nonce: u64_at(payload),
             },
             KIND_MAIL => {
+                if payload.len() < MAIL_STAMP_LEN {
+                    return Err(RelayError::BadLength { kind, len });
+                }
+                let origin_epoch = u64_at(payload);
+                let seq = u64_at(&payload[8..]);
                 let mut reader = Reader {
                     buf: payload,
-                    at: 0,
+                    at: MAIL_STAMP_LEN,
                 };
                 let path = reader
                     .string(MAX_PATH_LEN, "path")?
@@ -479,13 +516,174 @@ impl MuxDecoder {
                 if message.len() > MAX_MAIL_LEN {
                     return Err(RelayError::BadLength { kind, len });
                 }
-                MuxFrame::Mail { path, message }
+                MuxFrame::Mail {
+                    origin_epoch,
+                    seq,
+                    path,
+                    message,
+                }
             }
             _ => MuxFrame::Pong {
                 nonce: u64_at(payload),
             },
         };
         Ok(Some((frame, MUX_HEADER_LEN + len)))
+    }
+}
+
+/// The anti-replay window of one origin's mail (T24): accepts each
+/// `(origin_epoch, seq)` of a [`MuxFrame::Mail`] at most once.
+///
+/// It remembers the origin's newest epoch, the highest `seq` seen in it,
+/// and which of the [`ReplayWindow::SIZE`] numbers up to that highest one
+/// (it included) have been seen, as a bitmap that slides forward with it
+/// (RFC 4303's anti-replay window). A frame is refused when its epoch is
+/// older than the newest ([`Replay::StaleEpoch`]), its `seq` was seen
+/// ([`Replay::Duplicate`]) or is below the window ([`Replay::TooOld`]). A
+/// newer epoch (the origin's gateway restarted) starts the window afresh.
+///
+/// Sans I/O: the receiving gateway keeps one per origin host, for as long
+/// as it runs, so that neither a reconnected link nor a new session from
+/// the same host can deliver a message twice.
+///
+/// ```
+/// use pipeslot_proto::relay::{Replay, ReplayWindow};
+///
+/// let mut window = ReplayWindow::new();
+/// assert_eq!(window.check(7, 1), Ok(()));
+/// assert_eq!(window.check(7, 3), Ok(()));
+/// assert_eq!(window.check(7, 2), Ok(())); // late, but not seen: accepted
+/// assert_eq!(window.check(7, 3), Err(Replay::Duplicate));
+/// // Far ahead: what falls out of the window is refused from then on.
+/// assert_eq!(window.check(7, 5000), Ok(()));
+/// assert_eq!(window.check(7, 5000 - ReplayWindow::SIZE), Err(Replay::TooOld));
+/// assert_eq!(window.check(7, 5001 - ReplayWindow::SIZE), Ok(()));
+/// // The origin restarted: a newer epoch starts afresh, the old one is stale.
+/// assert_eq!(window.check(8, 1), Ok(()));
+/// assert_eq!(window.check(7, 5001), Err(Replay::StaleEpoch));
+/// assert_eq!(window.latest(), Some((8, 1)));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReplayWindow {
+    /// The newest epoch and the highest `seq` seen in it; `None` before the
+    /// first frame.
+    latest: Option<(u64, u64)>,
+    /// Bit `i` (word `i / 64`, bit `i % 64`): whether `highest - i` was
+    /// seen.
+    seen: [u64; WINDOW_WORDS],
+}
+
+/// Why a [`ReplayWindow`] refused a frame.
+///
+/// ```
+/// use pipeslot_proto::relay::{Replay, ReplayWindow};
+///
+/// let mut window = ReplayWindow::new();
+/// window.check(2, 10).unwrap();
+/// assert_eq!(window.check(2, 10), Err(Replay::Duplicate));
+/// assert_eq!(window.check(1, 11), Err(Replay::StaleEpoch));
+/// assert_eq!(Replay::Duplicate.to_string(), "a message already delivered");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replay {
+    /// This `(epoch, seq)` was accepted before.
+    Duplicate,
+    /// `seq` is below the window: too old to tell, so refused.
+    TooOld,
+    /// The epoch is older than the newest seen from this origin.
+    StaleEpoch,
+}
+
+impl fmt::Display for Replay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Replay::Duplicate => "a message already delivered",
+            Replay::TooOld => "a message older than the anti-replay window",
+            Replay::StaleEpoch => "a message from an earlier run of its gateway",
+        })
+    }
+}
+
+impl std::error::Error for Replay {}
+
+/// 64-bit words in a [`ReplayWindow`]'s bitmap.
+const WINDOW_WORDS: usize = 16;
+
+impl ReplayWindow {
+    /// How many sequence numbers the window spans: the highest seen and
+    /// the 1023 below it.
+    pub const SIZE: u64 = (WINDOW_WORDS * 64) as u64;
+
+    /// A window that has seen nothing: it accepts any first frame.
+    pub fn new() -> ReplayWindow {
+        ReplayWindow::default()
+    }
+
+    /// The newest epoch and the highest `seq` accepted in it.
+    pub fn latest(&self) -> Option<(u64, u64)> {
+        self.latest
+    }
+
+    /// Judges a frame's `(epoch, seq)` and, if it is new, remembers it:
+    /// `Ok(())` to deliver it, or why not. Never panics.
+    pub fn check(&mut self, epoch: u64, seq: u64) -> Result<(), Replay> {
+        let Some((latest_epoch, highest)) = self.latest else {
+            self.start(epoch, seq);
+            return Ok(());
+        };
+        if epoch < latest_epoch {
+            return Err(Replay::StaleEpoch);
+        }
+        if epoch > latest_epoch {
+            self.start(epoch, seq);
+            return Ok(());
+        }
+        if seq > highest {
+            self.slide(seq - highest);
+            self.latest = Some((epoch, seq));
+            self.seen[0] |= 1;
+            return Ok(());
+        }
+        let age = highest - seq;
+        if age >= Self::SIZE {
+            return Err(Replay::TooOld);
+        }
+        let (word, bit) = ((age / 64) as usize, age % 64);
+        if self.seen[word] & (1 << bit) != 0 {
+            return Err(Replay::Duplicate);
+        }
+        self.seen[word] |= 1 << bit;
+        Ok(())
+    }
+
+    /// Forgets everything but `seq` of `epoch`.
+    fn start(&mut self, epoch: u64, seq: u64) {
+        self.latest = Some((epoch, seq));
+        self.seen = [0; WINDOW_WORDS];
+        self.seen[0] = 1;
+    }
+
+    /// Moves the bitmap `by` numbers forward: bit `i` becomes bit `i + by`,
+    /// what passes the end is forgotten.
+    fn slide(&mut self, by: u64) {
+        if by >= Self::SIZE {
+            self.seen = [0; WINDOW_WORDS];
+            return;
+        }
+        let (words, bits) = ((by / 64) as usize, (by % 64) as u32);
+        for i in (0..WINDOW_WORDS).rev() {
+            let from = i.checked_sub(words);
+            let high = from.map_or(0, |j| self.seen[j]);
+            let low = match from.and_then(|j| j.checked_sub(1)) {
+                Some(k) if bits > 0 => self.seen[k] >> (64 - bits),
+                _ => 0,
+            };
+            self.seen[i] = if bits == 0 {
+                high
+            } else {
+                (high << bits) | low
+            };
+        }
     }
 }
 
@@ -516,7 +714,8 @@ pub enum RelayError {
     TooLarge(usize),
     /// An unknown mux frame kind.
     BadKind(u8),
-    /// A fixed-size payload of the wrong length, or an Open too short.
+    /// A fixed-size payload of the wrong length, or an Open or a Mail too
+    /// short.
     BadLength {
         /// The frame kind.
         kind: u8,
@@ -642,8 +841,16 @@ mod tests {
             MuxFrame::Ping { nonce: 1 },
             MuxFrame::Pong { nonce: 1 },
             MuxFrame::Mail {
+                origin_epoch: 1_700_000_000_000_000_000,
+                seq: u64::MAX,
                 path: r"\\.\mailslot\CLS_MAILSLOT".into(),
                 message: vec![1; MAX_MAIL_LEN],
+            },
+            MuxFrame::Mail {
+                origin_epoch: 0,
+                seq: 0,
+                path: "m".into(),
+                message: vec![],
             },
         ]
     }
@@ -686,12 +893,27 @@ mod tests {
             decoder.decode(&header(1, 9, 0, 0)),
             Err(RelayError::BadKind(9))
         );
-        let mut mail = header(0, 8, 0, 2 + 1 + 425);
+        let mut mail = header(0, 8, 0, 16 + 2 + 1 + 425);
+        mail.extend_from_slice(&[0; 16]);
         mail.extend_from_slice(&[1, 0, b'x']);
         mail.extend_from_slice(&[0; 425]);
         assert_eq!(
             decoder.decode(&mail),
-            Err(RelayError::BadLength { kind: 8, len: 428 })
+            Err(RelayError::BadLength { kind: 8, len: 444 })
+        );
+        // T24: a Mail frame too short for its (epoch, seq).
+        let mut short = header(0, 8, 0, 15);
+        short.extend_from_slice(&[0; 15]);
+        assert_eq!(
+            decoder.decode(&short),
+            Err(RelayError::BadLength { kind: 8, len: 15 })
+        );
+        // The stamp, but no path.
+        let mut pathless = header(0, 8, 0, 16);
+        pathless.extend_from_slice(&[0; 16]);
+        assert_eq!(
+            decoder.decode(&pathless),
+            Err(RelayError::BadLength { kind: 8, len: 16 })
         );
         assert_eq!(
             decoder.decode(&header(1, 3, 1, 0)),

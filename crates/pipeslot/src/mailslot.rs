@@ -63,7 +63,10 @@
 //!   open to every user, and the reader checks each datagram's
 //!   kernel-attested sender uid (`SCM_CREDENTIALS`, T24): messages from
 //!   other users are discarded unless [`MailslotOptions::allow_other_users`]
-//!   is set.
+//!   is set. A reader that accepts them can still tell them apart: with
+//!   [`MailslotOptions::record_senders`] each message comes with its
+//!   writer's uid ([`Mailslot::read_message_with_sender`]), as the network
+//!   gateway's own mailslot does to limit each local writer (T25).
 //! - **Residual limits.** The count of messages still in the kernel stops at
 //!   4096 datagrams (only reachable with `net.unix.max_dgram_qlen` raised far
 //!   above its default of 10), and a reading end handed to a child recounts
@@ -172,6 +175,7 @@ pub struct MailslotOptions {
     read_timeout: Option<Duration>,
     scope: Scope,
     allow_other_users: bool,
+    record_senders: bool,
     root: Option<PathBuf>,
 }
 
@@ -198,6 +202,9 @@ pub struct Mailslot {
     /// either process applies to both (S144, S152). See [`shared_number`].
     shared_timeout: AtomicBool,
     check_sender: bool,
+    /// Datagrams come with their sender's credentials (to check them, or
+    /// to report them: [`MailslotOptions::record_senders`]).
+    credentials: bool,
     /// What reads take from. Locked only while no call waits: a read
     /// waits for the socket with nothing locked, so that `info` and other
     /// readers never wait behind it.
@@ -240,6 +247,9 @@ pub struct MailslotCanceller {
 /// A reading end's own queue and receive buffers.
 struct Inbox {
     queue: VecDeque<Vec<u8>>,
+    /// The kernel-attested sender uid of each message of `queue`, in the
+    /// same order (`None` where credentials were not received).
+    senders: VecDeque<Option<u32>>,
     /// The bytes in `queue`.
     queued_bytes: usize,
     /// The datagrams still in the kernel's queue that [`Mailslot::info`]
@@ -654,6 +664,7 @@ impl MailslotOptions {
             read_timeout: None,
             scope: Scope::Private,
             allow_other_users: false,
+            record_senders: false,
             root: None,
         }
     }
@@ -698,6 +709,29 @@ impl MailslotOptions {
         self
     }
 
+    /// Keeps each message's kernel-attested sender uid (`SCM_CREDENTIALS`,
+    /// T24), for [`Mailslot::read_message_with_sender`]: a reader that
+    /// accepts other users' messages can still tell them apart (the network
+    /// gateway limits each local writer uid's mail, T25). Messages are then
+    /// taken from the socket one per system call. Not kept by a reading end
+    /// handed to a child ([`Mailslot::handoff`]).
+    ///
+    /// ```
+    /// use pipeslot::mailslot::{MailslotOptions, MailslotWriter};
+    /// # let root = tempfile::tempdir().unwrap();
+    ///
+    /// let name = r"\\.\mailslot\senders".parse().unwrap();
+    /// let slot = MailslotOptions::new().root(root.path()).record_senders(true).create(&name)?;
+    /// MailslotWriter::open_in(root.path(), &name)?.write(b"hi")?;
+    /// let uid = rustix::process::getuid().as_raw();
+    /// assert_eq!(slot.read_message_with_sender()?, (b"hi".to_vec(), Some(uid)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn record_senders(&mut self, yes: bool) -> &mut Self {
+        self.record_senders = yes;
+        self
+    }
+
     /// Creates the mailslot `name`, which must be local (`\\.\mailslot\...`,
     /// S139).
     ///
@@ -718,6 +752,7 @@ impl MailslotOptions {
         };
         let max = self.max_message_size.to_string();
         let check_sender = self.scope == Scope::MachineWide && !self.allow_other_users;
+        let credentials = check_sender || self.record_senders;
         let senders = if self.scope == Scope::MachineWide && !check_sender {
             SENDERS_ANY
         } else {
@@ -733,13 +768,11 @@ impl MailslotOptions {
         sys::dgram::enable_peek_cursor(socket.as_fd()).map_err(|e| Error::from_io(e, context()))?;
         match self.scope {
             Scope::Private => claim.set_socket_mode(0o600)?,
-            Scope::MachineWide => {
-                claim.set_socket_mode(0o666)?;
-                if check_sender {
-                    sys::dgram::pass_credentials(socket.as_fd())
-                        .map_err(|e| Error::from_io(e, context()))?;
-                }
-            }
+            Scope::MachineWide => claim.set_socket_mode(0o666)?,
+        }
+        if credentials {
+            sys::dgram::pass_credentials(socket.as_fd())
+                .map_err(|e| Error::from_io(e, context()))?;
         }
         let buffer_len = buffer_len(self.max_message_size);
         Ok(Mailslot {
@@ -750,7 +783,8 @@ impl MailslotOptions {
             read_timeout: Mutex::new(self.read_timeout),
             shared_timeout: AtomicBool::new(false),
             check_sender,
-            inbox: Mutex::new(Inbox::new(VecDeque::new(), buffer_len, check_sender)),
+            credentials,
+            inbox: Mutex::new(Inbox::new(VecDeque::new(), buffer_len, credentials)),
             waits: Arc::default(),
         })
     }
@@ -774,15 +808,16 @@ fn from_shared_number(stored: i32) -> Option<Duration> {
 }
 
 impl Inbox {
-    fn new(queue: VecDeque<Vec<u8>>, buffer_len: usize, check_sender: bool) -> Inbox {
+    fn new(queue: VecDeque<Vec<u8>>, buffer_len: usize, credentials: bool) -> Inbox {
         Inbox {
             queued_bytes: queue.iter().map(Vec::len).sum(),
+            senders: queue.iter().map(|_| None).collect(),
             queue,
             counted: VecDeque::new(),
             // One byte more than the largest acceptable message, so that an
             // oversized datagram is recognised.
             buffer: vec![0; buffer_len + 1].into_boxed_slice(),
-            batch: (!check_sender).then(|| sys::dgram::Batch::new(REFILL_BATCH, buffer_len + 1)),
+            batch: (!credentials).then(|| sys::dgram::Batch::new(REFILL_BATCH, buffer_len + 1)),
         }
     }
 
@@ -797,15 +832,21 @@ impl Inbox {
             .min(REFILL_BATCH)
     }
 
-    fn push(&mut self, message: Vec<u8>) {
+    fn push(&mut self, message: Vec<u8>, sender: Option<u32>) {
         self.queued_bytes += message.len();
         self.queue.push_back(message);
+        self.senders.push_back(sender);
     }
 
     fn pop(&mut self) -> Option<Vec<u8>> {
+        self.pop_with_sender().map(|(message, _)| message)
+    }
+
+    fn pop_with_sender(&mut self) -> Option<(Vec<u8>, Option<u32>)> {
         let message = self.queue.pop_front()?;
         self.queued_bytes -= message.len();
-        Some(message)
+        let sender = self.senders.pop_front().flatten();
+        Some((message, sender))
     }
 
     /// One datagram left the kernel's queue: if it was counted, it was the
@@ -887,6 +928,16 @@ impl Mailslot {
         self.wait_for(|| self.try_read_message())
     }
 
+    /// Reads the next message whole, with the uid of the process that
+    /// wrote it, as the kernel attested it (`SCM_CREDENTIALS`): `Some` on a
+    /// mailslot created with [`MailslotOptions::record_senders`] (or one
+    /// that checks its senders: machine-wide without
+    /// [`MailslotOptions::allow_other_users`]), `None` otherwise. Otherwise
+    /// as [`Mailslot::read_message`]; see `record_senders` for an example.
+    pub fn read_message_with_sender(&self) -> Result<(Vec<u8>, Option<u32>)> {
+        self.wait_for(|| self.try_read_message_with_sender())
+    }
+
     /// [`Mailslot::read`] without waiting: the one step every read, blocking
     /// or async (`pipeslot::tokio::Mailslot`), takes each time the socket
     /// may have something.
@@ -905,6 +956,12 @@ impl Mailslot {
     /// [`Mailslot::read_message`] without waiting (see [`Mailslot::try_read`]).
     pub(crate) fn try_read_message(&self) -> Result<Attempt<Vec<u8>>> {
         self.try_next(|inbox| inbox.pop().map(Ok))
+    }
+
+    /// [`Mailslot::read_message_with_sender`] without waiting (see
+    /// [`Mailslot::try_read`]).
+    pub(crate) fn try_read_message_with_sender(&self) -> Result<Attempt<(Vec<u8>, Option<u32>)>> {
+        self.try_next(|inbox| inbox.pop_with_sender().map(Ok))
     }
 
     /// Takes a message with `take` (which returns `None` while the queue is
@@ -1103,7 +1160,7 @@ impl Mailslot {
             for (bytes, len) in batch.received().take(*got.as_ref().unwrap_or(&0)) {
                 inbox.taken_from_kernel();
                 if self.accepts(len, None) {
-                    inbox.push(bytes.to_vec());
+                    inbox.push(bytes.to_vec(), None);
                 }
             }
             inbox.batch = Some(batch);
@@ -1111,20 +1168,18 @@ impl Mailslot {
         }
         let mut taken = 0;
         while taken < room {
-            let received = match sys::dgram::receive(
-                self.socket.as_fd(),
-                &mut inbox.buffer,
-                self.check_sender,
-            ) {
-                Ok(received) => received,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(Error::from_io(e, context())),
-            };
+            let received =
+                match sys::dgram::receive(self.socket.as_fd(), &mut inbox.buffer, self.credentials)
+                {
+                    Ok(received) => received,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(Error::from_io(e, context())),
+                };
             taken += 1;
             inbox.taken_from_kernel();
             if self.accepts(received.len, received.uid) {
                 let message = inbox.buffer[..received.len].to_vec();
-                inbox.push(message);
+                inbox.push(message, received.uid);
             }
         }
         Ok(taken)
@@ -1202,6 +1257,7 @@ impl Mailslot {
             read_timeout: Mutex::new(state.read_timeout_ms.map(Duration::from_millis)),
             shared_timeout: AtomicBool::new(true),
             check_sender: state.check_sender,
+            credentials: state.check_sender,
             inbox: Mutex::new(Inbox::new(
                 state.queued.into(),
                 buffer_len(state.max_message_size),

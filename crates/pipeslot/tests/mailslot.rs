@@ -464,6 +464,59 @@ fn machine_wide_mailslot_ignores_other_users_unless_allowed() {
     }
 }
 
+#[test]
+fn a_reader_that_records_senders_tells_users_apart() {
+    // T24, T25 (root CI): a machine-wide mailslot open to every user, as
+    // the network gateway's is, reports each message's kernel-attested
+    // writer uid; a private one reports its owner's.
+    let me = rustix::process::getuid().as_raw();
+    let root = Root::new();
+    let private = MailslotOptions::new()
+        .root(root.path())
+        .record_senders(true)
+        .create(&name("recorded"))
+        .unwrap();
+    writer(root.path(), "recorded").write(b"mine").unwrap();
+    assert_eq!(
+        private.read_message_with_sender().unwrap(),
+        (b"mine".to_vec(), Some(me))
+    );
+    // Without record_senders, no uid.
+    let plain = MailslotOptions::new()
+        .root(root.path())
+        .create(&name("plain"))
+        .unwrap();
+    writer(root.path(), "plain").write(b"mine").unwrap();
+    assert_eq!(
+        plain.read_message_with_sender().unwrap(),
+        (b"mine".to_vec(), None)
+    );
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("SKIPPED a_reader_that_records_senders_tells_users_apart (uid 65534 part): needs root (CI runs it as root)");
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let slot = MailslotOptions::new()
+        .root(root.path())
+        .machine_wide(true)
+        .allow_other_users(true)
+        .record_senders(true)
+        .read_timeout(Some(Duration::from_secs(10)))
+        .create(&name("everyone"))
+        .unwrap();
+    assert!(run_as_nobody(root.path(), "write-one", "everyone").success());
+    writer(root.path(), "everyone").write(b"from root").unwrap();
+    assert_eq!(
+        slot.read_message_with_sender().unwrap(),
+        (b"from nobody".to_vec(), Some(65534))
+    );
+    assert_eq!(
+        slot.read_message_with_sender().unwrap(),
+        (b"from root".to_vec(), Some(me))
+    );
+}
+
 /// The exit status of a `write-one` child refused with ERROR_ACCESS_DENIED.
 const ACCESS_DENIED_EXIT: i32 = 3;
 

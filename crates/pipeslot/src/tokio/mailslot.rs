@@ -84,6 +84,9 @@ impl MailslotOptions {
         machine_wide(yes: bool);
         /// See [`mailslot::MailslotOptions::allow_other_users`] (T24).
         allow_other_users(yes: bool);
+        /// See [`mailslot::MailslotOptions::record_senders`] (T24): for
+        /// [`Mailslot::recv_message_with_sender`].
+        record_senders(yes: bool);
     }
 
     /// Creates the mailslot `name` (`CreateMailslot`), with the errors of
@@ -248,6 +251,32 @@ impl Mailslot {
     /// leaves every message queued.
     pub async fn recv_message(&self) -> Result<Vec<u8>> {
         self.wait_for(|slot| slot.try_read_message()).await
+    }
+
+    /// Reads the next message whole with its writer's kernel-attested uid
+    /// (see [`mailslot::Mailslot::read_message_with_sender`]: `Some` when
+    /// created with [`MailslotOptions::record_senders`]); otherwise as
+    /// [`recv_message`](Mailslot::recv_message), cancel safe too.
+    ///
+    /// ```
+    /// use pipeslot::tokio::{MailslotOptions, MailslotWriterOptions};
+    /// # let root = tempfile::tempdir().unwrap();
+    ///
+    /// let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    /// rt.block_on(async {
+    /// let name = r"\\.\mailslot\async\senders".parse().unwrap();
+    /// let slot = MailslotOptions::new().root(root.path()).record_senders(true).create(&name)?;
+    /// let writer = MailslotWriterOptions::new().root(root.path()).open(&name)?;
+    /// writer.send(b"from me").await?;
+    /// let uid = rustix::process::getuid().as_raw();
+    /// assert_eq!(slot.recv_message_with_sender().await?, (b"from me".to_vec(), Some(uid)));
+    /// # Ok::<(), pipeslot::Error>(())
+    /// })
+    /// .unwrap();
+    /// ```
+    pub async fn recv_message_with_sender(&self) -> Result<(Vec<u8>, Option<u32>)> {
+        self.wait_for(|slot| slot.try_read_message_with_sender())
+            .await
     }
 
     /// Makes `attempt` (the blocking read's non-blocking step) until it
