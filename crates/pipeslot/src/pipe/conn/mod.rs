@@ -505,8 +505,12 @@ impl Conn {
         waiter: &Waiter<'_>,
     ) -> Result<usize> {
         const WHAT: &str = "writing to a pipe";
-        self.lock().st.write_error(WHAT)?;
-        if data.is_empty() && self.mode == PipeMode::Byte {
+        let nothing = data.is_empty() && self.mode == PipeMode::Byte;
+        if nowait || nothing {
+            // (Otherwise `send_write` checks, under the lock it takes.)
+            self.lock().st.write_error(WHAT)?;
+        }
+        if nothing {
             return Ok(0); // S66: nothing to send, never blocks
         }
         let mut data = data;
@@ -592,7 +596,6 @@ impl Conn {
     /// Sends `data` as one write without waiting for it to be read (the
     /// request of a transaction, S114).
     pub(crate) async fn send_only(&self, data: &[u8], waiter: &Waiter<'_>) -> Result<()> {
-        self.lock().st.write_error("writing to a pipe")?;
         self.send_write(data, waiter).await.map(drop)
     }
 

@@ -207,40 +207,42 @@ impl Conn {
         }
     }
 
-    /// Sends the frames of one write; returns its stream offset and whether
-    /// it was announced as pending.
+    /// Sends the frames of one write, once the end can write (S83, S54);
+    /// returns its stream offset and whether it was announced as pending.
     pub(super) async fn send_write(&self, data: &[u8], waiter: &Waiter<'_>) -> Result<(u64, bool)> {
         const WHAT: &str = "writing to a pipe";
         let _order = self.write_order.acquire(waiter).await;
         let quota = self.out_quota;
-        let (start, pending) = {
+        let max = self.max_frame.get() as usize;
+        // A piece goes once the bytes in flight and it fit in the quota
+        // plus the pending window: at once for a write of up to the window
+        // behind completed writes, as credits come back for the rest of a
+        // bigger one (T12).
+        let fits = |st: &crate::pipe::state::State, unsent: usize, piece: usize| {
+            st.unacknowledged() - unsent as u64 + piece as u64 <= quota + PENDING_WINDOW
+        };
+        let (start, pending, mut first_fits) = {
             let mut inner = self.lock();
+            inner.st.write_error(WHAT)?;
             self.sync_credits(&mut inner);
-            inner.st.begin_write(data.len(), quota)
+            let (start, pending) = inner.st.begin_write(data.len(), quota);
+            // Most writes can go at once: seen under this lock, no wait.
+            let fits = fits(&inner.st, data.len(), data.len().min(max));
+            (start, pending, fits)
         };
         // Dropped before all of it went: the rest is not sent, and what
         // went is withdrawn.
         let mut undo = OnDrop::new(self, waiter, None);
         undo.unsend = data.len();
         let end_of_message = self.mode == PipeMode::Message;
-        let max = self.max_frame.get() as usize;
         let mut sent = 0usize;
         let mut first = true;
         loop {
             let piece = (data.len() - sent).min(max);
-            {
-                // A piece goes once the bytes in flight and it fit in the
-                // quota plus the pending window: at once for a write of up
-                // to the window behind completed writes, as credits come
-                // back for the rest of a bigger one (T12).
-                let unsent = (data.len() - sent) as u64;
+            if !std::mem::take(&mut first_fits) {
+                let unsent = data.len() - sent;
                 let waited = self
-                    .wait_until(
-                        |st| st.unacknowledged() - unsent + piece as u64 <= quota + PENDING_WINDOW,
-                        true,
-                        waiter,
-                        WHAT,
-                    )
+                    .wait_until(|st| fits(st, unsent, piece), true, waiter, WHAT)
                     .await
                     .map(|inner| inner.st.is_open());
                 match waited {
