@@ -10,15 +10,22 @@
 //! ```text
 //! offset  size  field
 //! 0       8     consumed[0]   bytes the client has consumed (read or discarded)
-//! 8       8     consumed[1]   bytes the server has consumed
-//! 16      4     waiting[0]    non-zero: the client's writer waits for credits
-//! 20      4     waiting[1]    non-zero: the server's writer waits for credits
-//! 24      4     instances     the name's instance count, as the server published it
-//! 28      4     (padding)
-//! 32      4     reading[0]    bytes a read waiting at the client asks for (S77)
-//! 36      4     reading[1]    bytes a read waiting at the server asks for
-//! 40..4096      zero, reserved
+//! 8       4     waiting[1]    non-zero: the server's writer waits for credits
+//! 12      4     reading[0]    bytes a read waiting at the client asks for (S77)
+//! 16..64        zero, reserved
+//! 64      8     consumed[1]   bytes the server has consumed
+//! 72      4     waiting[0]    non-zero: the client's writer waits for credits
+//! 76      4     reading[1]    bytes a read waiting at the server asks for
+//! 80..128       zero, reserved
+//! 128     4     instances     the name's instance count, as the server published it
+//! 132..4096     zero, reserved
 //! ```
+//!
+//! Each end's fields sit in a cache line of their own (64 bytes), with the
+//! flag its peer raises to be told of that end's consumption: a reader
+//! publishes its count and looks for a waiting writer without touching the
+//! line the other end writes, so the two ends do not pull one line back
+//! and forth on every message.
 //!
 //! `reading` lets a PIPE_NOWAIT writer count the peer's pending read as
 //! room (S77); a peer that never writes it (0) leaves the quota alone.
@@ -31,28 +38,33 @@
 //! ```
 //! use pipeslot_proto::credit_page::{consumed_offset, waiting_offset, PAGE_LEN};
 //!
-//! assert_eq!((consumed_offset(0), consumed_offset(1)), (0, 8));
-//! assert_eq!(waiting_offset(1), 20);
-//! assert!(PAGE_LEN >= 32);
+//! assert_eq!((consumed_offset(0), consumed_offset(1)), (0, 64));
+//! // The server's writer waits on the client's line, and the other way round.
+//! assert_eq!((waiting_offset(0), waiting_offset(1)), (72, 8));
+//! assert!(PAGE_LEN >= 132);
 //! ```
 
 /// The page's length: one page; a page shorter than this is refused.
 pub const PAGE_LEN: usize = 4096;
 
 /// The offset of the `instances` field.
-pub const INSTANCES_OFFSET: usize = 24;
+pub const INSTANCES_OFFSET: usize = 128;
+
+/// The bytes of each end's cache line.
+const LINE: usize = 64;
 
 /// The offset of end `end`'s consumed count (0 client, 1 server).
 pub const fn consumed_offset(end: usize) -> usize {
-    8 * end
+    LINE * end
 }
 
 /// The offset of end `end`'s pending-read size (0 client, 1 server).
 pub const fn reading_offset(end: usize) -> usize {
-    32 + 4 * end
+    LINE * end + 12
 }
 
-/// The offset of end `end`'s waiting flag (0 client, 1 server).
+/// The offset of end `end`'s waiting flag (0 client, 1 server): in the
+/// line of the other end, whose consumption it waits for.
 pub const fn waiting_offset(end: usize) -> usize {
-    16 + 4 * end
+    LINE * (1 - end) + 8
 }

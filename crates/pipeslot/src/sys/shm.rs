@@ -26,28 +26,41 @@ use pipeslot_proto::credit_page::{self, PAGE_LEN};
 use rustix::fs::{MemfdFlags, SealFlags};
 use rustix::mm::{MapFlags, ProtFlags};
 
-/// The page's layout. Index 0 belongs to the client end, 1 to the server.
+/// The page's layout (pipeslot-proto `credit_page`): a cache line per
+/// end. Index 0 belongs to the client end, 1 to the server.
 #[repr(C)]
 struct Page {
-    /// Bytes each end has consumed (read or discarded).
-    consumed: [AtomicU64; 2],
-    /// Non-zero while the writer of each end waits for credits.
-    waiting: [AtomicU32; 2],
+    lines: [Line; 2],
     /// How many instances the pipe name has, as the server last published.
     instances: AtomicU32,
-    _padding: u32,
-    /// Bytes a read waiting at each end asks for (S77), 0 when none.
-    reading: [AtomicU32; 2],
+}
+
+/// The fields one end writes, and the flag of the writer waiting for them.
+#[repr(C, align(64))]
+struct Line {
+    /// Bytes this end has consumed (read or discarded).
+    consumed: AtomicU64,
+    /// Non-zero while the *other* end's writer waits for credits.
+    peer_waiting: AtomicU32,
+    /// Bytes a read waiting at this end asks for (S77), 0 when none.
+    reading: AtomicU32,
 }
 
 // The layout is the protocol's (pipeslot-proto `credit_page`): checked at
 // compile time.
 const _: () = {
-    assert!(std::mem::offset_of!(Page, consumed) == credit_page::consumed_offset(0));
-    assert!(std::mem::offset_of!(Page, waiting) == credit_page::waiting_offset(0));
-    assert!(std::mem::offset_of!(Page, instances) == credit_page::INSTANCES_OFFSET);
-    assert!(std::mem::offset_of!(Page, reading) == credit_page::reading_offset(0));
-    assert!(std::mem::size_of::<Page>() <= PAGE_LEN);
+    use std::mem::{offset_of, size_of};
+    let line = size_of::<Line>();
+    assert!(
+        offset_of!(Page, lines) + offset_of!(Line, consumed) == credit_page::consumed_offset(0)
+    );
+    assert!(line + offset_of!(Line, consumed) == credit_page::consumed_offset(1));
+    assert!(line + offset_of!(Line, peer_waiting) == credit_page::waiting_offset(0));
+    assert!(offset_of!(Line, peer_waiting) == credit_page::waiting_offset(1));
+    assert!(offset_of!(Line, reading) == credit_page::reading_offset(0));
+    assert!(line + offset_of!(Line, reading) == credit_page::reading_offset(1));
+    assert!(offset_of!(Page, instances) == credit_page::INSTANCES_OFFSET);
+    assert!(size_of::<Page>() <= PAGE_LEN);
 };
 
 /// A mapped credit page, and its descriptor: kept open (one descriptor per
@@ -132,24 +145,27 @@ impl CreditPage {
     /// The page keeps the largest count published, so that two threads of
     /// this end publishing at once cannot move it back.
     pub(crate) fn publish_consumed(&self, me: usize, total: u64) -> bool {
-        let page = self.page();
-        page.consumed[me].fetch_max(total, Ordering::SeqCst);
-        let peer = 1 - me;
-        page.waiting[peer].load(Ordering::SeqCst) != 0
-            && page.waiting[peer].swap(0, Ordering::SeqCst) != 0
+        let line = &self.page().lines[me];
+        line.consumed.fetch_max(total, Ordering::SeqCst);
+        line.peer_waiting.load(Ordering::SeqCst) != 0
+            && line.peer_waiting.swap(0, Ordering::SeqCst) != 0
     }
 
     /// What the peer of end `me` says it has consumed (untrusted: the
     /// caller checks it against what it sent).
     pub(crate) fn peer_consumed(&self, me: usize) -> u64 {
-        self.page().consumed[1 - me].load(Ordering::SeqCst)
+        self.page().lines[1 - me].consumed.load(Ordering::SeqCst)
     }
 
     /// Raises end `me`'s flag: its writer is about to wait for credits. The
     /// caller looks at [`CreditPage::peer_consumed`] again afterwards, so a
     /// count published in between is not missed (both sides use `SeqCst`).
     pub(crate) fn want_credits(&self, me: usize) {
-        self.page().waiting[me].store(1, Ordering::SeqCst);
+        // The flag lives in the line of the end whose consumption it waits
+        // for, which finds it there when it publishes.
+        self.page().lines[1 - me]
+            .peer_waiting
+            .store(1, Ordering::SeqCst);
     }
 
     /// Publishes how many bytes a read waiting at end `me` asks for (0:
@@ -160,13 +176,15 @@ impl CreditPage {
     /// with the other fields is needed — and a store that does not wait
     /// for the line shared with the peer keeps it off every read's path.
     pub(crate) fn publish_reading(&self, me: usize, bytes: u32) {
-        self.page().reading[me].store(bytes, Ordering::Relaxed);
+        self.page().lines[me]
+            .reading
+            .store(bytes, Ordering::Relaxed);
     }
 
     /// How many bytes a read waiting at the peer of end `me` asks for
     /// (untrusted: the caller caps it).
     pub(crate) fn peer_reading(&self, me: usize) -> u32 {
-        self.page().reading[1 - me].load(Ordering::Relaxed)
+        self.page().lines[1 - me].reading.load(Ordering::Relaxed)
     }
 
     /// Publishes the name's instance count (server end).
