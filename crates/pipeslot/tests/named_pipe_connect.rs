@@ -291,6 +291,19 @@ fn the_connected_matrix() {
     expect_err(server.connect(), ErrorKind::PipeConnected, 535);
 }
 
+/// Across hosts, the peer's close travels apart from its data (through
+/// both gateways) and may reach this end after the data does: waits until
+/// it has, probing with an empty message (which a pipe the peer closed
+/// refuses, and an open one takes as a message nobody will read). Locally
+/// the close comes behind the data on the same socket, and nothing waits.
+fn closed_here(root: &Root, empty_send: impl Fn() -> pipeslot::Result<usize>) {
+    if root.is_remote() {
+        eventually("the peer's close reaching this end", || {
+            empty_send().is_err()
+        });
+    }
+}
+
 #[test]
 fn the_closing_matrix_at_the_server() {
     // S84, S87 (§21 items 17, 19): the client closed. With unread data, peek
@@ -305,6 +318,7 @@ fn the_closing_matrix_at_the_server() {
         wait_available(|| server.peek(&mut []), 4).total_available,
         4
     );
+    closed_here(&root, || server.send(b""));
     expect_err(server.send(b"w"), ErrorKind::NoData, 232);
     assert_eq!(server.recv_message().unwrap(), b"left");
     expect_err(server.peek(&mut [0; 8]), ErrorKind::BrokenPipe, 109);
@@ -331,6 +345,7 @@ fn the_closing_matrix_at_the_client() {
         wait_available(|| client.peek(&mut []), 4).total_available,
         4
     );
+    closed_here(&root, || client.send(b""));
     expect_err(client.send(b"w"), ErrorKind::NoData, 232);
     assert_eq!(client.recv_message().unwrap(), b"left");
     expect_err(client.peek(&mut [0; 8]), ErrorKind::BrokenPipe, 109);

@@ -825,10 +825,13 @@ impl Conn {
         loop {
             let step = {
                 let mut inner = self.lock();
-                if credits {
+                let mut done = ready(&inner.st) || !inner.st.is_open();
+                if credits && !done {
+                    // The page is read only when the credits known so far
+                    // do not do: it is the line the peer writes.
                     self.sync_credits(&mut inner);
+                    done = ready(&inner.st);
                 }
-                let done = ready(&inner.st) || !inner.st.is_open();
                 // What the receiver filed may owe the peer something (a
                 // withdrawal counts as consumed): the role is given back
                 // and that told after each receive that owes it.

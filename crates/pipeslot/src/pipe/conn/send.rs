@@ -224,7 +224,11 @@ impl Conn {
         let (start, pending, mut first_fits) = {
             let mut inner = self.lock();
             inner.st.write_error(WHAT)?;
-            self.sync_credits(&mut inner);
+            if inner.st.unacknowledged() + data.len() as u64 > quota {
+                // Fresher credits may make room: a write that fits the
+                // credits known so far leaves the page alone.
+                self.sync_credits(&mut inner);
+            }
             let (start, pending) = inner.st.begin_write(data.len(), quota);
             // Most writes can go at once: seen under this lock, no wait.
             let fits = fits(&inner.st, data.len(), data.len().min(max));
