@@ -399,9 +399,9 @@ impl Conn {
             inner.st.read_error(WHAT)?;
             let read = inner.st.read(buf, read_mode);
             // The count to tell, taken with the read: it covers any
-            // consumption still owed.
+            // consumption still owed, and a ring still owed goes with it.
             inner.owed_publish = false;
-            consumed = inner.st.consumed();
+            consumed = (inner.st.consumed(), std::mem::take(&mut inner.owed_ring));
             read
         };
         // A message bigger than the quota arrives as it is read: take it in
@@ -413,7 +413,7 @@ impl Conn {
             && self.lock().st.is_open()
         {
             taken.took(&buf[taken.len() - base..outcome.bytes]);
-            self.publish_count(consumed, waiter).await;
+            self.publish_count(consumed.0, consumed.1, waiter).await;
             let wanted = buf.len() - outcome.bytes;
             let mut inner = match self
                 .wait_until(
@@ -430,14 +430,14 @@ impl Conn {
             };
             let more = inner.st.read(&mut buf[outcome.bytes..], ReadMode::Message);
             inner.owed_publish = false;
-            consumed = inner.st.consumed();
+            consumed = (inner.st.consumed(), std::mem::take(&mut inner.owed_ring));
             drop(inner);
             outcome.bytes += more.bytes;
             outcome.complete = more.complete;
         }
         // Not awaited under tokio (see `publish_count`): the read cannot be
         // dropped once it took the bytes it returns.
-        self.publish_count(consumed, waiter).await;
+        self.publish_count(consumed.0, consumed.1, waiter).await;
         Ok(outcome)
     }
 
@@ -893,8 +893,8 @@ impl Conn {
     }
 
     /// Tells the peer that this end has consumed `consumed` bytes (taken
-    /// under the state's lock by the read that consumed them), ringing its
-    /// writer if it waits for that. An async caller never waits here: a
+    /// under the state's lock by the read that consumed them, with a ring
+    /// still owed, `owed_ring`), ringing its writer if it waits for that. An async caller never waits here: a
     /// ring the socket cannot take at once is finished by the outbox's
     /// flusher, so that a read that took data cannot be dropped before it
     /// returns it.
@@ -902,8 +902,8 @@ impl Conn {
     /// Two readers may publish out of order: the page keeps the larger
     /// count (`CreditPage::publish_consumed`), and a ring always carries
     /// the latest one.
-    async fn publish_count(&self, consumed: u64, waiter: &Waiter<'_>) {
-        if self.store_consumed(consumed) {
+    async fn publish_count(&self, consumed: u64, owed_ring: bool, waiter: &Waiter<'_>) {
+        if self.store_consumed(consumed) || owed_ring {
             self.ring(waiter).await;
         }
     }
