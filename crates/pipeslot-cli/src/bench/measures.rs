@@ -266,19 +266,56 @@ pub const GROUPS: &[Group] = &[
 
 // ---- 1. CallNamedPipe rate ----------------------------------------------
 
-/// `call_named_pipe` against `CALL_INSTANCES` instances, each on its own
-/// thread serving one call after another: read, write, flush, disconnect,
-/// connect.
+/// `call_named_pipe` against [`CallServers`].
 struct PipeCall {
     name: PipeName,
-    stop: Arc<AtomicBool>,
-    cancellers: Vec<pipeslot::pipe::Canceller>,
-    threads: Vec<JoinHandle<io::Result<()>>>,
+    servers: CallServers,
 }
 
 impl PipeCall {
     fn start(pin: Pin, _dir: &Path) -> io::Result<Box<dyn Workload>> {
         let name = pipe_name(&format!("core-call-{}", pin.label()))?;
+        let servers = CallServers::start(&name, pin)?;
+        Ok(Box::new(PipeCall { name, servers }))
+    }
+}
+
+impl Workload for PipeCall {
+    fn run(&mut self, iterations: u64) -> io::Result<Duration> {
+        let mut reply = [0u8; SMALL];
+        let start = Instant::now();
+        for _ in 0..iterations {
+            let read = call_named_pipe(
+                &self.name,
+                &MESSAGE,
+                &mut reply,
+                WaitTimeout::Duration(CALL_TIMEOUT),
+            )?;
+            expect_bytes(read.bytes, SMALL)?;
+        }
+        Ok(start.elapsed())
+    }
+
+    fn stop(self: Box<Self>) -> io::Result<()> {
+        self.servers.stop()
+    }
+}
+
+/// The server of the CallNamedPipe measures (this one, and the C API's in
+/// `pipeslot-win32/benches/call_named_pipe.rs`): `CALL_INSTANCES`
+/// instances of a message pipe, each on its own thread serving one call
+/// after another — read, write, flush, disconnect, connect — as the book's
+/// server does.
+pub struct CallServers {
+    stop: Arc<AtomicBool>,
+    cancellers: Vec<pipeslot::pipe::Canceller>,
+    threads: Vec<JoinHandle<io::Result<()>>>,
+}
+
+impl CallServers {
+    /// Creates the instances of `name` and starts their threads, pinned as
+    /// `pin` says.
+    pub fn start(name: &PipeName, pin: Pin) -> io::Result<CallServers> {
         let stop = Arc::new(AtomicBool::new(false));
         let mut cancellers = Vec::new();
         let mut threads = Vec::new();
@@ -287,7 +324,7 @@ impl PipeCall {
                 .pipe_mode(PipeMode::Message)
                 .read_mode(ReadMode::Message)
                 .max_instances(CALL_INSTANCES as u32)
-                .create(&name)?;
+                .create(name)?;
             cancellers.push(server.canceller());
             let stop = stop.clone();
             threads.push(pin.spawn(move || {
@@ -316,32 +353,15 @@ impl PipeCall {
                 Ok(())
             }));
         }
-        Ok(Box::new(PipeCall {
-            name,
+        Ok(CallServers {
             stop,
             cancellers,
             threads,
-        }))
-    }
-}
-
-impl Workload for PipeCall {
-    fn run(&mut self, iterations: u64) -> io::Result<Duration> {
-        let mut reply = [0u8; SMALL];
-        let start = Instant::now();
-        for _ in 0..iterations {
-            let read = call_named_pipe(
-                &self.name,
-                &MESSAGE,
-                &mut reply,
-                WaitTimeout::Duration(CALL_TIMEOUT),
-            )?;
-            expect_bytes(read.bytes, SMALL)?;
-        }
-        Ok(start.elapsed())
+        })
     }
 
-    fn stop(self: Box<Self>) -> io::Result<()> {
+    /// Stops every thread and waits for them.
+    pub fn stop(self) -> io::Result<()> {
         self.stop.store(true, Ordering::SeqCst);
         // A cancel reaches only a call under way, so repeat until every
         // thread has seen the flag.
