@@ -144,6 +144,25 @@ struct Inner {
     owed_ring: bool,
 }
 
+impl Inner {
+    /// The count a read that just consumed tells the peer: it covers any
+    /// consumption still owed, and a ring still owed goes with it.
+    fn take_count(&mut self) -> Count {
+        self.owed_publish = false;
+        Count {
+            consumed: self.st.consumed(),
+            ring: std::mem::take(&mut self.owed_ring),
+        }
+    }
+}
+
+/// This end's consumed count, to tell the peer (`Conn::publish_count`).
+struct Count {
+    consumed: u64,
+    /// A ring is owed whatever the writer's flag says.
+    ring: bool,
+}
+
 /// Received bytes not yet decoded: `bytes[start..]`.
 struct ReceiveBuffer {
     bytes: Vec<u8>,
@@ -372,7 +391,7 @@ impl Conn {
     ) -> Result<MessageRead> {
         const WHAT: &str = "reading from a pipe";
         let base = taken.len();
-        let mut consumed;
+        let mut told;
         if self.lock().st.has_unread() {
             // Queued data must not hide a Disconnect that came after it (S50).
             self.refresh()?;
@@ -398,10 +417,7 @@ impl Conn {
             };
             inner.st.read_error(WHAT)?;
             let read = inner.st.read(buf, read_mode);
-            // The count to tell, taken with the read: it covers any
-            // consumption still owed, and a ring still owed goes with it.
-            inner.owed_publish = false;
-            consumed = (inner.st.consumed(), std::mem::take(&mut inner.owed_ring));
+            told = inner.take_count();
             read
         };
         // A message bigger than the quota arrives as it is read: take it in
@@ -413,7 +429,7 @@ impl Conn {
             && self.lock().st.is_open()
         {
             taken.took(&buf[taken.len() - base..outcome.bytes]);
-            self.publish_count(consumed.0, consumed.1, waiter).await;
+            self.publish_count(told, waiter).await;
             let wanted = buf.len() - outcome.bytes;
             let mut inner = match self
                 .wait_until(
@@ -429,15 +445,14 @@ impl Conn {
                 Err(_) => return Ok(outcome),
             };
             let more = inner.st.read(&mut buf[outcome.bytes..], ReadMode::Message);
-            inner.owed_publish = false;
-            consumed = (inner.st.consumed(), std::mem::take(&mut inner.owed_ring));
+            told = inner.take_count();
             drop(inner);
             outcome.bytes += more.bytes;
             outcome.complete = more.complete;
         }
         // Not awaited under tokio (see `publish_count`): the read cannot be
         // dropped once it took the bytes it returns.
-        self.publish_count(consumed.0, consumed.1, waiter).await;
+        self.publish_count(told, waiter).await;
         Ok(outcome)
     }
 
@@ -825,12 +840,14 @@ impl Conn {
         loop {
             let step = {
                 let mut inner = self.lock();
-                let mut done = ready(&inner.st) || !inner.st.is_open();
+                let finished = |st: &State| ready(st) || !st.is_open();
+                let mut done = finished(&inner.st);
                 if credits && !done {
                     // The page is read only when the credits known so far
-                    // do not do: it is the line the peer writes.
+                    // do not do: it is the line the peer writes (and a lie
+                    // there ends the connection).
                     self.sync_credits(&mut inner);
-                    done = ready(&inner.st);
+                    done = finished(&inner.st);
                 }
                 // What the receiver filed may owe the peer something (a
                 // withdrawal counts as consumed): the role is given back
@@ -892,9 +909,8 @@ impl Conn {
         }
     }
 
-    /// Tells the peer that this end has consumed `consumed` bytes (taken
-    /// under the state's lock by the read that consumed them, with a ring
-    /// still owed, `owed_ring`), ringing its writer if it waits for that. An async caller never waits here: a
+    /// Tells the peer the count a read took with [`Inner::take_count`],
+    /// ringing its writer if it waits for that (or a ring was owed). An async caller never waits here: a
     /// ring the socket cannot take at once is finished by the outbox's
     /// flusher, so that a read that took data cannot be dropped before it
     /// returns it.
@@ -902,8 +918,8 @@ impl Conn {
     /// Two readers may publish out of order: the page keeps the larger
     /// count (`CreditPage::publish_consumed`), and a ring always carries
     /// the latest one.
-    async fn publish_count(&self, consumed: u64, owed_ring: bool, waiter: &Waiter<'_>) {
-        if self.store_consumed(consumed) || owed_ring {
+    async fn publish_count(&self, told: Count, waiter: &Waiter<'_>) {
+        if self.store_consumed(told.consumed) || told.ring {
             self.ring(waiter).await;
         }
     }
