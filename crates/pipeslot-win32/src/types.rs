@@ -64,19 +64,20 @@ pub struct OVERLAPPED_ENTRY {
     pub dwNumberOfBytesTransferred: DWORD,
 }
 
-/// `STARTUPINFOA`: only `dwFlags` (`STARTF_USESTDHANDLES`) and the three
-/// standard handles are used.
+/// `STARTUPINFOA` and `STARTUPINFOW`, which differ only in the character
+/// type `C` of their (ignored) strings: only `dwFlags`
+/// (`STARTF_USESTDHANDLES`) and the three standard handles are used.
 #[repr(C)]
 #[derive(Debug)]
-pub struct STARTUPINFOA {
+pub struct STARTUPINFO<C> {
     /// Size of the structure; not checked.
     pub cb: DWORD,
     /// Reserved.
-    pub lpReserved: *mut c_char,
+    pub lpReserved: *mut C,
     /// Ignored.
-    pub lpDesktop: *mut c_char,
+    pub lpDesktop: *mut C,
     /// Ignored.
-    pub lpTitle: *mut c_char,
+    pub lpTitle: *mut C,
     /// Ignored.
     pub dwX: DWORD,
     /// Ignored.
@@ -105,6 +106,39 @@ pub struct STARTUPINFOA {
     pub hStdOutput: HANDLE,
     /// The child's standard error, with `STARTF_USESTDHANDLES`.
     pub hStdError: HANDLE,
+}
+
+/// `STARTUPINFOA`, filled by callers of `CreateProcessA`.
+pub type STARTUPINFOA = STARTUPINFO<c_char>;
+
+/// `STARTUPINFOW`, filled by callers of `CreateProcessW`.
+pub type STARTUPINFOW = STARTUPINFO<u16>;
+
+impl<C> STARTUPINFO<C> {
+    /// The same settings for the other character type, without the
+    /// strings (which `CreateProcess` ignores).
+    pub(crate) fn without_strings<D>(&self) -> STARTUPINFO<D> {
+        STARTUPINFO {
+            cb: std::mem::size_of::<STARTUPINFO<D>>() as DWORD,
+            lpReserved: std::ptr::null_mut(),
+            lpDesktop: std::ptr::null_mut(),
+            lpTitle: std::ptr::null_mut(),
+            dwX: self.dwX,
+            dwY: self.dwY,
+            dwXSize: self.dwXSize,
+            dwYSize: self.dwYSize,
+            dwXCountChars: self.dwXCountChars,
+            dwYCountChars: self.dwYCountChars,
+            dwFillAttribute: self.dwFillAttribute,
+            dwFlags: self.dwFlags,
+            wShowWindow: self.wShowWindow,
+            cbReserved2: 0,
+            lpReserved2: std::ptr::null_mut(),
+            hStdInput: self.hStdInput,
+            hStdOutput: self.hStdOutput,
+            hStdError: self.hStdError,
+        }
+    }
 }
 
 /// `PROCESS_INFORMATION`, filled by `CreateProcessA`.

@@ -37,47 +37,7 @@ use crate::types::{
     PROCESS_INFORMATION, SECURITY_ATTRIBUTES, STARTUPINFOA, TRUE,
 };
 
-/// `STARTUPINFOW`: `STARTUPINFOA` with WCHAR strings (all ignored).
-#[repr(C)]
-#[derive(Debug)]
-pub struct STARTUPINFOW {
-    /// Size of the structure; not checked.
-    pub cb: DWORD,
-    /// Reserved.
-    pub lpReserved: *mut u16,
-    /// Ignored.
-    pub lpDesktop: *mut u16,
-    /// Ignored.
-    pub lpTitle: *mut u16,
-    /// Ignored.
-    pub dwX: DWORD,
-    /// Ignored.
-    pub dwY: DWORD,
-    /// Ignored.
-    pub dwXSize: DWORD,
-    /// Ignored.
-    pub dwYSize: DWORD,
-    /// Ignored.
-    pub dwXCountChars: DWORD,
-    /// Ignored.
-    pub dwYCountChars: DWORD,
-    /// Ignored.
-    pub dwFillAttribute: DWORD,
-    /// `STARTF_USESTDHANDLES` is honoured.
-    pub dwFlags: DWORD,
-    /// Ignored.
-    pub wShowWindow: u16,
-    /// Reserved.
-    pub cbReserved2: u16,
-    /// Reserved.
-    pub lpReserved2: *mut u8,
-    /// The child's standard input.
-    pub hStdInput: HANDLE,
-    /// The child's standard output.
-    pub hStdOutput: HANDLE,
-    /// The child's standard error.
-    pub hStdError: HANDLE,
-}
+pub use crate::types::STARTUPINFOW;
 
 /// `CREATE_UNICODE_ENVIRONMENT`.
 const CREATE_UNICODE_ENVIRONMENT: DWORD = 0x0000_0400;
@@ -482,26 +442,7 @@ pub unsafe extern "C" fn CreateProcessW(
         Err(code) => return fail(code, FALSE),
     };
     // SAFETY: NULL or valid for reads by the caller's contract.
-    let startup = unsafe { lpStartupInfo.as_ref() }.map(|info| STARTUPINFOA {
-        cb: std::mem::size_of::<STARTUPINFOA>() as DWORD,
-        lpReserved: std::ptr::null_mut(),
-        lpDesktop: std::ptr::null_mut(),
-        lpTitle: std::ptr::null_mut(),
-        dwX: info.dwX,
-        dwY: info.dwY,
-        dwXSize: info.dwXSize,
-        dwYSize: info.dwYSize,
-        dwXCountChars: info.dwXCountChars,
-        dwYCountChars: info.dwYCountChars,
-        dwFillAttribute: info.dwFillAttribute,
-        dwFlags: info.dwFlags,
-        wShowWindow: info.wShowWindow,
-        cbReserved2: 0,
-        lpReserved2: std::ptr::null_mut(),
-        hStdInput: info.hStdInput,
-        hStdOutput: info.hStdOutput,
-        hStdError: info.hStdError,
-    });
+    let startup = unsafe { lpStartupInfo.as_ref() }.map(STARTUPINFOW::without_strings::<c_char>);
     let mut line = line.map(CString::into_bytes_with_nul);
     // SAFETY: every converted string lives for the call.
     unsafe {
