@@ -8,6 +8,18 @@ use std::os::unix::fs::PermissionsExt;
 use pipeslot_gateway::domain::{parse_gateway_addr, Domain, HostIdentity, HostName};
 use pipeslot_gateway::Error;
 
+/// A domain "lab" in a new directory, with `hosts` as members at
+/// 10.0.0.1, 10.0.0.2, … on the default port.
+fn lab_with(hosts: &[&str]) -> (tempfile::TempDir, Domain) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut domain = Domain::init(dir.path(), "lab").unwrap();
+    for (i, host) in hosts.iter().enumerate() {
+        let addr = parse_gateway_addr(&format!("10.0.0.{}", i + 1)).unwrap();
+        domain.add_host(host, addr).unwrap();
+    }
+    (dir, domain)
+}
+
 #[test]
 fn host_names_follow_the_rules() {
     assert_eq!(HostName::parse("a").unwrap().as_str(), "a");
@@ -97,14 +109,7 @@ fn identity_of_a_non_member_is_refused() {
 
 #[test]
 fn identity_with_a_swapped_certificate_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut domain = Domain::init(dir.path(), "lab").unwrap();
-    domain
-        .add_host("hosta", parse_gateway_addr("10.0.0.1").unwrap())
-        .unwrap();
-    domain
-        .add_host("hostb", parse_gateway_addr("10.0.0.2").unwrap())
-        .unwrap();
+    let (dir, _domain) = lab_with(&["hosta", "hostb"]);
     fs::copy(
         dir.path().join("hosts/hostb/cert.pem"),
         dir.path().join("hosts/hosta/cert.pem"),
@@ -121,11 +126,7 @@ fn identity_with_a_swapped_certificate_is_refused() {
 
 #[test]
 fn key_files_are_private() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut domain = Domain::init(dir.path(), "lab").unwrap();
-    domain
-        .add_host("hosta", parse_gateway_addr("10.0.0.1").unwrap())
-        .unwrap();
+    let (dir, mut domain) = lab_with(&["hosta"]);
     domain
         .add_host("hosta", parse_gateway_addr("10.0.0.1").unwrap())
         .unwrap();
@@ -146,11 +147,7 @@ fn key_files_are_private() {
 
 #[test]
 fn a_missing_or_damaged_identity_file_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut domain = Domain::init(dir.path(), "lab").unwrap();
-    domain
-        .add_host("hosta", parse_gateway_addr("10.0.0.1").unwrap())
-        .unwrap();
+    let (dir, mut domain) = lab_with(&["hosta"]);
     let host_dir = dir.path().join("hosts/hosta");
 
     fs::write(host_dir.join("key.pem"), "not a key").unwrap();
@@ -285,11 +282,7 @@ fn revoking_a_host_without_a_certificate_is_refused() {
 // T23
 #[test]
 fn a_damaged_crl_stops_the_identity_from_loading_and_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut domain = Domain::init(dir.path(), "lab").unwrap();
-    domain
-        .add_host("hosta", parse_gateway_addr("10.0.0.1").unwrap())
-        .unwrap();
+    let (dir, mut domain) = lab_with(&["hosta"]);
     for damage in ["", "not a PEM file\n"] {
         fs::write(dir.path().join("crl.pem"), damage).unwrap();
         let err = HostIdentity::load(dir.path(), "hosta").unwrap_err();
