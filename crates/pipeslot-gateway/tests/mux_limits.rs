@@ -60,12 +60,11 @@ fn limits(max_streams: usize, max_queued: usize, keepalive: Duration) -> LinkLim
     }
 }
 
-#[tokio::test]
-async fn streams_beyond_the_limit_are_refused_busy() {
-    let (_link, mut peer, mut arrived) = link(limits(2, 1 << 20, Duration::from_secs(30)));
-    for stream in [1, 3, 5] {
+/// Opens `streams` from the raw peer, as a gateway would for clients.
+async fn open_streams(peer: &mut DuplexStream, streams: &[u32]) {
+    for &stream in streams {
         send(
-            &mut peer,
+            peer,
             MuxFrame::Open {
                 stream,
                 path: r"\\.\pipe\x".into(),
@@ -74,6 +73,12 @@ async fn streams_beyond_the_limit_are_refused_busy() {
         )
         .await;
     }
+}
+
+#[tokio::test]
+async fn streams_beyond_the_limit_are_refused_busy() {
+    let (_link, mut peer, mut arrived) = link(limits(2, 1 << 20, Duration::from_secs(30)));
+    open_streams(&mut peer, &[1, 3, 5]).await;
     for expected in [1, 3] {
         match arrived.recv().await.unwrap() {
             Arrival::Open(open) => assert_eq!(open.stream.id(), expected),
@@ -95,17 +100,7 @@ async fn streams_beyond_the_limit_are_refused_busy() {
 #[tokio::test]
 async fn a_peer_past_the_credits_loses_the_stream_not_the_link() {
     let (_link, mut peer, mut arrived) = link(limits(8, 1000, Duration::from_secs(30)));
-    for stream in [1, 3] {
-        send(
-            &mut peer,
-            MuxFrame::Open {
-                stream,
-                path: r"\\.\pipe\x".into(),
-                hello: vec![],
-            },
-        )
-        .await;
-    }
+    open_streams(&mut peer, &[1, 3]).await;
     let mut ends = Vec::new();
     for _ in 0..2 {
         match arrived.recv().await.unwrap() {
