@@ -169,6 +169,8 @@ impl Lab {
             .args(args)
             .env("PIPESLOT_ROOT", self.root(i))
             .env("PIPESLOT_COMPUTERNAME", &self.hosts[i])
+            // A server killed by a test leaves its temp files here, not in /tmp.
+            .env("TMPDIR", self.dir.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
