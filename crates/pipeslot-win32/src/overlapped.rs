@@ -45,15 +45,24 @@
 //!    was sent stays delivered (the async calls' rule), where Windows
 //!    withdraws its unread bytes (S75): a documented difference.
 //!
-//! **Cost.** An operation that completes at once costs what the blocking
-//! call costs. One that goes pending completes through the driver thread:
-//! one more thread switch than a blocking call, per operation. Measured
-//! (release, 64-byte messages, both ends overlapped and event-driven, on
-//! a loaded 2-core machine, 2026-12-03): about 3x the blocking round trip
-//! (27-60 us against 9-12 us). Meeting issue 14's 1.2x would need the
-//! thread that waits (WaitForSingleObject, GetOverlappedResult,
-//! GetQueuedCompletionStatus) to drive the parked operations it waits for
-//! itself, falling back to the driver only when nobody waits.
+//! 5. **The waiting thread runs it.** A pending ReadFile on a named-pipe
+//!    handle can also be run by the thread that waits for it, with no
+//!    thread switch: when a thread waits, with no timeout, for exactly one
+//!    object — the operation's event (or handle) in `WaitForSingleObject`
+//!    or `WaitForMultipleObjects`, or the operation in
+//!    `GetOverlappedResult(bWait TRUE)` — and the operation is still
+//!    parked (not woken yet) and the only one pending on its handle, the
+//!    thread claims it, drops its future (a read dropped while waiting
+//!    took nothing) and runs the same read blocking, in `poll(2)` on the
+//!    connection as `ReadFile` without an OVERLAPPED does, then completes
+//!    the operation as in 2. Anything that would end the wait otherwise
+//!    interrupts the read at once (the handle's [`Interrupt`]): the
+//!    event set by another thread (`SetEvent`) hands the read back to the
+//!    driver as a new task; `CancelIo`, `CancelIoEx` and `CloseHandle`
+//!    complete it with their code. Without this, a pending operation costs
+//!    one more thread switch than a blocking call (the driver's, then the
+//!    waiter's): about 3x the blocking round trip (benchmark
+//!    `round_trip_64B` in `benches/overlapped.rs`, BENCHMARKS.md).
 //!
 //! The OVERLAPPED and the buffers belong to the caller, who keeps them
 //! valid until the operation completes (Win32's contract); this module
@@ -86,11 +95,12 @@ use pipeslot::error::win32::{
     ERROR_MORE_DATA, ERROR_NOT_ENOUGH_MEMORY, ERROR_NO_DATA, ERROR_OPERATION_ABORTED,
     ERROR_PIPE_NOT_CONNECTED,
 };
+use pipeslot::pipe::Interrupt;
 
 use crate::error::Win32Result;
 use crate::handles::{self, Object};
 use crate::types::{DWORD, HANDLE, OVERLAPPED};
-use crate::wait::Signal;
+use crate::wait::{Drive, Signal};
 
 /// What every named-pipe and mailslot handle carries for waits and
 /// overlapped I/O.
@@ -103,12 +113,16 @@ pub(crate) struct HandleIo {
     /// The completion port the handle is bound to, and its key.
     port: Mutex<Option<(Arc<Port>, usize)>>,
     /// The overlapped operations under way.
-    pending: Mutex<Vec<Pending>>,
+    pending: Mutex<Vec<Arc<Op>>>,
+    /// Interrupts the operation a waiting thread runs (see the module
+    /// docs, 5).
+    interrupt: Arc<Interrupt>,
 }
 
-/// One pending operation, as its handle lists it.
-#[derive(Debug)]
-struct Pending {
+/// One pending operation: listed on its handle, and on the signals a
+/// thread may wait for it on (its target's and `done`) when a waiting
+/// thread can run it ([`Direct`]).
+struct Op {
     /// The OVERLAPPED's address.
     overlapped: usize,
     /// The thread that started it (`CancelIo`).
@@ -117,6 +131,33 @@ struct Pending {
     /// Set when it completed (`GetOverlappedResult` waits on it).
     done: Arc<Signal>,
     kind: Kind,
+    /// Where its completion goes.
+    target: Target,
+    /// The handle's object.
+    object: Arc<Object>,
+    /// Its future until something wakes it (then a driver task).
+    parked: Arc<Parked>,
+    /// How a waiting thread runs it instead.
+    direct: Option<Direct>,
+}
+
+impl std::fmt::Debug for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Op")
+            .field("overlapped", &self.overlapped)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A call a waiting thread can run itself (module docs, 5): ReadFile on a
+/// named-pipe handle.
+pub(crate) struct Direct {
+    /// Runs the call blocking on the calling thread; the interrupt ends it
+    /// with ERROR_OPERATION_ABORTED, having taken nothing.
+    pub(crate) run: Box<dyn Fn(&Interrupt) -> Outcome + Send + Sync>,
+    /// The call again, as a future for the driver.
+    pub(crate) again: Box<dyn Fn() -> Operation + Send + Sync>,
 }
 
 /// What kind of call an operation is (for the code a close gives it).
@@ -187,6 +228,7 @@ impl HandleIo {
             signal: Signal::manual(true),
             port: Mutex::new(None),
             pending: Mutex::new(Vec::new()),
+            interrupt: Arc::new(Interrupt::new()),
         }
     }
 
@@ -215,6 +257,10 @@ impl HandleIo {
             op.cancel.cancel(ERROR_OPERATION_ABORTED);
             count += 1;
         }
+        if count != 0 {
+            // A waiting thread running one of them (module docs, 5).
+            self.interrupt.interrupt();
+        }
         count
     }
 
@@ -228,6 +274,7 @@ impl HandleIo {
             };
             op.cancel.cancel(code);
         }
+        self.interrupt.interrupt();
     }
 }
 
@@ -245,6 +292,7 @@ pub(crate) unsafe fn start(
     overlapped: *mut OVERLAPPED,
     kind: Kind,
     operation: Operation,
+    direct: Option<Direct>,
 ) -> Win32Result<Outcome> {
     let driver = crate::driver::handle().ok_or(ERROR_NOT_ENOUGH_MEMORY)?;
     // SAFETY: valid by the caller's contract.
@@ -276,35 +324,108 @@ pub(crate) unsafe fn start(
     let cancel = Arc::new(Cancel::default());
     // A cancellation must reach the parked operation too.
     *lock(&cancel.waker) = Some(waker);
-    let done = Signal::manual(false);
-    let address = overlapped as usize;
-    lock(&io.pending).push(Pending {
-        overlapped: address,
+    let op = Arc::new(Op {
+        overlapped: overlapped as usize,
         thread: std::thread::current().id(),
-        cancel: cancel.clone(),
-        done: done.clone(),
+        cancel,
+        done: Signal::manual(false),
         kind,
+        target,
+        object: object.clone(),
+        parked: parked.clone(),
+        direct,
     });
-    let object = object.clone();
-    parked.park(
-        driver,
-        Box::pin(async move {
-            let outcome = Cancellable { operation, cancel }.await;
-            // Completed and unlisted under the list's lock, so that
-            // `GetOverlappedResult` and `CancelIoEx` see either a pending
-            // operation or a completed one (S166: ERROR_NOT_FOUND then).
-            if let Some(io) = io_of(&object) {
-                let mut pending = lock(&io.pending);
-                // SAFETY: the caller of `start` keeps the OVERLAPPED valid
-                // until this completion.
-                unsafe { complete(address as *mut OVERLAPPED, outcome, &target) };
-                pending.retain(|op| op.overlapped != address);
-            }
-            done.set();
-            drop(object);
-        }),
-    );
+    lock(&io.pending).push(op.clone());
+    if op.direct.is_some() {
+        let drive: Arc<dyn Drive> = op.clone();
+        op.target.signal.add_driver(&drive);
+        op.done.add_driver(&drive);
+    }
+    parked.park(driver, op.task(operation));
     Err(ERROR_IO_PENDING)
+}
+
+impl Op {
+    /// The operation as a driver task: `operation` until it ends (or is
+    /// cancelled), then its completion.
+    fn task(self: Arc<Op>, operation: Operation) -> Task {
+        Box::pin(async move {
+            let outcome = Cancellable {
+                operation,
+                cancel: self.cancel.clone(),
+            }
+            .await;
+            self.finish(outcome);
+        })
+    }
+
+    /// Completes the operation: stores the outcome, signals, queues the
+    /// packet, unlists it. Under the list's lock, so that
+    /// `GetOverlappedResult` and `CancelIoEx` see either a pending
+    /// operation or a completed one (S166: ERROR_NOT_FOUND then).
+    fn finish(&self, outcome: Outcome) {
+        if self.direct.is_some() {
+            self.target.signal.remove_driver(self);
+            self.done.remove_driver(self);
+        }
+        if let Some(io) = io_of(&self.object) {
+            let mut pending = lock(&io.pending);
+            // SAFETY: the caller of `start` keeps the OVERLAPPED valid
+            // until this completion.
+            unsafe { complete(self.overlapped as *mut OVERLAPPED, outcome, &self.target) };
+            pending.retain(|op| op.overlapped != self.overlapped);
+        }
+        self.done.set();
+    }
+}
+
+impl Drive for Op {
+    /// Runs the operation on the waiting thread (module docs, 5) if it is
+    /// still parked and its handle's only one; `signal` is what the
+    /// thread waits on.
+    fn drive(&self, signal: &Signal) {
+        let (Some(direct), Some(io)) = (&self.direct, io_of(&self.object)) else {
+            return;
+        };
+        if lock(&io.pending).len() != 1 || !self.parked.claim() {
+            return;
+        }
+        // From here this thread owns the operation: its future is dropped.
+        io.interrupt.reset();
+        let outcome = if signal.hook(&io.interrupt) {
+            let outcome = (direct.run)(&io.interrupt);
+            signal.unhook(&io.interrupt);
+            outcome
+        } else {
+            // Already set by someone else: the wait is over as it is.
+            Outcome::failed(ERROR_OPERATION_ABORTED)
+        };
+        let cancelled = self.cancel.code.load(Ordering::SeqCst);
+        if outcome.error == ERROR_OPERATION_ABORTED && cancelled == 0 {
+            // Interrupted for the wait's sake, not the operation's: the
+            // driver runs it again.
+            if let (Some(driver), Some(op)) = (crate::driver::handle(), self.this()) {
+                driver.spawn(op.task((direct.again)()));
+                return;
+            }
+        }
+        self.finish(if cancelled != 0 {
+            Outcome::failed(cancelled)
+        } else {
+            outcome
+        });
+    }
+}
+
+impl Op {
+    /// This operation's `Arc`, from its handle's list.
+    fn this(&self) -> Option<Arc<Op>> {
+        let io = io_of(&self.object)?;
+        lock(&io.pending)
+            .iter()
+            .find(|op| std::ptr::eq(Arc::as_ptr(op), self))
+            .cloned()
+    }
 }
 
 /// A pending operation after its first poll, until something wakes it:
@@ -325,6 +446,9 @@ enum ParkedState {
     Waiting(tokio::runtime::Handle, Task),
     /// Handed to the driver (or finished at once): wake-ups are the task's.
     Running,
+    /// Taken by a waiting thread, which runs the call itself; the parked
+    /// future is gone and its wake-ups mean nothing.
+    Claimed,
 }
 
 /// The rest of a pending operation, as the driver runs it.
@@ -344,6 +468,21 @@ impl Parked {
     }
 }
 
+impl Parked {
+    /// Takes the operation from the parking for a waiting thread: true if
+    /// it was waiting for its first wake-up (its future is dropped).
+    fn claim(&self) -> bool {
+        let mut state = lock(&self.state);
+        if !matches!(*state, ParkedState::Waiting(..)) {
+            return false;
+        }
+        let task = std::mem::replace(&mut *state, ParkedState::Claimed);
+        drop(state);
+        drop(task);
+        true
+    }
+}
+
 impl std::task::Wake for Parked {
     fn wake(self: Arc<Self>) {
         self.wake_by_ref();
@@ -358,6 +497,7 @@ impl std::task::Wake for Parked {
                 driver.spawn(task);
             }
             ParkedState::Woken => *state = ParkedState::Woken,
+            ParkedState::Claimed => *state = ParkedState::Claimed,
             ParkedState::Running => {}
         }
     }

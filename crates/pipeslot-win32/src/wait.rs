@@ -23,8 +23,10 @@
 //! and the first to re-take the lock consumes it; the others sleep again.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
+
+use pipeslot::pipe::Interrupt;
 
 /// One object's signal state and the waits sleeping on it.
 #[derive(Debug)]
@@ -35,6 +37,21 @@ pub(crate) struct Signal {
     signaled: AtomicBool,
     /// Touched only under [`LOCK`] (the mutex is never contended).
     parkers: Mutex<Vec<Arc<Parker>>>,
+    /// Pending operations that complete this signal and that a thread
+    /// waiting for it alone may run itself ([`Drive`]).
+    drivers: Mutex<Vec<Weak<dyn Drive>>>,
+    /// Interrupts of the operations a waiting thread runs: setting the
+    /// signal fires them (touched only under [`LOCK`]).
+    hooks: Mutex<Vec<Arc<Interrupt>>>,
+}
+
+/// A pending operation that the thread waiting for its signal can run
+/// itself, instead of sleeping until the driver thread has run it (see
+/// `crate::overlapped`, "The waiting thread runs it").
+pub(crate) trait Drive: Send + Sync {
+    /// Runs the operation on this thread if it can; `signal` is the one
+    /// the thread waits for (whose [`Signal::hook`] interrupts the run).
+    fn drive(&self, signal: &Signal);
 }
 
 /// A sleeping wait: woken once any of its signals is set.
@@ -54,6 +71,8 @@ impl Signal {
             auto_reset: false,
             signaled: AtomicBool::new(signaled),
             parkers: Mutex::new(Vec::new()),
+            drivers: Mutex::new(Vec::new()),
+            hooks: Mutex::new(Vec::new()),
         })
     }
 
@@ -63,6 +82,8 @@ impl Signal {
             auto_reset: true,
             signaled: AtomicBool::new(signaled),
             parkers: Mutex::new(Vec::new()),
+            drivers: Mutex::new(Vec::new()),
+            hooks: Mutex::new(Vec::new()),
         })
     }
 
@@ -73,6 +94,56 @@ impl Signal {
         for parker in lock(&self.parkers).drain(..) {
             *lock(&parker.woken) = true;
             parker.condvar.notify_one();
+        }
+        for hook in lock(&self.hooks).iter() {
+            hook.interrupt();
+        }
+    }
+
+    /// Lists an operation a waiting thread may run ([`Drive`]).
+    pub(crate) fn add_driver(&self, driver: &Arc<dyn Drive>) {
+        lock(&self.drivers).push(Arc::downgrade(driver));
+    }
+
+    /// Unlists the operation at `driver` (and any gone).
+    pub(crate) fn remove_driver<T>(&self, driver: &T) {
+        let address = driver as *const T as *const ();
+        lock(&self.drivers)
+            .retain(|d| d.strong_count() != 0 && Weak::as_ptr(d) as *const () != address);
+    }
+
+    /// Fires `interrupt` when the signal is set from now on; false (and
+    /// nothing hooked) if it is set already.
+    pub(crate) fn hook(&self, interrupt: &Arc<Interrupt>) -> bool {
+        let _lock = lock(&LOCK);
+        if self.signaled.load(Ordering::SeqCst) {
+            return false;
+        }
+        lock(&self.hooks).push(interrupt.clone());
+        true
+    }
+
+    /// Undoes [`Signal::hook`].
+    pub(crate) fn unhook(&self, interrupt: &Arc<Interrupt>) {
+        let _lock = lock(&LOCK);
+        lock(&self.hooks).retain(|h| !Arc::ptr_eq(h, interrupt));
+    }
+
+    /// A thread is about to wait for this signal alone, with no timeout:
+    /// if one pending operation completes it and can run here, runs it.
+    fn drive_here(&self) {
+        if self.signaled.load(Ordering::SeqCst) {
+            return;
+        }
+        let driver = {
+            let drivers = lock(&self.drivers);
+            match drivers.as_slice() {
+                [only] => only.upgrade(),
+                _ => None,
+            }
+        };
+        if let Some(driver) = driver {
+            driver.drive(self);
         }
     }
 
@@ -93,7 +164,13 @@ impl Signal {
 /// most `timeout` (`None`: forever). Returns the lowest index set (0 for
 /// `all`), having consumed the auto-reset signals that satisfied the wait,
 /// or `None` on timeout.
+///
+/// A wait for one signal with no timeout may first run the pending
+/// operation that completes it, on this thread ([`Drive`]).
 pub(crate) fn wait(signals: &[Arc<Signal>], all: bool, timeout: Option<Duration>) -> Option<usize> {
+    if let ([signal], None) = (signals, timeout) {
+        signal.drive_here();
+    }
     let deadline = timeout.map(|t| Instant::now().checked_add(t));
     let mut guard = lock(&LOCK);
     loop {

@@ -1867,6 +1867,156 @@ static void test_overlapped_connect_and_io(void)
     CloseHandle(ovw.hEvent);
 }
 
+/* A thread already waiting for a pending read, with no timeout, runs the
+   read itself (crate::overlapped, "The waiting thread runs it"); what
+   ends the wait otherwise must still do so, with the codes of S54, S83,
+   S165, S68. Each action below happens 100 ms after the wait began. */
+enum later_action { LATER_WRITE, LATER_SET_EVENT, LATER_CANCEL, LATER_CLOSE, LATER_DISCONNECT };
+
+typedef struct {
+    HANDLE h;
+    enum later_action action;
+    const char *data;
+} LATER;
+
+static DWORD WINAPI act_later(LPVOID param)
+{
+    LATER *later = param;
+    DWORD n;
+    OVERLAPPED ov;
+    Sleep(100);
+    switch (later->action) {
+    case LATER_WRITE:
+        ov_init(&ov, TRUE);
+        if (!WriteFile(later->h, later->data, (DWORD)strlen(later->data), &n, &ov)
+            && GetLastError() == ERROR_IO_PENDING)
+            GetOverlappedResult(later->h, &ov, &n, TRUE);
+        CloseHandle(ov.hEvent);
+        break;
+    case LATER_SET_EVENT:
+        SetEvent(later->h);
+        break;
+    case LATER_CANCEL:
+        CancelIoEx(later->h, NULL);
+        break;
+    case LATER_CLOSE:
+        CloseHandle(later->h);
+        break;
+    case LATER_DISCONNECT:
+        DisconnectNamedPipe(later->h);
+        break;
+    }
+    return 0;
+}
+
+static HANDLE later(LATER *l, HANDLE h, enum later_action action, const char *data)
+{
+    l->h = h;
+    l->action = action;
+    l->data = data;
+    return CreateThread(NULL, 0, act_later, l, 0, NULL);
+}
+
+static void test_overlapped_waiting_thread_runs_read(void)
+{
+    OVERLAPPED ov;
+    HANDLE s, c, t;
+    LATER l;
+    DWORD n = 0;
+    char buf[64];
+    s = ov_server(PIPE_OV("waiter"), PIPE_TYPE_MESSAGE, 512);
+    c = ov_client(PIPE_OV("waiter"), PIPE_TYPE_MESSAGE);
+    ov_init(&ov, TRUE);
+    CHECK(c != INVALID_HANDLE_VALUE && (ConnectNamedPipe(s, &ov) || GetLastError() == ERROR_PIPE_CONNECTED),
+          "waiter: connected");
+
+    SetLastError(0);
+    CHECK(pending(ReadFile(s, buf, sizeof buf, NULL, &ov)), "waiter: a read goes pending");
+    t = later(&l, c, LATER_WRITE, "ping");
+    CHECK(WaitForSingleObject(ov.hEvent, INFINITE) == WAIT_OBJECT_0 && GetOverlappedResult(s, &ov, &n, FALSE)
+              && n == 4 && memcmp(buf, "ping", 4) == 0,
+          "S72 WaitForSingleObject(INFINITE) on the read's event: a later write completes it");
+    WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+
+    SetLastError(0);
+    CHECK(pending(ReadFile(s, buf, 4, NULL, &ov)), "waiter: a 4-byte read goes pending");
+    t = later(&l, c, LATER_WRITE, "0123456789");
+    SetLastError(0);
+    CHECK(WaitForMultipleObjects(1, &ov.hEvent, FALSE, INFINITE) == WAIT_OBJECT_0
+              && !GetOverlappedResult(s, &ov, &n, FALSE) && GetLastError() == ERROR_MORE_DATA && n == 4
+              && memcmp(buf, "0123", 4) == 0,
+          "S68 WaitForMultipleObjects(1, INFINITE): a longer message completes it with ERROR_MORE_DATA");
+    CHECK(ReadFile(s, buf, sizeof buf, &n, &ov) && n == 6 && memcmp(buf, "456789", 6) == 0,
+          "S62 the rest of the message follows");
+    WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+
+    SetLastError(0);
+    CHECK(pending(ReadFile(s, buf, sizeof buf, NULL, &ov)), "waiter: a read goes pending (SetEvent)");
+    t = later(&l, ov.hEvent, LATER_SET_EVENT, NULL);
+    SetLastError(0);
+    CHECK(WaitForSingleObject(ov.hEvent, INFINITE) == WAIT_OBJECT_0 && !GetOverlappedResult(s, &ov, &n, FALSE)
+              && GetLastError() == ERROR_IO_INCOMPLETE,
+          "S171 SetEvent from another thread ends the wait; the read stays pending");
+    WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+    CHECK(WriteFile(c, "late", 4, &n, NULL) || GetLastError() == ERROR_IO_PENDING, "waiter: write after SetEvent");
+    CHECK(GetOverlappedResult(s, &ov, &n, TRUE) && n == 4 && memcmp(buf, "late", 4) == 0,
+          "the read handed back by the interrupted wait completes with the next message");
+
+    SetLastError(0);
+    CHECK(pending(ReadFile(s, buf, sizeof buf, NULL, &ov)), "waiter: a read goes pending (CancelIoEx)");
+    t = later(&l, s, LATER_CANCEL, NULL);
+    SetLastError(0);
+    CHECK(!GetOverlappedResult(s, &ov, &n, TRUE) && GetLastError() == ERROR_OPERATION_ABORTED && n == 0,
+          "S165 CancelIoEx from another thread ends GetOverlappedResult(bWait TRUE): ERROR_OPERATION_ABORTED");
+    WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+    CHECK(WriteFile(c, "whole", 5, &n, NULL) || GetLastError() == ERROR_IO_PENDING, "waiter: write after cancel");
+    CHECK((ReadFile(s, buf, sizeof buf, &n, &ov) || GetOverlappedResult(s, &ov, &n, TRUE)) && n == 5
+              && memcmp(buf, "whole", 5) == 0,
+          "S165 the cancelled read took nothing: the next message is whole");
+
+    SetLastError(0);
+    CHECK(pending(ReadFile(c, buf, sizeof buf, NULL, &ov)), "waiter: a client read goes pending (disconnect)");
+    t = later(&l, s, LATER_DISCONNECT, NULL);
+    SetLastError(0);
+    CHECK(!GetOverlappedResult(c, &ov, &n, TRUE) && GetLastError() == ERROR_PIPE_NOT_CONNECTED,
+          "S54 S167 DisconnectNamedPipe ends a client read waited for with no timeout: ERROR_PIPE_NOT_CONNECTED");
+    WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+    CloseHandle(c);
+
+    SetLastError(0);
+    CHECK(pending(ConnectNamedPipe(s, &ov)), "waiter: the instance listens again");
+    c = ov_client(PIPE_OV("waiter"), PIPE_TYPE_MESSAGE);
+    CHECK(GetOverlappedResult(s, &ov, &n, TRUE), "waiter: a new client");
+    SetLastError(0);
+    CHECK(pending(ReadFile(s, buf, sizeof buf, NULL, &ov)), "waiter: a read goes pending (peer close)");
+    t = later(&l, c, LATER_CLOSE, NULL);
+    CHECK(WaitForSingleObject(ov.hEvent, INFINITE) == WAIT_OBJECT_0 && !GetOverlappedResult(s, &ov, &n, FALSE)
+              && GetLastError() == ERROR_BROKEN_PIPE && n == 0,
+          "S83 the peer closes under a read waited for with no timeout: ERROR_BROKEN_PIPE, 0 bytes");
+    WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+    DisconnectNamedPipe(s);
+
+    SetLastError(0);
+    CHECK(pending(ConnectNamedPipe(s, &ov)), "waiter: listens again (close)");
+    c = ov_client(PIPE_OV("waiter"), PIPE_TYPE_MESSAGE);
+    CHECK(GetOverlappedResult(s, &ov, &n, TRUE), "waiter: another client");
+    SetLastError(0);
+    CHECK(pending(ReadFile(s, buf, sizeof buf, NULL, &ov)), "waiter: a read goes pending (CloseHandle)");
+    t = later(&l, s, LATER_CLOSE, NULL);
+    CHECK(WaitForSingleObject(ov.hEvent, INFINITE) == WAIT_OBJECT_0 && ov.Internal == 0xC0000120u,
+          "S165 closing the handle under a read waited for with no timeout: STATUS_CANCELLED, event set");
+    WaitForSingleObject(t, INFINITE);
+    CloseHandle(t);
+    CloseHandle(c);
+    CloseHandle(ov.hEvent);
+}
+
 static void test_overlapped_transact_and_nowait(void)
 {
     OVERLAPPED ov, ovt;
@@ -2209,6 +2359,7 @@ int _tmain(int argc, LPTSTR argv[])
     test_events();
     test_overlapped_connect_and_io();
     test_overlapped_transact_and_nowait();
+    test_overlapped_waiting_thread_runs_read();
     test_completion_ports();
     test_overlapped_mailslot();
     test_interlocked_and_critical_sections();

@@ -10,8 +10,8 @@ use std::thread;
 use std::time::Duration;
 
 use pipeslot::pipe::{
-    call_named_pipe, wait_named_pipe, PipeEnd, PipeMode, PipeServer, ReadMode, WaitTimeout,
-    UNLIMITED_INSTANCES,
+    call_named_pipe, wait_named_pipe, Interrupt, PipeEnd, PipeMode, PipeServer, ReadMode,
+    WaitTimeout, UNLIMITED_INSTANCES,
 };
 use pipeslot::ErrorKind;
 
@@ -638,3 +638,56 @@ remote_too!(
     call_on_a_missing_pipe_is_file_not_found,
     the_free_functions_use_the_default_namespace,
 );
+
+#[test]
+fn an_interrupt_ends_one_read_and_leaves_the_handle_alone() {
+    // S41-style cancellation of one call (the C API's overlapped reads run
+    // by a waiting thread use it): the interrupted read took nothing, the
+    // handle's other calls go on, an interrupt stays fired until reset.
+    let root = Root::new();
+    let (server, client) = root
+        .pipe("interrupt")
+        .message()
+        .client_read_mode(ReadMode::Message)
+        .pair()
+        .shared();
+    let interrupt = Arc::new(Interrupt::new());
+    let reader = Arc::clone(&interrupt);
+    let call = on_thread(&client, move |c| {
+        c.read_message_interruptible(&mut [0; 8], &reader)
+    });
+    assert_still_blocked(&call, "an interruptible read of an empty pipe");
+    interrupt.interrupt();
+    expect_err(join_10s(call), ErrorKind::OperationAborted, 995);
+
+    // Still fired: a read that starts now fails at once, data or not.
+    server.send(b"kept").unwrap();
+    expect_err(
+        client.read_message_interruptible(&mut [0; 8], &interrupt),
+        ErrorKind::OperationAborted,
+        995,
+    );
+    interrupt.reset();
+    let mut buf = [0; 8];
+    let read = client
+        .read_message_interruptible(&mut buf, &interrupt)
+        .unwrap();
+    assert_eq!(&buf[..read.bytes], b"kept");
+
+    // The handle's canceller does not reach it; the interrupt does not
+    // reach the handle's other calls.
+    let reader = Arc::clone(&interrupt);
+    let call = on_thread(&server, move |s| {
+        s.read_message_interruptible(&mut [0; 8], &reader)
+    });
+    assert_still_blocked(&call, "an interruptible server read");
+    server.canceller().cancel();
+    assert_still_blocked(&call, "an interruptible read after the handle's cancel");
+    client.send(b"x").unwrap();
+    assert_eq!(join_10s(call).unwrap().bytes, 1);
+    let blocked = on_thread(&server, |s| s.read_message(&mut [0; 8]));
+    interrupt.interrupt();
+    assert_still_blocked(&blocked, "a plain read after an interrupt");
+    client.send(b"y").unwrap();
+    assert_eq!(join_10s(blocked).unwrap().bytes, 1);
+}

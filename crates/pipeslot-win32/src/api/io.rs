@@ -41,7 +41,7 @@ use pipeslot::pipe::MessageRead;
 use super::store;
 use crate::error::{code_of, ffi_call, Win32Result};
 use crate::handles::{self, ConnectionEnd, Object};
-use crate::overlapped::{self, Kind, Operation, Outcome, Packet, Port};
+use crate::overlapped::{self, Direct, Kind, Operation, Outcome, Packet, Port};
 use crate::types::{
     BOOL, DWORD, FALSE, HANDLE, INVALID_HANDLE_VALUE, OVERLAPPED, OVERLAPPED_ENTRY, TRUE,
     WAIT_TIMEOUT,
@@ -256,15 +256,20 @@ pub(crate) enum Call {
 }
 
 /// A caller's buffer, moved into an operation's task. The caller keeps it
-/// valid until the operation completes (Win32's contract).
+/// valid until the operation completes (Win32's contract). Copied only
+/// for the one operation, which one thread at a time runs (the driver's
+/// task, or the waiting thread that claimed it).
+#[derive(Clone, Copy)]
 pub(crate) struct Buffer {
     ptr: *mut u8,
     len: usize,
 }
 
 // SAFETY: the buffer is the C caller's, handed over for the operation's
-// lifetime; only the operation's task touches it meanwhile.
+// lifetime; only the operation's runner touches it meanwhile.
 unsafe impl Send for Buffer {}
+// SAFETY: as above; the runners take turns (`crate::overlapped`).
+unsafe impl Sync for Buffer {}
 
 impl Buffer {
     /// `ptr` of `len` bytes; NULL is accepted for 0 bytes only.
@@ -312,13 +317,10 @@ pub(crate) unsafe fn run(
         Call::Connect => Kind::Connect,
         _ => Kind::Transfer,
     };
-    let target = object.clone();
-    let operation: Operation = Box::pin(async move {
-        let object = target;
-        perform(&object, call).await
-    });
+    let direct = direct(object, &call);
+    let operation = operation(object.clone(), call);
     // SAFETY: forwarded contract.
-    let outcome = unsafe { overlapped::start(object, io, overlapped, kind, operation)? };
+    let outcome = unsafe { overlapped::start(object, io, overlapped, kind, operation, direct)? };
     match outcome.error {
         0 => Ok(Some(outcome.bytes)),
         code => Err(code),
@@ -388,6 +390,41 @@ pub(crate) unsafe fn complete_synchronous(
         // SAFETY: forwarded contract.
         unsafe { overlapped::complete_synchronous(overlapped, io, Outcome { error, bytes }) };
     }
+}
+
+/// The call as a future, for its first poll and the driver.
+fn operation(object: Arc<Object>, call: Call) -> Operation {
+    Box::pin(async move { perform(&object, call).await })
+}
+
+/// How a thread waiting for the call runs it itself: ReadFile on a
+/// named-pipe handle, blocking as without an OVERLAPPED
+/// (`crate::overlapped`, "The waiting thread runs it").
+fn direct(object: &Arc<Object>, call: &Call) -> Option<Direct> {
+    let Call::Read(buf) = *call else {
+        return None;
+    };
+    if !matches!(&**object, Object::PipeServer(_) | Object::PipeConnection(_)) {
+        return None;
+    }
+    let (runner, again) = (object.clone(), object.clone());
+    Some(Direct {
+        run: Box::new(move |interrupt| {
+            let mut buf = buf;
+            // SAFETY: see `Buffer`; this thread claimed the operation.
+            let buf = unsafe { buf.slice() };
+            match &*runner {
+                Object::PipeServer(handle) => {
+                    read(handle.server().read_message_interruptible(buf, interrupt))
+                }
+                Object::PipeConnection(handle) => {
+                    read(handle.conn().read_message_interruptible(buf, interrupt))
+                }
+                _ => Outcome::failed(ERROR_NOT_SUPPORTED),
+            }
+        }),
+        again: Box::new(move || operation(again.clone(), Call::Read(buf))),
+    })
 }
 
 /// The call itself, on the driver or (first poll) the caller's thread.

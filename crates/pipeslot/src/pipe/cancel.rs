@@ -16,8 +16,9 @@
 
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
 
+use super::conn::Conn;
 use crate::cancel::Waits;
 use crate::error::{Error, ErrorKind, Result};
 use crate::sys::event::{self, PollFlags, Ready};
@@ -98,6 +99,87 @@ impl Token {
             Ok(Ready::Event(_) | Ready::TimedOut) => Ok(PollFlags::empty()),
             Err(e) => Err(Error::from_io(e, what)),
         }
+    }
+}
+
+/// Interrupts one blocking call from another thread, without touching the
+/// handle's other calls (a [`Canceller`](super::Canceller) cancels them
+/// all): the call made with it (e.g.
+/// [`PipeConnection::read_message_interruptible`](super::PipeConnection::read_message_interruptible))
+/// fails with ERROR_OPERATION_ABORTED at once, having taken nothing.
+///
+/// An interrupt stays fired until [`Interrupt::reset`]: a call that starts
+/// after it fails at once. One interrupt can serve any number of calls,
+/// one after another (reset between them). The C API's overlapped I/O
+/// uses it to let the thread that waits for an operation run it itself,
+/// and hand it back to its driver thread when the wait ends for another
+/// reason.
+///
+/// ```
+/// use pipeslot::pipe::{ClientOptions, Interrupt, ServerOptions};
+/// # let root = tempfile::tempdir().unwrap();
+/// # let name = r"\\.\pipe\interrupt".parse().unwrap();
+/// let server = ServerOptions::new().root(root.path()).create(&name)?;
+/// let client = ClientOptions::new().root(root.path()).open(&name)?;
+/// let _ = server.connect(); // ERROR_PIPE_CONNECTED: the client came first (S45)
+/// let interrupt = Interrupt::new();
+/// std::thread::scope(|s| {
+///     let reading = s.spawn(|| {
+///         let mut buf = [0u8; 8];
+///         client.read_message_interruptible(&mut buf, &interrupt)
+///     });
+///     interrupt.interrupt(); // whether the read started to wait or not
+///     assert_eq!(reading.join().unwrap().unwrap_err().win32_code(), 995);
+/// });
+/// interrupt.reset(); // the next call waits again
+/// # Ok::<(), pipeslot::Error>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct Interrupt {
+    cancel: Arc<Cancel>,
+    /// The generation of the last reset: a later one is an interrupt.
+    armed: AtomicU64,
+    /// The connection of the call under way, whose condition-variable
+    /// sleepers an interrupt wakes.
+    conn: Mutex<Weak<Conn>>,
+}
+
+impl Interrupt {
+    /// An interrupt with no call yet.
+    pub fn new() -> Interrupt {
+        Interrupt::default()
+    }
+
+    /// Makes the call under way (if any) fail with ERROR_OPERATION_ABORTED.
+    pub fn interrupt(&self) {
+        self.cancel.cancel();
+        let conn = self.lock().upgrade();
+        if let Some(conn) = conn {
+            conn.wake_all();
+        }
+    }
+
+    /// Clears the interrupts fired so far: calls that start from now on
+    /// wait until the next one.
+    pub fn reset(&self) {
+        self.armed.store(
+            self.cancel.generation.load(Ordering::SeqCst),
+            Ordering::SeqCst,
+        );
+    }
+
+    /// The token of a call on `conn` that starts now: cancelled by any
+    /// interrupt since the last reset.
+    pub(crate) fn token(&self, conn: &Arc<Conn>) -> Token {
+        *self.lock() = Arc::downgrade(conn);
+        Token {
+            cancel: self.cancel.clone(),
+            generation: self.armed.load(Ordering::SeqCst),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Weak<Conn>> {
+        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

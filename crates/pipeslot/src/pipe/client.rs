@@ -353,6 +353,17 @@ impl PipeClient {
         self.end.read_message(buf)
     }
 
+    /// [`PipeClient::read_message`] that `interrupt` cancels
+    /// (ERROR_OPERATION_ABORTED, nothing taken) instead of this handle's
+    /// [`Canceller`](super::Canceller).
+    pub fn read_message_interruptible(
+        &self,
+        buf: &mut [u8],
+        interrupt: &super::Interrupt,
+    ) -> Result<MessageRead> {
+        self.end.read_message_interruptible(buf, interrupt)
+    }
+
     /// Reads one whole message (on a byte pipe: what is available), of at
     /// most [`DEFAULT_MESSAGE_LIMIT`](super::DEFAULT_MESSAGE_LIMIT) bytes.
     pub fn recv_message(&self) -> Result<Vec<u8>> {

@@ -13,7 +13,7 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Weak};
 
-use super::cancel::{Cancel, Token};
+use super::cancel::{Cancel, Interrupt, Token};
 use super::conn::{block_on, Conn, Waiter};
 use super::names::Core;
 use super::state::End;
@@ -144,6 +144,17 @@ impl EndCore {
     /// ReadFile (S58-S67, S70, S76, S79-S83).
     pub(crate) fn read_message(&self, conn: &Conn, buf: &mut [u8]) -> Result<MessageRead> {
         let token = self.token();
+        block_on(self.read_message_with(conn, buf, &Waiter::Block(Some(&token))))
+    }
+
+    /// ReadFile that `interrupt` (not the handle's canceller) cancels.
+    pub(crate) fn read_message_interruptible(
+        &self,
+        conn: &Arc<Conn>,
+        buf: &mut [u8],
+        interrupt: &Interrupt,
+    ) -> Result<MessageRead> {
+        let token = interrupt.token(conn);
         block_on(self.read_message_with(conn, buf, &Waiter::Block(Some(&token))))
     }
 
@@ -338,6 +349,18 @@ impl PipeConnection {
     #[doc(alias = "ReadFile")]
     pub fn read_message(&self, buf: &mut [u8]) -> Result<MessageRead> {
         self.core.read_message(&self.conn, buf)
+    }
+
+    /// [`PipeConnection::read_message`] that `interrupt` cancels
+    /// (ERROR_OPERATION_ABORTED, nothing taken) instead of this handle's
+    /// [`Canceller`].
+    pub fn read_message_interruptible(
+        &self,
+        buf: &mut [u8],
+        interrupt: &Interrupt,
+    ) -> Result<MessageRead> {
+        self.core
+            .read_message_interruptible(&self.conn, buf, interrupt)
     }
 
     /// Reads one whole message (on a byte pipe: what is available), of at

@@ -126,6 +126,7 @@ mod transport;
 use std::time::Duration;
 
 pub use crate::anon::{PipeEnd, PipeMode};
+pub use cancel::Interrupt;
 pub use client::{call_named_pipe, wait_named_pipe, PipeClient};
 pub use end::{Canceller, PipeConnection};
 pub use handoff::PipeHandoff;

@@ -243,6 +243,18 @@ impl PipeServer {
         self.end.read_message(&conn, buf)
     }
 
+    /// [`PipeServer::read_message`] that `interrupt` cancels
+    /// (ERROR_OPERATION_ABORTED, nothing taken) instead of this instance's
+    /// [`Canceller`](super::Canceller).
+    pub fn read_message_interruptible(
+        &self,
+        buf: &mut [u8],
+        interrupt: &super::Interrupt,
+    ) -> Result<MessageRead> {
+        let conn = self.conn_for_io("reading from a pipe")?;
+        self.end.read_message_interruptible(&conn, buf, interrupt)
+    }
+
     /// Reads one whole message (on a byte pipe: what is available), of at
     /// most [`DEFAULT_MESSAGE_LIMIT`] bytes; see
     /// [`PipeServer::recv_message_limited`].
