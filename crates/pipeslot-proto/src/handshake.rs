@@ -37,8 +37,9 @@
 //! size  field
 //! 1     access         bit 0 read (GENERIC_READ), bit 1 write (GENERIC_WRITE);
 //!                      the other bits 0. No bit set is "access 0" (S32)
-//! 1     open mode      1 Open (CreateFile), 2 Wait (WaitNamedPipe)
-//! 1     timeout kind   Open: 0. Wait: 1 Default, 2 Forever, 3 Millis
+//! 1     open mode      1 Open (CreateFile), 2 Wait (WaitNamedPipe),
+//!                      3 Instance (CreateNamedPipe in another process)
+//! 1     timeout kind   Open, Instance: 0. Wait: 1 Default, 2 Forever, 3 Millis
 //! 4     millis         u32; 0 unless the timeout kind is Millis
 //! 4     client pid     u32
 //! s     computer name  string of at most 255 bytes
@@ -46,6 +47,23 @@
 //! s     host           string of at most 255 bytes   (only if remote = 1)
 //! s     subject        string of at most 1024 bytes  (only if remote = 1)
 //! ```
+//!
+//! An Instance hello has access 0, millis 0, no remote principal, and
+//! goes on with the instance's parameters:
+//!
+//! ```text
+//! size  field
+//! 1     direction      bit 0 inbound, bit 1 outbound (at least one); others 0
+//! 1     pipe type      1 Byte, 2 Message
+//! 4     in quota       u32
+//! 4     out quota      u32
+//! 4     max instances  u32, 1..=255
+//! 1     first          1 FILE_FLAG_FIRST_PIPE_INSTANCE, else 0
+//! ```
+//!
+//! After [`ServerHello::InstanceAdded`] the connection carries the
+//! [`instance`](crate::instance) records between the name's owner and the
+//! process that added the instance.
 //!
 //! The ServerHello body of version 1 is a status byte, then the fields of
 //! that status, if any:
@@ -63,6 +81,7 @@
 //! 7 LimitsExceeded       -
 //! 8 NoInstance           -
 //! 9 Unreachable          -
+//! 10 InstanceAdded       u32 instance, u32 instances (this one included)
 //! ```
 //!
 //! No tag is ever 0, so that zeroed memory never decodes as a hello.
@@ -162,6 +181,47 @@ pub enum OpenMode {
         /// How long the server holds the request.
         timeout: WaitTimeout,
     },
+    /// CreateNamedPipe of a name another process owns: the owner adds an
+    /// instance that this connection serves (S21-S25), answering
+    /// [`ServerHello::InstanceAdded`], [`ServerHello::Busy`] (S22) or
+    /// [`ServerHello::AccessDenied`] (S23, S25, or a peer that may not
+    /// add instances).
+    Instance(InstanceRequest),
+}
+
+/// The parameters of an instance another process adds to a name
+/// ([`OpenMode::Instance`]).
+///
+/// ```
+/// use pipeslot_proto::handshake::{InstanceRequest, PipeType};
+///
+/// let request = InstanceRequest {
+///     inbound: true,
+///     outbound: true,
+///     pipe_type: PipeType::Message,
+///     in_quota: 4096,
+///     out_quota: 4096,
+///     max_instances: 255,
+///     first: false,
+/// };
+/// assert!(request.inbound && request.outbound);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct InstanceRequest {
+    /// PIPE_ACCESS_INBOUND (the server reads).
+    pub inbound: bool,
+    /// PIPE_ACCESS_OUTBOUND (the server writes).
+    pub outbound: bool,
+    /// Byte or message pipe.
+    pub pipe_type: PipeType,
+    /// `nInBufferSize`.
+    pub in_quota: u32,
+    /// `nOutBufferSize`.
+    pub out_quota: u32,
+    /// `nMaxInstances`, 1 to 255.
+    pub max_instances: u32,
+    /// FILE_FLAG_FIRST_PIPE_INSTANCE (S25).
+    pub first: bool,
 }
 
 /// How long a WaitNamedPipe request may be held (S39).
@@ -262,6 +322,7 @@ impl ClientHello {
         body.push(u8::from(self.access.read) | u8::from(self.access.write) << 1);
         let (mode, kind, millis) = match self.mode {
             OpenMode::Open => (MODE_OPEN, 0, 0),
+            OpenMode::Instance(_) => (MODE_INSTANCE, 0, 0),
             OpenMode::Wait { timeout } => match timeout {
                 WaitTimeout::Default => (MODE_WAIT, TIMEOUT_DEFAULT, 0),
                 WaitTimeout::Forever => (MODE_WAIT, TIMEOUT_FOREVER, 0),
@@ -284,6 +345,17 @@ impl ClientHello {
                 push_string(&mut body, "host", &principal.host, MAX_HOST_LEN)?;
                 push_string(&mut body, "subject", &principal.subject, MAX_SUBJECT_LEN)?;
             }
+        }
+        if let OpenMode::Instance(request) = self.mode {
+            if self.access != Access::default() || self.remote.is_some() {
+                return Err(HandshakeError::BadValue("instance"));
+            }
+            body.push(u8::from(request.inbound) | u8::from(request.outbound) << 1);
+            body.push(pipe_type_byte(request.pipe_type));
+            for word in [request.in_quota, request.out_quota, request.max_instances] {
+                body.extend_from_slice(&word.to_le_bytes());
+            }
+            body.push(u8::from(request.first));
         }
         Ok(with_prefix(&body))
     }
@@ -308,10 +380,13 @@ impl ClientHello {
             read: access & 0b01 != 0,
             write: access & 0b10 != 0,
         };
-        let (mode, kind, millis) = (body.u8()?, body.u8()?, body.u32()?);
-        let mode = match (mode, kind) {
+        let (mode_byte, kind, millis) = (body.u8()?, body.u8()?, body.u32()?);
+        let mode = match (mode_byte, kind) {
             (MODE_OPEN, 0) if millis == 0 => OpenMode::Open,
             (MODE_OPEN, _) => return Err(HandshakeError::BadValue("wait_timeout")),
+            // Its parameters follow the common fields.
+            (MODE_INSTANCE, 0) if millis == 0 => OpenMode::Open,
+            (MODE_INSTANCE, _) => return Err(HandshakeError::BadValue("wait_timeout")),
             (MODE_WAIT, _) => OpenMode::Wait {
                 timeout: match kind {
                     TIMEOUT_DEFAULT if millis == 0 => WaitTimeout::Default,
@@ -331,6 +406,36 @@ impl ClientHello {
                 subject: body.string("subject", MAX_SUBJECT_LEN)?,
             }),
             _ => return Err(HandshakeError::BadValue("remote")),
+        };
+        let mode = if mode_byte == MODE_INSTANCE {
+            if access != Access::default() || remote.is_some() {
+                return Err(HandshakeError::BadValue("instance"));
+            }
+            let direction = body.u8()?;
+            if direction & !0b11 != 0 || direction == 0 {
+                return Err(HandshakeError::BadValue("direction"));
+            }
+            let pipe_type = decode_pipe_type(body.u8()?)?;
+            let (in_quota, out_quota, max_instances) = (body.u32()?, body.u32()?, body.u32()?);
+            if !(1..=255).contains(&max_instances) {
+                return Err(HandshakeError::BadValue("max_instances"));
+            }
+            let first = match body.u8()? {
+                0 => false,
+                1 => true,
+                _ => return Err(HandshakeError::BadValue("first")),
+            };
+            OpenMode::Instance(InstanceRequest {
+                inbound: direction & 0b01 != 0,
+                outbound: direction & 0b10 != 0,
+                pipe_type,
+                in_quota,
+                out_quota,
+                max_instances,
+                first,
+            })
+        } else {
+            mode
         };
         body.end()?;
         let hello = ClientHello {
@@ -431,6 +536,14 @@ pub enum ServerHello {
     /// is unknown, cannot be reached or has no gateway:
     /// ERROR_BAD_NETPATH (53).
     Unreachable,
+    /// Reply to an [`OpenMode::Instance`]: the instance is added and
+    /// listening (S29); the connection now serves it.
+    InstanceAdded {
+        /// The instance's index in the name's owner.
+        instance: u32,
+        /// How many instances the name has, this one included.
+        instances: u32,
+    },
 }
 
 impl ServerHello {
@@ -474,6 +587,14 @@ impl ServerHello {
             ServerHello::LimitsExceeded => body.push(STATUS_LIMITS_EXCEEDED),
             ServerHello::NoInstance => body.push(STATUS_NO_INSTANCE),
             ServerHello::Unreachable => body.push(STATUS_UNREACHABLE),
+            ServerHello::InstanceAdded {
+                instance,
+                instances,
+            } => {
+                body.push(STATUS_INSTANCE_ADDED);
+                body.extend_from_slice(&instance.to_le_bytes());
+                body.extend_from_slice(&instances.to_le_bytes());
+            }
         }
         with_prefix(&body)
     }
@@ -511,6 +632,10 @@ impl ServerHello {
             STATUS_LIMITS_EXCEEDED => ServerHello::LimitsExceeded,
             STATUS_NO_INSTANCE => ServerHello::NoInstance,
             STATUS_UNREACHABLE => ServerHello::Unreachable,
+            STATUS_INSTANCE_ADDED => ServerHello::InstanceAdded {
+                instance: body.u32()?,
+                instances: body.u32()?,
+            },
             _ => return Err(HandshakeError::BadValue("status")),
         };
         body.end()?;
@@ -705,6 +830,7 @@ const PREFIX_LEN: usize = 10;
 
 const MODE_OPEN: u8 = 1;
 const MODE_WAIT: u8 = 2;
+const MODE_INSTANCE: u8 = 3;
 
 const TIMEOUT_DEFAULT: u8 = 1;
 const TIMEOUT_FOREVER: u8 = 2;
@@ -722,6 +848,22 @@ const STATUS_VERSION_MISMATCH: u8 = 6;
 const STATUS_LIMITS_EXCEEDED: u8 = 7;
 const STATUS_NO_INSTANCE: u8 = 8;
 const STATUS_UNREACHABLE: u8 = 9;
+const STATUS_INSTANCE_ADDED: u8 = 10;
+
+fn pipe_type_byte(pipe_type: PipeType) -> u8 {
+    match pipe_type {
+        PipeType::Byte => PIPE_TYPE_BYTE,
+        PipeType::Message => PIPE_TYPE_MESSAGE,
+    }
+}
+
+fn decode_pipe_type(byte: u8) -> Result<PipeType, HandshakeError> {
+    match byte {
+        PIPE_TYPE_BYTE => Ok(PipeType::Byte),
+        PIPE_TYPE_MESSAGE => Ok(PipeType::Message),
+        _ => Err(HandshakeError::BadValue("pipe_type")),
+    }
+}
 
 #[cfg(test)]
 mod tests {

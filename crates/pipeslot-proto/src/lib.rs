@@ -17,6 +17,8 @@
 //!   (the book's request, response lines and mailslot announcement).
 //! - [`relay`]: what the network gateway speaks: a process's request for
 //!   a remote pipe, and the multiplexed frames between two gateways.
+//! - [`instance`]: what a name's owner and a process that added an
+//!   instance to the name say to each other.
 //! - [`credit_page`]: the layout of the shared page where the two ends of
 //!   a local named-pipe connection publish their consumed counts.
 #![forbid(unsafe_code)]
@@ -27,6 +29,7 @@ pub mod credit_page;
 pub mod frame;
 pub mod handoff;
 pub mod handshake;
+pub mod instance;
 pub mod lock_record;
 pub mod relay;
 

@@ -6,8 +6,8 @@ use proptest::prelude::*;
 
 use pipeslot_proto::frame::{encode_message, Frame, FrameDecoder};
 use pipeslot_proto::handshake::{
-    Access, ClientHello, HandshakeError, OpenMode, PipeType, RemotePrincipal, ServerHello,
-    WaitTimeout, MAX_COMPUTER_NAME_LEN, MAX_HELLO_LEN, MAX_HOST_LEN, MAX_SUBJECT_LEN,
+    Access, ClientHello, HandshakeError, InstanceRequest, OpenMode, PipeType, RemotePrincipal,
+    ServerHello, WaitTimeout, MAX_COMPUTER_NAME_LEN, MAX_HELLO_LEN, MAX_HOST_LEN, MAX_SUBJECT_LEN,
     PROTOCOL_VERSION,
 };
 
@@ -43,6 +43,62 @@ fn client_hello() -> impl Strategy<Value = ClientHello> {
         )
 }
 
+/// An instance hello (S21): access 0, no remote principal, the
+/// instance's parameters.
+fn instance_hello() -> impl Strategy<Value = ClientHello> {
+    let direction = prop_oneof![Just((true, false)), Just((false, true)), Just((true, true))];
+    (
+        direction,
+        any::<(bool, bool, u32, u32)>(),
+        1u32..=255,
+        any::<u32>(),
+        "[^\u{0}]{0,60}",
+    )
+        .prop_map(
+            |(
+                (inbound, outbound),
+                (message, first, in_quota, out_quota),
+                max,
+                pid,
+                computer_name,
+            )| {
+                ClientHello {
+                    access: Access::default(),
+                    mode: OpenMode::Instance(InstanceRequest {
+                        inbound,
+                        outbound,
+                        pipe_type: if message {
+                            PipeType::Message
+                        } else {
+                            PipeType::Byte
+                        },
+                        in_quota,
+                        out_quota,
+                        max_instances: max,
+                        first,
+                    }),
+                    client_pid: pid,
+                    computer_name,
+                    remote: None,
+                }
+            },
+        )
+}
+
+proptest! {
+    #[test]
+    fn instance_hellos_round_trip(hello in instance_hello()) {
+        let bytes = hello.encode().unwrap();
+        prop_assert_eq!(ClientHello::decode(&bytes), Ok(Some((hello.clone(), bytes.len()))));
+        // Access or a remote principal do not go with an instance.
+        let mut bad = hello.clone();
+        bad.access.read = true;
+        prop_assert!(bad.encode().is_err());
+        // Every byte of the parameters is checked: a shorter body is short.
+        prop_assert!(ClientHello::decode(&bytes[..bytes.len() - 1]).unwrap().is_none());
+    }
+}
+
 fn server_hello() -> impl Strategy<Value = ServerHello> {
     let connected = (any::<u32>(), any::<bool>(), any::<[u32; 5]>()).prop_map(
         |(
@@ -74,6 +130,10 @@ fn server_hello() -> impl Strategy<Value = ServerHello> {
         any::<u16>().prop_map(|supported| ServerHello::VersionMismatch { supported }),
         Just(ServerHello::LimitsExceeded),
         Just(ServerHello::NoInstance),
+        any::<(u32, u32)>().prop_map(|(instance, instances)| ServerHello::InstanceAdded {
+            instance,
+            instances
+        }),
     ]
 }
 
@@ -281,7 +341,9 @@ fn undefined_values_are_refused() {
     };
     assert_eq!(client(0b100, 1, 0, 0), bad("access"));
     assert_eq!(client(0, 0, 0, 0), bad("open_mode"));
-    assert_eq!(client(0, 3, 1, 0), bad("open_mode"));
+    assert_eq!(client(0, 4, 1, 0), bad("open_mode"));
+    // An instance hello (3) has no timeout either.
+    assert_eq!(client(0, 3, 1, 0), bad("wait_timeout"));
     assert_eq!(client(0, 1, 1, 0), bad("wait_timeout"));
     assert_eq!(client(0, 1, 0, 5), bad("wait_timeout"));
     assert_eq!(client(0, 2, 0, 0), bad("wait_timeout"));
@@ -294,7 +356,7 @@ fn undefined_values_are_refused() {
     body.extend_from_slice(&[0, 0, 2]);
     assert_eq!(ClientHello::decode(&raw_hello(&body)), bad("remote"));
 
-    for status in [0, 10, 255] {
+    for status in [0, 11, 255] {
         assert_eq!(ServerHello::decode(&raw_hello(&[status])), bad("status"));
     }
     let connected = |pipe_type: u8| {

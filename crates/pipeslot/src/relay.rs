@@ -109,6 +109,9 @@ pub async fn accept_process(stream: UnixStream) -> Result<ProcessRequest> {
                 if matches!(hello.mode, OpenMode::Open) != credits.is_some() {
                     return Err(protocol("an open comes with a credit page, a wait without"));
                 }
+                if matches!(hello.mode, OpenMode::Instance(_)) {
+                    return Err(protocol("instances are added on their own host only"));
+                }
                 return Ok(ProcessRequest {
                     stream,
                     peer_pid: peer.pid,
@@ -231,6 +234,8 @@ pub async fn open_local(
                 .map_err(|e| Error::from_io(e, context()))?;
             None
         }
+        // Instances are added on their own host only.
+        OpenMode::Instance(_) => return Ok((ServerHello::AccessDenied, None)),
     };
     std_stream
         .set_nonblocking(true)

@@ -391,6 +391,32 @@ fn other_users_are_refused_unless_allowed() {
 }
 
 #[test]
+fn another_user_cannot_add_an_instance_to_steal_clients() {
+    // T1 (root CI): instances of one name may live in several processes
+    // (S21), but only the owner's uid and root may add one. A uid-65534
+    // process that the pipe even allows as a client is refused: its
+    // CreateNamedPipe fails with ERROR_ACCESS_DENIED (the name's lock is
+    // not its), and an instance hello it sends to the name's socket
+    // itself is answered AccessDenied by the owner. The name keeps its
+    // one instance.
+    if !is_root() {
+        eprintln!("SKIPPED another_user_cannot_add_an_instance_to_steal_clients: needs root to run a process as uid 65534 (CI runs it as root)");
+        return;
+    }
+    let root = Root::new();
+    open_to_nobody(&root);
+    let server = shared_server(&root, "no-stealing", |o| o.allow_uid(NOBODY));
+    let socket = Namespace::at_root(root.path(), Scope::MachineWide)
+        .unwrap()
+        .pipe_socket_path(&name("no-stealing"));
+    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let stdout = run_child(&root, "nobody-add-instance", true);
+    assert!(stdout.contains("create: AccessDenied 5"), "{stdout}");
+    assert!(stdout.contains("hello: AccessDenied"), "{stdout}");
+    assert_eq!(server.handle_state().unwrap().instances, 1);
+}
+
+#[test]
 fn allow_gid_accepts_a_supplementary_group() {
     // T20 (issue 11 item 13; root CI): a uid-65534 client whose primary
     // group is 65534 but who is also in group 4242 (a supplementary group,
@@ -510,6 +536,45 @@ fn subprocess_entry() {
             }
         }
         Ok("nobody-open-guarded") => nobody_open("guarded"),
+        Ok("nobody-add-instance") => {
+            let created = ServerOptions::new()
+                .machine_wide(true)
+                .create(&name("no-stealing"));
+            match created {
+                Ok(_) => println!("create: ok"),
+                Err(e) => println!("create: {:?} {}", e.kind(), e.win32_code()),
+            }
+            // The hello a process of the owner's uid would send.
+            let socket = Namespace::at_root(Root::from_env().path(), Scope::MachineWide)
+                .unwrap()
+                .pipe_socket_path(&name("no-stealing"));
+            let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+            let hello = pipeslot_proto::handshake::ClientHello {
+                access: Default::default(),
+                mode: pipeslot_proto::handshake::OpenMode::Instance(
+                    pipeslot_proto::handshake::InstanceRequest {
+                        inbound: true,
+                        outbound: true,
+                        pipe_type: pipeslot_proto::handshake::PipeType::Byte,
+                        in_quota: 4096,
+                        out_quota: 4096,
+                        max_instances: 255,
+                        first: false,
+                    },
+                ),
+                client_pid: std::process::id(),
+                computer_name: String::new(),
+                remote: None,
+            };
+            std::io::Write::write_all(&mut stream, &hello.encode().unwrap()).unwrap();
+            let mut answer = Vec::new();
+            stream.read_to_end(&mut answer).unwrap();
+            match pipeslot_proto::handshake::ServerHello::decode(&answer) {
+                Ok(Some((answer, _))) => println!("hello: {answer:?}"),
+                other => println!("hello: undecodable {other:?}"),
+            }
+            println!("{CHILD_DONE}");
+        }
         Ok("nobody-open-uid") => nobody_open("allowed-uid"),
         Ok("nobody-open-gid") => nobody_open("allowed-gid"),
         Ok("nobody-open-supplementary") => {

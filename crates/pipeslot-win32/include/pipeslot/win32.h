@@ -499,7 +499,13 @@ BOOL WINAPI GetNamedPipeClientComputerNameA(HANDLE Pipe, LPSTR ClientComputerNam
    - otherwise FALSE + ERROR_IO_PENDING; the operation completes later on
      the library's driver thread (no thread per operation), failures
      included (S83: ERROR_BROKEN_PIPE when the peer closes; S54, S167:
-     ERROR_PIPE_NOT_CONNECTED on a disconnect).
+     ERROR_PIPE_NOT_CONNECTED on a disconnect). A pending ReadFile on a
+     named-pipe handle that a thread waits for with no timeout and nothing
+     else (WaitForSingleObject or WaitForMultipleObjects on its event or
+     handle alone, GetOverlappedResult with bWait TRUE), while it is the
+     handle's only pending operation, is run by that thread itself, with
+     no thread switch; SetEvent, CancelIo/CancelIoEx and CloseHandle still
+     end that wait at once.
    An OVERLAPPED given for a handle opened without FILE_FLAG_OVERLAPPED:
    the call is synchronous, then its result goes into the OVERLAPPED and
    its event is set. The caller keeps the OVERLAPPED and the buffers valid

@@ -14,6 +14,12 @@
 //! per uid (and [`MAX_WAITERS`] in all); beyond that a client is answered
 //! `LimitsExceeded` (ERROR_PIPE_BUSY on its side).
 //!
+//! Instances that other processes serve (`super::elsewhere`) are watched
+//! here too: each one's connection says when it listens again, and its
+//! end removes the instance. While there are any, the acceptor keeps the
+//! name (its owner and core) alive, so that the name lives on after this
+//! process's own instances closed, as on Windows (S27).
+//!
 //! The acceptor also keeps the name's socket file in place (T4): if it is
 //! removed or replaced while the name's lock is still ours, it is bound
 //! again. It wakes for that check every [`SOCKET_CHECK`]; everything else
@@ -27,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use pipeslot_proto::handshake::ServerHello;
 
-use super::handshake::{PendingHello, Progress, Waiter};
+use super::handshake::{PendingHello, Progress, Provider, Waiter};
 use super::names::{Core, NameOwner};
 use crate::sys::event::{self, PollFlags};
 use crate::sys::stream;
@@ -61,8 +67,16 @@ pub(crate) fn run(
     }
     let mut hellos: Vec<PendingHello> = Vec::new();
     let mut waiters: Vec<Waiter> = Vec::new();
+    let mut providers: Vec<Provider> = Vec::new();
+    // The name, kept alive while other processes serve instances of it.
+    let mut keep: Option<(Arc<NameOwner>, Arc<Core>)> = None;
     let mut next_check = Instant::now() + SOCKET_CHECK;
     loop {
+        if providers.is_empty() {
+            keep = None;
+        } else if keep.is_none() {
+            keep = owner.upgrade().zip(core.upgrade());
+        }
         let Some(core) = core.upgrade() else { return };
         if owner.strong_count() == 0 || core.lock().closed {
             for waiter in waiters.drain(..) {
@@ -100,11 +114,12 @@ pub(crate) fn run(
             }
         }
         let ready = {
-            let mut fds = Vec::with_capacity(2 + hellos.len() + waiters.len());
+            let mut fds = Vec::with_capacity(2 + hellos.len() + waiters.len() + providers.len());
             fds.push(listener.as_fd());
             fds.extend(hellos.iter().map(|h| h.stream.as_fd()));
             // A waiting client that goes away reads as end of stream.
             fds.extend(waiters.iter().map(|w| w.stream.as_fd()));
+            fds.extend(providers.iter().map(|p| p.stream.as_fd()));
             event::wait_many(
                 &fds,
                 PollFlags::IN,
@@ -119,7 +134,14 @@ pub(crate) fn run(
         let now = Instant::now();
         // Oldest first; removals from the back keep indices valid.
         let hello_ready = &ready.fds[1..1 + hellos.len()];
-        let waiter_ready = &ready.fds[1 + hellos.len()..];
+        let waiter_ready = &ready.fds[1 + hellos.len()..1 + hellos.len() + waiters.len()];
+        let provider_ready = &ready.fds[1 + hellos.len() + waiters.len()..];
+        for i in (0..providers.len()).rev() {
+            if !provider_ready[i].is_empty() && !provider_speaks(&providers[i], &core) {
+                let gone = providers.swap_remove(i);
+                core.remove_instance(gone.id);
+            }
+        }
         for i in (0..waiters.len()).rev() {
             if !waiter_ready[i].is_empty() {
                 waiters.swap_remove(i);
@@ -129,20 +151,20 @@ pub(crate) fn run(
             if hello_ready[i].is_empty() {
                 continue;
             }
-            match hellos[i].readable(&core, now) {
-                Progress::More => {}
-                Progress::Done => {
-                    hellos.swap_remove(i);
-                }
-                Progress::Wait(deadline) => {
-                    let hello = hellos.swap_remove(i);
-                    hold(&mut waiters, hello, deadline);
-                }
-                Progress::Open(credits) => hellos.swap_remove(i).bind(credits, &core),
+            let progress = hellos[i].readable(&core, now);
+            if !matches!(progress, Progress::More) {
+                let hello = hellos.swap_remove(i);
+                settle(hello, progress, &core, &mut waiters, &mut providers);
             }
         }
         if !ready.fds[0].is_empty() {
-            accept_all(&listener, &core, &mut hellos, &mut waiters, now);
+            accept_all(
+                &listener,
+                &core,
+                &mut hellos,
+                (&mut waiters, &mut providers),
+                now,
+            );
         }
         if now >= next_check {
             next_check = now + SOCKET_CHECK;
@@ -164,7 +186,7 @@ fn accept_all(
     listener: &UnixListener,
     core: &Arc<Core>,
     hellos: &mut Vec<PendingHello>,
-    waiters: &mut Vec<Waiter>,
+    (waiters, providers): (&mut Vec<Waiter>, &mut Vec<Provider>),
     now: Instant,
 ) {
     loop {
@@ -194,19 +216,12 @@ fn accept_all(
         let mut hello = PendingHello::new(stream, peer, now);
         // A client sends its hello right after connecting: it is often here
         // already, and then it costs no round through poll.
-        match hello.readable(core, now) {
-            Progress::More => {}
-            Progress::Done => continue,
-            Progress::Open(credits) => {
-                hello.bind(credits, core);
-                continue;
-            }
-            Progress::Wait(deadline) => {
-                hold(waiters, hello, deadline);
-                continue;
-            }
+        let progress = hello.readable(core, now);
+        if !matches!(progress, Progress::More) {
+            settle(hello, progress, core, waiters, providers);
+            continue;
         }
-        if make_room(hellos, waiters, core, peer.uid, now) {
+        if make_room(hellos, (waiters, providers), core, peer.uid, now) {
             hellos.push(hello);
         } else {
             // T11: over a cap; closed at once, told why.
@@ -233,7 +248,7 @@ fn hold(waiters: &mut Vec<Waiter>, hello: PendingHello, deadline: Option<Instant
 /// frees its places as it goes; only silence keeps them.
 fn make_room(
     hellos: &mut Vec<PendingHello>,
-    waiters: &mut Vec<Waiter>,
+    (waiters, providers): (&mut Vec<Waiter>, &mut Vec<Provider>),
     core: &Arc<Core>,
     uid: u32,
     now: Instant,
@@ -242,19 +257,49 @@ fn make_room(
         return true;
     }
     for i in (0..hellos.len()).rev() {
-        match hellos[i].readable(core, now) {
-            Progress::More => {}
-            Progress::Done => {
-                hellos.swap_remove(i);
-            }
-            Progress::Open(credits) => hellos.swap_remove(i).bind(credits, core),
-            Progress::Wait(deadline) => {
-                let hello = hellos.swap_remove(i);
-                hold(waiters, hello, deadline);
-            }
+        let progress = hellos[i].readable(core, now);
+        if !matches!(progress, Progress::More) {
+            let hello = hellos.swap_remove(i);
+            settle(hello, progress, core, waiters, providers);
         }
     }
     fits(hellos, core.own_uid, uid)
+}
+
+/// Does what a hello's progress (other than [`Progress::More`]) says.
+fn settle(
+    hello: PendingHello,
+    progress: Progress,
+    core: &Arc<Core>,
+    waiters: &mut Vec<Waiter>,
+    providers: &mut Vec<Provider>,
+) {
+    match progress {
+        Progress::More | Progress::Done => {}
+        Progress::Open(credits) => hello.bind(credits, core),
+        Progress::Wait(deadline) => hold(waiters, hello, deadline),
+        Progress::Instance(request) => providers.extend(hello.add_instance(request, core)),
+    }
+}
+
+/// Reads what an instance another process serves says; false when its
+/// connection ended (or said something that means nothing: it is
+/// dropped, T-rules for peers apply to it as to any).
+fn provider_speaks(provider: &Provider, core: &Core) -> bool {
+    let mut buf = [0u8; 16];
+    match stream::receive(provider.stream.as_fd(), &mut buf, false) {
+        Ok(None) => true,
+        Ok(Some(0)) | Err(_) => false,
+        Ok(Some(n)) => buf[..n].iter().all(
+            |&byte| match pipeslot_proto::instance::ToOwner::decode(byte) {
+                Some(pipeslot_proto::instance::ToOwner::Listen) => {
+                    core.remote_listens(provider.id);
+                    true
+                }
+                None => false,
+            },
+        ),
+    }
 }
 
 /// The caps: per uid, and globally for other than privileged uids

@@ -86,8 +86,13 @@ impl ClientOptions {
                     out_quota,
                     in_quota,
                     match remote {
+                        // The pid the server says: the process serving
+                        // the instance, which may not be the one that
+                        // answered (an instance in another process of a
+                        // name, `super::elsewhere`). The server's uid was
+                        // checked in `connect`; its word is believed.
                         None => PeerIdentity {
-                            pid: server.pid,
+                            pid: server_pid,
                             uid: server.uid,
                             gid: server.gid,
                             computer_name: crate::host::computer_name(),
@@ -536,7 +541,10 @@ pub(crate) fn answer_received(received: io::Result<usize>) -> Result<usize> {
     }
 }
 
-fn read_answer(stream: &UnixStream, limit: Option<Duration>) -> Result<(ServerHello, Vec<u8>)> {
+pub(crate) fn read_answer(
+    stream: &UnixStream,
+    limit: Option<Duration>,
+) -> Result<(ServerHello, Vec<u8>)> {
     let deadline = limit.map(|l| Instant::now() + l);
     let mut bytes = Vec::with_capacity(64);
     let mut buf = [0u8; 4096];
@@ -569,7 +577,7 @@ fn read_answer(stream: &UnixStream, limit: Option<Duration>) -> Result<(ServerHe
     }
 }
 
-fn answer_error(answer: ServerHello, context: &str) -> Error {
+pub(crate) fn answer_error(answer: ServerHello, context: &str) -> Error {
     let (kind, why) = match answer {
         ServerHello::Busy => (ErrorKind::PipeBusy, "all instances are busy"),
         ServerHello::TimedOut => (ErrorKind::SemTimeout, "no instance became free in time"),
@@ -584,9 +592,9 @@ fn answer_error(answer: ServerHello, context: &str) -> Error {
             ErrorKind::ProtocolError,
             "the server speaks another protocol version",
         ),
-        ServerHello::Connected { .. } | ServerHello::Available => {
-            (ErrorKind::ProtocolError, "unexpected answer")
-        }
+        ServerHello::Connected { .. }
+        | ServerHello::Available
+        | ServerHello::InstanceAdded { .. } => (ErrorKind::ProtocolError, "unexpected answer"),
     };
     Error::new(kind, format!("{context}: {why}"))
 }

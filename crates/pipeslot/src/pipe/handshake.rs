@@ -20,12 +20,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pipeslot_proto::handshake::{
-    self, ClientHello, HandshakeError, OpenMode, PipeType, ServerHello, MAX_HELLO_LEN,
+    self, ClientHello, HandshakeError, InstanceRequest, OpenMode, PipeType, ServerHello,
+    MAX_HELLO_LEN,
 };
+use pipeslot_proto::instance::Bound;
 use pipeslot_proto::relay::GATEWAY_PIPE;
 
 use super::conn::Conn;
-use super::names::{Core, SlotState};
+use super::names::{Core, Remote, SlotParams, SlotState};
 use super::transport::unix::UnixTransport;
 use super::{PeerIdentity, PipeEnd, PipeMode};
 use crate::sys::shm::CreditPage;
@@ -65,6 +67,17 @@ pub(crate) enum Progress {
     /// The client may open, with this credit page: see
     /// [`PendingHello::bind`].
     Open(CreditPage),
+    /// A process of the owner's uid (or root) adds an instance it serves:
+    /// see [`PendingHello::add_instance`].
+    Instance(InstanceRequest),
+}
+
+/// An instance another process serves, as the owner's acceptor watches
+/// it: the connection its [`ToOwner`](pipeslot_proto::instance::ToOwner)
+/// messages come on, and which ends when the instance does.
+pub(crate) struct Provider {
+    pub(crate) id: u32,
+    pub(crate) stream: Arc<UnixStream>,
 }
 
 impl PendingHello {
@@ -93,8 +106,48 @@ impl PendingHello {
         }
     }
 
+    /// Adds the instance another process asks for (S21-S25; the peer's uid
+    /// was checked) and answers; the instance to watch, if added.
+    pub(crate) fn add_instance(
+        self,
+        request: InstanceRequest,
+        core: &Arc<Core>,
+    ) -> Option<Provider> {
+        // S25: the name exists; S23: the access mode must match.
+        if request.first || (request.inbound, request.outbound) != (core.inbound, core.outbound) {
+            reply(&self.stream, ServerHello::AccessDenied);
+            return None;
+        }
+        let stream = Arc::new(self.stream);
+        let params = SlotParams {
+            mode: match request.pipe_type {
+                PipeType::Byte => PipeMode::Byte,
+                PipeType::Message => PipeMode::Message,
+            },
+            in_quota: request.in_quota,
+            out_quota: request.out_quota,
+            max_instances: request.max_instances,
+        };
+        let remote = Remote {
+            stream: stream.clone(),
+        };
+        let Some((id, instances)) = core.add_slot(params, Some(remote)) else {
+            reply(&stream, ServerHello::Busy); // S22
+            return None;
+        };
+        reply(
+            &stream,
+            ServerHello::InstanceAdded {
+                instance: id,
+                instances,
+            },
+        );
+        Some(Provider { id, stream })
+    }
+
     /// Binds this opening client to the instance listening longest (S31),
-    /// or answers ERROR_PIPE_BUSY (S30).
+    /// or answers ERROR_PIPE_BUSY (S30). An instance another process
+    /// serves gets the client handed over (`super::elsewhere`).
     pub(crate) fn bind(self, credits: CreditPage, core: &Arc<Core>) {
         let mut registry = core.lock();
         if registry.closed {
@@ -126,6 +179,44 @@ impl PendingHello {
         // Published before the answer, so the client never reads a count of 0
         // (S104).
         credits.publish_instances(instances);
+        let peer = self.peer;
+        let computer_name = self
+            .remote_host
+            .clone()
+            .unwrap_or_else(crate::host::computer_name);
+        if let Some(remote) = &slot.remote {
+            // The connection and its page go to the process that serves
+            // the instance, which answers the client once it has bound it
+            // (so that the client is never connected before that
+            // instance's ConnectNamedPipe can see it, S29); it says when
+            // the instance listens again, until then it is bound.
+            let bound = Bound {
+                pid: peer.pid,
+                uid: peer.uid,
+                gid: peer.gid,
+                instances,
+                computer_name,
+            };
+            let sent = bound.encode().is_ok_and(|record| {
+                stream::send_with_fds(
+                    remote.stream.as_fd(),
+                    &record,
+                    &[self.stream.as_fd(), credits.fd()],
+                )
+                .is_ok()
+            });
+            if !sent {
+                // That process is gone: the acceptor removes the instance
+                // once it sees its connection end.
+                registry.listening.push_front(id);
+                drop(registry);
+                reply(&self.stream, ServerHello::Busy);
+                return;
+            }
+            slot.state = SlotState::Disconnected;
+            core.publish_status(&registry);
+            return;
+        }
         if !matches!(
             stream::send_nonblocking(self.stream.as_fd(), &answer.encode()),
             Ok(true)
@@ -133,8 +224,6 @@ impl PendingHello {
             registry.listening.push_front(id);
             return;
         }
-        let peer = self.peer;
-        let computer_name = self.remote_host.unwrap_or_else(crate::host::computer_name);
         let conn = Conn::new(
             Box::new(UnixTransport::new(
                 OwnedFd::from(self.stream),
@@ -244,6 +333,16 @@ fn answer(
         Some(_) => !core.reject_remote && is_gateway(peer.pid, core),
     };
     let access_ok = (!hello.access.read || core.outbound) && (!hello.access.write || core.inbound);
+    if let OpenMode::Instance(request) = hello.mode {
+        // Adding instances is the owner's (its uid's) and root's right;
+        // nothing may follow the hello before the answer.
+        if (peer.uid != core.own_uid && peer.uid != 0) || leftover != 0 || pending.credits.is_some()
+        {
+            reply(&pending.stream, ServerHello::AccessDenied);
+            return Progress::Done;
+        }
+        return Progress::Instance(request);
+    }
     if !allowed || !remote_ok || !access_ok {
         reply(&pending.stream, ServerHello::AccessDenied);
         return Progress::Done;
@@ -273,6 +372,7 @@ fn answer(
             };
             Progress::Wait(limit.map(|l| now + l))
         }
+        OpenMode::Instance(_) => Progress::Done, // answered above
     }
 }
 

@@ -114,6 +114,7 @@ mod acceptor;
 mod cancel;
 pub(crate) mod client;
 pub(crate) mod conn;
+mod elsewhere;
 pub(crate) mod end;
 mod handoff;
 mod handshake;

@@ -9,6 +9,19 @@
 //! [`NameOwner`] holds the listening socket and the name's claim in the
 //! namespace; the process-wide table [`NAMES`] finds both by socket path,
 //! so a second `CreateNamedPipe` of a name joins them.
+//!
+//! Instances in several processes (S19, S21-S31): the process that
+//! created the name's first instance owns it (socket, claim, acceptor).
+//! Another process's `CreateNamedPipe` of the name adds an instance to the
+//! owner's registry over a connection of its own (`super::elsewhere`); the
+//! owner's [`Slot`] of that instance carries the connection
+//! ([`Slot::remote`]), binds clients to it in the same S31 order as its
+//! own, and hands each such client over that connection. The other
+//! process keeps a [`Core`] of its own for its instances
+//! ([`Core::elsewhere`]), whose slots the owner's hand-overs bind, so its
+//! instances run the same code as the owner's.
+
+use std::os::unix::net::UnixStream;
 
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::OwnedFd;
@@ -27,7 +40,7 @@ use crate::sys::event::Event;
 
 /// What every instance of a name in this process shares.
 pub(crate) struct Core {
-    registry: Mutex<Registry>,
+    pub(crate) registry: Mutex<Registry>,
     /// Wakes the acceptor.
     pub(crate) acceptor_wake: Event,
     pub(crate) inbound: bool,
@@ -44,7 +57,13 @@ pub(crate) struct Core {
     pub(crate) root: Option<PathBuf>,
     /// Where the name's live status is published (`pipeslot ls`): the
     /// claim, which the [`NameOwner`] holds.
-    status: Weak<NameClaim>,
+    pub(crate) status: Weak<NameClaim>,
+    /// Another process owns the name; this core holds this process's
+    /// instances of it (`super::elsewhere`).
+    pub(crate) elsewhere: bool,
+    /// [`Core::elsewhere`]: the name's socket, where instances are asked
+    /// for.
+    pub(crate) address: Option<PathBuf>,
 }
 
 #[derive(Default)]
@@ -52,11 +71,28 @@ pub(crate) struct Registry {
     pub(crate) slots: HashMap<u32, Slot>,
     /// Listening instances, longest-listening first (S31).
     pub(crate) listening: VecDeque<u32>,
-    next_id: u32,
+    pub(crate) next_id: u32,
     pub(crate) closed: bool,
     /// Clients the acceptor holds waiting for an instance: only then does
     /// an instance that starts listening need to wake it.
     pub(crate) waiters: usize,
+    /// [`Core::elsewhere`]: the owner counts the instances, not this
+    /// registry.
+    pub(crate) elsewhere: bool,
+    /// [`Core::elsewhere`]: the name's instance count, as the owner last
+    /// told (adding an instance, binding a client).
+    pub(crate) owner_count: u32,
+}
+
+impl Registry {
+    /// The name's instance count (GetNamedPipeHandleState, S104).
+    pub(crate) fn instances(&self) -> u32 {
+        if self.elsewhere {
+            self.owner_count
+        } else {
+            self.slots.len() as u32
+        }
+    }
 }
 
 pub(crate) struct Slot {
@@ -70,6 +106,36 @@ pub(crate) struct Slot {
     pub(crate) in_quota: u32,
     pub(crate) out_quota: u32,
     pub(crate) max_instances: u32,
+    /// The connection between the name's owner and another process that
+    /// serves this instance: in the owner, to that process; in that
+    /// process, to the owner.
+    pub(crate) remote: Option<Remote>,
+}
+
+/// See [`Slot::remote`].
+pub(crate) struct Remote {
+    pub(crate) stream: Arc<UnixStream>,
+}
+
+/// What an instance is like: the first instance's or another's (S24: only
+/// the access mode and the count are checked).
+#[derive(Clone, Copy)]
+pub(crate) struct SlotParams {
+    pub(crate) mode: PipeMode,
+    pub(crate) in_quota: u32,
+    pub(crate) out_quota: u32,
+    pub(crate) max_instances: u32,
+}
+
+impl SlotParams {
+    pub(crate) fn of(options: &ServerOptions) -> SlotParams {
+        SlotParams {
+            mode: options.mode,
+            in_quota: options.in_buffer_size,
+            out_quota: options.out_buffer_size,
+            max_instances: options.max_instances,
+        }
+    }
 }
 
 impl Slot {
@@ -129,10 +195,16 @@ impl Core {
         let Some(claim) = self.status.upgrade() else {
             return;
         };
+        // An instance another process serves is bound from the moment a
+        // client was handed to it until that process says it listens.
         let connected = registry
             .slots
             .values()
-            .filter(|slot| matches!(slot.state, SlotState::Connected { .. }))
+            .filter(|slot| match slot.state {
+                SlotState::Connected { .. } => true,
+                SlotState::Disconnected => slot.remote.is_some(),
+                SlotState::Listening => false,
+            })
             .count();
         claim.publish_status(&[
             registry.slots.len() as u32,
@@ -173,18 +245,39 @@ impl Core {
     }
 
     /// Adds a listening instance (S29); ERROR_PIPE_BUSY at the limit (S22).
+    /// Of a name another process owns: added there (`super::elsewhere`).
     pub(crate) fn add_instance(&self, options: &ServerOptions, name: &PipeName) -> Result<u32> {
+        if self.elsewhere {
+            return super::elsewhere::add_instance(self, options, name);
+        }
+        self.add_slot(SlotParams::of(options), None)
+            .map(|(id, _)| id)
+            .ok_or_else(|| {
+                Error::new(
+                    ErrorKind::PipeBusy,
+                    format!(
+                        "creating pipe {name}: the pipe has its maximum of {} instances",
+                        self.max_instances
+                    ),
+                )
+            })
+    }
+
+    /// Adds a listening instance (S29) unless the name has its maximum
+    /// (S22: `None`); returns its id and the name's instance count.
+    /// `remote`: another process serves it (or, in that process, the
+    /// owner's connection for it).
+    pub(crate) fn add_slot(
+        &self,
+        params: SlotParams,
+        remote: Option<Remote>,
+    ) -> Option<(u32, u32)> {
         let mut registry = self.lock();
-        if self.max_instances != super::UNLIMITED_INSTANCES
+        if !self.elsewhere
+            && self.max_instances != super::UNLIMITED_INSTANCES
             && registry.slots.len() as u32 >= self.max_instances
         {
-            return Err(Error::new(
-                ErrorKind::PipeBusy,
-                format!(
-                    "creating pipe {name}: the pipe has its maximum of {} instances",
-                    self.max_instances
-                ),
-            ));
+            return None;
         }
         let id = registry.next_id;
         registry.next_id += 1;
@@ -194,10 +287,11 @@ impl Core {
                 state: SlotState::Listening,
                 bound: Arc::new(Condvar::new()),
                 wakers: Vec::new(),
-                mode: options.mode,
-                in_quota: options.in_buffer_size,
-                out_quota: options.out_buffer_size,
-                max_instances: options.max_instances,
+                mode: params.mode,
+                in_quota: params.in_quota,
+                out_quota: params.out_quota,
+                max_instances: params.max_instances,
+                remote,
             },
         );
         // S29: listening from the moment it exists; S38: wake waiters.
@@ -205,7 +299,39 @@ impl Core {
         registry.publish_instances();
         self.publish_status(&registry);
         self.listening_changed(&registry);
-        Ok(id)
+        Some((id, registry.slots.len() as u32))
+    }
+
+    /// Instance `id` listens again after a disconnect (S44): in a process
+    /// serving instances of a name another process owns, the owner is
+    /// told, so that it binds the next client to it (S31).
+    pub(crate) fn relisten(&self, registry: &Registry, id: u32) {
+        if !self.elsewhere {
+            return;
+        }
+        if let Some(remote) = registry.slots.get(&id).and_then(|s| s.remote.as_ref()) {
+            let listen = [pipeslot_proto::instance::ToOwner::Listen.encode()];
+            // One byte on an otherwise quiet connection always fits; an
+            // owner that is gone is noticed by the instance's thread.
+            let _ =
+                sys::stream::send_nonblocking(std::os::fd::AsFd::as_fd(&*remote.stream), &listen);
+        }
+    }
+
+    /// The owner's side of [`Core::relisten`]: the other process's
+    /// instance `id` listens again, behind those already listening (S31).
+    pub(crate) fn remote_listens(&self, id: u32) {
+        let mut registry = self.lock();
+        let Some(slot) = registry.slots.get_mut(&id) else {
+            return;
+        };
+        if !matches!(slot.state, SlotState::Disconnected) {
+            return;
+        }
+        slot.state = SlotState::Listening;
+        registry.listening.push_back(id);
+        self.publish_status(&registry);
+        self.listening_changed(&registry);
     }
 
     /// Removes instance `id` (its handle closed): its client sees the end.
@@ -213,8 +339,14 @@ impl Core {
         let mut registry = self.lock();
         registry.listening.retain(|&i| i != id);
         if let Some(slot) = registry.slots.remove(&id) {
+            if let Some(remote) = &slot.remote {
+                // The other end learns at once, whoever else holds it.
+                sys::stream::shut_down(std::os::fd::AsFd::as_fd(&*remote.stream));
+            }
             if let SlotState::Connected { conn, .. } = slot.state {
-                conn.publish_instances(registry.slots.len() as u32);
+                if !registry.elsewhere {
+                    conn.publish_instances(registry.slots.len() as u32);
+                }
                 conn.close();
             }
         }
@@ -231,6 +363,10 @@ impl Registry {
     /// Tells every connected client how many instances the name has now
     /// (GetNamedPipeHandleState's lpCurInstances, S26, S104).
     pub(crate) fn publish_instances(&self) {
+        if self.elsewhere {
+            // The owner published its count when it bound each client.
+            return;
+        }
         let count = self.slots.len() as u32;
         for slot in self.slots.values() {
             if let SlotState::Connected { conn, .. } = &slot.state {
@@ -247,7 +383,7 @@ pub(crate) fn join_or_create(
     options: &ServerOptions,
     namespace: &Namespace,
     name: &PipeName,
-) -> Result<(Arc<NameOwner>, Arc<Core>)> {
+) -> Result<(Option<Arc<NameOwner>>, Arc<Core>)> {
     let context = || format!("creating pipe {name}");
     let key = namespace.pipe_socket_path(name);
     let mut closing = false;
@@ -259,9 +395,18 @@ pub(crate) fn join_or_create(
             .find(|(path, _, _)| *path == key)
             .and_then(|(_, owner, core)| Some((owner.upgrade()?, core.upgrade()?)));
         let Some((owner, core)) = existing else {
-            let (owner, core) = create(options, namespace, name, key.clone())?;
-            names.push((key, Arc::downgrade(&owner), Arc::downgrade(&core)));
-            return Ok((owner, core));
+            return match create(options, namespace, name, key.clone()) {
+                Ok((owner, core)) => {
+                    names.push((key, Arc::downgrade(&owner), Arc::downgrade(&core)));
+                    Ok((Some(owner), core))
+                }
+                // Another process owns the name: add the instance there.
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                    drop(names);
+                    super::elsewhere::join(options, namespace, name, key).map(|core| (None, core))
+                }
+                Err(e) => Err(e),
+            };
         };
         // Never drop a NameOwner while holding NAMES: its Drop takes it.
         drop(names);
@@ -290,7 +435,7 @@ pub(crate) fn join_or_create(
                 ),
             ));
         }
-        return Ok((owner, core));
+        return Ok((Some(owner), core));
     }
 }
 
@@ -320,25 +465,19 @@ fn create(
     } else {
         "accept"
     };
-    let claim = namespace
-        .claim_pipe_with_status(
-            name,
-            &[
-                ("type", mode),
-                ("access", access),
-                ("max_instances", &max),
-                // Those of the first instance; later ones may differ.
-                ("in_quota", &in_quota),
-                ("out_quota", &out_quota),
-                ("remote_clients", remote),
-            ],
-            &[0, 0, 0],
-        )
-        .map_err(|e| match e.kind() {
-            // docs/design.md §4: instances of one name live in one process.
-            ErrorKind::AlreadyExists => Error::new(ErrorKind::AccessDenied, e.to_string()),
-            _ => e,
-        })?;
+    let claim = namespace.claim_pipe_with_status(
+        name,
+        &[
+            ("type", mode),
+            ("access", access),
+            ("max_instances", &max),
+            // Those of the first instance; later ones may differ.
+            ("in_quota", &in_quota),
+            ("out_quota", &out_quota),
+            ("remote_clients", remote),
+        ],
+        &[0, 0, 0],
+    )?;
     let address = claim.socket_address()?;
     let listener = UnixListener::bind(&address).map_err(|e| Error::from_io(e, context()))?;
     let socket_mode = if options.machine_wide { 0o666 } else { 0o600 };
@@ -361,6 +500,8 @@ fn create(
         reject_remote: options.reject_remote_clients,
         root: options.root.clone(),
         status: Arc::downgrade(&claim),
+        elsewhere: false,
+        address: None,
     });
     // Taken now: the file may be removed before the acceptor starts.
     let identity = claim.socket_identity();

@@ -42,8 +42,10 @@ pub struct PipeServer {
     pub(crate) end: EndCore,
     id: u32,
     core: Arc<Core>,
-    /// Keeps the name (listener, claim) alive while this instance lives.
-    _owner: Arc<NameOwner>,
+    /// Keeps the name (listener, claim) alive while this instance lives;
+    /// `None` for an instance of a name another process owns
+    /// (`super::elsewhere`).
+    _owner: Option<Arc<NameOwner>>,
 }
 
 impl ServerOptions {
@@ -53,8 +55,18 @@ impl ServerOptions {
     /// ERROR_INVALID_PARAMETER for contradictory options (S12, S13, S15),
     /// ERROR_PIPE_BUSY when the name has its maximum of instances (S22),
     /// ERROR_ACCESS_DENIED when the access mode differs from the existing
-    /// instances' (S23), when `first_pipe_instance` is set and the name
-    /// exists (S25), or when another process owns the name.
+    /// instances' (S23), or when `first_pipe_instance` is set and the name
+    /// exists (S25).
+    ///
+    /// A name another process owns gets the instance there (S19, S21):
+    /// that process binds clients to it in turn with its own (S31) and
+    /// hands each one here; its first instance's security and
+    /// PIPE_REJECT_REMOTE_CLIENTS apply. Only the owner's uid and root may
+    /// add instances (ERROR_ACCESS_DENIED otherwise). Differences from
+    /// Windows: the name lives while its owner process does (this
+    /// instance keeps its client, but once the owner is gone its
+    /// `connect` fails with ERROR_BROKEN_PIPE), and the instance count a
+    /// client reads is the one when it was bound.
     #[doc(alias = "CreateNamedPipe")]
     pub fn create(&self, name: &PipeName) -> Result<PipeServer> {
         let context = || format!("creating pipe {name}");
@@ -193,11 +205,18 @@ impl PipeServer {
                 *announced = true;
                 return Look::Bound { conn, already };
             }
+            SlotState::Disconnected if self.core.elsewhere && slot.remote.is_none() => {
+                return Look::Failed(Error::new(
+                    ErrorKind::BrokenPipe,
+                    "connecting a pipe: the process that owned the name has ended",
+                ));
+            }
             SlotState::Disconnected => {
                 slot.state = SlotState::Listening;
                 registry.listening.push_back(self.id);
                 self.core.publish_status(registry);
                 self.core.listening_changed(registry);
+                self.core.relisten(registry, self.id);
             }
             SlotState::Listening => {}
         }
@@ -321,7 +340,7 @@ impl PipeServer {
 
     /// GetNamedPipeHandleState (S104).
     pub fn handle_state(&self) -> Result<HandleState> {
-        let instances = self.core.lock().slots.len() as u32;
+        let instances = self.core.lock().instances();
         Ok(self.end.handle_state(instances))
     }
 

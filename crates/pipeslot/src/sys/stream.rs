@@ -131,10 +131,19 @@ pub(crate) fn send_with_fd(
     bytes: &[u8],
     attached: BorrowedFd<'_>,
 ) -> io::Result<()> {
-    let fds = [attached];
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(1))];
+    send_with_fds(fd, bytes, &[attached])
+}
+
+/// `sendmsg(2)` of `bytes` with up to four descriptors attached
+/// (`SCM_RIGHTS`), blocking until all of `bytes` went.
+pub(crate) fn send_with_fds(
+    fd: BorrowedFd<'_>,
+    bytes: &[u8],
+    attached: &[BorrowedFd<'_>],
+) -> io::Result<()> {
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
     let mut control = SendAncillaryBuffer::new(&mut space);
-    if !control.push(SendAncillaryMessage::ScmRights(&fds)) {
+    if attached.len() > 4 || !control.push(SendAncillaryMessage::ScmRights(attached)) {
         return Err(io::ErrorKind::InvalidInput.into());
     }
     loop {
@@ -145,9 +154,44 @@ pub(crate) fn send_with_fd(
             SendFlags::NOSIGNAL,
         ) {
             Ok(n) if n == bytes.len() => return Ok(()),
-            // The descriptor went with the first byte; send the rest plainly.
+            // The descriptors went with the first byte; send the rest plainly.
             Ok(n) => return send_all(fd, &bytes[n..]),
             Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// `recvmsg(2)` of up to `buf.len()` bytes without waiting, taking up to
+/// four attached descriptors (more are closed; a truncated control
+/// message is an error, `EPROTO`). Returns the byte count (0 at end of
+/// stream) and the descriptors; `Ok(None)` when nothing is there.
+pub(crate) fn receive_with_fds_nonblocking(
+    fd: BorrowedFd<'_>,
+    buf: &mut [u8],
+) -> io::Result<Option<(usize, Vec<OwnedFd>)>> {
+    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
+    loop {
+        let mut control = RecvAncillaryBuffer::new(&mut space);
+        let mut iov = [IoSliceMut::new(buf)];
+        let flags = RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT;
+        match rustix::net::recvmsg(fd, &mut iov, &mut control, flags) {
+            Ok(msg) => {
+                let mut fds = Vec::new();
+                for message in control.drain() {
+                    if let RecvAncillaryMessage::ScmRights(received) = message {
+                        // Beyond four, each is dropped (closed) here.
+                        fds.extend(received.take(4));
+                    }
+                }
+                fds.truncate(4);
+                if msg.flags.contains(ReturnFlags::CTRUNC) {
+                    return Err(io::Error::from_raw_os_error(libc::EPROTO));
+                }
+                return Ok(Some((msg.bytes, fds)));
+            }
+            Err(Errno::INTR) => {}
+            Err(Errno::AGAIN) => return Ok(None),
             Err(e) => return Err(e.into()),
         }
     }

@@ -1,0 +1,381 @@
+//! Instances of a name another process owns (S19, S21-S31).
+//!
+//! Windows lets any process with the right add instances to a pipe name.
+//! Here the process that created the name's first instance owns it: its
+//! socket, its claim in the namespace, and the acceptor that binds clients
+//! to instances (`super::acceptor`). When another process creates an
+//! instance of that name, [`join`] gives it a [`Core`] of its own for its
+//! instances of the name (with [`Core::elsewhere`] set), and
+//! [`add_instance`] asks the owner for each instance over a connection of
+//! its own to the name's socket (an `OpenMode::Instance` hello, answered
+//! `InstanceAdded`, `Busy` at the limit (S22), or `AccessDenied` for
+//! another access mode (S23), FILE_FLAG_FIRST_PIPE_INSTANCE (S25), or a
+//! uid other than the owner's and root — instances cannot be stolen into
+//! another user's process).
+//!
+//! That connection then is the instance, as the owner sees it. The owner
+//! binds clients to it in the order of S31 with its own, answers them,
+//! and hands each one over it ([`Bound`] with the client's stream and
+//! credit page); this process's thread for the name ([`run`], one per
+//! name, like the owner's acceptor) turns that into a connection on the
+//! instance's slot exactly as the owner's acceptor binds one of its own,
+//! so `ConnectNamedPipe`, I/O, `DisconnectNamedPipe` and cancellation run
+//! the same code as in the owner. When the instance listens again
+//! ([`Core::relisten`]) the owner is told; when it closes, its connection
+//! is shut and the owner removes it.
+//!
+//! What differs from Windows: the name lives while its owner process does.
+//! When the owner ends, an instance here keeps its client, but it is not
+//! bound again: `ConnectNamedPipe` fails with ERROR_BROKEN_PIPE. The
+//! instance count a client of an instance here reads
+//! (GetNamedPipeHandleState) is the one when it was bound.
+
+use std::collections::HashMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use pipeslot_proto::handshake::{ClientHello, InstanceRequest, OpenMode, PipeType, ServerHello};
+use pipeslot_proto::instance::{Bound, MAX_BOUND_LEN};
+
+use super::conn::Conn;
+use super::names::{Core, Registry, Remote, SlotParams, SlotState};
+use super::transport::unix::UnixTransport;
+use super::{PeerIdentity, PipeEnd, PipeMode, ServerOptions};
+use crate::error::{Error, ErrorKind, Result};
+use crate::name::PipeName;
+use crate::namespace::Namespace;
+use crate::sys;
+use crate::sys::event::{self, Event, PollFlags};
+use crate::sys::shm::CreditPage;
+use crate::sys::stream;
+
+/// The names another process owns that this process has instances of:
+/// socket path and core.
+static ELSEWHERE: Mutex<Vec<(PathBuf, Weak<Core>)>> = Mutex::new(Vec::new());
+
+/// How long the owner may take to answer an instance's hello.
+const ANSWER_DEADLINE: Duration = Duration::from_secs(30);
+
+/// The core of this process's instances of a name that another process
+/// owns (`key`: its socket path); creates it, and its thread, the first
+/// time.
+pub(crate) fn join(
+    options: &ServerOptions,
+    namespace: &Namespace,
+    name: &PipeName,
+    key: PathBuf,
+) -> Result<Arc<Core>> {
+    if options.first_pipe_instance {
+        return Err(Error::new(
+            ErrorKind::AccessDenied,
+            format!("creating pipe {name}: the pipe already exists"), // S25
+        ));
+    }
+    let mut table = ELSEWHERE.lock().unwrap_or_else(|p| p.into_inner());
+    table.retain(|(_, core)| core.upgrade().is_some_and(|core| !core.lock().closed));
+    if let Some(core) = table
+        .iter()
+        .find(|(path, _)| *path == key)
+        .and_then(|(_, core)| core.upgrade())
+    {
+        if (core.inbound, core.outbound) != (options.inbound, options.outbound) {
+            return Err(Error::new(
+                ErrorKind::AccessDenied,
+                format!("creating pipe {name}: the existing instances have another access mode"),
+            ));
+        }
+        return Ok(core);
+    }
+    let context = || format!("creating pipe {name}");
+    let core = Arc::new(Core {
+        registry: Mutex::new(Registry {
+            elsewhere: true,
+            ..Registry::default()
+        }),
+        acceptor_wake: Event::new().map_err(|e| Error::from_io(e, context()))?,
+        inbound: options.inbound,
+        outbound: options.outbound,
+        max_instances: options.max_instances,
+        default_timeout: if options.default_timeout.is_zero() {
+            Duration::from_millis(50) // S16
+        } else {
+            options.default_timeout
+        },
+        allowed_uids: Vec::new(),
+        allowed_gids: Vec::new(),
+        own_uid: sys::fs::effective_uid(),
+        reject_remote: options.reject_remote_clients,
+        root: options.root.clone(),
+        status: Weak::new(),
+        elsewhere: true,
+        address: Some(namespace.pipe_socket_address(name)?),
+    });
+    let thread_core = Arc::downgrade(&core);
+    std::thread::Builder::new()
+        .name("pipeslot-instances".into())
+        .spawn(move || run(thread_core))
+        .map_err(|e| Error::from_io(e, context()))?;
+    table.push((key, Arc::downgrade(&core)));
+    Ok(core)
+}
+
+/// Asks the owner for an instance (see the module docs) and adds it here.
+/// A core left with no instance after a refusal ends (its thread with it).
+pub(crate) fn add_instance(core: &Core, options: &ServerOptions, name: &PipeName) -> Result<u32> {
+    let added = ask_owner(core, options, name);
+    if added.is_err() {
+        let mut registry = core.lock();
+        if registry.slots.is_empty() {
+            registry.closed = true;
+            core.acceptor_wake.signal();
+        }
+    }
+    added
+}
+
+fn ask_owner(core: &Core, options: &ServerOptions, name: &PipeName) -> Result<u32> {
+    let context = || format!("creating pipe {name}");
+    let address = core
+        .address
+        .as_ref()
+        .ok_or_else(|| Error::new(ErrorKind::FileNotFound, context()))?;
+    let stream = match UnixStream::connect(address) {
+        Ok(stream) => stream,
+        // The owner went meanwhile: the name is free, but this core is
+        // for a name owned elsewhere; the caller may try again.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ECONNREFUSED)) => {
+            return Err(Error::new(
+                ErrorKind::FileNotFound,
+                format!("{}: the process that owned the name has ended", context()),
+            ))
+        }
+        Err(e) => return Err(Error::from_io(e, context())),
+    };
+    let owner =
+        stream::peer_credentials(stream.as_fd()).map_err(|e| Error::from_io(e, context()))?;
+    // The owner gets this process's clients: it must be this user or root.
+    if owner.uid != core.own_uid && owner.uid != 0 {
+        return Err(Error::new(
+            ErrorKind::AccessDenied,
+            format!(
+                "{}: the name belongs to a process of uid {}",
+                context(),
+                owner.uid
+            ),
+        ));
+    }
+    let hello = ClientHello {
+        access: Default::default(),
+        mode: OpenMode::Instance(InstanceRequest {
+            inbound: options.inbound,
+            outbound: options.outbound,
+            pipe_type: match options.mode {
+                PipeMode::Byte => PipeType::Byte,
+                PipeMode::Message => PipeType::Message,
+            },
+            in_quota: options.in_buffer_size,
+            out_quota: options.out_buffer_size,
+            max_instances: options.max_instances,
+            first: options.first_pipe_instance,
+        }),
+        client_pid: std::process::id(),
+        computer_name: String::new(),
+        remote: None,
+    }
+    .encode()
+    .map_err(|e| Error::new(ErrorKind::InvalidParameter, format!("{}: {e}", context())))?;
+    stream::send_all(stream.as_fd(), &hello).map_err(|e| Error::from_io(e, context()))?;
+    let (answer, leftover) = super::client::read_answer(&stream, Some(ANSWER_DEADLINE))
+        .map_err(|e| super::client::prefix(e, &context()))?;
+    let count = match answer {
+        ServerHello::InstanceAdded { instances, .. } if leftover.is_empty() => instances,
+        ServerHello::Busy => {
+            return Err(Error::new(
+                ErrorKind::PipeBusy, // S22
+                format!(
+                    "{}: the pipe has its maximum of {} instances",
+                    context(),
+                    options.max_instances
+                ),
+            ));
+        }
+        ServerHello::AccessDenied => {
+            return Err(Error::new(
+                ErrorKind::AccessDenied, // S23, S25
+                format!(
+                    "{}: the process that owns the name refused the instance (another access mode?)",
+                    context()
+                ),
+            ));
+        }
+        other => return Err(super::client::answer_error(other, &context())),
+    };
+    stream
+        .set_nonblocking(true)
+        .map_err(|e| Error::from_io(e, context()))?;
+    let remote = Remote {
+        stream: Arc::new(stream),
+    };
+    let (id, _) = core
+        .add_slot(SlotParams::of(options), Some(remote))
+        .ok_or_else(|| Error::new(ErrorKind::PipeBusy, context()))?;
+    core.lock().owner_count = count;
+    // The thread watches the new connection from now on.
+    core.acceptor_wake.signal();
+    Ok(id)
+}
+
+/// The thread of a name owned elsewhere: binds the clients the owner
+/// hands over to this process's instances, and notices the owner's end.
+/// Ends with the last instance.
+fn run(core: Weak<Core>) {
+    // What has come of a record, per instance: bytes and descriptors.
+    let mut partial: HashMap<u32, (Vec<u8>, Vec<OwnedFd>)> = HashMap::new();
+    loop {
+        let Some(core) = core.upgrade() else { return };
+        let links: Vec<(u32, Arc<UnixStream>)> = {
+            let registry = core.lock();
+            if registry.closed {
+                return;
+            }
+            registry
+                .slots
+                .iter()
+                .filter_map(|(&id, slot)| Some((id, slot.remote.as_ref()?.stream.clone())))
+                .collect()
+        };
+        partial.retain(|id, _| links.iter().any(|(link, _)| link == id));
+        let ready = {
+            let fds: Vec<_> = links.iter().map(|(_, stream)| stream.as_fd()).collect();
+            event::wait_many(&fds, PollFlags::IN, &core.acceptor_wake, None)
+        };
+        let Ok(ready) = ready else { return };
+        if ready.woken {
+            core.acceptor_wake.clear();
+        }
+        for ((id, stream), revents) in links.iter().zip(&ready.fds) {
+            if revents.is_empty() {
+                continue;
+            }
+            let entry = partial.entry(*id).or_default();
+            if !take(stream, entry) {
+                partial.remove(id);
+                owner_gone(&core, *id);
+                continue;
+            }
+            match Bound::decode(&entry.0) {
+                Ok(None) => {}
+                Ok(Some((bound, used))) if used == entry.0.len() && entry.1.len() == 2 => {
+                    let (_, mut fds) = partial.remove(id).unwrap_or_default();
+                    let credits = fds.pop();
+                    let client = fds.pop();
+                    if let (Some(client), Some(credits)) = (client, credits) {
+                        if !bind(&core, *id, bound, client, credits) {
+                            owner_gone(&core, *id);
+                        }
+                    }
+                }
+                // Anything else is not what an owner sends.
+                _ => {
+                    partial.remove(id);
+                    owner_gone(&core, *id);
+                }
+            }
+        }
+    }
+}
+
+/// Takes what the owner sent on an instance's connection; false when it
+/// ended or sent more than one record holds.
+fn take(stream: &UnixStream, (bytes, fds): &mut (Vec<u8>, Vec<OwnedFd>)) -> bool {
+    let mut buf = [0u8; MAX_BOUND_LEN];
+    match stream::receive_with_fds_nonblocking(stream.as_fd(), &mut buf) {
+        Ok(None) => true,
+        Ok(Some((0, _))) | Err(_) => false,
+        Ok(Some((n, more))) => {
+            bytes.extend_from_slice(&buf[..n]);
+            fds.extend(more);
+            bytes.len() <= MAX_BOUND_LEN && fds.len() <= 2
+        }
+    }
+}
+
+/// Binds the client the owner handed over to instance `id` and answers
+/// it, as the owner's acceptor binds one of its own
+/// (`super::handshake`); false if the owner handed it to an instance that
+/// was not waiting for one.
+fn bind(core: &Core, id: u32, bound: Bound, client: OwnedFd, credits: OwnedFd) -> bool {
+    let Ok(credits) = CreditPage::open(credits) else {
+        return true; // the client's page is bad: that client goes
+    };
+    if !stream::is_stream_socket(client.as_fd()) {
+        return false;
+    }
+    let mut registry = core.lock();
+    registry.owner_count = bound.instances;
+    let Some(slot) = registry.slots.get_mut(&id) else {
+        return true; // closed meanwhile: the client sees the end
+    };
+    if matches!(slot.state, SlotState::Connected { .. }) {
+        return false;
+    }
+    let answer = ServerHello::Connected {
+        instance: id,
+        pipe_type: match slot.mode {
+            PipeMode::Byte => PipeType::Byte,
+            PipeMode::Message => PipeType::Message,
+        },
+        server_pid: std::process::id(),
+        in_quota: slot.in_quota,
+        out_quota: slot.out_quota,
+        max_instances: slot.max_instances,
+        default_timeout_ms: core.default_timeout.as_millis().min(u32::MAX as u128) as u32,
+    };
+    if !matches!(
+        stream::send_nonblocking(client.as_fd(), &answer.encode()),
+        Ok(true)
+    ) {
+        return true; // that client is gone; the instance listens on
+    }
+    let conn = Conn::new(
+        Box::new(UnixTransport::new(client, credits, PipeEnd::Server)),
+        PipeEnd::Server,
+        slot.mode,
+        slot.in_quota,
+        slot.out_quota,
+        PeerIdentity {
+            pid: bound.pid,
+            uid: bound.uid,
+            gid: bound.gid,
+            computer_name: bound.computer_name,
+        },
+    );
+    slot.state = SlotState::Connected {
+        conn: Arc::new(conn),
+        announced: false,
+    };
+    slot.wake();
+    registry.listening.retain(|&i| i != id);
+    true
+}
+
+/// The owner's connection for instance `id` ended (the owner process
+/// ended, or broke the protocol): the instance keeps its client, if any,
+/// but is bound no more; a `ConnectNamedPipe` waiting on it fails.
+fn owner_gone(core: &Core, id: u32) {
+    let mut registry = core.lock();
+    registry.listening.retain(|&i| i != id);
+    let Some(slot) = registry.slots.get_mut(&id) else {
+        return;
+    };
+    if let Some(remote) = slot.remote.take() {
+        sys::stream::shut_down(remote.stream.as_fd());
+    }
+    if matches!(slot.state, SlotState::Listening) {
+        slot.state = SlotState::Disconnected;
+    }
+    slot.wake();
+}

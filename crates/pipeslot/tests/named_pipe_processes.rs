@@ -1,0 +1,201 @@
+//! Instances of one pipe name in several processes (S19-S31): the process
+//! that created the first instance owns the name, another process's
+//! `CreateNamedPipe` adds its instance there, and clients are bound to
+//! the instances of both in the order of S31. The other processes are this
+//! test binary re-executed (`subprocess_entry`), under the test's root.
+
+use std::process::Stdio;
+use std::thread;
+use std::time::Duration;
+
+use pipeslot::pipe::{PipeMode, ReadMode, ServerOptions, WaitTimeout};
+use pipeslot::ErrorKind;
+
+mod util;
+use util::child::*;
+use util::pipe::*;
+use util::*;
+
+/// A message client of `path`, opened once an instance listens.
+fn message_client(root: &Root, path: &str) -> pipeslot::pipe::PipeClient {
+    root.wait_10s(path, WaitTimeout::Forever).unwrap();
+    let client = root.client(path);
+    client.set_read_mode(ReadMode::Message).unwrap();
+    client
+}
+
+/// `request` through `client`, and the reply.
+fn ask(client: &pipeslot::pipe::PipeClient, request: &[u8]) -> Vec<u8> {
+    let mut reply = [0u8; 64];
+    let read = client.transact(request, &mut reply).unwrap();
+    reply[..read.bytes].to_vec()
+}
+
+#[test]
+fn instances_in_two_processes_serve_one_name_in_listening_order() {
+    // S21: identical instances in two processes; S31: the one listening
+    // longest gets the next client, whichever process serves it; S30: busy
+    // when none listens; S44: an instance in the other process listens
+    // again after its client went; S104: the count covers both processes.
+    let root = Root::new();
+    let spec = root.pipe("procs-echo").message().max_instances(4);
+    let mine = std::sync::Arc::new(spec.server());
+    let child = spawn_ready(&mut root.scenario("echo-instance"));
+    let child_pid = child.0.id();
+
+    let first = message_client(&root, "procs-echo");
+    expect_err(mine.connect(), ErrorKind::PipeConnected, 535);
+    first.send(b"to the owner").unwrap();
+    assert_eq!(mine.recv_message().unwrap(), b"to the owner");
+    assert_eq!(first.server_process_id().unwrap(), std::process::id());
+
+    let second = message_client(&root, "procs-echo");
+    assert_eq!(ask(&second, b"b"), b"child:b");
+    assert_eq!(second.server_process_id().unwrap(), child_pid);
+    assert_eq!(second.handle_state().unwrap().instances, 2);
+    assert_eq!(mine.handle_state().unwrap().instances, 2);
+
+    expect_err(root.open("procs-echo"), ErrorKind::PipeBusy, 231);
+
+    drop(second);
+    let third = message_client(&root, "procs-echo");
+    assert_eq!(ask(&third, b"c"), b"child:c");
+    drop(third);
+    drop(child);
+    // The child's instance is gone with it: one instance again, and its
+    // slot does not keep the name busy.
+    mine.disconnect().unwrap();
+    eventually("the child's instance is removed", || {
+        mine.handle_state().unwrap().instances == 1
+    });
+    let connecting = on_thread(&mine, |m| m.connect());
+    let fourth = message_client(&root, "procs-echo");
+    join_10s(connecting).unwrap();
+    fourth.send(b"owner again").unwrap();
+    assert_eq!(mine.recv_message().unwrap(), b"owner again");
+}
+
+#[test]
+fn another_process_gets_the_same_refusals_as_the_owner() {
+    // S22: at the instance limit, ERROR_PIPE_BUSY; S23: another access
+    // mode, ERROR_ACCESS_DENIED; S25: FILE_FLAG_FIRST_PIPE_INSTANCE on an
+    // existing name, ERROR_ACCESS_DENIED — from another process too.
+    let root = Root::new();
+    let _full = root.pipe("procs-full").max_instances(1).server();
+    let _duplex = root.pipe("procs-access").server();
+    let output = root
+        .scenario("try-instances")
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(CHILD_DONE), "{stdout}");
+    assert!(
+        stdout.contains("full=231 inbound=5 first=5 added=ok"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn an_instance_keeps_its_client_when_the_owner_ends() {
+    // The documented difference: the name lives while its owner process
+    // does. An instance in another process keeps the client it has; once
+    // disconnected it is bound no more (ERROR_BROKEN_PIPE).
+    let root = Root::new();
+    let owner = spawn_ready(&mut root.scenario("owner"));
+    let mine = root.pipe("procs-owner").message().max_instances(4).server();
+    // S31: the owner's instance listens longer and gets the first client.
+    let first = message_client(&root, "procs-owner");
+    assert_eq!(ask(&first, b"1"), b"owner:1");
+    let second = message_client(&root, "procs-owner");
+    expect_err(mine.connect(), ErrorKind::PipeConnected, 535);
+    second.send(b"2").unwrap();
+    assert_eq!(mine.recv_message().unwrap(), b"2");
+    assert_eq!(mine.client_process_id().unwrap(), std::process::id());
+
+    owner.kill_9();
+    mine.send(b"still here").unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(second.read_message(&mut buf).unwrap().bytes, 10);
+    mine.disconnect().unwrap();
+    expect_err(
+        within_10s_on(&std::sync::Arc::new(mine), |m| m.connect()),
+        ErrorKind::BrokenPipe,
+        109,
+    );
+}
+
+/// Subprocess scenarios, run by the tests above. Does nothing otherwise.
+#[test]
+#[ignore = "subprocess entry point, run by other tests"]
+fn subprocess_entry() {
+    match std::env::var(CHILD_ENV).as_deref() {
+        Ok("echo-instance") => {
+            let server = ServerOptions::new()
+                .pipe_mode(PipeMode::Message)
+                .read_mode(ReadMode::Message)
+                .max_instances(4)
+                .create(&name("procs-echo"))
+                .unwrap();
+            println!("{READY}");
+            loop {
+                match server.connect() {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == ErrorKind::PipeConnected => {}
+                    Err(e) => panic!("connect: {e}"),
+                }
+                while let Ok(request) = server.recv_message() {
+                    let mut reply = b"child:".to_vec();
+                    reply.extend_from_slice(&request);
+                    if server.send(&reply).is_err() {
+                        break;
+                    }
+                }
+                server.disconnect().unwrap();
+            }
+        }
+        Ok("try-instances") => {
+            let code = |result: pipeslot::Result<pipeslot::pipe::PipeServer>| match result {
+                Ok(_) => "ok".to_string(),
+                Err(e) => e.win32_code().to_string(),
+            };
+            let full = code(
+                ServerOptions::new()
+                    .max_instances(1)
+                    .create(&name("procs-full")),
+            );
+            let inbound = code(
+                ServerOptions::new()
+                    .access_outbound(false)
+                    .create(&name("procs-access")),
+            );
+            let first = code(
+                ServerOptions::new()
+                    .first_pipe_instance(true)
+                    .create(&name("procs-access")),
+            );
+            let added = code(ServerOptions::new().create(&name("procs-access")));
+            println!("full={full} inbound={inbound} first={first} added={added}");
+            println!("{CHILD_DONE}");
+        }
+        Ok("owner") => {
+            let server = ServerOptions::new()
+                .pipe_mode(PipeMode::Message)
+                .read_mode(ReadMode::Message)
+                .max_instances(4)
+                .create(&name("procs-owner"))
+                .unwrap();
+            println!("{READY}");
+            let _ = server.connect();
+            while let Ok(request) = server.recv_message() {
+                let mut reply = b"owner:".to_vec();
+                reply.extend_from_slice(&request);
+                if server.send(&reply).is_err() {
+                    break;
+                }
+            }
+            thread::sleep(Duration::from_secs(60));
+        }
+        _ => {}
+    }
+}
