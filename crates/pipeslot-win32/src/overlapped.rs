@@ -61,8 +61,11 @@
 //!    driver as a new task; `CancelIo`, `CancelIoEx` and `CloseHandle`
 //!    complete it with their code. Without this, a pending operation costs
 //!    one more thread switch than a blocking call (the driver's, then the
-//!    waiter's): about 3x the blocking round trip (benchmark
-//!    `round_trip_64B` in `benches/overlapped.rs`, BENCHMARKS.md).
+//!    waiter's): a median 2.0x the blocking round trip, against 0.64x
+//!    with it (benchmark `round_trip_64B` in `benches/overlapped.rs`, ten
+//!    interleaved rounds, BENCHMARKS.md "Issue 14"). Operations waited for
+//!    otherwise (several events at once, a timeout, a completion port)
+//!    complete on the driver.
 //!
 //! The OVERLAPPED and the buffers belong to the caller, who keeps them
 //! valid until the operation completes (Win32's contract); this module

@@ -15,8 +15,11 @@
  *                   and stdio functions only (see compat/tchar.h)
  *
  * Names: pipes and mailslots live in pipeslot's namespaces ($PIPESLOT_ROOT
- * when set). All instances of a pipe name belong to one process (another
- * process creating an instance of a live name: ERROR_ACCESS_DENIED).
+ * when set). Instances of one pipe name may be created by several
+ * processes of the same user (S21; another user's: ERROR_ACCESS_DENIED);
+ * the name lives while the process that created its first instance does
+ * (afterwards the others keep their clients, and ConnectNamedPipe on them
+ * fails with ERROR_BROKEN_PIPE).
  *
  * Inheritance (S19, S133): CreateProcessA with bInheritHandles TRUE gives
  * a child linked with this library every inheritable handle under the

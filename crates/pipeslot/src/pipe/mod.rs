@@ -10,11 +10,13 @@
 //!
 //! - **One listening Unix stream socket per name**, owned by the process
 //!   that created the first instance, at `ROOT/pipe/<stem>.sock` of the
-//!   namespace ([`crate::namespace`]). Every instance of the name lives in
-//!   that process: a second process creating an instance of a live name gets
-//!   ERROR_ACCESS_DENIED, as with FILE_FLAG_FIRST_PIPE_INSTANCE — a
-//!   deliberate, documented difference from Windows, where instances of one
-//!   name may be spread over processes.
+//!   namespace ([`crate::namespace`]). Instances of one name may live in
+//!   several processes, as on Windows (S21): another process of the
+//!   owner's uid (or root) that creates an instance of a live name adds it
+//!   at the owner over a connection of its own; the owner binds clients
+//!   to it in turn with its own instances (S31) and hands each one over
+//!   (`elsewhere.rs`). The name lives while its owner process does (the
+//!   one documented difference: on Windows, while any instance does).
 //! - **One acceptor thread per name** accepts connections and serves every
 //!   handshake in progress and every waiting client in one `poll(2)` (no
 //!   thread per client), binding each client to the instance that has been
@@ -75,6 +77,7 @@
 //! names.rs      the process-wide name table and instance bookkeeping
 //! acceptor.rs   one thread per name, multiplexing handshakes and waiters
 //! handshake.rs  hello checks, binding, BUSY/WAIT answers
+//! elsewhere.rs  instances of a name another process owns
 //! cancel.rs     per-handle cancellation over the crate's doorbells (`crate::cancel`)
 //! ```
 //!
