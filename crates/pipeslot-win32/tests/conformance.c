@@ -601,6 +601,76 @@ static void test_named_pipe_instances(void)
           "S27 every instance closed -> ERROR_FILE_NOT_FOUND");
 }
 
+/* S19-S31 across processes: a child (this program, --instance-child)
+   adds an instance to the name this process created; clients reach it in
+   the order of S31 and are served there. */
+#define PIPE_MP "\\\\.\\pipe\\conformance\\processes"
+
+static int instance_child(void)
+{
+    int failed = 0;
+    char buf[64];
+    DWORD n = 0;
+    HANDLE s;
+    SetLastError(0);
+    if (CreateNamedPipeA(PIPE_MP, PIPE_ACCESS_DUPLEX | FILE_FLAG_FIRST_PIPE_INSTANCE,
+                         PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE, 3, 512, 512, 0, NULL)
+            != INVALID_HANDLE_VALUE
+        || GetLastError() != ERROR_ACCESS_DENIED)
+        failed |= 1; /* S25 */
+    SetLastError(0);
+    s = CreateNamedPipeA(PIPE_MP, PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE, 3,
+                         512, 512, 0, NULL);
+    if (s == INVALID_HANDLE_VALUE || GetLastError() != ERROR_ALREADY_EXISTS)
+        return failed | 2; /* S21, S20 */
+    if (!ConnectNamedPipe(s, NULL) && GetLastError() != ERROR_PIPE_CONNECTED)
+        return failed | 4;
+    if (!ReadFile(s, buf + 6, sizeof buf - 6, &n, NULL))
+        return failed | 8;
+    memcpy(buf, "child:", 6);
+    if (!WriteFile(s, buf, n + 6, &n, NULL))
+        return failed | 16;
+    FlushFileBuffers(s);
+    CloseHandle(s);
+    return failed;
+}
+
+static void test_named_pipe_instances_in_two_processes(void)
+{
+    HANDLE s, c1, c2;
+    STARTUPINFOA si;
+    PROCESS_INFORMATION pi;
+    char command[1024], reply[64];
+    DWORD n = 0, code = 99, mode = PIPE_READMODE_MESSAGE;
+    ULONG pid = 0;
+    memset(&si, 0, sizeof si);
+    si.cb = sizeof si;
+    s = CreateNamedPipeA(PIPE_MP, PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE, 3,
+                         512, 512, 0, NULL);
+    c1 = open_client(PIPE_MP, GENERIC_READ | GENERIC_WRITE);
+    CHECK(s != INVALID_HANDLE_VALUE && c1 != INVALID_HANDLE_VALUE,
+          "S31 the first client gets this process's instance (listening longest)");
+    snprintf(command, sizeof command, "%s --instance-child", self);
+    CHECK(CreateProcessA(NULL, command, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi),
+          "a child process to add an instance");
+    CHECK(WaitNamedPipeA(PIPE_MP, 10000), "S21 S36 the child's instance of the name listens");
+    c2 = open_client(PIPE_MP, GENERIC_READ | GENERIC_WRITE);
+    CHECK(c2 != INVALID_HANDLE_VALUE && SetNamedPipeHandleState(c2, &mode, NULL, NULL)
+              && TransactNamedPipe(c2, "ping", 4, reply, sizeof reply, &n, NULL) && n == 10
+              && memcmp(reply, "child:ping", 10) == 0,
+          "S31 the next client is bound to the child's instance and served there");
+    CHECK(GetNamedPipeServerProcessId(c2, &pid) && pid == pi.dwProcessId,
+          "S125 GetNamedPipeServerProcessId names the process serving the instance");
+    CHECK(WaitForSingleObject(pi.hProcess, 10000) == WAIT_OBJECT_0 && GetExitCodeProcess(pi.hProcess, &code)
+              && code == 0,
+          "S20 S21 S25 in the child: ERROR_ALREADY_EXISTS for its instance, FIRST_PIPE_INSTANCE refused");
+    CloseHandle(pi.hProcess);
+    CloseHandle(pi.hThread);
+    CloseHandle(c2);
+    CloseHandle(c1);
+    CloseHandle(s);
+}
+
 static void test_named_pipe_io(void)
 {
     HANDLE s, c;
@@ -2333,6 +2403,8 @@ int _tmain(int argc, LPTSTR argv[])
     }
     if (argc > 2 && _tcscmp(argv[1], _T("--exit")) == 0)
         ExitProcess((UINT)_ttoi(argv[2]));
+    if (argc > 1 && _tcscmp(argv[1], _T("--instance-child")) == 0)
+        return instance_child();
     self = argv[0];
 
     test_last_error();
@@ -2348,6 +2420,7 @@ int _tmain(int argc, LPTSTR argv[])
     test_create_process();
     test_named_pipe_names();
     test_named_pipe_instances();
+    test_named_pipe_instances_in_two_processes();
     test_named_pipe_io();
     test_named_pipe_access();
     test_transact_and_call();
