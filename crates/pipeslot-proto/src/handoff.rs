@@ -135,6 +135,11 @@ pub enum ObjectState {
     },
     /// A connected named-pipe end; fds: the data socket, the credit page.
     PipeEnd(PipeEndState),
+    /// A named-pipe instance with no client (listening, or disconnected
+    /// and not yet listening again); fds: its connection to the name's
+    /// owner (`pipeslot_proto::instance`). The child serves it from then
+    /// on; the parent's handle no longer does.
+    Instance(InstanceState),
     /// A mailslot's reading end; fds: the socket, the name's lock file.
     Mailslot(MailslotState),
     /// A mailslot's writing end; fds: the socket.
@@ -146,6 +151,54 @@ pub enum ObjectState {
         /// Opened through `*` (S141).
         broadcast: bool,
     },
+}
+
+/// A named-pipe instance with no client, handed to a child.
+///
+/// ```text
+/// string name, u8 flags (bit 0 message type, 1 message read mode, 2
+/// nowait, 3 inbound, 4 outbound, 5 listening), u32 in buffer size, u32
+/// out buffer size, u32 max instances, u32 default timeout (ms)
+/// ```
+///
+/// ```
+/// use pipeslot_proto::handoff::{Entry, InstanceState, Manifest, ObjectState};
+///
+/// let state = InstanceState {
+///     name: r"\\.\pipe\p".into(), message_type: true, message_read: true, nowait: false,
+///     inbound: true, outbound: true, listening: true, in_buffer_size: 512,
+///     out_buffer_size: 512, max_instances: 255, default_timeout_ms: 50,
+/// };
+/// let object = ObjectState::Instance(state);
+/// let entries = vec![Entry { handle: 0x40, fds: vec![7], object: object.clone() }];
+/// let bytes = Manifest { std_handles: [None; 3], entries }.encode();
+/// assert_eq!(Manifest::decode(&bytes).unwrap().entries[0].object, object);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InstanceState {
+    /// The pipe's name as the instance was created.
+    pub name: String,
+    /// PIPE_TYPE_MESSAGE (otherwise PIPE_TYPE_BYTE).
+    pub message_type: bool,
+    /// PIPE_READMODE_MESSAGE.
+    pub message_read: bool,
+    /// PIPE_NOWAIT.
+    pub nowait: bool,
+    /// PIPE_ACCESS_INBOUND (the server reads).
+    pub inbound: bool,
+    /// PIPE_ACCESS_OUTBOUND (the server writes).
+    pub outbound: bool,
+    /// Listening (otherwise disconnected, listening again at its next
+    /// ConnectNamedPipe).
+    pub listening: bool,
+    /// `nInBufferSize`.
+    pub in_buffer_size: u32,
+    /// `nOutBufferSize`.
+    pub out_buffer_size: u32,
+    /// `nMaxInstances`.
+    pub max_instances: u32,
+    /// `nDefaultTimeOut`, in milliseconds.
+    pub default_timeout_ms: u32,
 }
 
 /// A connected named-pipe end (client or server).
@@ -373,6 +426,7 @@ const TAG_FILE: u8 = 3;
 const TAG_PIPE_END: u8 = 4;
 const TAG_MAILSLOT: u8 = 5;
 const TAG_MAILSLOT_WRITER: u8 = 6;
+const TAG_INSTANCE: u8 = 7;
 
 impl Manifest {
     /// The manifest as bytes.
@@ -456,6 +510,32 @@ impl Entry {
                 out.push(TAG_PIPE_END);
                 state.encode(out);
             }
+            ObjectState::Instance(state) => {
+                out.push(TAG_INSTANCE);
+                put_string(out, &state.name);
+                let flags = [
+                    state.message_type,
+                    state.message_read,
+                    state.nowait,
+                    state.inbound,
+                    state.outbound,
+                    state.listening,
+                ];
+                out.push(
+                    flags
+                        .iter()
+                        .enumerate()
+                        .fold(0u8, |bits, (i, &set)| bits | u8::from(set) << i),
+                );
+                for word in [
+                    state.in_buffer_size,
+                    state.out_buffer_size,
+                    state.max_instances,
+                    state.default_timeout_ms,
+                ] {
+                    out.extend_from_slice(&word.to_le_bytes());
+                }
+            }
             ObjectState::Mailslot(state) => {
                 out.push(TAG_MAILSLOT);
                 put_string(out, &state.name);
@@ -512,6 +592,27 @@ impl Entry {
                 _ => return Err(HandoffError::BadValue("access")),
             },
             TAG_PIPE_END => ObjectState::PipeEnd(PipeEndState::decode(r)?),
+            TAG_INSTANCE => {
+                let name = r.string("name")?;
+                let flags = r.u8()?;
+                if flags & !0b11_1111 != 0 {
+                    return Err(HandoffError::BadValue("flags"));
+                }
+                let bit = |i: u8| flags & (1 << i) != 0;
+                ObjectState::Instance(InstanceState {
+                    name,
+                    message_type: bit(0),
+                    message_read: bit(1),
+                    nowait: bit(2),
+                    inbound: bit(3),
+                    outbound: bit(4),
+                    listening: bit(5),
+                    in_buffer_size: r.u32()?,
+                    out_buffer_size: r.u32()?,
+                    max_instances: r.u32()?,
+                    default_timeout_ms: r.u32()?,
+                })
+            }
             TAG_MAILSLOT => {
                 let name = r.string("name")?;
                 let max_message_size = r.u32()?;

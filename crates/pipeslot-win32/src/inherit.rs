@@ -41,7 +41,7 @@ use std::sync::OnceLock;
 
 use pipeslot::anon::{PipeReader, PipeWriter};
 use pipeslot::mailslot::{Mailslot, MailslotHandoff, MailslotWriter, WriterHandoff};
-use pipeslot::pipe::{PipeConnection, PipeHandoff};
+use pipeslot::pipe::{InstanceHandoff, PipeConnection, PipeHandoff, PipeServer};
 use pipeslot::MailslotName;
 use pipeslot_proto::handoff::{Entry, Manifest, ObjectState};
 
@@ -159,8 +159,20 @@ fn describe(object: &Object) -> Option<(ObjectState, Vec<RawFd>, Vec<OwnedFd>)> 
             vec![handle.file.as_raw_fd()],
             Vec::new(),
         )),
-        // A server instance still waiting for a client is not passed.
-        Object::PipeServer(handle) => pipe(handle.server().handoff(), handle.outbound),
+        // A server instance with a client shares its connection; one
+        // still waiting for a client moves to the child (S19).
+        Object::PipeServer(handle) => match handle.server().handoff() {
+            Ok(handoff) => pipe(Ok(handoff), handle.outbound),
+            Err(_) => {
+                let handoff = handle.server().hand_off_instance().ok()?;
+                let fds = vec![handoff.link.as_raw_fd()];
+                Some((
+                    ObjectState::Instance(handoff.state),
+                    fds,
+                    vec![handoff.link],
+                ))
+            }
+        },
         Object::PipeConnection(handle) => pipe(handle.conn().handoff(), handle.can_set_state),
         Object::Mailslot(handle) => {
             let handoff = handle.slot().handoff().ok()?;
@@ -341,6 +353,21 @@ fn adopt(entry: Entry) -> Result<Object, String> {
             Object::PipeConnection(PipeConnectionHandle {
                 end: crate::handles::ConnectionEnd::Sync(conn),
                 can_set_state,
+                busy: Busy::default(),
+                io: crate::overlapped::HandleIo::new(false),
+            })
+        }
+        ObjectState::Instance(state) => {
+            expect(1)?;
+            let outbound = state.outbound;
+            let server = PipeServer::adopt_instance(InstanceHandoff {
+                state,
+                link: fds.remove(0),
+            })
+            .map_err(|e| e.to_string())?;
+            Object::PipeServer(crate::handles::PipeServerHandle {
+                instance: pipeslot::tokio::NamedPipeServer::from_std(server),
+                outbound,
                 busy: Busy::default(),
                 io: crate::overlapped::HandleIo::new(false),
             })

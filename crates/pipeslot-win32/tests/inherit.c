@@ -19,8 +19,8 @@
  *   - STARTF_USESTDHANDLES with named-pipe handles: GetStdHandle in the
  *     child gives those very values;
  *   - transitivity: a child passes an inherited handle to a grandchild;
- *   - documented limitation: a listening (never connected) named-pipe
- *     instance is not passed.
+ *   - a listening named-pipe instance moves to the child, which serves
+ *     the next client (S19; the parent's handle no longer connects).
  *
  * One line per check, "ok  : ..." or "FAIL: ..."; the last line is
  * "N passed, M failed". A child prints its own check lines (prefixed
@@ -272,7 +272,7 @@ static void child_kind(char sign, char kind, HANDLE h)
             && flags == (PIPE_SERVER_END | PIPE_TYPE_MESSAGE);
         break;
     case 'L':
-        what = "listening (never connected) named-pipe instance, not passed: documented limitation";
+        what = "S19 listening named-pipe instance";
         ok = GetNamedPipeInfo(h, &flags, NULL, NULL, NULL)
             && flags == (PIPE_SERVER_END | PIPE_TYPE_MESSAGE);
         break;
@@ -308,6 +308,23 @@ static void child_kinds(int argc, char **argv)
         }
         child_kind(sign, kind, (HANDLE)p);
     }
+}
+
+/* --child-listen S: S = a listening instance the parent passed; serve one
+ * client: "child:" + its message. */
+static void child_listen(char **argv)
+{
+    HANDLE s = arg_handle(argv[2]);
+    char buf[32];
+    DWORD n = 0;
+    CHECK(ConnectNamedPipe(s, NULL) || GetLastError() == ERROR_PIPE_CONNECTED,
+          "S19 ConnectNamedPipe on the inherited listening instance %p", s);
+    memcpy(buf, "child:", 6);
+    CHECK(ReadFile(s, buf + 6, sizeof buf - 6, &n, NULL) && n == 4,
+          "S19 the child reads its client's request");
+    CHECK(WriteFile(s, buf, n + 6, &n, NULL) && FlushFileBuffers(s),
+          "S19 the child answers it");
+    CHECK(CloseHandle(s), "the child closes its instance");
 }
 
 /* --child-anon R W: R = read end holding "ping", W = write end the parent
@@ -536,6 +553,8 @@ static int child_main(int argc, char **argv)
         CHECK(0, "%s: missing arguments", mode);
     else if (strcmp(mode, "--child-anon") == 0 && argc >= 4)
         child_anon(argv);
+    else if (strcmp(mode, "--child-listen") == 0)
+        child_listen(argv);
     else if (strcmp(mode, "--child-msg-client") == 0 && argc >= 7)
         child_msg_client(argv);
     else if (strcmp(mode, "--child-msg-server") == 0 && argc >= 7)
@@ -660,24 +679,41 @@ static void test_kinds(void)
     DeleteFileA(path);
 }
 
-/* Rule 8: a listening instance is not passed (documented limitation). */
+/* Rule 8 (S19): a listening instance is passed: the child serves it
+ * from then on. The parent closes its handle at once, as Windows servers
+ * that hand instances to workers do; the instance stays (S26, S27), and
+ * the next client is the child's. pipeslot moves the instance to the
+ * child (the parent's handle no longer connects: ERROR_NOT_SUPPORTED),
+ * where Windows would let both use it. */
 static void test_listening_instance(void)
 {
     HANDLE s, c;
     PROCESS_INFORMATION pi;
+    char reply[32];
+    DWORD n = 0, mode = PIPE_READMODE_MESSAGE;
+    ULONG pid = 0;
     s = CreateNamedPipeA(PIPE_LISTEN, PIPE_ACCESS_DUPLEX, PIPE_TYPE_MESSAGE | PIPE_READMODE_MESSAGE, 1,
                          0, 0, 0, &inheritable);
     CHECK(s != INVALID_HANDLE_VALUE, "S19 an inheritable named-pipe instance, left listening");
-    if (spawn(&pi, TRUE, NULL, "--child-kinds -L:%p", s))
-        finish(&pi, CHILD_WAIT_MS,
-               "documented limitation: a listening (not connected) instance is not passed");
-    else
-        CHECK(0, "CreateProcessA(--child-kinds -L) (error %u)", (unsigned)GetLastError());
+    if (!spawn(&pi, TRUE, NULL, "--child-listen %p", s)) {
+        CHECK(0, "CreateProcessA(--child-listen) (error %u)", (unsigned)GetLastError());
+        CloseHandle(s);
+        return;
+    }
+    SetLastError(0);
+    CHECK(!ConnectNamedPipe(s, NULL) && GetLastError() == ERROR_NOT_SUPPORTED,
+          "S19 the parent's handle of the instance passed to the child no longer connects");
+    CHECK(CloseHandle(s), "the parent closes its handle of the listening instance");
+    CHECK(WaitNamedPipeA(PIPE_LISTEN, CHILD_WAIT_MS), "S36 the instance still listens, in the child");
     c = CreateFileA(PIPE_LISTEN, GENERIC_READ | GENERIC_WRITE, 0, NULL, OPEN_EXISTING, 0, NULL);
-    CHECK(c != INVALID_HANDLE_VALUE && connected(s),
-          "S29 the parent's listening instance still takes a client afterwards");
+    CHECK(c != INVALID_HANDLE_VALUE && SetNamedPipeHandleState(c, &mode, NULL, NULL)
+              && TransactNamedPipe(c, "ping", 4, reply, sizeof reply, &n, NULL) && n == 10
+              && memcmp(reply, "child:ping", 10) == 0,
+          "S19 a client of the inherited listening instance is served by the child");
+    CHECK(GetNamedPipeServerProcessId(c, &pid) && pid == pi.dwProcessId,
+          "S125 the server process is the child");
     CloseHandle(c);
-    CloseHandle(s);
+    finish(&pi, CHILD_WAIT_MS, "S19 the child served the listening instance it inherited");
 }
 
 /* Rule 7 (and S135, S129): anonymous pipe ends passed by value. */

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::thread;
 use std::time::Duration;
 
-use pipeslot::pipe::{PipeMode, ReadMode, ServerOptions, WaitTimeout};
+use pipeslot::pipe::{PipeMode, PipeServer, ReadMode, ServerOptions, WaitTimeout};
 use pipeslot::ErrorKind;
 
 mod util;
@@ -123,6 +123,45 @@ fn an_instance_keeps_its_client_when_the_owner_ends() {
         ErrorKind::BrokenPipe,
         109,
     );
+}
+
+#[test]
+fn a_listening_instance_handed_over_serves_from_its_new_holder() {
+    // S19: a listening instance handed to a child (here taken over in this
+    // process, as the C API's CreateProcess hands it to a real child:
+    // `pipeslot-win32/tests/inherit.c`) serves the name's clients from
+    // there; the old handle can neither connect nor hand it again, and
+    // closing it leaves the instance alone (S26: still one instance).
+    let root = Root::new();
+    let spec = root.pipe("procs-handed").message().max_instances(1);
+    let original = spec.server();
+    let handoff = original.hand_off_instance().unwrap();
+    assert!(handoff.state.listening);
+    expect_err(original.connect(), ErrorKind::NotSupported, 50);
+    expect_err(original.hand_off_instance(), ErrorKind::NotSupported, 50);
+    drop(original);
+    let adopted = std::sync::Arc::new(PipeServer::adopt_instance(handoff).unwrap());
+    let connecting = on_thread(&adopted, |s| s.connect());
+    let client = message_client(&root, "procs-handed");
+    join_10s(connecting).unwrap();
+    client.send(b"to the new holder").unwrap();
+    assert_eq!(adopted.recv_message().unwrap(), b"to the new holder");
+    expect_err(spec.create(), ErrorKind::PipeBusy, 231);
+    // Disconnected, it listens again at its next connect (S44).
+    drop(client);
+    adopted.disconnect().unwrap();
+    let connecting = on_thread(&adopted, |s| s.connect());
+    let again = message_client(&root, "procs-handed");
+    join_10s(connecting).unwrap();
+    again.send(b"again").unwrap();
+    assert_eq!(adopted.recv_message().unwrap(), b"again");
+    drop(again);
+    drop(adopted);
+    // S27: its last instance closed, the name is gone.
+    eventually("the name goes with its last instance", || {
+        root.open("procs-handed")
+            .is_err_and(|e| e.kind() == ErrorKind::FileNotFound)
+    });
 }
 
 /// Subprocess scenarios, run by the tests above. Does nothing otherwise.

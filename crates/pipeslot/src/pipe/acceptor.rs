@@ -100,6 +100,18 @@ pub(crate) fn run(
             // guards is looked at again under the same lock.
             let mut registry = core.lock();
             registry.waiters = waiters.len();
+            // Instances handed to a child (`PipeServer::hand_off_instance`)
+            // are watched from now on, as those added by other processes.
+            for (&id, slot) in &registry.slots {
+                if let Some(remote) = &slot.remote {
+                    if !providers.iter().any(|p| p.id == id) {
+                        providers.push(Provider {
+                            id,
+                            stream: remote.stream.clone(),
+                        });
+                    }
+                }
+            }
             if !waiters.is_empty() && (!registry.listening.is_empty() || registry.closed) {
                 continue;
             }

@@ -218,6 +218,7 @@ fn ask_owner(core: &Core, options: &ServerOptions, name: &PipeName) -> Result<u3
         .map_err(|e| Error::from_io(e, context()))?;
     let remote = Remote {
         stream: Arc::new(stream),
+        _keep: None,
     };
     let (id, _) = core
         .add_slot(SlotParams::of(options), Some(remote))
@@ -226,6 +227,69 @@ fn ask_owner(core: &Core, options: &ServerOptions, name: &PipeName) -> Result<u3
     // The thread watches the new connection from now on.
     core.acceptor_wake.signal();
     Ok(id)
+}
+
+/// The core and slot of an instance a parent handed over
+/// (`PipeServer::adopt_instance`): `link` is its connection to the name's
+/// owner. The core is this instance's own (adopted instances do not share
+/// one: the name's socket is not known here).
+pub(crate) fn adopt(
+    state: &pipeslot_proto::handoff::InstanceState,
+    mode: PipeMode,
+    link: UnixStream,
+) -> Result<(Arc<Core>, u32)> {
+    let context = || format!("taking over pipe instance {}", state.name);
+    link.set_nonblocking(true)
+        .map_err(|e| Error::from_io(e, context()))?;
+    let core = Arc::new(Core {
+        registry: Mutex::new(Registry {
+            elsewhere: true,
+            owner_count: 1,
+            ..Registry::default()
+        }),
+        acceptor_wake: Event::new().map_err(|e| Error::from_io(e, context()))?,
+        inbound: state.inbound,
+        outbound: state.outbound,
+        max_instances: state.max_instances,
+        default_timeout: Duration::from_millis(state.default_timeout_ms.max(1).into()),
+        allowed_uids: Vec::new(),
+        allowed_gids: Vec::new(),
+        own_uid: sys::fs::effective_uid(),
+        reject_remote: false,
+        root: None,
+        status: Weak::new(),
+        elsewhere: true,
+        address: None,
+    });
+    let params = SlotParams {
+        mode,
+        in_quota: state.in_buffer_size,
+        out_quota: state.out_buffer_size,
+        max_instances: state.max_instances,
+    };
+    let (id, _) = core
+        .add_slot(
+            params,
+            Some(Remote {
+                stream: Arc::new(link),
+                _keep: None,
+            }),
+        )
+        .ok_or_else(|| Error::new(ErrorKind::PipeBusy, context()))?;
+    if !state.listening {
+        // Disconnected in the parent: it listens at its next connect.
+        let mut registry = core.lock();
+        registry.listening.retain(|&i| i != id);
+        if let Some(slot) = registry.slots.get_mut(&id) {
+            slot.state = SlotState::Disconnected;
+        }
+    }
+    let thread_core = Arc::downgrade(&core);
+    std::thread::Builder::new()
+        .name("pipeslot-instances".into())
+        .spawn(move || run(thread_core))
+        .map_err(|e| Error::from_io(e, context()))?;
+    Ok((core, id))
 }
 
 /// The thread of a name owned elsewhere: binds the clients the owner
@@ -257,7 +321,7 @@ fn run(core: Weak<Core>) {
             core.acceptor_wake.clear();
         }
         for ((id, stream), revents) in links.iter().zip(&ready.fds) {
-            if revents.is_empty() {
+            if revents.is_empty() || !still_linked(&core, *id, stream) {
                 continue;
             }
             let entry = partial.entry(*id).or_default();
@@ -286,6 +350,16 @@ fn run(core: Weak<Core>) {
             }
         }
     }
+}
+
+/// Whether `stream` is still instance `id`'s connection (it may have been
+/// handed to a child meanwhile, whose it is to read).
+fn still_linked(core: &Core, id: u32, stream: &Arc<UnixStream>) -> bool {
+    core.lock()
+        .slots
+        .get(&id)
+        .and_then(|slot| slot.remote.as_ref())
+        .is_some_and(|remote| Arc::ptr_eq(&remote.stream, stream))
 }
 
 /// Takes what the owner sent on an instance's connection; false when it

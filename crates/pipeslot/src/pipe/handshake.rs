@@ -130,6 +130,7 @@ impl PendingHello {
         };
         let remote = Remote {
             stream: stream.clone(),
+            _keep: None,
         };
         let Some((id, instances)) = core.add_slot(params, Some(remote)) else {
             reply(&stream, ServerHello::Busy); // S22

@@ -136,7 +136,7 @@ pub use end::{Canceller, PipeConnection};
 pub use handoff::PipeHandoff;
 pub use options::{ClientOptions, ServerOptions};
 pub use pipeslot_proto::handoff::PipeEndState;
-pub use server::PipeServer;
+pub use server::{InstanceHandoff, PipeServer};
 
 /// The write quota used for a buffer size of 0 ("allocated as needed").
 pub const DEFAULT_QUOTA: u32 = 64 * 1024;

@@ -115,6 +115,12 @@ pub(crate) struct Slot {
 /// See [`Slot::remote`].
 pub(crate) struct Remote {
     pub(crate) stream: Arc<UnixStream>,
+    /// In the owner, for an instance of its own handed to a child: the
+    /// name and its core, kept while the child serves it (the handle that
+    /// held them may be closed first). A cycle through this slot, on
+    /// purpose: it ends when the slot is removed, once the child's end of
+    /// the connection closes.
+    pub(crate) _keep: Option<(Arc<NameOwner>, Arc<Core>)>,
 }
 
 /// What an instance is like: the first instance's or another's (S24: only
@@ -338,12 +344,16 @@ impl Core {
     pub(crate) fn remove_instance(&self, id: u32) {
         let mut registry = self.lock();
         registry.listening.retain(|&i| i != id);
-        if let Some(slot) = registry.slots.remove(&id) {
+        // Dropped after the lock: a name kept by a handed instance
+        // ([`Remote::keep`]) takes the name table's lock when it goes.
+        let mut removed = registry.slots.remove(&id);
+        if let Some(slot) = &mut removed {
             if let Some(remote) = &slot.remote {
                 // The other end learns at once, whoever else holds it.
                 sys::stream::shut_down(std::os::fd::AsFd::as_fd(&*remote.stream));
             }
-            if let SlotState::Connected { conn, .. } = slot.state {
+            let state = std::mem::replace(&mut slot.state, SlotState::Disconnected);
+            if let SlotState::Connected { conn, .. } = state {
                 if !registry.elsewhere {
                     conn.publish_instances(registry.slots.len() as u32);
                 }
@@ -356,6 +366,8 @@ impl Core {
         registry.publish_instances();
         self.publish_status(&registry);
         self.listening_changed(&registry);
+        drop(registry);
+        drop(removed);
     }
 }
 

@@ -5,7 +5,12 @@
 //! acceptor to bind a client, `super::handshake`) and `DisconnectNamedPipe`.
 
 use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+
+use pipeslot_proto::handoff::InstanceState;
 
 use super::conn::Conn;
 use super::end::{io_read, Canceller, EndCore};
@@ -46,6 +51,19 @@ pub struct PipeServer {
     /// `None` for an instance of a name another process owns
     /// (`super::elsewhere`).
     _owner: Option<Arc<NameOwner>>,
+    /// Handed to a child while it had no client
+    /// ([`PipeServer::hand_off_instance`]): the child serves it now.
+    handed: AtomicBool,
+}
+
+/// A named-pipe instance with no client, as a child takes it over
+/// ([`PipeServer::hand_off_instance`], [`PipeServer::adopt_instance`]).
+#[derive(Debug)]
+pub struct InstanceHandoff {
+    /// Everything about the instance but its descriptor.
+    pub state: InstanceState,
+    /// Its connection to the name's owner (close-on-exec).
+    pub link: OwnedFd,
 }
 
 impl ServerOptions {
@@ -126,6 +144,7 @@ impl ServerOptions {
             id,
             core,
             _owner: owner,
+            handed: AtomicBool::new(false),
         })
     }
 }
@@ -195,6 +214,9 @@ impl PipeServer {
     /// One look at the instance for ConnectNamedPipe: listens again after
     /// a disconnect (behind the instances already listening, S31).
     fn look(&self, registry: &mut names::Registry, waited: bool) -> Look {
+        if self.handed.load(Ordering::SeqCst) {
+            return Look::Failed(handed());
+        }
         let Some(slot) = registry.slots.get_mut(&self.id) else {
             return Look::Failed(closed());
         };
@@ -236,6 +258,9 @@ impl PipeServer {
     /// ERROR_PIPE_NOT_CONNECTED (S51).
     #[doc(alias = "DisconnectNamedPipe")]
     pub fn disconnect(&self) -> Result<()> {
+        if self.handed.load(Ordering::SeqCst) {
+            return Err(handed());
+        }
         let mut registry = self.core.lock();
         let id = self.id;
         let slot = registry.slots.get_mut(&id).ok_or_else(closed)?;
@@ -445,9 +470,148 @@ impl PipeServer {
     }
 }
 
+impl PipeServer {
+    /// Hands this instance, which has no client (listening, or
+    /// disconnected), to a child process that takes it over with
+    /// [`PipeServer::adopt_instance`] (S19: a child inherits a listening
+    /// instance). From then on the child serves it: clients bound to it go
+    /// to the child, and this handle's `connect` and `disconnect` fail
+    /// with ERROR_NOT_SUPPORTED; closing it leaves the child's instance
+    /// alone. Windows would let both processes use the one instance; here
+    /// it moves. Can be done once; an instance with a client is handed
+    /// over with [`PipeServer::handoff`] instead (ERROR_PIPE_CONNECTED).
+    pub fn hand_off_instance(&self) -> Result<InstanceHandoff> {
+        let context = || format!("handing pipe {} to a child", self.end.name);
+        let mut registry = self.core.lock();
+        if self.handed.load(Ordering::SeqCst) {
+            return Err(handed());
+        }
+        let slot = registry.slots.get_mut(&self.id).ok_or_else(closed)?;
+        let listening = match slot.state {
+            SlotState::Listening => true,
+            SlotState::Disconnected => false,
+            SlotState::Connected { .. } => {
+                return Err(Error::new(
+                    ErrorKind::PipeConnected,
+                    format!(
+                        "{}: the instance has a client (hand the connection over)",
+                        context()
+                    ),
+                ))
+            }
+        };
+        let link: OwnedFd = if self.core.elsewhere {
+            // The instance is already a connection to the owner: the child
+            // takes a duplicate; this process stops watching it.
+            let remote = slot.remote.take().ok_or_else(|| {
+                Error::new(
+                    ErrorKind::BrokenPipe,
+                    format!("{}: the process that owned the name has ended", context()),
+                )
+            })?;
+            let link = remote
+                .stream
+                .try_clone()
+                .map_err(|e| Error::from_io(e, context()))?;
+            registry.listening.retain(|&i| i != self.id);
+            link.into()
+        } else {
+            if slot.remote.is_some() {
+                return Err(handed());
+            }
+            // The owner's acceptor serves the instance over a new
+            // connection, whose other end goes to the child.
+            let (mine, child) = UnixStream::pair().map_err(|e| Error::from_io(e, context()))?;
+            mine.set_nonblocking(true)
+                .map_err(|e| Error::from_io(e, context()))?;
+            slot.remote = Some(names::Remote {
+                stream: Arc::new(mine),
+                _keep: self._owner.clone().map(|owner| (owner, self.core.clone())),
+            });
+            child.into()
+        };
+        self.handed.store(true, Ordering::SeqCst);
+        drop(registry);
+        // The owner's acceptor or this process's thread for the name looks
+        // at its connections again.
+        self.core.acceptor_wake.signal();
+        let (read_mode, nowait) = self.end.modes();
+        Ok(InstanceHandoff {
+            state: InstanceState {
+                name: self.end.name.to_string(),
+                message_type: self.end.mode == PipeMode::Message,
+                message_read: read_mode == ReadMode::Message,
+                nowait,
+                inbound: self.end.can_read,
+                outbound: self.end.can_write,
+                listening,
+                in_buffer_size: self.end.in_buffer_size,
+                out_buffer_size: self.end.out_buffer_size,
+                max_instances: self.end.max_instances,
+                default_timeout_ms: self.core.default_timeout.as_millis().min(u32::MAX as u128)
+                    as u32,
+            },
+            link,
+        })
+    }
+
+    /// Takes over an instance a parent handed over
+    /// ([`PipeServer::hand_off_instance`]): it serves the name's clients
+    /// from this process, as an instance this process added would
+    /// (`super::elsewhere`). ERROR_INVALID_PARAMETER for a state that
+    /// names no pipe or a descriptor that is not a stream socket.
+    pub fn adopt_instance(handoff: InstanceHandoff) -> Result<PipeServer> {
+        let InstanceHandoff { state, link } = handoff;
+        let bad = |what: &str| {
+            Error::new(
+                ErrorKind::InvalidParameter,
+                format!("taking over a pipe instance: {what}"),
+            )
+        };
+        let name: PipeName = state.name.parse().map_err(|_| bad("not a pipe name"))?;
+        if !crate::sys::stream::is_stream_socket(std::os::fd::AsFd::as_fd(&link)) {
+            return Err(bad("the descriptor is not a stream socket"));
+        }
+        let stream = UnixStream::from(link);
+        let mode = if state.message_type {
+            PipeMode::Message
+        } else {
+            PipeMode::Byte
+        };
+        let (core, id) = super::elsewhere::adopt(&state, mode, stream)?;
+        Ok(PipeServer {
+            end: EndCore::new(
+                name,
+                PipeEnd::Server,
+                mode,
+                (
+                    if state.message_read {
+                        ReadMode::Message
+                    } else {
+                        ReadMode::Byte
+                    },
+                    state.nowait,
+                ),
+                (state.inbound, state.outbound),
+                (state.in_buffer_size, state.out_buffer_size),
+                state.max_instances,
+                std::process::id(),
+            ),
+            id,
+            core,
+            _owner: None,
+            handed: AtomicBool::new(false),
+        })
+    }
+}
+
 impl Drop for PipeServer {
     fn drop(&mut self) {
-        self.core.remove_instance(self.id);
+        // An instance handed to a child is the child's to close (in the
+        // owner; elsewhere, this process's slot no longer holds it).
+        if !self.handed.load(Ordering::SeqCst) || self.core.elsewhere {
+            self.core.remove_instance(self.id);
+        }
     }
 }
 
@@ -519,6 +683,13 @@ fn connected(conn: &Conn, already: bool) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+fn handed() -> Error {
+    Error::new(
+        ErrorKind::NotSupported,
+        "the pipe instance was handed to a child process, which serves it",
+    )
 }
 
 fn closed() -> Error {
