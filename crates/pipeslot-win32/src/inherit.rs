@@ -18,10 +18,13 @@
 //!
 //! What is inherited: anonymous pipe ends, files, named-pipe client ends,
 //! *connected* named-pipe server instances (`pipeslot::pipe::PipeHandoff`
-//! says what parent and child share), mailslot readers and writers.
-//! Standard handles (GetStdHandle) are the child's own descriptors 0-2;
-//! process and thread handles, and a server instance still waiting for a
-//! client, are not passed (the child sees ERROR_INVALID_HANDLE).
+//! says what parent and child share), server instances still waiting for
+//! a client (they *move* to the child, which serves them from then on:
+//! `pipeslot::pipe::PipeServer::hand_off_instance`; the parent's handle
+//! then gives ERROR_NOT_SUPPORTED to ConnectNamedPipe), mailslot readers
+//! and writers. Standard handles (GetStdHandle) are the child's own
+//! descriptors 0-2; process and thread handles are not passed (the child
+//! sees ERROR_INVALID_HANDLE).
 //!
 //! A pipe or mailslot handle given as `hStdInput`/`hStdOutput`/`hStdError`
 //! cannot be a descriptor 0-2 (its data is framed): the child's

@@ -30,11 +30,14 @@
  * mailslot (its name lives while either holds it; one read timeout, S152).
  * Data the parent had received but not read when the child started is
  * copied to the child: a parent and child that both go on reading one
- * pipe end may both see it. NOT passed: a named-pipe instance still
- * waiting for its client (ConnectNamedPipe stays with the creating
- * process; an inherited connected instance gives ERROR_NOT_SUPPORTED
- * there) and process and thread handles (ERROR_INVALID_HANDLE in the
- * child). A program not linked with the library gets the descriptors of
+ * pipe end may both see it. A named-pipe instance still waiting for its
+ * client moves to the child, which serves it from then on (S19; Windows
+ * would let both use it): the parent's ConnectNamedPipe on it gives
+ * ERROR_NOT_SUPPORTED, and closing the parent's handle leaves it. An
+ * inherited *connected* instance serves its client, and its
+ * ConnectNamedPipe gives ERROR_NOT_SUPPORTED (waiting for new clients
+ * stays with the parent). NOT passed: process and thread handles
+ * (ERROR_INVALID_HANDLE in the child). A program not linked with the library gets the descriptors of
  * anonymous pipes and files only.
  *
  * Conventions of every function below:

@@ -24,6 +24,12 @@
 //! ([`Core::relisten`]) the owner is told; when it closes, its connection
 //! is shut and the owner removes it.
 //!
+//! A listening instance handed to a child (`PipeServer::hand_off_instance`,
+//! what the C API's CreateProcess does with an inheritable one) is the
+//! same arrangement: the child [`adopt`]s the instance's connection to the
+//! owner (in the owner, a new one the acceptor watches; elsewhere, the one
+//! it already is) and serves it from then on.
+//!
 //! What differs from Windows: the name lives while its owner process does.
 //! When the owner ends, an instance here keeps its client, but it is not
 //! bound again: `ConnectNamedPipe` fails with ERROR_BROKEN_PIPE. The

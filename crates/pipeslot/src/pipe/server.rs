@@ -421,7 +421,8 @@ impl PipeServer {
     /// Hands this instance's connection to a child process, which takes
     /// it over with [`PipeConnection::adopt`](super::PipeConnection::adopt)
     /// (see [`PipeHandoff`](super::PipeHandoff) for what is shared). An
-    /// instance with no client cannot be handed over:
+    /// instance with no client is handed over with
+    /// [`PipeServer::hand_off_instance`] instead; here it gives
     /// [`ErrorKind::PipeListening`] while it waits for one,
     /// [`ErrorKind::PipeNotConnected`] after a disconnect.
     pub fn handoff(&self) -> Result<super::PipeHandoff> {
