@@ -58,7 +58,9 @@
 //! 4     in quota       u32
 //! 4     out quota      u32
 //! 4     max instances  u32, 1..=255
-//! 1     first          1 FILE_FLAG_FIRST_PIPE_INSTANCE, else 0
+//! 1     flags          bit 0 FILE_FLAG_FIRST_PIPE_INSTANCE, bit 1 bound (the
+//!                      instance has a client: it does not listen until
+//!                      its process says so); others 0
 //! ```
 //!
 //! After [`ServerHello::InstanceAdded`] the connection carries the
@@ -203,6 +205,7 @@ pub enum OpenMode {
 ///     out_quota: 4096,
 ///     max_instances: 255,
 ///     first: false,
+///     bound: false,
 /// };
 /// assert!(request.inbound && request.outbound);
 /// ```
@@ -222,6 +225,10 @@ pub struct InstanceRequest {
     pub max_instances: u32,
     /// FILE_FLAG_FIRST_PIPE_INSTANCE (S25).
     pub first: bool,
+    /// The instance serves a client already (an instance re-added after
+    /// its name's owner ended): it is not bound to another until its
+    /// process says it listens.
+    pub bound: bool,
 }
 
 /// How long a WaitNamedPipe request may be held (S39).
@@ -355,7 +362,7 @@ impl ClientHello {
             for word in [request.in_quota, request.out_quota, request.max_instances] {
                 body.extend_from_slice(&word.to_le_bytes());
             }
-            body.push(u8::from(request.first));
+            body.push(u8::from(request.first) | u8::from(request.bound) << 1);
         }
         Ok(with_prefix(&body))
     }
@@ -420,11 +427,10 @@ impl ClientHello {
             if !(1..=255).contains(&max_instances) {
                 return Err(HandshakeError::BadValue("max_instances"));
             }
-            let first = match body.u8()? {
-                0 => false,
-                1 => true,
-                _ => return Err(HandshakeError::BadValue("first")),
-            };
+            let flags = body.u8()?;
+            if flags & !0b11 != 0 {
+                return Err(HandshakeError::BadValue("flags"));
+            }
             OpenMode::Instance(InstanceRequest {
                 inbound: direction & 0b01 != 0,
                 outbound: direction & 0b10 != 0,
@@ -432,7 +438,8 @@ impl ClientHello {
                 in_quota,
                 out_quota,
                 max_instances,
-                first,
+                first: flags & 1 != 0,
+                bound: flags & 2 != 0,
             })
         } else {
             mode

@@ -49,7 +49,7 @@ fn instance_hello() -> impl Strategy<Value = ClientHello> {
     let direction = prop_oneof![Just((true, false)), Just((false, true)), Just((true, true))];
     (
         direction,
-        any::<(bool, bool, u32, u32)>(),
+        any::<(bool, bool, bool, u32, u32)>(),
         1u32..=255,
         any::<u32>(),
         "[^\u{0}]{0,60}",
@@ -57,7 +57,7 @@ fn instance_hello() -> impl Strategy<Value = ClientHello> {
         .prop_map(
             |(
                 (inbound, outbound),
-                (message, first, in_quota, out_quota),
+                (message, first, bound, in_quota, out_quota),
                 max,
                 pid,
                 computer_name,
@@ -76,6 +76,7 @@ fn instance_hello() -> impl Strategy<Value = ClientHello> {
                         out_quota,
                         max_instances: max,
                         first,
+                        bound,
                     }),
                     client_pid: pid,
                     computer_name,

@@ -97,13 +97,14 @@ fn another_process_gets_the_same_refusals_as_the_owner() {
 }
 
 #[test]
-fn an_instance_keeps_its_client_when_the_owner_ends() {
-    // The documented difference: the name lives while its owner process
-    // does. An instance in another process keeps the client it has; once
-    // disconnected it is bound no more (ERROR_BROKEN_PIPE).
+fn the_name_lives_on_in_another_process_when_its_owner_ends() {
+    // S27: the name lives while an instance does. When the process that
+    // owns the name ends, an instance in another process keeps its client
+    // and takes the name over: once disconnected it listens again and is
+    // bound the next client (S44), whose server process it is.
     let root = Root::new();
     let owner = spawn_ready(&mut root.scenario("owner"));
-    let mine = root.pipe("procs-owner").message().max_instances(4).server();
+    let mine = std::sync::Arc::new(root.pipe("procs-owner").message().max_instances(4).server());
     // S31: the owner's instance listens longer and gets the first client.
     let first = message_client(&root, "procs-owner");
     assert_eq!(ask(&first, b"1"), b"owner:1");
@@ -118,11 +119,18 @@ fn an_instance_keeps_its_client_when_the_owner_ends() {
     let mut buf = [0u8; 16];
     assert_eq!(second.read_message(&mut buf).unwrap().bytes, 10);
     mine.disconnect().unwrap();
-    expect_err(
-        within_10s_on(&std::sync::Arc::new(mine), |m| m.connect()),
-        ErrorKind::BrokenPipe,
-        109,
-    );
+    let connecting = on_thread(&mine, |m| m.connect());
+    let mut third = None;
+    eventually("a client opens the name again", || {
+        third = root.open("procs-owner").ok();
+        third.is_some()
+    });
+    join_10s(connecting).unwrap();
+    let third = third.unwrap();
+    third.send(b"3").unwrap();
+    assert_eq!(mine.recv_message().unwrap(), b"3");
+    assert_eq!(third.server_process_id().unwrap(), std::process::id());
+    assert_eq!(mine.handle_state().unwrap().instances, 1);
 }
 
 #[test]

@@ -573,6 +573,7 @@ fn subprocess_entry() {
                         out_quota: 4096,
                         max_instances: 255,
                         first: false,
+                        bound: false,
                     },
                 ),
                 client_pid: std::process::id(),

@@ -17,9 +17,12 @@
  * Names: pipes and mailslots live in pipeslot's namespaces ($PIPESLOT_ROOT
  * when set). Instances of one pipe name may be created by several
  * processes of the same user (S21; another user's: ERROR_ACCESS_DENIED);
- * the name lives while the process that created its first instance does
- * (afterwards the others keep their clients, and ConnectNamedPipe on them
- * fails with ERROR_BROKEN_PIPE).
+ * when the process that created the first instance ends, another process
+ * with instances takes the name over (they keep their clients), so the
+ * name lives while any instance does (S27; for a moment clients find no
+ * name). An instance a child inherited while listening is not carried
+ * over then: it keeps its client, and ConnectNamedPipe on it fails with
+ * ERROR_BROKEN_PIPE.
  *
  * Inheritance (S19, S133): CreateProcessA with bInheritHandles TRUE gives
  * a child linked with this library every inheritable handle under the

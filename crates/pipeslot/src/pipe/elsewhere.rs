@@ -30,9 +30,16 @@
 //! owner (in the owner, a new one the acceptor watches; elsewhere, the one
 //! it already is) and serves it from then on.
 //!
-//! What differs from Windows: the name lives while its owner process does.
-//! When the owner ends, an instance here keeps its client, but it is not
-//! bound again: `ConnectNamedPipe` fails with ERROR_BROKEN_PIPE. The
+//! When the owner ends, the name lives on while an instance does (S27):
+//! this process's thread adds each of its instances again ([`rejoin`]) at
+//! whichever process now owns the name — this one, if it claims the name
+//! first (it then keeps the new owner alive while its instances are, in
+//! [`Registry::hosted`]). An instance with a client is added as bound and
+//! keeps its client. Until then (a moment), clients find no name.
+//!
+//! What differs from Windows: an instance a parent handed to a child
+//! ([`adopt`]) is not added again when the owner ends (it keeps its
+//! client; `ConnectNamedPipe` then fails with ERROR_BROKEN_PIPE); the
 //! instance count a client of an instance here reads
 //! (GetNamedPipeHandleState) is the one when it was bound.
 
@@ -52,7 +59,7 @@ use super::transport::unix::UnixTransport;
 use super::{PeerIdentity, PipeEnd, PipeMode, ServerOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::PipeName;
-use crate::namespace::Namespace;
+use crate::namespace::{Namespace, Scope};
 use crate::sys;
 use crate::sys::event::{self, Event, PollFlags};
 use crate::sys::shm::CreditPage;
@@ -118,6 +125,7 @@ pub(crate) fn join(
         status: Weak::new(),
         elsewhere: true,
         address: Some(namespace.pipe_socket_address(name)?),
+        rejoin: Some((options.clone(), name.clone())),
     });
     let thread_core = Arc::downgrade(&core);
     std::thread::Builder::new()
@@ -143,6 +151,29 @@ pub(crate) fn add_instance(core: &Core, options: &ServerOptions, name: &PipeName
 }
 
 fn ask_owner(core: &Core, options: &ServerOptions, name: &PipeName) -> Result<u32> {
+    let (stream, count) = handshake(core, options, name, false)?;
+    let context = || format!("creating pipe {name}");
+    let remote = Remote {
+        stream: Arc::new(stream),
+        _keep: None,
+    };
+    let (id, _) = core
+        .add_slot(SlotParams::of(options), Some(remote))
+        .ok_or_else(|| Error::new(ErrorKind::PipeBusy, context()))?;
+    core.lock().owner_count = count;
+    // The thread watches the new connection from now on.
+    core.acceptor_wake.signal();
+    Ok(id)
+}
+
+/// Asks the name's owner for an instance (`bound`: one that has a client
+/// already): its connection, nonblocking, and the name's instance count.
+fn handshake(
+    core: &Core,
+    options: &ServerOptions,
+    name: &PipeName,
+    bound: bool,
+) -> Result<(UnixStream, u32)> {
     let context = || format!("creating pipe {name}");
     let address = core
         .address
@@ -186,6 +217,7 @@ fn ask_owner(core: &Core, options: &ServerOptions, name: &PipeName) -> Result<u3
             out_quota: options.out_buffer_size,
             max_instances: options.max_instances,
             first: options.first_pipe_instance,
+            bound,
         }),
         client_pid: std::process::id(),
         computer_name: String::new(),
@@ -222,17 +254,52 @@ fn ask_owner(core: &Core, options: &ServerOptions, name: &PipeName) -> Result<u3
     stream
         .set_nonblocking(true)
         .map_err(|e| Error::from_io(e, context()))?;
-    let remote = Remote {
-        stream: Arc::new(stream),
-        _keep: None,
+    Ok((stream, count))
+}
+
+/// Adds instance `id` again after the name's owner ended (S27: the name
+/// lives while an instance does): at this process, which takes the name
+/// over if no other did first, or at whichever process did. An instance
+/// with a client is re-added as bound.
+fn rejoin(core: &Core, id: u32) -> Result<()> {
+    let (options, name) = core
+        .rejoin
+        .as_ref()
+        .ok_or_else(|| Error::new(ErrorKind::BrokenPipe, "an adopted instance"))?;
+    let scope = if options.machine_wide {
+        Scope::MachineWide
+    } else {
+        Scope::Private
     };
-    let (id, _) = core
-        .add_slot(SlotParams::of(options), Some(remote))
-        .ok_or_else(|| Error::new(ErrorKind::PipeBusy, context()))?;
-    core.lock().owner_count = count;
-    // The thread watches the new connection from now on.
-    core.acceptor_wake.signal();
-    Ok(id)
+    let namespace = match &options.root {
+        Some(root) => Namespace::at_root(root, scope)?,
+        None => Namespace::open(scope)?,
+    };
+    // This process's own instances of the name, not another core's.
+    if let (Some(owner), hosted) = super::names::join_or_create(options, &namespace, name)? {
+        if !hosted.elsewhere {
+            core.lock().hosted = Some((owner, hosted));
+        }
+    }
+    let bound = !matches!(
+        core.lock().slots.get(&id).map(|slot| &slot.state),
+        Some(SlotState::Listening)
+    );
+    let (stream, count) = handshake(core, options, name, bound)?;
+    let mut registry = core.lock();
+    registry.owner_count = count;
+    if let Some(slot) = registry.slots.get_mut(&id) {
+        slot.remote = Some(Remote {
+            stream: Arc::new(stream),
+            _keep: None,
+        });
+        if bound && matches!(slot.state, SlotState::Listening) {
+            // It listened again meanwhile, with no owner to tell.
+            core.relisten(&registry, id);
+        }
+    }
+    // Closed meanwhile: the stream closes here, and the owner removes it.
+    Ok(())
 }
 
 /// The core and slot of an instance a parent handed over
@@ -266,6 +333,7 @@ pub(crate) fn adopt(
         status: Weak::new(),
         elsewhere: true,
         address: None,
+        rejoin: None,
     });
     let params = SlotParams {
         mode,
@@ -446,16 +514,26 @@ fn bind(core: &Core, id: u32, bound: Bound, client: OwnedFd, credits: OwnedFd) -
 /// ended, or broke the protocol): the instance keeps its client, if any,
 /// but is bound no more; a `ConnectNamedPipe` waiting on it fails.
 fn owner_gone(core: &Core, id: u32) {
+    {
+        let mut registry = core.lock();
+        let Some(slot) = registry.slots.get_mut(&id) else {
+            return;
+        };
+        if let Some(remote) = slot.remote.take() {
+            sys::stream::shut_down(remote.stream.as_fd());
+        }
+    }
+    if rejoin(core, id).is_ok() {
+        return;
+    }
     let mut registry = core.lock();
     registry.listening.retain(|&i| i != id);
     let Some(slot) = registry.slots.get_mut(&id) else {
         return;
     };
-    if let Some(remote) = slot.remote.take() {
-        sys::stream::shut_down(remote.stream.as_fd());
-    }
     if matches!(slot.state, SlotState::Listening) {
         slot.state = SlotState::Disconnected;
     }
+    slot.orphaned = true;
     slot.wake();
 }

@@ -136,6 +136,17 @@ impl PendingHello {
             reply(&stream, ServerHello::Busy); // S22
             return None;
         };
+        if request.bound {
+            // Re-added with its client (its owner ended): not listening
+            // until its process says so. Nothing was bound meanwhile: this
+            // thread binds.
+            let mut registry = core.lock();
+            registry.listening.retain(|&i| i != id);
+            if let Some(slot) = registry.slots.get_mut(&id) {
+                slot.state = SlotState::Disconnected;
+            }
+            core.publish_status(&registry);
+        }
         reply(
             &stream,
             ServerHello::InstanceAdded {

@@ -15,8 +15,9 @@
 //!   owner's uid (or root) that creates an instance of a live name adds it
 //!   at the owner over a connection of its own; the owner binds clients
 //!   to it in turn with its own instances (S31) and hands each one over
-//!   (`elsewhere.rs`). The name lives while its owner process does (the
-//!   one documented difference: on Windows, while any instance does).
+//!   (`elsewhere.rs`). When the owner ends, a process with instances left
+//!   takes the name over and the others add theirs again there, so the
+//!   name lives while any instance does (S27).
 //! - **One acceptor thread per name** accepts connections and serves every
 //!   handshake in progress and every waiting client in one `poll(2)` (no
 //!   thread per client), binding each client to the instance that has been

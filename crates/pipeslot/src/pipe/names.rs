@@ -64,6 +64,9 @@ pub(crate) struct Core {
     /// [`Core::elsewhere`]: the name's socket, where instances are asked
     /// for.
     pub(crate) address: Option<PathBuf>,
+    /// [`Core::elsewhere`]: what this process's instances were created
+    /// with, to add them again at a new owner when the owner ends (S27).
+    pub(crate) rejoin: Option<(ServerOptions, PipeName)>,
 }
 
 #[derive(Default)]
@@ -82,6 +85,10 @@ pub(crate) struct Registry {
     /// [`Core::elsewhere`]: the name's instance count, as the owner last
     /// told (adding an instance, binding a client).
     pub(crate) owner_count: u32,
+    /// [`Core::elsewhere`]: the name, when this process took it over after
+    /// its owner ended (`super::elsewhere`), kept while these instances
+    /// are.
+    pub(crate) hosted: Option<(Arc<NameOwner>, Arc<Core>)>,
 }
 
 impl Registry {
@@ -110,6 +117,9 @@ pub(crate) struct Slot {
     /// serves this instance: in the owner, to that process; in that
     /// process, to the owner.
     pub(crate) remote: Option<Remote>,
+    /// [`Core::elsewhere`]: the name's owner ended and no process took the
+    /// name over for this instance; it is bound no more.
+    pub(crate) orphaned: bool,
 }
 
 /// See [`Slot::remote`].
@@ -298,6 +308,7 @@ impl Core {
                 out_quota: params.out_quota,
                 max_instances: params.max_instances,
                 remote,
+                orphaned: false,
             },
         );
         // S29: listening from the moment it exists; S38: wake waiters.
@@ -514,6 +525,7 @@ fn create(
         status: Arc::downgrade(&claim),
         elsewhere: false,
         address: None,
+        rejoin: None,
     });
     // Taken now: the file may be removed before the acceptor starts.
     let identity = claim.socket_identity();

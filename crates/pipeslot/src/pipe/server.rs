@@ -80,11 +80,11 @@ impl ServerOptions {
     /// that process binds clients to it in turn with its own (S31) and
     /// hands each one here; its first instance's security and
     /// PIPE_REJECT_REMOTE_CLIENTS apply. Only the owner's uid and root may
-    /// add instances (ERROR_ACCESS_DENIED otherwise). Differences from
-    /// Windows: the name lives while its owner process does (this
-    /// instance keeps its client, but once the owner is gone its
-    /// `connect` fails with ERROR_BROKEN_PIPE), and the instance count a
-    /// client reads is the one when it was bound.
+    /// add instances (ERROR_ACCESS_DENIED otherwise). When the owner
+    /// ends, the name lives on (S27): this process adds its instances
+    /// again at whichever process takes the name over — itself, if first —
+    /// keeping their clients; for a moment clients find no name. The
+    /// instance count a client reads is the one when it was bound.
     #[doc(alias = "CreateNamedPipe")]
     pub fn create(&self, name: &PipeName) -> Result<PipeServer> {
         let context = || format!("creating pipe {name}");
@@ -227,7 +227,7 @@ impl PipeServer {
                 *announced = true;
                 return Look::Bound { conn, already };
             }
-            SlotState::Disconnected if self.core.elsewhere && slot.remote.is_none() => {
+            SlotState::Disconnected if slot.orphaned => {
                 return Look::Failed(Error::new(
                     ErrorKind::BrokenPipe,
                     "connecting a pipe: the process that owned the name has ended",
