@@ -7,8 +7,8 @@ use proptest::option;
 use proptest::prelude::*;
 
 use pipeslot_proto::handoff::{
-    Chunk, ConnectionState, EndState, Entry, HandoffError, MailslotState, Manifest, ObjectState,
-    PipeEndState, MAX_FDS,
+    Chunk, ConnectionState, EndState, Entry, HandoffError, InstanceState, MailslotState, Manifest,
+    ObjectState, PipeEndState, MAX_FDS,
 };
 
 fn connection() -> impl Strategy<Value = ConnectionState> {
@@ -88,6 +88,23 @@ fn object() -> impl Strategy<Value = ObjectState> {
             .prop_map(|(nowait, size)| ObjectState::AnonWriter { nowait, size }),
         any::<(bool, bool)>().prop_map(|(read, write)| ObjectState::File { read, write }),
         pipe_end().prop_map(ObjectState::PipeEnd),
+        ("[^\u{0}]{0,40}", any::<[bool; 6]>(), any::<[u32; 4]>()).prop_map(
+            |(name, [message_type, message_read, nowait, inbound, outbound, listening], sizes)| {
+                ObjectState::Instance(InstanceState {
+                    name,
+                    message_type,
+                    message_read,
+                    nowait,
+                    inbound,
+                    outbound,
+                    listening,
+                    in_buffer_size: sizes[0],
+                    out_buffer_size: sizes[1],
+                    max_instances: sizes[2],
+                    default_timeout_ms: sizes[3],
+                })
+            }
+        ),
         (
             "[^\u{0}]{0,40}",
             any::<u32>(),
