@@ -30,6 +30,8 @@ use super::conn::Conn;
 use super::names::{Core, Remote, SlotParams, SlotState};
 use super::transport::unix::UnixTransport;
 use super::{PeerIdentity, PipeEnd, PipeMode};
+use crate::sys;
+use crate::sys::event::PollFlags;
 use crate::sys::shm::CreditPage;
 use crate::sys::stream::{self, PeerCredentials};
 
@@ -167,10 +169,28 @@ impl PendingHello {
             reply(&self.stream, ServerHello::NoInstance);
             return;
         }
-        let Some(id) = registry.listening.pop_front() else {
-            drop(registry);
-            reply(&self.stream, ServerHello::Busy);
-            return;
+        let id = loop {
+            let Some(id) = registry.listening.pop_front() else {
+                drop(registry);
+                reply(&self.stream, ServerHello::Busy);
+                return;
+            };
+            match registry
+                .slots
+                .get(&id)
+                .and_then(|slot| slot.remote.as_ref())
+            {
+                // Its process is gone or does not read: that instance is
+                // given up (the acceptor removes it once its connection
+                // ends, shut here) and the next one listening is tried.
+                Some(remote) if !writable(&remote.stream) => {
+                    sys::stream::shut_down(remote.stream.as_fd());
+                    if let Some(slot) = registry.slots.get_mut(&id) {
+                        slot.state = SlotState::Disconnected;
+                    }
+                }
+                _ => break id,
+            }
         };
         let instances = registry.slots.len() as u32;
         let Some(slot) = registry.slots.get_mut(&id) else {
@@ -218,9 +238,11 @@ impl PendingHello {
                 .is_ok()
             });
             if !sent {
-                // That process is gone: the acceptor removes the instance
-                // once it sees its connection end.
-                registry.listening.push_front(id);
+                // That process went meanwhile: the acceptor removes the
+                // instance once it sees its connection end; this client
+                // finds the pipe busy.
+                sys::stream::shut_down(remote.stream.as_fd());
+                slot.state = SlotState::Disconnected;
                 drop(registry);
                 reply(&self.stream, ServerHello::Busy);
                 return;
@@ -402,6 +424,13 @@ fn is_gateway(pid: u32, core: &Core) -> bool {
         })
         .flatten()
         .is_some_and(|owner| owner.pid == pid)
+}
+
+/// Whether an instance's connection to the process serving it can take a
+/// record now (its process is there and reads).
+fn writable(stream: &UnixStream) -> bool {
+    stream::wait(&[stream.as_fd()], PollFlags::OUT, Some(Duration::ZERO))
+        .is_ok_and(|ready| ready[0].contains(PollFlags::OUT) && !ready[0].contains(PollFlags::HUP))
 }
 
 fn reply(stream: &UnixStream, answer: ServerHello) {
