@@ -24,6 +24,15 @@ fn message_client(root: &Root, path: &str) -> pipeslot::pipe::PipeClient {
     client
 }
 
+/// ConnectNamedPipe's outcome on another thread: a client that came
+/// before the call is ERROR_PIPE_CONNECTED (S29), and connected too.
+#[track_caller]
+fn connected(result: pipeslot::Result<()>) {
+    if let Err(e) = result {
+        assert_eq!(e.kind(), ErrorKind::PipeConnected, "{e}");
+    }
+}
+
 /// `request` through `client`, and the reply.
 fn ask(client: &pipeslot::pipe::PipeClient, request: &[u8]) -> Vec<u8> {
     let mut reply = [0u8; 64];
@@ -70,7 +79,7 @@ fn instances_in_two_processes_serve_one_name_in_listening_order() {
     });
     let connecting = on_thread(&mine, |m| m.connect());
     let fourth = message_client(&root, "procs-echo");
-    join_10s(connecting).unwrap();
+    connected(join_10s(connecting));
     fourth.send(b"owner again").unwrap();
     assert_eq!(mine.recv_message().unwrap(), b"owner again");
 }
@@ -125,7 +134,7 @@ fn the_name_lives_on_in_another_process_when_its_owner_ends() {
         third = root.open("procs-owner").ok();
         third.is_some()
     });
-    join_10s(connecting).unwrap();
+    connected(join_10s(connecting));
     let third = third.unwrap();
     third.send(b"3").unwrap();
     assert_eq!(mine.recv_message().unwrap(), b"3");
@@ -151,7 +160,7 @@ fn a_listening_instance_handed_over_serves_from_its_new_holder() {
     let adopted = std::sync::Arc::new(PipeServer::adopt_instance(handoff).unwrap());
     let connecting = on_thread(&adopted, |s| s.connect());
     let client = message_client(&root, "procs-handed");
-    join_10s(connecting).unwrap();
+    connected(join_10s(connecting));
     client.send(b"to the new holder").unwrap();
     assert_eq!(adopted.recv_message().unwrap(), b"to the new holder");
     expect_err(spec.create(), ErrorKind::PipeBusy, 231);
@@ -160,7 +169,7 @@ fn a_listening_instance_handed_over_serves_from_its_new_holder() {
     adopted.disconnect().unwrap();
     let connecting = on_thread(&adopted, |s| s.connect());
     let again = message_client(&root, "procs-handed");
-    join_10s(connecting).unwrap();
+    connected(join_10s(connecting));
     again.send(b"again").unwrap();
     assert_eq!(adopted.recv_message().unwrap(), b"again");
     drop(again);

@@ -50,7 +50,9 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use pipeslot_proto::handshake::{ClientHello, InstanceRequest, OpenMode, PipeType, ServerHello};
+use pipeslot_proto::handshake::{
+    ClientHello, InstanceRequest, OpenMode, PipeType, ServerHello, MAX_HELLO_LEN,
+};
 use pipeslot_proto::instance::{Bound, MAX_BOUND_LEN};
 
 use super::conn::Conn;
@@ -226,10 +228,9 @@ fn handshake(
     .encode()
     .map_err(|e| Error::new(ErrorKind::InvalidParameter, format!("{}: {e}", context())))?;
     stream::send_all(stream.as_fd(), &hello).map_err(|e| Error::from_io(e, context()))?;
-    let (answer, leftover) = super::client::read_answer(&stream, Some(ANSWER_DEADLINE))
-        .map_err(|e| super::client::prefix(e, &context()))?;
+    let answer = read_answer_alone(&stream).map_err(|e| super::client::prefix(e, &context()))?;
     let count = match answer {
-        ServerHello::InstanceAdded { instances, .. } if leftover.is_empty() => instances,
+        ServerHello::InstanceAdded { instances, .. } => instances,
         ServerHello::Busy => {
             return Err(Error::new(
                 ErrorKind::PipeBusy, // S22
@@ -256,6 +257,59 @@ fn handshake(
         .map_err(|e| Error::from_io(e, context()))?;
     Ok((stream, count))
 }
+
+/// The owner's answer to an instance hello, and not a byte more: a client
+/// may be handed over right behind it, its descriptors attached to the
+/// next byte, for the instance's thread to take.
+fn read_answer_alone(stream: &UnixStream) -> Result<ServerHello> {
+    let deadline = std::time::Instant::now() + ANSWER_DEADLINE;
+    let mut bytes = Vec::with_capacity(32);
+    let mut need = PREFIX_LEN;
+    loop {
+        while bytes.len() < need {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(Error::new(
+                    ErrorKind::SemTimeout,
+                    "the process that owns the name did not answer",
+                ));
+            }
+            let ready = stream::wait(&[stream.as_fd()], PollFlags::IN, Some(left))
+                .map_err(|e| Error::from_io(e, "waiting for the owner's answer"))?;
+            if ready[0].is_empty() {
+                continue;
+            }
+            let mut buf = [0u8; MAX_HELLO_LEN];
+            let want = need - bytes.len();
+            match stream::receive(stream.as_fd(), &mut buf[..want], false) {
+                Ok(None) => {}
+                Ok(Some(n)) => {
+                    let n = super::client::answer_received(Ok(n))?;
+                    bytes.extend_from_slice(&buf[..n]);
+                }
+                Err(e) => {
+                    super::client::answer_received(Err(e))?;
+                }
+            }
+        }
+        match ServerHello::decode(&bytes) {
+            Ok(Some((answer, _))) => return Ok(answer),
+            Ok(None) if bytes.len() == PREFIX_LEN => {
+                let len = u32::from_le_bytes([bytes[6], bytes[7], bytes[8], bytes[9]]);
+                need = PREFIX_LEN + (len as usize).min(MAX_HELLO_LEN);
+            }
+            Ok(None) | Err(_) => {
+                return Err(Error::new(
+                    ErrorKind::ProtocolError,
+                    "the process that owns the name answered something else",
+                ))
+            }
+        }
+    }
+}
+
+/// The length of a hello's prefix (magic, version, body length).
+const PREFIX_LEN: usize = 10;
 
 /// Adds instance `id` again after the name's owner ended (S27: the name
 /// lives while an instance does): at this process, which takes the name
@@ -523,8 +577,18 @@ fn owner_gone(core: &Core, id: u32) {
             sys::stream::shut_down(remote.stream.as_fd());
         }
     }
-    if rejoin(core, id).is_ok() {
-        return;
+    // The old owner may still be on its way out (its socket closed, its
+    // claim not yet released): a few tries over about two seconds, then
+    // the instance is given up. A rare event, on this background thread.
+    for attempt in 0..12u64 {
+        match rejoin(core, id) {
+            Ok(()) => return,
+            Err(e) if e.kind() == ErrorKind::AccessDenied && attempt > 2 => break,
+            Err(_) => std::thread::sleep(Duration::from_millis(20 * (attempt + 1))),
+        }
+        if !core.lock().slots.contains_key(&id) {
+            return;
+        }
     }
     let mut registry = core.lock();
     registry.listening.retain(|&i| i != id);
