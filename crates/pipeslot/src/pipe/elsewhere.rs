@@ -114,11 +114,7 @@ pub(crate) fn join(
         inbound: options.inbound,
         outbound: options.outbound,
         max_instances: options.max_instances,
-        default_timeout: if options.default_timeout.is_zero() {
-            Duration::from_millis(50) // S16
-        } else {
-            options.default_timeout
-        },
+        default_timeout: super::names::default_timeout(options),
         allowed_uids: Vec::new(),
         allowed_gids: Vec::new(),
         own_uid: sys::fs::effective_uid(),
@@ -524,18 +520,7 @@ fn bind(core: &Core, id: u32, bound: Bound, client: OwnedFd, credits: OwnedFd) -
     if matches!(slot.state, SlotState::Connected { .. }) {
         return false;
     }
-    let answer = ServerHello::Connected {
-        instance: id,
-        pipe_type: match slot.mode {
-            PipeMode::Byte => PipeType::Byte,
-            PipeMode::Message => PipeType::Message,
-        },
-        server_pid: std::process::id(),
-        in_quota: slot.in_quota,
-        out_quota: slot.out_quota,
-        max_instances: slot.max_instances,
-        default_timeout_ms: core.default_timeout.as_millis().min(u32::MAX as u128) as u32,
-    };
+    let answer = slot.answer(id, core.default_timeout);
     if !matches!(
         stream::send_nonblocking(client.as_fd(), &answer.encode()),
         Ok(true)

@@ -196,18 +196,7 @@ impl PendingHello {
         let Some(slot) = registry.slots.get_mut(&id) else {
             return;
         };
-        let answer = ServerHello::Connected {
-            instance: id,
-            pipe_type: match slot.mode {
-                PipeMode::Byte => PipeType::Byte,
-                PipeMode::Message => PipeType::Message,
-            },
-            server_pid: std::process::id(),
-            in_quota: slot.in_quota,
-            out_quota: slot.out_quota,
-            max_instances: slot.max_instances,
-            default_timeout_ms: core.default_timeout.as_millis().min(u32::MAX as u128) as u32,
-        };
+        let answer = slot.answer(id, core.default_timeout);
         // Published before the answer, so the client never reads a count of 0
         // (S104).
         credits.publish_instances(instances);

@@ -30,6 +30,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
+use pipeslot_proto::handshake::{PipeType, ServerHello};
+
 use super::conn::Conn;
 use super::{PipeMode, ServerOptions};
 use crate::error::{Error, ErrorKind, Result};
@@ -143,6 +145,15 @@ pub(crate) struct SlotParams {
     pub(crate) max_instances: u32,
 }
 
+/// A name's default timeout: the first instance's, 50 ms for 0 (S16).
+pub(crate) fn default_timeout(options: &ServerOptions) -> Duration {
+    if options.default_timeout.is_zero() {
+        Duration::from_millis(50)
+    } else {
+        options.default_timeout
+    }
+}
+
 impl SlotParams {
     pub(crate) fn of(options: &ServerOptions) -> SlotParams {
         SlotParams {
@@ -155,6 +166,23 @@ impl SlotParams {
 }
 
 impl Slot {
+    /// The answer of a client bound to this instance, `id`, served by
+    /// this process.
+    pub(crate) fn answer(&self, id: u32, default_timeout: Duration) -> ServerHello {
+        ServerHello::Connected {
+            instance: id,
+            pipe_type: match self.mode {
+                PipeMode::Byte => PipeType::Byte,
+                PipeMode::Message => PipeType::Message,
+            },
+            server_pid: std::process::id(),
+            in_quota: self.in_quota,
+            out_quota: self.out_quota,
+            max_instances: self.max_instances,
+            default_timeout_ms: default_timeout.as_millis().min(u32::MAX as u128) as u32,
+        }
+    }
+
     /// Wakes this instance's `ConnectNamedPipe`, blocking or async.
     pub(crate) fn wake(&mut self) {
         self.bound.notify_all();
@@ -512,11 +540,7 @@ fn create(
         inbound: options.inbound,
         outbound: options.outbound,
         max_instances: options.max_instances,
-        default_timeout: if options.default_timeout.is_zero() {
-            Duration::from_millis(50) // S16
-        } else {
-            options.default_timeout
-        },
+        default_timeout: default_timeout(options),
         allowed_uids: options.allowed_uids.clone(),
         allowed_gids: options.allowed_gids.clone(),
         own_uid: sys::fs::effective_uid(),

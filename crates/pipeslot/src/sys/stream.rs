@@ -206,41 +206,7 @@ pub(crate) fn receive_with_fd_nonblocking(
     fd: BorrowedFd<'_>,
     buf: &mut [u8],
 ) -> io::Result<Option<(usize, Option<OwnedFd>)>> {
-    receive_with_fd_flags(fd, buf, RecvFlags::CMSG_CLOEXEC | RecvFlags::DONTWAIT)
-}
-
-fn receive_with_fd_flags(
-    fd: BorrowedFd<'_>,
-    buf: &mut [u8],
-    flags: RecvFlags,
-) -> io::Result<Option<(usize, Option<OwnedFd>)>> {
-    let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(4))];
-    loop {
-        let mut control = RecvAncillaryBuffer::new(&mut space);
-        let mut iov = [IoSliceMut::new(buf)];
-        match rustix::net::recvmsg(fd, &mut iov, &mut control, flags) {
-            Ok(msg) => {
-                let mut first = None;
-                for message in control.drain() {
-                    if let RecvAncillaryMessage::ScmRights(fds) = message {
-                        for received in fds {
-                            if first.is_none() {
-                                first = Some(received);
-                            }
-                            // Any further descriptor is dropped (closed) here.
-                        }
-                    }
-                }
-                if msg.flags.contains(ReturnFlags::CTRUNC) {
-                    return Err(io::Error::from_raw_os_error(libc::EPROTO));
-                }
-                return Ok(Some((msg.bytes, first)));
-            }
-            Err(Errno::INTR) => {}
-            Err(Errno::AGAIN) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        }
-    }
+    Ok(receive_with_fds_nonblocking(fd, buf)?.map(|(n, fds)| (n, fds.into_iter().next())))
 }
 
 /// `getsockopt(SO_PEERGROUPS)`: the supplementary groups of the peer's
