@@ -85,6 +85,24 @@ fn instances_in_two_processes_serve_one_name_in_listening_order() {
 }
 
 #[test]
+fn an_async_instance_in_another_process_serves_the_name() {
+    // S21, S31 through the async API (`pipeslot::tokio`): the child's
+    // instance, created and connected on a tokio runtime, is bound the
+    // second client and serves it.
+    let root = Root::new();
+    let mine = std::sync::Arc::new(root.pipe("procs-async").message().max_instances(4).server());
+    let child = spawn_ready(&mut root.scenario("async-echo-instance"));
+    let connecting = on_thread(&mine, |m| m.connect());
+    let first = message_client(&root, "procs-async");
+    connected(join_10s(connecting));
+    let second = message_client(&root, "procs-async");
+    assert_eq!(ask(&second, b"x"), b"async:x");
+    assert_eq!(second.server_process_id().unwrap(), child.0.id());
+    first.send(b"y").unwrap();
+    assert_eq!(mine.recv_message().unwrap(), b"y");
+}
+
+#[test]
 fn another_process_gets_the_same_refusals_as_the_owner() {
     // S22: at the instance limit, ERROR_PIPE_BUSY; S23: another access
     // mode, ERROR_ACCESS_DENIED; S25: FILE_FLAG_FIRST_PIPE_INSTANCE on an
@@ -209,6 +227,32 @@ fn subprocess_entry() {
                 }
                 server.disconnect().unwrap();
             }
+        }
+        Ok("async-echo-instance") => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let server = pipeslot::tokio::ServerOptions::new()
+                    .pipe_mode(PipeMode::Message)
+                    .read_mode(ReadMode::Message)
+                    .max_instances(4)
+                    .create(r"\\.\pipe\procs-async")
+                    .unwrap();
+                println!("{READY}");
+                loop {
+                    server.connect().await.unwrap();
+                    while let Ok(request) = server.recv_message(64).await {
+                        let mut reply = b"async:".to_vec();
+                        reply.extend_from_slice(&request);
+                        if server.send_msg(&reply).await.is_err() {
+                            break;
+                        }
+                    }
+                    server.disconnect().unwrap();
+                }
+            });
         }
         Ok("try-instances") => {
             let code = |result: pipeslot::Result<pipeslot::pipe::PipeServer>| match result {
