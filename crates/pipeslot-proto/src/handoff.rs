@@ -513,19 +513,16 @@ impl Entry {
             ObjectState::Instance(state) => {
                 out.push(TAG_INSTANCE);
                 put_string(out, &state.name);
-                let flags = [
-                    state.message_type,
-                    state.message_read,
-                    state.nowait,
-                    state.inbound,
-                    state.outbound,
-                    state.listening,
-                ];
-                out.push(
-                    flags
-                        .iter()
-                        .enumerate()
-                        .fold(0u8, |bits, (i, &set)| bits | u8::from(set) << i),
+                put_flags(
+                    out,
+                    &[
+                        state.message_type,
+                        state.message_read,
+                        state.nowait,
+                        state.inbound,
+                        state.outbound,
+                        state.listening,
+                    ],
                 );
                 for word in [
                     state.in_buffer_size,
@@ -594,10 +591,7 @@ impl Entry {
             TAG_PIPE_END => ObjectState::PipeEnd(PipeEndState::decode(r)?),
             TAG_INSTANCE => {
                 let name = r.string("name")?;
-                let flags = r.u8()?;
-                if flags & !0b11_1111 != 0 {
-                    return Err(HandoffError::BadValue("flags"));
-                }
+                let flags = r.flags(6)?;
                 let bit = |i: u8| flags & (1 << i) != 0;
                 ObjectState::Instance(InstanceState {
                     name,
@@ -655,19 +649,18 @@ impl Entry {
 impl PipeEndState {
     fn encode(&self, out: &mut Vec<u8>) {
         put_string(out, &self.name);
-        let flags = [
-            self.server_end,
-            self.message_type,
-            self.message_read,
-            self.nowait,
-            self.can_read,
-            self.can_write,
-            self.can_set_state,
-        ]
-        .iter()
-        .enumerate()
-        .fold(0u8, |flags, (bit, &set)| flags | u8::from(set) << bit);
-        out.push(flags);
+        put_flags(
+            out,
+            &[
+                self.server_end,
+                self.message_type,
+                self.message_read,
+                self.nowait,
+                self.can_read,
+                self.can_write,
+                self.can_set_state,
+            ],
+        );
         for value in [
             self.in_buffer_size,
             self.out_buffer_size,
@@ -706,10 +699,7 @@ impl PipeEndState {
 
     fn decode(r: &mut Reader<'_>) -> Result<PipeEndState, HandoffError> {
         let name = r.string("name")?;
-        let flags = r.u8()?;
-        if flags & !0b111_1111 != 0 {
-            return Err(HandoffError::BadValue("flags"));
-        }
+        let flags = r.flags(7)?;
         let flag = |bit: u8| flags & (1 << bit) != 0;
         let in_buffer_size = r.u32()?;
         let out_buffer_size = r.u32()?;
@@ -782,6 +772,16 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
+/// Booleans as the bits of one byte, the first the lowest.
+fn put_flags(out: &mut Vec<u8>, flags: &[bool]) {
+    out.push(
+        flags
+            .iter()
+            .enumerate()
+            .fold(0u8, |bits, (bit, &set)| bits | u8::from(set) << bit),
+    );
+}
+
 fn put_string(out: &mut Vec<u8>, s: &str) {
     put_bytes(out, s.as_bytes());
 }
@@ -790,6 +790,16 @@ fn put_string(out: &mut Vec<u8>, s: &str) {
 struct Reader<'a>(&'a [u8]);
 
 impl<'a> Reader<'a> {
+    /// A byte of `count` flags ([`put_flags`]); any higher bit set is an
+    /// error.
+    fn flags(&mut self, count: u32) -> Result<u8, HandoffError> {
+        let flags = self.u8()?;
+        if u32::from(flags) >> count != 0 {
+            return Err(HandoffError::BadValue("flags"));
+        }
+        Ok(flags)
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], HandoffError> {
         if self.0.len() < n {
             return Err(HandoffError::Short);

@@ -30,19 +30,18 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 
 use criterion::{criterion_group, Criterion, Throughput};
+
+mod common;
 use pipeslot_win32::api::io::{
     CreateIoCompletionPort, GetOverlappedResult, GetQueuedCompletionStatus,
 };
-use pipeslot_win32::api::named_pipe::{
-    ConnectNamedPipe, CreateFileA, CreateNamedPipeA, DisconnectNamedPipe, SetNamedPipeHandleState,
-};
+use pipeslot_win32::api::named_pipe::{ConnectNamedPipe, CreateNamedPipeA, DisconnectNamedPipe};
 use pipeslot_win32::api::pipe::{CloseHandle, ReadFile, WriteFile};
 use pipeslot_win32::api::sync::{CreateEventA, WaitForMultipleObjects, WaitForSingleObject};
 use pipeslot_win32::api::system::GetLastError;
 use pipeslot_win32::types::{
-    DWORD, FALSE, FILE_FLAG_OVERLAPPED, GENERIC_READ, GENERIC_WRITE, HANDLE, INFINITE,
-    INVALID_HANDLE_VALUE, OPEN_EXISTING, OVERLAPPED, PIPE_ACCESS_DUPLEX, PIPE_READMODE_MESSAGE,
-    PIPE_TYPE_MESSAGE, WAIT_OBJECT_0,
+    DWORD, FALSE, FILE_FLAG_OVERLAPPED, HANDLE, INFINITE, INVALID_HANDLE_VALUE, OVERLAPPED,
+    PIPE_ACCESS_DUPLEX, PIPE_READMODE_MESSAGE, PIPE_TYPE_MESSAGE, WAIT_OBJECT_0,
 };
 
 const SMALL: usize = 64;
@@ -88,26 +87,8 @@ fn instance(name: &str, overlapped: bool) -> Handle {
 
 /// A client of `name` in message read mode.
 fn open(name: &str, overlapped: bool) -> Handle {
-    let name = c_name(name);
     let flags = if overlapped { FILE_FLAG_OVERLAPPED } else { 0 };
-    // SAFETY: a NUL-terminated name and NULL optional arguments.
-    let handle = unsafe {
-        CreateFileA(
-            name.as_ptr(),
-            GENERIC_READ | GENERIC_WRITE,
-            0,
-            ptr::null(),
-            OPEN_EXISTING,
-            flags,
-            ptr::null_mut(),
-        )
-    };
-    assert_ne!(handle, INVALID_HANDLE_VALUE, "CreateFileA failed");
-    let mode: DWORD = PIPE_READMODE_MESSAGE;
-    // SAFETY: a live handle, a valid mode pointer, NULL optional arguments.
-    let set = unsafe { SetNamedPipeHandleState(handle, &mode, ptr::null(), ptr::null()) };
-    assert_ne!(set, 0, "SetNamedPipeHandleState failed");
-    Handle(handle)
+    Handle(common::open_message_client(name, flags))
 }
 
 /// A blocking write then read of one message; the reply's size.

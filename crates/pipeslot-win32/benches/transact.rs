@@ -15,19 +15,18 @@
 //! Run with `cargo bench -p pipeslot-win32 --bench transact`; figures go to
 //! BENCHMARKS.md.
 
-use std::ffi::CString;
 use std::path::PathBuf;
 use std::ptr;
 use std::thread;
 
 use criterion::{criterion_group, Criterion};
+
+mod common;
 use pipeslot::pipe::{ClientOptions, PipeMode, PipeServer, ReadMode, ServerOptions};
 use pipeslot::PipeName;
-use pipeslot_win32::api::named_pipe::{CreateFileA, SetNamedPipeHandleState, TransactNamedPipe};
+use pipeslot_win32::api::named_pipe::TransactNamedPipe;
 use pipeslot_win32::api::pipe::CloseHandle;
-use pipeslot_win32::types::{
-    DWORD, GENERIC_READ, GENERIC_WRITE, INVALID_HANDLE_VALUE, OPEN_EXISTING, PIPE_READMODE_MESSAGE,
-};
+use pipeslot_win32::types::DWORD;
 
 const SMALL: usize = 64;
 const C_PIPE: &str = r"\\.\pipe\bench-transact-c";
@@ -64,25 +63,7 @@ fn transact(c: &mut Criterion) {
     serve(echo_server(&root, C_PIPE));
     serve(echo_server(&root, RUST_PIPE));
 
-    let name = CString::new(C_PIPE).unwrap();
-    // SAFETY: a NUL-terminated name and NULL optional arguments, as Win32
-    // allows.
-    let handle = unsafe {
-        CreateFileA(
-            name.as_ptr(),
-            GENERIC_READ | GENERIC_WRITE,
-            0,
-            ptr::null(),
-            OPEN_EXISTING,
-            0,
-            ptr::null_mut(),
-        )
-    };
-    assert_ne!(handle, INVALID_HANDLE_VALUE, "CreateFileA failed");
-    let mode: DWORD = PIPE_READMODE_MESSAGE;
-    // SAFETY: a live handle, a valid mode pointer, NULL optional arguments.
-    let set = unsafe { SetNamedPipeHandleState(handle, &mode, ptr::null(), ptr::null()) };
-    assert_ne!(set, 0, "SetNamedPipeHandleState failed");
+    let handle = common::open_message_client(C_PIPE, 0);
 
     let rust = ClientOptions::new()
         .root(&root)

@@ -156,12 +156,16 @@ impl std::fmt::Debug for Op {
 /// A call a waiting thread can run itself (module docs, 5): ReadFile on a
 /// named-pipe handle.
 pub(crate) struct Direct {
-    /// Runs the call blocking on the calling thread; the interrupt ends it
-    /// with ERROR_OPERATION_ABORTED, having taken nothing.
-    pub(crate) run: Box<dyn Fn(&Interrupt) -> Outcome + Send + Sync>,
+    /// Runs the call on the handle's object, blocking on the calling
+    /// thread; the interrupt ends it with ERROR_OPERATION_ABORTED, having
+    /// taken nothing.
+    pub(crate) run: Box<RunHere>,
     /// The call again, as a future for the driver.
-    pub(crate) again: Box<dyn Fn() -> Operation + Send + Sync>,
+    pub(crate) again: Box<dyn Fn(Arc<Object>) -> Operation + Send + Sync>,
 }
+
+/// [`Direct::run`].
+pub(crate) type RunHere = dyn Fn(&Object, &Interrupt) -> Outcome + Send + Sync;
 
 /// What kind of call an operation is (for the code a close gives it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -386,7 +390,7 @@ impl Drive for Op {
     /// Runs the operation on the waiting thread (module docs, 5) if it is
     /// still parked and its handle's only one; `signal` is what the
     /// thread waits on.
-    fn drive(&self, signal: &Signal) {
+    fn drive(self: Arc<Self>, signal: &Signal) {
         let (Some(direct), Some(io)) = (&self.direct, io_of(&self.object)) else {
             return;
         };
@@ -396,7 +400,7 @@ impl Drive for Op {
         // From here this thread owns the operation: its future is dropped.
         io.interrupt.reset();
         let outcome = if signal.hook(&io.interrupt) {
-            let outcome = (direct.run)(&io.interrupt);
+            let outcome = (direct.run)(&self.object, &io.interrupt);
             signal.unhook(&io.interrupt);
             outcome
         } else {
@@ -407,8 +411,9 @@ impl Drive for Op {
         if outcome.error == ERROR_OPERATION_ABORTED && cancelled == 0 {
             // Interrupted for the wait's sake, not the operation's: the
             // driver runs it again.
-            if let (Some(driver), Some(op)) = (crate::driver::handle(), self.this()) {
-                driver.spawn(op.task((direct.again)()));
+            if let Some(driver) = crate::driver::handle() {
+                let again = (direct.again)(self.object.clone());
+                driver.spawn(self.task(again));
                 return;
             }
         }
@@ -417,17 +422,6 @@ impl Drive for Op {
         } else {
             outcome
         });
-    }
-}
-
-impl Op {
-    /// This operation's `Arc`, from its handle's list.
-    fn this(&self) -> Option<Arc<Op>> {
-        let io = io_of(&self.object)?;
-        lock(&io.pending)
-            .iter()
-            .find(|op| std::ptr::eq(Arc::as_ptr(op), self))
-            .cloned()
     }
 }
 
@@ -469,9 +463,7 @@ impl Parked {
             *state = ParkedState::Waiting(driver.clone(), task);
         }
     }
-}
 
-impl Parked {
     /// Takes the operation from the parking for a waiting thread: true if
     /// it was waiting for its first wake-up (its future is dropped).
     fn claim(&self) -> bool {

@@ -51,7 +51,7 @@ pub(crate) struct Signal {
 pub(crate) trait Drive: Send + Sync {
     /// Runs the operation on this thread if it can; `signal` is the one
     /// the thread waits for (whose [`Signal::hook`] interrupts the run).
-    fn drive(&self, signal: &Signal);
+    fn drive(self: Arc<Self>, signal: &Signal);
 }
 
 /// A sleeping wait: woken once any of its signals is set.
@@ -67,19 +67,17 @@ static LOCK: Mutex<()> = Mutex::new(());
 impl Signal {
     /// A manual-reset signal (set until [`Signal::reset`]).
     pub(crate) fn manual(signaled: bool) -> Arc<Signal> {
-        Arc::new(Signal {
-            auto_reset: false,
-            signaled: AtomicBool::new(signaled),
-            parkers: Mutex::new(Vec::new()),
-            drivers: Mutex::new(Vec::new()),
-            hooks: Mutex::new(Vec::new()),
-        })
+        Signal::new(false, signaled)
     }
 
     /// An auto-reset signal: a wait that it satisfies clears it.
     pub(crate) fn auto(signaled: bool) -> Arc<Signal> {
+        Signal::new(true, signaled)
+    }
+
+    fn new(auto_reset: bool, signaled: bool) -> Arc<Signal> {
         Arc::new(Signal {
-            auto_reset: true,
+            auto_reset,
             signaled: AtomicBool::new(signaled),
             parkers: Mutex::new(Vec::new()),
             drivers: Mutex::new(Vec::new()),

@@ -400,20 +400,19 @@ fn operation(object: Arc<Object>, call: Call) -> Operation {
 /// How a thread waiting for the call runs it itself: ReadFile on a
 /// named-pipe handle, blocking as without an OVERLAPPED
 /// (`crate::overlapped`, "The waiting thread runs it").
-fn direct(object: &Arc<Object>, call: &Call) -> Option<Direct> {
+fn direct(object: &Object, call: &Call) -> Option<Direct> {
     let Call::Read(buf) = *call else {
         return None;
     };
-    if !matches!(&**object, Object::PipeServer(_) | Object::PipeConnection(_)) {
+    if !matches!(object, Object::PipeServer(_) | Object::PipeConnection(_)) {
         return None;
     }
-    let (runner, again) = (object.clone(), object.clone());
     Some(Direct {
-        run: Box::new(move |interrupt| {
+        run: Box::new(move |object, interrupt| {
             let mut buf = buf;
             // SAFETY: see `Buffer`; this thread claimed the operation.
             let buf = unsafe { buf.slice() };
-            match &*runner {
+            match object {
                 Object::PipeServer(handle) => {
                     read(handle.server().read_message_interruptible(buf, interrupt))
                 }
@@ -423,7 +422,7 @@ fn direct(object: &Arc<Object>, call: &Call) -> Option<Direct> {
                 _ => Outcome::failed(ERROR_NOT_SUPPORTED),
             }
         }),
-        again: Box::new(move || operation(again.clone(), Call::Read(buf))),
+        again: Box::new(move |object| operation(object, Call::Read(buf))),
     })
 }
 

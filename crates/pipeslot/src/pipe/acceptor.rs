@@ -27,13 +27,13 @@
 //! event).
 
 use std::os::fd::AsFd;
-use std::os::unix::net::UnixListener;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use pipeslot_proto::handshake::ServerHello;
 
-use super::handshake::{PendingHello, Progress, Provider, Waiter};
+use super::handshake::{PendingHello, Progress, Waiter};
 use super::names::{Core, NameOwner};
 use crate::sys::event::{self, PollFlags};
 use crate::sys::stream;
@@ -54,6 +54,15 @@ pub(crate) const MAX_WAITERS: usize = 4096;
 /// How often the acceptor checks that its socket file is still in place
 /// (T4).
 const SOCKET_CHECK: Duration = Duration::from_millis(250);
+
+/// An instance another process serves (added by it, or handed to a
+/// child), as the acceptor watches it: the connection its
+/// [`ToOwner`](pipeslot_proto::instance::ToOwner) messages come on, which
+/// ends when the instance does. Taken from the slot's `Remote`.
+struct Provider {
+    id: u32,
+    stream: Arc<UnixStream>,
+}
 
 /// Accepts and serves handshakes until the name goes away.
 pub(crate) fn run(
@@ -100,8 +109,9 @@ pub(crate) fn run(
             // guards is looked at again under the same lock.
             let mut registry = core.lock();
             registry.waiters = waiters.len();
-            // Instances handed to a child (`PipeServer::hand_off_instance`)
-            // are watched from now on, as those added by other processes.
+            // Instances other processes serve — added by them
+            // (`PendingHello::add_instance`) or handed to a child
+            // (`PipeServer::hand_off_instance`) — are watched from now on.
             for (&id, slot) in &registry.slots {
                 if let Some(remote) = &slot.remote {
                     if !providers.iter().any(|p| p.id == id) {
@@ -166,17 +176,11 @@ pub(crate) fn run(
             let progress = hellos[i].readable(&core, now);
             if !matches!(progress, Progress::More) {
                 let hello = hellos.swap_remove(i);
-                settle(hello, progress, &core, &mut waiters, &mut providers);
+                settle(hello, progress, &core, &mut waiters);
             }
         }
         if !ready.fds[0].is_empty() {
-            accept_all(
-                &listener,
-                &core,
-                &mut hellos,
-                (&mut waiters, &mut providers),
-                now,
-            );
+            accept_all(&listener, &core, &mut hellos, &mut waiters, now);
         }
         if now >= next_check {
             next_check = now + SOCKET_CHECK;
@@ -198,7 +202,7 @@ fn accept_all(
     listener: &UnixListener,
     core: &Arc<Core>,
     hellos: &mut Vec<PendingHello>,
-    (waiters, providers): (&mut Vec<Waiter>, &mut Vec<Provider>),
+    waiters: &mut Vec<Waiter>,
     now: Instant,
 ) {
     loop {
@@ -230,10 +234,10 @@ fn accept_all(
         // already, and then it costs no round through poll.
         let progress = hello.readable(core, now);
         if !matches!(progress, Progress::More) {
-            settle(hello, progress, core, waiters, providers);
+            settle(hello, progress, core, waiters);
             continue;
         }
-        if make_room(hellos, (waiters, providers), core, peer.uid, now) {
+        if make_room(hellos, waiters, core, peer.uid, now) {
             hellos.push(hello);
         } else {
             // T11: over a cap; closed at once, told why.
@@ -260,7 +264,7 @@ fn hold(waiters: &mut Vec<Waiter>, hello: PendingHello, deadline: Option<Instant
 /// frees its places as it goes; only silence keeps them.
 fn make_room(
     hellos: &mut Vec<PendingHello>,
-    (waiters, providers): (&mut Vec<Waiter>, &mut Vec<Provider>),
+    waiters: &mut Vec<Waiter>,
     core: &Arc<Core>,
     uid: u32,
     now: Instant,
@@ -272,25 +276,19 @@ fn make_room(
         let progress = hellos[i].readable(core, now);
         if !matches!(progress, Progress::More) {
             let hello = hellos.swap_remove(i);
-            settle(hello, progress, core, waiters, providers);
+            settle(hello, progress, core, waiters);
         }
     }
     fits(hellos, core.own_uid, uid)
 }
 
 /// Does what a hello's progress (other than [`Progress::More`]) says.
-fn settle(
-    hello: PendingHello,
-    progress: Progress,
-    core: &Arc<Core>,
-    waiters: &mut Vec<Waiter>,
-    providers: &mut Vec<Provider>,
-) {
+fn settle(hello: PendingHello, progress: Progress, core: &Arc<Core>, waiters: &mut Vec<Waiter>) {
     match progress {
         Progress::More | Progress::Done => {}
         Progress::Open(credits) => hello.bind(credits, core),
         Progress::Wait(deadline) => hold(waiters, hello, deadline),
-        Progress::Instance(request) => providers.extend(hello.add_instance(request, core)),
+        Progress::Instance(request) => hello.add_instance(request, core),
     }
 }
 

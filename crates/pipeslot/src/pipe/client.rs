@@ -32,7 +32,7 @@ use crate::sys::stream::{self, PeerCredentials};
 
 /// How long a client waits for the server's answer to its hello before
 /// giving up (the server answers at once unless the client asked to wait).
-const ANSWER_DEADLINE: Duration = Duration::from_secs(30);
+pub(crate) const ANSWER_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The client end of a named pipe: the handle `CreateFile` returns.
 ///
@@ -64,8 +64,8 @@ impl ClientOptions {
         let hello = self.hello(OpenMode::Open)?;
         stream::send_with_fd(stream.as_fd(), &hello, credits.fd())
             .map_err(|e| Error::from_io(e, context()))?;
-        let (answer, leftover) =
-            read_answer(&stream, Some(ANSWER_DEADLINE)).map_err(|e| prefix(e, &context()))?;
+        let (answer, leftover) = read_answer(&stream, Some(ANSWER_DEADLINE), false)
+            .map_err(|e| prefix(e, &context()))?;
         match answer {
             ServerHello::Connected {
                 pipe_type,
@@ -136,7 +136,8 @@ impl ClientOptions {
     #[doc(alias = "WaitNamedPipe")]
     pub fn wait(&self, name: &PipeName, timeout: WaitTimeout) -> Result<()> {
         let (stream, limit) = self.start_wait(name, timeout)?;
-        let answer = read_answer(&stream, limit).map_err(|e| prefix(e, &wait_context(name)))?;
+        let answer =
+            read_answer(&stream, limit, false).map_err(|e| prefix(e, &wait_context(name)))?;
         wait_answered(answer.0, name)
     }
 
@@ -541,9 +542,29 @@ pub(crate) fn answer_received(received: io::Result<usize>) -> Result<usize> {
     }
 }
 
+/// The server's answer, within `limit`, and the bytes that came behind
+/// it. With `alone`, nothing behind it is read: what follows (a client
+/// handed to an instance in another process, its descriptors attached to
+/// the next byte, `super::elsewhere`) stays in the socket.
+/// How many bytes of the hello that `bytes` begins are still to come: of
+/// its prefix, then of its body (at least 1; a bad prefix is decoded, and
+/// refused, once in).
+fn hello_missing(bytes: &[u8]) -> usize {
+    const PREFIX_LEN: usize = 10;
+    let total = match bytes.get(6..PREFIX_LEN) {
+        Some(&[l0, l1, l2, l3]) => {
+            PREFIX_LEN
+                + (u32::from_le_bytes([l0, l1, l2, l3]) as usize).min(handshake::MAX_HELLO_LEN)
+        }
+        _ => PREFIX_LEN,
+    };
+    total.saturating_sub(bytes.len()).max(1)
+}
+
 pub(crate) fn read_answer(
     stream: &UnixStream,
     limit: Option<Duration>,
+    alone: bool,
 ) -> Result<(ServerHello, Vec<u8>)> {
     let deadline = limit.map(|l| Instant::now() + l);
     let mut bytes = Vec::with_capacity(64);
@@ -564,7 +585,12 @@ pub(crate) fn read_answer(
         if ready[0].is_empty() {
             continue;
         }
-        match stream::receive(stream.as_fd(), &mut buf, false) {
+        let want = if alone {
+            hello_missing(&bytes)
+        } else {
+            buf.len()
+        };
+        match stream::receive(stream.as_fd(), &mut buf[..want], false) {
             Ok(None) => {}
             Ok(Some(n)) => {
                 let n = answer_received(Ok(n))?;

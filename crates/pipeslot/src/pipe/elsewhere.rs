@@ -50,13 +50,11 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
-use pipeslot_proto::handshake::{
-    ClientHello, InstanceRequest, OpenMode, PipeType, ServerHello, MAX_HELLO_LEN,
-};
+use pipeslot_proto::handshake::{ClientHello, InstanceRequest, OpenMode, PipeType, ServerHello};
 use pipeslot_proto::instance::{Bound, MAX_BOUND_LEN};
 
 use super::conn::Conn;
-use super::names::{Core, Registry, Remote, SlotParams, SlotState};
+use super::names::{Core, Registry, Rejoin, Remote, SlotParams, SlotState};
 use super::transport::unix::UnixTransport;
 use super::{PeerIdentity, PipeEnd, PipeMode, ServerOptions};
 use crate::error::{Error, ErrorKind, Result};
@@ -70,9 +68,6 @@ use crate::sys::stream;
 /// The names another process owns that this process has instances of:
 /// socket path and core.
 static ELSEWHERE: Mutex<Vec<(PathBuf, Weak<Core>)>> = Mutex::new(Vec::new());
-
-/// How long the owner may take to answer an instance's hello.
-const ANSWER_DEADLINE: Duration = Duration::from_secs(30);
 
 /// The core of this process's instances of a name that another process
 /// owns (`key`: its socket path); creates it, and its thread, the first
@@ -104,32 +99,18 @@ pub(crate) fn join(
         }
         return Ok(core);
     }
-    let context = || format!("creating pipe {name}");
-    let core = Arc::new(Core {
-        registry: Mutex::new(Registry {
-            elsewhere: true,
-            ..Registry::default()
-        }),
-        acceptor_wake: Event::new().map_err(|e| Error::from_io(e, context()))?,
-        inbound: options.inbound,
-        outbound: options.outbound,
-        max_instances: options.max_instances,
-        default_timeout: super::names::default_timeout(options),
-        allowed_uids: Vec::new(),
-        allowed_gids: Vec::new(),
-        own_uid: sys::fs::effective_uid(),
-        reject_remote: options.reject_remote_clients,
-        root: options.root.clone(),
-        status: Weak::new(),
-        elsewhere: true,
-        address: Some(namespace.pipe_socket_address(name)?),
-        rejoin: Some((options.clone(), name.clone())),
-    });
-    let thread_core = Arc::downgrade(&core);
-    std::thread::Builder::new()
-        .name("pipeslot-instances".into())
-        .spawn(move || run(thread_core))
-        .map_err(|e| Error::from_io(e, context()))?;
+    let rejoin = Rejoin {
+        address: namespace.pipe_socket_address(name)?,
+        options: options.clone(),
+        name: name.clone(),
+    };
+    let core = new_core(
+        (options.inbound, options.outbound),
+        options.max_instances,
+        super::names::default_timeout(options),
+        Some(rejoin),
+        || format!("creating pipe {name}"),
+    )?;
     table.push((key, Arc::downgrade(&core)));
     Ok(core)
 }
@@ -158,7 +139,7 @@ fn ask_owner(core: &Core, options: &ServerOptions, name: &PipeName) -> Result<u3
     let (id, _) = core
         .add_slot(SlotParams::of(options), Some(remote))
         .ok_or_else(|| Error::new(ErrorKind::PipeBusy, context()))?;
-    core.lock().owner_count = count;
+    core.lock().owner_count = Some(count);
     // The thread watches the new connection from now on.
     core.acceptor_wake.signal();
     Ok(id)
@@ -173,10 +154,11 @@ fn handshake(
     bound: bool,
 ) -> Result<(UnixStream, u32)> {
     let context = || format!("creating pipe {name}");
-    let address = core
-        .address
+    let address = &core
+        .rejoin
         .as_ref()
-        .ok_or_else(|| Error::new(ErrorKind::FileNotFound, context()))?;
+        .ok_or_else(|| Error::new(ErrorKind::FileNotFound, context()))?
+        .address;
     let stream = match UnixStream::connect(address) {
         Ok(stream) => stream,
         // The owner went meanwhile: the name is free, but this core is
@@ -224,7 +206,11 @@ fn handshake(
     .encode()
     .map_err(|e| Error::new(ErrorKind::InvalidParameter, format!("{}: {e}", context())))?;
     stream::send_all(stream.as_fd(), &hello).map_err(|e| Error::from_io(e, context()))?;
-    let answer = read_answer_alone(&stream).map_err(|e| super::client::prefix(e, &context()))?;
+    // Not a byte more than the answer: a client may be handed over right
+    // behind it, for this instance's thread.
+    let (answer, _) =
+        super::client::read_answer(&stream, Some(super::client::ANSWER_DEADLINE), true)
+            .map_err(|e| super::client::prefix(e, &context()))?;
     let count = match answer {
         ServerHello::InstanceAdded { instances, .. } => instances,
         ServerHello::Busy => {
@@ -254,65 +240,12 @@ fn handshake(
     Ok((stream, count))
 }
 
-/// The owner's answer to an instance hello, and not a byte more: a client
-/// may be handed over right behind it, its descriptors attached to the
-/// next byte, for the instance's thread to take.
-fn read_answer_alone(stream: &UnixStream) -> Result<ServerHello> {
-    let deadline = std::time::Instant::now() + ANSWER_DEADLINE;
-    let mut bytes = Vec::with_capacity(32);
-    let mut need = PREFIX_LEN;
-    loop {
-        while bytes.len() < need {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return Err(Error::new(
-                    ErrorKind::SemTimeout,
-                    "the process that owns the name did not answer",
-                ));
-            }
-            let ready = stream::wait(&[stream.as_fd()], PollFlags::IN, Some(left))
-                .map_err(|e| Error::from_io(e, "waiting for the owner's answer"))?;
-            if ready[0].is_empty() {
-                continue;
-            }
-            let mut buf = [0u8; MAX_HELLO_LEN];
-            let want = need - bytes.len();
-            match stream::receive(stream.as_fd(), &mut buf[..want], false) {
-                Ok(None) => {}
-                Ok(Some(n)) => {
-                    let n = super::client::answer_received(Ok(n))?;
-                    bytes.extend_from_slice(&buf[..n]);
-                }
-                Err(e) => {
-                    super::client::answer_received(Err(e))?;
-                }
-            }
-        }
-        match ServerHello::decode(&bytes) {
-            Ok(Some((answer, _))) => return Ok(answer),
-            Ok(None) if bytes.len() == PREFIX_LEN => {
-                let len = u32::from_le_bytes([bytes[6], bytes[7], bytes[8], bytes[9]]);
-                need = PREFIX_LEN + (len as usize).min(MAX_HELLO_LEN);
-            }
-            Ok(None) | Err(_) => {
-                return Err(Error::new(
-                    ErrorKind::ProtocolError,
-                    "the process that owns the name answered something else",
-                ))
-            }
-        }
-    }
-}
-
-/// The length of a hello's prefix (magic, version, body length).
-const PREFIX_LEN: usize = 10;
-
 /// Adds instance `id` again after the name's owner ended (S27: the name
 /// lives while an instance does): at this process, which takes the name
 /// over if no other did first, or at whichever process did. An instance
 /// with a client is re-added as bound.
 fn rejoin(core: &Core, id: u32) -> Result<()> {
-    let (options, name) = core
+    let Rejoin { options, name, .. } = core
         .rejoin
         .as_ref()
         .ok_or_else(|| Error::new(ErrorKind::BrokenPipe, "an adopted instance"))?;
@@ -337,7 +270,7 @@ fn rejoin(core: &Core, id: u32) -> Result<()> {
     );
     let (stream, count) = handshake(core, options, name, bound)?;
     let mut registry = core.lock();
-    registry.owner_count = count;
+    registry.owner_count = Some(count);
     if let Some(slot) = registry.slots.get_mut(&id) {
         slot.remote = Some(Remote {
             stream: Arc::new(stream),
@@ -354,8 +287,9 @@ fn rejoin(core: &Core, id: u32) -> Result<()> {
 
 /// The core and slot of an instance a parent handed over
 /// (`PipeServer::adopt_instance`): `link` is its connection to the name's
-/// owner. The core is this instance's own (adopted instances do not share
-/// one: the name's socket is not known here).
+/// owner. The core, and so its thread, is this instance's own (adopted
+/// instances do not share one: the name's socket is not known here); a
+/// child gets at most as many as the instances its parent had.
 pub(crate) fn adopt(
     state: &pipeslot_proto::handoff::InstanceState,
     mode: PipeMode,
@@ -364,27 +298,13 @@ pub(crate) fn adopt(
     let context = || format!("taking over pipe instance {}", state.name);
     link.set_nonblocking(true)
         .map_err(|e| Error::from_io(e, context()))?;
-    let core = Arc::new(Core {
-        registry: Mutex::new(Registry {
-            elsewhere: true,
-            owner_count: 1,
-            ..Registry::default()
-        }),
-        acceptor_wake: Event::new().map_err(|e| Error::from_io(e, context()))?,
-        inbound: state.inbound,
-        outbound: state.outbound,
-        max_instances: state.max_instances,
-        default_timeout: Duration::from_millis(state.default_timeout_ms.max(1).into()),
-        allowed_uids: Vec::new(),
-        allowed_gids: Vec::new(),
-        own_uid: sys::fs::effective_uid(),
-        reject_remote: false,
-        root: None,
-        status: Weak::new(),
-        elsewhere: true,
-        address: None,
-        rejoin: None,
-    });
+    let core = new_core(
+        (state.inbound, state.outbound),
+        state.max_instances,
+        Duration::from_millis(state.default_timeout_ms.max(1).into()),
+        None,
+        context,
+    )?;
     let params = SlotParams {
         mode,
         in_quota: state.in_buffer_size,
@@ -408,12 +328,45 @@ pub(crate) fn adopt(
             slot.state = SlotState::Disconnected;
         }
     }
+    core.acceptor_wake.signal();
+    Ok((core, id))
+}
+
+/// A core for instances of a name another process owns, and its thread
+/// ([`run`]), which ends with the core's last instance.
+fn new_core(
+    (inbound, outbound): (bool, bool),
+    max_instances: u32,
+    default_timeout: Duration,
+    rejoin: Option<Rejoin>,
+    context: impl Fn() -> String,
+) -> Result<Arc<Core>> {
+    let core = Arc::new(Core {
+        registry: Mutex::new(Registry {
+            owner_count: Some(1),
+            ..Registry::default()
+        }),
+        acceptor_wake: Event::new().map_err(|e| Error::from_io(e, context()))?,
+        inbound,
+        outbound,
+        max_instances,
+        default_timeout,
+        allowed_uids: Vec::new(),
+        allowed_gids: Vec::new(),
+        own_uid: sys::fs::effective_uid(),
+        // The owner's first instance decides who may connect.
+        reject_remote: false,
+        root: None,
+        status: Weak::new(),
+        elsewhere: true,
+        rejoin,
+    });
     let thread_core = Arc::downgrade(&core);
     std::thread::Builder::new()
         .name("pipeslot-instances".into())
         .spawn(move || run(thread_core))
         .map_err(|e| Error::from_io(e, context()))?;
-    Ok((core, id))
+    Ok(core)
 }
 
 /// The thread of a name owned elsewhere: binds the clients the owner
@@ -513,7 +466,7 @@ fn bind(core: &Core, id: u32, bound: Bound, client: OwnedFd, credits: OwnedFd) -
         return false;
     }
     let mut registry = core.lock();
-    registry.owner_count = bound.instances;
+    registry.owner_count = Some(bound.instances);
     let Some(slot) = registry.slots.get_mut(&id) else {
         return true; // closed meanwhile: the client sees the end
     };
@@ -585,4 +538,35 @@ fn owner_gone(core: &Core, id: u32) {
     }
     slot.orphaned = true;
     slot.wake();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_an_owner_sends_is_bounded_to_one_record() {
+        // The owner's connection may hold at most one Bound record and its
+        // two descriptors; more is a violation (the instance's thread
+        // drops the connection), never memory that grows.
+        let (owner, instance) = UnixStream::pair().unwrap();
+        instance.set_nonblocking(true).unwrap();
+        let mut partial = Default::default();
+        stream::send_all(owner.as_fd(), &[1u8; 100]).unwrap();
+        assert!(take(&instance, &mut partial), "part of a record");
+        stream::send_all(owner.as_fd(), &[1u8; MAX_BOUND_LEN]).unwrap();
+        assert!(!take(&instance, &mut partial), "more than a record");
+
+        let (owner, instance) = UnixStream::pair().unwrap();
+        instance.set_nonblocking(true).unwrap();
+        let fd = owner.as_fd();
+        stream::send_with_fds(owner.as_fd(), &[1], &[fd, fd, fd]).unwrap();
+        let mut partial = Default::default();
+        assert!(!take(&instance, &mut partial), "three descriptors");
+
+        let (owner, instance) = UnixStream::pair().unwrap();
+        instance.set_nonblocking(true).unwrap();
+        drop(owner);
+        assert!(!take(&instance, &mut Default::default()), "the owner's end");
+    }
 }

@@ -74,14 +74,6 @@ pub(crate) enum Progress {
     Instance(InstanceRequest),
 }
 
-/// An instance another process serves, as the owner's acceptor watches
-/// it: the connection its [`ToOwner`](pipeslot_proto::instance::ToOwner)
-/// messages come on, and which ends when the instance does.
-pub(crate) struct Provider {
-    pub(crate) id: u32,
-    pub(crate) stream: Arc<UnixStream>,
-}
-
 impl PendingHello {
     pub(crate) fn new(stream: UnixStream, peer: PeerCredentials, now: Instant) -> PendingHello {
         PendingHello {
@@ -109,16 +101,13 @@ impl PendingHello {
     }
 
     /// Adds the instance another process asks for (S21-S25; the peer's uid
-    /// was checked) and answers; the instance to watch, if added.
-    pub(crate) fn add_instance(
-        self,
-        request: InstanceRequest,
-        core: &Arc<Core>,
-    ) -> Option<Provider> {
+    /// was checked) and answers. The acceptor watches its connection from
+    /// its next round on, as it watches every slot's [`Remote`].
+    pub(crate) fn add_instance(self, request: InstanceRequest, core: &Arc<Core>) {
         // S25: the name exists; S23: the access mode must match.
         if request.first || (request.inbound, request.outbound) != (core.inbound, core.outbound) {
             reply(&self.stream, ServerHello::AccessDenied);
-            return None;
+            return;
         }
         let stream = Arc::new(self.stream);
         let params = SlotParams {
@@ -136,7 +125,7 @@ impl PendingHello {
         };
         let Some((id, instances)) = core.add_slot(params, Some(remote)) else {
             reply(&stream, ServerHello::Busy); // S22
-            return None;
+            return;
         };
         if request.bound {
             // Re-added with its client (its owner ended): not listening
@@ -156,7 +145,6 @@ impl PendingHello {
                 instances,
             },
         );
-        Some(Provider { id, stream })
     }
 
     /// Binds this opening client to the instance listening longest (S31),

@@ -63,12 +63,19 @@ pub(crate) struct Core {
     /// Another process owns the name; this core holds this process's
     /// instances of it (`super::elsewhere`).
     pub(crate) elsewhere: bool,
-    /// [`Core::elsewhere`]: the name's socket, where instances are asked
-    /// for.
-    pub(crate) address: Option<PathBuf>,
-    /// [`Core::elsewhere`]: what this process's instances were created
-    /// with, to add them again at a new owner when the owner ends (S27).
-    pub(crate) rejoin: Option<(ServerOptions, PipeName)>,
+    /// [`Core::elsewhere`], for instances this process created (not ones
+    /// a parent handed over): how to ask the owner for more, and to add
+    /// them again at a new owner when the owner ends (S27).
+    pub(crate) rejoin: Option<Rejoin>,
+}
+
+/// See [`Core::rejoin`].
+pub(crate) struct Rejoin {
+    /// The name's socket.
+    pub(crate) address: PathBuf,
+    /// What this process's first instance of the name was created with.
+    pub(crate) options: ServerOptions,
+    pub(crate) name: PipeName,
 }
 
 #[derive(Default)]
@@ -81,12 +88,10 @@ pub(crate) struct Registry {
     /// Clients the acceptor holds waiting for an instance: only then does
     /// an instance that starts listening need to wake it.
     pub(crate) waiters: usize,
-    /// [`Core::elsewhere`]: the owner counts the instances, not this
-    /// registry.
-    pub(crate) elsewhere: bool,
     /// [`Core::elsewhere`]: the name's instance count, as the owner last
-    /// told (adding an instance, binding a client).
-    pub(crate) owner_count: u32,
+    /// told (adding an instance, binding a client); the owner counts the
+    /// instances, not this registry. `None` in the owner.
+    pub(crate) owner_count: Option<u32>,
     /// [`Core::elsewhere`]: the name, when this process took it over after
     /// its owner ended (`super::elsewhere`), kept while these instances
     /// are.
@@ -96,11 +101,7 @@ pub(crate) struct Registry {
 impl Registry {
     /// The name's instance count (GetNamedPipeHandleState, S104).
     pub(crate) fn instances(&self) -> u32 {
-        if self.elsewhere {
-            self.owner_count
-        } else {
-            self.slots.len() as u32
-        }
+        self.owner_count.unwrap_or(self.slots.len() as u32)
     }
 }
 
@@ -384,7 +385,7 @@ impl Core {
         let mut registry = self.lock();
         registry.listening.retain(|&i| i != id);
         // Dropped after the lock: a name kept by a handed instance
-        // ([`Remote::keep`]) takes the name table's lock when it goes.
+        // ([`Remote::_keep`]) takes the name table's lock when it goes.
         let mut removed = registry.slots.remove(&id);
         if let Some(slot) = &mut removed {
             if let Some(remote) = &slot.remote {
@@ -393,7 +394,7 @@ impl Core {
             }
             let state = std::mem::replace(&mut slot.state, SlotState::Disconnected);
             if let SlotState::Connected { conn, .. } = state {
-                if !registry.elsewhere {
+                if registry.owner_count.is_none() {
                     conn.publish_instances(registry.slots.len() as u32);
                 }
                 conn.close();
@@ -414,7 +415,7 @@ impl Registry {
     /// Tells every connected client how many instances the name has now
     /// (GetNamedPipeHandleState's lpCurInstances, S26, S104).
     pub(crate) fn publish_instances(&self) {
-        if self.elsewhere {
+        if self.owner_count.is_some() {
             // The owner published its count when it bound each client.
             return;
         }
@@ -548,7 +549,6 @@ fn create(
         root: options.root.clone(),
         status: Arc::downgrade(&claim),
         elsewhere: false,
-        address: None,
         rejoin: None,
     });
     // Taken now: the file may be removed before the acceptor starts.

@@ -504,7 +504,7 @@ impl PipeServer {
         let link: OwnedFd = if self.core.elsewhere {
             // The instance is already a connection to the owner: the child
             // takes a duplicate; this process stops watching it.
-            let remote = slot.remote.take().ok_or_else(|| {
+            let remote = slot.remote.as_ref().ok_or_else(|| {
                 Error::new(
                     ErrorKind::BrokenPipe,
                     format!("{}: the process that owned the name has ended", context()),
@@ -514,6 +514,7 @@ impl PipeServer {
                 .stream
                 .try_clone()
                 .map_err(|e| Error::from_io(e, context()))?;
+            slot.remote = None;
             registry.listening.retain(|&i| i != self.id);
             link.into()
         } else {
