@@ -115,7 +115,14 @@ pub(crate) struct State {
     /// frame): the peer's end is gone, and the errors that say so are
     /// ERROR_NETNAME_DELETED instead of ERROR_BROKEN_PIPE / ERROR_NO_DATA.
     lost: bool,
+    /// The buffer of the last small chunk read, kept for the next one: a
+    /// connection of small messages allocates nothing per message and
+    /// keeps touching the same memory (at most [`SPARE_MAX`] bytes).
+    spare: Vec<u8>,
 }
+
+/// The largest buffer kept as [`State::spare`].
+const SPARE_MAX: usize = 2 * 1024;
 
 #[derive(Debug)]
 struct Chunk {
@@ -148,6 +155,7 @@ impl State {
             side,
             in_quota: u64::from(in_quota.max(1)),
             inbound: VecDeque::new(),
+            spare: Vec::new(),
             inbound_bytes: 0,
             received: 0,
             consumed: 0,
@@ -237,7 +245,16 @@ impl State {
             Frame::Data {
                 payload,
                 end_of_message,
-            } => self.file_data(payload.to_vec(), end_of_message),
+            } => {
+                let data = if payload.len() <= self.spare.capacity() {
+                    let mut data = std::mem::take(&mut self.spare);
+                    data.extend_from_slice(payload);
+                    data
+                } else {
+                    payload.to_vec()
+                };
+                self.file_data(data, end_of_message)
+            }
             Frame::Consumed { total } => self.peer_consumed_is(total),
             Frame::Disconnect if self.side == PipeEnd::Client => {
                 // S50: unread data goes with the connection.
@@ -402,6 +419,16 @@ impl State {
     /// credits, and the read takes what is there and waits for the rest
     /// with the bytes in the caller's buffer (the driver loops).
     pub(crate) fn readable(&self, read_mode: ReadMode, wanted: usize) -> bool {
+        self.reads_at_once(read_mode, wanted)
+            || read_mode == ReadMode::Message
+                && self.inbound_bytes > 0
+                && self.inbound_bytes >= self.in_quota
+    }
+
+    /// Whether a read would complete now with what is queued: the
+    /// connection ended, or (byte read) data is there, or (message read)
+    /// a whole message is there or more than `wanted` bytes of one.
+    pub(crate) fn reads_at_once(&self, read_mode: ReadMode, wanted: usize) -> bool {
         if self.end != End::Open {
             return true;
         }
@@ -415,7 +442,7 @@ impl State {
                         return true;
                     }
                 }
-                have > 0 && self.inbound_bytes >= self.in_quota
+                false
             }
         }
     }
@@ -477,13 +504,13 @@ impl State {
                         // An empty message: a byte-mode read returns it as a
                         // 0-byte read on its own (S65).
                         if copied == 0 {
-                            self.inbound.pop_front();
+                            self.pop_read();
                         }
                         break;
                     }
                     copied += chunk.copy_into(&mut buf[copied..]);
                     if chunk.position == chunk.data.len() {
-                        self.inbound.pop_front();
+                        self.pop_read();
                     }
                 }
             }
@@ -494,7 +521,7 @@ impl State {
                         break; // the buffer is full
                     }
                     let end_of_message = chunk.end_of_message;
-                    self.inbound.pop_front();
+                    self.pop_read();
                     if end_of_message {
                         complete = true;
                         break;
@@ -510,6 +537,17 @@ impl State {
         MessageRead {
             bytes: copied,
             complete,
+        }
+    }
+
+    /// Drops the chunk at the front, read to its end; keeps its buffer as
+    /// the spare if it is small and there is none.
+    fn pop_read(&mut self) {
+        if let Some(chunk) = self.inbound.pop_front() {
+            if self.spare.capacity() == 0 && chunk.data.capacity() <= SPARE_MAX {
+                self.spare = chunk.data;
+                self.spare.clear();
+            }
         }
     }
 

@@ -61,6 +61,8 @@ pub(crate) mod reactor;
 mod ready;
 mod receive;
 mod send;
+#[cfg(feature = "tokio")]
+mod short;
 mod wait;
 
 #[cfg(feature = "tokio")]
@@ -371,6 +373,12 @@ impl Conn {
         nowait: bool,
         waiter: &Waiter<'_>,
     ) -> Result<MessageRead> {
+        #[cfg(feature = "tokio")]
+        if let (Waiter::Reactor(reactor), false) = (waiter, nowait) {
+            if let short::Short::Done(read) = self.read_short(buf, read_mode, reactor).await {
+                return read;
+            }
+        }
         let mut taken = TakenParts::new(self, waiter);
         let read = self
             .read_parts(buf, read_mode, nowait, waiter, &mut taken)
@@ -527,6 +535,12 @@ impl Conn {
         }
         if nothing {
             return Ok(0); // S66: nothing to send, never blocks
+        }
+        #[cfg(feature = "tokio")]
+        if let (Waiter::Reactor(reactor), false) = (waiter, nowait) {
+            if let Some(written) = self.write_short(data, reactor) {
+                return written;
+            }
         }
         let mut data = data;
         if nowait {
@@ -942,14 +956,27 @@ impl Conn {
                 self.send_control(Frame::Consumed { total }, waiter).await;
             }
             #[cfg(feature = "tokio")]
-            Waiter::Reactor(reactor) => {
-                if !self.ring_now() {
-                    self.lock().owed_ring = true;
-                }
-                if self.owes() || !self.outbox().is_empty() {
-                    self.spawn_flusher(reactor);
-                }
-            }
+            Waiter::Reactor(reactor) => self.ring_async(reactor),
+        }
+    }
+
+    /// [`Conn::publish_count`] for an async caller, which never waits.
+    #[cfg(feature = "tokio")]
+    fn publish_count_now(&self, told: Count, reactor: &std::sync::Arc<reactor::Reactor>) {
+        if self.store_consumed(told.consumed) || told.ring {
+            self.ring_async(reactor);
+        }
+    }
+
+    /// Rings the peer's waiting writer from an async call: what the socket
+    /// does not take now is left to the outbox's flusher.
+    #[cfg(feature = "tokio")]
+    fn ring_async(&self, reactor: &std::sync::Arc<reactor::Reactor>) {
+        if !self.ring_now() {
+            self.lock().owed_ring = true;
+        }
+        if self.owes() || !self.outbox().is_empty() {
+            self.spawn_flusher(reactor);
         }
     }
 }

@@ -485,7 +485,7 @@ fn spawn(task: impl std::future::Future<Output = ()> + Send + 'static) -> bool {
 }
 
 /// `parts` without their first `done` bytes.
-fn rest_of<'p>(parts: &[&'p [u8]], done: usize) -> Vec<&'p [u8]> {
+pub(super) fn rest_of<'p>(parts: &[&'p [u8]], done: usize) -> Vec<&'p [u8]> {
     let mut rest = Vec::with_capacity(parts.len());
     let mut skip = done;
     for part in parts {
