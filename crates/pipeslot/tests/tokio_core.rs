@@ -403,6 +403,65 @@ fn a_write_dropped_outside_any_runtime_does_not_panic() {
     drop((server, client));
 }
 
+#[test]
+fn a_waiting_async_read_counts_as_room_for_nowait_writes() {
+    // S77 through the async read's short path: while an async recv_msg
+    // waits, the peer's PIPE_NOWAIT write may go beyond the quota up to the
+    // read's buffer; once the read is dropped, it counts no more.
+    let root = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let pipe = name("nowait-pending-read");
+        let server = ServerOptions::new()
+            .pipe_mode(PipeMode::Message)
+            .in_buffer_size(512)
+            .out_buffer_size(512)
+            .root(root.path())
+            .create(&pipe)
+            .unwrap();
+        let client = pipeslot::pipe::ClientOptions::new()
+            .root(root.path())
+            .open(&pipe.parse().unwrap())
+            .unwrap();
+        guard("connect", server.connect()).await.unwrap();
+        client.set_nowait(true).unwrap();
+        let mut buf = vec![0u8; 32768];
+        {
+            let mut read = Box::pin(server.recv_msg(&mut buf));
+            assert!(
+                futures_poll_once(&mut read).await.is_none(),
+                "nothing came yet"
+            );
+            assert_eq!(
+                client.send(&[7; 513]).unwrap(),
+                513,
+                "the waiting read is room"
+            );
+            let got = guard("the waiting read", read).await.unwrap();
+            assert!(got.complete);
+            assert_eq!(got.bytes, 513);
+        }
+        assert!(buf[..513].iter().all(|&b| b == 7));
+        {
+            let mut read = Box::pin(server.recv_msg(&mut buf));
+            assert!(futures_poll_once(&mut read).await.is_none());
+        }
+        assert_eq!(
+            client.send(&[8; 513]).unwrap(),
+            0,
+            "a dropped read is no room"
+        );
+        assert_eq!(client.send(&[9; 512]).unwrap(), 512);
+        let got = guard("the next read", server.recv_msg(&mut buf))
+            .await
+            .unwrap();
+        assert_eq!((got.bytes, got.complete), (512, true));
+        assert!(
+            buf[..512].iter().all(|&b| b == 9),
+            "the refused write left nothing"
+        );
+    });
+}
+
 /// Polls a future once from inside a task.
 async fn futures_poll_once<F: std::future::Future + Unpin>(future: &mut F) -> Option<F::Output> {
     std::future::poll_fn(|cx| {

@@ -806,8 +806,10 @@ impl Conn {
         if inner.sleepers > 0 {
             self.changed.notify_all();
         }
-        for waker in inner.wakers.drain(..) {
-            waker.wake();
+        if !inner.wakers.is_empty() {
+            for waker in inner.wakers.drain(..) {
+                waker.wake();
+            }
         }
         if let Some(waker) = inner.receiver_waker.take() {
             waker.wake();

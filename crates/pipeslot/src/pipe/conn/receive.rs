@@ -55,7 +55,8 @@ impl Conn {
                 }
             }
         }
-        while receive.large.is_none() && violation.is_none() {
+        while receive.large.is_none() && violation.is_none() && receive.start < receive.bytes.len()
+        {
             match receive.decoder.decode(&receive.bytes[receive.start..]) {
                 Ok(Some((frame, used))) => {
                     match inner.st.file_frame(frame) {
