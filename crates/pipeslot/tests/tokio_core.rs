@@ -462,6 +462,67 @@ fn a_waiting_async_read_counts_as_room_for_nowait_writes() {
     });
 }
 
+#[test]
+fn a_waiting_async_read_takes_whole_messages_and_leaves_the_rest() {
+    // S58-S61 for a read already waiting when the data comes (the async
+    // read's short path copies a whole message straight into its buffer):
+    // a message that fits is read whole; one that does not is
+    // ERROR_MORE_DATA (complete: false) with the rest left for the next
+    // read; messages that come together are read one by one, in order.
+    let root = tempfile::tempdir().unwrap();
+    runtime().block_on(async {
+        let pipe = name("waiting-read-messages");
+        let (server, client) = {
+            let server = ServerOptions::new()
+                .pipe_mode(PipeMode::Message)
+                .read_mode(ReadMode::Message)
+                .root(root.path())
+                .create(&pipe)
+                .unwrap();
+            let client = pipeslot::pipe::ClientOptions::new()
+                .root(root.path())
+                .open(&pipe.parse().unwrap())
+                .unwrap();
+            guard("connect", server.connect()).await.unwrap();
+            (server, client)
+        };
+        let mut buf = [0u8; 4];
+        // Fits exactly.
+        let mut read = Box::pin(server.recv_msg(&mut buf));
+        assert!(futures_poll_once(&mut read).await.is_none());
+        client.send(b"abcd").unwrap();
+        let got = guard("a message that fits", read).await.unwrap();
+        assert_eq!((got.bytes, got.complete), (4, true));
+        assert_eq!(&buf, b"abcd");
+        // Does not fit: the first part, then the rest.
+        let mut read = Box::pin(server.recv_msg(&mut buf));
+        assert!(futures_poll_once(&mut read).await.is_none());
+        client.send(b"0123456789").unwrap();
+        let got = guard("a message that does not fit", read).await.unwrap();
+        assert_eq!((got.bytes, got.complete), (4, false));
+        assert_eq!(&buf, b"0123");
+        let mut rest = [0u8; 16];
+        let got = guard("its rest", server.recv_msg(&mut rest)).await.unwrap();
+        assert_eq!((got.bytes, got.complete), (6, true));
+        assert_eq!(&rest[..6], b"456789");
+        // Several at once, and an empty one among them.
+        let mut read = Box::pin(server.recv_msg(&mut rest));
+        assert!(futures_poll_once(&mut read).await.is_none());
+        for message in [&b"one"[..], b"", b"three"] {
+            client.send(message).unwrap();
+        }
+        let got = guard("the first of three", read).await.unwrap();
+        assert_eq!(&rest[..got.bytes], b"one");
+        for expected in [&b""[..], b"three"] {
+            let got = guard("the next", server.recv_msg(&mut rest)).await.unwrap();
+            assert!(got.complete);
+            assert_eq!(&rest[..got.bytes], expected);
+        }
+        // Nothing else is queued.
+        assert!(server.try_recv_msg(&mut rest).unwrap().is_none());
+    });
+}
+
 /// Polls a future once from inside a task.
 async fn futures_poll_once<F: std::future::Future + Unpin>(future: &mut F) -> Option<F::Output> {
     std::future::poll_fn(|cx| {

@@ -540,6 +540,24 @@ impl State {
         }
     }
 
+    /// Counts a whole message of `len` bytes that went straight to a
+    /// waiting read as received and read, when nothing is queued ahead of
+    /// it; `false`, having done nothing, when it cannot (the end is not
+    /// open, data is queued, or the peer sent beyond its credits: filing
+    /// it says so).
+    pub(crate) fn take_direct(&mut self, len: usize) -> bool {
+        let len = len as u64;
+        if self.end != End::Open
+            || !self.inbound.is_empty()
+            || self.received + len - self.consumed > self.receive_limit()
+        {
+            return false;
+        }
+        self.received += len;
+        self.consumed += len;
+        true
+    }
+
     /// Drops the chunk at the front, read to its end; keeps its buffer as
     /// the spare if it is small and there is none.
     fn pop_read(&mut self) {

@@ -14,6 +14,15 @@ impl Conn {
     /// receiver, and waited (if it had to) before: a hand-off (`snapshot`)
     /// never waits behind a blocked receiver for the receive buffer.
     pub(super) fn pump_now(&self, what: &str) -> Result<bool> {
+        self.pump(what, None).map(|pumped| pumped.any)
+    }
+
+    /// [`Conn::pump_now`], for a message read waiting with `direct` as
+    /// its buffer: when the first frame received is a whole message that
+    /// fits, with nothing queued ahead of it, it is copied straight into
+    /// `direct` and counted as read ([`Pumped::direct`]) instead of being
+    /// filed; anything after it is filed as usual.
+    pub(super) fn pump(&self, what: &str, mut direct: Option<&mut [u8]>) -> Result<Pumped> {
         let mut receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
         let receive = &mut *receive;
         let mut filled = false;
@@ -37,9 +46,10 @@ impl Conn {
         }
         let got = match got {
             Ok(Some(n)) => n,
-            Ok(None) => return Ok(false),
+            Ok(None) => return Ok(Pumped::default()),
             Err(e) => return Err(Error::from_io(e, what)),
         };
+        let mut took = None;
         let mut inner = self.lock();
         let mut filed = Filed::default();
         let mut violation = None;
@@ -59,6 +69,22 @@ impl Conn {
         {
             match receive.decoder.decode(&receive.bytes[receive.start..]) {
                 Ok(Some((frame, used))) => {
+                    if let (
+                        Some(target),
+                        frame::Frame::Data {
+                            payload,
+                            end_of_message: true,
+                        },
+                    ) = (direct.take(), &frame)
+                    {
+                        if payload.len() <= target.len() && inner.st.take_direct(payload.len()) {
+                            target[..payload.len()].copy_from_slice(payload);
+                            took = Some(payload.len());
+                            receive.start += used;
+                            continue;
+                        }
+                    }
+                    direct = None;
                     match inner.st.file_frame(frame) {
                         Ok(f) => filed = merge(filed, f),
                         Err(v) => violation = Some(v),
@@ -114,8 +140,21 @@ impl Conn {
             // tells the peer (it cannot wait here).
             inner.owed_publish = true;
         }
-        Ok(true)
+        Ok(Pumped {
+            any: true,
+            direct: took,
+        })
     }
+}
+
+/// What a receive brought ([`Conn::pump`]).
+#[derive(Default)]
+pub(super) struct Pumped {
+    /// Anything, or the end of the stream.
+    pub(super) any: bool,
+    /// A whole message copied straight to the waiting read, of this many
+    /// bytes.
+    pub(super) direct: Option<usize>,
 }
 
 impl ReceiveBuffer {

@@ -28,6 +28,7 @@ use std::task::{Context, Poll};
 use pipeslot_proto::frame;
 
 use super::reactor::Reactor;
+use super::receive::Pumped;
 use super::send::rest_of;
 use super::{Conn, Inner};
 use crate::error::{Error, Result};
@@ -172,11 +173,30 @@ impl Conn {
                 Poll::Ready(Err(e)) => {
                     return Poll::Ready(Short::Done(Err(Error::from_io(e, WHAT))));
                 }
-                Poll::Ready(Ok(mut guard)) => match self.pump_now(WHAT) {
-                    Ok(true) => {}
-                    Ok(false) => guard.clear_ready(),
-                    Err(e) => return Poll::Ready(Short::Done(Err(e))),
-                },
+                Poll::Ready(Ok(mut guard)) => {
+                    let direct = (read_mode == ReadMode::Message).then_some(&mut *buf);
+                    match self.pump(WHAT, direct) {
+                        Ok(Pumped {
+                            direct: Some(bytes),
+                            ..
+                        }) => {
+                            // A whole message went straight into `buf`.
+                            let mut inner = self.lock();
+                            hold.release(&mut inner);
+                            let told = inner.take_count();
+                            drop(inner);
+                            hold.unpublish();
+                            self.publish_count_now(told, reactor);
+                            return Poll::Ready(Short::Done(Ok(MessageRead {
+                                bytes,
+                                complete: true,
+                            })));
+                        }
+                        Ok(Pumped { any: true, .. }) => {}
+                        Ok(Pumped { any: false, .. }) => guard.clear_ready(),
+                        Err(e) => return Poll::Ready(Short::Done(Err(e))),
+                    }
+                }
             }
         }
     }
