@@ -9,7 +9,12 @@
 //!   are made once, before measuring (the time to connect 1,000 clients is
 //!   printed). The pipe server has 1,000 instances, each a task serving
 //!   its clients one after another; the socket server a task per
-//!   connection.
+//!   connection. Before criterion's figures (only under `cargo bench`,
+//!   or with `PIPESLOT_SCALE_ROUNDS=N`), the same two iterations run
+//!   *interleaved*, one after the other in alternating order, for 10
+//!   rounds (or N): each round's ratio and their median are printed, a
+//!   figure this noisy VM cannot skew by drifting between criterion's two
+//!   measurements.
 //! - `round_trip_64B`: one client, one async echo server on a multi-thread
 //!   runtime: `send_msg` + `recv_msg`, and `transact`; beside the blocking
 //!   API (`send` + `read_message` against an echo thread), a tokio

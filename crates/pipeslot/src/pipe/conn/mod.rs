@@ -23,6 +23,13 @@
 //! makes the descriptor ready), or a cancellation (the event, or the
 //! condition variable, notified under its lock).
 //!
+//! Async reads and writes take a short path first (`short.rs`): the
+//! common case — nobody else receiving or sending, a message that one
+//! receive brings whole, a write that fits in the credits known — in one
+//! poll function, a whole message copied straight from the receive buffer
+//! into the read's buffer; anything else falls back to the general path
+//! described here, nothing having been taken or sent.
+//!
 //! # Sending
 //!
 //! Sends never block in the kernel: they are non-blocking, and a full
