@@ -45,6 +45,23 @@ async fn connected_message_pair(
     (server, client)
 }
 
+/// An async server made with `options` under `root`, connected to a
+/// blocking client.
+async fn async_server_sync_client(
+    root: &std::path::Path,
+    tag: &str,
+    options: &mut ServerOptions,
+) -> (NamedPipeServer, pipeslot::pipe::PipeClient) {
+    let pipe = name(tag);
+    let server = options.root(root).create(&pipe).unwrap();
+    let client = pipeslot::pipe::ClientOptions::new()
+        .root(root)
+        .open(&pipe.parse().unwrap())
+        .unwrap();
+    guard("connect", server.connect()).await.unwrap();
+    (server, client)
+}
+
 fn name(tag: &str) -> String {
     format!(r"\\.\pipe\tokio-core-{tag}")
 }
@@ -410,19 +427,15 @@ fn a_waiting_async_read_counts_as_room_for_nowait_writes() {
     // read's buffer; once the read is dropped, it counts no more.
     let root = tempfile::tempdir().unwrap();
     runtime().block_on(async {
-        let pipe = name("nowait-pending-read");
-        let server = ServerOptions::new()
-            .pipe_mode(PipeMode::Message)
-            .in_buffer_size(512)
-            .out_buffer_size(512)
-            .root(root.path())
-            .create(&pipe)
-            .unwrap();
-        let client = pipeslot::pipe::ClientOptions::new()
-            .root(root.path())
-            .open(&pipe.parse().unwrap())
-            .unwrap();
-        guard("connect", server.connect()).await.unwrap();
+        let (server, client) = async_server_sync_client(
+            root.path(),
+            "nowait-pending-read",
+            ServerOptions::new()
+                .pipe_mode(PipeMode::Message)
+                .in_buffer_size(512)
+                .out_buffer_size(512),
+        )
+        .await;
         client.set_nowait(true).unwrap();
         let mut buf = vec![0u8; 32768];
         {
@@ -471,21 +484,14 @@ fn a_waiting_async_read_takes_whole_messages_and_leaves_the_rest() {
     // read; messages that come together are read one by one, in order.
     let root = tempfile::tempdir().unwrap();
     runtime().block_on(async {
-        let pipe = name("waiting-read-messages");
-        let (server, client) = {
-            let server = ServerOptions::new()
+        let (server, client) = async_server_sync_client(
+            root.path(),
+            "waiting-read-messages",
+            ServerOptions::new()
                 .pipe_mode(PipeMode::Message)
-                .read_mode(ReadMode::Message)
-                .root(root.path())
-                .create(&pipe)
-                .unwrap();
-            let client = pipeslot::pipe::ClientOptions::new()
-                .root(root.path())
-                .open(&pipe.parse().unwrap())
-                .unwrap();
-            guard("connect", server.connect()).await.unwrap();
-            (server, client)
-        };
+                .read_mode(ReadMode::Message),
+        )
+        .await;
         let mut buf = [0u8; 4];
         // Fits exactly.
         let mut read = Box::pin(server.recv_msg(&mut buf));
