@@ -68,7 +68,6 @@ pub(crate) mod reactor;
 mod ready;
 mod receive;
 mod send;
-#[cfg(feature = "tokio")]
 mod short;
 mod wait;
 
@@ -380,9 +379,8 @@ impl Conn {
         nowait: bool,
         waiter: &Waiter<'_>,
     ) -> Result<MessageRead> {
-        #[cfg(feature = "tokio")]
-        if let (Waiter::Reactor(reactor), false) = (waiter, nowait) {
-            if let short::Short::Done(read) = self.read_short(buf, read_mode, reactor).await {
+        if !nowait {
+            if let short::Short::Done(read) = self.read_short(buf, read_mode, waiter).await {
                 return read;
             }
         }
@@ -966,14 +964,6 @@ impl Conn {
             }
             #[cfg(feature = "tokio")]
             Waiter::Reactor(reactor) => self.ring_async(reactor),
-        }
-    }
-
-    /// [`Conn::publish_count`] for an async caller, which never waits.
-    #[cfg(feature = "tokio")]
-    fn publish_count_now(&self, told: Count, reactor: &std::sync::Arc<reactor::Reactor>) {
-        if self.store_consumed(told.consumed) || told.ring {
-            self.ring_async(reactor);
         }
     }
 
