@@ -358,6 +358,15 @@ fn poll_once<F: Future>(future: F) -> Option<F::Output> {
     }
 }
 
+/// What a write that does not wait came to (`EndCore::write_now_on`).
+enum Written {
+    Done(io::Result<usize>),
+    /// No room in the quota: wait until the end is writable.
+    NoRoom,
+    /// Another send is under way; the caller's waker is registered with it.
+    Busy,
+}
+
 fn would_block() -> io::Error {
     io::Error::from(io::ErrorKind::WouldBlock)
 }
@@ -386,6 +395,39 @@ impl EndCore {
     /// `try_write`: `whole` asks for all of `buf` as one message on a
     /// message pipe (`try_write`); without it, what fits goes (`poll_write`).
     fn try_write_on(&self, reactor: &Arc<Reactor>, buf: &[u8], whole: bool) -> io::Result<usize> {
+        match self.write_now_on(reactor, buf, whole, None) {
+            Written::Done(result) => result,
+            Written::NoRoom | Written::Busy => Err(would_block()),
+        }
+    }
+
+    /// [`EndCore::try_write_on`] for `poll_write`: a write that waits for
+    /// another send under way (the outbox's flusher, a concurrent write)
+    /// registers `cx` with it and says [`Written::Busy`], so that the task
+    /// sleeps until it is done instead of looking again at once — which,
+    /// with every worker of the runtime doing the same, could keep the
+    /// flusher from ever running.
+    fn write_now_on(
+        &self,
+        reactor: &Arc<Reactor>,
+        buf: &[u8],
+        whole: bool,
+        cx: Option<&mut Context<'_>>,
+    ) -> Written {
+        match self.write_now_checked(reactor, buf, whole, cx) {
+            Ok(written) => written,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Written::NoRoom,
+            Err(e) => Written::Done(Err(e)),
+        }
+    }
+
+    fn write_now_checked(
+        &self,
+        reactor: &Arc<Reactor>,
+        buf: &[u8],
+        whole: bool,
+        cx: Option<&mut Context<'_>>,
+    ) -> io::Result<Written> {
         self.writable()?;
         let conn = reactor.conn();
         let room = usize::try_from(conn.room()).unwrap_or(usize::MAX);
@@ -408,11 +450,23 @@ impl EndCore {
         } else {
             buf.len().min(room)
         };
-        match poll_once(conn.write_with(&buf[..len], false, &Waiter::Reactor(reactor))) {
-            Some(Ok(n)) => Ok(n),
-            Some(Err(e)) => Err(e.into()),
-            None => Err(would_block()),
-        }
+        let waiter = Waiter::Reactor(reactor);
+        let write = conn.write_with(&buf[..len], false, &waiter);
+        // What fits goes at once; a write that does not finish in one poll
+        // waited at a gate (another send under way) before sending anything,
+        // and is dropped.
+        let polled = match cx {
+            Some(cx) => match pin!(write).poll(cx) {
+                Poll::Ready(output) => Some(output),
+                Poll::Pending => None,
+            },
+            None => poll_once(write),
+        };
+        Ok(match polled {
+            Some(Ok(n)) => Written::Done(Ok(n)),
+            Some(Err(e)) => Written::Done(Err(e.into())),
+            None => Written::Busy,
+        })
     }
 }
 
@@ -672,11 +726,11 @@ macro_rules! connected_end {
             ) -> Poll<io::Result<usize>> {
                 let reactor = self.io("writing to a pipe")?;
                 loop {
-                    match self.end().try_write_on(&reactor, buf, false) {
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                            ready!(reactor.conn().poll_writable(cx, &reactor))?
-                        }
-                        result => return Poll::Ready(result),
+                    match self.end().write_now_on(&reactor, buf, false, Some(cx)) {
+                        Written::NoRoom => ready!(reactor.conn().poll_writable(cx, &reactor))?,
+                        // Woken when the send under way is done.
+                        Written::Busy => return Poll::Pending,
+                        Written::Done(result) => return Poll::Ready(result),
                     }
                 }
             }
