@@ -352,13 +352,22 @@ pub struct NamedPipeClient {
 /// Polls `future` once, for the `try_*` calls: their futures complete at
 /// once unless another call holds the connection's send order.
 fn poll_once<F: Future>(future: F) -> Option<F::Output> {
-    match pin!(future).poll(&mut Context::from_waker(Waker::noop())) {
+    poll_once_in(future, None)
+}
+
+/// Polls `future` once in `cx` (a waker that does nothing without one).
+fn poll_once_in<F: Future>(future: F, cx: Option<&mut Context<'_>>) -> Option<F::Output> {
+    let result = match cx {
+        Some(cx) => pin!(future).poll(cx),
+        None => pin!(future).poll(&mut Context::from_waker(Waker::noop())),
+    };
+    match result {
         Poll::Ready(output) => Some(output),
         Poll::Pending => None,
     }
 }
 
-/// What a write that does not wait came to (`EndCore::write_now_on`).
+/// What a write that does not wait came to (`EndCore::write_now`).
 enum Written {
     Done(io::Result<usize>),
     /// No room in the quota: wait until the end is writable.
@@ -395,40 +404,28 @@ impl EndCore {
     /// `try_write`: `whole` asks for all of `buf` as one message on a
     /// message pipe (`try_write`); without it, what fits goes (`poll_write`).
     fn try_write_on(&self, reactor: &Arc<Reactor>, buf: &[u8], whole: bool) -> io::Result<usize> {
-        match self.write_now_on(reactor, buf, whole, None) {
+        match self.write_now(reactor, buf, whole, None) {
             Written::Done(result) => result,
             Written::NoRoom | Written::Busy => Err(would_block()),
         }
     }
 
-    /// [`EndCore::try_write_on`] for `poll_write`: a write that waits for
-    /// another send under way (the outbox's flusher, a concurrent write)
-    /// registers `cx` with it and says [`Written::Busy`], so that the task
-    /// sleeps until it is done instead of looking again at once — which,
-    /// with every worker of the runtime doing the same, could keep the
-    /// flusher from ever running.
-    fn write_now_on(
+    /// A write that does not wait. With `cx` (`poll_write`), a write that
+    /// waits for another send under way (the outbox's flusher, a concurrent
+    /// write) registers `cx` with it and says [`Written::Busy`], so that the
+    /// task sleeps until that is done instead of looking again at once —
+    /// which, with every worker of the runtime doing the same, could keep
+    /// the flusher from ever running.
+    fn write_now(
         &self,
         reactor: &Arc<Reactor>,
         buf: &[u8],
         whole: bool,
         cx: Option<&mut Context<'_>>,
     ) -> Written {
-        match self.write_now_checked(reactor, buf, whole, cx) {
-            Ok(written) => written,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Written::NoRoom,
-            Err(e) => Written::Done(Err(e)),
+        if let Err(e) = self.writable() {
+            return Written::Done(Err(e.into()));
         }
-    }
-
-    fn write_now_checked(
-        &self,
-        reactor: &Arc<Reactor>,
-        buf: &[u8],
-        whole: bool,
-        cx: Option<&mut Context<'_>>,
-    ) -> io::Result<Written> {
-        self.writable()?;
         let conn = reactor.conn();
         let room = usize::try_from(conn.room()).unwrap_or(usize::MAX);
         let open = conn.is_open();
@@ -437,36 +434,30 @@ impl EndCore {
         } else if whole && self.mode == PipeMode::Message {
             if buf.len() > room {
                 if room as u64 == u64::from(conn.out_quota()) {
-                    return Err(io::Error::new(
+                    return Written::Done(Err(io::Error::new(
                         io::ErrorKind::InvalidInput,
                         "a message longer than the pipe's quota cannot be written without waiting: use send_msg",
-                    ));
+                    )));
                 }
-                return Err(would_block());
+                return Written::NoRoom;
             }
             buf.len()
         } else if room == 0 && !buf.is_empty() {
-            return Err(would_block());
+            return Written::NoRoom;
         } else {
             buf.len().min(room)
         };
-        let waiter = Waiter::Reactor(reactor);
-        let write = conn.write_with(&buf[..len], false, &waiter);
         // What fits goes at once; a write that does not finish in one poll
         // waited at a gate (another send under way) before sending anything,
         // and is dropped.
-        let polled = match cx {
-            Some(cx) => match pin!(write).poll(cx) {
-                Poll::Ready(output) => Some(output),
-                Poll::Pending => None,
-            },
-            None => poll_once(write),
-        };
-        Ok(match polled {
+        match poll_once_in(
+            conn.write_with(&buf[..len], false, &Waiter::Reactor(reactor)),
+            cx,
+        ) {
             Some(Ok(n)) => Written::Done(Ok(n)),
             Some(Err(e)) => Written::Done(Err(e.into())),
             None => Written::Busy,
-        })
+        }
     }
 }
 
@@ -726,7 +717,7 @@ macro_rules! connected_end {
             ) -> Poll<io::Result<usize>> {
                 let reactor = self.io("writing to a pipe")?;
                 loop {
-                    match self.end().write_now_on(&reactor, buf, false, Some(cx)) {
+                    match self.end().write_now(&reactor, buf, false, Some(cx)) {
                         Written::NoRoom => ready!(reactor.conn().poll_writable(cx, &reactor))?,
                         // Woken when the send under way is done.
                         Written::Busy => return Poll::Pending,

@@ -84,7 +84,6 @@ impl Conn {
                             continue;
                         }
                     }
-                    direct = None;
                     match inner.st.file_frame(frame) {
                         Ok(f) => filed = merge(filed, f),
                         Err(v) => violation = Some(v),
