@@ -7,7 +7,10 @@
 //! the calls registered at that moment and no others, so a call that
 //! starts later is not affected. One doorbell per call (kept for the next
 //! call, so a handle costs one descriptor once it has waited) means no
-//! call can consume another's wake-up.
+//! call can consume another's wake-up. A handle that goes away gives its
+//! spare doorbell to a small process-wide pool, so that a program opening
+//! a handle per call (CallNamedPipe) does not create and close an
+//! `eventfd` each time.
 
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -40,7 +43,7 @@ impl Waits {
     /// Registers a call about to wait; returns the doorbell a cancel rings.
     pub(crate) fn start(&self) -> io::Result<Arc<Event>> {
         let mut list = self.lock();
-        let doorbell = match list.spare.take() {
+        let doorbell = match list.spare.take().or_else(pooled) {
             Some(doorbell) => doorbell,
             None => Arc::new(Event::new()?),
         };
@@ -76,5 +79,74 @@ impl Waits {
     fn lock(&self) -> MutexGuard<'_, WaitList> {
         // The list is consistent after every update.
         self.list.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The most spare doorbells the process keeps for handles to come.
+const POOL: usize = 32;
+
+/// Spare doorbells of handles that went away: clear (a doorbell becomes
+/// spare only once no call waits on it, and `finish` clears a rung one)
+/// and referenced from nowhere else.
+static SPARES: Mutex<Vec<Arc<Event>>> = Mutex::new(Vec::new());
+
+fn pooled() -> Option<Arc<Event>> {
+    SPARES.lock().unwrap_or_else(|p| p.into_inner()).pop()
+}
+
+impl Drop for Waits {
+    fn drop(&mut self) {
+        let list = self.list.get_mut().unwrap_or_else(|p| p.into_inner());
+        // A call still registered cannot exist (it borrows the handle), but
+        // keep only a doorbell that nothing else holds.
+        if let Some(spare) = list.spare.take().filter(|d| Arc::strong_count(d) == 1) {
+            let mut spares = SPARES.lock().unwrap_or_else(|p| p.into_inner());
+            if spares.len() < POOL {
+                spares.push(spare);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::sys::event::{self, PollFlags, Ready};
+
+    fn rung(doorbell: &Event) -> bool {
+        event::wait(None, PollFlags::IN, &[doorbell], Some(Duration::ZERO)).unwrap()
+            == Ready::Event(0)
+    }
+
+    #[test]
+    fn doorbells_of_gone_handles_come_back_clear() {
+        // Handles whose calls were cancelled give their doorbells to the
+        // pool; whatever doorbell a new handle's call gets is not rung.
+        for _ in 0..2 * POOL {
+            let waits = Waits::default();
+            let doorbell = waits.start().unwrap();
+            assert!(waits.cancel());
+            assert!(rung(&doorbell));
+            assert!(waits.finish(doorbell));
+        }
+        let waits = Waits::default();
+        let doorbell = waits.start().unwrap();
+        assert!(!rung(&doorbell), "a pooled doorbell was still rung");
+        assert!(!waits.finish(doorbell));
+        assert!(SPARES.lock().unwrap().len() <= POOL);
+    }
+
+    #[test]
+    fn a_cancel_reaches_only_the_calls_waiting_at_that_moment() {
+        let waits = Waits::default();
+        assert!(!waits.cancel(), "nothing waits");
+        let first = waits.start().unwrap();
+        assert!(waits.cancel());
+        let second = waits.start().unwrap();
+        assert!(rung(&first) && !rung(&second));
+        assert!(waits.finish(first));
+        assert!(!waits.finish(second));
     }
 }

@@ -278,6 +278,9 @@ pub struct Entry {
 struct CheckedDir {
     path: PathBuf,
     fd: OwnedFd,
+    /// The held directory's (device, inode), as checked when opened: what
+    /// its path must still name ([`Namespace::still_in_place`]).
+    id: (u64, u64),
 }
 
 /// How a directory must look to be used.
@@ -367,13 +370,10 @@ impl Namespace {
     fn still_in_place(&self) -> bool {
         // The socket directories are reached through the namespace
         // directory's path: checking that one covers both.
-        match (
-            sysfs::stat_nofollow(None, &self.dir.path),
-            sysfs::stat_fd(self.dir.fd.as_fd()),
-        ) {
-            (Ok(path), Ok(held)) => (path.dev, path.ino) == (held.dev, held.ino),
-            _ => false,
-        }
+        // The held descriptor's identity cannot change: it was recorded
+        // when the directory was checked, so one stat of the path does.
+        sysfs::stat_nofollow(None, &self.dir.path)
+            .is_ok_and(|path| (path.dev, path.ino) == self.dir.id)
     }
 
     /// The namespace of `scope` under the root directory `root`, exactly as
@@ -1019,7 +1019,11 @@ impl CheckedDir {
             return Err(insecure(&shown, "was replaced while it was being opened"));
         }
         check_policy(&stat, policy).map_err(|why| insecure(&shown, &why))?;
-        Ok(CheckedDir { path, fd })
+        Ok(CheckedDir {
+            path,
+            fd,
+            id: (stat.dev, stat.ino),
+        })
     }
 }
 

@@ -206,8 +206,8 @@ fn accept_all(
     now: Instant,
 ) {
     loop {
-        let stream = match listener.accept() {
-            Ok((stream, _)) => stream,
+        let stream = match stream::accept_nonblocking(listener) {
+            Ok(stream) => stream,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e)
                 if matches!(
@@ -223,9 +223,6 @@ fn accept_all(
             }
             Err(_) => return, // nothing more (or shut down: the loop ends)
         };
-        if stream.set_nonblocking(true).is_err() {
-            continue;
-        }
         let Ok(peer) = stream::peer_credentials(stream.as_fd()) else {
             continue;
         };

@@ -14,6 +14,7 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::mem::MaybeUninit;
 use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
@@ -29,6 +30,18 @@ pub(crate) struct PeerCredentials {
     pub pid: u32,
     pub uid: u32,
     pub gid: u32,
+}
+
+/// Accepts one connection waiting on `listener`, already non-blocking and
+/// close-on-exec (`accept4`: no `fcntl`/`ioctl` after it). `WouldBlock`
+/// when none waits (the listener is non-blocking).
+#[doc(alias = "accept4")]
+pub(crate) fn accept_nonblocking(listener: &UnixListener) -> io::Result<UnixStream> {
+    let fd = rustix::net::accept_with(
+        listener,
+        rustix::net::SocketFlags::NONBLOCK | rustix::net::SocketFlags::CLOEXEC,
+    )?;
+    Ok(UnixStream::from(fd))
 }
 
 /// `getsockopt(SO_PEERCRED)`.
