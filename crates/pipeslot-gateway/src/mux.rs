@@ -107,6 +107,8 @@ pub enum Inbound {
     Data(Vec<u8>),
     /// The far reader's consumed count.
     Credit(u64),
+    /// The far writer waits for the local reader's count.
+    Want,
     /// The stream ended: 0, or the Win32 error why.
     Close(u32),
 }
@@ -215,6 +217,8 @@ pub enum OpenError {
 struct Slot {
     inbound: mpsc::UnboundedSender<Inbound>,
     queued: Arc<AtomicUsize>,
+    /// A `Want` is queued: more are the same, and are not queued (T12).
+    want_queued: Arc<AtomicBool>,
     answer: Option<oneshot::Sender<Vec<u8>>>,
 }
 
@@ -342,11 +346,13 @@ impl PeerLink {
         }
         let (inbound, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
+        let want_queued = Arc::new(AtomicBool::new(false));
         streams.insert(
             id,
             Slot {
                 inbound,
                 queued: queued.clone(),
+                want_queued: want_queued.clone(),
                 answer,
             },
         );
@@ -355,6 +361,7 @@ impl PeerLink {
             link: self.clone(),
             inbound: rx,
             queued,
+            want_queued,
         })
     }
 
@@ -478,6 +485,13 @@ impl PeerLink {
                     let _ = slot.inbound.send(Inbound::Credit(total));
                 }
             }
+            MuxFrame::Want { stream } => {
+                if let Some(slot) = self.streams().get(&stream) {
+                    if !slot.want_queued.swap(true, Ordering::SeqCst) {
+                        let _ = slot.inbound.send(Inbound::Want);
+                    }
+                }
+            }
             MuxFrame::Close { stream, code } => {
                 if let Some(slot) = self.streams().remove(&stream) {
                     if let Some(answer) = slot.answer {
@@ -527,6 +541,7 @@ pub struct StreamEnd {
     link: Arc<PeerLink>,
     inbound: mpsc::UnboundedReceiver<Inbound>,
     queued: Arc<AtomicUsize>,
+    want_queued: Arc<AtomicBool>,
 }
 
 impl StreamEnd {
@@ -547,6 +562,10 @@ impl StreamEnd {
             Some(Inbound::Data(frames)) => {
                 self.queued.fetch_sub(frames.len(), Ordering::SeqCst);
                 Inbound::Data(frames)
+            }
+            Some(Inbound::Want) => {
+                self.want_queued.store(false, Ordering::SeqCst);
+                Inbound::Want
             }
             Some(other) => other,
             None => Inbound::Close(ERROR_NETNAME_DELETED),
@@ -570,6 +589,11 @@ impl StreamEnd {
             total,
         })
         .await
+    }
+
+    /// Tells the far gateway that the local writer waits for credits.
+    pub async fn send_want(&self) -> bool {
+        self.send(MuxFrame::Want { stream: self.id }).await
     }
 
     /// Answers an incoming stream's open with the server's hello.

@@ -18,7 +18,12 @@
 //! its quota unread (plus one pending write, as locally, S72-S73); its
 //! credits come from the reader on host B, whose consumed count travels
 //! back as `Credit` frames and is published on the writer's credit page
-//! by gateway A. What is in flight between the two ends — in the Unix
+//! by gateway A. Gateway B sends one when the writer asks (its end sent a
+//! `Want` frame, which gateway A forwards as a `Want` mux frame: the writer
+//! is about to wait — a full quota, a flush, a PIPE_NOWAIT write without
+//! room) or when more than half the reader's quota is delivered and not
+//! credited; otherwise none (`pipeslot::relay`), so an echo's round trip
+//! carries its two messages and nothing else. What is in flight between the two ends — in the Unix
 //! sockets, gateway A's link queue, TCP, gateway B's per-stream queue —
 //! is therefore bounded by what the writer may send, and a reader that
 //! stops reading stops the writer after its quota. Gateway B's queue per
@@ -810,6 +815,9 @@ pub async fn pump(mut leg: RelayLeg, mut stream: StreamEnd) {
                 Ok(LegEvent::Credit(total)) => {
                     if !stream.send_credit(total).await { break 0 }
                 }
+                Ok(LegEvent::Want) => {
+                    if !stream.send_want().await { break 0 }
+                }
                 Ok(LegEvent::Closed) => break 0,
                 Err(e) => {
                     tracing::info!(stream = stream.id(), "local end failed: {e}");
@@ -823,6 +831,7 @@ pub async fn pump(mut leg: RelayLeg, mut stream: StreamEnd) {
                 Inbound::Credit(total) => {
                     if leg.credit(total).await.is_err() { break 0 }
                 }
+                Inbound::Want => leg.want(),
                 Inbound::Close(code) => {
                     if code == ERROR_NETNAME_DELETED {
                         // The link is gone: the local end's calls fail with

@@ -8,8 +8,8 @@
 //! ```text
 //! offset  size  field
 //! 0       1     type      1 Data, 2 Consumed, 3 Disconnect, 4 Discard,
-//!                         5 Pending, 6 Committed, 7 Lost; 0 and 8..=255
-//!                         are invalid
+//!                         5 Pending, 6 Committed, 7 Lost, 8 Want; 0 and
+//!                         9..=255 are invalid
 //! 1       1     flags     Data: 0x01 END_OF_MESSAGE; every other bit, and
 //!                         every bit of other types, must be 0
 //! 2       2     reserved  must be 0
@@ -23,6 +23,7 @@
 //! | Consumed | exactly 8 | `total: u64` |
 //! | Disconnect | exactly 0 | — |
 //! | Lost | exactly 0 | — |
+//! | Want | exactly 0 | — |
 //! | Discard | exactly 16 | `start: u64`, `end: u64`, `start <= end` |
 //! | Pending | exactly 16 | `start: u64`, `end: u64`, `start <= end` |
 //! | Committed | exactly 16 | `start: u64`, `end: u64`, `start <= end` |
@@ -177,6 +178,12 @@ pub enum Frame<'a> {
     /// peer is gone, and calls fail with ERROR_NETNAME_DELETED rather than
     /// ERROR_BROKEN_PIPE. Sent only by a gateway, just before it closes.
     Lost,
+    /// The writer waits for the reader's consumed count (type 8): sent
+    /// only on a connection relayed through the network gateways, whose
+    /// gateway forwards the reader's count only when asked (a local reader
+    /// finds the writer's flag on the credit page instead, and ignores
+    /// this frame).
+    Want,
     /// The writer cancelled the bytes at cumulative payload offsets
     /// `start..end` (type 4, S75).
     Discard {
@@ -247,6 +254,7 @@ impl Frame<'_> {
             }
             Frame::Disconnect => push_header(TYPE_DISCONNECT, 0, 0, out),
             Frame::Lost => push_header(TYPE_LOST, 0, 0, out),
+            Frame::Want => push_header(TYPE_WANT, 0, 0, out),
             Frame::Discard { start, end } => push_range(TYPE_DISCARD, start, end, out)?,
             Frame::Pending { start, end } => push_range(TYPE_PENDING, start, end, out)?,
             Frame::Committed { start, end } => push_range(TYPE_COMMITTED, start, end, out)?,
@@ -617,7 +625,7 @@ fn decode_frame(buf: &[u8], max_frame: u32) -> Result<Option<(Frame<'_>, usize)>
     let allowed_flags = match frame_type {
         TYPE_DATA => END_OF_MESSAGE,
         TYPE_CONSUMED | TYPE_DISCONNECT | TYPE_DISCARD | TYPE_PENDING | TYPE_COMMITTED
-        | TYPE_LOST => 0,
+        | TYPE_LOST | TYPE_WANT => 0,
         _ => return Err(protocol(ProtocolViolation::UnknownType(frame_type))),
     };
     if let Some(&flags) = buf.get(1) {
@@ -685,6 +693,7 @@ fn decode_frame(buf: &[u8], max_frame: u32) -> Result<Option<(Frame<'_>, usize)>
             }
         }
         TYPE_LOST => Frame::Lost,
+        TYPE_WANT => Frame::Want,
         _ => Frame::Disconnect,
     };
     Ok(Some((frame, total)))
@@ -758,6 +767,7 @@ const TYPE_DISCARD: u8 = 4;
 const TYPE_PENDING: u8 = 5;
 const TYPE_COMMITTED: u8 = 6;
 const TYPE_LOST: u8 = 7;
+const TYPE_WANT: u8 = 8;
 
 #[cfg(test)]
 mod tests {

@@ -53,7 +53,8 @@
 //! offset  size  field
 //! 0       4     stream    u32 (0: the connection itself)
 //! 4       1     kind      1 Open, 2 Answer, 3 Data, 4 Credit, 5 Close,
-//!                         6 Ping, 7 Pong, 8 Mail; 0 and 9..=255 are invalid
+//!                         6 Ping, 7 Pong, 8 Mail, 9 Want; 0 and
+//!                         10..=255 are invalid
 //! 5       3     reserved  must be 0
 //! 8       4     len       payload length, at most MAX_MUX_PAYLOAD
 //! 12      len   payload
@@ -65,6 +66,7 @@
 //! | Answer | ≠ 0 | the server's hello |
 //! | Data | ≠ 0 | pipe frames, whole, as the sending end wrote them |
 //! | Credit | ≠ 0 | `u64`: the far reader's consumed total |
+//! | Want | ≠ 0 | none: the far writer waits for a Credit |
 //! | Close | ≠ 0 | `u32`: 0, or the Win32 error that ended the stream |
 //! | Ping, Pong | 0 | `u64` nonce |
 //! | Mail | 0 | `u64` origin epoch, `u64` sequence number, `u16` path length, the mailslot (`\\.\mailslot\PATH`), then the message (at most [`MAX_MAIL_LEN`] bytes) |
@@ -288,6 +290,14 @@ pub enum MuxFrame {
         /// The cumulative consumed count.
         total: u64,
     },
+    /// The writer at the sending side of `stream` waits for the far
+    /// reader's consumed count (its end sent a pipe `Want` frame): the
+    /// receiving gateway sends a Credit as soon as the reader has consumed
+    /// anything not yet credited.
+    Want {
+        /// The stream.
+        stream: u32,
+    },
     /// `stream` is over; `code` is 0 or the Win32 error that ended it.
     Close {
         /// The stream.
@@ -328,6 +338,7 @@ const KIND_CLOSE: u8 = 5;
 const KIND_PING: u8 = 6;
 const KIND_PONG: u8 = 7;
 const KIND_MAIL: u8 = 8;
+const KIND_WANT: u8 = 9;
 
 /// The bytes of a Mail frame's `(origin_epoch, seq)`.
 const MAIL_STAMP_LEN: usize = 16;
@@ -340,6 +351,7 @@ impl MuxFrame {
             | MuxFrame::Answer { stream, .. }
             | MuxFrame::Data { stream, .. }
             | MuxFrame::Credit { stream, .. }
+            | MuxFrame::Want { stream }
             | MuxFrame::Close { stream, .. } => *stream,
             MuxFrame::Ping { .. } | MuxFrame::Pong { .. } | MuxFrame::Mail { .. } => 0,
         }
@@ -378,6 +390,7 @@ impl MuxFrame {
                 header(out, *stream, KIND_CREDIT, 8);
                 out.extend_from_slice(&total.to_le_bytes());
             }
+            MuxFrame::Want { stream } => header(out, *stream, KIND_WANT, 0),
             MuxFrame::Close { stream, code } => {
                 header(out, *stream, KIND_CLOSE, 4);
                 out.extend_from_slice(&code.to_le_bytes());
@@ -446,12 +459,13 @@ impl MuxDecoder {
         if len > MAX_MUX_PAYLOAD {
             return Err(RelayError::TooLarge(len));
         }
-        if !(KIND_OPEN..=KIND_MAIL).contains(&kind) {
+        if !(KIND_OPEN..=KIND_WANT).contains(&kind) {
             return Err(RelayError::BadKind(kind));
         }
         let fixed = match kind {
             KIND_CREDIT | KIND_PING | KIND_PONG => Some(8),
             KIND_CLOSE => Some(4),
+            KIND_WANT => Some(0),
             _ => None,
         };
         if fixed.is_some_and(|fixed| fixed != len) {
@@ -492,6 +506,7 @@ impl MuxDecoder {
                 stream,
                 total: u64_at(payload),
             },
+            KIND_WANT => MuxFrame::Want { stream },
             KIND_CLOSE => MuxFrame::Close {
                 stream,
                 code: u32::from_le_bytes(payload[..4].try_into().unwrap_or([0; 4])),
@@ -834,6 +849,7 @@ mod tests {
                 stream: 2,
                 total: u64::MAX,
             },
+            MuxFrame::Want { stream: 2 },
             MuxFrame::Close {
                 stream: 9,
                 code: 64,
@@ -890,8 +906,20 @@ mod tests {
             Err(RelayError::BadKind(0))
         );
         assert_eq!(
-            decoder.decode(&header(1, 9, 0, 0)),
-            Err(RelayError::BadKind(9))
+            decoder.decode(&header(1, 10, 0, 0)),
+            Err(RelayError::BadKind(10))
+        );
+        assert_eq!(
+            decoder.decode(&header(1, 9, 0, 8)),
+            Err(RelayError::BadLength { kind: 9, len: 8 }),
+            "a Want has no payload"
+        );
+        assert!(
+            matches!(
+                decoder.decode(&header(0, 9, 0, 0)),
+                Err(RelayError::BadStream { .. })
+            ),
+            "a Want belongs to a stream"
         );
         let mut mail = header(0, 8, 0, 16 + 2 + 1 + 425);
         mail.extend_from_slice(&[0; 16]);

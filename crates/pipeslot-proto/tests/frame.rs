@@ -17,6 +17,7 @@ enum Spec {
     Consumed(u64),
     Disconnect,
     Lost,
+    Want,
     Discard(u64, u64),
     Pending(u64, u64),
     Committed(u64, u64),
@@ -32,6 +33,7 @@ impl Spec {
             Spec::Consumed(total) => Frame::Consumed { total: *total },
             Spec::Disconnect => Frame::Disconnect,
             Spec::Lost => Frame::Lost,
+            Spec::Want => Frame::Want,
             Spec::Discard(start, end) => Frame::Discard {
                 start: *start,
                 end: *end,
@@ -55,6 +57,7 @@ fn spec() -> impl Strategy<Value = Spec> {
         any::<u64>().prop_map(Spec::Consumed),
         Just(Spec::Disconnect),
         Just(Spec::Lost),
+        Just(Spec::Want),
         (any::<u64>(), any::<u64>()).prop_map(|(a, b)| Spec::Discard(a.min(b), a.max(b))),
         (any::<u64>(), any::<u64>()).prop_map(|(a, b)| Spec::Pending(a.min(b), a.max(b))),
         (any::<u64>(), any::<u64>()).prop_map(|(a, b)| Spec::Committed(a.min(b), a.max(b))),
@@ -90,6 +93,7 @@ fn decode_all(decoder: &mut FrameDecoder, wire: &[u8]) -> Result<(Vec<Spec>, usi
             Frame::Consumed { total } => Spec::Consumed(total),
             Frame::Disconnect => Spec::Disconnect,
             Frame::Lost => Spec::Lost,
+            Frame::Want => Spec::Want,
             Frame::Discard { start, end } => Spec::Discard(start, end),
             Frame::Pending { start, end } => Spec::Pending(start, end),
             Frame::Committed { start, end } => Spec::Committed(start, end),
@@ -323,7 +327,7 @@ fn zero_bytes_mid_stream_are_a_protocol_error() {
 #[test]
 fn malformed_headers_are_refused_at_the_first_bad_byte() {
     let unknown = |t| Err(FrameError::Protocol(ProtocolViolation::UnknownType(t)));
-    for t in (8..=255).chain([0]) {
+    for t in (9..=255).chain([0]) {
         assert_eq!(FrameDecoder::default().decode(&[t]), unknown(t));
     }
     let flags = |frame_type, flags| {
@@ -354,6 +358,7 @@ fn fixed_size_frames_must_have_their_size() {
         (4, 8),
         (4, 17),
         (7, 1),
+        (8, 8),
     ] {
         assert_eq!(
             FrameDecoder::default().decode(&header(frame_type, 0, len)),

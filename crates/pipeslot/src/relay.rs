@@ -26,15 +26,24 @@
 //!   this end's consumed count, ringing the local writer if it waits —
 //!   exactly what a local reader does;
 //! - what the local reader consumes is read from the credit page and
-//!   reported as [`LegEvent::Credit`]. The leg keeps its "writer waiting"
-//!   flag raised on the page at all times, so the local reader rings it
-//!   with a `Consumed` frame after every read; a ring is never forwarded as
-//!   a frame, it only makes the leg look at the page again. Nothing polls.
+//!   reported as [`LegEvent::Credit`] — not after every read, but when the
+//!   far writer needs it. The leg raises its "writer waiting" flag on the
+//!   page (so that the local reader rings it with a `Consumed` frame after
+//!   its next read) while the far writer has asked ([`RelayLeg::want`]:
+//!   its end sent a `Want` frame, which ends that know their peer is
+//!   remote send when they are about to wait for credits), or while more
+//!   than half of the local reader's quota is delivered and not yet
+//!   credited, so that a steady stream never waits for a `Want` to travel.
+//!   A ring is never forwarded as a frame, it only makes the leg look at
+//!   the page again; a `Want` from the local end is [`LegEvent::Want`].
+//!   Nothing polls.
 //!
 //! So the writer on one host is held back by the reader on the other
 //! through the same credits as locally: it may have at most its quota (and
 //! one pending write, as locally) unread, and what the gateways hold in
-//! between is bounded by that.
+//! between is bounded by that. An echo (a request, then its reply) sends
+//! no credits at all: each side's outstanding bytes stay under half its
+//! quota, and nobody waits.
 
 use std::os::fd::AsFd;
 use std::path::Path;
@@ -190,9 +199,14 @@ impl ProcessRequest {
             .await
             .map_err(|e| Error::from_io(e, "answering a relayed process"))?;
         match (answer, self.credits) {
-            (ServerHello::Connected { .. }, Some(credits)) => {
-                Ok(Some(RelayLeg::new(self.stream, credits, SERVER_END)))
-            }
+            // The process reads what the server writes: its in-quota is
+            // the server's out-quota (S71).
+            (ServerHello::Connected { out_quota, .. }, Some(credits)) => Ok(Some(RelayLeg::new(
+                self.stream,
+                credits,
+                SERVER_END,
+                out_quota,
+            ))),
             _ => Ok(None),
         }
     }
@@ -259,8 +273,8 @@ pub async fn open_local(
         answer.extend_from_slice(&buf[..n]);
     };
     match (hello_answer, credits) {
-        (ServerHello::Connected { .. }, Some(credits)) => {
-            let mut leg = RelayLeg::new(stream, credits, CLIENT_END);
+        (ServerHello::Connected { in_quota, .. }, Some(credits)) => {
+            let mut leg = RelayLeg::new(stream, credits, CLIENT_END, in_quota);
             // Frames the server sent right after its answer.
             leg.inbuf.extend_from_slice(&answer[used..]);
             Ok((hello_answer, Some(leg)))
@@ -288,6 +302,7 @@ const SERVER_END: usize = 1;
 ///         match leg.recv().await? {
 ///             LegEvent::Frames(frames) => leg.send(&frames).await?,
 ///             LegEvent::Credit(total) => leg.credit(total).await?,
+///             LegEvent::Want => leg.want(),
 ///             LegEvent::Closed => return Ok(leg.close().await),
 ///         }
 ///     }
@@ -305,6 +320,18 @@ pub struct RelayLeg {
     reported: u64,
     /// The local end closed (end of stream seen).
     ended: bool,
+    /// Payload bytes delivered to the local end (its reader's to consume).
+    delivered: u64,
+    /// Delivered and not credited beyond this many bytes, the far writer
+    /// may soon fill its quota: credits flow without being asked.
+    threshold: u64,
+    /// The far writer asked for credits and has not had any since.
+    wanted: bool,
+    /// The flag is up on the page (the local reader takes it down when it
+    /// rings).
+    raised: bool,
+    /// The local end sent a `Want`, to report after the frames before it.
+    want_pending: bool,
 }
 
 /// What a leg has for the other side.
@@ -317,6 +344,7 @@ pub struct RelayLeg {
 /// let to_mux = |event| match event {
 ///     LegEvent::Frames(frames) => MuxFrame::Data { stream: 3, frames },
 ///     LegEvent::Credit(total) => MuxFrame::Credit { stream: 3, total },
+///     LegEvent::Want => MuxFrame::Want { stream: 3 },
 ///     LegEvent::Closed => MuxFrame::Close { stream: 3, code: 0 },
 /// };
 /// assert_eq!(to_mux(LegEvent::Credit(4096)), MuxFrame::Credit { stream: 3, total: 4096 });
@@ -329,14 +357,21 @@ pub enum LegEvent {
     Frames(Vec<u8>),
     /// The local reader has consumed this many payload bytes in all.
     Credit(u64),
+    /// The local writer waits for the far reader's consumed count (give
+    /// the far leg's [`RelayLeg::want`]).
+    Want,
     /// The local end closed its side; nothing more will come.
     Closed,
 }
 
 impl RelayLeg {
-    fn new(stream: UnixStream, credits: CreditPage, me: usize) -> RelayLeg {
-        // Raised from the start and after every ring: see the module docs.
-        credits.want_credits(me);
+    /// A leg whose local reader has `in_quota` (as the handshake said;
+    /// 0 is the default quota).
+    fn new(stream: UnixStream, credits: CreditPage, me: usize, in_quota: u32) -> RelayLeg {
+        let in_quota = match in_quota {
+            0 => crate::pipe::DEFAULT_QUOTA,
+            q => q,
+        };
         RelayLeg {
             stream,
             credits,
@@ -345,7 +380,32 @@ impl RelayLeg {
             decoder: FrameDecoder::default(),
             reported: 0,
             ended: false,
+            delivered: 0,
+            threshold: u64::from(in_quota / 2),
+            wanted: false,
+            raised: false,
+            want_pending: false,
         }
+    }
+
+    /// Raises the flag if the far writer needs the local reader's count
+    /// (see the module docs). The caller looks at the page afterwards
+    /// (`recv` does, first thing), so a count published meanwhile is not
+    /// missed.
+    fn raise_if_needed(&mut self) {
+        let needed = self.wanted || self.delivered.saturating_sub(self.reported) > self.threshold;
+        if needed && !self.raised {
+            self.credits.want_credits(self.me);
+            self.raised = true;
+        }
+    }
+
+    /// The far writer waits for credits: the local reader's count goes to
+    /// it as soon as it has consumed anything not yet reported (at once,
+    /// if it has).
+    pub fn want(&mut self) {
+        self.wanted = true;
+        self.raise_if_needed();
     }
 
     /// The next thing the local end has for the far one. Cancel-safe:
@@ -355,18 +415,28 @@ impl RelayLeg {
             let consumed = self.credits.peer_consumed(self.me);
             if consumed > self.reported {
                 self.reported = consumed;
+                self.wanted = false;
                 return Ok(LegEvent::Credit(consumed));
             }
-            let (frames, rang) = self.take_frames()?;
+            if std::mem::take(&mut self.want_pending) {
+                return Ok(LegEvent::Want);
+            }
+            let (frames, rang, want) = self.take_frames()?;
+            self.want_pending = want;
             if rang {
-                // Re-raise, then look at the page again (top of the loop).
-                self.credits.want_credits(self.me);
+                // The reader took the flag down: raise it again if still
+                // needed, then look at the page again (top of the loop).
+                self.raised = false;
+                self.raise_if_needed();
                 if frames.is_empty() {
                     continue;
                 }
             }
             if !frames.is_empty() {
                 return Ok(LegEvent::Frames(frames));
+            }
+            if want {
+                continue;
             }
             if self.ended {
                 return Ok(LegEvent::Closed);
@@ -376,11 +446,13 @@ impl RelayLeg {
     }
 
     /// Takes the whole frames at the front of the buffer: the bytes of
-    /// those to forward, and whether a `Consumed` ring was among them.
-    fn take_frames(&mut self) -> Result<(Vec<u8>, bool)> {
+    /// those to forward, whether a `Consumed` ring was among them, and
+    /// whether a `Want` was.
+    fn take_frames(&mut self) -> Result<(Vec<u8>, bool, bool)> {
         let mut at = 0;
         let mut out = Vec::new();
         let mut rang = false;
+        let mut want = false;
         while out.len() < BATCH {
             let rest = &self.inbuf[at..];
             let Some((frame, used)) = self.decoder.decode(rest).map_err(protocol)? else {
@@ -388,12 +460,13 @@ impl RelayLeg {
             };
             match frame {
                 Frame::Consumed { .. } => rang = true,
+                Frame::Want => want = true,
                 _ => out.extend_from_slice(&rest[..used]),
             }
             at += used;
         }
         self.inbuf.drain(..at);
-        Ok((out, rang))
+        Ok((out, rang, want))
     }
 
     /// Reads what has arrived (waiting until something has): at most one
@@ -450,7 +523,10 @@ impl RelayLeg {
         self.stream
             .write_all(frames)
             .await
-            .map_err(|e| Error::from_io(e, "writing to a relayed pipe connection"))
+            .map_err(|e| Error::from_io(e, "writing to a relayed pipe connection"))?;
+        self.delivered += payload_bytes(frames);
+        self.raise_if_needed();
+        Ok(())
     }
 
     /// The far reader has consumed `total` payload bytes: published as this
@@ -471,6 +547,21 @@ impl RelayLeg {
     pub async fn close(mut self) {
         let _ = self.stream.shutdown().await;
     }
+}
+
+/// The payload bytes of the Data frames in `frames` (whole frames, as the
+/// far leg forwarded them; anything else counts nothing).
+fn payload_bytes(frames: &[u8]) -> u64 {
+    let mut decoder = FrameDecoder::default();
+    let mut at = 0;
+    let mut total = 0;
+    while let Ok(Some((frame, used))) = decoder.decode(&frames[at..]) {
+        if let Frame::Data { payload, .. } = frame {
+            total += payload.len() as u64;
+        }
+        at += used;
+    }
+    total
 }
 
 fn protocol(e: impl std::fmt::Display) -> Error {

@@ -229,6 +229,11 @@ impl State {
         self.consumed
     }
 
+    /// The peer's consumed count, as last seen.
+    pub(crate) fn peer_consumed(&self) -> u64 {
+        self.peer_consumed
+    }
+
     /// Bytes sent that the peer has not consumed.
     pub(crate) fn unacknowledged(&self) -> u64 {
         self.sent - self.peer_consumed
@@ -266,6 +271,10 @@ impl State {
                 })
             }
             Frame::Disconnect => Err(Violation("a client sent Disconnect")),
+            // For the network gateway, which forwards credits only when
+            // asked; a local reader's writer raises its flag on the credit
+            // page instead.
+            Frame::Want => Ok(Filed::default()),
             Frame::Lost => {
                 self.lost = true;
                 let consumed = self.end_of_stream();

@@ -139,11 +139,13 @@ pub async fn splice(mut a: RelayLeg, mut b: RelayLeg) {
             event = a.recv() => match event {
                 Ok(LegEvent::Frames(frames)) => { if b.send(&frames).await.is_err() { break } }
                 Ok(LegEvent::Credit(total)) => { if b.credit(total).await.is_err() { break } }
+                Ok(LegEvent::Want) => b.want(),
                 Ok(LegEvent::Closed) | Err(_) => break,
             },
             event = b.recv() => match event {
                 Ok(LegEvent::Frames(frames)) => { if a.send(&frames).await.is_err() { break } }
                 Ok(LegEvent::Credit(total)) => { if a.credit(total).await.is_err() { break } }
+                Ok(LegEvent::Want) => a.want(),
                 Ok(LegEvent::Closed) | Err(_) => break,
             },
         }

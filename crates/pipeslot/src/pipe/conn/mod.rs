@@ -30,6 +30,13 @@
 //! into the read's buffer; anything else falls back to the general path
 //! described here, nothing having been taken or sent.
 //!
+//! A writer about to wait for credits raises its flag on the credit page
+//! (`Transport::want_credits`); when the peer is on another host (the
+//! peer's computer name is not this one: a gateway holds the other end) it
+//! also sends a `Want` frame, once per consumed count it has seen, because
+//! the gateway forwards the far reader's count only when asked or when the
+//! quota may fill (`crate::relay`). A local reader ignores the frame.
+//!
 //! # Sending
 //!
 //! Sends never block in the kernel: they are non-blocking, and a full
@@ -117,6 +124,11 @@ pub(crate) struct Conn {
     /// Serialises the sending phase of writes, so that the frames of one
     /// write stay together.
     write_order: Gate,
+    /// The peer is on another host, through the network gateways: a
+    /// writer about to wait for credits asks for them with a `Want` frame
+    /// (the gateway forwards the far reader's count only when asked or
+    /// when the writer's quota may fill; `crate::relay`).
+    relayed: bool,
     /// Another process holds this connection too (it was handed to a
     /// child, or this end is such a child's): closing it closes only this
     /// process's descriptor, and the peer sees the end once every holder
@@ -150,6 +162,11 @@ struct Inner {
     /// taken down by a publish that could not send the ring at once. Sent
     /// whatever the flag says now (the writer sleeps until it comes).
     owed_ring: bool,
+    /// A `Want` frame owed to a gateway peer (see [`Conn::relayed`]).
+    owed_want: bool,
+    /// The peer's consumed count when a writer last asked for credits:
+    /// one `Want` per count seen, however many writers wait.
+    asked_at: Option<u64>,
 }
 
 impl Inner {
@@ -215,7 +232,6 @@ impl Conn {
             mode,
             out_quota: u64::from(resolve_quota(out_quota)),
             max_frame: DEFAULT_MAX_FRAME,
-            peer,
             inner: Mutex::new(Inner {
                 st: State::new(side, mode, resolve_quota(in_quota)),
                 receiving: false,
@@ -226,6 +242,8 @@ impl Conn {
                 receiver_waker: None,
                 owed_publish: false,
                 owed_ring: false,
+                owed_want: false,
+                asked_at: None,
             }),
             changed: Condvar::new(),
             receive: Mutex::new(ReceiveBuffer {
@@ -243,6 +261,8 @@ impl Conn {
             flushing: AtomicBool::new(false),
             write_order: Gate::default(),
             shared: AtomicBool::new(false),
+            relayed: !crate::name::Host::Remote(peer.computer_name.clone()).is_this_machine(),
+            peer,
         }
     }
 
@@ -562,6 +582,12 @@ impl Conn {
                 // A byte pipe gives the waiting read what it takes, a
                 // message pipe nothing.
                 if self.mode == PipeMode::Message || reading == 0 {
+                    // A gateway peer forwards credits only when asked: the
+                    // next attempt finds them.
+                    if self.ask_for_credits(&mut inner) {
+                        drop(inner);
+                        self.ask_now();
+                    }
                     return Ok(0);
                 }
                 data = &data[..reading as usize];
@@ -740,7 +766,7 @@ impl Conn {
     /// Whether consumption or a ring is owed to the peer.
     fn owes(&self) -> bool {
         let inner = self.lock();
-        inner.owed_publish || inner.owed_ring
+        inner.owed_publish || inner.owed_ring || inner.owed_want
     }
 
     /// Tells the peer the consumption (and ring) owed to it if that can be
@@ -748,22 +774,46 @@ impl Conn {
     /// not known); a ring that cannot go now stays owed, for the next call
     /// that waits.
     pub(crate) fn publish_nowait(&self) {
-        let (publish, ring, consumed) = self.take_owed();
+        let (publish, ring, consumed, want) = self.take_owed();
         let ring = ring | (publish && self.store_consumed(consumed));
         if ring && !self.ring_now() {
             self.lock().owed_ring = true;
         }
+        if want && !self.control_now(Frame::Want) {
+            self.lock().owed_want = true;
+        }
     }
 
     /// Takes what is owed to the peer: (a count to store, a ring to send,
-    /// the count).
-    fn take_owed(&self) -> (bool, bool, u64) {
+    /// the count, a `Want` to send).
+    fn take_owed(&self) -> (bool, bool, u64, bool) {
         let mut inner = self.lock();
         (
             std::mem::take(&mut inner.owed_publish),
             std::mem::take(&mut inner.owed_ring),
             inner.st.consumed(),
+            std::mem::take(&mut inner.owed_want),
         )
+    }
+
+    /// Whether a writer that finds no room should ask a gateway peer for
+    /// credits with a `Want` frame ([`Conn::relayed`]): once per consumed
+    /// count seen, however many writers wait. The caller sends it.
+    fn ask_for_credits(&self, inner: &mut Inner) -> bool {
+        let seen = inner.st.peer_consumed();
+        if !self.relayed || inner.asked_at == Some(seen) {
+            return false;
+        }
+        inner.asked_at = Some(seen);
+        true
+    }
+
+    /// Sends a `Want` frame if the socket takes it now; otherwise it is
+    /// owed, and goes with the next call that tells the peer something.
+    fn ask_now(&self) {
+        if !self.control_now(Frame::Want) {
+            self.lock().owed_want = true;
+        }
     }
 
     /// Stores this end's consumed count where the peer reads it; whether
@@ -776,6 +826,13 @@ impl Conn {
     /// it now, after nothing owed; whether it is on its way (sent, or its
     /// rest is at the head of the outbox; or the peer is gone).
     fn ring_now(&self) -> bool {
+        let total = self.lock().st.consumed();
+        self.control_now(Frame::Consumed { total })
+    }
+
+    /// Sends a control frame if the socket takes it now, after nothing
+    /// owed; whether it is on its way (see [`Conn::ring_now`]).
+    fn control_now(&self, frame: Frame<'_>) -> bool {
         let Some(_gate) = self.sending.try_acquire() else {
             return false;
         };
@@ -783,9 +840,8 @@ impl Conn {
         if !outbox.is_empty() {
             return false;
         }
-        let total = self.lock().st.consumed();
         let mut bytes = Vec::with_capacity(frame::HEADER_LEN + 16);
-        if (Frame::Consumed { total }).encode(&mut bytes).is_err() {
+        if frame.encode(&mut bytes).is_err() {
             return true;
         }
         match self.transport.send(&[&bytes]) {
@@ -896,7 +952,14 @@ impl Conn {
                             return Ok(inner);
                         }
                     }
-                    if held.is_none() && inner.receiving {
+                    if credits && self.ask_for_credits(&mut inner) {
+                        // Asked without the lock, then look again.
+                        inner.owed_want = true;
+                        if let Some(receiver) = held.take() {
+                            receiver.release_in(&mut inner);
+                        }
+                        Step::TellPeer
+                    } else if held.is_none() && inner.receiving {
                         Step::Changed(inner.changes)
                     } else {
                         if held.is_none() {
@@ -947,9 +1010,16 @@ impl Conn {
 
     /// Tells the peer what is owed to it (see [`Conn::publish_count`]).
     async fn publish_owed(&self, waiter: &Waiter<'_>) {
-        let (publish, ring, consumed) = self.take_owed();
+        let (publish, ring, consumed, want) = self.take_owed();
         if ring | (publish && self.store_consumed(consumed)) {
             self.ring(waiter).await;
+        }
+        if want {
+            match waiter {
+                Waiter::Block(_) => self.send_control(Frame::Want, waiter).await,
+                #[cfg(feature = "tokio")]
+                Waiter::Reactor(reactor) => self.send_control_now(Frame::Want, reactor),
+            }
         }
     }
 

@@ -3,6 +3,7 @@
 //! write would wait, and waiting until it would not.
 
 use std::io;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use super::reactor::Reactor;
@@ -10,6 +11,7 @@ use super::wait::{register, Waiter};
 use super::{Conn, Receiver, State};
 use crate::error::Result;
 use crate::sys::event::PollFlags;
+use pipeslot_proto::frame::Frame;
 
 impl Conn {
     /// Whether the connection is still open (not closed, disconnected or
@@ -62,7 +64,7 @@ impl Conn {
     pub(crate) fn poll_flushed(
         &self,
         cx: &mut Context<'_>,
-        reactor: &Reactor,
+        reactor: &Arc<Reactor>,
     ) -> Poll<io::Result<()>> {
         self.poll_until(
             cx,
@@ -76,7 +78,7 @@ impl Conn {
     pub(crate) fn poll_readable(
         &self,
         cx: &mut Context<'_>,
-        reactor: &Reactor,
+        reactor: &Arc<Reactor>,
     ) -> Poll<io::Result<()>> {
         self.poll_until(cx, reactor, |_, st| Conn::read_ready(st), false)
     }
@@ -85,7 +87,7 @@ impl Conn {
     pub(crate) fn poll_writable(
         &self,
         cx: &mut Context<'_>,
-        reactor: &Reactor,
+        reactor: &Arc<Reactor>,
     ) -> Poll<io::Result<()>> {
         self.poll_until(cx, reactor, |conn, st| conn.write_ready(st), true)
     }
@@ -97,12 +99,12 @@ impl Conn {
     fn poll_until(
         &self,
         cx: &mut Context<'_>,
-        reactor: &Reactor,
+        reactor: &Arc<Reactor>,
         ready: impl Fn(&Conn, &State) -> bool,
         credits: bool,
     ) -> Poll<io::Result<()>> {
         loop {
-            {
+            let asked = {
                 let mut inner = self.lock();
                 if credits {
                     self.sync_credits(&mut inner);
@@ -110,17 +112,28 @@ impl Conn {
                 if ready(self, &inner.st) {
                     return Poll::Ready(Ok(()));
                 }
+                let mut asked = false;
                 if credits {
                     self.transport.want_credits();
                     self.sync_credits(&mut inner);
                     if ready(self, &inner.st) {
                         return Poll::Ready(Ok(()));
                     }
+                    asked = self.ask_for_credits(&mut inner);
                 }
                 if inner.receiving {
                     register(&mut inner.wakers, cx.waker());
+                    drop(inner);
+                    if asked {
+                        self.send_control_now(Frame::Want, reactor);
+                    }
                     return Poll::Pending;
                 }
+                asked
+            };
+            if asked {
+                // A gateway peer forwards credits only when asked.
+                self.send_control_now(Frame::Want, reactor);
             }
             let mut guard = match reactor.poll_ready(cx, PollFlags::IN) {
                 Poll::Pending => {

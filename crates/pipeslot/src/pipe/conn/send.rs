@@ -155,10 +155,13 @@ impl Conn {
                     let gate = conn.sending.acquire(&waiter).await;
                     // What is owed to the peer's waiting writer goes after
                     // what the outbox holds, and is waited for like it.
-                    let (publish, ring, consumed) = conn.take_owed();
+                    let (publish, ring, consumed, want) = conn.take_owed();
                     if ring | (publish && conn.store_consumed(consumed)) {
                         let total = conn.lock().st.consumed();
                         let _ = (Frame::Consumed { total }).encode(&mut conn.outbox());
+                    }
+                    if want {
+                        let _ = Frame::Want.encode(&mut conn.outbox());
                     }
                     loop {
                         let owed = conn.outbox().len();
