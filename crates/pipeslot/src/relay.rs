@@ -393,11 +393,16 @@ impl RelayLeg {
     /// (`recv` does, first thing), so a count published meanwhile is not
     /// missed.
     fn raise_if_needed(&mut self) {
-        let needed = self.wanted || self.delivered.saturating_sub(self.reported) > self.threshold;
-        if needed && !self.raised {
+        if self.credit_needed() && !self.raised {
             self.credits.want_credits(self.me);
             self.raised = true;
         }
+    }
+
+    /// Whether the far writer needs the local reader's count: it asked, or
+    /// it may soon fill its quota.
+    fn credit_needed(&self) -> bool {
+        self.wanted || self.delivered.saturating_sub(self.reported) > self.threshold
     }
 
     /// The far writer waits for credits: the local reader's count goes to
@@ -412,8 +417,10 @@ impl RelayLeg {
     /// nothing is taken from the socket that a later call does not return.
     pub async fn recv(&mut self) -> Result<LegEvent> {
         loop {
+            // Only when needed: a count the reader published on the page
+            // while nobody waited stays there until then.
             let consumed = self.credits.peer_consumed(self.me);
-            if consumed > self.reported {
+            if consumed > self.reported && self.credit_needed() {
                 self.reported = consumed;
                 self.wanted = false;
                 return Ok(LegEvent::Credit(consumed));

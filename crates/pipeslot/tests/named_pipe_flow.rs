@@ -387,6 +387,59 @@ fn a_reader_that_never_reads_holds_the_writer_back() {
 // The same tests with the client reaching the pipe as another host's,
 // through the gateway's legs (`util::remote`). Left out:
 //   nowait_writes_count_a_pending_read: S77's pending-read size is published on the local credit page and not relayed
+/// Issue 13: through the gateways, a reader's count crosses only when the
+/// far writer needs it. An echo of small messages (each side's unread bytes
+/// far under half its quota, nobody waiting) relays no credits; a flush,
+/// and a writer past half the quota, get theirs (the flush and quota tests
+/// above check that they complete; this checks what they cost).
+#[test]
+fn through_the_gateways_credits_cross_only_when_a_writer_needs_them() {
+    util::remote::run(|| {
+        let root = Root::new();
+        let server = Arc::new(root.pipe("credits").message().server());
+        let client = Arc::new(root.client("credits"));
+        client.set_read_mode(ReadMode::Message).unwrap();
+        let echo = on_thread(&server, |s| {
+            let mut buf = [0u8; 64];
+            for _ in 0..100 {
+                let read = s.read_message(&mut buf).unwrap();
+                s.send(&buf[..read.bytes]).unwrap();
+            }
+        });
+        let mut reply = [0u8; 64];
+        for i in 0..100u8 {
+            let read = client.transact(&[i; 64], &mut reply).unwrap();
+            assert_eq!((read.bytes, reply[0]), (64, i));
+        }
+        join_10s(echo);
+        assert_eq!(root.credits_relayed(), Some(0), "an echo relays no credits");
+
+        // A flush waits for the reader: its writer asks.
+        client.send(&[1; 10]).unwrap();
+        let flush = on_thread(&client, |c| c.flush());
+        assert_still_blocked(&flush, "a flush with 10 unread bytes");
+        drain(|b| server.read_message(b), 10);
+        join_10s(flush).unwrap();
+        let after_flush = root.credits_relayed().unwrap();
+        assert!(after_flush >= 1, "the flush got its credit");
+
+        // More than half the quota unread: credits come unasked.
+        let half = DEFAULT_QUOTA as usize / 2;
+        let write = on_thread(&client, move |c| c.send(&vec![2; half + 1]).unwrap());
+        assert_eq!(join_10s(write), half + 1);
+        drain(|b| server.read_message(b), half + 1);
+        within_10s_on(&client, |_| ());
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while root.credits_relayed().unwrap() == after_flush {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no credit past half the quota"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    });
+}
+
 remote_too!(
     each_direction_has_its_own_quota,
     a_write_completes_once_the_unread_bytes_and_its_own_fit,

@@ -61,6 +61,14 @@ impl Root {
         }
     }
 
+    /// In remote mode, how many credit counts the stand-in gateway has
+    /// relayed so far (`None` otherwise).
+    pub fn credits_relayed(&self) -> Option<u64> {
+        self.remote
+            .as_ref()
+            .map(|gateway| gateway.credits_relayed())
+    }
+
     /// The root the parent test handed to this subprocess scenario through
     /// `PIPESLOT_ROOT`; the parent owns (and removes) it.
     pub fn from_env() -> Root {

@@ -17,6 +17,7 @@
 
 use std::cell::Cell;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use pipeslot::namespace::{NameClaim, Namespace, Scope};
@@ -54,6 +55,8 @@ pub const HOST: &str = "hostb";
 pub struct Gateway {
     _claim: NameClaim,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Credit counts relayed so far (both directions, every connection).
+    credits: Arc<AtomicU64>,
 }
 
 impl Gateway {
@@ -72,6 +75,8 @@ impl Gateway {
         listener.set_nonblocking(true).unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let root = root.to_path_buf();
+        let credits = Arc::new(AtomicU64::new(0));
+        let counted = credits.clone();
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -84,7 +89,7 @@ impl Gateway {
                         let Ok((stream, _)) = listener.accept().await else {
                             break;
                         };
-                        tokio::spawn(relay(stream, root.clone()));
+                        tokio::spawn(relay(stream, root.clone(), counted.clone()));
                     }
                 };
                 tokio::select! {
@@ -96,7 +101,13 @@ impl Gateway {
         Arc::new(Gateway {
             _claim: claim,
             stop: Some(stop),
+            credits,
         })
+    }
+
+    /// How many credit counts the gateway has relayed.
+    pub fn credits_relayed(&self) -> u64 {
+        self.credits.load(Ordering::SeqCst)
     }
 }
 
@@ -108,7 +119,7 @@ impl Drop for Gateway {
     }
 }
 
-async fn relay(stream: tokio::net::UnixStream, root: std::path::PathBuf) {
+async fn relay(stream: tokio::net::UnixStream, root: std::path::PathBuf, credits: Arc<AtomicU64>) {
     let Ok(request) = accept_process(stream).await else {
         return;
     };
@@ -128,23 +139,29 @@ async fn relay(stream: tokio::net::UnixStream, root: std::path::PathBuf) {
         return;
     };
     if let (Some(client), Some(server)) = (client_leg, server_leg) {
-        splice(client, server).await;
+        splice(client, server, &credits).await;
     }
 }
 
-/// Joins two legs until either side ends.
-pub async fn splice(mut a: RelayLeg, mut b: RelayLeg) {
+/// Joins two legs until either side ends, counting the credits relayed.
+pub async fn splice(mut a: RelayLeg, mut b: RelayLeg, credits: &AtomicU64) {
     loop {
         tokio::select! {
             event = a.recv() => match event {
                 Ok(LegEvent::Frames(frames)) => { if b.send(&frames).await.is_err() { break } }
-                Ok(LegEvent::Credit(total)) => { if b.credit(total).await.is_err() { break } }
+                Ok(LegEvent::Credit(total)) => {
+                    credits.fetch_add(1, Ordering::SeqCst);
+                    if b.credit(total).await.is_err() { break }
+                }
                 Ok(LegEvent::Want) => b.want(),
                 Ok(LegEvent::Closed) | Err(_) => break,
             },
             event = b.recv() => match event {
                 Ok(LegEvent::Frames(frames)) => { if a.send(&frames).await.is_err() { break } }
-                Ok(LegEvent::Credit(total)) => { if a.credit(total).await.is_err() { break } }
+                Ok(LegEvent::Credit(total)) => {
+                    credits.fetch_add(1, Ordering::SeqCst);
+                    if a.credit(total).await.is_err() { break }
+                }
                 Ok(LegEvent::Want) => a.want(),
                 Ok(LegEvent::Closed) | Err(_) => break,
             },
