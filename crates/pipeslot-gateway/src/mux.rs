@@ -9,13 +9,15 @@
 //! waiting: a stream whose local end is slow to take them must not stall
 //! the others. Each queue is bounded in bytes ([`LinkLimits`]); a peer
 //! that sends past the bound has ignored the pipe's credits, and the
-//! stream is closed (threat T12). So is the whole connection on any
-//! malformed frame (T10), on a stream-count overflow, and when nothing at
-//! all has come for the keep-alive bound: every stream then ends with
-//! ERROR_NETNAME_DELETED (64).
+//! stream is closed (threat T12). `Credit` and `Want` frames are not
+//! queued one by one: a stream holds at most one of each, the latest count
+//! and the wish, however many the peer sends. The whole connection is
+//! closed on any malformed frame (T10), on a stream-count overflow, and
+//! when nothing at all has come for the keep-alive bound: every stream
+//! then ends with ERROR_NETNAME_DELETED (64).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -217,8 +219,8 @@ pub enum OpenError {
 struct Slot {
     inbound: mpsc::UnboundedSender<Inbound>,
     queued: Arc<AtomicUsize>,
-    /// A `Want` is queued: more are the same, and are not queued (T12).
-    want_queued: Arc<AtomicBool>,
+    /// What the peer said about credits, not yet taken by the stream.
+    credits: Arc<Credits>,
     answer: Option<oneshot::Sender<Vec<u8>>>,
 }
 
@@ -346,13 +348,13 @@ impl PeerLink {
         }
         let (inbound, rx) = mpsc::unbounded_channel();
         let queued = Arc::new(AtomicUsize::new(0));
-        let want_queued = Arc::new(AtomicBool::new(false));
+        let credits = Arc::new(Credits::default());
         streams.insert(
             id,
             Slot {
                 inbound,
                 queued: queued.clone(),
-                want_queued: want_queued.clone(),
+                credits: credits.clone(),
                 answer,
             },
         );
@@ -361,7 +363,7 @@ impl PeerLink {
             link: self.clone(),
             inbound: rx,
             queued,
-            want_queued,
+            credits,
         })
     }
 
@@ -482,12 +484,16 @@ impl PeerLink {
             }
             MuxFrame::Credit { stream, total } => {
                 if let Some(slot) = self.streams().get(&stream) {
-                    let _ = slot.inbound.send(Inbound::Credit(total));
+                    slot.credits.total.fetch_max(total, Ordering::SeqCst);
+                    if !slot.credits.credit_queued.swap(true, Ordering::SeqCst) {
+                        // The count itself is read when the stream takes it.
+                        let _ = slot.inbound.send(Inbound::Credit(0));
+                    }
                 }
             }
             MuxFrame::Want { stream } => {
                 if let Some(slot) = self.streams().get(&stream) {
-                    if !slot.want_queued.swap(true, Ordering::SeqCst) {
+                    if !slot.credits.want_queued.swap(true, Ordering::SeqCst) {
                         let _ = slot.inbound.send(Inbound::Want);
                     }
                 }
@@ -541,7 +547,26 @@ pub struct StreamEnd {
     link: Arc<PeerLink>,
     inbound: mpsc::UnboundedReceiver<Inbound>,
     queued: Arc<AtomicUsize>,
-    want_queued: Arc<AtomicBool>,
+    credits: Arc<Credits>,
+}
+
+/// The credit frames of a stream, kept instead of queued (T12).
+#[derive(Default)]
+struct Credits {
+    /// The largest count the peer sent.
+    total: AtomicU64,
+    /// An `Inbound::Credit` is in the queue.
+    credit_queued: AtomicBool,
+    /// An `Inbound::Want` is in the queue.
+    want_queued: AtomicBool,
+}
+
+impl std::fmt::Debug for Credits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credits")
+            .field("total", &self.total.load(Ordering::SeqCst))
+            .finish_non_exhaustive()
+    }
 }
 
 impl StreamEnd {
@@ -563,8 +588,12 @@ impl StreamEnd {
                 self.queued.fetch_sub(frames.len(), Ordering::SeqCst);
                 Inbound::Data(frames)
             }
+            Some(Inbound::Credit(_)) => {
+                self.credits.credit_queued.store(false, Ordering::SeqCst);
+                Inbound::Credit(self.credits.total.load(Ordering::SeqCst))
+            }
             Some(Inbound::Want) => {
-                self.want_queued.store(false, Ordering::SeqCst);
+                self.credits.want_queued.store(false, Ordering::SeqCst);
                 Inbound::Want
             }
             Some(other) => other,

@@ -167,3 +167,57 @@ async fn a_silent_peer_ends_every_stream_with_netname_deleted() {
     assert!(link.is_closed());
     drop(peer);
 }
+
+#[tokio::test]
+async fn a_flood_of_credits_and_wants_queues_one_of_each() {
+    // T12: 20,000 Credit and Want frames for a stream whose local end takes
+    // nothing meanwhile: the stream holds the latest count and one wish,
+    // not 40,000 entries.
+    let (_link, mut peer, mut arrived) = link(limits(8, 1 << 20, Duration::from_secs(30)));
+    open_streams(&mut peer, &[1]).await;
+    let Arrival::Open(open) = arrived.recv().await.unwrap() else {
+        panic!("no open");
+    };
+    let mut end = open.stream;
+    let mut wire = Vec::new();
+    for total in 1..=10_000u64 {
+        MuxFrame::Credit { stream: 1, total }.encode(&mut wire);
+        MuxFrame::Want { stream: 1 }.encode(&mut wire);
+    }
+    // A data frame after them: once it is here, everything before it is.
+    MuxFrame::Data {
+        stream: 1,
+        frames: vec![9; 3],
+    }
+    .encode(&mut wire);
+    peer.write_all(&wire).await.unwrap();
+    let mut seen = Vec::new();
+    loop {
+        let next = tokio::time::timeout(Duration::from_secs(10), end.next())
+            .await
+            .expect("the frames arrive");
+        let data = matches!(next, Inbound::Data(_));
+        seen.push(next);
+        if data {
+            break;
+        }
+    }
+    // At most one of each per read of the link (it reads 64 KiB at a
+    // time, and this task may take some between reads): far fewer than
+    // the 20,000 frames.
+    assert!(
+        seen.len() < 100,
+        "queued one by one: {} entries",
+        seen.len()
+    );
+    let credits: Vec<u64> = seen
+        .iter()
+        .filter_map(|i| match i {
+            Inbound::Credit(total) => Some(*total),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(credits.last(), Some(&10_000), "{seen:?}");
+    assert!(seen.contains(&Inbound::Want), "{seen:?}");
+    assert_eq!(seen.last(), Some(&Inbound::Data(vec![9; 3])));
+}
