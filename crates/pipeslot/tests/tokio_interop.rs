@@ -301,3 +301,65 @@ fn async_byte_stream_with_a_sync_peer_both_ways() {
         done_10s(server.shutdown()).await.unwrap();
     });
 }
+
+/// Issue 13: an async client through the gateways whose flush waits on a
+/// few unread bytes asks for its credits (`poll_flush`, and the inherent
+/// `flush` below; the gateway
+/// forwards the reader's count only when asked, or past half the quota),
+/// and gets them when the server reads — on both runtimes.
+#[test]
+fn an_async_flush_through_the_gateways_gets_its_credits() {
+    util::remote::run(|| async_flush_through_the_gateways(false));
+    util::remote::run(|| async_flush_through_the_gateways(true));
+}
+
+fn async_flush_through_the_gateways(multi: bool) {
+    {
+        {
+            let root = Root::new();
+            let server = Arc::new(root.pipe("async-credits").server());
+            let name = format!(r"\\{}\pipe\async-credits", util::remote::HOST);
+            let options = root.async_client_options();
+            let reader = server.clone();
+            let server_again = server.clone();
+            let body = move || async move {
+                let mut client = options.open(&name).unwrap();
+                client.write_all(&[1; 10]).await.unwrap();
+                // `poll_flush` (AsyncWrite), not the inherent `flush`,
+                // which waits through the general path.
+                let mut flush = Box::pin(AsyncWriteExt::flush(&mut client));
+                assert_pending(&mut flush, "a flush with 10 unread bytes").await;
+                let read = thread::spawn(move || {
+                    let mut buf = [0u8; 10];
+                    let mut got = 0;
+                    while got < 10 {
+                        got += reader.read_message(&mut buf[got..]).unwrap().bytes;
+                    }
+                });
+                done_10s(flush).await.unwrap();
+                read.join().unwrap();
+                // The inherent `flush`, which waits through the general path.
+                client.write_all(&[2; 10]).await.unwrap();
+                let mut flush = Box::pin(client.flush());
+                assert_pending(&mut flush, "an inherent flush with 10 unread bytes").await;
+                let reader = server_again.clone();
+                let read = thread::spawn(move || {
+                    let mut buf = [0u8; 10];
+                    let mut got = 0;
+                    while got < 10 {
+                        got += reader.read_message(&mut buf[got..]).unwrap().bytes;
+                    }
+                });
+                done_10s(flush).await.unwrap();
+                read.join().unwrap();
+                root
+            };
+            let root = if multi {
+                multi_thread(body)
+            } else {
+                current_thread(body)
+            };
+            assert!(root.credits_relayed().unwrap() >= 1);
+        }
+    }
+}
