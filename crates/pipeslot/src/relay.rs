@@ -27,7 +27,9 @@
 //!   exactly what a local reader does;
 //! - what the local reader consumes is read from the credit page and
 //!   reported as [`LegEvent::Credit`] — not after every read, but when the
-//!   far writer needs it. The leg raises its "writer waiting" flag on the
+//!   far writer needs it (and once more when the local end closes, so
+//!   that a far flush sees what was read before the close). The leg raises
+//!   its "writer waiting" flag on the
 //!   page (so that the local reader rings it with a `Consumed` frame after
 //!   its next read) while the far writer has asked ([`RelayLeg::want`]:
 //!   its end sent a `Want` frame, which ends that know their peer is
@@ -418,9 +420,12 @@ impl RelayLeg {
     pub async fn recv(&mut self) -> Result<LegEvent> {
         loop {
             // Only when needed: a count the reader published on the page
-            // while nobody waited stays there until then.
+            // while nobody waited stays there until then — or until the
+            // local end closes: its last count goes before the close, so
+            // that a far flush whose `Want` is still on its way sees what
+            // was read (S74: a client that read everything and closed).
             let consumed = self.credits.peer_consumed(self.me);
-            if consumed > self.reported && self.credit_needed() {
+            if consumed > self.reported && (self.ended || self.credit_needed()) {
                 self.reported = consumed;
                 self.wanted = false;
                 return Ok(LegEvent::Credit(consumed));
