@@ -381,7 +381,12 @@ fn answer(
                 handshake::WaitTimeout::Forever => None,
                 handshake::WaitTimeout::Millis(ms) => Some(Duration::from_millis(ms.into())),
             };
-            Progress::Wait(limit.map(|l| now + l))
+            // From now, not from `now`: the acceptor's clock reading when
+            // its poll returned, which under load can be well before this
+            // hello arrived (a connection accepted later in the same batch)
+            // and made waits end early (S37, S39).
+            let read_at = Instant::now().max(now);
+            Progress::Wait(limit.map(|l| read_at + l))
         }
         OpenMode::Instance(_) => Progress::Done, // answered above
     }
