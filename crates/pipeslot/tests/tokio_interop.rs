@@ -314,52 +314,42 @@ fn an_async_flush_through_the_gateways_gets_its_credits() {
 }
 
 fn async_flush_through_the_gateways(multi: bool) {
-    {
-        {
-            let root = Root::new();
-            let server = Arc::new(root.pipe("async-credits").server());
-            let name = format!(r"\\{}\pipe\async-credits", util::remote::HOST);
-            let options = root.async_client_options();
-            let reader = server.clone();
-            let server_again = server.clone();
-            let body = move || async move {
-                let mut client = options.open(&name).unwrap();
-                client.write_all(&[1; 10]).await.unwrap();
-                // `poll_flush` (AsyncWrite), not the inherent `flush`,
-                // which waits through the general path.
-                let mut flush = Box::pin(AsyncWriteExt::flush(&mut client));
-                assert_pending(&mut flush, "a flush with 10 unread bytes").await;
-                let read = thread::spawn(move || {
-                    let mut buf = [0u8; 10];
-                    let mut got = 0;
-                    while got < 10 {
-                        got += reader.read_message(&mut buf[got..]).unwrap().bytes;
-                    }
-                });
-                done_10s(flush).await.unwrap();
-                read.join().unwrap();
-                // The inherent `flush`, which waits through the general path.
-                client.write_all(&[2; 10]).await.unwrap();
-                let mut flush = Box::pin(client.flush());
-                assert_pending(&mut flush, "an inherent flush with 10 unread bytes").await;
-                let reader = server_again.clone();
-                let read = thread::spawn(move || {
-                    let mut buf = [0u8; 10];
-                    let mut got = 0;
-                    while got < 10 {
-                        got += reader.read_message(&mut buf[got..]).unwrap().bytes;
-                    }
-                });
-                done_10s(flush).await.unwrap();
-                read.join().unwrap();
-                root
-            };
-            let root = if multi {
-                multi_thread(body)
-            } else {
-                current_thread(body)
-            };
-            assert!(root.credits_relayed().unwrap() >= 1);
-        }
+    let root = Root::new();
+    let server = Arc::new(root.pipe("async-credits").server());
+    let name = format!(r"\\{}\pipe\async-credits", util::remote::HOST);
+    let options = root.async_client_options();
+    // The server reads `len` bytes on a thread of its own.
+    let read_on_thread = move |len: usize| {
+        let server = server.clone();
+        thread::spawn(move || {
+            let mut buf = vec![0u8; len];
+            let mut got = 0;
+            while got < len {
+                got += server.read_message(&mut buf[got..]).unwrap().bytes;
+            }
+        })
+    };
+    let body = move || async move {
+        let mut client = options.open(&name).unwrap();
+        client.write_all(&[1; 10]).await.unwrap();
+        // `poll_flush` (AsyncWrite) first.
+        let mut flush = Box::pin(AsyncWriteExt::flush(&mut client));
+        assert_pending(&mut flush, "a flush with 10 unread bytes").await;
+        let read = read_on_thread(10);
+        done_10s(flush).await.unwrap();
+        read.join().unwrap();
+        // Then the inherent `flush`, which waits through the general path.
+        client.write_all(&[2; 10]).await.unwrap();
+        let mut flush = Box::pin(client.flush());
+        assert_pending(&mut flush, "an inherent flush with 10 unread bytes").await;
+        let read = read_on_thread(10);
+        done_10s(flush).await.unwrap();
+        read.join().unwrap();
+    };
+    if multi {
+        multi_thread(body);
+    } else {
+        current_thread(body);
     }
+    assert!(root.credits_relayed().unwrap() >= 1);
 }
