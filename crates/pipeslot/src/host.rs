@@ -31,12 +31,28 @@ pub const COMPUTER_NAME_ENV: &str = "PIPESLOT_COMPUTERNAME";
 #[doc(alias = "GetComputerName")]
 #[doc(alias = "uname")]
 pub fn computer_name() -> String {
+    name().to_owned()
+}
+
+/// [`computer_name`], borrowed.
+fn name() -> &'static str {
     static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     NAME.get_or_init(|| match std::env::var(COMPUTER_NAME_ENV) {
         Ok(name) if !name.is_empty() => name,
         _ => sys::dgram::host_name(),
     })
-    .clone()
+}
+
+/// Whether `host` names this machine: its computer name in full or its
+/// first label, `localhost` or a loopback address, without regard to case.
+pub(crate) fn is_this_machine(host: &str) -> bool {
+    let mine = name();
+    host.eq_ignore_ascii_case(mine)
+        || mine
+            .split('.')
+            .next()
+            .is_some_and(|short| host.eq_ignore_ascii_case(short))
+        || matches!(host, "localhost" | "127.0.0.1" | "::1")
 }
 
 /// The login name of `uid` from the password database (`getpwuid_r(3)`,

@@ -108,15 +108,7 @@ impl Host {
         match self {
             Host::Local => true,
             Host::AllHosts => false,
-            Host::Remote(host) => {
-                let mine = crate::host::computer_name();
-                host.eq_ignore_ascii_case(&mine)
-                    || mine
-                        .split('.')
-                        .next()
-                        .is_some_and(|short| host.eq_ignore_ascii_case(short))
-                    || matches!(host.as_str(), "localhost" | "127.0.0.1" | "::1")
-            }
+            Host::Remote(host) => crate::host::is_this_machine(host),
         }
     }
 }

@@ -367,13 +367,9 @@ pub enum LegEvent {
 }
 
 impl RelayLeg {
-    /// A leg whose local reader has `in_quota` (as the handshake said;
-    /// 0 is the default quota).
+    /// A leg whose local reader has `in_quota` (as the handshake said).
     fn new(stream: UnixStream, credits: CreditPage, me: usize, in_quota: u32) -> RelayLeg {
-        let in_quota = match in_quota {
-            0 => crate::pipe::DEFAULT_QUOTA,
-            q => q,
-        };
+        let in_quota = crate::pipe::resolve_quota(in_quota);
         RelayLeg {
             stream,
             credits,

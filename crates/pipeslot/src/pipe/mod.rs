@@ -142,6 +142,14 @@ pub use server::{InstanceHandoff, PipeServer};
 /// The write quota used for a buffer size of 0 ("allocated as needed").
 pub const DEFAULT_QUOTA: u32 = 64 * 1024;
 
+/// A quota of 0 is "allocated as needed" (S106): [`DEFAULT_QUOTA`].
+pub(crate) fn resolve_quota(quota: u32) -> u32 {
+    match quota {
+        0 => DEFAULT_QUOTA,
+        q => q,
+    }
+}
+
 /// The largest message [`PipeServer::recv_message`] and its siblings take
 /// whole (16 MiB); the `recv_message_limited` calls take a limit of their
 /// own (T12).

@@ -230,10 +230,10 @@ impl Conn {
             transport,
             side,
             mode,
-            out_quota: u64::from(resolve_quota(out_quota)),
+            out_quota: u64::from(super::resolve_quota(out_quota)),
             max_frame: DEFAULT_MAX_FRAME,
             inner: Mutex::new(Inner {
-                st: State::new(side, mode, resolve_quota(in_quota)),
+                st: State::new(side, mode, super::resolve_quota(in_quota)),
                 receiving: false,
                 receiver_blocks: false,
                 sleepers: 0,
@@ -261,7 +261,7 @@ impl Conn {
             flushing: AtomicBool::new(false),
             write_order: Gate::default(),
             shared: AtomicBool::new(false),
-            relayed: !crate::name::Host::Remote(peer.computer_name.clone()).is_this_machine(),
+            relayed: !crate::host::is_this_machine(&peer.computer_name),
             peer,
         }
     }
@@ -779,8 +779,8 @@ impl Conn {
         if ring && !self.ring_now() {
             self.lock().owed_ring = true;
         }
-        if want && !self.control_now(Frame::Want) {
-            self.lock().owed_want = true;
+        if want {
+            self.ask_now();
         }
     }
 
@@ -1153,14 +1153,6 @@ impl Drop for Conn {
         if !self.shared.load(Ordering::SeqCst) {
             self.transport.shut_down();
         }
-    }
-}
-
-/// A quota of 0 is "allocated as needed" (S106).
-fn resolve_quota(quota: u32) -> u32 {
-    match quota {
-        0 => super::DEFAULT_QUOTA,
-        q => q,
     }
 }
 

@@ -104,7 +104,7 @@ impl Conn {
         credits: bool,
     ) -> Poll<io::Result<()>> {
         loop {
-            let asked = {
+            let (asked, receiving) = {
                 let mut inner = self.lock();
                 if credits {
                     self.sync_credits(&mut inner);
@@ -123,17 +123,15 @@ impl Conn {
                 }
                 if inner.receiving {
                     register(&mut inner.wakers, cx.waker());
-                    drop(inner);
-                    if asked {
-                        self.send_control_now(Frame::Want, reactor);
-                    }
-                    return Poll::Pending;
                 }
-                asked
+                (asked, inner.receiving)
             };
             if asked {
                 // A gateway peer forwards credits only when asked.
                 self.send_control_now(Frame::Want, reactor);
+            }
+            if receiving {
+                return Poll::Pending;
             }
             let mut guard = match reactor.poll_ready(cx, PollFlags::IN) {
                 Poll::Pending => {
