@@ -26,6 +26,12 @@
 //!   received on both other members.
 //!
 //! Not root: prints why and exits 0 (nothing measured).
+//!
+//! For profiling: `PIPESLOT_BENCH_PROFILE=one-way:20` (or `round-trip`)
+//! first runs that pipeslot measure alone for 20 s, printing on stderr
+//! when the window starts and ends (attach `perf record -p <gateway pid>`
+//! inside it); `PIPESLOT_BENCH_QUOTA=1048576` gives the served pipe a
+//! 1 MiB in quota instead of 64 KiB.
 
 #[path = "../src/netlab.rs"]
 #[allow(dead_code)]
@@ -231,7 +237,7 @@ fn serve() {
         .pipe_mode(PipeMode::Message)
         .read_mode(ReadMode::Message)
         .max_instances(8)
-        .in_buffer_size(LARGE as u32)
+        .in_buffer_size(one_way_quota())
         .out_buffer_size(LARGE as u32)
         .reject_remote_clients(false);
     let instances: Vec<_> = (0..8).map(|_| options.create(&name).unwrap()).collect();
@@ -359,6 +365,59 @@ fn median(mut f: impl FnMut() -> f64) -> f64 {
     results[ROUNDS / 2]
 }
 
+/// `PIPESLOT_BENCH_QUOTA`: the pipe's in quota (the writer's credit) in
+/// bytes, 64 KiB unless set.
+fn one_way_quota() -> u32 {
+    std::env::var("PIPESLOT_BENCH_QUOTA")
+        .ok()
+        .and_then(|quota| quota.parse().ok())
+        .unwrap_or(LARGE as u32)
+}
+
+/// `PIPESLOT_BENCH_PROFILE=round-trip|one-way[:SECONDS]`: which pipeslot
+/// measure to run alone before the others, and for how long (10 s unless
+/// given).
+fn profile_window() -> Option<(&'static str, u64)> {
+    let value = std::env::var("PIPESLOT_BENCH_PROFILE").ok()?;
+    let (what, secs) = value.split_once(':').unwrap_or((&value, "10"));
+    let what = match what {
+        "round-trip" => "round-trip",
+        "one-way" => "one-way",
+        other => panic!("PIPESLOT_BENCH_PROFILE: {other:?} is not round-trip or one-way"),
+    };
+    Some((what, secs.parse().expect("PIPESLOT_BENCH_PROFILE: seconds")))
+}
+
+/// Runs one pipeslot measure alone for `secs`, saying on stderr when it
+/// starts and what it measured when it ends: the window to attach `perf`
+/// (or `strace`, or `perf stat`) to the gateways in.
+fn profile(pipe: &pipeslot::pipe::PipeClient, what: &str, secs: u64) {
+    let window = Duration::from_secs(secs);
+    let mut reply = [0u8; SMALL];
+    eprintln!("profiling window starts: {what}, {secs} s");
+    let start = Instant::now();
+    let mut n = 0u64;
+    while start.elapsed() < window {
+        if what == "one-way" {
+            pipe.send(&vec![1u8; LARGE]).unwrap();
+        } else {
+            pipe.transact(&[7u8; SMALL], &mut reply).unwrap();
+        }
+        n += 1;
+    }
+    if what == "one-way" {
+        pipe.transact(b"?", &mut reply[..1]).unwrap();
+    }
+    let secs = start.elapsed().as_secs_f64();
+    match what {
+        "one-way" => eprintln!(
+            "profiling window ends: {:.0} MiB/s",
+            (n * LARGE as u64) as f64 / secs / (1u64 << 20) as f64
+        ),
+        _ => eprintln!("profiling window ends: {:.1} µs", secs * 1e6 / n as f64),
+    }
+}
+
 /// host0: every measure, printed as a markdown table.
 fn measure() {
     let peer = std::env::var("BENCH_PEER").unwrap();
@@ -454,6 +513,9 @@ fn measure() {
             gib(start.elapsed().as_secs_f64())
         })
     });
+    if let Some((what, secs)) = profile_window() {
+        profile(&pipe, what, secs);
+    }
     let pipe_thr = median(|| {
         let mut reply = [0u8; 1];
         let start = Instant::now();

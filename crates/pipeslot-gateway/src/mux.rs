@@ -15,8 +15,18 @@
 //! closed on any malformed frame (T10), on a stream-count overflow, and
 //! when nothing at all has come for the keep-alive bound: every stream
 //! then ends with ERROR_NETNAME_DELETED (64).
+//!
+//! What a pipe write costs a link, in copies: Data frames of 16 KiB and
+//! more are written from their own vectors behind their headers (one
+//! vectored write with whatever else is queued) and read straight into
+//! the vectors that carry them to their streams, so past TLS's own
+//! buffers the bytes are not copied again; smaller frames are gathered
+//! into one buffer per write. Neither loop arms a timer per frame: each
+//! keeps one, re-armed only when it fires.
 
 use std::collections::HashMap;
+use std::io::IoSlice;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -24,6 +34,7 @@ use std::time::Duration;
 use pipeslot_proto::relay::{MuxDecoder, MuxFrame, MUX_HEADER_LEN};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::{Instant, Sleep};
 
 /// ERROR_NETNAME_DELETED: the connection to the other host was lost.
 pub const ERROR_NETNAME_DELETED: u32 = 64;
@@ -666,38 +677,127 @@ impl Drop for StreamEnd {
     }
 }
 
+/// A Data payload at least this large goes to and from the connection in
+/// a buffer of its own: written from its vector behind its header (one
+/// vectored write, no copy into the batch), and read straight into the
+/// vector that carries it on (no copy out of the decode buffer, no move of
+/// a partial frame to the buffer's front).
+const DIRECT: usize = 16 * 1024;
+
+/// Sends what the streams queue, several frames per write when they are
+/// already waiting. One timer for the whole loop, re-armed only when it
+/// fires (a `timeout` around each receive would register a timer per
+/// frame): a `Ping` goes when nothing was written for `ping_every`.
 async fn write_loop(
     mut writer: impl AsyncWrite + Unpin,
     mut frames: mpsc::Receiver<MuxFrame>,
     ping_every: Duration,
 ) {
-    let mut buf = Vec::with_capacity(64 * 1024);
+    let mut batch = Batch::default();
     let mut nonce = 0u64;
+    let mut last_write = Instant::now();
+    let quiet = tokio::time::sleep_until(last_write + ping_every);
+    tokio::pin!(quiet);
     loop {
-        let frame = match tokio::time::timeout(ping_every, frames.recv()).await {
-            Ok(Some(frame)) => frame,
-            Ok(None) => break,
-            Err(_) => {
+        let frame = tokio::select! {
+            biased;
+            frame = frames.recv() => match frame {
+                Some(frame) => frame,
+                None => break,
+            },
+            () = &mut quiet => {
+                let due = last_write + ping_every;
+                if Instant::now() < due {
+                    quiet.as_mut().reset(due);
+                    continue;
+                }
+                quiet.as_mut().reset(Instant::now() + ping_every);
                 nonce += 1;
                 MuxFrame::Ping { nonce }
             }
         };
-        buf.clear();
-        frame.encode(&mut buf);
+        batch.add(frame);
         // More that is already queued goes in the same write.
-        while buf.len() < 64 * 1024 {
+        while batch.len < 64 * 1024 {
             match frames.try_recv() {
-                Ok(next) => next.encode(&mut buf),
+                Ok(next) => batch.add(next),
                 Err(_) => break,
             }
         }
-        if writer.write_all(&buf).await.is_err() || writer.flush().await.is_err() {
+        if batch.write(&mut writer).await.is_err() || writer.flush().await.is_err() {
             break;
         }
+        last_write = Instant::now();
     }
     let _ = writer.shutdown().await;
 }
 
+/// The frames of one write: encoded into `bytes`, except large Data
+/// payloads, which stay in their vectors (`held`: where each goes in
+/// `bytes`, and the payload).
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    held: Vec<(usize, Vec<u8>)>,
+    /// The bytes of the write.
+    len: usize,
+}
+
+impl Batch {
+    fn add(&mut self, frame: MuxFrame) {
+        let before = self.bytes.len();
+        match frame {
+            MuxFrame::Data { stream, frames } if frames.len() >= DIRECT => {
+                MuxFrame::encode_data_header(stream, frames.len(), &mut self.bytes);
+                self.len += frames.len();
+                self.held.push((self.bytes.len(), frames));
+            }
+            other => other.encode(&mut self.bytes),
+        }
+        self.len += self.bytes.len() - before;
+    }
+
+    /// Writes the batch whole (vectored when payloads are held) and
+    /// empties it.
+    async fn write(&mut self, writer: &mut (impl AsyncWrite + Unpin)) -> std::io::Result<()> {
+        if self.held.is_empty() {
+            writer.write_all(&self.bytes).await?;
+        } else {
+            let mut slices = Vec::with_capacity(2 * self.held.len() + 1);
+            let mut from = 0;
+            for (at, payload) in &self.held {
+                if *at > from {
+                    slices.push(IoSlice::new(&self.bytes[from..*at]));
+                }
+                slices.push(IoSlice::new(payload));
+                from = *at;
+            }
+            if from < self.bytes.len() {
+                slices.push(IoSlice::new(&self.bytes[from..]));
+            }
+            let mut rest = &mut slices[..];
+            while !rest.is_empty() {
+                let n = writer.write_vectored(rest).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::WriteZero.into());
+                }
+                IoSlice::advance_slices(&mut rest, n);
+            }
+        }
+        self.bytes.clear();
+        self.held.clear();
+        self.len = 0;
+        Ok(())
+    }
+}
+
+/// Reads frames and files them by stream. The bytes go straight into the
+/// decode buffer's free room (no intermediate chunk), and a large Data
+/// payload straight into its own vector ([`DIRECT`]); the buffer holds at
+/// most one partial frame (bounded by the largest frame, T9) and the
+/// 64 KiB of one read. One timer serves the whole loop, as in
+/// `write_loop`: the link is judged dead when nothing has come for the
+/// keep-alive bound.
 async fn read_loop(
     mut reader: impl AsyncRead + Unpin,
     link: Weak<PeerLink>,
@@ -708,20 +808,23 @@ async fn read_loop(
     };
     let mut decoder = MuxDecoder::default();
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-    let mut chunk = vec![0u8; 64 * 1024];
+    let mut alive = Liveness::new(keepalive);
+    let silence = tokio::time::sleep_until(alive.due());
+    tokio::pin!(silence);
     let why = loop {
-        let n = match tokio::time::timeout(keepalive, reader.read(&mut chunk)).await {
-            Err(_) => break "no sign of life within the keep-alive bound".to_string(),
-            Ok(Err(e)) => break format!("read failed: {e}"),
-            Ok(Ok(0)) => break "the peer closed the connection".to_string(),
-            Ok(Ok(n)) => n,
-        };
-        buf.extend_from_slice(&chunk[..n]);
+        if buf.capacity() - buf.len() < 16 * 1024 {
+            buf.reserve_exact(64 * 1024);
+        }
+        let room = buf.capacity() - buf.len();
+        if let Err(why) = alive.read(&mut reader, &mut buf, room, &mut silence).await {
+            break why;
+        }
         let Some(link) = link.upgrade() else {
             return;
         };
         let mut at = 0;
         let mut failed = None;
+        let mut direct = None;
         loop {
             match decoder.decode(&buf[at..]) {
                 Ok(Some((frame, used))) => {
@@ -731,7 +834,14 @@ async fn read_loop(
                         break;
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    // A large Data frame not all in: the rest of its
+                    // payload is read into its own vector.
+                    if let Ok(Some((stream, len))) = decoder.data_header(&buf[at..]) {
+                        direct = (len >= DIRECT).then_some((stream, len));
+                    }
+                    break;
+                }
                 Err(e) => {
                     failed = Some(format!("malformed frame: {e}"));
                     break;
@@ -742,13 +852,98 @@ async fn read_loop(
         if let Some(why) = failed {
             break why;
         }
-        // A header is in: make room for its frame, no more (T9).
-        if buf.len() >= MUX_HEADER_LEN {
-            buf.reserve(MUX_HEADER_LEN);
+        if let Some((stream, len)) = direct {
+            // `len` is at most MAX_MUX_PAYLOAD (the header was checked),
+            // and fewer than `len` of its bytes are in.
+            let mut frames = Vec::with_capacity(len);
+            frames.extend_from_slice(&buf[MUX_HEADER_LEN..]);
+            buf.clear();
+            if let Err(why) = alive
+                .fill(&mut reader, &mut frames, len, &mut silence)
+                .await
+            {
+                break why;
+            }
+            if let Err(why) = link
+                .file(MuxFrame::Data { stream, frames }, &incoming)
+                .await
+            {
+                break why;
+            }
         }
     };
     if let Some(link) = link.upgrade() {
         tracing::info!(peer = %link.host, "link ended: {why}");
         link.shut(ERROR_NETNAME_DELETED);
+    }
+}
+
+/// When the peer was last heard from, and reads that end the link after
+/// the keep-alive bound of silence.
+struct Liveness {
+    keepalive: Duration,
+    last: Instant,
+}
+
+impl Liveness {
+    fn new(keepalive: Duration) -> Liveness {
+        Liveness {
+            keepalive,
+            last: Instant::now(),
+        }
+    }
+
+    /// When the link is dead unless something comes first.
+    fn due(&self) -> Instant {
+        self.last + self.keepalive
+    }
+
+    /// One read of at most `limit` (> 0) bytes into `into`'s free room.
+    /// `Err`: why the link is over (an error, its end, or silence;
+    /// `silence` is re-armed only when it fires).
+    async fn read(
+        &mut self,
+        reader: &mut (impl AsyncRead + Unpin),
+        into: &mut Vec<u8>,
+        limit: usize,
+        silence: &mut Pin<&mut Sleep>,
+    ) -> Result<(), String> {
+        let mut limited = reader.take(limit as u64);
+        loop {
+            tokio::select! {
+                biased;
+                read = limited.read_buf(into) => {
+                    return match read {
+                        Err(e) => Err(format!("read failed: {e}")),
+                        Ok(0) => Err("the peer closed the connection".to_string()),
+                        Ok(_) => {
+                            self.last = Instant::now();
+                            Ok(())
+                        }
+                    };
+                }
+                () = silence.as_mut() => {
+                    if Instant::now() < self.due() {
+                        silence.as_mut().reset(self.due());
+                        continue;
+                    }
+                    return Err("no sign of life within the keep-alive bound".to_string());
+                }
+            }
+        }
+    }
+
+    /// Reads until `into` holds `len` bytes.
+    async fn fill(
+        &mut self,
+        reader: &mut (impl AsyncRead + Unpin),
+        into: &mut Vec<u8>,
+        len: usize,
+        silence: &mut Pin<&mut Sleep>,
+    ) -> Result<(), String> {
+        while into.len() < len {
+            self.read(reader, into, len - into.len(), silence).await?;
+        }
+        Ok(())
     }
 }

@@ -357,6 +357,30 @@ impl MuxFrame {
         }
     }
 
+    /// Appends the header of a Data frame on `stream` whose `len` payload
+    /// bytes the caller sends right after it — so that a large payload
+    /// goes to the connection from its own buffer (a vectored write)
+    /// instead of being copied behind the header first. `encode` of a
+    /// Data frame is exactly this header followed by the payload.
+    ///
+    /// ```
+    /// use pipeslot_proto::relay::{MuxFrame, MUX_HEADER_LEN};
+    ///
+    /// let frame = MuxFrame::Data { stream: 3, frames: vec![9; 100] };
+    /// let (mut whole, mut split) = (Vec::new(), Vec::new());
+    /// frame.encode(&mut whole);
+    /// MuxFrame::encode_data_header(3, 100, &mut split);
+    /// assert_eq!(split.len(), MUX_HEADER_LEN);
+    /// split.extend_from_slice(&[9; 100]);
+    /// assert_eq!(whole, split);
+    /// ```
+    pub fn encode_data_header(stream: u32, len: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(&stream.to_le_bytes());
+        out.push(KIND_DATA);
+        out.extend_from_slice(&[0, 0, 0]);
+        out.extend_from_slice(&(len as u32).to_le_bytes());
+    }
+
     /// Appends the frame to `out`. Payloads over [`MAX_MUX_PAYLOAD`] are
     /// the caller's bug: the relay never builds them (it forwards at most
     /// one pipe frame per Data frame).
@@ -383,7 +407,7 @@ impl MuxFrame {
                 out.extend_from_slice(hello);
             }
             MuxFrame::Data { stream, frames } => {
-                header(out, *stream, KIND_DATA, frames.len());
+                MuxFrame::encode_data_header(*stream, frames.len(), out);
                 out.extend_from_slice(frames);
             }
             MuxFrame::Credit { stream, total } => {
@@ -442,39 +466,76 @@ pub struct MuxDecoder {
     _private: (),
 }
 
+/// The checked header at the start of `buf`: stream, kind and payload
+/// length; `Ok(None)` until all of its bytes are in.
+fn header(buf: &[u8]) -> Result<Option<(u32, u8, usize)>, RelayError> {
+    if buf.len() < MUX_HEADER_LEN {
+        return Ok(None);
+    }
+    let stream = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
+    let kind = buf[4];
+    if buf[5..8] != [0, 0, 0] {
+        return Err(RelayError::ReservedNotZero);
+    }
+    let len = u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]) as usize;
+    if len > MAX_MUX_PAYLOAD {
+        return Err(RelayError::TooLarge(len));
+    }
+    if !(KIND_OPEN..=KIND_WANT).contains(&kind) {
+        return Err(RelayError::BadKind(kind));
+    }
+    let fixed = match kind {
+        KIND_CREDIT | KIND_PING | KIND_PONG => Some(8),
+        KIND_CLOSE => Some(4),
+        KIND_WANT => Some(0),
+        _ => None,
+    };
+    if fixed.is_some_and(|fixed| fixed != len) {
+        return Err(RelayError::BadLength { kind, len });
+    }
+    let connection_level = matches!(kind, KIND_PING | KIND_PONG | KIND_MAIL);
+    if connection_level != (stream == 0) {
+        return Err(RelayError::BadStream { kind, stream });
+    }
+    Ok(Some((stream, kind, len)))
+}
+
 impl MuxDecoder {
+    /// The stream and payload length of the Data frame whose header
+    /// starts `buf`, once its header is in — checked exactly as
+    /// [`decode`](Self::decode) checks it, before any payload is: the
+    /// caller may then read that many payload bytes (at most
+    /// [`MAX_MUX_PAYLOAD`]) straight into a buffer of their own and file
+    /// `MuxFrame::Data` itself, the header's [`MUX_HEADER_LEN`] bytes
+    /// consumed. `Ok(None)`: fewer than a header's bytes, or a valid header
+    /// of another kind (decode that frame whole). An error is final, as
+    /// for `decode`.
+    ///
+    /// ```
+    /// use pipeslot_proto::relay::{MuxDecoder, MuxFrame};
+    ///
+    /// let mut wire = Vec::new();
+    /// MuxFrame::Data { stream: 5, frames: vec![1; 70_000] }.encode(&mut wire);
+    /// let mut decoder = MuxDecoder::default();
+    /// assert_eq!(decoder.data_header(&wire[..12]), Ok(Some((5, 70_000))));
+    /// assert_eq!(decoder.data_header(&wire[..11]), Ok(None));
+    /// wire.clear();
+    /// MuxFrame::Ping { nonce: 1 }.encode(&mut wire);
+    /// assert_eq!(decoder.data_header(&wire), Ok(None));
+    /// assert!(decoder.data_header(&[0xff; 12]).is_err());
+    /// ```
+    pub fn data_header(&mut self, buf: &[u8]) -> Result<Option<(u32, usize)>, RelayError> {
+        Ok(header(buf)?
+            .and_then(|(stream, kind, len)| (kind == KIND_DATA).then_some((stream, len))))
+    }
+
     /// The frame at the start of `buf` and the bytes it took; `Ok(None)`
     /// when more bytes are needed. An error is final: drop the connection.
     /// Never panics, whatever the bytes.
     pub fn decode(&mut self, buf: &[u8]) -> Result<Option<(MuxFrame, usize)>, RelayError> {
-        if buf.len() < MUX_HEADER_LEN {
+        let Some((stream, kind, len)) = header(buf)? else {
             return Ok(None);
-        }
-        let stream = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
-        let kind = buf[4];
-        if buf[5..8] != [0, 0, 0] {
-            return Err(RelayError::ReservedNotZero);
-        }
-        let len = u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]) as usize;
-        if len > MAX_MUX_PAYLOAD {
-            return Err(RelayError::TooLarge(len));
-        }
-        if !(KIND_OPEN..=KIND_WANT).contains(&kind) {
-            return Err(RelayError::BadKind(kind));
-        }
-        let fixed = match kind {
-            KIND_CREDIT | KIND_PING | KIND_PONG => Some(8),
-            KIND_CLOSE => Some(4),
-            KIND_WANT => Some(0),
-            _ => None,
         };
-        if fixed.is_some_and(|fixed| fixed != len) {
-            return Err(RelayError::BadLength { kind, len });
-        }
-        let connection_level = matches!(kind, KIND_PING | KIND_PONG | KIND_MAIL);
-        if connection_level != (stream == 0) {
-            return Err(RelayError::BadStream { kind, stream });
-        }
         let Some(payload) = buf.get(MUX_HEADER_LEN..MUX_HEADER_LEN + len) else {
             return Ok(None);
         };

@@ -66,6 +66,10 @@ use crate::sys::stream;
 /// for the next call); one frame may be larger, up to the frame limit.
 const BATCH: usize = 256 * 1024;
 
+/// Forwarded bytes from which the leg's read buffer itself is handed on
+/// rather than copied (a new one is allocated, unzeroed, for the next read).
+const HAND_ON: usize = 16 * 1024;
+
 /// A process asking the gateway for a pipe on another host: its request
 /// and its hello, read; not answered yet.
 ///
@@ -455,30 +459,56 @@ impl RelayLeg {
 
     /// Takes the whole frames at the front of the buffer: the bytes of
     /// those to forward, whether a `Consumed` ring was among them, and
-    /// whether a `Want` was.
+    /// whether a `Want` was. When the buffer is all forwarded frames and
+    /// large, the buffer itself is handed on (no copy of a large write).
     fn take_frames(&mut self) -> Result<(Vec<u8>, bool, bool)> {
         let mut at = 0;
-        let mut out = Vec::new();
+        // `None` while every frame so far is forwarded: they are
+        // `inbuf[..at]`, copied only if a frame must be left out.
+        let mut out: Option<Vec<u8>> = None;
         let mut rang = false;
         let mut want = false;
-        while out.len() < BATCH {
+        while out.as_ref().map_or(at, Vec::len) < BATCH {
             let rest = &self.inbuf[at..];
             let Some((frame, used)) = self.decoder.decode(rest).map_err(protocol)? else {
                 break;
             };
-            match frame {
-                Frame::Consumed { .. } => rang = true,
-                Frame::Want => want = true,
-                _ => out.extend_from_slice(&rest[..used]),
+            let forward = match frame {
+                Frame::Consumed { .. } => {
+                    rang = true;
+                    false
+                }
+                Frame::Want => {
+                    want = true;
+                    false
+                }
+                _ => true,
+            };
+            match (&mut out, forward) {
+                (Some(out), true) => out.extend_from_slice(&self.inbuf[at..at + used]),
+                (None, false) => out = Some(self.inbuf[..at].to_vec()),
+                _ => {}
             }
             at += used;
         }
-        self.inbuf.drain(..at);
+        let out = match out {
+            None if at == self.inbuf.len() && at >= HAND_ON => std::mem::take(&mut self.inbuf),
+            None => self.inbuf[..at].to_vec(),
+            Some(out) => out,
+        };
+        if !self.inbuf.is_empty() {
+            self.inbuf.drain(..at);
+        }
         Ok((out, rang, want))
     }
 
-    /// Reads what has arrived (waiting until something has): at most one
-    /// whole frame beyond what is buffered.
+    /// Reads what has arrived (waiting until something has) into the
+    /// buffer's free room, which is made at least one whole frame (up to
+    /// the frame limit) or 64 KiB: the buffer never holds more than one
+    /// maximal frame and 64 KiB. The room is not zeroed first — the read
+    /// goes into the vector's spare capacity — so a small message costs
+    /// no pass over the whole room (a `resize` here was the gateway's
+    /// largest user-space cost per 64-byte round trip).
     async fn fill(&mut self) -> Result<()> {
         let context = "reading a relayed pipe connection";
         let room = frame::frame_len(&self.inbuf)
@@ -486,42 +516,32 @@ impl RelayLeg {
             .min(HEADER_LEN as u64 + u64::from(self.decoder.max_frame().get()))
             as usize;
         let want = room.saturating_sub(self.inbuf.len()).max(64 * 1024);
-        let start = self.inbuf.len();
+        if self.inbuf.capacity() - self.inbuf.len() < want {
+            self.inbuf.reserve_exact(want);
+        }
         // Nothing changes before the socket is readable, so dropping this
         // future while it waits loses nothing (`recv` is cancel-safe).
         let read = loop {
             if let Err(e) = self.stream.readable().await {
                 break Err(e);
             }
-            self.inbuf.resize(start + want, 0);
-            match self.stream.try_read(&mut self.inbuf[start..]) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    self.inbuf.truncate(start);
-                    continue;
-                }
+            match self.stream.try_read_buf(&mut self.inbuf) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
                 other => break other,
             }
         };
         match read {
             Ok(0) => {
-                self.inbuf.truncate(start);
                 self.ended = true;
                 Ok(())
             }
-            Ok(n) => {
-                self.inbuf.truncate(start + n);
-                Ok(())
-            }
+            Ok(_) => Ok(()),
             // A reset is the local end gone, as an end of stream is.
             Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => {
-                self.inbuf.truncate(start);
                 self.ended = true;
                 Ok(())
             }
-            Err(e) => {
-                self.inbuf.truncate(start);
-                Err(Error::from_io(e, context))
-            }
+            Err(e) => Err(Error::from_io(e, context)),
         }
     }
 
