@@ -9,9 +9,9 @@
 //! waiting: a stream whose local end is slow to take them must not stall
 //! the others. Each queue is bounded in bytes ([`LinkLimits`]); a peer
 //! that sends past the bound has ignored the pipe's credits, and the
-//! stream is closed (threat T12). `Credit` and `Want` frames are not
-//! queued one by one: a stream holds at most one of each, the latest count
-//! and the wish, however many the peer sends. The whole connection is
+//! stream is closed (threat T12). `Credit`, `Want` and `Instances` frames
+//! are not queued one by one: a stream holds at most one of each, the
+//! latest count and the wish, however many the peer sends. The whole connection is
 //! closed on any malformed frame (T10), on a stream-count overflow, and
 //! when nothing at all has come for the keep-alive bound: every stream
 //! then ends with ERROR_NETNAME_DELETED (64).
@@ -122,6 +122,8 @@ pub enum Inbound {
     Credit(u64),
     /// The far writer waits for the local reader's count.
     Want,
+    /// The pipe name's instance count on the server's host.
+    Instances(u32),
     /// The stream ended: 0, or the Win32 error why.
     Close(u32),
 }
@@ -509,6 +511,18 @@ impl PeerLink {
                     }
                 }
             }
+            MuxFrame::Instances { stream, count } => {
+                if let Some(slot) = self.streams().get(&stream) {
+                    // Kept where `open` finds it too: the count comes
+                    // before the answer.
+                    slot.credits
+                        .instances
+                        .store(u64::from(count), Ordering::SeqCst);
+                    if !slot.credits.instances_queued.swap(true, Ordering::SeqCst) {
+                        let _ = slot.inbound.send(Inbound::Instances(0));
+                    }
+                }
+            }
             MuxFrame::Close { stream, code } => {
                 if let Some(slot) = self.streams().remove(&stream) {
                     if let Some(answer) = slot.answer {
@@ -561,8 +575,8 @@ pub struct StreamEnd {
     credits: Arc<Credits>,
 }
 
-/// The credit frames of a stream, kept instead of queued (T12).
-#[derive(Default)]
+/// The credit and instance-count frames of a stream, kept instead of
+/// queued (T12).
 struct Credits {
     /// The largest count the peer sent.
     total: AtomicU64,
@@ -570,6 +584,25 @@ struct Credits {
     credit_queued: AtomicBool,
     /// An `Inbound::Want` is in the queue.
     want_queued: AtomicBool,
+    /// The latest instance count the peer sent; `NO_COUNT` before any.
+    instances: AtomicU64,
+    /// An `Inbound::Instances` is in the queue.
+    instances_queued: AtomicBool,
+}
+
+/// `Credits::instances` before the peer sent a count.
+const NO_COUNT: u64 = u64::MAX;
+
+impl Default for Credits {
+    fn default() -> Self {
+        Credits {
+            total: AtomicU64::new(0),
+            credit_queued: AtomicBool::new(false),
+            want_queued: AtomicBool::new(false),
+            instances: AtomicU64::new(NO_COUNT),
+            instances_queued: AtomicBool::new(false),
+        }
+    }
 }
 
 impl std::fmt::Debug for Credits {
@@ -607,6 +640,10 @@ impl StreamEnd {
                 self.credits.want_queued.store(false, Ordering::SeqCst);
                 Inbound::Want
             }
+            Some(Inbound::Instances(_)) => {
+                self.credits.instances_queued.store(false, Ordering::SeqCst);
+                Inbound::Instances(self.instances().unwrap_or(0))
+            }
             Some(other) => other,
             None => Inbound::Close(ERROR_NETNAME_DELETED),
         }
@@ -634,6 +671,24 @@ impl StreamEnd {
     /// Tells the far gateway that the local writer waits for credits.
     pub async fn send_want(&self) -> bool {
         self.send(MuxFrame::Want { stream: self.id }).await
+    }
+
+    /// Tells the far gateway the pipe name's instance count here (the
+    /// server's side: before the answer, then on each change).
+    pub async fn send_instances(&self, count: u32) -> bool {
+        self.send(MuxFrame::Instances {
+            stream: self.id,
+            count,
+        })
+        .await
+    }
+
+    /// The latest instance count the peer sent for this stream, if any
+    /// (the client's side: read after `open` to publish it before the
+    /// process is answered).
+    pub fn instances(&self) -> Option<u32> {
+        let count = self.credits.instances.load(Ordering::SeqCst);
+        (count != NO_COUNT).then_some(count as u32)
     }
 
     /// Answers an incoming stream's open with the server's hello.

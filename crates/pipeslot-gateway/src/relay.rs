@@ -34,6 +34,18 @@
 //! each leg's buffer), and the writer stays blocked
 //! (`cli_gateway::a_stalled_reader_holds_back_the_far_writer_and_no_gateway_buffers_it`).
 //!
+//! # Instance counts
+//!
+//! GetNamedPipeHandleState on a remote client reports the name's instance
+//! count on the server's host (S104, S26): gateway B reads it on its leg's
+//! page after the local handshake and sends it (`MuxFrame::Instances`)
+//! before the answer; gateway A publishes it on the process's page before
+//! answering the process, as a local server does. A later count the
+//! server publishes goes across when the leg next wakes — with the
+//! server's next frame, a read's ring, or its end — and is published
+//! before whatever came with it. A count that changes on a quiet
+//! connection is seen with the next traffic, not at once.
+//!
 //! # Faults
 //!
 //! - A host that is not a member, cannot be reached within
@@ -550,6 +562,9 @@ impl Gateway {
             }
         };
         tracing::debug!(pid, uid, host = %host, path = request.path(), ?answer, "relayed open");
+        if let Some(count) = stream.instances() {
+            request.publish_instances(count);
+        }
         match request.answer(answer).await {
             Ok(Some(leg)) => pump(leg, stream).await,
             _ => stream.close(0).await,
@@ -782,6 +797,12 @@ impl Gateway {
             }
         };
         tracing::debug!(peer = %peer, pipe = %name, ?answer, "served open");
+        // The count before the answer: the far client never reads another.
+        if let Some(leg) = &leg {
+            if !stream.send_instances(leg.instances()).await {
+                return;
+            }
+        }
         if !stream.send_answer(answer.encode()).await {
             return;
         }
@@ -818,6 +839,9 @@ pub async fn pump(mut leg: RelayLeg, mut stream: StreamEnd) {
                 Ok(LegEvent::Want) => {
                     if !stream.send_want().await { break 0 }
                 }
+                Ok(LegEvent::Instances(count)) => {
+                    if !stream.send_instances(count).await { break 0 }
+                }
                 Ok(LegEvent::Closed) => break 0,
                 Err(e) => {
                     tracing::info!(stream = stream.id(), "local end failed: {e}");
@@ -832,6 +856,7 @@ pub async fn pump(mut leg: RelayLeg, mut stream: StreamEnd) {
                     if leg.credit(total).await.is_err() { break 0 }
                 }
                 Inbound::Want => leg.want(),
+                Inbound::Instances(count) => leg.publish_instances(count),
                 Inbound::Close(code) => {
                     if code == ERROR_NETNAME_DELETED {
                         // The link is gone: the local end's calls fail with

@@ -169,10 +169,10 @@ async fn a_silent_peer_ends_every_stream_with_netname_deleted() {
 }
 
 #[tokio::test]
-async fn a_flood_of_credits_and_wants_queues_one_of_each() {
-    // T12: 20,000 Credit and Want frames for a stream whose local end takes
-    // nothing meanwhile: the stream holds the latest count and one wish,
-    // not 40,000 entries.
+async fn a_flood_of_credits_wants_and_instance_counts_queues_one_of_each() {
+    // T12: 30,000 Credit, Want and Instances frames for a stream whose
+    // local end takes nothing meanwhile: the stream holds the latest
+    // counts and one wish, not 30,000 entries.
     let (_link, mut peer, mut arrived) = link(limits(8, 1 << 20, Duration::from_secs(30)));
     open_streams(&mut peer, &[1]).await;
     let Arrival::Open(open) = arrived.recv().await.unwrap() else {
@@ -183,6 +183,11 @@ async fn a_flood_of_credits_and_wants_queues_one_of_each() {
     for total in 1..=10_000u64 {
         MuxFrame::Credit { stream: 1, total }.encode(&mut wire);
         MuxFrame::Want { stream: 1 }.encode(&mut wire);
+        MuxFrame::Instances {
+            stream: 1,
+            count: total as u32 % 256,
+        }
+        .encode(&mut wire);
     }
     // A data frame after them: once it is here, everything before it is.
     MuxFrame::Data {
@@ -219,5 +224,14 @@ async fn a_flood_of_credits_and_wants_queues_one_of_each() {
         .collect();
     assert_eq!(credits.last(), Some(&10_000), "{seen:?}");
     assert!(seen.contains(&Inbound::Want), "{seen:?}");
+    let counts: Vec<u32> = seen
+        .iter()
+        .filter_map(|i| match i {
+            Inbound::Instances(count) => Some(*count),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(counts.last(), Some(&(10_000 % 256)), "{seen:?}");
+    assert_eq!(end.instances(), Some(10_000 % 256));
     assert_eq!(seen.last(), Some(&Inbound::Data(vec![9; 3])));
 }

@@ -409,3 +409,40 @@ fn the_async_api_reaches_a_remote_pipe_too() {
     });
     echo.join().unwrap();
 }
+
+#[test]
+fn a_remote_client_sees_the_names_instance_count_and_its_changes() {
+    // S104 and S26 across hosts: GetNamedPipeHandleState's lpCurInstances
+    // on a remote client is the count on the server's host — right after
+    // the open, with the next frame after a change, and once its server
+    // closed.
+    let hosts = Hosts::start(&["counted"]);
+    let first = hosts.server("counted", PipeMode::Message, 4096);
+    let second = hosts.server("counted", PipeMode::Message, 4096);
+    let third = hosts.server("counted", PipeMode::Message, 4096);
+    let client = hosts
+        .client()
+        .open(&remote("counted"))
+        .expect("remote open");
+    assert_eq!(
+        client.handle_state().unwrap().instances,
+        3,
+        "after the open"
+    );
+    connect(&first);
+    drop(third);
+    // The server's next message carries the change with it.
+    first.send(b"after").unwrap();
+    client.set_read_mode(ReadMode::Message).unwrap();
+    assert_eq!(client.recv_message().unwrap(), b"after");
+    assert_eq!(client.handle_state().unwrap().instances, 2, "after a close");
+    drop(first);
+    let err = client.recv_message().unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::BrokenPipe, "{err}");
+    assert_eq!(
+        client.handle_state().unwrap().instances,
+        1,
+        "once its own server closed"
+    );
+    drop(second);
+}

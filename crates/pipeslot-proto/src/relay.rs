@@ -53,8 +53,8 @@
 //! offset  size  field
 //! 0       4     stream    u32 (0: the connection itself)
 //! 4       1     kind      1 Open, 2 Answer, 3 Data, 4 Credit, 5 Close,
-//!                         6 Ping, 7 Pong, 8 Mail, 9 Want; 0 and
-//!                         10..=255 are invalid
+//!                         6 Ping, 7 Pong, 8 Mail, 9 Want,
+//!                         10 Instances; 0 and 11..=255 are invalid
 //! 5       3     reserved  must be 0
 //! 8       4     len       payload length, at most MAX_MUX_PAYLOAD
 //! 12      len   payload
@@ -67,6 +67,7 @@
 //! | Data | ≠ 0 | pipe frames, whole, as the sending end wrote them |
 //! | Credit | ≠ 0 | `u64`: the far reader's consumed total |
 //! | Want | ≠ 0 | none: the far writer waits for a Credit |
+//! | Instances | ≠ 0 | `u32`: the pipe name's instance count on the server's host |
 //! | Close | ≠ 0 | `u32`: 0, or the Win32 error that ended the stream |
 //! | Ping, Pong | 0 | `u64` nonce |
 //! | Mail | 0 | `u64` origin epoch, `u64` sequence number, `u16` path length, the mailslot (`\\.\mailslot\PATH`), then the message (at most [`MAX_MAIL_LEN`] bytes) |
@@ -298,6 +299,16 @@ pub enum MuxFrame {
         /// The stream.
         stream: u32,
     },
+    /// The pipe name of `stream` has `count` instances on the server's
+    /// host (GetNamedPipeHandleState's lpCurInstances, S104, S26): sent
+    /// by the server's gateway before its Answer, and again whenever the
+    /// server publishes another count.
+    Instances {
+        /// The stream.
+        stream: u32,
+        /// The instance count.
+        count: u32,
+    },
     /// `stream` is over; `code` is 0 or the Win32 error that ended it.
     Close {
         /// The stream.
@@ -339,6 +350,7 @@ const KIND_PING: u8 = 6;
 const KIND_PONG: u8 = 7;
 const KIND_MAIL: u8 = 8;
 const KIND_WANT: u8 = 9;
+const KIND_INSTANCES: u8 = 10;
 
 /// The bytes of a Mail frame's `(origin_epoch, seq)`.
 const MAIL_STAMP_LEN: usize = 16;
@@ -352,6 +364,7 @@ impl MuxFrame {
             | MuxFrame::Data { stream, .. }
             | MuxFrame::Credit { stream, .. }
             | MuxFrame::Want { stream }
+            | MuxFrame::Instances { stream, .. }
             | MuxFrame::Close { stream, .. } => *stream,
             MuxFrame::Ping { .. } | MuxFrame::Pong { .. } | MuxFrame::Mail { .. } => 0,
         }
@@ -415,6 +428,10 @@ impl MuxFrame {
                 out.extend_from_slice(&total.to_le_bytes());
             }
             MuxFrame::Want { stream } => header(out, *stream, KIND_WANT, 0),
+            MuxFrame::Instances { stream, count } => {
+                header(out, *stream, KIND_INSTANCES, 4);
+                out.extend_from_slice(&count.to_le_bytes());
+            }
             MuxFrame::Close { stream, code } => {
                 header(out, *stream, KIND_CLOSE, 4);
                 out.extend_from_slice(&code.to_le_bytes());
@@ -481,12 +498,12 @@ fn header(buf: &[u8]) -> Result<Option<(u32, u8, usize)>, RelayError> {
     if len > MAX_MUX_PAYLOAD {
         return Err(RelayError::TooLarge(len));
     }
-    if !(KIND_OPEN..=KIND_WANT).contains(&kind) {
+    if !(KIND_OPEN..=KIND_INSTANCES).contains(&kind) {
         return Err(RelayError::BadKind(kind));
     }
     let fixed = match kind {
         KIND_CREDIT | KIND_PING | KIND_PONG => Some(8),
-        KIND_CLOSE => Some(4),
+        KIND_CLOSE | KIND_INSTANCES => Some(4),
         KIND_WANT => Some(0),
         _ => None,
     };
@@ -568,6 +585,10 @@ impl MuxDecoder {
                 total: u64_at(payload),
             },
             KIND_WANT => MuxFrame::Want { stream },
+            KIND_INSTANCES => MuxFrame::Instances {
+                stream,
+                count: u32::from_le_bytes(payload[..4].try_into().unwrap_or([0; 4])),
+            },
             KIND_CLOSE => MuxFrame::Close {
                 stream,
                 code: u32::from_le_bytes(payload[..4].try_into().unwrap_or([0; 4])),
@@ -911,6 +932,10 @@ mod tests {
                 total: u64::MAX,
             },
             MuxFrame::Want { stream: 2 },
+            MuxFrame::Instances {
+                stream: 2,
+                count: 255,
+            },
             MuxFrame::Close {
                 stream: 9,
                 code: 64,
@@ -967,8 +992,20 @@ mod tests {
             Err(RelayError::BadKind(0))
         );
         assert_eq!(
-            decoder.decode(&header(1, 10, 0, 0)),
-            Err(RelayError::BadKind(10))
+            decoder.decode(&header(1, 11, 0, 0)),
+            Err(RelayError::BadKind(11))
+        );
+        assert_eq!(
+            decoder.decode(&header(1, 10, 0, 8)),
+            Err(RelayError::BadLength { kind: 10, len: 8 }),
+            "an instance count is a u32"
+        );
+        assert!(
+            matches!(
+                decoder.decode(&header(0, 10, 0, 4)),
+                Err(RelayError::BadStream { .. })
+            ),
+            "an instance count belongs to a stream"
         );
         assert_eq!(
             decoder.decode(&header(1, 9, 0, 8)),

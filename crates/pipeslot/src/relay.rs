@@ -38,7 +38,16 @@
 //!   credited, so that a steady stream never waits for a `Want` to travel.
 //!   A ring is never forwarded as a frame, it only makes the leg look at
 //!   the page again; a `Want` from the local end is [`LegEvent::Want`].
-//!   Nothing polls.
+//!   Nothing polls;
+//! - the name's instance count, which a server publishes on its clients'
+//!   pages (GetNamedPipeHandleState's lpCurInstances): the server's leg
+//!   reads it after the handshake ([`RelayLeg::instances`], for the far
+//!   gateway to send before the answer and publish on the client's page
+//!   with [`ProcessRequest::publish_instances`]), and reports a changed
+//!   count as [`LegEvent::Instances`] when it next wakes — with the next
+//!   frame, read or ring, or the server's end (a closing server publishes
+//!   its count before its end, S26). A count that changes while the
+//!   connection is quiet reaches the far client with the next traffic.
 //!
 //! So the writer on one host is held back by the reader on the other
 //! through the same credits as locally: it may have at most its quota (and
@@ -196,6 +205,17 @@ impl ProcessRequest {
         (self.peer_pid, self.peer_uid)
     }
 
+    /// Publishes the pipe name's instance count on the far host (as the
+    /// far gateway sent it) on the process's credit page — before
+    /// [`answer`](Self::answer), as a local server publishes its count
+    /// before answering, so that the client never reads a count it was
+    /// not given (S104). Nothing for a request without a page (a wait).
+    pub fn publish_instances(&self, count: u32) {
+        if let Some(credits) = &self.credits {
+            credits.publish_instances(count);
+        }
+    }
+
     /// Answers the process with `answer` (the remote server's, or the
     /// gateway's own). A [`ServerHello::Connected`] answer to an open
     /// makes the connection: the leg is returned.
@@ -281,6 +301,7 @@ pub async fn open_local(
     match (hello_answer, credits) {
         (ServerHello::Connected { in_quota, .. }, Some(credits)) => {
             let mut leg = RelayLeg::new(stream, credits, CLIENT_END, in_quota);
+            leg.instances_reported = Some(leg.instances());
             // Frames the server sent right after its answer.
             leg.inbuf.extend_from_slice(&answer[used..]);
             Ok((hello_answer, Some(leg)))
@@ -309,6 +330,7 @@ const SERVER_END: usize = 1;
 ///             LegEvent::Frames(frames) => leg.send(&frames).await?,
 ///             LegEvent::Credit(total) => leg.credit(total).await?,
 ///             LegEvent::Want => leg.want(),
+///             LegEvent::Instances(count) => leg.publish_instances(count),
 ///             LegEvent::Closed => return Ok(leg.close().await),
 ///         }
 ///     }
@@ -338,6 +360,10 @@ pub struct RelayLeg {
     raised: bool,
     /// The local end sent a `Want`, to report after the frames before it.
     want_pending: bool,
+    /// A leg to a local server: the instance count last reported to the
+    /// far end (the server publishes it on the page). `None` for a leg to
+    /// a process (its count comes from the far end).
+    instances_reported: Option<u32>,
 }
 
 /// What a leg has for the other side.
@@ -351,6 +377,7 @@ pub struct RelayLeg {
 ///     LegEvent::Frames(frames) => MuxFrame::Data { stream: 3, frames },
 ///     LegEvent::Credit(total) => MuxFrame::Credit { stream: 3, total },
 ///     LegEvent::Want => MuxFrame::Want { stream: 3 },
+///     LegEvent::Instances(count) => MuxFrame::Instances { stream: 3, count },
 ///     LegEvent::Closed => MuxFrame::Close { stream: 3, code: 0 },
 /// };
 /// assert_eq!(to_mux(LegEvent::Credit(4096)), MuxFrame::Credit { stream: 3, total: 4096 });
@@ -366,6 +393,10 @@ pub enum LegEvent {
     /// The local writer waits for the far reader's consumed count (give
     /// the far leg's [`RelayLeg::want`]).
     Want,
+    /// The local server published another instance count for its pipe
+    /// name (a leg from [`open_local`]; give the far leg's
+    /// [`RelayLeg::publish_instances`]).
+    Instances(u32),
     /// The local end closed its side; nothing more will come.
     Closed,
 }
@@ -387,7 +418,23 @@ impl RelayLeg {
             wanted: false,
             raised: false,
             want_pending: false,
+            instances_reported: None,
         }
+    }
+
+    /// The pipe name's instance count, as the local server last published
+    /// it on this leg's page (a leg from [`open_local`]: the far gateway
+    /// sends it before the server's answer; later counts come as
+    /// [`LegEvent::Instances`]).
+    pub fn instances(&self) -> u32 {
+        self.credits.instances()
+    }
+
+    /// Publishes the far server's instance count on the local client's
+    /// page (a leg from [`ProcessRequest::answer`]), where its
+    /// GetNamedPipeHandleState reads it.
+    pub fn publish_instances(&self, count: u32) {
+        self.credits.publish_instances(count);
     }
 
     /// Raises the flag if the far writer needs the local reader's count
@@ -419,6 +466,17 @@ impl RelayLeg {
     /// nothing is taken from the socket that a later call does not return.
     pub async fn recv(&mut self) -> Result<LegEvent> {
         loop {
+            // A count the local server published since the last report:
+            // looked at whenever the leg wakes (the server does not ring
+            // for it), so at the latest with the next frame or the end —
+            // a closing server publishes its count before its end.
+            if let Some(reported) = self.instances_reported {
+                let now = self.credits.instances();
+                if now != reported {
+                    self.instances_reported = Some(now);
+                    return Ok(LegEvent::Instances(now));
+                }
+            }
             // Only when needed: a count the reader published on the page
             // while nobody waited stays there until then — or until the
             // local end closes: its last count goes before the close, so

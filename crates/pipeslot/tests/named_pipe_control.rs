@@ -611,9 +611,9 @@ fn subprocess_entry() {
 
 // The same tests with the client reaching the pipe as another host's,
 // through the gateway's legs (`util::remote`). Left out:
-//   handle_state_reports_modes_and_instances: instance counts are not relayed
 //   transact_outside_the_connected_state: it expects the server's disconnect to be seen at once
 remote_too!(
+    handle_state_reports_modes_and_instances,
     message_read_mode_is_refused_on_a_byte_pipe,
     read_modes_switch_freely_on_a_message_pipe,
     modes_are_per_handle,

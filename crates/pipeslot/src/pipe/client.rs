@@ -414,7 +414,9 @@ impl PipeClient {
     }
 
     /// GetNamedPipeHandleState (S104). The instance count is the one the
-    /// server publishes on the connection's credit page.
+    /// server publishes on the connection's credit page — for a pipe on
+    /// another host, the far server's, which the gateways relay: as of the
+    /// open, and then as of the last frame the server's side sent.
     pub fn handle_state(&self) -> Result<HandleState> {
         self.end.handle_state()
     }

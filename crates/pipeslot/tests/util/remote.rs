@@ -135,6 +135,9 @@ async fn relay(stream: tokio::net::UnixStream, root: std::path::PathBuf, credits
         Ok(opened) => opened,
         Err(_) => (ServerHello::Unreachable, None),
     };
+    if let Some(server) = &server_leg {
+        request.publish_instances(server.instances());
+    }
     let Ok(client_leg) = request.answer(answer).await else {
         return;
     };
@@ -154,6 +157,7 @@ pub async fn splice(mut a: RelayLeg, mut b: RelayLeg, credits: &AtomicU64) {
                     if b.credit(total).await.is_err() { break }
                 }
                 Ok(LegEvent::Want) => b.want(),
+                Ok(LegEvent::Instances(count)) => b.publish_instances(count),
                 Ok(LegEvent::Closed) | Err(_) => break,
             },
             event = b.recv() => match event {
@@ -163,6 +167,7 @@ pub async fn splice(mut a: RelayLeg, mut b: RelayLeg, credits: &AtomicU64) {
                     if a.credit(total).await.is_err() { break }
                 }
                 Ok(LegEvent::Want) => a.want(),
+                Ok(LegEvent::Instances(count)) => a.publish_instances(count),
                 Ok(LegEvent::Closed) | Err(_) => break,
             },
         }
