@@ -27,7 +27,8 @@
 //!
 //! Not root: prints why and exits 0 (nothing measured).
 //!
-//! For profiling: `PIPESLOT_BENCH_PROFILE=one-way:20` (or `round-trip`)
+//! For profiling: `PIPESLOT_BENCH_PROFILE=one-way:20` (or `round-trip`,
+//! or `call`)
 //! first runs that pipeslot measure alone for 20 s, printing on stderr
 //! when the window starts and ends (attach `perf record -p <gateway pid>`
 //! inside it); `PIPESLOT_BENCH_QUOTA=1048576` gives the served pipe a
@@ -374,7 +375,7 @@ fn one_way_quota() -> u32 {
         .unwrap_or(LARGE as u32)
 }
 
-/// `PIPESLOT_BENCH_PROFILE=round-trip|one-way[:SECONDS]`: which pipeslot
+/// `PIPESLOT_BENCH_PROFILE=round-trip|one-way|call[:SECONDS]`: which pipeslot
 /// measure to run alone before the others, and for how long (10 s unless
 /// given).
 fn profile_window() -> Option<(&'static str, u64)> {
@@ -383,7 +384,8 @@ fn profile_window() -> Option<(&'static str, u64)> {
     let what = match what {
         "round-trip" => "round-trip",
         "one-way" => "one-way",
-        other => panic!("PIPESLOT_BENCH_PROFILE: {other:?} is not round-trip or one-way"),
+        "call" => "call",
+        other => panic!("PIPESLOT_BENCH_PROFILE: {other:?} is not round-trip, one-way or call"),
     };
     Some((what, secs.parse().expect("PIPESLOT_BENCH_PROFILE: seconds")))
 }
@@ -400,6 +402,15 @@ fn profile(pipe: &pipeslot::pipe::PipeClient, what: &str, secs: u64) {
     while start.elapsed() < window {
         if what == "one-way" {
             pipe.send(&vec![1u8; LARGE]).unwrap();
+        } else if what == "call" {
+            ClientOptions::new()
+                .call(
+                    &PipeName::parse(r"\\host1\pipe\bench").unwrap(),
+                    &[7u8; SMALL],
+                    &mut reply,
+                    WaitTimeout::Duration(Duration::from_secs(5)),
+                )
+                .unwrap();
         } else {
             pipe.transact(&[7u8; SMALL], &mut reply).unwrap();
         }
@@ -414,6 +425,7 @@ fn profile(pipe: &pipeslot::pipe::PipeClient, what: &str, secs: u64) {
             "profiling window ends: {:.0} MiB/s",
             (n * LARGE as u64) as f64 / secs / (1u64 << 20) as f64
         ),
+        "call" => eprintln!("profiling window ends: {:.0} calls/s", n as f64 / secs),
         _ => eprintln!("profiling window ends: {:.1} µs", secs * 1e6 / n as f64),
     }
 }
