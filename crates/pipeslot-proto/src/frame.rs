@@ -8,10 +8,10 @@
 //! ```text
 //! offset  size  field
 //! 0       1     type      1 Data, 2 Consumed, 3 Disconnect, 4 Discard,
-//!                         5 Pending, 6 Committed, 7 Lost, 8 Want; 0 and
-//!                         9..=255 are invalid
-//! 1       1     flags     Data: 0x01 END_OF_MESSAGE; every other bit, and
-//!                         every bit of other types, must be 0
+//!                         5 Pending, 6 Committed, 7 Lost, 8 Want,
+//!                         9 Reading, 10 Watch; 0 and 11..=255 are invalid
+//! 1       1     flags     Data: 0x01 END_OF_MESSAGE; Watch: 0x01 ON; every
+//!                         other bit, and every bit of other types, must be 0
 //! 2       2     reserved  must be 0
 //! 4       4     len       payload length in bytes (u32)
 //! 8       len   payload
@@ -24,6 +24,8 @@
 //! | Disconnect | exactly 0 | — |
 //! | Lost | exactly 0 | — |
 //! | Want | exactly 0 | — |
+//! | Reading | exactly 4 | `bytes: u32` |
+//! | Watch | exactly 0 | — (the ON flag says which) |
 //! | Discard | exactly 16 | `start: u64`, `end: u64`, `start <= end` |
 //! | Pending | exactly 16 | `start: u64`, `end: u64`, `start <= end` |
 //! | Committed | exactly 16 | `start: u64`, `end: u64`, `start <= end` |
@@ -184,6 +186,22 @@ pub enum Frame<'a> {
     /// finds the writer's flag on the credit page instead, and ignores
     /// this frame).
     Want,
+    /// A read waiting at the sending end takes up to `bytes` at once (type
+    /// 9, S77): sent only on a connection relayed through the network
+    /// gateways, and only while the peer watches (a local writer reads the
+    /// size from the credit page). Once it has sent anything after it, the
+    /// writer counts the read as served.
+    Reading {
+        /// What the waiting read takes.
+        bytes: u32,
+    },
+    /// The sending end's writes are PIPE_NOWAIT (`on`) or no longer are
+    /// (type 10, flag 0x01 when on): on a relayed connection, the peer
+    /// sends `Reading` frames for its waiting reads while on (S77).
+    Watch {
+        /// Whether the peer should report its waiting reads.
+        on: bool,
+    },
     /// The writer cancelled the bytes at cumulative payload offsets
     /// `start..end` (type 4, S75).
     Discard {
@@ -255,6 +273,11 @@ impl Frame<'_> {
             Frame::Disconnect => push_header(TYPE_DISCONNECT, 0, 0, out),
             Frame::Lost => push_header(TYPE_LOST, 0, 0, out),
             Frame::Want => push_header(TYPE_WANT, 0, 0, out),
+            Frame::Reading { bytes } => {
+                push_header(TYPE_READING, 0, 4, out);
+                out.extend_from_slice(&bytes.to_le_bytes());
+            }
+            Frame::Watch { on } => push_header(TYPE_WATCH, if on { WATCH_ON } else { 0 }, 0, out),
             Frame::Discard { start, end } => push_range(TYPE_DISCARD, start, end, out)?,
             Frame::Pending { start, end } => push_range(TYPE_PENDING, start, end, out)?,
             Frame::Committed { start, end } => push_range(TYPE_COMMITTED, start, end, out)?,
@@ -624,8 +647,9 @@ fn decode_frame(buf: &[u8], max_frame: u32) -> Result<Option<(Frame<'_>, usize)>
     };
     let allowed_flags = match frame_type {
         TYPE_DATA => END_OF_MESSAGE,
+        TYPE_WATCH => WATCH_ON,
         TYPE_CONSUMED | TYPE_DISCONNECT | TYPE_DISCARD | TYPE_PENDING | TYPE_COMMITTED
-        | TYPE_LOST | TYPE_WANT => 0,
+        | TYPE_LOST | TYPE_WANT | TYPE_READING => 0,
         _ => return Err(protocol(ProtocolViolation::UnknownType(frame_type))),
     };
     if let Some(&flags) = buf.get(1) {
@@ -656,6 +680,7 @@ fn decode_frame(buf: &[u8], max_frame: u32) -> Result<Option<(Frame<'_>, usize)>
         }
         TYPE_DATA => len,
         TYPE_CONSUMED => 8,
+        TYPE_READING => 4,
         TYPE_DISCARD | TYPE_PENDING | TYPE_COMMITTED => 16,
         _ => 0,
     };
@@ -694,6 +719,12 @@ fn decode_frame(buf: &[u8], max_frame: u32) -> Result<Option<(Frame<'_>, usize)>
         }
         TYPE_LOST => Frame::Lost,
         TYPE_WANT => Frame::Want,
+        TYPE_READING => Frame::Reading {
+            bytes: u32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]),
+        },
+        TYPE_WATCH => Frame::Watch {
+            on: header[1] & WATCH_ON != 0,
+        },
         _ => Frame::Disconnect,
     };
     Ok(Some((frame, total)))
@@ -768,6 +799,10 @@ const TYPE_PENDING: u8 = 5;
 const TYPE_COMMITTED: u8 = 6;
 const TYPE_LOST: u8 = 7;
 const TYPE_WANT: u8 = 8;
+const TYPE_READING: u8 = 9;
+const TYPE_WATCH: u8 = 10;
+/// Watch's flag: the sender's writes are PIPE_NOWAIT.
+const WATCH_ON: u8 = 0x01;
 
 #[cfg(test)]
 mod tests {

@@ -18,6 +18,8 @@ enum Spec {
     Disconnect,
     Lost,
     Want,
+    Reading(u32),
+    Watch(bool),
     Discard(u64, u64),
     Pending(u64, u64),
     Committed(u64, u64),
@@ -34,6 +36,8 @@ impl Spec {
             Spec::Disconnect => Frame::Disconnect,
             Spec::Lost => Frame::Lost,
             Spec::Want => Frame::Want,
+            Spec::Reading(bytes) => Frame::Reading { bytes: *bytes },
+            Spec::Watch(on) => Frame::Watch { on: *on },
             Spec::Discard(start, end) => Frame::Discard {
                 start: *start,
                 end: *end,
@@ -58,6 +62,8 @@ fn spec() -> impl Strategy<Value = Spec> {
         Just(Spec::Disconnect),
         Just(Spec::Lost),
         Just(Spec::Want),
+        any::<u32>().prop_map(Spec::Reading),
+        any::<bool>().prop_map(Spec::Watch),
         (any::<u64>(), any::<u64>()).prop_map(|(a, b)| Spec::Discard(a.min(b), a.max(b))),
         (any::<u64>(), any::<u64>()).prop_map(|(a, b)| Spec::Pending(a.min(b), a.max(b))),
         (any::<u64>(), any::<u64>()).prop_map(|(a, b)| Spec::Committed(a.min(b), a.max(b))),
@@ -94,6 +100,8 @@ fn decode_all(decoder: &mut FrameDecoder, wire: &[u8]) -> Result<(Vec<Spec>, usi
             Frame::Disconnect => Spec::Disconnect,
             Frame::Lost => Spec::Lost,
             Frame::Want => Spec::Want,
+            Frame::Reading { bytes } => Spec::Reading(bytes),
+            Frame::Watch { on } => Spec::Watch(on),
             Frame::Discard { start, end } => Spec::Discard(start, end),
             Frame::Pending { start, end } => Spec::Pending(start, end),
             Frame::Committed { start, end } => Spec::Committed(start, end),
@@ -327,7 +335,7 @@ fn zero_bytes_mid_stream_are_a_protocol_error() {
 #[test]
 fn malformed_headers_are_refused_at_the_first_bad_byte() {
     let unknown = |t| Err(FrameError::Protocol(ProtocolViolation::UnknownType(t)));
-    for t in (9..=255).chain([0]) {
+    for t in (11..=255).chain([0]) {
         assert_eq!(FrameDecoder::default().decode(&[t]), unknown(t));
     }
     let flags = |frame_type, flags| {
@@ -338,9 +346,10 @@ fn malformed_headers_are_refused_at_the_first_bad_byte() {
     };
     assert_eq!(FrameDecoder::default().decode(&[1, 0x02]), flags(1, 0x02));
     assert_eq!(FrameDecoder::default().decode(&[1, 0x81]), flags(1, 0x81));
-    for t in 2..=6 {
+    for t in [2, 3, 4, 5, 6, 7, 8, 9] {
         assert_eq!(FrameDecoder::default().decode(&[t, 0x01]), flags(t, 0x01));
     }
+    assert_eq!(FrameDecoder::default().decode(&[10, 0x02]), flags(10, 0x02));
     let reserved = Err(FrameError::Protocol(ProtocolViolation::ReservedNotZero));
     assert_eq!(FrameDecoder::default().decode(&[1, 0, 1]), reserved);
     assert_eq!(FrameDecoder::default().decode(&[2, 0, 0, 0x80]), reserved);
@@ -359,6 +368,9 @@ fn fixed_size_frames_must_have_their_size() {
         (4, 17),
         (7, 1),
         (8, 8),
+        (9, 0),
+        (9, 8),
+        (10, 4),
     ] {
         assert_eq!(
             FrameDecoder::default().decode(&header(frame_type, 0, len)),

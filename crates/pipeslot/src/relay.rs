@@ -18,7 +18,8 @@
 //! The gateway moves *whole frames* between the legs, unchanged, and turns
 //! credits into messages and back:
 //!
-//! - data, disconnect, discard, pending and committed frames go across as
+//! - data, disconnect, discard, pending, committed, watch and reading
+//!   frames (the last two: S77's pending-read size) go across as
 //!   they came ([`LegEvent::Frames`]), checked to be well-formed frames of
 //!   at most the local maximum size first (a malformed one ends the leg);
 //! - what the far reader has consumed arrives as a count

@@ -385,8 +385,7 @@ fn a_reader_that_never_reads_holds_the_writer_back() {
 }
 
 // The same tests with the client reaching the pipe as another host's,
-// through the gateway's legs (`util::remote`). Left out:
-//   nowait_writes_count_a_pending_read: S77's pending-read size is published on the local credit page and not relayed
+// through the gateway's legs (`util::remote`): all of them.
 /// Issue 13: through the gateways, a reader's count crosses only when the
 /// far writer needs it. An echo of small messages (each side's unread bytes
 /// far under half its quota, nobody waiting) relays no credits; a flush,
@@ -441,6 +440,7 @@ fn through_the_gateways_credits_cross_only_when_a_writer_needs_them() {
 }
 
 remote_too!(
+    nowait_writes_count_a_pending_read,
     each_direction_has_its_own_quota,
     a_write_completes_once_the_unread_bytes_and_its_own_fit,
     the_bytes_of_a_pending_write_are_already_visible,

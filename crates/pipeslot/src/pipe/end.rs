@@ -441,6 +441,9 @@ impl PipeConnection {
     pub fn set_nowait(&self, nowait: bool) -> Result<()> {
         self.connected("setting a pipe's mode")?;
         self.core.set_nowait(nowait);
+        // A peer on another host reports its waiting reads while this
+        // end's writes are PIPE_NOWAIT (S77).
+        self.conn.watch_reads(nowait);
         Ok(())
     }
 

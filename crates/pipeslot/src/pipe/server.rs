@@ -377,6 +377,11 @@ impl PipeServer {
     /// SetNamedPipeHandleState's wait mode (S78, S100).
     pub fn set_nowait(&self, nowait: bool) -> Result<()> {
         self.end.set_nowait(nowait);
+        // A client on another host reports its waiting reads while this
+        // end's writes are PIPE_NOWAIT (S77).
+        if let Some(conn) = self.conn() {
+            conn.watch_reads(nowait);
+        }
         Ok(())
     }
 

@@ -84,6 +84,9 @@ pub(crate) struct Filed {
     /// Unread bytes were dropped and count as consumed: the peer must be
     /// told.
     pub(crate) consumed: bool,
+    /// The peer started watching this end's waiting reads (S77): a read
+    /// waiting now is to be reported.
+    pub(crate) watched: bool,
 }
 
 /// One end's state.
@@ -115,6 +118,13 @@ pub(crate) struct State {
     /// frame): the peer's end is gone, and the errors that say so are
     /// ERROR_NETNAME_DELETED instead of ERROR_BROKEN_PIPE / ERROR_NO_DATA.
     lost: bool,
+    /// What a read waiting at the peer takes, as its last `Reading` frame
+    /// said (a relayed connection, S77); 0 once this end sent anything
+    /// after it — the read is served by then, or soon.
+    peer_reading: u32,
+    /// The peer's writes are PIPE_NOWAIT (its last `Watch` frame): this
+    /// end reports its waiting reads to it (a relayed connection, S77).
+    peer_watches: bool,
     /// The buffer of the last small chunk read, kept for the next one: a
     /// connection of small messages allocates nothing per message and
     /// keeps touching the same memory (at most [`SPARE_MAX`] bytes).
@@ -164,6 +174,8 @@ impl State {
             sent: 0,
             peer_consumed: 0,
             lost: false,
+            peer_reading: 0,
+            peer_watches: false,
         }
     }
 
@@ -275,6 +287,22 @@ impl State {
             // asked; a local reader's writer raises its flag on the credit
             // page instead.
             Frame::Want => Ok(Filed::default()),
+            // S77 across a gateway (a local peer never sends these: the
+            // credit page says the same). Only ever room for this end's
+            // own PIPE_NOWAIT writes, which the peer accepts within its
+            // pending window whatever its read has become meanwhile.
+            Frame::Reading { bytes } => {
+                self.peer_reading = bytes;
+                Ok(Filed::default())
+            }
+            Frame::Watch { on } => {
+                let started = on && !self.peer_watches;
+                self.peer_watches = on;
+                Ok(Filed {
+                    watched: started,
+                    ..Filed::default()
+                })
+            }
             Frame::Lost => {
                 self.lost = true;
                 let consumed = self.end_of_stream();
@@ -413,7 +441,22 @@ impl State {
         let start = self.sent;
         let pending = len > 0 && self.unacknowledged() + len as u64 > quota;
         self.sent += len as u64;
+        if len > 0 {
+            self.peer_reading = 0;
+        }
         (start, pending)
+    }
+
+    /// What a read waiting at the peer takes, as its last `Reading` frame
+    /// said, until this end sends anything (S77 across a gateway).
+    pub(crate) fn peer_reading(&self) -> u32 {
+        self.peer_reading
+    }
+
+    /// Whether the peer's writes are PIPE_NOWAIT, so that this end's
+    /// waiting reads are to be reported (S77 across a gateway).
+    pub(crate) fn peer_watches(&self) -> bool {
+        self.peer_watches
     }
 
     /// Takes back bytes counted by [`State::begin_write`] that never left.

@@ -62,7 +62,7 @@
 
 use std::num::NonZeroU32;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::task::Waker;
 
@@ -129,6 +129,10 @@ pub(crate) struct Conn {
     /// (the gateway forwards the far reader's count only when asked or
     /// when the writer's quota may fill; `crate::relay`).
     relayed: bool,
+    /// What a read waiting at this end takes, on a relayed connection
+    /// (kept to report it to a peer that starts watching, S77); 0: none.
+    /// An atomic: a read's guard clears it while the state lock is held.
+    reading: AtomicU32,
     /// Another process holds this connection too (it was handed to a
     /// child, or this end is such a child's): closing it closes only this
     /// process's descriptor, and the peer sees the end once every holder
@@ -167,6 +171,9 @@ struct Inner {
     /// The peer's consumed count when a writer last asked for credits:
     /// one `Want` per count seen, however many writers wait.
     asked_at: Option<u64>,
+    /// What the peer was last told with a `Watch` frame (a relayed
+    /// connection, S77).
+    watch_told: Option<bool>,
 }
 
 impl Inner {
@@ -244,6 +251,7 @@ impl Conn {
                 owed_ring: false,
                 owed_want: false,
                 asked_at: None,
+                watch_told: None,
             }),
             changed: Condvar::new(),
             receive: Mutex::new(ReceiveBuffer {
@@ -262,6 +270,7 @@ impl Conn {
             write_order: Gate::default(),
             shared: AtomicBool::new(false),
             relayed: !crate::host::is_this_machine(&peer.computer_name),
+            reading: AtomicU32::new(0),
             peer,
         }
     }
@@ -576,8 +585,23 @@ impl Conn {
             // read waiting at the peer takes at once (capped so that the
             // peer never holds more than it accepts, `state`).
             let room = self.out_quota.saturating_sub(inner.st.unacknowledged());
-            let reading = self.transport.peer_reading().min(PENDING_WINDOW);
+            // Across a gateway the page cannot say: the peer's `Reading`
+            // frames do, while it watches (`watch_reads`).
+            let reading = if self.relayed {
+                u64::from(inner.st.peer_reading())
+            } else {
+                self.transport.peer_reading()
+            }
+            .min(PENDING_WINDOW);
+            let watch = self.relayed && inner.watch_told != Some(true);
             let len = data.len() as u64;
+            if watch {
+                // A PIPE_NOWAIT writer whose peer was not told yet (a
+                // server created PIPE_NOWAIT): from now on its reads count.
+                drop(inner);
+                self.watch_reads(true);
+                inner = self.lock();
+            }
             if len > room + reading {
                 // A byte pipe gives the waiting read what it takes, a
                 // message pipe nothing.
@@ -806,6 +830,39 @@ impl Conn {
         }
         inner.asked_at = Some(seen);
         true
+    }
+
+    /// S77 across a gateway: tells a relayed peer whether this end's
+    /// writes are PIPE_NOWAIT, so that it reports its waiting reads
+    /// (`Frame::Watch`) — at once if the socket takes it, else with the
+    /// next PIPE_NOWAIT write. Nothing on a local connection: the credit
+    /// page already says what a waiting read takes.
+    pub(crate) fn watch_reads(&self, on: bool) {
+        if !self.relayed || self.lock().watch_told == Some(on) {
+            return;
+        }
+        if self.control_now(Frame::Watch { on }) {
+            self.lock().watch_told = Some(on);
+        }
+    }
+
+    /// S77 across a gateway: a read about to wait (`wanted` bytes; 0: it
+    /// no longer waits) is reported to a peer that watches, at once or not
+    /// at all (a socket busy with this end's own writes skips it: the
+    /// peer's PIPE_NOWAIT writes then see only the quota). A peer that
+    /// starts watching later is told by the receive that files its
+    /// `Watch`.
+    /// Never takes the state lock to clear (`wanted` 0): a read's guard
+    /// clears while the read holds it.
+    pub(crate) fn report_reading(&self, wanted: usize) {
+        if !self.relayed {
+            return;
+        }
+        let bytes = u32::try_from(wanted).unwrap_or(u32::MAX);
+        self.reading.store(bytes, Ordering::SeqCst);
+        if bytes > 0 && self.lock().st.peer_watches() {
+            let _ = self.control_now(Frame::Reading { bytes });
+        }
     }
 
     /// Sends a `Want` frame if the socket takes it now; otherwise it is
@@ -1071,6 +1128,7 @@ impl<'a> Reading<'a> {
     fn publish(conn: &'a Conn, wanted: usize) -> Reading<'a> {
         conn.transport
             .publish_reading(u32::try_from(wanted).unwrap_or(u32::MAX));
+        conn.report_reading(wanted);
         Reading(conn)
     }
 }
@@ -1078,6 +1136,7 @@ impl<'a> Reading<'a> {
 impl Drop for Reading<'_> {
     fn drop(&mut self) {
         self.0.transport.publish_reading(0);
+        self.0.report_reading(0);
     }
 }
 

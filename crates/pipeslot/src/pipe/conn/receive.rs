@@ -23,8 +23,8 @@ impl Conn {
     /// `direct` and counted as read ([`Pumped::direct`]) instead of being
     /// filed; anything after it is filed as usual.
     pub(super) fn pump(&self, what: &str, mut direct: Option<&mut [u8]>) -> Result<Pumped> {
-        let mut receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
-        let receive = &mut *receive;
+        let mut receive_guard = self.receive.lock().unwrap_or_else(|p| p.into_inner());
+        let receive = &mut *receive_guard;
         let mut filled = false;
         let got = match receive.large.as_mut() {
             Some(large) => self.transport.receive(&mut large.data, large.len),
@@ -139,6 +139,15 @@ impl Conn {
             // tells the peer (it cannot wait here).
             inner.owed_publish = true;
         }
+        // A peer that starts watching while a read already waits here
+        // learns its size now (S77 across a gateway).
+        let reading = (filed.watched && self.relayed)
+            .then(|| self.reading.load(std::sync::atomic::Ordering::SeqCst));
+        drop(inner);
+        drop(receive_guard);
+        if let Some(bytes @ 1..) = reading {
+            let _ = self.control_now(frame::Frame::Reading { bytes });
+        }
         Ok(Pumped {
             any: true,
             direct: took,
@@ -186,5 +195,6 @@ fn merge(a: Filed, b: Filed) -> Filed {
         data: a.data || b.data,
         credits: a.credits || b.credits,
         consumed: a.consumed || b.consumed,
+        watched: a.watched || b.watched,
     }
 }

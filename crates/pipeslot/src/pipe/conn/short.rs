@@ -87,8 +87,10 @@ impl Hold<'_> {
     /// PIPE_NOWAIT writes (published once).
     fn publish(&mut self, wanted: usize) {
         if !std::mem::replace(&mut self.reading, true) {
-            let wanted = u32::try_from(wanted).unwrap_or(u32::MAX);
-            self.conn.transport.publish_reading(wanted);
+            self.conn
+                .transport
+                .publish_reading(u32::try_from(wanted).unwrap_or(u32::MAX));
+            self.conn.report_reading(wanted);
         }
     }
 
@@ -96,6 +98,7 @@ impl Hold<'_> {
     fn unpublish(&mut self) {
         if std::mem::take(&mut self.reading) {
             self.conn.transport.publish_reading(0);
+            self.conn.report_reading(0);
         }
     }
 }
