@@ -446,3 +446,29 @@ fn a_remote_client_sees_the_names_instance_count_and_its_changes() {
     );
     drop(second);
 }
+
+#[test]
+fn a_pending_read_across_the_link_makes_room_for_a_nowait_write() {
+    // S77 across hosts, through the real link: a PIPE_NOWAIT server on
+    // host B writes past its 512-byte quota into a read waiting on host A
+    // (the client's end reports it, the gateways forward the report).
+    let hosts = Hosts::start(&["roomy"]);
+    let server = hosts.server("roomy", PipeMode::Byte, 512);
+    let client = Arc::new(hosts.client().open(&remote("roomy")).expect("remote open"));
+    connect(&server);
+    server.set_nowait(true).unwrap();
+    let reader = client.clone();
+    let read = std::thread::spawn(move || reader.read_message(&mut [0; 32768]).map(|r| r.bytes));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!read.is_finished(), "the read waits");
+    assert_eq!(
+        server.send(&[7; 513]).unwrap(),
+        513,
+        "quota plus the waiting read"
+    );
+    let mut got = read.join().unwrap().unwrap();
+    while got < 513 {
+        got += client.read_message(&mut [0; 1024]).unwrap().bytes;
+    }
+    assert_eq!(got, 513);
+}
