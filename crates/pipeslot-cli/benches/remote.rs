@@ -396,16 +396,19 @@ fn profile_window() -> Option<(&'static str, u64)> {
 fn profile(pipe: &pipeslot::pipe::PipeClient, what: &str, secs: u64) {
     let window = Duration::from_secs(secs);
     let mut reply = [0u8; SMALL];
+    let chunk = vec![1u8; LARGE];
+    let client = ClientOptions::new();
+    let remote = PipeName::parse(r"\\host1\pipe\bench").unwrap();
     eprintln!("profiling window starts: {what}, {secs} s");
     let start = Instant::now();
     let mut n = 0u64;
     while start.elapsed() < window {
         if what == "one-way" {
-            pipe.send(&vec![1u8; LARGE]).unwrap();
+            pipe.send(&chunk).unwrap();
         } else if what == "call" {
-            ClientOptions::new()
+            client
                 .call(
-                    &PipeName::parse(r"\\host1\pipe\bench").unwrap(),
+                    &remote,
                     &[7u8; SMALL],
                     &mut reply,
                     WaitTimeout::Duration(Duration::from_secs(5)),

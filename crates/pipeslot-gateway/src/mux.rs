@@ -740,9 +740,7 @@ impl Drop for StreamEnd {
 const DIRECT: usize = 16 * 1024;
 
 /// Sends what the streams queue, several frames per write when they are
-/// already waiting. One timer for the whole loop, re-armed only when it
-/// fires (a `timeout` around each receive would register a timer per
-/// frame): a `Ping` goes when nothing was written for `ping_every`.
+/// already waiting; a `Ping` when nothing was written for `ping_every`.
 async fn write_loop(
     mut writer: impl AsyncWrite + Unpin,
     mut frames: mpsc::Receiver<MuxFrame>,
@@ -750,9 +748,7 @@ async fn write_loop(
 ) {
     let mut batch = Batch::default();
     let mut nonce = 0u64;
-    let mut last_write = Instant::now();
-    let quiet = tokio::time::sleep_until(last_write + ping_every);
-    tokio::pin!(quiet);
+    let mut quiet = IdleTimer::new(ping_every);
     loop {
         let frame = tokio::select! {
             biased;
@@ -760,20 +756,14 @@ async fn write_loop(
                 Some(frame) => frame,
                 None => break,
             },
-            () = &mut quiet => {
-                let due = last_write + ping_every;
-                if Instant::now() < due {
-                    quiet.as_mut().reset(due);
-                    continue;
-                }
-                quiet.as_mut().reset(Instant::now() + ping_every);
+            () = quiet.idle() => {
                 nonce += 1;
                 MuxFrame::Ping { nonce }
             }
         };
         batch.add(frame);
         // More that is already queued goes in the same write.
-        while batch.len < 64 * 1024 {
+        while batch.len() < 64 * 1024 {
             match frames.try_recv() {
                 Ok(next) => batch.add(next),
                 Err(_) => break,
@@ -782,7 +772,7 @@ async fn write_loop(
         if batch.write(&mut writer).await.is_err() || writer.flush().await.is_err() {
             break;
         }
-        last_write = Instant::now();
+        quiet.touch();
     }
     let _ = writer.shutdown().await;
 }
@@ -794,22 +784,27 @@ async fn write_loop(
 struct Batch {
     bytes: Vec<u8>,
     held: Vec<(usize, Vec<u8>)>,
-    /// The bytes of the write.
-    len: usize,
 }
 
 impl Batch {
     fn add(&mut self, frame: MuxFrame) {
-        let before = self.bytes.len();
         match frame {
             MuxFrame::Data { stream, frames } if frames.len() >= DIRECT => {
                 MuxFrame::encode_data_header(stream, frames.len(), &mut self.bytes);
-                self.len += frames.len();
                 self.held.push((self.bytes.len(), frames));
             }
             other => other.encode(&mut self.bytes),
         }
-        self.len += self.bytes.len() - before;
+    }
+
+    /// The bytes of the write.
+    fn len(&self) -> usize {
+        self.bytes.len()
+            + self
+                .held
+                .iter()
+                .map(|(_, payload)| payload.len())
+                .sum::<usize>()
     }
 
     /// Writes the batch whole (vectored when payloads are held) and
@@ -841,7 +836,6 @@ impl Batch {
         }
         self.bytes.clear();
         self.held.clear();
-        self.len = 0;
         Ok(())
     }
 }
@@ -850,9 +844,8 @@ impl Batch {
 /// decode buffer's free room (no intermediate chunk), and a large Data
 /// payload straight into its own vector ([`DIRECT`]); the buffer holds at
 /// most one partial frame (bounded by the largest frame, T9) and the
-/// 64 KiB of one read. One timer serves the whole loop, as in
-/// `write_loop`: the link is judged dead when nothing has come for the
-/// keep-alive bound.
+/// 64 KiB of one read. The link is judged dead when nothing has come for
+/// the keep-alive bound.
 async fn read_loop(
     mut reader: impl AsyncRead + Unpin,
     link: Weak<PeerLink>,
@@ -863,15 +856,13 @@ async fn read_loop(
     };
     let mut decoder = MuxDecoder::default();
     let mut buf: Vec<u8> = Vec::with_capacity(64 * 1024);
-    let mut alive = Liveness::new(keepalive);
-    let silence = tokio::time::sleep_until(alive.due());
-    tokio::pin!(silence);
+    let mut alive = Liveness(IdleTimer::new(keepalive));
     let why = loop {
         if buf.capacity() - buf.len() < 16 * 1024 {
             buf.reserve_exact(64 * 1024);
         }
         let room = buf.capacity() - buf.len();
-        if let Err(why) = alive.read(&mut reader, &mut buf, room, &mut silence).await {
+        if let Err(why) = alive.read(&mut reader, &mut buf, room).await {
             break why;
         }
         let Some(link) = link.upgrade() else {
@@ -913,10 +904,7 @@ async fn read_loop(
             let mut frames = Vec::with_capacity(len);
             frames.extend_from_slice(&buf[MUX_HEADER_LEN..]);
             buf.clear();
-            if let Err(why) = alive
-                .fill(&mut reader, &mut frames, len, &mut silence)
-                .await
-            {
+            if let Err(why) = alive.fill(&mut reader, &mut frames, len).await {
                 break why;
             }
             if let Err(why) = link
@@ -933,58 +921,70 @@ async fn read_loop(
     }
 }
 
-/// When the peer was last heard from, and reads that end the link after
-/// the keep-alive bound of silence.
-struct Liveness {
-    keepalive: Duration,
+/// Fires once nothing has touched it for its period: one timer for a
+/// whole loop, re-armed only when it fires early (a `timeout` around each
+/// operation would register a timer per frame).
+struct IdleTimer {
+    period: Duration,
     last: Instant,
+    sleep: Pin<Box<Sleep>>,
 }
 
-impl Liveness {
-    fn new(keepalive: Duration) -> Liveness {
-        Liveness {
-            keepalive,
-            last: Instant::now(),
+impl IdleTimer {
+    fn new(period: Duration) -> IdleTimer {
+        let last = Instant::now();
+        IdleTimer {
+            period,
+            last,
+            sleep: Box::pin(tokio::time::sleep_until(last + period)),
         }
     }
 
-    /// When the link is dead unless something comes first.
-    fn due(&self) -> Instant {
-        self.last + self.keepalive
+    /// Something happened: the period starts again.
+    fn touch(&mut self) {
+        self.last = Instant::now();
     }
 
+    /// Completes once the period has passed since the last touch (or
+    /// since it last completed). Cancel-safe.
+    async fn idle(&mut self) {
+        loop {
+            self.sleep.as_mut().await;
+            let due = self.last + self.period;
+            if Instant::now() >= due {
+                self.touch();
+                self.sleep.as_mut().reset(self.last + self.period);
+                return;
+            }
+            self.sleep.as_mut().reset(due);
+        }
+    }
+}
+
+/// Reads that end the link after the keep-alive bound of silence.
+struct Liveness(IdleTimer);
+
+impl Liveness {
     /// One read of at most `limit` (> 0) bytes into `into`'s free room.
-    /// `Err`: why the link is over (an error, its end, or silence;
-    /// `silence` is re-armed only when it fires).
+    /// `Err`: why the link is over (an error, its end, or silence).
     async fn read(
         &mut self,
         reader: &mut (impl AsyncRead + Unpin),
         into: &mut Vec<u8>,
         limit: usize,
-        silence: &mut Pin<&mut Sleep>,
     ) -> Result<(), String> {
         let mut limited = reader.take(limit as u64);
-        loop {
-            tokio::select! {
-                biased;
-                read = limited.read_buf(into) => {
-                    return match read {
-                        Err(e) => Err(format!("read failed: {e}")),
-                        Ok(0) => Err("the peer closed the connection".to_string()),
-                        Ok(_) => {
-                            self.last = Instant::now();
-                            Ok(())
-                        }
-                    };
+        tokio::select! {
+            biased;
+            read = limited.read_buf(into) => match read {
+                Err(e) => Err(format!("read failed: {e}")),
+                Ok(0) => Err("the peer closed the connection".to_string()),
+                Ok(_) => {
+                    self.0.touch();
+                    Ok(())
                 }
-                () = silence.as_mut() => {
-                    if Instant::now() < self.due() {
-                        silence.as_mut().reset(self.due());
-                        continue;
-                    }
-                    return Err("no sign of life within the keep-alive bound".to_string());
-                }
-            }
+            },
+            () = self.0.idle() => Err("no sign of life within the keep-alive bound".to_string()),
         }
     }
 
@@ -994,10 +994,9 @@ impl Liveness {
         reader: &mut (impl AsyncRead + Unpin),
         into: &mut Vec<u8>,
         len: usize,
-        silence: &mut Pin<&mut Sleep>,
     ) -> Result<(), String> {
         while into.len() < len {
-            self.read(reader, into, len - into.len(), silence).await?;
+            self.read(reader, into, len - into.len()).await?;
         }
         Ok(())
     }

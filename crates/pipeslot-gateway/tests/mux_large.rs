@@ -3,7 +3,8 @@
 //! vectors that carry them on. Whatever the sizes and however the
 //! connection splits the bytes, every frame arrives whole, unchanged and in
 //! order with the small ones between them; and a peer that stops in the
-//! middle of a large payload is still judged by the keep-alive bound.
+//! middle of a large payload is still judged by the keep-alive bound,
+//! while a quiet link lives on its pings.
 
 use std::time::Duration;
 
@@ -15,11 +16,15 @@ use tokio::sync::mpsc;
 /// Two links joined by an in-memory connection of `capacity` bytes (small:
 /// every large frame crosses in pieces), and one stream between them.
 async fn stream_pair(capacity: usize) -> (StreamEnd, StreamEnd) {
+    stream_pair_with(capacity, LinkLimits::default()).await
+}
+
+async fn stream_pair_with(capacity: usize, limits: LinkLimits) -> (StreamEnd, StreamEnd) {
     let (a, b) = tokio::io::duplex(capacity);
     let (to_a, _arrivals_a) = mpsc::channel(1);
     let (to_b, mut arrivals_b) = mpsc::channel(1);
-    let on_a = PeerLink::start(a, "hostb".into(), true, LinkLimits::default(), to_a);
-    let _on_b = PeerLink::start(b, "hosta".into(), false, LinkLimits::default(), to_b);
+    let on_a = PeerLink::start(a, "hostb".into(), true, limits, to_a);
+    let _on_b = PeerLink::start(b, "hosta".into(), false, limits, to_b);
     let open = tokio::spawn(async move { on_a.open(r"\\.\pipe\p".into(), Vec::new()).await });
     let Some(Arrival::Open(incoming)) = arrivals_b.recv().await else {
         panic!("no stream arrived")
@@ -120,4 +125,18 @@ async fn a_peer_silent_inside_a_large_payload_ends_the_link() {
         .await
         .expect("the link ended within the keep-alive bound");
     assert_eq!(ended, Inbound::Close(64), "ERROR_NETNAME_DELETED");
+}
+
+#[tokio::test]
+async fn a_quiet_link_stays_up_on_its_pings() {
+    // Nothing is sent for four keep-alive bounds: each side's pings (every
+    // third of the bound) keep the other from judging it dead.
+    let limits = LinkLimits {
+        keepalive: Duration::from_millis(300),
+        ..LinkLimits::default()
+    };
+    let (near, mut far) = stream_pair_with(64 * 1024, limits).await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert!(near.send_frames(b"still here".to_vec()).await);
+    assert_eq!(far.next().await, Inbound::Data(b"still here".to_vec()));
 }

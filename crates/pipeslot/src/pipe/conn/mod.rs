@@ -579,6 +579,9 @@ impl Conn {
         let mut data = data;
         if nowait {
             self.refresh()?;
+            // A PIPE_NOWAIT writer whose relayed peer was not told yet (a
+            // server created PIPE_NOWAIT): from now on its reads count.
+            self.watch_reads(true);
             let mut inner = self.lock();
             self.sync_credits(&mut inner);
             // S77: what fits is the room left in the quota plus what a
@@ -593,15 +596,7 @@ impl Conn {
                 self.transport.peer_reading()
             }
             .min(PENDING_WINDOW);
-            let watch = self.relayed && inner.watch_told != Some(true);
             let len = data.len() as u64;
-            if watch {
-                // A PIPE_NOWAIT writer whose peer was not told yet (a
-                // server created PIPE_NOWAIT): from now on its reads count.
-                drop(inner);
-                self.watch_reads(true);
-                inner = self.lock();
-            }
             if len > room + reading {
                 // A byte pipe gives the waiting read what it takes, a
                 // message pipe nothing.
@@ -846,19 +841,20 @@ impl Conn {
         }
     }
 
-    /// S77 across a gateway: a read about to wait (`wanted` bytes; 0: it
-    /// no longer waits) is reported to a peer that watches, at once or not
-    /// at all (a socket busy with this end's own writes skips it: the
-    /// peer's PIPE_NOWAIT writes then see only the quota). A peer that
-    /// starts watching later is told by the receive that files its
-    /// `Watch`.
-    /// Never takes the state lock to clear (`wanted` 0): a read's guard
-    /// clears while the read holds it.
-    pub(crate) fn report_reading(&self, wanted: usize) {
+    /// S77: a read about to wait takes `wanted` bytes (0: it no longer
+    /// waits), for the peer's PIPE_NOWAIT writes. Published on the credit
+    /// page; across a gateway also reported to a peer that watches, at
+    /// once or not at all (a socket busy with this end's own writes skips
+    /// it: the peer's PIPE_NOWAIT writes then see only the quota). A peer
+    /// that starts watching later is told by the receive that files its
+    /// `Watch`. Never takes the state lock to clear (`wanted` 0): a read's
+    /// guard clears while the read holds it.
+    pub(crate) fn publish_reading(&self, wanted: usize) {
+        let bytes = u32::try_from(wanted).unwrap_or(u32::MAX);
+        self.transport.publish_reading(bytes);
         if !self.relayed {
             return;
         }
-        let bytes = u32::try_from(wanted).unwrap_or(u32::MAX);
         self.reading.store(bytes, Ordering::SeqCst);
         if bytes > 0 && self.lock().st.peer_watches() {
             let _ = self.control_now(Frame::Reading { bytes });
@@ -1126,17 +1122,14 @@ struct Reading<'a>(&'a Conn);
 
 impl<'a> Reading<'a> {
     fn publish(conn: &'a Conn, wanted: usize) -> Reading<'a> {
-        conn.transport
-            .publish_reading(u32::try_from(wanted).unwrap_or(u32::MAX));
-        conn.report_reading(wanted);
+        conn.publish_reading(wanted);
         Reading(conn)
     }
 }
 
 impl Drop for Reading<'_> {
     fn drop(&mut self) {
-        self.0.transport.publish_reading(0);
-        self.0.report_reading(0);
+        self.0.publish_reading(0);
     }
 }
 

@@ -87,18 +87,14 @@ impl Hold<'_> {
     /// PIPE_NOWAIT writes (published once).
     fn publish(&mut self, wanted: usize) {
         if !std::mem::replace(&mut self.reading, true) {
-            self.conn
-                .transport
-                .publish_reading(u32::try_from(wanted).unwrap_or(u32::MAX));
-            self.conn.report_reading(wanted);
+            self.conn.publish_reading(wanted);
         }
     }
 
     /// The read no longer waits.
     fn unpublish(&mut self) {
         if std::mem::take(&mut self.reading) {
-            self.conn.transport.publish_reading(0);
-            self.conn.report_reading(0);
+            self.conn.publish_reading(0);
         }
     }
 }
