@@ -16,6 +16,7 @@ use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::sys::event::Event;
+use crate::sys::wake::Sleeper;
 
 /// The doorbells of the calls blocked on one handle.
 #[derive(Default)]
@@ -27,6 +28,9 @@ pub(crate) struct Waits {
 struct WaitList {
     /// The doorbells of the calls waiting now; a cancel takes them all.
     waiting: Vec<Arc<Event>>,
+    /// The threads receiving inside `recv(2)` now (`crate::sys::wake`); a
+    /// cancel wakes them all.
+    sleeping: Vec<Arc<Sleeper>>,
     /// A doorbell no call waits on, kept for the next call.
     spare: Option<Arc<Event>>,
 }
@@ -35,6 +39,7 @@ impl std::fmt::Debug for Waits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Waits")
             .field("waiting", &self.lock().waiting.len())
+            .field("sleeping", &self.lock().sleeping.len())
             .finish()
     }
 }
@@ -65,13 +70,36 @@ impl Waits {
         cancelled
     }
 
-    /// Rings the doorbell of every call waiting now; returns whether there
-    /// was any.
+    /// Registers a thread about to receive inside `recv(2)`
+    /// (`crate::sys::wake`), armed afresh.
+    pub(crate) fn start_sleeping(&self, sleeper: &Arc<Sleeper>) {
+        let mut list = self.lock();
+        sleeper.arm();
+        list.sleeping.push(sleeper.clone());
+    }
+
+    /// Unregisters a thread that stopped receiving; returns whether it was
+    /// cancelled (a cancel took it from the list and woke it). The lock
+    /// also means no cancel is still signalling it once this returns.
+    pub(crate) fn finish_sleeping(&self, sleeper: &Arc<Sleeper>) -> bool {
+        let mut list = self.lock();
+        let before = list.sleeping.len();
+        list.sleeping.retain(|s| !Arc::ptr_eq(s, sleeper));
+        list.sleeping.len() == before
+    }
+
+    /// Rings the doorbell of every call waiting now and wakes every thread
+    /// receiving now; returns whether there was any.
     pub(crate) fn cancel(&self) -> bool {
         let mut list = self.lock();
-        let any = !list.waiting.is_empty();
+        let any = !list.waiting.is_empty() || !list.sleeping.is_empty();
         for doorbell in list.waiting.drain(..) {
             doorbell.signal();
+        }
+        // Woken under the lock: a sleeper cannot unregister, and so cannot
+        // leave its call (or its thread end), before its signal is sent.
+        for sleeper in list.sleeping.drain(..) {
+            sleeper.wake();
         }
         any
     }

@@ -6,7 +6,9 @@
 //! rings the doorbell of every call blocked in [`Token::wait`] — the
 //! crate's one doorbell mechanism, [`crate::cancel::Waits`], which mailslot
 //! reads and anonymous-pipe flushes use too: such a call waits in `poll(2)`
-//! on its doorbell beside its socket and wakes at once. A call asleep on a
+//! on its doorbell beside its socket and wakes at once. A read waiting
+//! inside `recv(2)` instead ([`Token::receive`]) is registered there too,
+//! and the cancel interrupts its thread (`crate::sys::wake`). A call asleep on a
 //! condition variable is woken by the notification the canceller sends
 //! under that variable's lock.
 //!
@@ -14,6 +16,7 @@
 //! cancel bumps the generation before it rings the doorbells registered:
 //! whichever comes first, the call does not sleep through the cancel.
 
+use std::io;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
@@ -22,6 +25,7 @@ use super::conn::Conn;
 use crate::cancel::Waits;
 use crate::error::{Error, ErrorKind, Result};
 use crate::sys::event::{self, PollFlags, Ready};
+use crate::sys::wake::{self, Sleeper};
 
 /// The cancellation state of one handle.
 #[derive(Debug, Default)]
@@ -98,6 +102,47 @@ impl Token {
             // Not cancelled: the doorbell cannot have rung; no timeout was set.
             Ok(Ready::Event(_) | Ready::TimedOut) => Ok(PollFlags::empty()),
             Err(e) => Err(Error::from_io(e, what)),
+        }
+    }
+}
+
+impl Token {
+    /// Receives through `receive` inside `recv(2)` (`crate::sys::wake`),
+    /// which a cancel interrupts at once. `Ok(None)`: this thread or this
+    /// transport cannot wait that way; the caller waits with
+    /// [`Token::wait`]. Bytes that came are returned even if a cancel
+    /// raced with them (the read that got them completed first).
+    pub(crate) fn receive(
+        &self,
+        receive: impl Fn(&Sleeper, &mut [u8]) -> Option<io::Result<usize>>,
+        buf: &mut [u8],
+        what: &str,
+    ) -> Result<Option<usize>> {
+        let Some(sleeper) = wake::sleeper() else {
+            return Ok(None);
+        };
+        let waits = &self.cancel.waits;
+        waits.start_sleeping(&sleeper);
+        let got = loop {
+            // Registered before looking: a cancel from here on wakes it.
+            if self.is_cancelled() {
+                break None;
+            }
+            match receive(&sleeper, buf) {
+                // Another signal of the host's: receive again.
+                Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted && !sleeper.is_woken() => {}
+                other => break Some(other),
+            }
+        };
+        let cancelled = waits.finish_sleeping(&sleeper) || self.is_cancelled();
+        match got {
+            Some(Some(Ok(n))) => Ok(Some(n)),
+            Some(Some(Err(e))) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+            Some(Some(Err(e))) if e.kind() != io::ErrorKind::Interrupted => {
+                Err(Error::from_io(e, what))
+            }
+            Some(None) if !cancelled => Ok(None),
+            _ => Err(aborted(what)),
         }
     }
 }

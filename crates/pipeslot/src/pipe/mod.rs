@@ -115,7 +115,7 @@
 //! ```
 
 mod acceptor;
-mod cancel;
+pub(crate) mod cancel;
 pub(crate) mod client;
 pub(crate) mod conn;
 mod elsewhere;

@@ -17,3 +17,4 @@ pub(crate) mod reactor;
 pub(crate) mod shm;
 pub(crate) mod signal;
 pub(crate) mod stream;
+pub(crate) mod wake;

@@ -363,6 +363,12 @@ pub(crate) fn wait(
     }
 }
 
+/// Clears `O_NONBLOCK` on `fd` (`ioctl(FIONBIO)`): the calls that must
+/// not block say `MSG_DONTWAIT` themselves.
+pub(crate) fn set_blocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    rustix::io::ioctl_fionbio(fd, false).map_err(Into::into)
+}
+
 /// `MSG_DONTWAIT` unless `blocking`.
 fn receive_flags(blocking: bool) -> RecvFlags {
     if blocking {

@@ -1029,13 +1029,15 @@ impl Conn {
                 Step::Changed(seen) => waiter.changed(self, seen, what).await?,
                 Step::Receive(seen) => {
                     let receiver = held.take().unwrap_or_else(|| Receiver(self));
-                    // Under tokio another call may file what arrives first
-                    // (`refresh`; its readiness then never reaches the
-                    // reactor): a change wakes this wait too.
-                    if let Some(ready) = waiter
+                    if let Waiter::Block(Some(token)) = waiter {
+                        self.wait_and_pump(token, what, None)?;
+                    } else if let Some(ready) = waiter
                         .fd_ready_or_changed(self, PollFlags::IN, seen, what)
                         .await?
                     {
+                        // Under tokio another call may file what arrives
+                        // first (`refresh`; its readiness then never
+                        // reaches the reactor): a change wakes this wait too.
                         if !self.pump_now(what)? {
                             ready.not_ready();
                         }

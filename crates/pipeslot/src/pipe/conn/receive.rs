@@ -6,6 +6,12 @@ use pipeslot_proto::frame::{self, DEFAULT_MAX_FRAME};
 
 use super::{Conn, LargeFrame, ReceiveBuffer, LARGE_FRAME, RECEIVE_CHUNK};
 use crate::error::{Error, Result};
+use crate::pipe::cancel::Token;
+use crate::sys::event::PollFlags;
+
+/// The most one wait inside `recv(2)` takes (on the stack, then copied to
+/// the receive buffer); what is left is received by the next pump.
+const BOUNCE: usize = 4096;
 use crate::pipe::state::{Filed, Violation};
 
 impl Conn {
@@ -22,13 +28,70 @@ impl Conn {
     /// fits, with nothing queued ahead of it, it is copied straight into
     /// `direct` and counted as read ([`Pumped::direct`]) instead of being
     /// filed; anything after it is filed as usual.
-    pub(super) fn pump(&self, what: &str, mut direct: Option<&mut [u8]>) -> Result<Pumped> {
-        let mut receive_guard = self.receive.lock().unwrap_or_else(|p| p.into_inner());
+    pub(super) fn pump(&self, what: &str, direct: Option<&mut [u8]>) -> Result<Pumped> {
+        self.pump_from(what, direct, None)
+    }
+
+    /// Waits for the transport and files what comes, as the receiver, for
+    /// a blocking call: inside `recv(2)` where the thread and transport
+    /// can (`crate::sys::wake`: one system call per wake instead of a
+    /// `poll(2)` and a receive), else in `poll(2)` then [`Conn::pump`].
+    /// `direct` as for [`Conn::pump`].
+    pub(super) fn wait_and_pump(
+        &self,
+        token: &Token,
+        what: &str,
+        direct: Option<&mut [u8]>,
+    ) -> Result<Pumped> {
+        // Bytes for the frame being received go where `pump` would put
+        // them; a large frame's payload is left to it (no bounce buffer).
+        if self.receive_lock().large.is_none() {
+            let mut bounce = [0u8; BOUNCE];
+            let transport = &*self.transport;
+            if let Some(n) = token.receive(
+                |sleeper, buf| transport.receive_sleeping(sleeper, buf),
+                &mut bounce,
+                what,
+            )? {
+                let pumped = self.pump_from(what, direct, Some(&bounce[..n]))?;
+                if n == BOUNCE && pumped.direct.is_none() {
+                    // More may wait: take it now, as a pump would have
+                    // (a peer past its credits is found as soon, T12).
+                    self.pump_now(what)?;
+                }
+                return Ok(pumped);
+            }
+        }
+        token.wait(self.transport.fd(), PollFlags::IN, what)?;
+        self.pump(what, direct)
+    }
+
+    fn receive_lock(&self) -> std::sync::MutexGuard<'_, ReceiveBuffer> {
+        self.receive.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// [`Conn::pump`], with the bytes `received` already took from the
+    /// transport (an empty slice: the end of the stream) instead of a
+    /// receive of its own.
+    fn pump_from(
+        &self,
+        what: &str,
+        mut direct: Option<&mut [u8]>,
+        received: Option<&[u8]>,
+    ) -> Result<Pumped> {
+        let mut receive_guard = self.receive_lock();
         let receive = &mut *receive_guard;
         let mut filled = false;
-        let got = match receive.large.as_mut() {
-            Some(large) => self.transport.receive(&mut large.data, large.len),
-            None => {
+        let got = match (received, receive.large.as_mut()) {
+            (Some(bytes), _) => {
+                // The receiver is the only one to receive, and a large
+                // frame is never started meanwhile: `wait_and_pump` looked.
+                receive.make_room(bytes.len());
+                receive.bytes.extend_from_slice(bytes);
+                Ok(Some(bytes.len()))
+            }
+            (None, Some(large)) => self.transport.receive(&mut large.data, large.len),
+            (None, None) => {
                 let chunk = receive.chunk;
                 receive.make_room(chunk);
                 let limit = receive.bytes.capacity();

@@ -7,9 +7,10 @@
 //! whole message that comes while the read waits goes straight from the
 //! receive buffer into the read's buffer. It falls back to the general
 //! path, having taken nothing, whenever the case is not that one. A
-//! blocking read waits in `poll(2)` on the descriptor and its call's
-//! cancellation, as the general path does; an async one is a poll
-//! function over the reactor's read readiness.
+//! blocking read waits as the general path does (`Conn::wait_and_pump`:
+//! inside `recv(2)`, or in `poll(2)` on the descriptor and its call's
+//! cancellation); an async one is a poll function over the reactor's read
+//! readiness.
 //!
 //! It keeps the general path's rules: one receiver at a time (it holds
 //! the receiver's role until it returns, is cancelled or is dropped, so
@@ -39,6 +40,7 @@ use pipeslot_proto::frame;
 
 #[cfg(feature = "tokio")]
 use super::reactor::Reactor;
+use super::receive::Pumped;
 #[cfg(feature = "tokio")]
 use super::send::rest_of;
 use super::{Conn, Count, Inner, Waiter};
@@ -221,7 +223,12 @@ impl Conn {
     ) -> Result<Received> {
         let direct = (read_mode == ReadMode::Message).then_some(buf);
         let pumped = self.pump(WHAT, direct)?;
-        Ok(match pumped.direct {
+        Ok(self.received(pumped, hold))
+    }
+
+    /// What a pump of [`Conn::receive_short`] came to.
+    fn received(&self, pumped: Pumped, hold: &mut Hold<'_>) -> Received {
+        match pumped.direct {
             Some(bytes) => {
                 let mut inner = self.lock();
                 hold.release(&mut inner);
@@ -233,11 +240,12 @@ impl Conn {
             }
             None if pumped.any => Received::Filed,
             None => Received::Nothing,
-        })
+        }
     }
 
-    /// The short path of a blocking read: waits in `poll(2)` on the
-    /// descriptor and the call's cancellation. `None`: the general path.
+    /// The short path of a blocking read: waits inside `recv(2)`, or in
+    /// `poll(2)` on the descriptor and the call's cancellation
+    /// (`Conn::wait_and_pump`). `None`: the general path.
     fn read_short_blocking(
         &self,
         buf: &mut [u8],
@@ -253,10 +261,11 @@ impl Conn {
                 Look::Wait(_) => {}
             }
             hold.publish(buf.len());
-            if let Err(e) = token.wait(self.transport.fd(), PollFlags::IN, WHAT) {
-                return Some(Err(e));
-            }
-            match self.receive_short(buf, read_mode, hold) {
+            let direct = (read_mode == ReadMode::Message).then_some(&mut *buf);
+            let received = self
+                .wait_and_pump(token, WHAT, direct)
+                .map(|pumped| self.received(pumped, hold));
+            match received {
                 Ok(Received::Read(read, told)) => return Some(Ok((read, told))),
                 Ok(Received::Filed | Received::Nothing) => {}
                 Err(e) => return Some(Err(e)),

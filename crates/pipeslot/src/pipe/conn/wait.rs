@@ -5,8 +5,10 @@
 //! `async fn`, and waits only through a [`Waiter`]:
 //!
 //! - [`Waiter::Block`]: the blocking API and the C API. A wait blocks the
-//!   thread right there — in `poll(2)` on the transport's descriptor and the
-//!   call's cancellation doorbell, or on a condition variable — so the
+//!   thread right there — inside `recv(2)` where it waits for bytes
+//!   (`Conn::wait_and_pump`, woken by a cancel's signal:
+//!   `crate::sys::wake`), else in `poll(2)` on the transport's descriptor
+//!   and the call's cancellation doorbell, or on a condition variable — so the
 //!   future never returns `Pending`, and [`block_on`] runs it to completion
 //!   in a single poll, on the caller's thread, with no executor.
 //! - `Waiter::Reactor` (feature `tokio`): the async API. Readiness of the

@@ -35,6 +35,8 @@ pub(crate) mod unix;
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
+use crate::sys::wake::Sleeper;
+
 /// What publishing a consumed count asks of the driver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Ring {
@@ -58,6 +60,15 @@ pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
     /// Receives what has arrived, appending to `buf` up to `limit` bytes in
     /// all. `Ok(None)`: nothing yet; `Ok(Some(0))`: end of stream.
     fn receive(&self, buf: &mut Vec<u8>, limit: usize) -> io::Result<Option<usize>>;
+
+    /// Receives into `buf` inside `recv(2)` through `sleeper` — the
+    /// blocking driver's wait, woken by a cancel (`crate::sys::wake`) —
+    /// blocking until something (or the end of the stream, `Ok(0)`)
+    /// arrives. `None`: this transport's receive is not one `recv(2)` on
+    /// its descriptor, and the driver waits for readiness instead.
+    fn receive_sleeping(&self, _sleeper: &Sleeper, _buf: &mut [u8]) -> Option<io::Result<usize>> {
+        None
+    }
 
     /// Publishes that this end (`me`) has consumed `total` bytes.
     fn publish_consumed(&self, total: u64) -> Ring;

@@ -21,6 +21,7 @@ use super::{Ring, Transport};
 use crate::pipe::PipeEnd;
 use crate::sys::shm::CreditPage;
 use crate::sys::stream;
+use crate::sys::wake::Sleeper;
 
 /// A Unix stream socket and a credit page.
 #[derive(Debug)]
@@ -31,6 +32,8 @@ pub(crate) struct UnixTransport {
     me: usize,
     /// `shutdown(2)` was done (once is enough).
     shut: AtomicBool,
+    /// The socket was made blocking for [`Transport::receive_sleeping`].
+    blocks: AtomicBool,
 }
 
 impl UnixTransport {
@@ -43,6 +46,7 @@ impl UnixTransport {
                 PipeEnd::Server => 1,
             },
             shut: AtomicBool::new(false),
+            blocks: AtomicBool::new(false),
         }
     }
 }
@@ -62,6 +66,25 @@ impl Transport for UnixTransport {
             Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => Ok(Some(0)),
             other => other,
         }
+    }
+
+    fn receive_sleeping(&self, sleeper: &Sleeper, buf: &mut [u8]) -> Option<io::Result<usize>> {
+        let mut got = sleeper.receive(self.socket.as_fd(), buf);
+        if matches!(&got, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            && !self.blocks.swap(true, Ordering::Relaxed)
+        {
+            // An accepted socket starts non-blocking. Every other call on it
+            // says MSG_DONTWAIT, so it can block for this one's sake
+            // (once per connection).
+            if stream::set_blocking(self.socket.as_fd()).is_ok() {
+                got = sleeper.receive(self.socket.as_fd(), buf);
+            }
+        }
+        Some(match got {
+            // A reset is the peer gone, as an end of stream is.
+            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => Ok(0),
+            other => other,
+        })
     }
 
     fn publish_consumed(&self, total: u64) -> Ring {
