@@ -12,11 +12,13 @@
 //! 0       8     consumed[0]   bytes the client has consumed (read or discarded)
 //! 8       4     waiting[1]    non-zero: the server's writer waits for credits
 //! 12      4     reading[0]    bytes a read waiting at the client asks for (S77)
-//! 16..64        zero, reserved
+//! 16      8     sent[0]       bytes the client has sent, with bit 63 set (0: not told)
+//! 24..64        zero, reserved
 //! 64      8     consumed[1]   bytes the server has consumed
 //! 72      4     waiting[0]    non-zero: the client's writer waits for credits
 //! 76      4     reading[1]    bytes a read waiting at the server asks for
-//! 80..128       zero, reserved
+//! 80      8     sent[1]       bytes the server has sent, with bit 63 set
+//! 88..128       zero, reserved
 //! 128     4     instances     the name's instance count, as the server published it
 //! 132..4096     zero, reserved
 //! ```
@@ -29,6 +31,11 @@
 //!
 //! `reading` lets a PIPE_NOWAIT writer count the peer's pending read as
 //! room (S77); a peer that never writes it (0) leaves the quota alone.
+//!
+//! `sent` is stored before the bytes it counts go out, so a reader that
+//! has received that many knows nothing more is on its way without asking
+//! its socket (TransactNamedPipe's unread-data check, S113). A peer that
+//! does not publish it (0: a gateway's relay leg) is always asked.
 //!
 //! Nothing on the page is trusted: a consumed count beyond what was sent
 //! is the peer's protocol violation (threat T12), a raised `waiting` flag
@@ -62,6 +69,14 @@ pub const fn consumed_offset(end: usize) -> usize {
 pub const fn reading_offset(end: usize) -> usize {
     LINE * end + 12
 }
+
+/// The offset of end `end`'s sent count (bit 63 set once published).
+pub const fn sent_offset(end: usize) -> usize {
+    LINE * end + 16
+}
+
+/// The bit set in a published sent count: 0 means "not published".
+pub const SENT_PUBLISHED: u64 = 1 << 63;
 
 /// The offset of end `end`'s waiting flag (0 client, 1 server): in the
 /// line of the other end, whose consumption it waits for.

@@ -244,6 +244,35 @@ fn transact_with_unread_inbound_data_is_pipe_busy() {
 }
 
 #[test]
+fn transact_right_after_the_peer_wrote_is_pipe_busy() {
+    // S111: a message the server's write has put in the pipe makes the
+    // client's transact ERROR_PIPE_BUSY even before anything at the client
+    // looked at it (its check may skip the socket only when everything
+    // the peer says it sent has been received), many times over.
+    let root = Root::new();
+    let Pair { server, client } = root
+        .pipe("transact-busy-at-once")
+        .message()
+        .client_read_mode(ReadMode::Message)
+        .pair();
+    for round in 0..200 {
+        server.send(b"waiting").unwrap();
+        let busy = client.transact(b"abc", &mut [0; 8]);
+        assert_eq!(
+            busy.map(|r| r.bytes).map_err(|e| e.kind()),
+            Err(ErrorKind::PipeBusy),
+            "round {round}"
+        );
+        assert_eq!(client.recv_message().unwrap(), b"waiting");
+    }
+    assert_eq!(
+        server.peek(&mut []).unwrap().total_available,
+        0,
+        "a request was written"
+    );
+}
+
+#[test]
 fn transact_writes_one_message_and_reads_one_reply() {
     // S112, S116 (§21 item 10): "abc" answered by "test" gives 4 bytes; the
     // server can transact too.

@@ -197,7 +197,9 @@ pub(crate) fn run(
     }
 }
 
-/// Accepts every connection waiting on the listener, within the limits.
+/// Accepts the connections waiting on the listener, within the limits:
+/// until one's hello is already there (served at once; the next poll
+/// finds the rest) or none is left.
 fn accept_all(
     listener: &UnixListener,
     core: &Arc<Core>,
@@ -232,7 +234,10 @@ fn accept_all(
         let progress = hello.readable(core, now);
         if !matches!(progress, Progress::More) {
             settle(hello, progress, core, waiters);
-            continue;
+            // Served at once: the listener, polled again, says whether
+            // more wait — an accept that finds none would cost every
+            // single open a system call.
+            return;
         }
         if make_room(hellos, waiters, core, peer.uid, now) {
             hellos.push(hello);

@@ -120,7 +120,7 @@ impl ClientOptions {
                             (self.read, self.write),
                             (in_quota, out_quota),
                             max_instances,
-                            std::process::id(),
+                            crate::sys::fs::process_id(),
                         ),
                         conn,
                     ),
@@ -200,7 +200,7 @@ impl ClientOptions {
                 write: self.write,
             },
             mode,
-            client_pid: std::process::id(),
+            client_pid: crate::sys::fs::process_id(),
             computer_name: String::new(),
             remote: None,
         }

@@ -199,7 +199,7 @@ fn handshake(
             first: options.first_pipe_instance,
             bound,
         }),
-        client_pid: std::process::id(),
+        client_pid: crate::sys::fs::process_id(),
         computer_name: String::new(),
         remote: None,
     }

@@ -176,7 +176,7 @@ impl Slot {
                 PipeMode::Byte => PipeType::Byte,
                 PipeMode::Message => PipeType::Message,
             },
-            server_pid: std::process::id(),
+            server_pid: crate::sys::fs::process_id(),
             in_quota: self.in_quota,
             out_quota: self.out_quota,
             max_instances: self.max_instances,

@@ -459,7 +459,19 @@ impl State {
         self.peer_watches
     }
 
+    /// Payload bytes sent so far (what [`State::begin_write`] counted).
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Payload bytes received so far (filed or taken straight by a read).
+    pub(crate) fn received(&self) -> u64 {
+        self.received
+    }
+
     /// Takes back bytes counted by [`State::begin_write`] that never left.
+    /// (A count already published stays: the peer's check then receives
+    /// once more than it needs to, which is all it costs.)
     pub(crate) fn unsend(&mut self, len: usize) {
         self.sent -= len as u64;
     }

@@ -219,7 +219,7 @@ pub(crate) fn effective_uid() -> u32 {
 /// The id of this process.
 #[doc(alias = "getpid")]
 pub(crate) fn process_id() -> u32 {
-    rustix::process::getpid().as_raw_nonzero().get() as u32
+    super::process::id()
 }
 
 fn file_stat(stat: &rustix::fs::Stat) -> FileStat {

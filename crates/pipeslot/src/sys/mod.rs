@@ -12,6 +12,7 @@ pub(crate) mod event;
 pub(crate) mod fs;
 pub(crate) mod liveness;
 pub(crate) mod pipe;
+pub(crate) mod process;
 #[cfg(feature = "tokio")]
 pub(crate) mod reactor;
 pub(crate) mod shm;

@@ -44,6 +44,9 @@ struct Line {
     peer_waiting: AtomicU32,
     /// Bytes a read waiting at this end asks for (S77), 0 when none.
     reading: AtomicU32,
+    /// Bytes this end has sent, with `SENT_PUBLISHED` set; 0 when never
+    /// published.
+    sent: AtomicU64,
 }
 
 // The layout is the protocol's (pipeslot-proto `credit_page`): checked at
@@ -59,6 +62,8 @@ const _: () = {
     assert!(offset_of!(Line, peer_waiting) == credit_page::waiting_offset(1));
     assert!(offset_of!(Line, reading) == credit_page::reading_offset(0));
     assert!(line + offset_of!(Line, reading) == credit_page::reading_offset(1));
+    assert!(offset_of!(Line, sent) == credit_page::sent_offset(0));
+    assert!(line + offset_of!(Line, sent) == credit_page::sent_offset(1));
     assert!(offset_of!(Page, instances) == credit_page::INSTANCES_OFFSET);
     assert!(size_of::<Page>() <= PAGE_LEN);
 };
@@ -188,6 +193,21 @@ impl CreditPage {
     /// (untrusted: the caller caps it).
     pub(crate) fn peer_reading(&self, me: usize) -> u32 {
         self.page().lines[1 - me].reading.load(Ordering::Relaxed)
+    }
+
+    /// Publishes that end `me` has sent `total` payload bytes, before they
+    /// go out; `None` withdraws the count.
+    pub(crate) fn publish_sent(&self, me: usize, total: Option<u64>) {
+        let value = total.map_or(0, |total| total | credit_page::SENT_PUBLISHED);
+        self.page().lines[me].sent.store(value, Ordering::SeqCst);
+    }
+
+    /// What the peer of end `me` says it has sent (untrusted: a count too
+    /// low only makes a check skip a receive it would have found nothing
+    /// more in for its own connection); `None` if it never said.
+    pub(crate) fn peer_sent(&self, me: usize) -> Option<u64> {
+        let sent = self.page().lines[1 - me].sent.load(Ordering::SeqCst);
+        (sent & credit_page::SENT_PUBLISHED != 0).then_some(sent & !credit_page::SENT_PUBLISHED)
     }
 
     /// Publishes the name's instance count (server end).

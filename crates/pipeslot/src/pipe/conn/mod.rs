@@ -233,6 +233,20 @@ impl Conn {
         out_quota: u32,
         peer: PeerIdentity,
     ) -> Conn {
+        let conn = Conn::build(transport, side, mode, in_quota, out_quota, peer);
+        // Nothing sent yet: the peer's first transact need not ask its socket.
+        conn.transport.publish_sent(Some(0));
+        conn
+    }
+
+    fn build(
+        transport: Box<dyn Transport>,
+        side: PipeEnd,
+        mode: PipeMode,
+        in_quota: u32,
+        out_quota: u32,
+        peer: PeerIdentity,
+    ) -> Conn {
         Conn {
             transport,
             side,
@@ -286,7 +300,9 @@ impl Conn {
         peer: PeerIdentity,
         state: ConnectionState,
     ) -> Conn {
-        let conn = Conn::new(transport, side, mode, in_quota, out_quota, peer);
+        // Shared: each process counts only its own writes, so neither
+        // publishes a sent count (`Conn::publish_sent`).
+        let conn = Conn::build(transport, side, mode, in_quota, out_quota, peer);
         conn.shared.store(true, Ordering::SeqCst);
         conn.lock().st.restore(
             Counters {
@@ -319,6 +335,9 @@ impl Conn {
         self.shared.store(true, Ordering::SeqCst);
         let receive = self.receive.lock().unwrap_or_else(|p| p.into_inner());
         let inner = self.lock();
+        // Withdrawn under the lock writes publish under: from now on the
+        // child's writes count too, which this process's count does not.
+        self.transport.publish_sent(None);
         let mut undecoded = receive.bytes[receive.start..].to_vec();
         if let Some(large) = &receive.large {
             // A large frame half received: hand it over as the frame it was.
@@ -389,7 +408,26 @@ impl Conn {
     }
 
     /// Whether unread data is waiting (without waiting for any).
+    /// Publishes what this end has sent in all, before it goes out, so the
+    /// peer's unread-data check can skip its socket when it has all of it
+    /// (`Conn::has_unread`). Not for a shared connection: another
+    /// process's writes would be missing from the count. Under the state's
+    /// lock.
+    fn publish_sent(&self, inner: &Inner) {
+        if !self.shared.load(Ordering::SeqCst) {
+            self.transport.publish_sent(Some(inner.st.sent()));
+        }
+    }
+
     pub(crate) fn has_unread(&self) -> Result<bool> {
+        {
+            let inner = self.lock();
+            // All the peer said it sent was received: nothing is on its
+            // way, no need to ask the socket.
+            if self.transport.peer_sent() == Some(inner.st.received()) {
+                return Ok(inner.st.has_unread());
+            }
+        }
         self.refresh()?;
         Ok(self.lock().st.has_unread())
     }

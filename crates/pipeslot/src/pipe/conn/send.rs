@@ -233,6 +233,7 @@ impl Conn {
                 self.sync_credits(&mut inner);
             }
             let (start, pending) = inner.st.begin_write(data.len(), quota);
+            self.publish_sent(&inner);
             // Most writes can go at once: seen under this lock, no wait.
             let fits = fits(&inner.st, data.len(), data.len().min(max));
             (start, pending, fits)

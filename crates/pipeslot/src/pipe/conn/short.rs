@@ -338,6 +338,7 @@ impl Conn {
                 return None;
             }
             inner.st.begin_write(data.len(), self.out_quota);
+            self.publish_sent(&inner);
         }
         let parts: [&[u8]; 2] = [&header, data];
         match self.transport.send(&parts) {

@@ -97,6 +97,19 @@ pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
         0
     }
 
+    /// Publishes that this end has sent `total` payload bytes in all,
+    /// before they go out (`None`: withdraws the count, which no longer
+    /// covers every write). Transports without an out-of-band channel
+    /// publish nothing.
+    fn publish_sent(&self, _total: Option<u64>) {}
+
+    /// What the peer says it has sent in all (untrusted), where it
+    /// publishes that: when this end received as much, nothing is on its
+    /// way. `None`: unknown.
+    fn peer_sent(&self) -> Option<u64> {
+        None
+    }
+
     /// Publishes the name's instance count to the client (server end).
     fn publish_instances(&self, _count: u32) {}
 

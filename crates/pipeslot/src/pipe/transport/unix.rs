@@ -117,6 +117,14 @@ impl Transport for UnixTransport {
         u64::from(self.credits.peer_reading(self.me))
     }
 
+    fn publish_sent(&self, total: Option<u64>) {
+        self.credits.publish_sent(self.me, total);
+    }
+
+    fn peer_sent(&self) -> Option<u64> {
+        self.credits.peer_sent(self.me)
+    }
+
     fn publish_instances(&self, count: u32) {
         self.credits.publish_instances(count);
     }
