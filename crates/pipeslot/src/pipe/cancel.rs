@@ -25,7 +25,7 @@ use super::conn::Conn;
 use crate::cancel::Waits;
 use crate::error::{Error, ErrorKind, Result};
 use crate::sys::event::{self, PollFlags, Ready};
-use crate::sys::wake::{self, Sleeper};
+use crate::sys::wake::{self, Bounce, Sleeper};
 
 /// The cancellation state of one handle.
 #[derive(Debug, Default)]
@@ -114,8 +114,8 @@ impl Token {
     /// raced with them (the read that got them completed first).
     pub(crate) fn receive(
         &self,
-        receive: impl Fn(&Sleeper, &mut [u8]) -> Option<io::Result<usize>>,
-        buf: &mut [u8],
+        receive: impl Fn(&Sleeper, &mut Bounce) -> Option<io::Result<usize>>,
+        buf: &mut Bounce,
         what: &str,
     ) -> Result<Option<usize>> {
         let Some(sleeper) = wake::sleeper() else {

@@ -52,6 +52,7 @@
 
 use std::cell::OnceCell;
 use std::io;
+use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -115,17 +116,47 @@ impl Sleeper {
         unsafe { libc::pthread_kill(self.thread, self.signal) };
     }
 
-    /// `recvfrom(fd, buf, buf.len(), 0)`, blocking if the socket blocks,
-    /// from the calling thread, which must be this sleeper's. `EINTR` when
-    /// woken (or interrupted by another signal: the caller looks at
-    /// [`Sleeper::is_woken`] and its own cancellation).
-    pub(crate) fn receive(&self, fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-        let n = stub::receive(&self.woken, fd.as_raw_fd(), buf);
+    /// `recvfrom(fd, buf, BOUNCE, 0)` into `buf`, blocking if the socket
+    /// blocks, from the calling thread, which must be this sleeper's.
+    /// `EINTR` when woken (or interrupted by another signal: the caller
+    /// looks at [`Sleeper::is_woken`] and its own cancellation).
+    pub(crate) fn receive(&self, fd: BorrowedFd<'_>, buf: &mut Bounce) -> io::Result<usize> {
+        buf.filled = 0;
+        let n = stub::receive(&self.woken, fd.as_raw_fd(), &mut buf.bytes);
         if n < 0 {
             Err(io::Error::from_raw_os_error((-n) as i32))
         } else {
-            Ok(n as usize)
+            // The kernel never reports more than it was given room for.
+            buf.filled = (n as usize).min(BOUNCE);
+            Ok(buf.filled)
         }
+    }
+}
+
+/// The most one receive inside `recv(2)` takes.
+pub(crate) const BOUNCE: usize = 4096;
+
+/// Room for one receive inside `recv(2)`, on the caller's stack and not
+/// zeroed first (the receive copies from it into the connection's
+/// buffer).
+pub(crate) struct Bounce {
+    bytes: [MaybeUninit<u8>; BOUNCE],
+    filled: usize,
+}
+
+impl Bounce {
+    pub(crate) fn new() -> Bounce {
+        Bounce {
+            bytes: [MaybeUninit::uninit(); BOUNCE],
+            filled: 0,
+        }
+    }
+
+    /// What the last receive put there.
+    pub(crate) fn filled(&self) -> &[u8] {
+        // SAFETY: `recvfrom` initialised the first `filled` bytes (at most
+        // BOUNCE, `Sleeper::receive`).
+        unsafe { std::slice::from_raw_parts(self.bytes.as_ptr().cast::<u8>(), self.filled) }
     }
 }
 
@@ -255,11 +286,16 @@ mod stub {
         static pipeslot_wake_recv_out_v1: u8;
     }
 
-    pub(super) fn receive(flag: &AtomicU32, fd: libc::c_int, buf: &mut [u8]) -> isize {
+    pub(super) fn receive(
+        flag: &AtomicU32,
+        fd: libc::c_int,
+        buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> isize {
         // SAFETY: the stub reads the flag (a live AtomicU32; a plain load
         // is an atomic load on x86-64) and makes recvfrom into `buf`, whose
-        // length it is given; it clobbers only caller-saved registers.
-        unsafe { pipeslot_wake_recv_v1(flag, fd, buf.as_mut_ptr(), buf.len()) }
+        // length it is given (recvfrom only writes); it clobbers only
+        // caller-saved registers.
+        unsafe { pipeslot_wake_recv_v1(flag, fd, buf.as_mut_ptr().cast(), buf.len()) }
     }
 
     /// The wake signal's handler: moves a thread interrupted between the
@@ -295,7 +331,11 @@ mod stub {
 
     pub(super) const SUPPORTED: bool = false;
 
-    pub(super) fn receive(_flag: &AtomicU32, _fd: libc::c_int, _buf: &mut [u8]) -> isize {
+    pub(super) fn receive(
+        _flag: &AtomicU32,
+        _fd: libc::c_int,
+        _buf: &mut [std::mem::MaybeUninit<u8>],
+    ) -> isize {
         -(libc::ENOSYS as isize)
     }
 
@@ -321,7 +361,7 @@ mod tests {
         socket: &std::os::unix::net::UnixStream,
     ) -> Result<Option<usize>> {
         use std::os::fd::AsFd;
-        let mut buf = [0u8; 16];
+        let mut buf = super::Bounce::new();
         token.receive(
             |sleeper, buf| Some(sleeper.receive(socket.as_fd(), buf)),
             &mut buf,

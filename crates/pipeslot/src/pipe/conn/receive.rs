@@ -8,10 +8,10 @@ use super::{Conn, LargeFrame, ReceiveBuffer, LARGE_FRAME, RECEIVE_CHUNK};
 use crate::error::{Error, Result};
 use crate::pipe::cancel::Token;
 use crate::sys::event::PollFlags;
+// What one wait inside `recv(2)` takes goes on the stack, then to the
+// receive buffer; what is left is received by the next pump.
+use crate::sys::wake::{Bounce, BOUNCE};
 
-/// The most one wait inside `recv(2)` takes (on the stack, then copied to
-/// the receive buffer); what is left is received by the next pump.
-const BOUNCE: usize = 4096;
 use crate::pipe::state::{Filed, Violation};
 
 impl Conn {
@@ -46,14 +46,14 @@ impl Conn {
         // Bytes for the frame being received go where `pump` would put
         // them; a large frame's payload is left to it (no bounce buffer).
         if self.receive_lock().large.is_none() {
-            let mut bounce = [0u8; BOUNCE];
+            let mut bounce = Bounce::new();
             let transport = &*self.transport;
             if let Some(n) = token.receive(
                 |sleeper, buf| transport.receive_sleeping(sleeper, buf),
                 &mut bounce,
                 what,
             )? {
-                let pumped = self.pump_from(what, direct, Some(&bounce[..n]))?;
+                let pumped = self.pump_from(what, direct, Some(bounce.filled()))?;
                 if n == BOUNCE && pumped.direct.is_none() {
                     // More may wait: take it now, as a pump would have
                     // (a peer past its credits is found as soon, T12).

@@ -35,7 +35,7 @@ pub(crate) mod unix;
 use std::io;
 use std::os::fd::{BorrowedFd, OwnedFd};
 
-use crate::sys::wake::Sleeper;
+use crate::sys::wake::{Bounce, Sleeper};
 
 /// What publishing a consumed count asks of the driver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
     /// blocking until something (or the end of the stream, `Ok(0)`)
     /// arrives. `None`: this transport's receive is not one `recv(2)` on
     /// its descriptor, and the driver waits for readiness instead.
-    fn receive_sleeping(&self, _sleeper: &Sleeper, _buf: &mut [u8]) -> Option<io::Result<usize>> {
+    fn receive_sleeping(&self, _sleeper: &Sleeper, _buf: &mut Bounce) -> Option<io::Result<usize>> {
         None
     }
 

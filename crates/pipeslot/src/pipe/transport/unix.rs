@@ -21,7 +21,7 @@ use super::{Ring, Transport};
 use crate::pipe::PipeEnd;
 use crate::sys::shm::CreditPage;
 use crate::sys::stream;
-use crate::sys::wake::Sleeper;
+use crate::sys::wake::{Bounce, Sleeper};
 
 /// A Unix stream socket and a credit page.
 #[derive(Debug)]
@@ -68,7 +68,7 @@ impl Transport for UnixTransport {
         }
     }
 
-    fn receive_sleeping(&self, sleeper: &Sleeper, buf: &mut [u8]) -> Option<io::Result<usize>> {
+    fn receive_sleeping(&self, sleeper: &Sleeper, buf: &mut Bounce) -> Option<io::Result<usize>> {
         let mut got = sleeper.receive(self.socket.as_fd(), buf);
         if matches!(&got, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
             && !self.blocks.swap(true, Ordering::Relaxed)
