@@ -51,6 +51,7 @@ use crate::pipe::cancel::Token;
 #[cfg(feature = "tokio")]
 use crate::pipe::PipeMode;
 use crate::pipe::{MessageRead, ReadMode};
+#[cfg(feature = "tokio")]
 use crate::sys::event::PollFlags;
 
 const WHAT: &str = "reading from a pipe";
@@ -212,9 +213,10 @@ impl Conn {
         Look::Wait(inner.changes)
     }
 
-    /// Receives what the descriptor holds now: `Received::Read` when a
-    /// whole message went straight into `buf` (a message read); else what
-    /// came, if anything, was filed.
+    /// Receives what the descriptor holds now (an async read, woken by
+    /// readiness): `Received::Read` when a whole message went straight into
+    /// `buf` (a message read); else what came, if anything, was filed.
+    #[cfg(feature = "tokio")]
     fn receive_short(
         &self,
         buf: &mut [u8],
