@@ -258,9 +258,15 @@ fn a_local_hello_cannot_claim_another_computer_name() {
 
 // T16 (issue 11 item 10), issue 10: waiting clients cost the server no
 // thread each, and one uid cannot hold more than its share of waits.
+// (Counts this process's threads or descriptors, which tests running
+// beside it would change: it runs alone, in a child process.)
 #[test]
 fn waiting_clients_cost_no_thread_and_are_capped_per_uid() {
-    let root = Root::new();
+    alone("waiters");
+}
+
+fn waiters_scenario() {
+    let root = Root::from_env();
     let spec = root.pipe("waiters").max_instances(1);
     let server = spec.server();
     let _client = root.client("waiters"); // the one instance is busy
@@ -316,9 +322,15 @@ fn waiting_clients_cost_no_thread_and_are_capped_per_uid() {
 
 // T11, issue 10: a thousand clients connecting at once are served without
 // a thread each.
+// (Counts this process's threads or descriptors, which tests running
+// beside it would change: it runs alone, in a child process.)
 #[test]
 fn many_handshakes_at_once_cost_no_thread_each() {
-    let root = Root::new();
+    alone("many");
+}
+
+fn many_scenario() {
+    let root = Root::from_env();
     let server = root.pipe("many").message().server();
     let threads = || std::fs::read_dir("/proc/self/task").unwrap().count();
     let before = threads();
@@ -362,9 +374,15 @@ fn open_fds() -> usize {
 // T17: a hello flooded with descriptors (`SCM_RIGHTS`, beyond what the
 // server takes: its control buffer is cut short, MSG_CTRUNC) is refused;
 // the server keeps none of them and goes on serving.
+// (Counts this process's threads or descriptors, which tests running
+// beside it would change: it runs alone, in a child process.)
 #[test]
 fn a_hello_flooded_with_descriptors_is_refused_and_leaks_nothing() {
-    let root = Root::new();
+    alone("fd-flood");
+}
+
+fn fd_flood_scenario() {
+    let root = Root::from_env();
     let server = root.pipe("fds").server();
     let before = open_fds();
     for _ in 0..20 {
@@ -430,13 +448,38 @@ fn running_out_of_descriptors_is_survived() {
     );
 }
 
+/// What a scenario run by [`alone`] prints when it passed.
+const SCENARIO_DONE: &str = "hostile scenario passed:";
+
+/// Runs `scenario` (see [`subprocess_entry`]) in a child process of its
+/// own and checks that it passed.
+fn alone(scenario: &str) {
+    let root = Root::new();
+    let output = root.scenario(scenario).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains(&format!("{SCENARIO_DONE} {scenario}")),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
 /// Subprocess scenarios, run by the tests above. Does nothing otherwise.
 #[test]
 #[ignore = "subprocess entry point, run by other tests"]
 fn subprocess_entry() {
-    if std::env::var(util::child::CHILD_ENV).as_deref() != Ok("emfile") {
-        return;
+    let scenario = std::env::var(util::child::CHILD_ENV).unwrap_or_default();
+    match scenario.as_str() {
+        "emfile" => emfile_scenario(),
+        "waiters" => waiters_scenario(),
+        "many" => many_scenario(),
+        "fd-flood" => fd_flood_scenario(),
+        _ => return,
     }
+    println!("{SCENARIO_DONE} {scenario}");
+}
+
+fn emfile_scenario() {
     let root = Root::from_env();
     let server = root.pipe("emfile").server();
     // A small limit: room for a few connections, then EMFILE.
