@@ -26,7 +26,12 @@
 //! Implement [`Transport`] for the new carrier: non-blocking
 //! [`Transport::send`] and [`Transport::receive`] over a descriptor (or an
 //! eventfd the carrier signals when it has bytes or room), the credit policy
-//! above, and [`Transport::shut_down`]. Build a `Conn` from it with
+//! above, and [`Transport::shut_down`]. Optional: where a receive is one
+//! `recv(2)` on a socket, [`Transport::receive_sleeping`] lets the blocking
+//! driver wait inside it (`crate::sys::wake`) instead of in `poll(2)`; where
+//! the carrier has an out-of-band channel, [`Transport::publish_sent`] and
+//! [`Transport::peer_sent`] spare TransactNamedPipe's unread-data check a
+//! receive. Build a `Conn` from it with
 //! `Conn::new`; framing, message mode, quotas, peek, hand-off state and
 //! every error code then come from the shared state machine, unchanged.
 
