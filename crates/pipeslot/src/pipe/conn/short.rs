@@ -228,7 +228,7 @@ impl Conn {
         Ok(self.received(pumped, hold))
     }
 
-    /// What a pump of [`Conn::receive_short`] came to.
+    /// What a pump for a short-path read came to.
     fn received(&self, pumped: Pumped, hold: &mut Hold<'_>) -> Received {
         match pumped.direct {
             Some(bytes) => {
