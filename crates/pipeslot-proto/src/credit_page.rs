@@ -34,7 +34,7 @@
 //!
 //! `sent` is stored before the bytes it counts go out, so a reader that
 //! has received that many knows nothing more is on its way without asking
-//! its socket (TransactNamedPipe's unread-data check, S113). A peer that
+//! its socket (TransactNamedPipe's unread-data check, S111). A peer that
 //! does not publish it (0: a gateway's relay leg) is always asked.
 //!
 //! Nothing on the page is trusted: a consumed count beyond what was sent

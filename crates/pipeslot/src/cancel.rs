@@ -37,9 +37,10 @@ struct WaitList {
 
 impl std::fmt::Debug for Waits {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = self.lock();
         f.debug_struct("Waits")
-            .field("waiting", &self.lock().waiting.len())
-            .field("sleeping", &self.lock().sleeping.len())
+            .field("waiting", &list.waiting.len())
+            .field("sleeping", &list.sleeping.len())
             .finish()
     }
 }

@@ -104,9 +104,7 @@ impl Token {
             Err(e) => Err(Error::from_io(e, what)),
         }
     }
-}
 
-impl Token {
     /// Receives through `receive` inside `recv(2)` (`crate::sys::wake`),
     /// which a cancel interrupts at once. `Ok(None)`: this thread or this
     /// transport cannot wait that way; the caller waits with
@@ -123,25 +121,31 @@ impl Token {
         };
         let waits = &self.cancel.waits;
         waits.start_sleeping(&sleeper);
+        // `None`: cancelled before receiving. A transport that cannot
+        // receive this way says so as a socket that would block does.
         let got = loop {
             // Registered before looking: a cancel from here on wakes it.
             if self.is_cancelled() {
                 break None;
             }
-            match receive(&sleeper, buf) {
+            match receive(&sleeper, buf).unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into())) {
                 // Another signal of the host's: receive again.
-                Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted && !sleeper.is_woken() => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted && !sleeper.is_woken() => {}
                 other => break Some(other),
             }
         };
         let cancelled = waits.finish_sleeping(&sleeper) || self.is_cancelled();
         match got {
-            Some(Some(Ok(n))) => Ok(Some(n)),
-            Some(Some(Err(e))) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-            Some(Some(Err(e))) if e.kind() != io::ErrorKind::Interrupted => {
+            Some(Ok(n)) => Ok(Some(n)),
+            Some(Err(e)) if e.kind() == io::ErrorKind::WouldBlock && !cancelled => Ok(None),
+            Some(Err(e))
+                if !matches!(
+                    e.kind(),
+                    io::ErrorKind::Interrupted | io::ErrorKind::WouldBlock
+                ) =>
+            {
                 Err(Error::from_io(e, what))
             }
-            Some(None) if !cancelled => Ok(None),
             _ => Err(aborted(what)),
         }
     }

@@ -202,9 +202,10 @@ impl CreditPage {
         self.page().lines[me].sent.store(value, Ordering::SeqCst);
     }
 
-    /// What the peer of end `me` says it has sent (untrusted: a count too
-    /// low only makes a check skip a receive it would have found nothing
-    /// more in for its own connection); `None` if it never said.
+    /// What the peer of end `me` says it has sent (untrusted: a wrong
+    /// count only makes this end's unread-data check receive when it need
+    /// not, or skip a receive that would have found the liar's own bytes);
+    /// `None` if it never said.
     pub(crate) fn peer_sent(&self, me: usize) -> Option<u64> {
         let sent = self.page().lines[1 - me].sent.load(Ordering::SeqCst);
         (sent & credit_page::SENT_PUBLISHED != 0).then_some(sent & !credit_page::SENT_PUBLISHED)

@@ -377,28 +377,26 @@ mod tests {
     // round after 10 s.
     #[test]
     fn a_cancel_wakes_a_receive_inside_recv_wherever_it_lands() {
-        use std::sync::atomic::{AtomicU32, Ordering};
+        use std::sync::atomic::{AtomicBool, Ordering};
         use std::sync::Mutex;
         if super::sleeper().is_none() {
             eprintln!("skipped: blocking receives wait in poll(2) here");
             return;
         }
         let (socket, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
-        let go = Arc::new(AtomicU32::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
         let next: Arc<Mutex<Option<Token>>> = Arc::default();
         let (tx, rx) = std::sync::mpsc::channel();
         let receiver = {
-            let (go, next) = (go.clone(), next.clone());
+            let (stop, next) = (stop.clone(), next.clone());
             std::thread::spawn(move || loop {
-                let round = go.load(Ordering::Acquire);
-                if round == u32::MAX {
+                if stop.load(Ordering::Acquire) {
                     return;
                 }
                 let Some(token) = next.lock().unwrap().take() else {
                     std::hint::spin_loop();
                     continue;
                 };
-                let _ = round;
                 tx.send(receive_idle(&token, &socket).map_err(|e| e.kind()))
                     .unwrap();
             })
@@ -406,7 +404,6 @@ mod tests {
         for round in 1..=20_000u32 {
             let cancel = Cancel::new();
             *next.lock().unwrap() = Some(cancel.token());
-            go.store(round, Ordering::Release);
             for _ in 0..(round % 97) * 7 {
                 std::hint::spin_loop();
             }
@@ -418,7 +415,7 @@ mod tests {
                 "round {round}: the cancel was lost"
             );
         }
-        go.store(u32::MAX, Ordering::Release);
+        stop.store(true, Ordering::Release);
         receiver.join().unwrap();
     }
 

@@ -407,7 +407,6 @@ impl Conn {
         self.lock().st.end()
     }
 
-    /// Whether unread data is waiting (without waiting for any).
     /// Publishes what this end has sent in all, before it goes out, so the
     /// peer's unread-data check can skip its socket when it has all of it
     /// (`Conn::has_unread`). Not for a shared connection: another
@@ -419,6 +418,7 @@ impl Conn {
         }
     }
 
+    /// Whether unread data is waiting (without waiting for any).
     pub(crate) fn has_unread(&self) -> Result<bool> {
         {
             let inner = self.lock();

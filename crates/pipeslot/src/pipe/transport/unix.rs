@@ -61,11 +61,10 @@ impl Transport for UnixTransport {
     }
 
     fn receive(&self, buf: &mut Vec<u8>, limit: usize) -> io::Result<Option<usize>> {
-        match stream::receive_appending(self.socket.as_fd(), buf, limit, false) {
-            // A reset is the peer gone, as an end of stream is.
-            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => Ok(Some(0)),
-            other => other,
-        }
+        end_on_reset(
+            stream::receive_appending(self.socket.as_fd(), buf, limit, false),
+            Some(0),
+        )
     }
 
     fn receive_sleeping(&self, sleeper: &Sleeper, buf: &mut Bounce) -> Option<io::Result<usize>> {
@@ -80,11 +79,7 @@ impl Transport for UnixTransport {
                 got = sleeper.receive(self.socket.as_fd(), buf);
             }
         }
-        Some(match got {
-            // A reset is the peer gone, as an end of stream is.
-            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => Ok(0),
-            other => other,
-        })
+        Some(end_on_reset(got, 0))
     }
 
     fn publish_consumed(&self, total: u64) -> Ring {
@@ -138,5 +133,14 @@ impl Transport for UnixTransport {
             self.socket.try_clone()?,
             self.credits.fd().try_clone_to_owned()?,
         ])
+    }
+}
+
+/// A receive's result, with a reset taken as the end of the stream (`end`):
+/// the peer is gone either way.
+fn end_on_reset<T>(got: io::Result<T>, end: T) -> io::Result<T> {
+    match got {
+        Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => Ok(end),
+        other => other,
     }
 }
