@@ -20,7 +20,8 @@
 //! 80      8     sent[1]       bytes the server has sent, with bit 63 set
 //! 88..128       zero, reserved
 //! 128     4     instances     the name's instance count, as the server published it
-//! 132..4096     zero, reserved
+//! 132     4     released      non-zero once the server end is done with the page
+//! 136..4096     zero, reserved
 //! ```
 //!
 //! Each end's fields sit in a cache line of their own (64 bytes), with the
@@ -37,6 +38,11 @@
 //! its socket (TransactNamedPipe's unread-data check, S111). A peer that
 //! does not publish it (0: a gateway's relay leg) is always asked.
 //!
+//! `released` is stored by the server end when it is dropped, after its
+//! last store to the page: the client may then zero the page and send it
+//! with its next hello to the same server process instead of making a new
+//! one. A server that never stores it only costs its clients new pages.
+//!
 //! Nothing on the page is trusted: a consumed count beyond what was sent
 //! is the peer's protocol violation (threat T12), a raised `waiting` flag
 //! costs at most one `Consumed` frame, and a wrong instance count is only
@@ -48,7 +54,7 @@
 //! assert_eq!((consumed_offset(0), consumed_offset(1)), (0, 64));
 //! // The server's writer waits on the client's line, and the other way round.
 //! assert_eq!((waiting_offset(0), waiting_offset(1)), (72, 8));
-//! assert!(PAGE_LEN >= 132);
+//! assert!(PAGE_LEN >= 136);
 //! ```
 
 /// The page's length: one page; a page shorter than this is refused.
@@ -56,6 +62,9 @@ pub const PAGE_LEN: usize = 4096;
 
 /// The offset of the `instances` field.
 pub const INSTANCES_OFFSET: usize = 128;
+
+/// The offset of the `released` field.
+pub const RELEASED_OFFSET: usize = 132;
 
 /// The bytes of each end's cache line.
 const LINE: usize = 64;

@@ -128,7 +128,13 @@ pub async fn accept_process(stream: UnixStream) -> Result<ProcessRequest> {
                     return Err(protocol("bytes after the hello"));
                 }
                 let credits = match credits_fd.take() {
-                    Some(fd) => Some(CreditPage::open(fd).map_err(|e| Error::from_io(e, context))?),
+                    // The gateway is the server end of the process's
+                    // connection: the process may use the page again.
+                    Some(fd) => Some(
+                        CreditPage::open(fd)
+                            .map(CreditPage::released_when_dropped)
+                            .map_err(|e| Error::from_io(e, context))?,
+                    ),
                     None => None,
                 };
                 if matches!(hello.mode, OpenMode::Open) != credits.is_some() {
@@ -253,8 +259,8 @@ pub async fn open_local(
     if let Some(root) = root {
         options.root(root);
     }
-    let std_stream = match options.connect_local(path) {
-        Ok(stream) => stream,
+    let (std_stream, server) = match options.connect_local(path) {
+        Ok(connected) => connected,
         Err(e) if e.kind() == ErrorKind::FileNotFound => {
             return Ok((ServerHello::NoInstance, None))
         }
@@ -265,7 +271,8 @@ pub async fn open_local(
         .map_err(|e| Error::new(ErrorKind::InvalidParameter, format!("{}: {e}", context())))?;
     let credits = match hello.mode {
         OpenMode::Open => {
-            let credits = CreditPage::create().map_err(|e| Error::from_io(e, context()))?;
+            let credits =
+                CreditPage::for_server(server).map_err(|e| Error::from_io(e, context()))?;
             stream::send_with_fd(std_stream.as_fd(), &bytes, credits.fd())
                 .map_err(|e| Error::from_io(e, context()))?;
             Some(credits)

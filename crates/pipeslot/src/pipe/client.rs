@@ -27,7 +27,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Host, PipeName};
 use crate::namespace::{Namespace, Scope};
 use crate::sys;
-use crate::sys::shm::CreditPage;
+use crate::sys::shm::{CreditPage, ServerKey};
 use crate::sys::stream::{self, PeerCredentials};
 
 /// How long a client waits for the server's answer to its hello before
@@ -57,10 +57,14 @@ impl ClientOptions {
     #[doc(alias = "CreateFile")]
     pub fn open(&self, name: &PipeName) -> Result<PipeClient> {
         let context = || format!("opening pipe {name}");
-        // The page first: the hello then follows the connection at once,
-        // and the server's acceptor finds it there when it accepts.
-        let credits = CreditPage::create().map_err(|e| Error::from_io(e, context()))?;
         let (stream, server, remote) = self.connect(name)?;
+        // A page this process used with the same server before, if that
+        // server released it (`crate::sys::shm`), else a new one.
+        let credits = CreditPage::for_server(ServerKey {
+            pid: server.pid,
+            uid: server.uid,
+        })
+        .map_err(|e| Error::from_io(e, context()))?;
         let hello = self.hello(OpenMode::Open)?;
         stream::send_with_fd(stream.as_fd(), &hello, credits.fd())
             .map_err(|e| Error::from_io(e, context()))?;
@@ -226,10 +230,17 @@ impl ClientOptions {
     }
 
     /// Connects to the socket of `name` on this host (its host part is not
-    /// looked at): the stream, for the gateway's leg to a local server.
+    /// looked at): the stream and who serves it, for the gateway's leg to a
+    /// local server.
     #[cfg(feature = "tokio")]
-    pub(crate) fn connect_local(&self, name: &PipeName) -> Result<UnixStream> {
-        self.connect_here(name).map(|(stream, _)| stream)
+    pub(crate) fn connect_local(&self, name: &PipeName) -> Result<(UnixStream, ServerKey)> {
+        self.connect_here(name).map(|(stream, server)| {
+            let key = ServerKey {
+                pid: server.pid,
+                uid: server.uid,
+            };
+            (stream, key)
+        })
     }
 
     /// Connects to the socket of `name` on this host and checks who the
@@ -640,3 +651,70 @@ const _: () = {
         check::<super::PipeServer>();
     }
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipe::ServerOptions;
+    use crate::sys::shm::pages_made_here;
+
+    /// A client's next connection to the same server process takes the
+    /// page its last one used — once the server end let go of it.
+    #[test]
+    fn a_client_uses_its_released_page_again() {
+        let root = tempfile::tempdir().unwrap();
+        let name: PipeName = r"\\.\pipe\pages".parse().unwrap();
+        let server = ServerOptions::new()
+            .root(root.path())
+            .max_instances(2)
+            .create(&name)
+            .unwrap();
+        let mut options = ClientOptions::new();
+        options.root(root.path());
+
+        let made = pages_made_here();
+        let first = options.open(&name).unwrap();
+        assert_eq!(pages_made_here(), made + 1);
+        // More than the last connection will send: a count left over on
+        // the page would be a lie the client catches.
+        first.send(&[7; 100]).unwrap();
+        assert_eq!(server.recv_message().unwrap(), [7; 100]);
+        drop(first);
+
+        // The server end still holds the first connection: a new page.
+        let second_server = ServerOptions::new()
+            .root(root.path())
+            .create(&name)
+            .unwrap();
+        let second = options.open(&name).unwrap();
+        assert_eq!(pages_made_here(), made + 2);
+        second.send(&[8; 100]).unwrap();
+        assert_eq!(second_server.recv_message().unwrap(), [8; 100]);
+        drop(second);
+        second_server.disconnect().unwrap();
+
+        // Both released now: no page made for the next, and its counts
+        // start from zero (old counts would have the server see more
+        // consumed than it sent, and drop the client; the flush waits for
+        // the server's count on the page).
+        server.disconnect().unwrap();
+        let serving = std::thread::spawn(move || {
+            server.connect().unwrap();
+            let got = server.recv_message().unwrap();
+            (server, got)
+        });
+        let client = loop {
+            match options.open(&name) {
+                Err(e) if e.kind() == ErrorKind::PipeBusy => {
+                    options.wait(&name, WaitTimeout::Forever).unwrap();
+                }
+                other => break other.unwrap(),
+            }
+        };
+        client.send(b"again").unwrap();
+        client.flush().unwrap();
+        let (_server, got) = serving.join().unwrap();
+        assert_eq!(got, b"again");
+        assert_eq!(pages_made_here(), made + 2);
+    }
+}

@@ -459,7 +459,7 @@ fn take(stream: &UnixStream, (bytes, fds): &mut (Vec<u8>, Vec<OwnedFd>)) -> bool
 /// (`super::handshake`); false if the owner handed it to an instance that
 /// was not waiting for one.
 fn bind(core: &Core, id: u32, bound: Bound, client: OwnedFd, credits: OwnedFd) -> bool {
-    let Ok(credits) = CreditPage::open(credits) else {
+    let Ok(credits) = CreditPage::open(credits).map(CreditPage::released_when_dropped) else {
         return true; // the client's page is bad: that client goes
     };
     if !stream::is_stream_socket(client.as_fd()) {

@@ -367,6 +367,7 @@ fn answer(
                 .credits
                 .take()
                 .and_then(|fd| CreditPage::open(fd).ok())
+                .map(CreditPage::released_when_dropped)
             else {
                 return Progress::Done;
             };

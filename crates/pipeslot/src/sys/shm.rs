@@ -15,12 +15,37 @@
 //! server refuses a page without those seals — a page the peer could
 //! shrink would let it crash us with `SIGBUS`. Neither end trusts what the
 //! other writes there: consumed counts are capped by what was sent.
+//!
+//! # Pages are used again
+//!
+//! Making a page (`memfd_create`, `ftruncate`, the seals, `mmap`) and
+//! tearing it down (`munmap`, the last `close` freeing the memfd's inode)
+//! was about a fifth of a pinned CallNamedPipe. So a client keeps the
+//! pages of its closed connections, a few at a time ([`FREE_PAGES`]), and
+//! uses one again for its next connection to the **same server process**
+//! once that server's end has marked it released: the server end stores
+//! `released` on the page when it is dropped, after its last store there.
+//!
+//! Why only the same process (the listening socket's, by the pid and uid
+//! the kernel gives with `SO_PEERCRED`): a server could keep the page
+//! mapped after marking it released, or pass it on. Offered again to that
+//! process only, such a page can disturb only connections to that same
+//! process — never one between this client and another server, which is
+//! what a page per connection is for. (A server process that exits and
+//! whose pid another process of the *same uid* takes could have left the
+//! page with a third process of that uid; processes of one uid are not
+//! protected from each other on Linux anyway.) A page whose descriptor
+//! went to another process (a hand-off, `CreateProcess` inheritance) is
+//! neither released nor used again: more than two ends may use it. A
+//! forked child never takes its parent's pages.
 #![allow(unsafe_code)]
 
 use std::io;
+use std::mem::ManuallyDrop;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use pipeslot_proto::credit_page::{self, PAGE_LEN};
 use rustix::fs::{MemfdFlags, SealFlags};
@@ -33,6 +58,24 @@ struct Page {
     lines: [Line; 2],
     /// How many instances the pipe name has, as the server last published.
     instances: AtomicU32,
+    /// Non-zero once the server end is done with the page.
+    released: AtomicU32,
+}
+
+impl Page {
+    /// Zeroes every field: the page as a fresh memfd holds it.
+    fn reset(&self) {
+        for line in &self.lines {
+            line.consumed.store(0, Ordering::Relaxed);
+            line.peer_waiting.store(0, Ordering::Relaxed);
+            line.reading.store(0, Ordering::Relaxed);
+            line.sent.store(0, Ordering::Relaxed);
+        }
+        self.instances.store(0, Ordering::Relaxed);
+        // Last, and ordered after the rest: the page goes to the server
+        // with the hello, a system call later.
+        self.released.store(0, Ordering::SeqCst);
+    }
 }
 
 /// The fields one end writes, and the flag of the writer waiting for them.
@@ -65,54 +108,23 @@ const _: () = {
     assert!(offset_of!(Line, sent) == credit_page::sent_offset(0));
     assert!(line + offset_of!(Line, sent) == credit_page::sent_offset(1));
     assert!(offset_of!(Page, instances) == credit_page::INSTANCES_OFFSET);
+    assert!(offset_of!(Page, released) == credit_page::RELEASED_OFFSET);
     assert!(size_of::<Page>() <= PAGE_LEN);
 };
 
-/// A mapped credit page, and its descriptor: kept open (one descriptor per
-/// connection end) so that the end can be handed to a child process, which
-/// maps the same page (`crate::pipe::PipeConnection`).
-pub(crate) struct CreditPage {
+/// A page's mapping and its descriptor; unmapped (and closed) when dropped.
+struct Mapping {
     page: NonNull<Page>,
     fd: OwnedFd,
 }
 
 // SAFETY: the page holds only atomics, which may be used from any thread.
-unsafe impl Send for CreditPage {}
+unsafe impl Send for Mapping {}
 // SAFETY: as above; every access goes through atomic operations.
-unsafe impl Sync for CreditPage {}
+unsafe impl Sync for Mapping {}
 
-impl CreditPage {
-    /// Creates a zeroed, sealed page.
-    pub(crate) fn create() -> io::Result<CreditPage> {
-        let fd = rustix::fs::memfd_create(
-            "pipeslot-credits",
-            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
-        )?;
-        rustix::fs::ftruncate(&fd, PAGE_LEN as u64)?;
-        rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)?;
-        CreditPage::map(fd)
-    }
-
-    /// Maps a page received from the peer (or a parent process), after
-    /// checking that it can neither shrink nor grow and is big enough.
-    pub(crate) fn open(fd: OwnedFd) -> io::Result<CreditPage> {
-        let seals = rustix::fs::fcntl_get_seals(&fd)?;
-        if !seals.contains(SealFlags::SHRINK | SealFlags::GROW) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "credit page is not sealed",
-            ));
-        }
-        if rustix::fs::fstat(&fd)?.st_size < PAGE_LEN as i64 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "credit page too small",
-            ));
-        }
-        CreditPage::map(fd)
-    }
-
-    fn map(fd: OwnedFd) -> io::Result<CreditPage> {
+impl Mapping {
+    fn new(fd: OwnedFd) -> io::Result<Mapping> {
         // SAFETY: a fresh shared mapping of PAGE_LEN bytes of a sealed memfd
         // at least that long (checked by the callers), placed by the kernel;
         // nothing else in this process aliases it.
@@ -131,12 +143,7 @@ impl CreditPage {
         };
         let page = NonNull::new(ptr.cast::<Page>())
             .ok_or_else(|| io::Error::from(io::ErrorKind::Other))?;
-        Ok(CreditPage { page, fd })
-    }
-
-    /// The page's descriptor (to send to the peer, or to a child).
-    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        Ok(Mapping { page, fd })
     }
 
     fn page(&self) -> &Page {
@@ -144,6 +151,133 @@ impl CreditPage {
         // `Page`), lives until `drop`, and `Page` is made of atomics for
         // which every bit pattern is valid — whatever the peer writes.
         unsafe { self.page.as_ref() }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the mapping made in `new`; no reference into it
+        // outlives `self`.
+        let _ = unsafe { rustix::mm::munmap(self.page.as_ptr().cast(), PAGE_LEN) };
+    }
+}
+
+/// The server process a client's page served, as the kernel named the
+/// listening socket's owner (`SO_PEERCRED`): a page is used again only
+/// with the same one (module docs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ServerKey {
+    pub(crate) pid: u32,
+    pub(crate) uid: u32,
+}
+
+/// What becomes of a page when its end is dropped.
+#[derive(Clone, Copy, Debug)]
+enum Fate {
+    /// Unmapped: a page of a parent process, a relay's, or a test's.
+    Unmap,
+    /// Marked released, then unmapped: the server end of a connection.
+    Release,
+    /// Kept for the client's next connection to `key`, if the process that
+    /// made it (`maker`) is still the one dropping it (not a forked child).
+    Keep { key: ServerKey, maker: u32 },
+}
+
+/// A mapped credit page, and its descriptor: kept open (one descriptor per
+/// connection end) so that the end can be handed to a child process, which
+/// maps the same page (`crate::pipe::PipeConnection`).
+pub(crate) struct CreditPage {
+    /// Taken only in `drop`.
+    mapping: ManuallyDrop<Mapping>,
+    fate: Fate,
+    /// The descriptor went to another process (or another end of this
+    /// one): neither released nor kept.
+    shared: AtomicBool,
+}
+
+impl CreditPage {
+    /// Creates a zeroed, sealed page.
+    pub(crate) fn create() -> io::Result<CreditPage> {
+        let fd = rustix::fs::memfd_create(
+            "pipeslot-credits",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )?;
+        rustix::fs::ftruncate(&fd, PAGE_LEN as u64)?;
+        rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)?;
+        #[cfg(test)]
+        tests::CREATED.with(|n| n.set(n.get() + 1));
+        Ok(CreditPage::with_fate(Mapping::new(fd)?, Fate::Unmap))
+    }
+
+    /// A page for a client's connection to `server`: one of its earlier
+    /// connections' pages that the server released (zeroed again), else a
+    /// new one; kept for the next connection when dropped.
+    pub(crate) fn for_server(server: ServerKey) -> io::Result<CreditPage> {
+        let maker = crate::sys::process::id();
+        let mapping = match take_free(server, maker) {
+            Some(mapping) => mapping,
+            None => ManuallyDrop::into_inner(CreditPage::create()?.into_mapping()),
+        };
+        Ok(CreditPage::with_fate(
+            mapping,
+            Fate::Keep { key: server, maker },
+        ))
+    }
+
+    /// Maps a page received from the peer (or a parent process), after
+    /// checking that it can neither shrink nor grow and is big enough.
+    pub(crate) fn open(fd: OwnedFd) -> io::Result<CreditPage> {
+        let seals = rustix::fs::fcntl_get_seals(&fd)?;
+        if !seals.contains(SealFlags::SHRINK | SealFlags::GROW) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "credit page is not sealed",
+            ));
+        }
+        if rustix::fs::fstat(&fd)?.st_size < PAGE_LEN as i64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "credit page too small",
+            ));
+        }
+        Ok(CreditPage::with_fate(Mapping::new(fd)?, Fate::Unmap))
+    }
+
+    /// The server end of a connection: the page is marked released when
+    /// this end is dropped (the client may then use it again).
+    pub(crate) fn released_when_dropped(mut self) -> CreditPage {
+        self.fate = Fate::Release;
+        self
+    }
+
+    /// The page's descriptor goes elsewhere (a hand-off): from now on it is
+    /// neither released nor kept.
+    pub(crate) fn share(&self) {
+        self.shared.store(true, Ordering::SeqCst);
+    }
+
+    fn with_fate(mapping: Mapping, fate: Fate) -> CreditPage {
+        CreditPage {
+            mapping: ManuallyDrop::new(mapping),
+            fate,
+            shared: AtomicBool::new(false),
+        }
+    }
+
+    /// The mapping, for a page that will not be dropped as a `CreditPage`.
+    fn into_mapping(self) -> ManuallyDrop<Mapping> {
+        let mut page = ManuallyDrop::new(self);
+        // SAFETY: `page` is never dropped, so its mapping is taken once.
+        ManuallyDrop::new(unsafe { ManuallyDrop::take(&mut page.mapping) })
+    }
+
+    /// The page's descriptor (to send to the peer, or to a child).
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.mapping.fd.as_fd()
+    }
+
+    fn page(&self) -> &Page {
+        self.mapping.page()
     }
 
     /// Publishes that end `me` has consumed `total` bytes. Returns whether
@@ -224,14 +358,229 @@ impl CreditPage {
 
 impl Drop for CreditPage {
     fn drop(&mut self) {
-        // SAFETY: unmapping the mapping made in `map`; no reference into it
-        // outlives `self`.
-        let _ = unsafe { rustix::mm::munmap(self.page.as_ptr().cast(), PAGE_LEN) };
+        // SAFETY: taken once, here; `self.mapping` is not used again.
+        let mapping = unsafe { ManuallyDrop::take(&mut self.mapping) };
+        if self.shared.load(Ordering::SeqCst) {
+            return;
+        }
+        match self.fate {
+            Fate::Unmap => {}
+            // After every store of this end (it is being dropped).
+            Fate::Release => mapping.page().released.store(1, Ordering::SeqCst),
+            Fate::Keep { key, maker } => keep_free(key, maker, mapping),
+        }
     }
+}
+
+/// How many pages a process keeps for its next connections.
+pub(crate) const FREE_PAGES: usize = 8;
+
+/// The pages kept for the next connections, oldest first, and the process
+/// they belong to (a forked child finds its parent's here, and drops them).
+struct Free {
+    owner: u32,
+    pages: Vec<(ServerKey, Mapping)>,
+}
+
+static FREE: Mutex<Free> = Mutex::new(Free {
+    owner: 0,
+    pages: Vec::new(),
+});
+
+impl Free {
+    /// The list, if no other thread holds it: never waited for (a thread
+    /// that forked while another held it must not hang in its child; a
+    /// busy list only costs a new page).
+    fn get() -> Option<std::sync::MutexGuard<'static, Free>> {
+        let mut free = match FREE.try_lock() {
+            Ok(free) => free,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        let me = crate::sys::process::id();
+        if free.owner != me {
+            // A forked child: its parent's pages are the parent's.
+            free.pages.clear();
+            free.owner = me;
+        }
+        Some(free)
+    }
+}
+
+/// A page kept for `server` that its server end released, zeroed.
+fn take_free(server: ServerKey, maker: u32) -> Option<Mapping> {
+    let mut free = Free::get()?;
+    if free.owner != maker {
+        return None;
+    }
+    let at = free.pages.iter().position(|(key, mapping)| {
+        *key == server && mapping.page().released.load(Ordering::SeqCst) != 0
+    })?;
+    let (_, mapping) = free.pages.remove(at);
+    drop(free);
+    mapping.page().reset();
+    Some(mapping)
+}
+
+/// Keeps a client's page for its next connection to `server` (the oldest
+/// kept goes if there are [`FREE_PAGES`] already).
+fn keep_free(server: ServerKey, maker: u32, mapping: Mapping) {
+    let Some(mut free) = Free::get() else {
+        return;
+    };
+    if free.owner != maker {
+        return;
+    }
+    let oldest = (free.pages.len() == FREE_PAGES).then(|| free.pages.remove(0));
+    free.pages.push((server, mapping));
+    drop(free);
+    drop(oldest); // unmapped without the list held
 }
 
 impl std::fmt::Debug for CreditPage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CreditPage").finish_non_exhaustive()
+    }
+}
+
+/// How many pages this thread made (for tests elsewhere in the crate).
+#[cfg(test)]
+pub(crate) fn pages_made_here() -> u64 {
+    tests::CREATED.with(std::cell::Cell::get)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::*;
+
+    thread_local! {
+        /// Pages this thread made (`CreditPage::create`).
+        pub(super) static CREATED: Cell<u64> = const { Cell::new(0) };
+    }
+
+    fn created() -> u64 {
+        CREATED.with(Cell::get)
+    }
+
+    fn inode(page: &CreditPage) -> u64 {
+        rustix::fs::fstat(page.fd()).unwrap().st_ino
+    }
+
+    /// A key no other test uses: tests of this binary run in parallel and
+    /// share the list of kept pages.
+    fn key(n: u32) -> ServerKey {
+        ServerKey {
+            pid: u32::MAX - n,
+            uid: 4242,
+        }
+    }
+
+    #[test]
+    fn a_page_is_used_again_once_its_server_released_it() {
+        let server = key(1);
+        let client = CreditPage::for_server(server).unwrap();
+        let ino = inode(&client);
+        let dup = client.fd().try_clone_to_owned().unwrap();
+        let server_end = CreditPage::open(dup).unwrap().released_when_dropped();
+        client.publish_consumed(0, 77);
+        server_end.publish_consumed(1, 99);
+        server_end.publish_instances(3);
+        server_end.publish_sent(1, Some(5));
+        server_end.want_credits(1);
+        drop(client);
+
+        // Its server end still uses it: a new page.
+        let before = created();
+        let second = CreditPage::for_server(server).unwrap();
+        assert_eq!(created(), before + 1);
+        assert_ne!(inode(&second), ino);
+
+        // Released: the same page, zeroed as a new one.
+        drop(server_end);
+        let third = CreditPage::for_server(server).unwrap();
+        assert_eq!(created(), before + 1, "no new page");
+        assert_eq!(inode(&third), ino);
+        assert_eq!(third.peer_consumed(0), 0);
+        assert_eq!(third.peer_consumed(1), 0);
+        assert_eq!(third.instances(), 0);
+        assert_eq!(third.peer_sent(0), None);
+        assert!(!third.publish_consumed(0, 1), "no writer waits");
+        drop(second);
+    }
+
+    #[test]
+    fn a_page_goes_only_to_the_server_process_it_served() {
+        let client = CreditPage::for_server(key(2)).unwrap();
+        let ino = inode(&client);
+        let server_end = CreditPage::open(client.fd().try_clone_to_owned().unwrap())
+            .unwrap()
+            .released_when_dropped();
+        drop(server_end);
+        drop(client);
+        let other = CreditPage::for_server(key(3)).unwrap();
+        assert_ne!(inode(&other), ino);
+        let same = CreditPage::for_server(key(2)).unwrap();
+        assert_eq!(inode(&same), ino);
+    }
+
+    #[test]
+    fn a_shared_page_is_neither_released_nor_kept() {
+        // A client end handed to a child: not kept.
+        let client = CreditPage::for_server(key(4)).unwrap();
+        let ino = inode(&client);
+        let server_end = CreditPage::open(client.fd().try_clone_to_owned().unwrap())
+            .unwrap()
+            .released_when_dropped();
+        client.share();
+        drop(client);
+        drop(server_end);
+        assert_ne!(inode(&CreditPage::for_server(key(4)).unwrap()), ino);
+
+        // A server end handed to a child: never marked released.
+        let client = CreditPage::for_server(key(5)).unwrap();
+        let ino = inode(&client);
+        let server_end = CreditPage::open(client.fd().try_clone_to_owned().unwrap())
+            .unwrap()
+            .released_when_dropped();
+        server_end.share();
+        drop(server_end);
+        drop(client);
+        assert_ne!(inode(&CreditPage::for_server(key(5)).unwrap()), ino);
+    }
+
+    #[test]
+    fn a_page_made_by_another_process_is_not_kept() {
+        // What a forked child dropping its parent's client end does.
+        let mapping = ManuallyDrop::into_inner(CreditPage::create().unwrap().into_mapping());
+        let ino = rustix::fs::fstat(&mapping.fd).unwrap().st_ino;
+        let page = CreditPage::with_fate(
+            mapping,
+            Fate::Keep {
+                key: key(6),
+                maker: crate::sys::process::id().wrapping_add(1),
+            },
+        );
+        let server_end = CreditPage::open(page.fd().try_clone_to_owned().unwrap())
+            .unwrap()
+            .released_when_dropped();
+        drop(server_end);
+        drop(page);
+        assert_ne!(inode(&CreditPage::for_server(key(6)).unwrap()), ino);
+    }
+
+    #[test]
+    fn at_most_free_pages_are_kept() {
+        let server = key(7);
+        let mut inodes = Vec::new();
+        for _ in 0..FREE_PAGES + 3 {
+            let client = CreditPage::for_server(server).unwrap();
+            inodes.push(inode(&client));
+            // Kept, but not released yet: the next one is new.
+            drop(client);
+        }
+        let kept = FREE.lock().unwrap_or_else(|p| p.into_inner()).pages.len();
+        assert!(kept <= FREE_PAGES, "{kept} kept");
     }
 }

@@ -129,6 +129,9 @@ impl Transport for UnixTransport {
     }
 
     fn duplicate_fds(&self) -> io::Result<Vec<OwnedFd>> {
+        // Another process may map the page now: it is not this end's to
+        // release or keep any more.
+        self.credits.share();
         Ok(vec![
             self.socket.try_clone()?,
             self.credits.fd().try_clone_to_owned()?,
