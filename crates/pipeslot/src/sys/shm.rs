@@ -45,7 +45,7 @@ use std::mem::ManuallyDrop;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use pipeslot_proto::credit_page::{self, PAGE_LEN};
 use rustix::fs::{MemfdFlags, SealFlags};
@@ -187,8 +187,9 @@ enum Fate {
 /// connection end) so that the end can be handed to a child process, which
 /// maps the same page (`crate::pipe::PipeConnection`).
 pub(crate) struct CreditPage {
-    /// Taken only in `drop`.
-    mapping: ManuallyDrop<Mapping>,
+    /// Taken only in `drop`. Shared with the server's list of mapped pages
+    /// (`open_from`) on a server end.
+    mapping: ManuallyDrop<Arc<Mapping>>,
     fate: Fate,
     /// The descriptor went to another process (or another end of this
     /// one): neither released nor kept.
@@ -206,7 +207,10 @@ impl CreditPage {
         rustix::fs::fcntl_add_seals(&fd, SealFlags::SHRINK | SealFlags::GROW | SealFlags::SEAL)?;
         #[cfg(test)]
         tests::CREATED.with(|n| n.set(n.get() + 1));
-        Ok(CreditPage::with_fate(Mapping::new(fd)?, Fate::Unmap))
+        Ok(CreditPage::with_fate(
+            Arc::new(Mapping::new(fd)?),
+            Fate::Unmap,
+        ))
     }
 
     /// A page for a client's connection to `server`: one of its earlier
@@ -215,7 +219,7 @@ impl CreditPage {
     pub(crate) fn for_server(server: ServerKey) -> io::Result<CreditPage> {
         let maker = crate::sys::process::id();
         let mapping = match take_free(server, maker) {
-            Some(mapping) => mapping,
+            Some(mapping) => Arc::new(mapping),
             None => ManuallyDrop::into_inner(CreditPage::create()?.into_mapping()),
         };
         Ok(CreditPage::with_fate(
@@ -240,7 +244,28 @@ impl CreditPage {
                 "credit page too small",
             ));
         }
-        Ok(CreditPage::with_fate(Mapping::new(fd)?, Fate::Unmap))
+        Ok(CreditPage::with_fate(
+            Arc::new(Mapping::new(fd)?),
+            Fate::Unmap,
+        ))
+    }
+
+    /// [`CreditPage::open`] for the server end of `client`'s connection,
+    /// marked released when dropped: a page this process mapped for the
+    /// same client before is not mapped again (one `fstat` instead of the
+    /// seals' check, an `mmap` and later a `munmap`; module docs).
+    pub(crate) fn open_from(fd: OwnedFd, client: ClientKey) -> io::Result<CreditPage> {
+        let stat = rustix::fs::fstat(&fd)?;
+        let file = (stat.st_dev, stat.st_ino);
+        let mapping = match Mapped::find(client, file) {
+            Some(mapping) => mapping,
+            None => {
+                let mapping = ManuallyDrop::into_inner(CreditPage::open(fd)?.into_mapping());
+                Mapped::keep(client, file, &mapping);
+                mapping
+            }
+        };
+        Ok(CreditPage::with_fate(mapping, Fate::Release))
     }
 
     /// The server end of a connection: the page is marked released when
@@ -256,7 +281,7 @@ impl CreditPage {
         self.shared.store(true, Ordering::SeqCst);
     }
 
-    fn with_fate(mapping: Mapping, fate: Fate) -> CreditPage {
+    fn with_fate(mapping: Arc<Mapping>, fate: Fate) -> CreditPage {
         CreditPage {
             mapping: ManuallyDrop::new(mapping),
             fate,
@@ -265,7 +290,7 @@ impl CreditPage {
     }
 
     /// The mapping, for a page that will not be dropped as a `CreditPage`.
-    fn into_mapping(self) -> ManuallyDrop<Mapping> {
+    fn into_mapping(self) -> ManuallyDrop<Arc<Mapping>> {
         let mut page = ManuallyDrop::new(self);
         // SAFETY: `page` is never dropped, so its mapping is taken once.
         ManuallyDrop::new(unsafe { ManuallyDrop::take(&mut page.mapping) })
@@ -367,7 +392,13 @@ impl Drop for CreditPage {
             Fate::Unmap => {}
             // After every store of this end (it is being dropped).
             Fate::Release => mapping.page().released.store(1, Ordering::SeqCst),
-            Fate::Keep { key, maker } => keep_free(key, maker, mapping),
+            // A client's page is its own (`Arc::into_inner` fails only for
+            // a test that mapped one page as both ends).
+            Fate::Keep { key, maker } => {
+                if let Some(mapping) = Arc::into_inner(mapping) {
+                    keep_free(key, maker, mapping);
+                }
+            }
         }
     }
 }
@@ -388,15 +419,9 @@ static FREE: Mutex<Free> = Mutex::new(Free {
 });
 
 impl Free {
-    /// The list, if no other thread holds it: never waited for (a thread
-    /// that forked while another held it must not hang in its child; a
-    /// busy list only costs a new page).
+    /// The list, if no other thread holds it for long (`try_lock`).
     fn get() -> Option<std::sync::MutexGuard<'static, Free>> {
-        let mut free = match FREE.try_lock() {
-            Ok(free) => free,
-            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return None,
-        };
+        let mut free = try_lock(&FREE)?;
         let me = crate::sys::process::id();
         if free.owner != me {
             // A forked child: its parent's pages are the parent's.
@@ -405,6 +430,21 @@ impl Free {
         }
         Some(free)
     }
+}
+
+/// A list's lock, if taken within a few tries: never waited for, because
+/// a child forked while another thread held it would wait forever (the
+/// lists are held for a few instructions; a busy one only costs a new page
+/// or mapping).
+fn try_lock<T>(lock: &'static Mutex<T>) -> Option<std::sync::MutexGuard<'static, T>> {
+    for _ in 0..100 {
+        match lock.try_lock() {
+            Ok(guard) => return Some(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => return Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => std::hint::spin_loop(),
+        }
+    }
+    None
 }
 
 /// A page kept for `server` that its server end released, zeroed.
@@ -435,6 +475,70 @@ fn keep_free(server: ServerKey, maker: u32, mapping: Mapping) {
     free.pages.push((server, mapping));
     drop(free);
     drop(oldest); // unmapped without the list held
+}
+
+/// The client of a server end, as the kernel named it (`SO_PEERCRED`): a
+/// page mapped for one client is never used for another's connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ClientKey {
+    pub(crate) pid: u32,
+    pub(crate) uid: u32,
+}
+
+/// How many clients' pages a server process keeps mapped.
+pub(crate) const MAPPED_PAGES: usize = 16;
+
+/// The pages a server process mapped for its clients, most recent last:
+/// a client's page comes back with its next connection (the client uses
+/// it again), and is then not mapped again. A page stays mapped until
+/// [`MAPPED_PAGES`] newer ones push it out — its memory is the client's
+/// (a memfd), so a client can make a server hold at most that many pages
+/// of its own.
+struct Mapped {
+    owner: u32,
+    pages: Vec<(ClientKey, (u64, u64), Arc<Mapping>)>,
+}
+
+static MAPPED: Mutex<Mapped> = Mutex::new(Mapped {
+    owner: 0,
+    pages: Vec::new(),
+});
+
+impl Mapped {
+    /// As [`Free::get`]: never waited for, forgotten by a forked child.
+    fn get() -> Option<std::sync::MutexGuard<'static, Mapped>> {
+        let mut mapped = try_lock(&MAPPED)?;
+        let me = crate::sys::process::id();
+        if mapped.owner != me {
+            mapped.pages.clear();
+            mapped.owner = me;
+        }
+        Some(mapped)
+    }
+
+    /// The mapping of `file` made for `client`, if kept.
+    fn find(client: ClientKey, file: (u64, u64)) -> Option<Arc<Mapping>> {
+        let mut mapped = Mapped::get()?;
+        let at = mapped
+            .pages
+            .iter()
+            .position(|(c, f, _)| *c == client && *f == file)?;
+        // Most recent last.
+        let entry = mapped.pages.remove(at);
+        let mapping = Arc::clone(&entry.2);
+        mapped.pages.push(entry);
+        Some(mapping)
+    }
+
+    fn keep(client: ClientKey, file: (u64, u64), mapping: &Arc<Mapping>) {
+        let Some(mut mapped) = Mapped::get() else {
+            return;
+        };
+        let oldest = (mapped.pages.len() == MAPPED_PAGES).then(|| mapped.pages.remove(0));
+        mapped.pages.push((client, file, Arc::clone(mapping)));
+        drop(mapped);
+        drop(oldest); // unmapped (if no end uses it) without the list held
+    }
 }
 
 impl std::fmt::Debug for CreditPage {
@@ -568,6 +672,40 @@ mod tests {
         drop(server_end);
         drop(page);
         assert_ne!(inode(&CreditPage::for_server(key(6)).unwrap()), ino);
+    }
+
+    #[test]
+    fn a_server_maps_a_clients_page_once() {
+        let client = CreditPage::for_server(key(8)).unwrap();
+        let dup = || client.fd().try_clone_to_owned().unwrap();
+        let me = ClientKey {
+            pid: u32::MAX - 8,
+            uid: 4242,
+        };
+        let first = CreditPage::open_from(dup(), me).unwrap();
+        let address = first.page() as *const Page;
+        first.publish_consumed(1, 5);
+        drop(first); // released
+                     // The same client with the same page: the same mapping, fresh
+                     // counts once the client took it again.
+        drop(client);
+        let client = CreditPage::for_server(key(8)).unwrap();
+        let again = CreditPage::open_from(client.fd().try_clone_to_owned().unwrap(), me).unwrap();
+        assert_eq!(again.page() as *const Page, address);
+        assert_eq!(again.peer_consumed(0), 0);
+        assert_eq!(client.peer_consumed(0), 0, "reset by the client");
+        // Another client presenting the same page: mapped on its own.
+        let other = ClientKey {
+            pid: u32::MAX - 9,
+            uid: 4242,
+        };
+        let theirs =
+            CreditPage::open_from(client.fd().try_clone_to_owned().unwrap(), other).unwrap();
+        assert_ne!(theirs.page() as *const Page, address);
+        // A page that is not sealed is refused as by `open`.
+        let raw = rustix::fs::memfd_create("unsealed", MemfdFlags::CLOEXEC).unwrap();
+        rustix::fs::ftruncate(&raw, PAGE_LEN as u64).unwrap();
+        assert!(CreditPage::open_from(raw, me).is_err());
     }
 
     #[test]
