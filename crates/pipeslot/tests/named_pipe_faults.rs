@@ -291,6 +291,85 @@ fn a_partial_frame_from_a_dead_peer_never_surfaces() {
     );
 }
 
+/// A read waiting with room for a whole large frame (one bigger than the
+/// receive buffer's bite) takes its payload straight into its own buffer;
+/// when the payload arrives in pieces, the part already taken is kept and
+/// the rest follows: the read gets the frame whole and in order, in byte
+/// and in message read mode.
+#[test]
+fn a_large_frame_arriving_in_pieces_reads_whole() {
+    use pipeslot_proto::frame::{data_header, DEFAULT_MAX_FRAME};
+    for message in [false, true] {
+        let root = Root::new();
+        let mut spec = root.pipe("large-pieces").in_quota(1 << 20);
+        if message {
+            spec = spec.message();
+        }
+        let server = Arc::new(spec.server());
+        let (mut raw, hello) = RawPeer::open(&root, "large-pieces", std::process::id());
+        assert!(matches!(hello, ServerHello::Connected { .. }), "{hello:?}");
+        let payload: Vec<u8> = (0..65_536u32).map(|i| (i * 7 % 251) as u8).collect();
+        let read = on_thread(&server, |s| {
+            let mut buf = vec![0u8; 100_000];
+            let got = s.read_message(&mut buf).unwrap();
+            assert!(got.complete);
+            buf.truncate(got.bytes);
+            buf
+        });
+        // Give the read time to wait first (the path under test; if it
+        // comes later, the frame is filed and read as before).
+        thread::sleep(Duration::from_millis(50));
+        let header = data_header(payload.len(), message, DEFAULT_MAX_FRAME).unwrap();
+        raw.stream.write_all(&header).unwrap();
+        raw.stream.write_all(&payload[..20_000]).unwrap();
+        thread::sleep(Duration::from_millis(50));
+        raw.stream.write_all(&payload[20_000..50_000]).unwrap();
+        thread::sleep(Duration::from_millis(50));
+        raw.stream.write_all(&payload[50_000..]).unwrap();
+        let got = join_10s(read);
+        assert_eq!(got.len(), payload.len(), "message: {message}");
+        assert!(got == payload, "message: {message}: the bytes differ");
+        // The connection goes on.
+        raw.stream
+            .write_all(&data_header(3, message, DEFAULT_MAX_FRAME).unwrap())
+            .unwrap();
+        raw.stream.write_all(b"end").unwrap();
+        let mut buf = [0u8; 16];
+        assert_eq!(server.read_message(&mut buf).unwrap().bytes, 3);
+        assert_eq!(&buf[..3], b"end");
+    }
+}
+
+/// T14 for a large frame a read waits for with room for all of it: the
+/// part that came before the peer died never surfaces.
+#[test]
+fn a_partial_large_frame_from_a_dead_peer_never_surfaces() {
+    use pipeslot_proto::frame::{data_header, DEFAULT_MAX_FRAME};
+    for message in [false, true] {
+        let root = Root::new();
+        let mut spec = root.pipe("large-partial").in_quota(1 << 20);
+        if message {
+            spec = spec.message();
+        }
+        let server = Arc::new(spec.server());
+        let (mut raw, hello) = RawPeer::open(&root, "large-partial", std::process::id());
+        assert!(matches!(hello, ServerHello::Connected { .. }), "{hello:?}");
+        let read = on_thread(&server, |s| s.read_message(&mut [0u8; 65_536]));
+        thread::sleep(Duration::from_millis(50));
+        raw.stream
+            .write_all(&data_header(40_000, message, DEFAULT_MAX_FRAME).unwrap())
+            .unwrap();
+        raw.stream.write_all(&[0xBB; 30_000]).unwrap();
+        thread::sleep(Duration::from_millis(50));
+        drop(raw);
+        let err = join_10s(read).expect_err("a partial frame must not read as data");
+        assert!(
+            matches!(err.kind(), ErrorKind::BrokenPipe | ErrorKind::ProtocolError),
+            "message: {message}: unexpected error: {err}"
+        );
+    }
+}
+
 #[test]
 fn a_read_blocked_when_the_client_is_killed_wakes_with_broken_pipe() {
     // T14, S83: a server blocked in read wakes with ERROR_BROKEN_PIPE.

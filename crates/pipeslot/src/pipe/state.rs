@@ -610,16 +610,20 @@ impl State {
     /// open, data is queued, or the peer sent beyond its credits: filing
     /// it says so).
     pub(crate) fn take_direct(&mut self, len: usize) -> bool {
-        let len = len as u64;
-        if self.end != End::Open
-            || !self.inbound.is_empty()
-            || self.received + len - self.consumed > self.receive_limit()
-        {
+        if !self.direct_fits(len) {
             return false;
         }
+        let len = len as u64;
         self.received += len;
         self.consumed += len;
         true
+    }
+
+    /// Whether [`State::take_direct`] would take `len` bytes now.
+    pub(crate) fn direct_fits(&self, len: usize) -> bool {
+        self.end == End::Open
+            && self.inbound.is_empty()
+            && self.received + len as u64 - self.consumed <= self.receive_limit()
     }
 
     /// Drops the chunk at the front, read to its end; keeps its buffer as

@@ -23,12 +23,12 @@ impl Conn {
         self.pump(what, None).map(|pumped| pumped.any)
     }
 
-    /// [`Conn::pump_now`], for a message read waiting with `direct` as
-    /// its buffer: when the first frame received is a whole message that
-    /// fits, with nothing queued ahead of it, it is copied straight into
-    /// `direct` and counted as read ([`Pumped::direct`]) instead of being
-    /// filed; anything after it is filed as usual.
-    pub(super) fn pump(&self, what: &str, direct: Option<&mut [u8]>) -> Result<Pumped> {
+    /// [`Conn::pump_now`], for a read waiting with `direct` as its
+    /// buffer: when the first frame received is one the read takes whole
+    /// ([`Direct`]), with nothing queued ahead of it, it goes straight into
+    /// the read's buffer and is counted as read ([`Pumped::direct`])
+    /// instead of being filed; anything after it is filed as usual.
+    pub(super) fn pump(&self, what: &str, direct: Option<Direct<'_>>) -> Result<Pumped> {
         self.pump_from(what, direct, None)
     }
 
@@ -41,7 +41,7 @@ impl Conn {
         &self,
         token: &Token,
         what: &str,
-        direct: Option<&mut [u8]>,
+        direct: Option<Direct<'_>>,
     ) -> Result<Pumped> {
         // Bytes for the frame being received go where `pump` would put
         // them; a large frame's payload is left to it (no bounce buffer).
@@ -76,7 +76,7 @@ impl Conn {
     fn pump_from(
         &self,
         what: &str,
-        mut direct: Option<&mut [u8]>,
+        mut direct: Option<Direct<'_>>,
         received: Option<&[u8]>,
     ) -> Result<Pumped> {
         let mut receive_guard = self.receive_lock();
@@ -132,13 +132,26 @@ impl Conn {
         {
             match receive.decoder.decode(&receive.bytes[receive.start..]) {
                 Ok(Some((frame, used))) => {
-                    if let (
-                        Some(target),
+                    // The first data frame decides (control frames before
+                    // it are filed first: they may change what it may do).
+                    let first_data = match &frame {
                         frame::Frame::Data {
                             payload,
                             end_of_message: true,
+                        } => direct.take().map(|d| (d, payload)),
+                        frame::Frame::Data { .. } => {
+                            direct = None;
+                            None
+                        }
+                        _ => None,
+                    };
+                    if let Some((
+                        Direct {
+                            buf: target,
+                            messages: true,
                         },
-                    ) = (direct.take(), &frame)
+                        payload,
+                    )) = first_data
                     {
                         if payload.len() <= target.len() && inner.st.take_direct(payload.len()) {
                             target[..payload.len()].copy_from_slice(payload);
@@ -159,8 +172,33 @@ impl Conn {
                     let rest = &receive.bytes[receive.start..];
                     if let Some(header) = frame::decode_data_header(rest, self.max_frame) {
                         if header.len >= LARGE_FRAME {
-                            let mut data = Vec::with_capacity(header.len);
-                            data.extend_from_slice(&rest[frame::HEADER_LEN..]);
+                            let have = &rest[frame::HEADER_LEN..];
+                            let target = direct.take().filter(|d| {
+                                d.takes(header.len, header.end_of_message)
+                                    && inner.st.direct_fits(header.len)
+                            });
+                            let data = match target {
+                                Some(target) => {
+                                    let buf = &mut target.buf[..header.len];
+                                    match self.receive_straight(buf, have) {
+                                        Ok(()) => {
+                                            // Checked above, under the same lock.
+                                            let taken = inner.st.take_direct(header.len);
+                                            debug_assert!(taken);
+                                            took = Some(header.len);
+                                            receive.bytes.clear();
+                                            receive.start = 0;
+                                            break;
+                                        }
+                                        // Not all there yet: the rest comes
+                                        // as for any large frame.
+                                        Err(got) => buf[..got].to_vec(),
+                                    }
+                                }
+                                None => have.to_vec(),
+                            };
+                            let mut data = data;
+                            data.reserve_exact(header.len - data.len());
                             receive.large = Some(LargeFrame {
                                 data,
                                 len: header.len,
@@ -215,6 +253,42 @@ impl Conn {
             any: true,
             direct: took,
         })
+    }
+}
+
+impl Conn {
+    /// Receives a large frame's payload straight into `buf` (its length),
+    /// after the `have` bytes of it already received, without waiting:
+    /// `Err(got)` with how much of it `buf` holds if the rest is not all
+    /// there (or the stream ended or failed: the next receive says so).
+    fn receive_straight(&self, buf: &mut [u8], have: &[u8]) -> std::result::Result<(), usize> {
+        buf[..have.len()].copy_from_slice(have);
+        let mut got = have.len();
+        while got < buf.len() {
+            match self.transport.receive_into(&mut buf[got..]) {
+                Ok(Some(n @ 1..)) => got += n,
+                _ => return Err(got),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A read's buffer, offered to the receive for what the read takes whole
+/// ([`Conn::pump`]).
+pub(super) struct Direct<'a> {
+    pub(super) buf: &'a mut [u8],
+    /// A message-mode read: it takes a whole message (one frame that ends
+    /// one), of any size. A byte-mode read takes a large frame (one the
+    /// receive buffer would not hold) that fits: nothing was received
+    /// after it, so it is all the read would have found.
+    pub(super) messages: bool,
+}
+
+impl Direct<'_> {
+    /// Whether the read takes a large frame of `len` bytes whole.
+    fn takes(&self, len: usize, end_of_message: bool) -> bool {
+        len <= self.buf.len() && (end_of_message || !self.messages)
     }
 }
 

@@ -5,7 +5,10 @@
 //! receive brings — in one loop (`Conn::look`, a wait, `Conn::pump`)
 //! without the general path's nested waits (`Conn::read_parts`), and a
 //! whole message that comes while the read waits goes straight from the
-//! receive buffer into the read's buffer. It falls back to the general
+//! receive buffer into the read's buffer — a large frame's payload (a
+//! message, or bytes of a byte-mode read that has room for all of it)
+//! straight from the socket, never through a buffer of its own
+//! (`receive::Direct`). It falls back to the general
 //! path, having taken nothing, whenever the case is not that one. A
 //! blocking read waits as the general path does (`Conn::wait_and_pump`:
 //! inside `recv(2)`, or in `poll(2)` on the descriptor and its call's
@@ -40,7 +43,7 @@ use pipeslot_proto::frame;
 
 #[cfg(feature = "tokio")]
 use super::reactor::Reactor;
-use super::receive::Pumped;
+use super::receive::{Direct, Pumped};
 #[cfg(feature = "tokio")]
 use super::send::rest_of;
 use super::{Conn, Count, Inner, Waiter};
@@ -223,8 +226,11 @@ impl Conn {
         read_mode: ReadMode,
         hold: &mut Hold<'_>,
     ) -> Result<Received> {
-        let direct = (read_mode == ReadMode::Message).then_some(buf);
-        let pumped = self.pump(WHAT, direct)?;
+        let direct = Direct {
+            buf,
+            messages: read_mode == ReadMode::Message,
+        };
+        let pumped = self.pump(WHAT, Some(direct))?;
         Ok(self.received(pumped, hold))
     }
 
@@ -263,9 +269,12 @@ impl Conn {
                 Look::Wait(_) => {}
             }
             hold.publish(buf.len());
-            let direct = (read_mode == ReadMode::Message).then_some(&mut *buf);
+            let direct = Direct {
+                buf: &mut *buf,
+                messages: read_mode == ReadMode::Message,
+            };
             let received = self
-                .wait_and_pump(token, WHAT, direct)
+                .wait_and_pump(token, WHAT, Some(direct))
                 .map(|pumped| self.received(pumped, hold));
             match received {
                 Ok(Received::Read(read, told)) => return Some(Ok((read, told))),

@@ -66,6 +66,15 @@ pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
     /// all. `Ok(None)`: nothing yet; `Ok(Some(0))`: end of stream.
     fn receive(&self, buf: &mut Vec<u8>, limit: usize) -> io::Result<Option<usize>>;
 
+    /// [`Transport::receive`] into a slice (a waiting read's own buffer,
+    /// for a large frame's payload): up to `buf.len()` bytes.
+    fn receive_into(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        let mut bytes = Vec::new();
+        let got = self.receive(&mut bytes, buf.len())?;
+        buf[..bytes.len()].copy_from_slice(&bytes);
+        Ok(got)
+    }
+
     /// Receives into `buf` inside `recv(2)` through `sleeper` — the
     /// blocking driver's wait, woken by a cancel (`crate::sys::wake`) —
     /// blocking until something (or the end of the stream, `Ok(0)`)

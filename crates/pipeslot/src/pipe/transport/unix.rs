@@ -67,6 +67,10 @@ impl Transport for UnixTransport {
         )
     }
 
+    fn receive_into(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        end_on_reset(stream::receive(self.socket.as_fd(), buf, false), Some(0))
+    }
+
     fn receive_sleeping(&self, sleeper: &Sleeper, buf: &mut Bounce) -> Option<io::Result<usize>> {
         let mut got = sleeper.receive(self.socket.as_fd(), buf);
         if matches!(&got, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
