@@ -146,9 +146,17 @@ pub(crate) struct Bounce {
 
 impl Bounce {
     pub(crate) fn new() -> Bounce {
-        Bounce {
-            bytes: [MaybeUninit::uninit(); BOUNCE],
-            filled: 0,
+        // Built field by field: written as a struct literal, the compiler
+        // merged the uninitialised bytes with `filled`'s zero into one
+        // 4 KiB `memset` per wait.
+        let mut bounce = MaybeUninit::<Bounce>::uninit();
+        // SAFETY: `filled` is written through a raw pointer to the field
+        // (no reference to uninitialised memory); `bytes` may stay
+        // uninitialised (an array of `MaybeUninit`), so the whole value is
+        // initialised once `filled` is.
+        unsafe {
+            std::ptr::addr_of_mut!((*bounce.as_mut_ptr()).filled).write(0);
+            bounce.assume_init()
         }
     }
 
