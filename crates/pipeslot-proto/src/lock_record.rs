@@ -85,7 +85,15 @@ pub fn encode_status(seq: u32, values: &[u32]) -> String {
         if index > 0 {
             out.push(' ');
         }
-        out.push_str(&format!("{number:0width$}", width = STATUS_DIGITS));
+        // Ten digits, leading zeros (`{:010}` without its formatter: this
+        // runs on every connect and disconnect).
+        let mut digits = [b'0'; STATUS_DIGITS];
+        let mut rest = number;
+        for digit in digits.iter_mut().rev() {
+            *digit = b'0' + (rest % 10) as u8;
+            rest /= 10;
+        }
+        out.push_str(std::str::from_utf8(&digits).unwrap_or_default());
     }
     out
 }

@@ -334,6 +334,9 @@ struct ParsedName {
     path_start: usize,
     /// The path part, case-folded: the identity of the name on its host.
     folded_path: Box<str>,
+    /// [`ParsedName::file_stem`], made once (a SHA-256 and its hex on
+    /// every open otherwise).
+    stem: std::sync::OnceLock<Box<str>>,
 }
 
 impl ParsedName {
@@ -380,6 +383,7 @@ impl ParsedName {
             host,
             path_start: text.len() - path.len(),
             folded_path: fold_case(path).into(),
+            stem: std::sync::OnceLock::new(),
         })
     }
 
@@ -394,10 +398,21 @@ impl ParsedName {
             text: text.into(),
             host: Host::Local,
             folded_path: self.folded_path.clone(),
+            // The same path, the same stem: made once on the name the
+            // caller keeps (an open makes a local name each time).
+            stem: std::sync::OnceLock::from(Box::<str>::from(self.stem())),
         }
     }
 
     fn file_stem(&self) -> String {
+        self.stem().to_string()
+    }
+
+    fn stem(&self) -> &str {
+        self.stem.get_or_init(|| self.make_file_stem().into())
+    }
+
+    fn make_file_stem(&self) -> String {
         let digest = Sha256::digest(self.folded_path.as_bytes());
         let mut stem: String = self
             .folded_path
@@ -410,8 +425,10 @@ impl ParsedName {
             .take(16)
             .collect();
         stem.push('-');
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         for byte in &digest[..16] {
-            stem.push_str(&format!("{byte:02x}"));
+            stem.push(char::from(HEX[usize::from(byte >> 4)]));
+            stem.push(char::from(HEX[usize::from(byte & 0x0f)]));
         }
         stem
     }

@@ -581,7 +581,9 @@ pub(crate) fn read_answer(
 ) -> Result<(ServerHello, Vec<u8>)> {
     let deadline = limit.map(|l| Instant::now() + l);
     let mut bytes = Vec::with_capacity(64);
-    let mut buf = [0u8; 4096];
+    // An answer is a few dozen bytes (and whatever the server sent after
+    // it); a bigger buffer was zeroed on every open for nothing.
+    let mut buf = [0u8; 512];
     loop {
         if let Some(answer) = decode_answer(&mut bytes)? {
             return Ok(answer);
