@@ -110,6 +110,79 @@ fn a_second_process_adds_an_instance_but_never_a_first_one() {
 
 const UNLIMITED: u32 = pipeslot::pipe::UNLIMITED_INSTANCES;
 
+/// A client's credit page (the memfd it sends with its hello) serves its
+/// next connection to the same server process only once that server's
+/// end let go of it, with its counts from zero: seen from outside, as the
+/// memfds this process holds. (Runs alone in a child: every test of this
+/// binary shares its process's kept pages and descriptors.)
+#[test]
+fn a_credit_page_serves_again_only_once_released() {
+    let root = Root::new();
+    run_child(&root, "pages", false);
+}
+
+/// The inodes of the credit pages this process holds descriptors of.
+fn credit_pages() -> std::collections::BTreeSet<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter(|entry| {
+            std::fs::read_link(entry.path())
+                .is_ok_and(|target| target.to_string_lossy().contains("pipeslot-credits"))
+        })
+        .filter_map(|entry| std::fs::metadata(entry.path()).ok())
+        .map(|meta| meta.ino())
+        .collect()
+}
+
+fn pages_scenario() {
+    let root = Root::from_env();
+    let first_server = Arc::new(root.pipe("pages").max_instances(2).server());
+    let first = root.client("pages");
+    // More than the last connection will send: a count left over on the
+    // page would be a lie the client's flush catches.
+    first.send(&[7; 100]).unwrap();
+    assert_eq!(first_server.recv_message().unwrap(), [7; 100]);
+    let known = credit_pages();
+    assert!(!known.is_empty(), "the client holds its page");
+    drop(first);
+
+    // The first server end still holds its page: a new one.
+    let second_server = root.pipe("pages").max_instances(2).server();
+    let second = root.client("pages");
+    let now = credit_pages();
+    assert!(!now.is_subset(&known), "a page still in use was used again");
+    second.send(&[8; 100]).unwrap();
+    assert_eq!(second_server.recv_message().unwrap(), [8; 100]);
+    drop(second);
+    let known: std::collections::BTreeSet<u64> = known.union(&now).copied().collect();
+
+    // Both released: the next connection makes no page, and works.
+    first_server.disconnect().unwrap();
+    second_server.disconnect().unwrap();
+    let serving = on_thread(&first_server, |server| {
+        server.connect().unwrap();
+        server.recv_message().unwrap()
+    });
+    let client = loop {
+        match root.open("pages") {
+            Err(e) if e.kind() == ErrorKind::PipeBusy => {
+                root.wait_10s("pages", pipeslot::pipe::WaitTimeout::Forever)
+                    .unwrap();
+            }
+            other => break other.unwrap(),
+        }
+    };
+    assert!(
+        credit_pages().is_subset(&known),
+        "a new page was made although a released one was kept"
+    );
+    client.send(b"again").unwrap();
+    client.flush().unwrap();
+    assert_eq!(join_10s(serving), b"again");
+}
+
 #[test]
 fn we_add_an_instance_to_another_processs_name_but_never_a_first_one() {
     // T1, S25: the mirror case; the child holds the name. Our instance is
@@ -487,6 +560,10 @@ fn subprocess_entry() {
         println!("{CHILD_DONE}");
     };
     match std::env::var(CHILD_ENV).as_deref() {
+        Ok("pages") => {
+            pages_scenario();
+            println!("{CHILD_DONE}");
+        }
         Ok("create-owned") => {
             let result = ServerOptions::new()
                 .first_pipe_instance(true)

@@ -172,7 +172,7 @@ pub(crate) struct ServerKey {
 }
 
 /// What becomes of a page when its end is dropped.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 enum Fate {
     /// Unmapped: a page of a parent process, a relay's, or a test's.
     Unmap,
@@ -180,7 +180,11 @@ enum Fate {
     Release,
     /// Kept for the client's next connection to `key`, if the process that
     /// made it (`maker`) is still the one dropping it (not a forked child).
-    Keep { key: ServerKey, maker: u32 },
+    Keep {
+        key: ServerKey,
+        maker: u32,
+        free: &'static Mutex<Free>,
+    },
 }
 
 /// A mapped credit page, and its descriptor: kept open (one descriptor per
@@ -217,14 +221,24 @@ impl CreditPage {
     /// connections' pages that the server released (zeroed again), else a
     /// new one; kept for the next connection when dropped.
     pub(crate) fn for_server(server: ServerKey) -> io::Result<CreditPage> {
+        CreditPage::for_server_in(&FREE, server)
+    }
+
+    /// [`CreditPage::for_server`] with the list `free` (the process's, or a
+    /// test's own).
+    fn for_server_in(free: &'static Mutex<Free>, server: ServerKey) -> io::Result<CreditPage> {
         let maker = crate::sys::process::id();
-        let mapping = match take_free(server, maker) {
+        let mapping = match take_free(free, server, maker) {
             Some(mapping) => Arc::new(mapping),
             None => ManuallyDrop::into_inner(CreditPage::create()?.into_mapping()),
         };
         Ok(CreditPage::with_fate(
             mapping,
-            Fate::Keep { key: server, maker },
+            Fate::Keep {
+                key: server,
+                maker,
+                free,
+            },
         ))
     }
 
@@ -255,13 +269,23 @@ impl CreditPage {
     /// same client before is not mapped again (one `fstat` instead of the
     /// seals' check, an `mmap` and later a `munmap`; module docs).
     pub(crate) fn open_from(fd: OwnedFd, client: ClientKey) -> io::Result<CreditPage> {
+        CreditPage::open_from_in(&MAPPED, fd, client)
+    }
+
+    /// [`CreditPage::open_from`] with the list `mapped` (the process's, or
+    /// a test's own).
+    fn open_from_in(
+        mapped: &'static Mutex<Mapped>,
+        fd: OwnedFd,
+        client: ClientKey,
+    ) -> io::Result<CreditPage> {
         let stat = rustix::fs::fstat(&fd)?;
         let file = (stat.st_dev, stat.st_ino);
-        let mapping = match Mapped::find(client, file) {
+        let mapping = match Mapped::find(mapped, client, file) {
             Some(mapping) => mapping,
             None => {
                 let mapping = ManuallyDrop::into_inner(CreditPage::open(fd)?.into_mapping());
-                Mapped::keep(client, file, &mapping);
+                Mapped::keep(mapped, client, file, &mapping);
                 mapping
             }
         };
@@ -394,9 +418,9 @@ impl Drop for CreditPage {
             Fate::Release => mapping.page().released.store(1, Ordering::SeqCst),
             // A client's page is its own (`Arc::into_inner` fails only for
             // a test that mapped one page as both ends).
-            Fate::Keep { key, maker } => {
+            Fate::Keep { key, maker, free } => {
                 if let Some(mapping) = Arc::into_inner(mapping) {
-                    keep_free(key, maker, mapping);
+                    keep_free(free, key, maker, mapping);
                 }
             }
         }
@@ -413,15 +437,19 @@ struct Free {
     pages: Vec<(ServerKey, Mapping)>,
 }
 
-static FREE: Mutex<Free> = Mutex::new(Free {
-    owner: 0,
-    pages: Vec::new(),
-});
+static FREE: Mutex<Free> = Mutex::new(Free::new());
 
 impl Free {
+    const fn new() -> Free {
+        Free {
+            owner: 0,
+            pages: Vec::new(),
+        }
+    }
+
     /// The list, if no other thread holds it for long (`try_lock`).
-    fn get() -> Option<std::sync::MutexGuard<'static, Free>> {
-        let mut free = try_lock(&FREE)?;
+    fn get(list: &'static Mutex<Free>) -> Option<std::sync::MutexGuard<'static, Free>> {
+        let mut free = try_lock(list)?;
         let me = crate::sys::process::id();
         if free.owner != me {
             // A forked child: its parent's pages are the parent's.
@@ -448,8 +476,8 @@ fn try_lock<T>(lock: &'static Mutex<T>) -> Option<std::sync::MutexGuard<'static,
 }
 
 /// A page kept for `server` that its server end released, zeroed.
-fn take_free(server: ServerKey, maker: u32) -> Option<Mapping> {
-    let mut free = Free::get()?;
+fn take_free(list: &'static Mutex<Free>, server: ServerKey, maker: u32) -> Option<Mapping> {
+    let mut free = Free::get(list)?;
     if free.owner != maker {
         return None;
     }
@@ -464,8 +492,8 @@ fn take_free(server: ServerKey, maker: u32) -> Option<Mapping> {
 
 /// Keeps a client's page for its next connection to `server` (the oldest
 /// kept goes if there are [`FREE_PAGES`] already).
-fn keep_free(server: ServerKey, maker: u32, mapping: Mapping) {
-    let Some(mut free) = Free::get() else {
+fn keep_free(list: &'static Mutex<Free>, server: ServerKey, maker: u32, mapping: Mapping) {
+    let Some(mut free) = Free::get(list) else {
         return;
     };
     if free.owner != maker {
@@ -499,15 +527,19 @@ struct Mapped {
     pages: Vec<(ClientKey, (u64, u64), Arc<Mapping>)>,
 }
 
-static MAPPED: Mutex<Mapped> = Mutex::new(Mapped {
-    owner: 0,
-    pages: Vec::new(),
-});
+static MAPPED: Mutex<Mapped> = Mutex::new(Mapped::new());
 
 impl Mapped {
+    const fn new() -> Mapped {
+        Mapped {
+            owner: 0,
+            pages: Vec::new(),
+        }
+    }
+
     /// As [`Free::get`]: never waited for, forgotten by a forked child.
-    fn get() -> Option<std::sync::MutexGuard<'static, Mapped>> {
-        let mut mapped = try_lock(&MAPPED)?;
+    fn get(list: &'static Mutex<Mapped>) -> Option<std::sync::MutexGuard<'static, Mapped>> {
+        let mut mapped = try_lock(list)?;
         let me = crate::sys::process::id();
         if mapped.owner != me {
             mapped.pages.clear();
@@ -517,8 +549,12 @@ impl Mapped {
     }
 
     /// The mapping of `file` made for `client`, if kept.
-    fn find(client: ClientKey, file: (u64, u64)) -> Option<Arc<Mapping>> {
-        let mut mapped = Mapped::get()?;
+    fn find(
+        list: &'static Mutex<Mapped>,
+        client: ClientKey,
+        file: (u64, u64),
+    ) -> Option<Arc<Mapping>> {
+        let mut mapped = Mapped::get(list)?;
         let at = mapped
             .pages
             .iter()
@@ -530,8 +566,13 @@ impl Mapped {
         Some(mapping)
     }
 
-    fn keep(client: ClientKey, file: (u64, u64), mapping: &Arc<Mapping>) {
-        let Some(mut mapped) = Mapped::get() else {
+    fn keep(
+        list: &'static Mutex<Mapped>,
+        client: ClientKey,
+        file: (u64, u64),
+        mapping: &Arc<Mapping>,
+    ) {
+        let Some(mut mapped) = Mapped::get(list) else {
             return;
         };
         let oldest = (mapped.pages.len() == MAPPED_PAGES).then(|| mapped.pages.remove(0));
@@ -545,12 +586,6 @@ impl std::fmt::Debug for CreditPage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CreditPage").finish_non_exhaustive()
     }
-}
-
-/// How many pages this thread made (for tests elsewhere in the crate).
-#[cfg(test)]
-pub(crate) fn pages_made_here() -> u64 {
-    tests::CREATED.with(std::cell::Cell::get)
 }
 
 #[cfg(test)]
@@ -572,8 +607,6 @@ mod tests {
         rustix::fs::fstat(page.fd()).unwrap().st_ino
     }
 
-    /// A key no other test uses: tests of this binary run in parallel and
-    /// share the list of kept pages.
     fn key(n: u32) -> ServerKey {
         ServerKey {
             pid: u32::MAX - n,
@@ -581,10 +614,17 @@ mod tests {
         }
     }
 
+    /// A list of kept pages of the test's own (the process's is shared by
+    /// every test of this binary, which run in parallel).
+    fn own_list() -> &'static Mutex<Free> {
+        Box::leak(Box::new(Mutex::new(Free::new())))
+    }
+
     #[test]
     fn a_page_is_used_again_once_its_server_released_it() {
+        let list = own_list();
         let server = key(1);
-        let client = CreditPage::for_server(server).unwrap();
+        let client = CreditPage::for_server_in(list, server).unwrap();
         let ino = inode(&client);
         let dup = client.fd().try_clone_to_owned().unwrap();
         let server_end = CreditPage::open(dup).unwrap().released_when_dropped();
@@ -597,13 +637,13 @@ mod tests {
 
         // Its server end still uses it: a new page.
         let before = created();
-        let second = CreditPage::for_server(server).unwrap();
+        let second = CreditPage::for_server_in(list, server).unwrap();
         assert_eq!(created(), before + 1);
         assert_ne!(inode(&second), ino);
 
         // Released: the same page, zeroed as a new one.
         drop(server_end);
-        let third = CreditPage::for_server(server).unwrap();
+        let third = CreditPage::for_server_in(list, server).unwrap();
         assert_eq!(created(), before + 1, "no new page");
         assert_eq!(inode(&third), ino);
         assert_eq!(third.peer_consumed(0), 0);
@@ -616,23 +656,25 @@ mod tests {
 
     #[test]
     fn a_page_goes_only_to_the_server_process_it_served() {
-        let client = CreditPage::for_server(key(2)).unwrap();
+        let list = own_list();
+        let client = CreditPage::for_server_in(list, key(2)).unwrap();
         let ino = inode(&client);
         let server_end = CreditPage::open(client.fd().try_clone_to_owned().unwrap())
             .unwrap()
             .released_when_dropped();
         drop(server_end);
         drop(client);
-        let other = CreditPage::for_server(key(3)).unwrap();
+        let other = CreditPage::for_server_in(list, key(3)).unwrap();
         assert_ne!(inode(&other), ino);
-        let same = CreditPage::for_server(key(2)).unwrap();
+        let same = CreditPage::for_server_in(list, key(2)).unwrap();
         assert_eq!(inode(&same), ino);
     }
 
     #[test]
     fn a_shared_page_is_neither_released_nor_kept() {
+        let list = own_list();
         // A client end handed to a child: not kept.
-        let client = CreditPage::for_server(key(4)).unwrap();
+        let client = CreditPage::for_server_in(list, key(4)).unwrap();
         let ino = inode(&client);
         let server_end = CreditPage::open(client.fd().try_clone_to_owned().unwrap())
             .unwrap()
@@ -640,10 +682,13 @@ mod tests {
         client.share();
         drop(client);
         drop(server_end);
-        assert_ne!(inode(&CreditPage::for_server(key(4)).unwrap()), ino);
+        assert_ne!(
+            inode(&CreditPage::for_server_in(list, key(4)).unwrap()),
+            ino
+        );
 
         // A server end handed to a child: never marked released.
-        let client = CreditPage::for_server(key(5)).unwrap();
+        let client = CreditPage::for_server_in(list, key(5)).unwrap();
         let ino = inode(&client);
         let server_end = CreditPage::open(client.fd().try_clone_to_owned().unwrap())
             .unwrap()
@@ -651,11 +696,15 @@ mod tests {
         server_end.share();
         drop(server_end);
         drop(client);
-        assert_ne!(inode(&CreditPage::for_server(key(5)).unwrap()), ino);
+        assert_ne!(
+            inode(&CreditPage::for_server_in(list, key(5)).unwrap()),
+            ino
+        );
     }
 
     #[test]
     fn a_page_made_by_another_process_is_not_kept() {
+        let list = own_list();
         // What a forked child dropping its parent's client end does.
         let mapping = ManuallyDrop::into_inner(CreditPage::create().unwrap().into_mapping());
         let ino = rustix::fs::fstat(&mapping.fd).unwrap().st_ino;
@@ -664,6 +713,7 @@ mod tests {
             Fate::Keep {
                 key: key(6),
                 maker: crate::sys::process::id().wrapping_add(1),
+                free: list,
             },
         );
         let server_end = CreditPage::open(page.fd().try_clone_to_owned().unwrap())
@@ -671,26 +721,32 @@ mod tests {
             .released_when_dropped();
         drop(server_end);
         drop(page);
-        assert_ne!(inode(&CreditPage::for_server(key(6)).unwrap()), ino);
+        assert_ne!(
+            inode(&CreditPage::for_server_in(list, key(6)).unwrap()),
+            ino
+        );
     }
 
     #[test]
     fn a_server_maps_a_clients_page_once() {
-        let client = CreditPage::for_server(key(8)).unwrap();
+        let list = own_list();
+        let mapped: &'static Mutex<Mapped> = Box::leak(Box::new(Mutex::new(Mapped::new())));
+        let client = CreditPage::for_server_in(list, key(8)).unwrap();
         let dup = || client.fd().try_clone_to_owned().unwrap();
         let me = ClientKey {
             pid: u32::MAX - 8,
             uid: 4242,
         };
-        let first = CreditPage::open_from(dup(), me).unwrap();
+        let first = CreditPage::open_from_in(mapped, dup(), me).unwrap();
         let address = first.page() as *const Page;
         first.publish_consumed(1, 5);
-        drop(first); // released
-                     // The same client with the same page: the same mapping, fresh
-                     // counts once the client took it again.
+        // Released; the same client brings the same page back: the same
+        // mapping, with fresh counts once the client took it again.
+        drop(first);
         drop(client);
-        let client = CreditPage::for_server(key(8)).unwrap();
-        let again = CreditPage::open_from(client.fd().try_clone_to_owned().unwrap(), me).unwrap();
+        let client = CreditPage::for_server_in(list, key(8)).unwrap();
+        let again = CreditPage::open_from_in(mapped, client.fd().try_clone_to_owned().unwrap(), me)
+            .unwrap();
         assert_eq!(again.page() as *const Page, address);
         assert_eq!(again.peer_consumed(0), 0);
         assert_eq!(client.peer_consumed(0), 0, "reset by the client");
@@ -700,25 +756,38 @@ mod tests {
             uid: 4242,
         };
         let theirs =
-            CreditPage::open_from(client.fd().try_clone_to_owned().unwrap(), other).unwrap();
+            CreditPage::open_from_in(mapped, client.fd().try_clone_to_owned().unwrap(), other)
+                .unwrap();
         assert_ne!(theirs.page() as *const Page, address);
         // A page that is not sealed is refused as by `open`.
         let raw = rustix::fs::memfd_create("unsealed", MemfdFlags::CLOEXEC).unwrap();
         rustix::fs::ftruncate(&raw, PAGE_LEN as u64).unwrap();
-        assert!(CreditPage::open_from(raw, me).is_err());
+        assert!(CreditPage::open_from_in(mapped, raw, me).is_err());
     }
 
     #[test]
     fn at_most_free_pages_are_kept() {
+        let list = own_list();
         let server = key(7);
-        let mut inodes = Vec::new();
+        let mut pages = Vec::new();
         for _ in 0..FREE_PAGES + 3 {
-            let client = CreditPage::for_server(server).unwrap();
-            inodes.push(inode(&client));
-            // Kept, but not released yet: the next one is new.
-            drop(client);
+            let client = CreditPage::for_server_in(list, server).unwrap();
+            let server_end = CreditPage::open(client.fd().try_clone_to_owned().unwrap())
+                .unwrap()
+                .released_when_dropped();
+            pages.push((client, server_end));
         }
-        let kept = FREE.lock().unwrap_or_else(|p| p.into_inner()).pages.len();
-        assert!(kept <= FREE_PAGES, "{kept} kept");
+        let inodes: Vec<u64> = pages.iter().map(|(client, _)| inode(client)).collect();
+        drop(pages); // all kept in turn, all released
+        assert_eq!(list.lock().unwrap().pages.len(), FREE_PAGES);
+        // The newest are kept: the oldest three went.
+        for expected in &inodes[3..] {
+            let again = CreditPage::for_server_in(list, server).unwrap();
+            assert_eq!(inode(&again), *expected);
+            std::mem::forget(again); // not kept again
+        }
+        let before = created();
+        drop(CreditPage::for_server_in(list, server).unwrap());
+        assert_eq!(created(), before + 1, "none left");
     }
 }
