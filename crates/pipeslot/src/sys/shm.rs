@@ -281,11 +281,11 @@ impl CreditPage {
     ) -> io::Result<CreditPage> {
         let stat = rustix::fs::fstat(&fd)?;
         let file = (stat.st_dev, stat.st_ino);
-        let mapping = match Mapped::find(mapped, client, file) {
+        let mapping = match find_mapped(mapped, client, file) {
             Some(mapping) => mapping,
             None => {
                 let mapping = ManuallyDrop::into_inner(CreditPage::open(fd)?.into_mapping());
-                Mapped::keep(mapped, client, file, &mapping);
+                keep_mapped(mapped, client, file, &mapping);
                 mapping
             }
         };
@@ -427,53 +427,60 @@ impl Drop for CreditPage {
     }
 }
 
+/// A list of this process's, oldest entry first, at most `N` long: what
+/// is pushed beyond that pushes the oldest out. A forked child finds its
+/// parent's entries here, and drops them (they are the parent's).
+struct Kept<T, const N: usize> {
+    owner: u32,
+    items: Vec<T>,
+}
+
+impl<T, const N: usize> Kept<T, N> {
+    const fn new() -> Self {
+        Kept {
+            owner: 0,
+            items: Vec::new(),
+        }
+    }
+
+    /// The list, if taken within a few tries: never waited for, because a
+    /// child forked while another thread held it would wait forever (the
+    /// lists are held for a few instructions; a busy one only costs a new
+    /// page or mapping).
+    fn get(list: &'static Mutex<Self>) -> Option<std::sync::MutexGuard<'static, Self>> {
+        let mut kept = (0..100).find_map(|_| match list.try_lock() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                std::hint::spin_loop();
+                None
+            }
+        })?;
+        let me = crate::sys::process::id();
+        if kept.owner != me {
+            kept.items.clear();
+            kept.owner = me;
+        }
+        Some(kept)
+    }
+
+    /// Adds `item` as the newest; returns the oldest if it had to go (for
+    /// the caller to drop once the list is let go).
+    fn push(&mut self, item: T) -> Option<T> {
+        let oldest = (self.items.len() == N).then(|| self.items.remove(0));
+        self.items.push(item);
+        oldest
+    }
+}
+
 /// How many pages a process keeps for its next connections.
 pub(crate) const FREE_PAGES: usize = 8;
 
-/// The pages kept for the next connections, oldest first, and the process
-/// they belong to (a forked child finds its parent's here, and drops them).
-struct Free {
-    owner: u32,
-    pages: Vec<(ServerKey, Mapping)>,
-}
+/// A client's pages kept for its next connections, with the server each
+/// served.
+type Free = Kept<(ServerKey, Mapping), FREE_PAGES>;
 
 static FREE: Mutex<Free> = Mutex::new(Free::new());
-
-impl Free {
-    const fn new() -> Free {
-        Free {
-            owner: 0,
-            pages: Vec::new(),
-        }
-    }
-
-    /// The list, if no other thread holds it for long (`try_lock`).
-    fn get(list: &'static Mutex<Free>) -> Option<std::sync::MutexGuard<'static, Free>> {
-        let mut free = try_lock(list)?;
-        let me = crate::sys::process::id();
-        if free.owner != me {
-            // A forked child: its parent's pages are the parent's.
-            free.pages.clear();
-            free.owner = me;
-        }
-        Some(free)
-    }
-}
-
-/// A list's lock, if taken within a few tries: never waited for, because
-/// a child forked while another thread held it would wait forever (the
-/// lists are held for a few instructions; a busy one only costs a new page
-/// or mapping).
-fn try_lock<T>(lock: &'static Mutex<T>) -> Option<std::sync::MutexGuard<'static, T>> {
-    for _ in 0..100 {
-        match lock.try_lock() {
-            Ok(guard) => return Some(guard),
-            Err(std::sync::TryLockError::Poisoned(p)) => return Some(p.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) => std::hint::spin_loop(),
-        }
-    }
-    None
-}
 
 /// A page kept for `server` that its server end released, zeroed.
 fn take_free(list: &'static Mutex<Free>, server: ServerKey, maker: u32) -> Option<Mapping> {
@@ -481,10 +488,10 @@ fn take_free(list: &'static Mutex<Free>, server: ServerKey, maker: u32) -> Optio
     if free.owner != maker {
         return None;
     }
-    let at = free.pages.iter().position(|(key, mapping)| {
+    let at = free.items.iter().position(|(key, mapping)| {
         *key == server && mapping.page().released.load(Ordering::SeqCst) != 0
     })?;
-    let (_, mapping) = free.pages.remove(at);
+    let (_, mapping) = free.items.remove(at);
     drop(free);
     mapping.page().reset();
     Some(mapping)
@@ -499,8 +506,7 @@ fn keep_free(list: &'static Mutex<Free>, server: ServerKey, maker: u32, mapping:
     if free.owner != maker {
         return;
     }
-    let oldest = (free.pages.len() == FREE_PAGES).then(|| free.pages.remove(0));
-    free.pages.push((server, mapping));
+    let oldest = free.push((server, mapping));
     drop(free);
     drop(oldest); // unmapped without the list held
 }
@@ -516,70 +522,47 @@ pub(crate) struct ClientKey {
 /// How many clients' pages a server process keeps mapped.
 pub(crate) const MAPPED_PAGES: usize = 16;
 
-/// The pages a server process mapped for its clients, most recent last:
-/// a client's page comes back with its next connection (the client uses
-/// it again), and is then not mapped again. A page stays mapped until
-/// [`MAPPED_PAGES`] newer ones push it out — its memory is the client's
-/// (a memfd), so a client can make a server hold at most that many pages
-/// of its own.
-struct Mapped {
-    owner: u32,
-    pages: Vec<(ClientKey, (u64, u64), Arc<Mapping>)>,
-}
+/// The pages a server process mapped for its clients (by client and
+/// file), most recent last: a client's page comes back with its next
+/// connection (the client uses it again), and is then not mapped again. A
+/// page stays mapped until [`MAPPED_PAGES`] newer ones push it out — its
+/// memory is the client's (a memfd), so a client can make a server hold at
+/// most that many pages of its own.
+type Mapped = Kept<(ClientKey, (u64, u64), Arc<Mapping>), MAPPED_PAGES>;
 
 static MAPPED: Mutex<Mapped> = Mutex::new(Mapped::new());
 
-impl Mapped {
-    const fn new() -> Mapped {
-        Mapped {
-            owner: 0,
-            pages: Vec::new(),
-        }
-    }
+/// The mapping of `file` made for `client`, if kept (it becomes the most
+/// recent).
+fn find_mapped(
+    list: &'static Mutex<Mapped>,
+    client: ClientKey,
+    file: (u64, u64),
+) -> Option<Arc<Mapping>> {
+    let mut mapped = Mapped::get(list)?;
+    let at = mapped
+        .items
+        .iter()
+        .position(|(c, f, _)| *c == client && *f == file)?;
+    let entry = mapped.items.remove(at);
+    let mapping = Arc::clone(&entry.2);
+    mapped.items.push(entry);
+    Some(mapping)
+}
 
-    /// As [`Free::get`]: never waited for, forgotten by a forked child.
-    fn get(list: &'static Mutex<Mapped>) -> Option<std::sync::MutexGuard<'static, Mapped>> {
-        let mut mapped = try_lock(list)?;
-        let me = crate::sys::process::id();
-        if mapped.owner != me {
-            mapped.pages.clear();
-            mapped.owner = me;
-        }
-        Some(mapped)
-    }
-
-    /// The mapping of `file` made for `client`, if kept.
-    fn find(
-        list: &'static Mutex<Mapped>,
-        client: ClientKey,
-        file: (u64, u64),
-    ) -> Option<Arc<Mapping>> {
-        let mut mapped = Mapped::get(list)?;
-        let at = mapped
-            .pages
-            .iter()
-            .position(|(c, f, _)| *c == client && *f == file)?;
-        // Most recent last.
-        let entry = mapped.pages.remove(at);
-        let mapping = Arc::clone(&entry.2);
-        mapped.pages.push(entry);
-        Some(mapping)
-    }
-
-    fn keep(
-        list: &'static Mutex<Mapped>,
-        client: ClientKey,
-        file: (u64, u64),
-        mapping: &Arc<Mapping>,
-    ) {
-        let Some(mut mapped) = Mapped::get(list) else {
-            return;
-        };
-        let oldest = (mapped.pages.len() == MAPPED_PAGES).then(|| mapped.pages.remove(0));
-        mapped.pages.push((client, file, Arc::clone(mapping)));
-        drop(mapped);
-        drop(oldest); // unmapped (if no end uses it) without the list held
-    }
+/// Keeps the mapping of `file` made for `client`.
+fn keep_mapped(
+    list: &'static Mutex<Mapped>,
+    client: ClientKey,
+    file: (u64, u64),
+    mapping: &Arc<Mapping>,
+) {
+    let Some(mut mapped) = Mapped::get(list) else {
+        return;
+    };
+    let oldest = mapped.push((client, file, Arc::clone(mapping)));
+    drop(mapped);
+    drop(oldest); // unmapped (if no end uses it) without the list held
 }
 
 impl std::fmt::Debug for CreditPage {
@@ -779,7 +762,7 @@ mod tests {
         }
         let inodes: Vec<u64> = pages.iter().map(|(client, _)| inode(client)).collect();
         drop(pages); // all kept in turn, all released
-        assert_eq!(list.lock().unwrap().pages.len(), FREE_PAGES);
+        assert_eq!(list.lock().unwrap().items.len(), FREE_PAGES);
         // The newest are kept: the oldest three went.
         for expected in &inodes[3..] {
             let again = CreditPage::for_server_in(list, server).unwrap();
