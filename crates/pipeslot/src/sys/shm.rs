@@ -37,7 +37,16 @@
 //! protected from each other on Linux anyway.) A page whose descriptor
 //! went to another process (a hand-off, `CreateProcess` inheritance) is
 //! neither released nor used again: more than two ends may use it. A
-//! forked child never takes its parent's pages.
+//! forked child never takes its parent's pages. (The process serving an
+//! instance may be another process of the name, `crate::pipe::elsewhere`:
+//! of the owner's uid, S21, so the same argument holds.)
+//!
+//! The server side keeps its mappings of recent clients' pages
+//! ([`MAPPED_PAGES`]), keyed by the client's pid and uid (the kernel's)
+//! and the page's inode: a page a client brings back is not mapped again
+//! ([`CreditPage::open_from`]). The descriptor in the hello proves the
+//! client holds that very file, and the kept mapping keeps the inode from
+//! being reused for another.
 #![allow(unsafe_code)]
 
 use std::io;
