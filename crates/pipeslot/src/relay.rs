@@ -69,7 +69,7 @@ use tokio::net::UnixStream;
 use crate::error::{Error, ErrorKind, Result};
 use crate::name::PipeName;
 use crate::pipe::ClientOptions;
-use crate::sys::shm::{ClientKey, CreditPage};
+use crate::sys::shm::CreditPage;
 use crate::sys::stream;
 
 /// The most frame bytes one [`LegEvent::Frames`] carries (more frames wait
@@ -130,14 +130,10 @@ pub async fn accept_process(stream: UnixStream) -> Result<ProcessRequest> {
                 let credits = match credits_fd.take() {
                     // The gateway is the server end of the process's
                     // connection: the process may use the page again.
-                    Some(fd) => {
-                        let client = ClientKey {
-                            pid: peer.pid,
-                            uid: peer.uid,
-                        };
-                        let page = CreditPage::open_from(fd, client);
-                        Some(page.map_err(|e| Error::from_io(e, context))?)
-                    }
+                    Some(fd) => Some(
+                        CreditPage::open_from(fd, peer.into())
+                            .map_err(|e| Error::from_io(e, context))?,
+                    ),
                     None => None,
                 };
                 if matches!(hello.mode, OpenMode::Open) != credits.is_some() {

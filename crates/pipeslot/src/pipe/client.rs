@@ -27,7 +27,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::name::{Host, PipeName};
 use crate::namespace::{Namespace, Scope};
 use crate::sys;
-use crate::sys::shm::{CreditPage, ServerKey};
+use crate::sys::shm::CreditPage;
 use crate::sys::stream::{self, PeerCredentials};
 
 /// How long a client waits for the server's answer to its hello before
@@ -60,11 +60,8 @@ impl ClientOptions {
         let (stream, server, remote) = self.connect(name)?;
         // A page this process used with the same server before, if that
         // server released it (`crate::sys::shm`), else a new one.
-        let credits = CreditPage::for_server(ServerKey {
-            pid: server.pid,
-            uid: server.uid,
-        })
-        .map_err(|e| Error::from_io(e, context()))?;
+        let credits =
+            CreditPage::for_server(server.into()).map_err(|e| Error::from_io(e, context()))?;
         let hello = self.hello(OpenMode::Open)?;
         stream::send_with_fd(stream.as_fd(), &hello, credits.fd())
             .map_err(|e| Error::from_io(e, context()))?;
@@ -233,14 +230,12 @@ impl ClientOptions {
     /// looked at): the stream and who serves it, for the gateway's leg to a
     /// local server.
     #[cfg(feature = "tokio")]
-    pub(crate) fn connect_local(&self, name: &PipeName) -> Result<(UnixStream, ServerKey)> {
-        self.connect_here(name).map(|(stream, server)| {
-            let key = ServerKey {
-                pid: server.pid,
-                uid: server.uid,
-            };
-            (stream, key)
-        })
+    pub(crate) fn connect_local(
+        &self,
+        name: &PipeName,
+    ) -> Result<(UnixStream, crate::sys::shm::ServerKey)> {
+        self.connect_here(name)
+            .map(|(stream, server)| (stream, server.into()))
     }
 
     /// Connects to the socket of `name` on this host and checks who the

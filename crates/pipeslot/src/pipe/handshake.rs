@@ -32,7 +32,7 @@ use super::transport::unix::UnixTransport;
 use super::{PeerIdentity, PipeEnd, PipeMode};
 use crate::sys;
 use crate::sys::event::PollFlags;
-use crate::sys::shm::{ClientKey, CreditPage};
+use crate::sys::shm::CreditPage;
 use crate::sys::stream::{self, PeerCredentials};
 
 /// How long a new connection may take to say hello (T11).
@@ -363,14 +363,10 @@ fn answer(
         OpenMode::Open => {
             // The credit page the client sent, sealed (or the client goes);
             // a client sends nothing before the answer.
-            let client = ClientKey {
-                pid: peer.pid,
-                uid: peer.uid,
-            };
             let Some(credits) = pending
                 .credits
                 .take()
-                .and_then(|fd| CreditPage::open_from(fd, client).ok())
+                .and_then(|fd| CreditPage::open_from(fd, peer.into()).ok())
             else {
                 return Progress::Done;
             };

@@ -180,6 +180,15 @@ pub(crate) struct ServerKey {
     pub(crate) uid: u32,
 }
 
+impl From<crate::sys::stream::PeerCredentials> for ServerKey {
+    fn from(server: crate::sys::stream::PeerCredentials) -> ServerKey {
+        ServerKey {
+            pid: server.pid,
+            uid: server.uid,
+        }
+    }
+}
+
 /// What becomes of a page when its end is dropped.
 #[derive(Clone, Copy)]
 enum Fate {
@@ -528,6 +537,15 @@ pub(crate) struct ClientKey {
     pub(crate) uid: u32,
 }
 
+impl From<crate::sys::stream::PeerCredentials> for ClientKey {
+    fn from(client: crate::sys::stream::PeerCredentials) -> ClientKey {
+        ClientKey {
+            pid: client.pid,
+            uid: client.uid,
+        }
+    }
+}
+
 /// How many clients' pages a server process keeps mapped.
 pub(crate) const MAPPED_PAGES: usize = 16;
 
@@ -755,6 +773,23 @@ mod tests {
         let raw = rustix::fs::memfd_create("unsealed", MemfdFlags::CLOEXEC).unwrap();
         rustix::fs::ftruncate(&raw, PAGE_LEN as u64).unwrap();
         assert!(CreditPage::open_from_in(mapped, raw, me).is_err());
+    }
+
+    /// A client presenting page after page makes the server keep at most
+    /// MAPPED_PAGES mappings of them.
+    #[test]
+    fn at_most_mapped_pages_are_kept() {
+        let mapped: &'static Mutex<Mapped> = Box::leak(Box::new(Mutex::new(Mapped::new())));
+        let me = ClientKey {
+            pid: u32::MAX - 10,
+            uid: 4242,
+        };
+        for _ in 0..MAPPED_PAGES + 5 {
+            let page = CreditPage::create().unwrap();
+            let fd = page.fd().try_clone_to_owned().unwrap();
+            drop(CreditPage::open_from_in(mapped, fd, me).unwrap());
+        }
+        assert_eq!(mapped.lock().unwrap().items.len(), MAPPED_PAGES);
     }
 
     #[test]

@@ -66,6 +66,22 @@ impl Conn {
         self.pump(what, direct)
     }
 
+    /// Receives a large frame's payload straight into `buf` (its length),
+    /// after the `have` bytes of it already received, without waiting:
+    /// `Err(got)` with how much of it `buf` holds if the rest is not all
+    /// there (or the stream ended or failed: the next receive says so).
+    fn receive_straight(&self, buf: &mut [u8], have: &[u8]) -> std::result::Result<(), usize> {
+        buf[..have.len()].copy_from_slice(have);
+        let mut got = have.len();
+        while got < buf.len() {
+            match self.transport.receive_into(&mut buf[got..]) {
+                Ok(Some(n @ 1..)) => got += n,
+                _ => return Err(got),
+            }
+        }
+        Ok(())
+    }
+
     fn receive_lock(&self) -> std::sync::MutexGuard<'_, ReceiveBuffer> {
         self.receive.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -134,26 +150,23 @@ impl Conn {
                 Ok(Some((frame, used))) => {
                     // The first data frame decides (control frames before
                     // it are filed first: they may change what it may do).
-                    let first_data = match &frame {
+                    if let (
                         frame::Frame::Data {
                             payload,
-                            end_of_message: true,
-                        } => direct.take().map(|d| (d, payload)),
-                        frame::Frame::Data { .. } => {
-                            direct = None;
-                            None
-                        }
-                        _ => None,
-                    };
-                    if let Some((
-                        Direct {
+                            end_of_message,
+                        },
+                        Some(Direct {
                             buf: target,
                             messages: true,
-                        },
-                        payload,
-                    )) = first_data
-                    {
-                        if payload.len() <= target.len() && inner.st.take_direct(payload.len()) {
+                        }),
+                    ) = (
+                        &frame,
+                        direct.take_if(|_| matches!(frame, frame::Frame::Data { .. })),
+                    ) {
+                        if *end_of_message
+                            && payload.len() <= target.len()
+                            && inner.st.take_direct(payload.len())
+                        {
                             target[..payload.len()].copy_from_slice(payload);
                             took = Some(payload.len());
                             receive.start += used;
@@ -177,7 +190,7 @@ impl Conn {
                                 d.takes(header.len, header.end_of_message)
                                     && inner.st.direct_fits(header.len)
                             });
-                            let data = match target {
+                            let mut data = match target {
                                 Some(target) => {
                                     let buf = &mut target.buf[..header.len];
                                     match self.receive_straight(buf, have) {
@@ -197,7 +210,6 @@ impl Conn {
                                 }
                                 None => have.to_vec(),
                             };
-                            let mut data = data;
                             data.reserve_exact(header.len - data.len());
                             receive.large = Some(LargeFrame {
                                 data,
@@ -253,24 +265,6 @@ impl Conn {
             any: true,
             direct: took,
         })
-    }
-}
-
-impl Conn {
-    /// Receives a large frame's payload straight into `buf` (its length),
-    /// after the `have` bytes of it already received, without waiting:
-    /// `Err(got)` with how much of it `buf` holds if the rest is not all
-    /// there (or the stream ended or failed: the next receive says so).
-    fn receive_straight(&self, buf: &mut [u8], have: &[u8]) -> std::result::Result<(), usize> {
-        buf[..have.len()].copy_from_slice(have);
-        let mut got = have.len();
-        while got < buf.len() {
-            match self.transport.receive_into(&mut buf[got..]) {
-                Ok(Some(n @ 1..)) => got += n,
-                _ => return Err(got),
-            }
-        }
-        Ok(())
     }
 }
 

@@ -24,7 +24,8 @@
 //! # Adding a transport
 //!
 //! Implement [`Transport`] for the new carrier: non-blocking
-//! [`Transport::send`] and [`Transport::receive`] over a descriptor (or an
+//! [`Transport::send`], [`Transport::receive`] and
+//! [`Transport::receive_into`] over a descriptor (or an
 //! eventfd the carrier signals when it has bytes or room), the credit policy
 //! above, and [`Transport::shut_down`]. Optional: where a receive is one
 //! `recv(2)` on a socket, [`Transport::receive_sleeping`] lets the blocking
@@ -68,12 +69,7 @@ pub(crate) trait Transport: Send + Sync + std::fmt::Debug {
 
     /// [`Transport::receive`] into a slice (a waiting read's own buffer,
     /// for a large frame's payload): up to `buf.len()` bytes.
-    fn receive_into(&self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        let mut bytes = Vec::new();
-        let got = self.receive(&mut bytes, buf.len())?;
-        buf[..bytes.len()].copy_from_slice(&bytes);
-        Ok(got)
-    }
+    fn receive_into(&self, buf: &mut [u8]) -> io::Result<Option<usize>>;
 
     /// Receives into `buf` inside `recv(2)` through `sleeper` — the
     /// blocking driver's wait, woken by a cancel (`crate::sys::wake`) —
